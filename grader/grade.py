@@ -1,0 +1,114 @@
+"""One grade, end to end: config → data → harness → result.
+
+Every failure of the submission ends in a *result* with a verdict (never an exception
+that loses it): a config error is ``config_invalid``, a child's failure carries the
+child's code. Only the grader's own failures (a corrupted dataset, a broken baseline)
+raise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader import __version__, result
+from grader.config import Rules, Submission, check_submission
+from grader.errors import Violation
+from grader.harness import Model, Plan, Progress, Referee, Rejected
+from grader.workloads import as_inputs, get_workload, load_split
+
+
+def grade(path: Path, rules: Rules, plan: Plan, *, quick: bool = False,
+          progress: Progress | None = None, baseline_folder: Path | None = None,
+          seed: int | None = None) -> dict:
+    """Grade the submission at ``path`` (a folder or its submission.yaml); return the result.
+
+    ``baseline_folder`` replaces the workload's reference model (the benchmarks use it to
+    compare against a model of known speed).
+    """
+    submission, violations = check_submission(path, rules)
+    if submission is None or violations:
+        return rejected_config(path, violations)
+    workload = get_workload(rules, submission.workload)
+    images, labels = load_split(rules, workload.dataset, "test")
+    referee = Referee(as_inputs(images, workload), labels, workload.classes, plan,
+                      progress=progress, seed=seed)
+    base_file, base_function = workload.entrypoint.split(":")
+    baseline = Model("baseline", baseline_folder or workload.baseline, base_file, base_function)
+    candidate = Model("submission", submission.folder, submission.entrypoint_file,
+                      submission.entrypoint_function)
+    doc = skeleton(submission)
+    try:
+        measured = referee.measure(baseline, candidate)
+    except Rejected as exc:
+        doc["verdict"] = {"status": "rejected", "code": exc.code, "message": exc.message}
+        return doc
+    doc["system"] = result.system_info(measured.affinity)
+    doc["verdict"] = {"status": "graded", "code": None, "message": "graded"}
+    doc["measurement"] = {
+        "block_size": measured.block_size, "rounds": measured.rounds,
+        "warmup_rounds": measured.warmup_rounds, "stop_reason": measured.stop_reason,
+        "seed": measured.seed, "input_noise": plan.noise,
+        "throughput_batch": plan.throughput_batch, "wall_seconds": measured.wall_seconds,
+        "quick": quick, "layers": measured.layers,
+    }
+    doc["baseline"] = {
+        "path": _display(baseline.folder),
+        "metrics": result.model_metrics(measured.baseline, labels,
+                                        result.model_files(baseline.folder)),
+    }
+    doc["optimized"] = {"metrics": result.model_metrics(
+        measured.submission, labels, result.model_files(submission.folder))}
+    return result.apply_derived(doc, result.derive(doc, rules))
+
+
+def skeleton(submission: Submission) -> dict:
+    return {
+        "schema_version": result.SCHEMA_VERSION,
+        "submission_type": result.RESULT_TYPE,
+        "timestamp": result.now(),
+        "grader": {"version": __version__, "commit": result.grader_commit()},
+        "system": result.system_info(),
+        "submission": {
+            "team": submission.team,
+            "members": list(submission.members),
+            "workload": submission.workload,
+            "events": list(submission.events),
+            "techniques_claimed": list(submission.techniques),
+            "description": submission.description,
+            "entrypoint": f"{submission.entrypoint_file}:{submission.entrypoint_function}",
+            "content_sha256": result.content_sha256(submission.folder),
+        },
+        "techniques": {"claimed": list(submission.techniques), "detected": None},
+        "verdict": {"status": "graded", "code": None, "message": ""},
+    }
+
+
+def rejected_config(path: Path, violations: list[Violation]) -> dict:
+    folder = path.parent if path.name == "submission.yaml" else path
+    return {
+        "schema_version": result.SCHEMA_VERSION,
+        "submission_type": result.RESULT_TYPE,
+        "timestamp": result.now(),
+        "grader": {"version": __version__, "commit": result.grader_commit()},
+        "system": result.system_info(),
+        "submission": {"team": folder.name[:100], "workload": "", "events": []},
+        "verdict": {
+            "status": "rejected", "code": "config_invalid",
+            "message": f"{len(violations)} problem(s) in the submission's configuration",
+            "violations": [v.as_dict() for v in violations[:200]],
+        },
+    }
+
+
+def exit_code(doc: dict) -> int:
+    """SPEC §6: 0 graded and every rule met, 1 graded with a rule not met, 2 rejected."""
+    if doc["verdict"]["status"] != "graded":
+        return 2
+    return 0 if result.qualified_everywhere(doc) else 1
+
+
+def _display(path: Path) -> str:
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()

@@ -1,0 +1,188 @@
+"""The score card, from one result, two ways: the terminal (rich) and Markdown (the PR
+comment and the job summary). Both read the same :func:`card` model, so they cannot
+disagree. Every piece of text that came from a student is escaped for its target.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+from rich.console import Console, Group
+from rich.markup import escape as rich_escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+MENTION = re.compile(r"@")
+
+
+def clean(text: object, limit: int = 200) -> str:
+    """Student text made inert: no control or bidi characters, no newlines, capped."""
+    s = CONTROL.sub("", str(text)).replace("\n", " ").replace("\r", " ")
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def md(text: object, limit: int = 200) -> str:
+    """Escape for GitHub Markdown: no HTML, links, emphasis, table breaks or @-mentions."""
+    s = html.escape(clean(text, limit), quote=True)
+    s = MD_SPECIAL.sub(r"\\\1", s)
+    return MENTION.sub("&#64;", s)
+
+
+def fmt_ms(ms: float | None) -> str:
+    if ms is None:
+        return "—"
+    if ms < 1:
+        return f"{ms * 1000:.2f} µs"
+    return f"{ms:.3f} ms" if ms < 100 else f"{ms:.1f} ms"
+
+
+def fmt_bytes(n: int | None) -> str:
+    if n is None:
+        return "—"
+    for unit, size in (("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def fmt_value(metric: str, value: float | None) -> str:
+    if value is None:
+        return "—"
+    if metric == "latency_ms":
+        return fmt_ms(value)
+    if metric == "size_bytes":
+        return fmt_bytes(int(value))
+    if metric in ("speedup", "compression_ratio", "efficiency"):
+        return f"{value:.3f}×"
+    if metric == "accuracy":
+        return f"{value:.3f}"
+    return f"{value:.4g}"
+
+
+def card(result: dict) -> dict:
+    """The score card's content as plain strings: the one model both renderers draw."""
+    sub = result.get("submission", {})
+    verdict = result["verdict"]
+    out: dict = {
+        "team": sub.get("team", "?"), "workload": sub.get("workload", ""),
+        "status": verdict["status"], "code": verdict.get("code"),
+        "message": verdict.get("message", ""),
+        "violations": verdict.get("violations", []),
+        "metrics": [], "events": [], "flags": [], "notes": [],
+    }
+    if verdict["status"] != "graded":
+        return out
+    b, s = result["baseline"]["metrics"], result["optimized"]["metrics"]
+    imp = result["improvements"]
+    lo, hi = imp["speedup_ci95"]
+    out["metrics"] = [
+        ("accuracy", f"{b['accuracy']:.3f} ({b['correct']}/{b['total']})",
+         f"{s['accuracy']:.3f} ({s['correct']}/{s['total']})",
+         f"{imp['accuracy_delta']:+.3f}"),
+        ("latency (median, 1 sample)", fmt_ms(b["latency_ms"]["median"]),
+         fmt_ms(s["latency_ms"]["median"]),
+         f"speedup {imp['speedup']:.3f}× [{lo:.3f}, {hi:.3f}], p={imp['speedup_p_value']:.3g}"),
+        ("latency p95", fmt_ms(b["latency_ms"]["p95"]), fmt_ms(s["latency_ms"]["p95"]), ""),
+        ("throughput (batched)", _sps(b["throughput_sps"]), _sps(s["throughput_sps"]), ""),
+        ("size on disk", fmt_bytes(b["size_bytes"]), fmt_bytes(s["size_bytes"]),
+         f"compression {imp['compression_ratio']:.3f}×"),
+        ("peak memory (model)", fmt_bytes(b["peak_memory_bytes"]),
+         fmt_bytes(s["peak_memory_bytes"]), ""),
+        ("parameters", _count(b["parameters"]), _count(s["parameters"]), ""),
+    ]
+    for name, ev in result["events"].items():
+        checks = [(c["passed"], f"{c['metric']} {fmt_value(c['metric'], c['actual'])} "
+                   f"{c['op']} {fmt_value(c['metric'], c['expected'])}") for c in ev["rules"]]
+        if not ev["scored"] and ev["qualified"] is None:
+            status, score = "not scored", ev.get("reason", "")
+        else:
+            status = "qualified" if ev["qualified"] else "not qualified"
+            score = fmt_value(ev.get("score_metric", ""), ev["score"])
+            if ev.get("score_ci95") and ev["score_ci95"][0] != ev["score_ci95"][1]:
+                score += " [" + ", ".join(fmt_value(ev.get("score_metric", ""), v)
+                                          for v in ev["score_ci95"]) + "]"
+        out["events"].append({"name": name, "title": ev["title"], "status": status,
+                              "score": score, "checks": checks,
+                              "reason": ev.get("reason", "") if not ev["qualified"] else ""})
+    out["flags"] = [(f["severity"], f["message"], f"{f['metric']} = {f['value']:.4g}")
+                    for f in result["flags"]]
+    m = result["measurement"]
+    out["notes"].append(
+        f"{m['rounds']} interleaved rounds of {m['block_size']} samples "
+        f"({m['stop_reason'].replace('_', ' ')}), harness cost "
+        f"{fmt_ms(s['harness_overhead_ms_per_sample'])}/sample subtracted; "
+        f"{'pinned' if result['system']['affinity']['pinned'] else 'not pinned'}; "
+        f"{m['wall_seconds']:.1f} s" + (" (quick)" if m["quick"] else ""))
+    return out
+
+
+def _sps(v: float | None) -> str:
+    return "—" if v is None else f"{v:,.0f}/s"
+
+
+def _count(v: int | None) -> str:
+    return "—" if v is None else f"{v:,}"
+
+
+# -- terminal -----------------------------------------------------------------------------------
+def terminal(result: dict, console: Console) -> None:
+    c = card(result)
+    title = f"{rich_escape(clean(c['team'], 60))} · {rich_escape(clean(c['workload'], 40))}"
+    if c["status"] != "graded":
+        body = [Text(f"REJECTED ({c['code']}): {clean(c['message'], 2000)}", style="bold red")]
+        for v in c["violations"]:
+            where = f"{v.get('file', '')}:{v['line']}" if v.get("line") else v.get("file", "")
+            line = f"✗ {where} {v['message']}"
+            if v.get("fix"):
+                line += f"\n    fix: {v['fix']}"
+            body.append(Text(clean(line, 1000).replace("    fix:", "\n    fix:")))
+        console.print(Panel(Group(*body), title=title, border_style="red"))
+        return
+    table = Table(show_header=True, header_style="bold", expand=False)
+    for col in ("", "baseline", "submission", ""):
+        table.add_column(col)
+    for row in c["metrics"]:
+        table.add_row(*row)
+    events = Table(show_header=True, header_style="bold")
+    for col in ("event", "score [95 % CI]", "rules"):
+        events.add_column(col)
+    for ev in c["events"]:
+        rules = "\n".join(("[green]✓[/]" if ok else "[red]✗[/]") + " " + rich_escape(t)
+                          for ok, t in ev["checks"]) or "—"
+        style = {"qualified": "green", "not qualified": "red"}.get(ev["status"], "yellow")
+        events.add_row(f"{ev['title']}\n[{style}]{ev['status']}[/]", rich_escape(ev["score"]),
+                       rules)
+    parts: list = [table, events]
+    for severity, message, value in c["flags"]:
+        parts.append(Text(f"⚑ {severity}: {message} ({value})", style="yellow"))
+    parts.extend(Text(n, style="dim") for n in c["notes"])
+    console.print(Panel(Group(*parts), title=title, border_style="green"))
+
+
+# -- Markdown ------------------------------------------------------------------------------------
+def markdown(result: dict) -> str:
+    c = card(result)
+    lines = [f"### TinyTorch Olympics · {md(c['team'], 60)} · {md(c['workload'], 40)}", ""]
+    if c["status"] != "graded":
+        lines.append(f"**Rejected** (`{c['code']}`): {md(c['message'], 2000)}")
+        lines.append("")
+        for v in c["violations"]:
+            where = f"{v.get('file', '')}:{v['line']}" if v.get("line") else v.get("file", "")
+            fix = f" — fix: {md(v['fix'], 300)}" if v.get("fix") else ""
+            lines.append(f"- ✗ `{md(where, 200)}` {md(v['message'], 500)}{fix}")
+        return "\n".join(lines) + "\n"
+    lines += ["| | baseline | submission | |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {s} | {d} |" for a, b, s, d in c["metrics"]]
+    lines += ["", "| event | status | score [95 % CI] | rules |", "|---|---|---|---|"]
+    for ev in c["events"]:
+        rules = "<br>".join(("✅ " if ok else "❌ ") + md(t) for ok, t in ev["checks"]) or "—"
+        lines.append(f"| {ev['title']} | {ev['status']} | {md(ev['score'])} | {rules} |")
+    if c["flags"]:
+        lines.append("")
+        lines += [f"- ⚠️ **{sev}**: {md(msg)} ({md(val)})" for sev, msg, val in c["flags"]]
+    lines += ["", *[f"<sub>{md(n, 500)}</sub>" for n in c["notes"]]]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,318 @@
+"""The result JSON: built from a measurement, written and read against the schema, and
+re-derived on read so that a hand-edited number is caught rather than trusted.
+
+Only the *observations* are stored as given (per-round latencies, correct/total, file
+sizes, resident memory); every derived number (latency summaries, speedup and its
+interval and p-values, compression ratio, accuracy delta, event scores, rule checks,
+flags) is recomputed by :func:`derive` and must match what the file says.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import numpy as np
+
+from grader import __version__, rules, stats
+from grader.config import Rules, project_root
+from grader.errors import ConfigError, Violation
+
+SCHEMA_VERSION = 1
+RESULT_TYPE = "tinytorch_olympics_result"
+MAX_RESULT_BYTES = 8 * 1024 * 1024
+# Files that describe a submission rather than make it up; not counted in its size.
+NOT_MODEL_FILES = frozenset({"submission.yaml", "README.md"})
+
+
+# -- observations -----------------------------------------------------------------------------
+def model_files(folder: Path) -> dict[str, int]:
+    """Bytes on disk of each file that makes up a model: code and weights (SPEC §4)."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if "__pycache__" in path.parts or not path.is_file() or path.is_symlink():
+            continue
+        if rel in NOT_MODEL_FILES:
+            continue
+        files[rel] = path.stat().st_size
+    return files
+
+
+def content_sha256(folder: Path) -> str:
+    """One hash over every file's relative path and bytes, in sorted order."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def system_info(affinity: dict | None = None) -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    blas = None
+    try:
+        config = np.show_config(mode="dicts")
+        dep = config.get("Build Dependencies", {}).get("blas", {})
+        blas = f"{dep.get('name', '?')} {dep.get('version', '')}".strip()
+    except (TypeError, AttributeError):  # NumPy < 1.25 has no dict mode
+        pass
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_model": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": blas,
+        "affinity": affinity or {"parent": None, "children": None, "pinned": False},
+    }
+
+
+def grader_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root(), check=True,
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace(
+        "+00:00", "Z")
+
+
+def model_metrics(m: Any, labels: np.ndarray, files: dict[str, int]) -> dict:
+    """The observed numbers of one model (a harness.ModelMeasurement) as stored in JSON."""
+    correct = int(np.sum(m.predictions == labels))
+    peak = None
+    if m.peak_rss_bytes is not None and m.base_rss_bytes is not None:
+        peak = max(0, m.peak_rss_bytes - m.base_rss_bytes)
+    return {
+        "correct": correct,
+        "total": len(labels),
+        "latency_samples_ms": [t * 1e3 for t in m.latency_samples_s],
+        "harness_overhead_ms_per_sample": m.overhead_s_per_sample * 1e3,
+        "throughput_samples_sps": list(m.throughput_samples_s),
+        "batch_agreement": m.batch_agreement,
+        "files": files,
+        "rss_base_bytes": m.base_rss_bytes,
+        "rss_peak_bytes": m.peak_rss_bytes,
+        "peak_memory_bytes": peak,
+        "parameters": m.parameters,
+        "parameter_dtypes": m.parameter_dtypes,
+        "load_seconds": m.load_seconds,
+    }
+
+
+# -- derived numbers ----------------------------------------------------------------------------
+def derive_model(metrics: dict) -> dict:
+    """Numbers of one model that follow from its observations."""
+    samples = metrics["latency_samples_ms"]
+    low, high = stats.wilson_interval(metrics["correct"], metrics["total"])
+    tput = metrics["throughput_samples_sps"]
+    return {
+        "accuracy": metrics["correct"] / metrics["total"],
+        "accuracy_ci95": [low, high],
+        "latency_ms": stats.summarize(samples),
+        "throughput_sps": stats.median(tput) if tput else None,
+        "size_bytes": sum(metrics["files"].values()),
+    }
+
+
+def derive(result: dict, rule_set: Rules) -> dict:
+    """Every derived part of a graded result, recomputed from its observations."""
+    base = {**result["baseline"]["metrics"], **derive_model(result["baseline"]["metrics"])}
+    sub = {**result["optimized"]["metrics"], **derive_model(result["optimized"]["metrics"])}
+    ratios = stats.paired_ratios(base["latency_samples_ms"], sub["latency_samples_ms"])
+    speedup = stats.median(ratios)
+    compression = base["size_bytes"] / sub["size_bytes"] if sub["size_bytes"] > 0 else math.inf
+    delta = sub["accuracy"] - base["accuracy"]
+    penalty = 1 + max(0.0, -delta)
+    improvements = {
+        "speedup": speedup,
+        "speedup_ci95": list(stats.bootstrap_ci(ratios)),
+        "speedup_p_value": stats.p_value_faster(ratios),
+        "speedup_p_value_slower": stats.p_value_slower(ratios),
+        "compression_ratio": compression,
+        "accuracy_delta": delta,
+        "accuracy_penalty": penalty,
+        "efficiency": speedup * compression / penalty,
+    }
+    flat = {
+        "accuracy": sub["accuracy"],
+        "accuracy_ci95": sub["accuracy_ci95"],
+        "latency_ms": sub["latency_ms"]["median"],
+        "size_bytes": sub["size_bytes"],
+        **improvements,
+    }
+    events, flags = rules.evaluate(rule_set, flat, result["submission"]["events"])
+    return {
+        "baseline_derived": {k: base[k] for k in derive_model(base)},
+        "optimized_derived": {k: sub[k] for k in derive_model(sub)},
+        "improvements": improvements,
+        "events": events,
+        "flags": flags,
+    }
+
+
+def apply_derived(result: dict, derived: dict) -> dict:
+    result["baseline"]["metrics"].update(derived["baseline_derived"])
+    result["optimized"]["metrics"].update(derived["optimized_derived"])
+    result["improvements"] = derived["improvements"]
+    result["events"] = derived["events"]
+    result["flags"] = derived["flags"]
+    return result
+
+
+def qualified_everywhere(result: dict) -> bool:
+    return all(e["qualified"] is not False for e in result.get("events", {}).values())
+
+
+# -- comparison of stored with recomputed ------------------------------------------------------
+def mismatches(stored: Any, recomputed: Any, path: str = "$") -> list[Violation]:
+    """Every place where a stored derived number differs from its recomputation."""
+    if isinstance(recomputed, dict):
+        if not isinstance(stored, dict):
+            return [_mismatch(path, stored, recomputed)]
+        out = []
+        for key in sorted(set(recomputed) | set(stored)):
+            if key not in stored or key not in recomputed:
+                out.append(_mismatch(f"{path}.{key}", stored.get(key), recomputed.get(key)))
+            else:
+                out.extend(mismatches(stored[key], recomputed[key], f"{path}.{key}"))
+        return out
+    if isinstance(recomputed, list):
+        if not isinstance(stored, list) or len(stored) != len(recomputed):
+            return [_mismatch(path, stored, recomputed)]
+        return [v for i, (a, b) in enumerate(zip(stored, recomputed))
+                for v in mismatches(a, b, f"{path}[{i}]")]
+    if isinstance(recomputed, float) and isinstance(stored, int | float) and \
+            not isinstance(stored, bool):
+        if math.isclose(stored, recomputed, rel_tol=1e-9, abs_tol=1e-12) or (
+                math.isnan(recomputed) and math.isnan(stored)):
+            return []
+        return [_mismatch(path, stored, recomputed)]
+    return [] if stored == recomputed else [_mismatch(path, stored, recomputed)]
+
+
+def _mismatch(path: str, stored: Any, recomputed: Any) -> Violation:
+    return Violation(
+        rule="derived_mismatch", field=path,
+        message=f"{path} is {stored!r} but its observations give {recomputed!r}",
+        expected=repr(recomputed), found=repr(stored),
+        fix="derived numbers are recomputed, not trusted: regrade instead of editing the file",
+    )
+
+
+def recompute_violations(result: dict, rule_set: Rules, file: str) -> list[Violation]:
+    if result["verdict"]["status"] != "graded":
+        return []
+    try:
+        derived = derive(result, rule_set)
+    except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
+        return [Violation(rule="observations_invalid", file=file,
+                          message=f"the stored observations cannot be re-derived: {exc}",
+                          fix="regrade the submission")]
+    stored = {
+        "baseline_derived": {k: result["baseline"]["metrics"].get(k)
+                             for k in derived["baseline_derived"]},
+        "optimized_derived": {k: result["optimized"]["metrics"].get(k)
+                              for k in derived["optimized_derived"]},
+        "improvements": result.get("improvements"),
+        "events": result.get("events"),
+        "flags": result.get("flags"),
+    }
+    found = mismatches(stored, derived)
+    names = {"$.baseline_derived": "$.baseline.metrics", "$.optimized_derived":
+             "$.optimized.metrics"}
+    return [Violation(**{**v.as_dict(), "file": file,
+                         "field": _rename(v.field or "", names),
+                         "message": _rename(v.message, names)}) for v in found]
+
+
+def _rename(text: str, names: dict[str, str]) -> str:
+    for old, new in names.items():
+        text = text.replace(old, new)
+    return text
+
+
+# -- files -----------------------------------------------------------------------------------------
+def schema() -> dict:
+    return json.loads((project_root() / "schemas" / "result.schema.json").read_text())
+
+
+def schema_violations(result: Any, file: str) -> list[Violation]:
+    validator = jsonschema.Draft202012Validator(schema())
+    out = []
+    for err in sorted(validator.iter_errors(result), key=lambda e: list(e.absolute_path)):
+        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
+                             for p in err.absolute_path)
+        out.append(Violation(rule="schema", file=file, field=path,
+                             message=f"{path}: {err.message[:300]}",
+                             fix="this file does not follow schemas/result.schema.json; "
+                                 "regrade to produce a valid one"))
+    return out
+
+
+def dumps(result: dict) -> str:
+    return json.dumps(result, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
+def write(result: dict, path: Path) -> None:
+    """Validate, then write atomically: a half-written result never replaces a good one."""
+    problems = schema_violations(result, str(path))
+    if problems:
+        raise ConfigError(f"refusing to write an invalid result to {path}", problems)
+    text = dumps(result)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def read_json(path: Path) -> Any:
+    try:
+        size = path.stat().st_size
+        if size > MAX_RESULT_BYTES:
+            raise ConfigError(f"{path}: {size} bytes is over the {MAX_RESULT_BYTES}-byte limit")
+        return json.loads(path.read_text(encoding="utf-8"),
+                          parse_constant=_refuse_constant)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not allowed in a result")
+
+
+def check(result: Any, rule_set: Rules, file: str) -> list[Violation]:
+    """Schema first (by version), then every derived number recomputed."""
+    if not isinstance(result, dict):
+        return [Violation(rule="schema", file=file, message="a result must be a JSON object")]
+    version = result.get("schema_version")
+    if version != SCHEMA_VERSION:
+        return [Violation(rule="schema_version", file=file, field="$.schema_version",
+                          message=f"unknown schema_version {version!r}",
+                          expected=str(SCHEMA_VERSION), found=repr(version),
+                          fix="regrade with this grader, or use the grader that wrote it")]
+    problems = schema_violations(result, file)
+    return problems or recompute_violations(result, rule_set, file)

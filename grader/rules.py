@@ -1,0 +1,118 @@
+"""Scoring: the events of events.yaml applied to a submission's observed metrics.
+
+Each rule and each flag is a small check yielding a record with the rule's id, the
+metric, the expected bound and the actual value, so that the terminal, the PR comment
+and the leaderboard show the same thing. Nothing here measures or imports the harness.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Mapping
+
+from grader.config import Rules
+
+OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
+
+# Metrics that are a measurement of something that exists: NaN, infinite, zero or negative
+# never qualifies (SPEC §2 boundaries).
+POSITIVE = frozenset(
+    {"latency_ms", "size_bytes", "speedup", "compression_ratio", "efficiency", "accuracy"}
+)
+FINITE = frozenset({"accuracy_delta", "speedup_p_value"})
+
+
+def measurement_problem(metric: str, value: object) -> str | None:
+    """Why ``value`` cannot be compared at all, or None if it can."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{metric} was not measured"
+    if not math.isfinite(value):
+        return f"{metric} is {value!r}, not a finite number"
+    if metric in POSITIVE and value <= 0:
+        return f"{metric} is {value!r}; it must be positive"
+    return None
+
+
+def check_rule(rule: Mapping, metrics: Mapping) -> dict:
+    """One constraint: passed only if the value is a valid measurement and meets the bound."""
+    metric, op, bound = rule["metric"], rule["op"], rule["value"]
+    actual = metrics.get(metric)
+    problem = measurement_problem(metric, actual)
+    passed = problem is None and OPS[op](actual, bound)
+    record = {"id": rule["id"], "metric": metric, "op": op, "expected": bound,
+              "actual": actual if problem is None else None, "passed": bool(passed)}
+    if problem:
+        record["message"] = problem
+    elif not passed:
+        record["message"] = f"{metric} {actual!r} does not satisfy {op} {bound!r}"
+    return record
+
+
+def raise_flags(flags: list[Mapping], metrics: Mapping) -> list[dict]:
+    """The flags whose condition (and ``when`` precondition, if any) holds."""
+    raised = []
+    for flag in flags:
+        value = metrics.get(flag["metric"])
+        if measurement_problem(flag["metric"], value) is not None:
+            continue
+        when = flag.get("when")
+        if when is not None:
+            pre = metrics.get(when["metric"])
+            if measurement_problem(when["metric"], pre) or not OPS[when["op"]](pre, when["value"]):
+                continue
+        if OPS[flag["op"]](value, flag["value"]):
+            raised.append({"id": flag["id"], "severity": flag["severity"],
+                           "metric": flag["metric"], "op": flag["op"],
+                           "threshold": flag["value"], "value": value,
+                           "message": flag["message"]})
+    return raised
+
+
+def score_interval(score_metric: str, metrics: Mapping) -> list[float] | None:
+    """The 95 % interval of an event's score, from the intervals of its ingredients."""
+    if score_metric == "speedup":
+        return metrics.get("speedup_ci95")
+    if score_metric == "accuracy":
+        return metrics.get("accuracy_ci95")
+    if score_metric == "compression_ratio":
+        c = metrics.get("compression_ratio")
+        return [c, c] if c is not None else None
+    if score_metric == "efficiency":
+        ci, c = metrics.get("speedup_ci95"), metrics.get("compression_ratio")
+        penalty = metrics.get("accuracy_penalty")
+        if ci is None or c is None or penalty is None:
+            return None
+        return [ci[0] * c / penalty, ci[1] * c / penalty]
+    return None
+
+
+def evaluate_event(event: Mapping, metrics: Mapping, disqualified_by: list[str]) -> dict:
+    if event["score"] == "composite" and not event.get("scored", True):
+        return {"title": event["title"], "scored": False, "qualified": None, "score": None,
+                "score_ci95": None, "rules": [],
+                "reason": "not yet scored: needs code quality and innovation"}
+    checks = [check_rule(rule, metrics) for rule in event.get("rules", [])]
+    score = metrics.get(event["score"])
+    problem = measurement_problem(event["score"], score)
+    qualified = problem is None and all(c["passed"] for c in checks) and not disqualified_by
+    result = {"title": event["title"], "scored": problem is None,
+              "score": score if problem is None else None,
+              "score_metric": event["score"],
+              "score_ci95": score_interval(event["score"], metrics) if problem is None else None,
+              "rules": checks, "qualified": qualified}
+    if problem:
+        result["reason"] = problem
+    elif disqualified_by:
+        result["reason"] = "disqualified by flag " + ", ".join(disqualified_by)
+    elif not qualified:
+        result["reason"] = "; ".join(c["message"] for c in checks if not c["passed"])
+    return result
+
+
+def evaluate(rules: Rules, metrics: Mapping, events: list[str]) -> tuple[dict, list[dict]]:
+    """Score every entered event and raise every flag; all checks run, none short-circuits."""
+    flags = raise_flags(rules.flags, metrics)
+    disqualifying = [f["id"] for f in flags if f["severity"] == "disqualify"]
+    scored = {name: evaluate_event(rules.events[name], metrics, disqualifying) for name in events}
+    return scored, flags

@@ -1,0 +1,282 @@
+"""Launching a worker child and talking to it under limits.
+
+The child gets its own session (so the whole process group can be killed), a
+whitelisted environment with BLAS pinned to one thread, resource limits, a CPU core of
+its own where the machine has one to spare, and two dedicated pipes. Every read from
+it has a deadline; on expiry the group is killed with SIGKILL.
+
+This is the first layer of containment; the sandbox issue adds the audit hook, the
+namespaces and the file-system confinement on top.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import wire
+
+F_SETPIPE_SZ = 1031  # Linux fcntl; absent elsewhere, where the default pipe size is used
+STDERR_TAIL_BYTES = 4096
+GRADER_PARENT = Path(__file__).resolve().parent.parent
+
+BOOTSTRAP = (
+    "import sys; sys.path.append({root!r}); "
+    "from grader.worker import main; import os; sys.stdout.flush(); os._exit(main())"
+)
+
+
+class ChildFailure(Exception):
+    """The child broke a limit or the protocol; ``code`` is a verdict code."""
+
+    def __init__(self, code: str, message: str, who: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.who = who  # the child's name: "baseline" or "submission"
+
+
+@dataclass
+class Limits:
+    cpu_seconds: int = 600
+    memory_bytes: int = 4 * 1024**3
+    file_bytes: int = 16 * 1024**2
+    open_files: int = 256
+
+
+@dataclass
+class Child:
+    """The parent's handle on one worker process."""
+
+    name: str
+    proc: subprocess.Popen
+    to_child: int
+    from_child: int
+    log_path: Path
+    core: int | None = None
+    killed: bool = False
+    info: dict = field(default_factory=dict)
+
+    def failure(self, code: str, message: str) -> ChildFailure:
+        return ChildFailure(code, message, self.name)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def send(self, message: dict, payload: bytes | memoryview | None = None,
+             timeout: float = 30.0) -> None:
+        data = wire.encode(message)
+        deadline = time.monotonic() + timeout
+        self._write(memoryview(data), deadline)
+        if payload is not None:
+            self._write(memoryview(payload).cast("B"), deadline)
+
+    def _write(self, view: memoryview, deadline: float) -> None:
+        while view:
+            try:
+                view = view[os.write(self.to_child, view) :]
+                continue
+            except BlockingIOError:
+                pass
+            except BrokenPipeError:
+                self._failed_while_writing()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise self.failure("timeout", f"{self.name} stopped reading its input")
+            # Wake on writable, or on the child talking back (an error) or dying (EOF).
+            readable, _, _ = select.select([self.from_child], [self.to_child], [], remaining)
+            if readable:
+                self._failed_while_writing()
+
+    def _failed_while_writing(self) -> None:
+        # The child answered mid-block: only an error message or EOF can explain that.
+        self.receive(timeout=5.0)
+        raise self.failure("bad_output", f"{self.name} answered before reading its whole input")
+
+    def receive(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        header = self.read(wire.LENGTH.size, deadline)
+        (length,) = wire.LENGTH.unpack(header)
+        if length > wire.MAX_MESSAGE_BYTES:
+            self.kill()
+            raise self.failure(
+                "bad_output", f"{self.name} sent a {length}-byte message (limit "
+                f"{wire.MAX_MESSAGE_BYTES})"
+            )
+        try:
+            message = wire.decode(self.read(length, deadline))
+        except wire.WireError as exc:
+            self.kill()
+            raise self.failure("bad_output", f"{self.name}: {exc}") from None
+        if message["op"] == "error":
+            self.wait(5.0)
+            code = message.get("code")
+            if code not in ("crashed", "bad_output", "memory_limit"):
+                code = "crashed"
+            raise self.failure(code, str(message.get("message", ""))[:2000])
+        return message
+
+    def read(self, n: int, deadline: float) -> bytes:
+        buf = bytearray(n)
+        view = memoryview(buf)
+        got = 0
+        while got < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.kill()
+                raise self.failure("timeout", f"{self.name} did not answer in time")
+            ready, _, _ = select.select([self.from_child], [], [], remaining)
+            if not ready:
+                continue
+            k = os.readv(self.from_child, [view[got:]])
+            if k == 0:
+                raise self.failure(*self._death_verdict())
+            got += k
+        return bytes(buf)
+
+    def _death_verdict(self) -> tuple[str, str]:
+        code = self.wait(5.0)
+        tail = self.stderr_tail()
+        if code is not None and code < 0:
+            sig = signal.Signals(-code).name
+            if -code in (signal.SIGXCPU, signal.SIGKILL) and self.killed:
+                return "timeout", f"{self.name} was killed ({sig}) after exceeding its time limit"
+            if -code == signal.SIGXCPU:
+                return "timeout", f"{self.name} exceeded its CPU-time limit ({sig})"
+            if -code == signal.SIGXFSZ:
+                return "crashed", f"{self.name} wrote more output than allowed ({sig})"
+            return "crashed", f"{self.name} died with signal {sig}{tail}"
+        if tail and "MemoryError" in tail:
+            return "memory_limit", f"{self.name} ran out of memory{tail}"
+        return "crashed", f"{self.name} exited with code {code} without answering{tail}"
+
+    def stderr_tail(self) -> str:
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(max(0, os.path.getsize(self.log_path) - STDERR_TAIL_BYTES))
+                text = f.read().decode(errors="replace").strip()
+        except OSError:
+            return ""
+        return f"; its last output: {text[-600:]!r}" if text else ""
+
+    def peak_rss_bytes(self) -> int | None:
+        """VmHWM of the live child, read by the parent from /proc (Linux)."""
+        try:
+            with open(f"/proc/{self.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) * 1024
+        except OSError:
+            return None
+        return None
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return self.proc.wait(5.0)
+
+    def kill(self) -> None:
+        """SIGKILL the child's whole process group: its own children die with it."""
+        self.killed = True
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                self.send({"op": "exit"}, timeout=1.0)
+            except (ChildFailure, OSError):
+                pass
+            self.wait(2.0)
+        self.kill()
+        for fd in (self.to_child, self.from_child):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def child_environment() -> dict[str, str]:
+    """A whitelisted environment: nothing of the parent's (tokens, secrets) gets through."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "BLIS_NUM_THREADS"):
+        env[var] = "1"
+    return env
+
+
+def apply_limits(pid: int, limits: Limits) -> None:
+    import resource
+
+    settings = [
+        (resource.RLIMIT_CPU, limits.cpu_seconds),
+        (resource.RLIMIT_AS, limits.memory_bytes),
+        (resource.RLIMIT_FSIZE, limits.file_bytes),
+        (resource.RLIMIT_NOFILE, limits.open_files),
+        (resource.RLIMIT_CORE, 0),
+    ]
+    for which, value in settings:
+        resource.prlimit(pid, which, (value, value))
+
+
+def spawn(name: str, folder: Path, limits: Limits, core: int | None,
+          log_dir: Path | None = None) -> Child:
+    """Start a worker in ``folder`` and wait for its hello.
+
+    The limits are set with prlimit before the child hears about any submission code: the
+    worker imports nothing of the submission until it receives "load".
+    """
+    to_child_r, to_child_w = os.pipe()
+    from_child_r, from_child_w = os.pipe()
+    for fd in (to_child_w, from_child_w):
+        try:
+            fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
+        except OSError:
+            pass
+    log_dir = Path(log_dir or tempfile.mkdtemp(prefix="olympics-"))
+    log_path = log_dir / f"{name}.log"
+    cmd = [sys.executable, "-I", "-B", "-c", BOOTSTRAP.format(root=str(GRADER_PARENT)),
+           str(to_child_r), str(from_child_w)]
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=folder, env=child_environment(), stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, pass_fds=(to_child_r, from_child_w),
+            start_new_session=True, close_fds=True,
+        )
+    os.close(to_child_r)
+    os.close(from_child_w)
+    os.set_blocking(to_child_w, False)
+    child = Child(name, proc, to_child_w, from_child_r, log_path, core)
+    try:
+        apply_limits(proc.pid, limits)
+    except (OSError, ValueError, AttributeError):
+        child.info["limits"] = "unavailable"
+    else:
+        child.info["limits"] = "prlimit"
+    if core is not None:
+        try:
+            os.sched_setaffinity(proc.pid, {core})
+        except (OSError, AttributeError):
+            child.core = None
+    hello = child.receive(timeout=60.0)
+    child.info["numpy"] = hello.get("numpy")
+    return child

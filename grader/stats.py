@@ -1,0 +1,298 @@
+"""Statistics of a grade: pure functions over latency samples and paired ratios.
+
+Nothing here reads a clock, a file or a global random state, so every number in a result JSON
+can be recomputed from the stored samples (``olympics validate`` does exactly that). Inputs are
+array-likes of floats; outputs are plain Python numbers, ready for ``json.dump``.
+
+The speedup of a submission is the median of the paired ratios ``baseline[r] / submission[r]``
+of interleaved rounds (SPEC §4), with a percentile-bootstrap 95 % interval and one-sided
+Wilcoxon signed-rank p-values on the log ratios.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from numbers import Integral
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import scipy.stats
+
+__all__ = [
+    "bootstrap_ci",
+    "coefficient_of_variation",
+    "intervals_overlap",
+    "median",
+    "p_value_faster",
+    "p_value_slower",
+    "paired_ratios",
+    "relative_halfwidth",
+    "summarize",
+    "tukey_fences",
+    "tukey_outliers",
+    "wilson_interval",
+]
+
+Statistic = Literal["median", "mean"]
+ArrayLike = npt.ArrayLike
+
+#: Tukey's fences sit this many interquartile ranges beyond the quartiles.
+TUKEY_K = 1.5
+
+# Resampled values held at once by bootstrap_ci: 1e6 float64 (8 MB) plus their int64 indices
+# (8 MB) and np.median's working copy (8 MB) keep a chunk near 25 MB whatever the sample size.
+_BOOTSTRAP_CHUNK_ELEMENTS = 1_000_000
+
+_STATISTICS: dict[str, Callable[..., np.ndarray]] = {"median": np.median, "mean": np.mean}
+
+
+def _sample(values: ArrayLike, name: str = "values", *, positive: bool = False) -> np.ndarray:
+    """Return ``values`` as a non-empty 1-D float64 array of finite (and, if asked, > 0) numbers.
+
+    The first offending value is named with its index, so that an error in a measurement can be
+    traced back to its round.
+    """
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a sequence of numbers: {exc}") from None
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional; found shape {array.shape!r}")
+    if array.size == 0:
+        raise ValueError(f"{name} must not be empty")
+    bad = ~np.isfinite(array)
+    requirement = "finite"
+    if positive:
+        bad |= array <= 0
+        requirement = "finite and > 0"
+    if bad.any():
+        index = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{name} must be {requirement}; found {float(array[index])!r} at index {index}"
+        )
+    return array
+
+
+def _check_statistic(statistic: str) -> None:
+    if statistic not in _STATISTICS:
+        raise ValueError(f"statistic must be one of {sorted(_STATISTICS)}; found {statistic!r}")
+
+
+def _check_confidence(confidence: float) -> None:
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be strictly between 0 and 1; found {confidence!r}")
+
+
+def paired_ratios(baseline: ArrayLike, submission: ArrayLike) -> np.ndarray:
+    """Per-round speedups ``baseline[r] / submission[r]`` (> 1 means the submission is faster).
+
+    Both samples come from the same rounds, interleaved A B A B, so pairing them cancels the
+    machine's drift between rounds. Every latency must be finite and > 0 (SPEC §2 boundaries).
+    """
+    b = _sample(baseline, "baseline", positive=True)
+    s = _sample(submission, "submission", positive=True)
+    if b.shape != s.shape:
+        raise ValueError(
+            f"baseline and submission must be paired round by round; "
+            f"found {b.size} baseline and {s.size} submission latencies"
+        )
+    return b / s
+
+
+def median(values: ArrayLike) -> float:
+    """Sample median (the mean of the two middle values for an even count)."""
+    return float(np.median(_sample(values)))
+
+
+def bootstrap_ci(
+    values: ArrayLike,
+    statistic: Statistic = "median",
+    confidence: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the median or mean (Efron & Tibshirani 1993, ch. 13).
+
+    Draws ``resamples`` samples with replacement from ``np.random.default_rng(seed)``, so the
+    interval is the same for the same data and seed; the interval's ends are the
+    ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles (linear interpolation) of the
+    resampled statistic. Resamples are drawn in chunks of about 10**6 values, so memory stays
+    near 25 MB for any sample size. A single value gives ``(v, v)``.
+    """
+    data = _sample(values)
+    _check_statistic(statistic)
+    _check_confidence(confidence)
+    if isinstance(resamples, bool) or not isinstance(resamples, Integral) or resamples < 1:
+        raise ValueError(f"resamples must be a positive integer; found {resamples!r}")
+    n = data.size
+    if n == 1:
+        return float(data[0]), float(data[0])
+
+    reduce = _STATISTICS[statistic]
+    rng = np.random.default_rng(seed)
+    rows_per_chunk = max(1, _BOOTSTRAP_CHUNK_ELEMENTS // n)
+    estimates = np.empty(int(resamples), dtype=np.float64)
+    for start in range(0, int(resamples), rows_per_chunk):
+        rows = min(rows_per_chunk, int(resamples) - start)
+        indices = rng.integers(0, n, size=(rows, n))
+        estimates[start : start + rows] = reduce(data[indices], axis=1)
+
+    tail = (1.0 - confidence) / 2.0
+    lo, hi = np.percentile(estimates, [100.0 * tail, 100.0 * (1.0 - tail)])
+    return float(lo), float(hi)
+
+
+def _signed_rank_p_value(ratios: ArrayLike, alternative: Literal["greater", "less"]) -> float:
+    """One-sided Wilcoxon signed-rank p-value of log(ratios) against a zero median.
+
+    Zero log ratios (ties between baseline and submission) are dropped, Wilcoxon's own
+    treatment (scipy's ``zero_method="wilcox"``), before scipy sees them, so that its default
+    ``method="auto"`` uses the exact null distribution up to 50 pairs without ties (a
+    permutation test or the normal approximation otherwise) and has no zero to warn about.
+    Fewer than two ratios, or no non-zero log ratio, is no evidence at all: p = 1.0.
+    """
+    logs = np.log(_sample(ratios, "ratios", positive=True))
+    nonzero = logs[logs != 0.0]
+    if logs.size < 2 or nonzero.size == 0:
+        return 1.0
+    result = scipy.stats.wilcoxon(nonzero, alternative=alternative)
+    return float(result.pvalue)
+
+
+def p_value_faster(ratios: ArrayLike) -> float:
+    """p-value that the submission is faster: one-sided Wilcoxon signed-rank test on log ratios.
+
+    H0: the median of log(baseline / submission) is 0; H1: it is > 0. Ratios whose log is
+    exactly 0 are dropped (Wilcoxon 1945); fewer than 2 ratios, or all of them 1, give 1.0.
+    """
+    return _signed_rank_p_value(ratios, "greater")
+
+
+def p_value_slower(ratios: ArrayLike) -> float:
+    """p-value that the submission is slower: one-sided Wilcoxon signed-rank test on log ratios.
+
+    H0: the median of log(baseline / submission) is 0; H1: it is < 0. Ratios whose log is
+    exactly 0 are dropped (Wilcoxon 1945); fewer than 2 ratios, or all of them 1, give 1.0.
+    """
+    return _signed_rank_p_value(ratios, "less")
+
+
+def tukey_fences(values: ArrayLike) -> tuple[float, float]:
+    """Tukey-style fences at 1.5 IQR: ``(Q1 - 1.5 IQR, Q3 + 1.5 IQR)`` (Tukey 1977).
+
+    Quartiles by ``np.percentile`` with linear interpolation (Hyndman & Fan type 7).
+    """
+    data = _sample(values)
+    q1, q3 = np.percentile(data, [25.0, 75.0])
+    iqr = q3 - q1
+    return float(q1 - TUKEY_K * iqr), float(q3 + TUKEY_K * iqr)
+
+
+def tukey_outliers(values: ArrayLike) -> np.ndarray:
+    """Mask of the values strictly outside Tukey-style fences at 1.5 IQR (Tukey 1977).
+
+    A value exactly on a fence is not an outlier.
+    """
+    data = _sample(values)
+    lo, hi = tukey_fences(data)
+    return (data < lo) | (data > hi)
+
+
+def coefficient_of_variation(values: ArrayLike) -> float:
+    """Coefficient of variation: sample standard deviation (ddof=1) over the mean.
+
+    0.0 for a single value; the mean must be > 0, as for any latency or ratio.
+    """
+    data = _sample(values)
+    mean = float(np.mean(data))
+    if mean <= 0.0:
+        raise ValueError(f"the coefficient of variation needs a mean > 0; found {mean!r}")
+    if data.size == 1:
+        return 0.0
+    return float(np.std(data, ddof=1)) / mean
+
+
+def relative_halfwidth(
+    values: ArrayLike,
+    statistic: Statistic = "median",
+    seed: int = 0,
+    resamples: int = 2_000,
+) -> float:
+    """Half the width of the percentile-bootstrap 95 % interval over the statistic itself.
+
+    The harness stops adding rounds once this falls below its target (adaptive stopping, as
+    pyperf stops at a target precision); fewer resamples than a reported interval suffice.
+    """
+    _check_statistic(statistic)
+    data = _sample(values)
+    center = float(_STATISTICS[statistic](data))
+    if center == 0.0:
+        raise ValueError(f"the relative half-width needs a non-zero {statistic}; found 0.0")
+    lo, hi = bootstrap_ci(data, statistic, 0.95, resamples=resamples, seed=seed)
+    return (hi - lo) / 2.0 / abs(center)
+
+
+def summarize(values: ArrayLike, *, seed: int = 0, resamples: int = 10_000) -> dict:
+    """Descriptive statistics of a latency sample, as plain JSON-ready numbers.
+
+    std is the sample standard deviation (ddof=1; 0 for one value); percentiles by
+    ``np.percentile`` with linear interpolation; ``median_ci95`` is the percentile-bootstrap 95 %
+    interval of the median; ``outliers`` counts the values outside Tukey-style fences at 1.5 IQR.
+    Every latency must be finite and > 0.
+    """
+    data = _sample(values, "latencies", positive=True)
+    p5, p50, p90, p95, p99 = (float(p) for p in np.percentile(data, [5, 50, 90, 95, 99]))
+    std = float(np.std(data, ddof=1)) if data.size > 1 else 0.0
+    mean = float(np.mean(data))
+    lo, hi = bootstrap_ci(data, "median", 0.95, resamples=resamples, seed=seed)
+    return {
+        "n": int(data.size),
+        "mean": mean,
+        "median": float(np.median(data)),
+        "std": std,
+        "min": float(data.min()),
+        "max": float(data.max()),
+        "p5": p5,
+        "p50": p50,
+        "p90": p90,
+        "p95": p95,
+        "p99": p99,
+        "cv": std / mean,
+        "median_ci95": [lo, hi],
+        "outliers": int(np.count_nonzero(tukey_outliers(data))),
+    }
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (Wilson 1927).
+
+    ``(p + z²/2n ± z·sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)`` with ``z`` the two-sided normal
+    quantile of ``confidence`` (1.96 for 95 %). Unlike the Wald interval it stays inside [0, 1]
+    and is not degenerate at 0 or n successes.
+    """
+    for name, value in (("successes", successes), ("n", n)):
+        if isinstance(value, bool) or not isinstance(value, Integral):
+            raise ValueError(f"{name} must be an integer; found {value!r}")
+    if n <= 0:
+        raise ValueError(f"n must be > 0; found {n!r}")
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be between 0 and n={n!r}; found {successes!r}")
+    _check_confidence(confidence)
+    z = float(scipy.stats.norm.ppf(0.5 + confidence / 2.0))
+    p = successes / n
+    z2n = z * z / n
+    center = (p + z2n / 2.0) / (1.0 + z2n)
+    half = z / (1.0 + z2n) * math.sqrt(p * (1.0 - p) / n + z2n / (4.0 * n))
+    # Rounding can push an end a few ulps past the bounds it has in exact arithmetic.
+    return max(0.0, center - half), min(1.0, center + half)
+
+
+def intervals_overlap(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether two closed intervals ``(lo, hi)`` share a point; entries that do are tied."""
+    (a_lo, a_hi), (b_lo, b_hi) = a, b
+    for name, (lo, hi) in (("a", (a_lo, a_hi)), ("b", (b_lo, b_hi))):
+        if not lo <= hi:  # also refuses NaN ends
+            raise ValueError(f"interval {name} must have lo <= hi; found ({lo!r}, {hi!r})")
+    return a_lo <= b_hi and b_lo <= a_hi

@@ -1,0 +1,78 @@
+"""The wire protocol between the grader (parent) and a worker (child).
+
+Two dedicated pipes, never stdout. A *message* is a 4-byte big-endian length followed by
+that many bytes of UTF-8 JSON holding one object with an ``op``. Bulk data follows a
+message as raw little-endian float32 bytes whose size the message announced:
+
+    parent -> child   {"op": "load", ...}            child -> parent  {"op": "loaded", ...}
+    parent -> child   {"op": "block", "n", "batch", "noop"} + n samples
+                                                     child -> parent  {"op": "done", "n"} + n x classes scores
+    parent -> child   {"op": "exit"}
+    child  -> parent  {"op": "error", "code", "message"} at any point, then the child exits
+
+This module is imported by the child, so it imports nothing of the grader and only the
+standard library.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+
+LENGTH = struct.Struct("!I")
+MAX_MESSAGE_BYTES = 64 * 1024
+
+
+class WireError(Exception):
+    """The other side broke the protocol: a short read, an oversized or malformed message."""
+
+
+def encode(message: dict) -> bytes:
+    body = json.dumps(message, separators=(",", ":")).encode()
+    if len(body) > MAX_MESSAGE_BYTES:
+        raise WireError(f"message of {len(body)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    return LENGTH.pack(len(body)) + body
+
+
+def decode(body: bytes) -> dict:
+    try:
+        message = json.loads(body.decode())
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise WireError(f"malformed message: {exc}") from None
+    if not isinstance(message, dict) or not isinstance(message.get("op"), str):
+        raise WireError("malformed message: expected a JSON object with an 'op'")
+    return message
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def read_exact(fd: int, n: int) -> bytes:
+    buf = bytearray(n)
+    readinto_exact(fd, memoryview(buf))
+    return bytes(buf)
+
+
+def readinto_exact(fd: int, view: memoryview) -> None:
+    got = 0
+    total = len(view)
+    while got < total:
+        k = os.readv(fd, [view[got:]])
+        if k == 0:
+            raise WireError(f"pipe closed after {got} of {total} bytes")
+        got += k
+
+
+def send(fd: int, message: dict) -> None:
+    write_all(fd, encode(message))
+
+
+def receive(fd: int) -> dict:
+    (length,) = LENGTH.unpack(read_exact(fd, LENGTH.size))
+    if length > MAX_MESSAGE_BYTES:
+        raise WireError(f"message of {length} bytes exceeds {MAX_MESSAGE_BYTES}")
+    return decode(read_exact(fd, length))

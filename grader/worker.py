@@ -1,0 +1,177 @@
+"""The child's side: build the submission's model, then answer blocks of samples.
+
+Runs in its own process, started by the sandbox with two pipe descriptors. It only
+computes: the parent holds the labels and owns the clock. It imports nothing of the
+grader but the wire protocol.
+
+Each block's samples stay in the pipe until the model has answered the previous one:
+the loop reads one sample (or one batch) into a reused buffer, calls the model, and
+copies the scores out. So the model never holds sample i+1 while answering sample i, and
+peeking through frames or the garbage collector finds nothing ahead.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import os
+import sys
+import traceback
+
+import numpy as np
+
+from grader import wire
+
+EXIT_OK = 0
+EXIT_REPORTED = 3  # the child sent an error message before exiting
+EXIT_PROTOCOL = 4  # the parent broke the protocol
+
+
+class ModelError(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def describe(exc: BaseException) -> str:
+    """One line naming the exception and the submission's innermost frame."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if "grader" not in f.filename]
+    where = f" (at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno})" if frames else ""
+    text = f"{type(exc).__name__}: {exc}"
+    return (text[:300] + "…" if len(text) > 300 else text) + where
+
+
+def build(message: dict):
+    """Import the entrypoint module from the working directory and call its function."""
+    folder = os.getcwd()
+    sys.path.insert(0, folder)
+    module_name = message["entrypoint_file"][: -len(".py")].replace("/", ".")
+    try:
+        module = importlib.import_module(module_name)
+        factory = getattr(module, message["function"])
+        model = factory()
+    except MemoryError:
+        raise ModelError("memory_limit", "ran out of memory while building the model") from None
+    except BaseException as exc:  # noqa: BLE001  (anything the submission raises is a verdict)
+        raise ModelError("crashed", f"build_model failed: {describe(exc)}") from None
+    if callable(model):
+        call = model
+    elif callable(getattr(model, "forward", None)):
+        call = model.forward
+    else:
+        raise ModelError(
+            "bad_output",
+            f"build_model returned {type(model).__name__!s}, which is neither callable nor has "
+            "a forward method",
+        )
+    return model, call
+
+
+def count_parameters(model) -> tuple[int | None, dict[str, int]]:
+    params = getattr(model, "parameters", None)
+    if not callable(params):
+        return None, {}
+    total = 0
+    dtypes: dict[str, int] = {}
+    try:
+        for p in params():
+            arr = np.asarray(getattr(p, "data", p))
+            total += int(arr.size)
+            dtypes[str(arr.dtype)] = dtypes.get(str(arr.dtype), 0) + int(arr.size)
+    except Exception:  # noqa: BLE001  (parameters() is informative only; never a verdict)
+        return None, {}
+    return total, dtypes
+
+
+def run_block(reader, call, n: int, batch: int, in_shape: tuple, classes: int) -> np.ndarray:
+    """Feed ``n`` samples from the pipe to ``call``, ``batch`` at a time; return the scores.
+
+    This loop is the harness's own per-sample cost, calibrated with a no-op model and
+    subtracted by the parent; keep it lean (unbuffered readinto is the cheapest read).
+    """
+    x = np.empty((batch, *in_shape), dtype=np.float32)
+    view = memoryview(x).cast("B")
+    nbytes = len(view)
+    out = np.empty((n, classes), dtype=np.float32)
+    expected = (batch, classes)
+    readinto = reader.readinto
+    ndarray = np.ndarray
+    for start in range(0, n, batch):
+        got = readinto(view)
+        if got != nbytes:
+            if got == 0:
+                raise wire.WireError("pipe closed in the middle of a block")
+            wire.readinto_exact(reader.fileno(), view[got:])
+        y = call(x)
+        if type(y) is not ndarray:
+            y = np.asarray(getattr(y, "data", y))
+        if y.shape != expected:
+            raise ModelError(
+                "bad_output",
+                f"the model returned shape {y.shape} for an input of shape {x.shape}; "
+                f"expected {expected}",
+            )
+        out[start : start + batch] = y
+    return out
+
+
+def serve(fd_in: int, fd_out: int) -> int:
+    wire.send(fd_out, {"op": "hello", "pid": os.getpid(), "numpy": np.__version__})
+    model = call = None
+    reader = io.FileIO(fd_in, "rb", closefd=False)
+    while True:
+        message = wire.receive(fd_in)
+        op = message["op"]
+        if op == "exit":
+            return EXIT_OK
+        if op == "load":
+            model, call = build(message)
+            parameters, dtypes = count_parameters(model)
+            wire.send(fd_out, {"op": "loaded", "parameters": parameters, "dtypes": dtypes})
+        elif op == "block":
+            n, batch = int(message["n"]), int(message["batch"])
+            in_shape, classes = tuple(message["input_shape"]), int(message["classes"])
+            if message.get("noop"):
+                zeros = np.zeros((batch, classes), dtype=np.float32)
+
+                def target(x, _zeros=zeros):
+                    return _zeros
+            elif call is None:
+                raise wire.WireError("block before load")
+            else:
+                target = call
+            try:
+                out = run_block(reader, target, n, batch, in_shape, classes)
+            except (ModelError, wire.WireError):
+                raise
+            except MemoryError:
+                raise ModelError("memory_limit", "ran out of memory during inference") from None
+            except BaseException as exc:  # noqa: BLE001
+                raise ModelError("crashed", f"the model raised {describe(exc)}") from None
+            wire.send(fd_out, {"op": "done", "n": n})
+            wire.write_all(fd_out, memoryview(out).cast("B"))
+        else:
+            raise wire.WireError(f"unknown op {op!r}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    fd_in, fd_out = int(argv[0]), int(argv[1])
+    try:
+        return serve(fd_in, fd_out)
+    except ModelError as exc:
+        try:
+            wire.send(fd_out, {"op": "error", "code": exc.code, "message": exc.message})
+        except OSError:
+            pass
+        return EXIT_REPORTED
+    except (wire.WireError, OSError) as exc:
+        print(f"worker: protocol error: {exc}", file=sys.stderr)
+        return EXIT_PROTOCOL
+
+
+if __name__ == "__main__":
+    # os._exit: a submission's atexit handlers and lingering threads must not run or hold us.
+    sys.stdout.flush()
+    os._exit(main())
