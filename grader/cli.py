@@ -25,21 +25,41 @@ EXIT_OK, EXIT_RULES, EXIT_REJECTED = 0, 1, 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="olympics", description="TinyTorch Olympics grader: a referee for NumPy models.")
+        prog="olympics", description="TinyTorch Olympics grader: a referee for NumPy models."
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    g = sub.add_parser("grade", help="grade submissions and print their score cards",
-                       description="Grade submissions. Exit 0: graded and every rule met; "
-                                   "1: graded with a rule not met; 2: rejected.")
-    g.add_argument("paths", nargs="+", type=Path, metavar="PATH",
-                   help="a submission folder (or its submission.yaml)")
-    g.add_argument("--json", type=Path, metavar="FILE",
-                   help="write the result JSON here (a folder, with several PATHs)")
-    g.add_argument("--markdown", type=Path, metavar="FILE",
-                   help="also write the Markdown score card (the PR comment) here")
-    g.add_argument("--quick", action="store_true",
-                   help="fewer rounds: a rough number in seconds, for iterating")
+    g = sub.add_parser(
+        "grade",
+        help="grade submissions and print their score cards",
+        description="Grade submissions. Exit 0: graded and every rule met; "
+        "1: graded with a rule not met; 2: rejected.",
+    )
+    g.add_argument(
+        "paths",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="a submission folder (or its submission.yaml)",
+    )
+    g.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="write the result JSON here (a folder, with several PATHs)",
+    )
+    g.add_argument(
+        "--markdown",
+        type=Path,
+        metavar="FILE",
+        help="also write the Markdown score card (the PR comment) here",
+    )
+    g.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer rounds: a rough number in seconds, for iterating",
+    )
     g.add_argument("--seed", type=int, help="fix the input noise (default: fresh each run)")
 
     v = sub.add_parser("validate", help="validate a submission.yaml or a result JSON")
@@ -55,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None, stdout: TextIO | None = None,
-         stderr: TextIO | None = None) -> int:
+def main(
+    argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None
+) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     out = Console(file=stdout, highlight=False, soft_wrap=False)
@@ -66,8 +87,9 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None,
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse prints its own usage message
         return EXIT_REJECTED if exc.code else EXIT_OK
-    handler = {"grade": cmd_grade, "validate": cmd_validate, "rules": cmd_rules,
-               "data": cmd_data}[args.command]
+    handler = {"grade": cmd_grade, "validate": cmd_validate, "rules": cmd_rules, "data": cmd_data}[
+        args.command
+    ]
     try:
         return handler(args, out, err)
     except GraderError as exc:
@@ -90,23 +112,31 @@ def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
     codes = []
     cards = []
     for path in args.paths:
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
-                "{task.completed}/{task.total}"), TimeElapsedColumn(), console=err,
-                transient=True, disable=not err.is_terminal) as bar:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as bar:
             task = bar.add_task(f"grading {path}", total=1)
 
-            def progress(phase: str, done: int, total: int, _task=task, _bar=bar,
-                         _path=path) -> None:
-                _bar.update(_task, description=f"{_path}: {phase}", completed=done,
-                            total=total)
+            def progress(
+                phase: str, done: int, total: int, _task=task, _bar=bar, _path=path
+            ) -> None:
+                _bar.update(_task, description=f"{_path}: {phase}", completed=done, total=total)
 
-            doc = grade(path, rules, plan, quick=args.quick, progress=progress,
-                        seed=args.seed)
+            doc = grade(path, rules, plan, quick=args.quick, progress=progress, seed=args.seed)
         render.terminal(doc, out)
         cards.append(render.markdown(doc))
         if args.json:
-            target = args.json if len(args.paths) == 1 else \
-                args.json / f"{doc['submission']['team'] or path.name}.json"
+            target = (
+                args.json
+                if len(args.paths) == 1
+                else args.json / f"{doc['submission']['team'] or path.name}.json"
+            )
             result.write(doc, target)
             err.print(f"result written to {target}")
         codes.append(exit_code(doc))
@@ -142,12 +172,14 @@ def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
     events = rules.events
     if args.event:
         if args.event not in events:
-            raise GraderError(f"unknown event {args.event!r}; valid events: "
-                              + ", ".join(sorted(events)))
+            raise GraderError(
+                f"unknown event {args.event!r}; valid events: " + ", ".join(sorted(events))
+            )
         events = {args.event: events[args.event]}
     if args.json:
-        out.print_json(json.dumps({"events": events, "flags": rules.flags,
-                                   "workloads": rules.workloads}))
+        out.print_json(
+            json.dumps({"events": events, "flags": rules.flags, "workloads": rules.workloads})
+        )
         return EXIT_OK
     table = Table(title="Events", show_lines=True)
     for col in ("event", "ranks by", "constraints"):
@@ -163,8 +195,7 @@ def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
         for col in ("workload", "input", "classes", "baseline"):
             wl.add_column(col)
         for name, w in rules.workloads.items():
-            wl.add_row(name, "×".join(map(str, w["input_shape"])), str(w["classes"]),
-                       w["baseline"])
+            wl.add_row(name, "×".join(map(str, w["input_shape"])), str(w["classes"]), w["baseline"])
         out.print(wl)
     return EXIT_OK
 

@@ -4,13 +4,14 @@ All problems of a file are reported at once, in line order, each naming the file
 field, what was expected, what was found and how to fix it: a student fixes a config in one round.
 
 YAML goes through PyYAML's SafeLoader by way of ``compose`` and the data is built from the nodes
-here, because plain ``safe_load`` accepts silently what a config must not hold: a duplicate key
-(the last one wins), anchors and aliases (the "billion laughs" bomb), merge keys, non-string keys.
+here, because plain ``safe_load`` silently accepts what a config must not hold: a duplicate key
+(the last one wins), anchors and aliases (the "billion laughs" bomb), merge keys, non-text keys.
 """
 
 from __future__ import annotations
 
 import ast
+import dataclasses
 import difflib
 import functools
 import json
@@ -18,7 +19,7 @@ import keyword
 import math
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -31,8 +32,8 @@ from grader.errors import ConfigError, Violation
 MAX_CONFIG_BYTES = 64 * 1024
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
-# What the grader observes (events.yaml's header defines each); rules and flags may name only
-# these, because a metric is code, not data: naming a new one in YAML cannot make it measured.
+# What the grader observes (events.yaml's header defines each). Rules and flags may name only
+# these: a metric is code, not data, and naming a new one in YAML cannot make it measured.
 METRICS = frozenset(
     {"accuracy", "accuracy_delta", "latency_ms", "size_bytes", "speedup", "speedup_p_value"}
     | {"compression_ratio", "efficiency"}
@@ -40,9 +41,54 @@ METRICS = frozenset(
 COMPOSITE = "composite"
 COMPOSITE_PARTS = frozenset({"accuracy", "speed", "size", "code_quality", "innovation"})
 
-_TAG = "tag:yaml.org,2002:"
-_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
-_YAML_FIX = "check the indentation and quoting on or just before this line; quote text holding ': '"
+_RULES_FIX = "see the comments in events.yaml and schemas/events.schema.json"
+
+# Every rule id this module reports: its message and its fix. Where the fix is empty, the
+# caller gives one that fits the field. {field} and {expected} are always available.
+RULES: dict[str, tuple[str, str]] = {
+    "file_missing": ("the file does not exist", "create it; `olympics init TEAM` writes one"),
+    "file_not_regular": ("not a regular file", "name the YAML file itself"),
+    "file_unreadable": ("cannot read the file: {reason}", "check the file's permissions"),
+    "file_too_large": ("the file is larger than 64 KiB", "keep only the keys the config needs"),
+    "file_encoding": ("the file is not UTF-8 text", "save it as UTF-8 text"),
+    "file_empty": ("the file {state}", "fill it in; `olympics init TEAM` writes an example"),
+    "yaml_syntax": ("not valid YAML: {detail}", "check indentation and quotes here and above"),
+    "yaml_alias": ("{what} are not allowed", "write every value out in full"),
+    "yaml_tag": ("the tag {tag} is not allowed", "remove the tag (the part starting with !)"),
+    "yaml_value": ("cannot read the value: {reason}", "put the value in quotes"),
+    "not_a_mapping": ("the top level is not a mapping", "write one `key: value` per line"),
+    "duplicate_key": ("the key {key!r} appears twice, on lines {first} and {line}", ""),
+    "non_string_key": ("the key {key} is not text: YAML reads it as {kind}", ""),
+    "unknown_key": ("unknown key {key!r}{hint}", ""),
+    "missing_key": ("the required key {key!r} is missing", ""),
+    "wrong_type": ("{field} is {kind}, not {expected}", ""),
+    "bad_format": ("{field} has the wrong form", ""),
+    "team_format": ("the team name is not a slug", ""),
+    "member_format": ("{field} is not a GitHub login", ""),
+    "technique_format": ("{field} is not a lowercase slug", ""),
+    "entrypoint_format": ("the entrypoint is not file.py:function{detail}", ""),
+    "duplicate_event": ("the event {item!r} is listed twice", "list each event once"),
+    "duplicate_item": ("{item!r} is listed twice", "list each item once"),
+    "events_empty": ("no event is entered", ""),
+    "empty_value": ("{field} is empty", ""),
+    "too_long": ("{field} is too long", ""),
+    "bad_value": ("{field}: {detail}", _RULES_FIX),
+    "bad_key": ("the name {key!r} is not allowed here", ""),
+    "team_mismatch": ("the team is not named after its folder", "write team: {folder}"),
+    "unknown_workload": ("there is no workload {name!r}", "choose {expected}"),
+    "unknown_event": ("there is no event {name!r}", "choose {expected}"),
+    "entrypoint_outside": ("the entrypoint file {how} the submission folder", ""),
+    "entrypoint_missing": ("there is no file {module!r} in the folder", ""),
+    "entrypoint_syntax": ("{module} is not valid Python: {reason}", ""),
+    "entrypoint_function_missing": ("{module} defines no module-level {function!r}", ""),
+    "unknown_metric": ("the grader knows no {what} {name!r}", "choose {expected}"),
+    "unknown_dataset": ("there is no dataset {name!r}", "add it under `datasets:`, or fix it"),
+    "composite_missing": ("a composite score needs its weights", "add `composite:` weights"),
+    "composite_unused": ("weights are given but the score is not composite", "remove them"),
+    "composite_weights": ("the composite weights sum to {total:g}, not 1", "make them sum to 1"),
+    "duplicate_id": ("the id {name!r} is used twice", "give each its own id"),
+    "import_conflict": ("{name!r} is both allowed and forbidden", "keep it in one list"),
+}
 
 _SUBMISSION_FIXES = {
     "team": "use the submission folder's name, e.g. team: speed-demons",
@@ -50,25 +96,100 @@ _SUBMISSION_FIXES = {
     "workload": "name one workload, e.g. workload: mlp_sprint (`olympics rules` lists them)",
     "events": "list one or more events, each once, e.g. events: [latency_sprint, all_around]",
     "entrypoint": "write file.py:function, e.g. entrypoint: model.py:build_model",
-    "techniques": "list lowercase slugs, e.g. techniques: [int8-quantization, magnitude-pruning]",
-    "description": "keep it to one line of at most 500 characters; put the full report in README.md",
+    "techniques": "list lowercase slugs, e.g. techniques: [int8-quantization, pruning]",
+    "description": "keep it to one line of at most 500 characters; put the report in README.md",
 }
-_RULES_FIX = "see the comments in events.yaml and schemas/events.schema.json"
-# A pattern failure under these top-level fields gets its own rule id.
+# A pattern failure under these top-level keys gets a rule id of its own.
 _FORMAT_RULES = {
     "team": "team_format",
     "entrypoint": "entrypoint_format",
     "members": "member_format",
     "techniques": "technique_format",
 }
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = {_TAG + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
 
 
 def project_root() -> Path:
-    """``$OLYMPICS_ROOT``, else the checkout holding this package if it has events.yaml, else cwd."""
+    """``$OLYMPICS_ROOT``, else this package's checkout if it holds events.yaml, else cwd."""
     if env := os.environ.get("OLYMPICS_ROOT"):
         return Path(env)
     checkout = Path(__file__).resolve().parent.parent
     return checkout if (checkout / "events.yaml").is_file() else Path.cwd()
+
+
+# ---------------------------------------------------------------- violations of one file
+
+
+def _dotted(path: tuple) -> str | None:
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+    return text or None
+
+
+def _line(lines: dict[tuple, int], path: tuple) -> int | None:
+    """The line of ``path``, or of its nearest ancestor that has one."""
+    for end in range(len(path), -1, -1):
+        if path[:end] in lines:
+            return lines[path[:end]]
+    return None
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it, for `found`: repr, clipped to 80 characters."""
+    return _clip(repr(value))
+
+
+@dataclass
+class _Report:
+    """The violations found in one file, each placed by its path in the file's line map."""
+
+    file: str
+    lines: dict[tuple, int] = dataclasses.field(default_factory=dict)
+    found: list[Violation] = dataclasses.field(default_factory=list)
+
+    def add(
+        self,
+        rule: str,
+        path: tuple = (),
+        *,
+        line: int | None = None,
+        file: str | None = None,
+        expected: str | None = None,
+        found: str | None = None,
+        fix: str | None = None,
+        **details: Any,
+    ) -> None:
+        message, default_fix = RULES[rule]
+        details = {k: _clip(v) if isinstance(v, str) else v for k, v in details.items()}
+        names = {"field": _dotted(path), "expected": expected, "line": line, **details}
+        text, field = message.format(**names), names["field"]
+        line = line or _line(self.lines, path)
+        fix = fix or default_fix.format(**names)
+        file = file or self.file
+        self.found.append(Violation(rule, text, file, line, field, expected, found, fix))
+
+    def in_line_order(self) -> list[Violation]:
+        unique = dict.fromkeys(self.found)  # `required` and `type` errors can repeat
+        return sorted(unique, key=lambda v: (v.file != self.file, v.line or 0))
+
+
+def _refuse(file: str, rule: str, **where: Any) -> ConfigError:
+    report = _Report(file)
+    report.add(rule, **where)
+    return ConfigError(f"{file}: {report.found[0].message}", report.found)
+
+
+def _display(path: Path) -> str:
+    """The path relative to the current directory where it lies below it (for annotations)."""
+    absolute = Path(os.path.abspath(path))
+    try:
+        return absolute.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return absolute.as_posix()
 
 
 # ---------------------------------------------------------------- YAML with lines
@@ -90,83 +211,29 @@ class _Loader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def _display(path: Path) -> str:
-    """The path relative to the current directory where it lies below it (for annotations)."""
-    absolute = Path(os.path.abspath(path))
-    try:
-        return absolute.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return absolute.as_posix()
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _refuse(file: str, rule: str, message: str, fix: str, **where: Any) -> ConfigError:
-    return ConfigError(f"{file}: {message}", [Violation(rule, message, file, fix=fix, **where)])
-
-
 def _read_text(path: Path, file: str) -> str:
     if not path.exists():
-        raise _refuse(
-            file,
-            "file_missing",
-            "the file does not exist",
-            expected="a YAML file",
-            found="no such file",
-            fix="create it (`olympics init` writes one)",
-        )
+        raise _refuse(file, "file_missing", expected="a YAML file", found="no such file")
     if not path.is_file():
-        raise _refuse(
-            file,
-            "file_not_regular",
-            "not a regular file",
-            expected="a YAML file",
-            found="a directory" if path.is_dir() else "a special file",
-            fix="point at the YAML file itself",
-        )
+        kind = "a directory" if path.is_dir() else "a special file"
+        raise _refuse(file, "file_not_regular", expected="a YAML file", found=kind)
     try:
-        with path.open("rb") as stream:  # bounded: never read a huge file whole
+        with path.open("rb") as stream:  # bounded: a huge file is never read whole
             raw = stream.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
-        raise _refuse(
-            file,
-            "file_unreadable",
-            f"cannot read the file: {exc.strerror}",
-            fix="check the file's permissions",
-        ) from None
+        raise _refuse(file, "file_unreadable", reason=exc.strerror) from None
     if len(raw) > MAX_CONFIG_BYTES:
-        raise _refuse(
-            file,
-            "file_too_large",
-            "the file is too large",
-            expected=f"at most {MAX_CONFIG_BYTES} bytes",
-            found=f"{path.stat().st_size} bytes",
-            fix="keep the config short",
-        )
+        size = f"{path.stat().st_size} bytes"
+        raise _refuse(file, "file_too_large", expected=f"<= {MAX_CONFIG_BYTES} bytes", found=size)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise _refuse(
-            file,
-            "file_encoding",
-            "the file is not UTF-8 text",
-            line=raw[: exc.start].count(b"\n") + 1,
-            expected="UTF-8 text",
-            found=_show(raw[exc.start : exc.start + 8]),
-            fix="save the file as UTF-8 text",
-        ) from None
+        line = raw[: exc.start].count(b"\n") + 1
+        found = _show(raw[exc.start : exc.start + 8])
+        raise _refuse(file, "file_encoding", line=line, expected="UTF-8", found=found) from None
     if not text.strip():
-        raise _refuse(
-            file,
-            "file_empty",
-            "the file is empty",
-            expected="a YAML mapping",
-            found="no text",
-            fix="fill it in (`olympics init` writes an example)",
-        )
+        found = "only blank space" if text else "no bytes"
+        raise _refuse(file, "file_empty", expected="a YAML mapping", found=found, state="is empty")
     return text.removeprefix("\ufeff")
 
 
@@ -180,156 +247,75 @@ def load_yaml(path: Path) -> tuple[Any, dict[tuple, int]]:
     try:
         node = yaml.compose(text, Loader=_Loader)
     except _AnchorFound as exc:
-        raise _refuse(
-            file,
-            "yaml_alias",
-            "anchors (&name) and aliases (*name) are not allowed",
-            line=exc.mark.line + 1,
-            fix="write every value out in full",
-        ) from None
+        what = "anchors (&name) and aliases (*name)"
+        raise _refuse(file, "yaml_alias", line=exc.mark.line + 1, what=what) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         detail = "; ".join(str(p) for p in (exc.context, exc.problem) if p)
-        raise _refuse(
-            file,
-            "yaml_syntax",
-            f"not valid YAML: {detail}",
-            _YAML_FIX,
-            line=mark.line + 1 if mark else None,
-        ) from None
-    except yaml.reader.ReaderError as exc:  # a control character YAML does not allow
-        raise _refuse(
-            file,
-            "yaml_syntax",
-            f"not valid YAML: {exc.reason}",
-            "remove the control characters; a config is plain text",
-            line=text.count("\n", 0, exc.position) + 1,
-            found=_show(chr(exc.character)),
-        ) from None
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise _refuse(file, "yaml_syntax", f"not valid YAML: {exc}", _YAML_FIX) from None
+        line = mark.line + 1 if mark else None
+        raise _refuse(file, "yaml_syntax", line=line, detail=detail) from None
+    except yaml.reader.ReaderError as exc:  # a control character that YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        found = _show(chr(exc.character))
+        raise _refuse(file, "yaml_syntax", line=line, found=found, detail=exc.reason) from None
+    except yaml.YAMLError as exc:
+        raise _refuse(file, "yaml_syntax", detail=str(exc)) from None
+    except RecursionError:
+        raise _refuse(file, "yaml_syntax", detail="lists or mappings nested too deeply") from None
     if node is None:
+        found = "only comments"
         raise _refuse(
-            file,
-            "file_empty",
-            "the file holds only comments",
-            expected="a YAML mapping",
-            found="no data",
-            fix="fill it in",
+            file, "file_empty", expected="a YAML mapping", found=found, state="has no data"
         )
     if not isinstance(node, yaml.MappingNode):
-        raise _refuse(
-            file,
-            "not_a_mapping",
-            "the top level is not a mapping of keys to values",
-            line=node.start_mark.line + 1,
-            expected="key: value lines",
-            found="a list" if isinstance(node, yaml.SequenceNode) else "a single value",
-            fix="write one `key: value` per line, starting at the first column",
-        )
-    lines: dict[tuple, int] = {(): node.start_mark.line + 1}
-    problems: list[Violation] = []
-    data = _build(node, (), lines, problems, file, yaml.constructor.SafeConstructor())
-    if problems:
-        raise ConfigError(f"{file}: {len(problems)} problem(s) in the YAML", problems)
-    return data, lines
+        found = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
+        line = node.start_mark.line + 1
+        raise _refuse(file, "not_a_mapping", line=line, expected="key: value lines", found=found)
+    report = _Report(file, {(): node.start_mark.line + 1})
+    data = _build(node, (), report, yaml.constructor.SafeConstructor())
+    if report.found:
+        raise ConfigError(f"{file}: {len(report.found)} problem(s) in the YAML", report.found)
+    return data, report.lines
 
 
-def _build(node: yaml.Node, path: tuple, lines: dict, problems: list, file: str, ctor) -> Any:
+def _build(node: yaml.Node, path: tuple, report: _Report, ctor: Any) -> Any:
     """Plain data from a node, recording lines and refusing what a config must not hold."""
-    line = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode) and node.tag == _TAG + "map":
         data: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key_line = key_node.start_mark.line + 1
+            line = key_node.start_mark.line + 1
             key = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
             if key_node.tag == _TAG + "merge":
-                problems.append(
-                    Violation(
-                        "yaml_alias",
-                        "merge keys (<<) are not allowed",
-                        file,
-                        key_line,
-                        fix="write every key out in full",
-                    )
-                )
+                report.add("yaml_alias", path, line=line, what="merge keys (<<)")
             elif key_node.tag != _TAG + "str" or not isinstance(key, str):
-                kind = key_node.tag.rpartition(":")[2] if key is not None else "a list or mapping"
-                problems.append(
-                    Violation(
-                        "non_string_key",
-                        f"the key {key!r} is not text",
-                        file,
-                        key_line,
-                        _field(path),
-                        "a text key",
-                        f"{key!r}, which YAML reads as {kind}",
-                        "put the key in quotes" if key is not None else "use a plain text key",
-                    )
-                )
-            elif (first := lines.get((*path, key))) is not None:
-                problems.append(
-                    Violation(
-                        "duplicate_key",
-                        f"the key {key!r} appears twice, on lines {first} and {key_line}",
-                        file,
-                        key_line,
-                        _field((*path, key)),
-                        "each key once",
-                        f"a second {key!r}",
-                        "keep one of the two (YAML would silently drop one)",
-                    )
-                )
+                fix = "put the key in quotes" if key is not None else "use a plain text key"
+                kind = key_node.tag.rpartition(":")[2] if key is not None else key_node.id
+                key = repr(key) if key is not None else "on this line"
+                report.add("non_string_key", path, line=line, fix=fix, key=key, kind=kind)
+            elif (first := report.lines.get((*path, key))) is not None:
+                where = {"line": line, "expected": "each key once", "found": f"a second {key!r}"}
+                fix = "keep one of the two; YAML would silently drop the first"
+                report.add("duplicate_key", (*path, key), **where, fix=fix, key=key, first=first)
             else:
-                lines[(*path, key)] = key_line
-                data[key] = _build(value_node, (*path, key), lines, problems, file, ctor)
+                report.lines[(*path, key)] = line
+                data[key] = _build(value_node, (*path, key), report, ctor)
         return data
     if isinstance(node, yaml.SequenceNode) and node.tag == _TAG + "seq":
         items = []
         for index, item in enumerate(node.value):
-            lines[(*path, index)] = item.start_mark.line + 1
-            items.append(_build(item, (*path, index), lines, problems, file, ctor))
+            report.lines[(*path, index)] = item.start_mark.line + 1
+            items.append(_build(item, (*path, index), report, ctor))
         return items
+    line = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode) and node.tag in _SCALAR_TAGS:
         try:
             return ctor.construct_object(node)
         except (yaml.YAMLError, ValueError) as exc:  # e.g. the date 2024-13-45
-            problems.append(
-                Violation(
-                    "yaml_value",
-                    f"cannot read the value: {exc}",
-                    file,
-                    line,
-                    _field(path),
-                    found=_show(node.value),
-                    fix="put the value in quotes",
-                )
-            )
+            report.add("yaml_value", path, line=line, found=_show(node.value), reason=exc)
             return None
-    problems.append(
-        Violation(
-            "yaml_tag",
-            f"the tag {node.tag!r} is not allowed",
-            file,
-            line,
-            _field(path),
-            "plain strings, numbers, lists and mappings",
-            _show(node.tag),
-            "remove the tag (the part starting with !)",
-        )
-    )
-    return None
-
-
-def _field(path: tuple) -> str | None:
-    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-    return text or None
-
-
-def _line(lines: dict[tuple, int], path: tuple) -> int | None:
-    for end in range(len(path), -1, -1):
-        if path[:end] in lines:
-            return lines[path[:end]]
+    expected = "plain text, numbers, lists and mappings"
+    tag = node.tag.replace(_TAG, "!!")
+    report.add("yaml_tag", path, line=line, expected=expected, found=_show(tag), tag=tag)
     return None
 
 
@@ -343,24 +329,20 @@ def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema)
 
 
-def _schema_violations(
-    name: str, data: Any, lines: dict[tuple, int], file: str, fixes: dict[str, str]
-) -> list[Violation]:
-    found: list[Violation] = []
+def _check_schema(report: _Report, name: str, data: Any, fixes: dict[str, str]) -> set[str]:
+    """Report every error against the schema ``name``; return the top-level keys at fault."""
+    at_fault = set()
     for error in _validator(name).iter_errors(data):
-        found.extend(_from_schema_error(error, lines, file, fixes))
-    return found
+        path = tuple(error.absolute_path)
+        top = str(path[0]) if path else ""
+        at_fault.add(top)
+        _report_schema_error(report, error, path, fixes.get(top, _RULES_FIX), fixes)
+    return at_fault
 
 
 def _describe(schema: dict) -> str:
-    names = {
-        "string": "a string",
-        "array": "a list",
-        "object": "a mapping",
-        "integer": "a whole number",
-        "number": "a number",
-        "boolean": "true or false",
-    }
+    names = {"string": "a string", "array": "a list", "object": "a mapping", "number": "a number"}
+    names |= {"integer": "a whole number", "boolean": "true or false"}
     types = schema.get("type", [])
     text = " or ".join(names.get(t, t) for t in ([types] if isinstance(types, str) else types))
     item_type = schema.get("items", {}).get("type")
@@ -376,138 +358,67 @@ def _kind(value: Any) -> str:
     return kinds.get(type(value), type(value).__name__)
 
 
-def _from_schema_error(
-    error: ValidationError, lines: dict[tuple, int], file: str, fixes: dict[str, str]
-) -> Iterator[Violation]:
-    path, value, schema, keyword_ = (
-        tuple(error.absolute_path),
-        error.instance,
-        error.schema,
-        error.validator,
-    )
-    field, line, top = _field(path), _line(lines, path), str(path[0]) if path else ""
-    fix = fixes.get(top, _RULES_FIX)
-    if "propertyNames" in error.absolute_schema_path:  # value is the offending key itself
-        yield Violation(
-            "bad_key",
-            f"the name {value!r} is not allowed",
-            file,
-            _line(lines, (*path, value)),
-            field,
-            schema.get("description"),
-            _show(value),
-            fix,
+def _report_schema_error(
+    report: _Report, error: ValidationError, path: tuple, fix: str, fixes: dict[str, str]
+) -> None:
+    value, schema, kind = error.instance, error.schema, error.validator
+    top = str(path[0]) if path else ""
+    if "propertyNames" in error.absolute_schema_path:  # the value is the offending name
+        wanted = schema.get("description")
+        report.add(
+            "bad_key", (*path, value), expected=wanted, found=_show(value), fix=fix, key=value
         )
-    elif keyword_ == "additionalProperties":
+    elif kind == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
-        for key in value:
-            if key in allowed:
-                continue
+        for key in (k for k in value if k not in allowed):
             close = difflib.get_close_matches(str(key), allowed, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            yield Violation(
-                "unknown_key",
-                f"unknown key {key!r}{hint}",
-                file,
-                _line(lines, (*path, key)),
-                _field((*path, key)),
-                "one of " + ", ".join(allowed),
-                _show(key),
-                f"rename it to {close[0]!r}" if close else "remove it",
+            shown = {"expected": "one of " + ", ".join(allowed), "found": _show(key)}
+            fix = f"rename it to {close[0]}" if close else "remove it"
+            report.add("unknown_key", (*path, key), **shown, fix=fix, key=key, hint=hint)
+    elif kind == "required":
+        for key in (k for k in error.validator_value if k not in value):
+            fix = fixes.get(key, f"add {key}; {_RULES_FIX}")
+            line = _line(report.lines, path)
+            report.add(
+                "missing_key",
+                (*path, key),
+                line=line,
+                expected=f"a `{key}:` line",
+                fix=fix,
+                key=key,
             )
-    elif keyword_ == "required":
-        for key in error.validator_value:
-            if key not in value:
-                yield Violation(
-                    "missing_key",
-                    f"the required key {key!r} is missing",
-                    file,
-                    line,
-                    _field((*path, key)),
-                    f"a line `{key}: ...`",
-                    "no such key",
-                    fixes.get(key, f"add {key}; {_RULES_FIX}"),
-                )
-    elif keyword_ == "type":
-        expected = _describe(schema)
+    elif kind == "type":
         if schema.get("type") == "array" and isinstance(value, str):
             fix = f"write it as a list: {path[-1]}: [{value}]"
         elif schema.get("type") == "string" and isinstance(value, (bool, int, float)):
             fix = "put the value in quotes (YAML reads it as a number or true/false)"
         elif value is None:
             fix = f"fill in a value; {fix}"
-        yield Violation(
-            "wrong_type",
-            f"{field or 'the file'} is {_kind(value)}, not {expected}",
-            file,
-            line,
-            field,
-            expected,
-            _show(value),
-            fix,
+        expected = _describe(schema)
+        report.add(
+            "wrong_type", path, expected=expected, found=_show(value), fix=fix, kind=_kind(value)
         )
-    elif keyword_ == "pattern":
-        yield Violation(
-            _FORMAT_RULES.get(top, "bad_format"),
-            f"{field} has the wrong form",
-            file,
-            line,
-            field,
-            schema.get("description", "text matching " + schema["pattern"]),
-            _show(value),
-            fix,
-        )
-    elif keyword_ == "uniqueItems":
+    elif kind == "pattern":
+        rule = _FORMAT_RULES.get(top, "bad_format")
+        expected = schema.get("description", f"text matching {schema['pattern']}")
+        report.add(rule, path, expected=expected, found=_show(value), fix=fix, detail="")
+    elif kind == "uniqueItems":
         dup = next(i for i, item in enumerate(value) if item in value[:i])
-        yield Violation(
-            "duplicate_event" if path == ("events",) else "duplicate_item",
-            f"{value[dup]!r} is listed more than once",
-            file,
-            _line(lines, (*path, dup)),
-            _field((*path, dup)),
-            "each item once",
-            _show(value),
-            "remove the repeated item",
-        )
-    elif keyword_ in ("minItems", "minProperties", "minLength"):
+        rule = "duplicate_event" if path == ("events",) else "duplicate_item"
+        report.add(rule, (*path, dup), expected="each once", found=_show(value), item=value[dup])
+    elif kind in ("minItems", "minProperties", "minLength"):
         rule = "events_empty" if path == ("events",) else "empty_value"
-        yield Violation(
-            rule,
-            f"{field} is empty",
-            file,
-            line,
-            field,
-            f"at least {error.validator_value}",
-            _show(value),
-            fix,
-        )
-    elif keyword_ == "maxLength":
-        yield Violation(
-            "too_long",
-            f"{field} is too long",
-            file,
-            line,
-            field,
-            f"at most {error.validator_value} characters",
-            f"{len(value)} characters: {_show(value)}",
-            fix,
-        )
+        expected = f"at least {error.validator_value}"
+        report.add(rule, path, expected=expected, found=_show(value), fix=fix)
+    elif kind == "maxLength":
+        expected = f"at most {error.validator_value} characters"
+        report.add("too_long", path, expected=expected, found=f"{len(value)} characters", fix=fix)
     else:  # enum, const, minimum, maximum: the validator's own sentence says it well
-        yield Violation(
-            "bad_value",
-            f"{field or 'the file'}: {error.message}",
-            file,
-            line,
-            field,
-            schema.get("description"),
-            _show(value),
-            fix,
+        wanted = schema.get("description")
+        report.add(
+            "bad_value", path, expected=wanted, found=_show(value), fix=fix, detail=error.message
         )
-
-
-def _in_line_order(violations: list[Violation], file: str) -> list[Violation]:
-    unique = dict.fromkeys(violations)  # required/type errors can repeat; keep the first
-    return sorted(unique, key=lambda v: (v.file != file, v.line or 0))
 
 
 # ---------------------------------------------------------------- events.yaml
@@ -515,7 +426,7 @@ def _in_line_order(violations: list[Violation], file: str) -> list[Violation]:
 
 @dataclass(frozen=True)
 class Rules:
-    """events.yaml as checked data. Frozen: one load is shared by every stage of a grade."""
+    """events.yaml as checked data, shared by every stage of a grade."""
 
     path: Path
     data: dict
@@ -544,124 +455,70 @@ class Rules:
 def load_rules(path: Path | None = None) -> Rules:
     """events.yaml checked against its schema, then cross-checked. Raises ConfigError.
 
-    The cross-checks run only on data the schema accepted, so they may trust its shape.
+    The cross-checks run only on data the schema accepted, so that they may trust its shape.
     """
     path = path or project_root() / "events.yaml"
-    file = _display(path)
     data, lines = load_yaml(path)
-    problems = _schema_violations("events.schema.json", data, lines, file, {})
-    if not problems:
-        problems = list(_cross_check_rules(data, lines, file))
-    if problems:
-        n = len(problems)
-        raise ConfigError(f"{file}: {n} problem(s) in the rules", _in_line_order(problems, file))
+    report = _Report(_display(path), lines)
+    at_fault = _check_schema(report, "events.schema.json", data, {})
+    if not at_fault:
+        _cross_check_rules(report, data)
+    if report.found:
+        n = len(report.found)
+        raise ConfigError(f"{report.file}: {n} problem(s) in the rules", report.in_line_order())
     return Rules(path=path, data=data)
 
 
-def _cross_check_rules(data: dict, lines: dict[tuple, int], file: str) -> Iterator[Violation]:
-    def violation(rule: str, message: str, path: tuple, expected: str, found: Any) -> Violation:
-        return Violation(
-            rule,
-            message,
-            file,
-            _line(lines, path),
-            _field(path),
-            expected,
-            _show(found),
-            _RULES_FIX,
-        )
+def _cross_check_rules(report: _Report, data: dict) -> None:
+    def metric(name: str, path: tuple, known: frozenset = METRICS, what: str = "metric") -> None:
+        _check_known(report, "unknown_metric", path, name, known, what=what)
 
-    def metric(name: str, path: tuple) -> Iterator[Violation]:
-        if name not in METRICS:
-            close = difflib.get_close_matches(name, sorted(METRICS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            yield violation(
-                "unknown_metric",
-                f"unknown metric {name!r}{hint}",
-                path,
-                "one of " + ", ".join(sorted(METRICS)),
-                name,
+    def finite(path: tuple, value: float) -> None:  # JSON Schema has no word for NaN
+        if not math.isfinite(value):
+            detail = "a threshold must be a finite number"
+            report.add(
+                "bad_value", path, expected="a finite number", found=_show(value), detail=detail
             )
 
-    def unique_ids(items: list[dict], path: tuple) -> Iterator[Violation]:
+    def unique_ids(items: list[dict], path: tuple) -> None:
         seen: set[str] = set()
         for i, item in enumerate(items):
             if item["id"] in seen:
-                yield violation(
-                    "duplicate_id",
-                    f"the id {item['id']!r} is used twice",
-                    (*path, i, "id"),
-                    "unique ids",
-                    item["id"],
-                )
+                report.add("duplicate_id", (*path, i, "id"), found="a second use", name=item["id"])
             seen.add(item["id"])
 
     for name, event in data["events"].items():
         at = ("events", name)
         if event["score"] != COMPOSITE:
-            yield from metric(event["score"], (*at, "score"))
+            metric(event["score"], (*at, "score"))
         elif "composite" not in event:
-            yield violation(
-                "composite_missing",
-                "a composite score needs its weights",
-                (*at, "score"),
-                "a `composite:` mapping of weights",
-                None,
-            )
+            report.add("composite_missing", (*at, "score"), expected="`composite:` weights")
         if "composite" in event:
-            weights = event["composite"]
             if event["score"] != COMPOSITE:
-                yield violation(
-                    "composite_unused",
-                    "weights given but score is not composite",
-                    (*at, "composite"),
-                    "score: composite",
-                    event["score"],
-                )
-            for part in weights:
-                if part not in COMPOSITE_PARTS:
-                    yield violation(
-                        "unknown_metric",
-                        f"unknown composite part {part!r}",
-                        (*at, "composite", part),
-                        "one of " + ", ".join(sorted(COMPOSITE_PARTS)),
-                        part,
-                    )
-            total = math.fsum(weights.values())
+                report.add("composite_unused", (*at, "composite"), found=_show(event["score"]))
+            for part in event["composite"]:
+                metric(part, (*at, "composite", part), COMPOSITE_PARTS, "composite part")
+            total = math.fsum(event["composite"].values())
             if abs(total - 1) > 1e-9:
-                yield violation(
-                    "composite_weights",
-                    f"the weights sum to {total:g}, not 1",
-                    (*at, "composite"),
-                    "weights summing to 1",
-                    total,
-                )
+                shown = {"expected": "a sum of 1", "found": repr(total)}
+                report.add("composite_weights", (*at, "composite"), **shown, total=total)
         for i, rule in enumerate(event["rules"]):
-            yield from metric(rule["metric"], (*at, "rules", i, "metric"))
-        yield from unique_ids(event["rules"], (*at, "rules"))
+            metric(rule["metric"], (*at, "rules", i, "metric"))
+            finite((*at, "rules", i, "value"), rule["value"])
+        unique_ids(event["rules"], (*at, "rules"))
     for i, flag in enumerate(data["flags"]):
-        yield from metric(flag["metric"], ("flags", i, "metric"))
+        metric(flag["metric"], ("flags", i, "metric"))
+        finite(("flags", i, "value"), flag["value"])
         if "when" in flag:
-            yield from metric(flag["when"]["metric"], ("flags", i, "when", "metric"))
-    yield from unique_ids(data["flags"], ("flags",))
+            metric(flag["when"]["metric"], ("flags", i, "when", "metric"))
+    unique_ids(data["flags"], ("flags",))
     for name, workload in data["workloads"].items():
-        if workload["dataset"] not in data["datasets"]:
-            yield violation(
-                "unknown_dataset",
-                f"unknown dataset {workload['dataset']!r}",
-                ("workloads", name, "dataset"),
-                "one of " + ", ".join(sorted(data["datasets"])),
-                workload["dataset"],
-            )
-    imports = data["imports"]
-    for module in sorted(set(imports["allowed"]) & set(imports["forbidden"])):
-        yield violation(
-            "import_conflict",
-            f"{module!r} is both allowed and forbidden",
-            ("imports", "forbidden", imports["forbidden"].index(module)),
-            "disjoint lists",
-            module,
-        )
+        at = ("workloads", name, "dataset")
+        _check_known(report, "unknown_dataset", at, workload["dataset"], data["datasets"])
+    forbidden = data["imports"]["forbidden"]
+    for module in sorted(set(data["imports"]["allowed"]) & set(forbidden)):
+        at = ("imports", "forbidden", forbidden.index(module))
+        report.add("import_conflict", at, found=_show(module), name=module)
 
 
 # ---------------------------------------------------------------- submission.yaml
@@ -669,7 +526,7 @@ def _cross_check_rules(data: dict, lines: dict[tuple, int], file: str) -> Iterat
 
 @dataclass(frozen=True)
 class Submission:
-    """A checked submission.yaml: every field valid, the entrypoint found in its file."""
+    """A checked submission.yaml: every field valid, the entrypoint defined in its file."""
 
     folder: Path
     config_file: Path
@@ -691,69 +548,34 @@ def _locate(path: Path) -> tuple[Path, Path]:
 
 
 def check_submission(path: Path, rules: Rules) -> tuple[Submission | None, list[Violation]]:
-    """The submission and no violations, or None and every violation, in line order."""
+    """The submission and no violations, or None and every violation in line order.
+
+    ``path`` is a submission folder or its submission.yaml.
+    """
     folder, config = _locate(path)
-    file = _display(config)
     try:
         data, lines = load_yaml(config)
     except ConfigError as exc:
         return None, exc.violations
-    problems = _schema_violations("submission.schema.json", data, lines, file, _SUBMISSION_FIXES)
-    invalid = {v.field.split(".")[0].split("[")[0] for v in problems if v.field}
-
-    def valid(key: str) -> bool:
-        return key in data and key not in invalid
-
-    def at(key: Any, *more: Any) -> int | None:
-        return _line(lines, (key, *more))
+    report = _Report(_display(config), lines)
+    at_fault = _check_schema(report, "submission.schema.json", data, _SUBMISSION_FIXES)
+    valid = {key: data[key] for key in data if key not in at_fault}
 
     folder_name = Path(os.path.abspath(folder)).name
-    if valid("team") and data["team"] != folder_name:
-        problems.append(
-            Violation(
-                "team_mismatch",
-                "the team is not the submission folder's name",
-                file,
-                at("team"),
-                "team",
-                repr(folder_name),
-                _show(data["team"]),
-                f"write team: {folder_name}, or rename the folder to {data['team']}",
-            )
-        )
-    if valid("workload") and data["workload"] not in rules.workloads:
-        problems.append(
-            _unknown(
-                "unknown_workload",
-                "workload",
-                data["workload"],
-                rules.workloads,
-                file,
-                at("workload"),
-                "workload",
-            )
-        )
-    if isinstance(data.get("events"), list):
-        reported = set()
-        for i, event in enumerate(data["events"]):
-            if isinstance(event, str) and event not in rules.events and event not in reported:
-                reported.add(event)
-                problems.append(
-                    _unknown(
-                        "unknown_event",
-                        "event",
-                        event,
-                        rules.events,
-                        file,
-                        at("events", i),
-                        f"events[{i}]",
-                    )
-                )
-    if valid("entrypoint"):
-        problems.extend(_check_entrypoint(folder, data["entrypoint"], file, at("entrypoint")))
-    problems = _in_line_order(problems, file)
-    if problems:
-        return None, problems
+    if "team" in valid and valid["team"] != folder_name:
+        shown = {"expected": repr(folder_name), "found": _show(valid["team"])}
+        fix = f"write team: {folder_name}, or rename the folder to {valid['team']}"
+        report.add("team_mismatch", ("team",), **shown, fix=fix)
+    if "workload" in valid:
+        _check_known(report, "unknown_workload", ("workload",), valid["workload"], rules.workloads)
+    events = data.get("events") if isinstance(data.get("events"), list) else []
+    for i, event in enumerate(events):
+        if isinstance(event, str) and events.index(event) == i:  # a repeat is reported once
+            _check_known(report, "unknown_event", ("events", i), event, rules.events)
+    if "entrypoint" in valid:
+        _check_entrypoint(report, folder, valid["entrypoint"])
+    if report.found:
+        return None, report.in_line_order()
     module, _, function = data["entrypoint"].rpartition(":")
     return Submission(
         folder=folder,
@@ -778,106 +600,64 @@ def load_submission(path: Path, rules: Rules) -> Submission:
     return submission
 
 
-def _unknown(
-    rule: str, what: str, name: str, known: dict, file: str, line: int | None, field: str
-) -> Violation:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    fix = f"did you mean {close[0]!r}?" if close else f"choose one of {', '.join(sorted(known))}"
-    return Violation(
-        rule,
-        f"there is no {what} {name!r}",
-        file,
-        line,
-        field,
-        "one of " + ", ".join(sorted(known)),
-        _show(name),
-        fix,
-    )
+def _check_known(
+    report: _Report, rule: str, path: tuple, name: str, known: Collection[str], **details: Any
+) -> None:
+    """Report ``name`` unless it is in ``known``, suggesting the closest known name."""
+    if name not in known:
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        expected = "one of " + ", ".join(sorted(known))
+        fix = f"did you mean {close[0]!r}?" if close else None
+        report.add(rule, path, expected=expected, found=_show(name), fix=fix, name=name, **details)
 
 
-def _check_entrypoint(
-    folder: Path, entrypoint: str, file: str, line: int | None
-) -> Iterator[Violation]:
+def _check_entrypoint(report: _Report, folder: Path, entrypoint: str) -> None:
+    """The file lies inside the folder (no absolute path, '..' or link out), parses, defines."""
     module, _, function = entrypoint.rpartition(":")
+    relative, target = PurePosixPath(module), folder / module
 
-    def violation(rule: str, message: str, expected: str, fix: str) -> Violation:
-        return Violation(rule, message, file, line, "entrypoint", expected, _show(entrypoint), fix)
+    def add(rule: str, expected: str, fix: str, **details: Any) -> None:
+        shown = {"expected": expected, "found": _show(entrypoint), "fix": fix}
+        report.add(rule, ("entrypoint",), **shown, module=module, function=function, **details)
 
-    if not function.isidentifier() or keyword.iskeyword(function):
-        yield violation(
-            "entrypoint_format",
-            f"{function!r} is not a Python function name",
-            "file.py:function, e.g. model.py:build_model",
-            "name the function after the colon, e.g. model.py:build_model",
-        )
-    relative = PurePosixPath(module)
-    if "\\" in module:
-        yield violation(
-            "entrypoint_format",
-            "the file's path uses backslashes",
-            "a relative path with forward slashes",
-            "write it with / between folders",
-        )
+    named = function.isidentifier() and not keyword.iskeyword(function)
+    if not named:
+        detail = f": {function!r} is not a Python function name"
+        fix = "name a function after the colon, e.g. model.py:build_model"
+        add("entrypoint_format", "file.py:function", fix, detail=detail)
+    if relative.is_absolute() or ".." in relative.parts:
+        fix = "name a file inside the folder, relative to it"
+        add("entrypoint_outside", "a relative path without '..'", fix, how="lies outside")
         return
-    if relative.is_absolute() or ".." in relative.parts or module.startswith("~"):
-        yield violation(
-            "entrypoint_outside",
-            "the entrypoint file is outside the folder",
-            "a path relative to the submission folder, without '..'",
-            "move the file into the folder and name it relative to it",
-        )
-        return
-    target = folder / relative
-    if not target.resolve().is_relative_to(folder.resolve()):
-        yield violation(
-            "entrypoint_outside",
-            "the entrypoint file leads outside the folder",
-            "a file inside the submission folder (not a link out of it)",
-            "replace the link with the file itself",
-        )
-        return
-    if not target.is_file():
+    try:
+        if not target.resolve().is_relative_to(folder.resolve()):
+            fix = "replace the link with the file itself"
+            add("entrypoint_outside", "a file inside the folder", fix, how="links out of")
+            return
+        source = target.read_bytes() if target.is_file() else None
+    except OSError:  # a name too long, a link loop, no permission: all mean "not there"
+        source = None
+    if source is None:
         present = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.py"))
-        yield violation(
-            "entrypoint_missing",
-            f"there is no file {module!r} in the folder",
-            "an existing .py file",
-            "the .py files present are "
-            + (", ".join(present[:10]) or "none")
-            + "; fix the name or add the file",
-        )
+        fix = "fix the name or add the file; .py files here: " + (", ".join(present[:10]) or "none")
+        add("entrypoint_missing", "an existing .py file", fix)
         return
     try:
         with warnings.catch_warnings():  # a student's SyntaxWarning is not the grader's error
             warnings.simplefilter("ignore")
-            tree = ast.parse(target.read_bytes(), filename=str(target))
+            tree = ast.parse(source, filename=str(target))
     except SyntaxError as exc:
-        yield Violation(
-            "entrypoint_syntax",
-            f"{module} is not valid Python: {exc.msg}",
-            _display(target),
-            exc.lineno,
-            "entrypoint",
-            "valid Python",
-            _show((exc.text or "").strip()),
-            f"fix the line; `python -m py_compile {module}` shows the error",
-        )
+        shown = {"expected": "valid Python", "found": _show((exc.text or "").strip())}
+        fix = f"fix it; `python -m py_compile {module}` shows the error"
+        where = {"file": _display(target), "line": exc.lineno}
+        report.add("entrypoint_syntax", **where, **shown, fix=fix, module=module, reason=exc.msg)
         return
-    except (ValueError, OSError) as exc:  # null bytes (before 3.12), unreadable
-        yield violation(
-            "entrypoint_syntax",
-            f"{module} cannot be parsed: {exc}",
-            "a readable Python file",
-            "save the file as plain UTF-8 Python",
-        )
+    except ValueError as exc:  # null bytes, before Python 3.12
+        add("entrypoint_syntax", "valid Python", "save it as UTF-8 text", reason=exc)
         return
-    if function.isidentifier() and not _defines(tree.body, function):
-        yield violation(
-            "entrypoint_function_missing",
-            f"{module} defines no module-level {function!r}",
-            f"`def {function}():` at the top level of {module}",
-            f"define {function} at module level (not inside a class or function)",
-        )
+    if named and not _defines(tree.body, function):
+        fix = f"define `def {function}():` at the top level of {module}"
+        add("entrypoint_function_missing", f"def {function}(): at module level", fix)
 
 
 def _defines(body: list[ast.stmt], name: str) -> bool:

@@ -17,9 +17,16 @@ from grader.harness import Model, Plan, Progress, Referee, Rejected
 from grader.workloads import as_inputs, get_workload, load_split
 
 
-def grade(path: Path, rules: Rules, plan: Plan, *, quick: bool = False,
-          progress: Progress | None = None, baseline_folder: Path | None = None,
-          seed: int | None = None) -> dict:
+def grade(
+    path: Path,
+    rules: Rules,
+    plan: Plan,
+    *,
+    quick: bool = False,
+    progress: Progress | None = None,
+    baseline_folder: Path | None = None,
+    seed: int | None = None,
+) -> dict:
     """Grade the submission at ``path`` (a folder or its submission.yaml); return the result.
 
     ``baseline_folder`` replaces the workload's reference model (the benchmarks use it to
@@ -30,12 +37,14 @@ def grade(path: Path, rules: Rules, plan: Plan, *, quick: bool = False,
         return rejected_config(path, violations)
     workload = get_workload(rules, submission.workload)
     images, labels = load_split(rules, workload.dataset, "test")
-    referee = Referee(as_inputs(images, workload), labels, workload.classes, plan,
-                      progress=progress, seed=seed)
+    referee = Referee(
+        as_inputs(images, workload), labels, workload.classes, plan, progress=progress, seed=seed
+    )
     base_file, base_function = workload.entrypoint.split(":")
     baseline = Model("baseline", baseline_folder or workload.baseline, base_file, base_function)
-    candidate = Model("submission", submission.folder, submission.entrypoint_file,
-                      submission.entrypoint_function)
+    candidate = Model(
+        "submission", submission.folder, submission.entrypoint_file, submission.entrypoint_function
+    )
     doc = skeleton(submission)
     try:
         measured = referee.measure(baseline, candidate)
@@ -45,19 +54,30 @@ def grade(path: Path, rules: Rules, plan: Plan, *, quick: bool = False,
     doc["system"] = result.system_info(measured.affinity)
     doc["verdict"] = {"status": "graded", "code": None, "message": "graded"}
     doc["measurement"] = {
-        "block_size": measured.block_size, "rounds": measured.rounds,
-        "warmup_rounds": measured.warmup_rounds, "stop_reason": measured.stop_reason,
-        "seed": measured.seed, "input_noise": plan.noise,
-        "throughput_batch": plan.throughput_batch, "wall_seconds": measured.wall_seconds,
-        "quick": quick, "layers": measured.layers,
+        "block_size": measured.block_size,
+        "rounds": measured.rounds,
+        "sessions": plan.sessions,
+        "session_of_round": measured.session_of_round,
+        "warmup_rounds": measured.warmup_rounds,
+        "stop_reason": measured.stop_reason,
+        "seed": measured.seed,
+        "input_noise": plan.noise,
+        "throughput_batch": plan.throughput_batch,
+        "wall_seconds": measured.wall_seconds,
+        "quick": quick,
+        "layers": measured.layers,
     }
     doc["baseline"] = {
         "path": _display(baseline.folder),
-        "metrics": result.model_metrics(measured.baseline, labels,
-                                        result.model_files(baseline.folder)),
+        "metrics": result.model_metrics(
+            measured.baseline, labels, result.model_files(baseline.folder)
+        ),
     }
-    doc["optimized"] = {"metrics": result.model_metrics(
-        measured.submission, labels, result.model_files(submission.folder))}
+    doc["optimized"] = {
+        "metrics": result.model_metrics(
+            measured.submission, labels, result.model_files(submission.folder)
+        )
+    }
     return result.apply_derived(doc, result.derive(doc, rules))
 
 
@@ -93,7 +113,8 @@ def rejected_config(path: Path, violations: list[Violation]) -> dict:
         "system": result.system_info(),
         "submission": {"team": folder.name[:100], "workload": "", "events": []},
         "verdict": {
-            "status": "rejected", "code": "config_invalid",
+            "status": "rejected",
+            "code": "config_invalid",
             "message": f"{len(violations)} problem(s) in the submission's configuration",
             "violations": [v.as_dict() for v in violations[:200]],
         },

@@ -33,17 +33,18 @@ Progress = Callable[[str, int, int], None]
 class Plan:
     """How much to measure. The defaults aim at a full grade within about 30 s here."""
 
-    warmup_rounds: int = 10
-    min_rounds: int = 60
-    max_rounds: int = 400
+    sessions: int = 5  # fresh process pairs: their spread enters the speedup's interval
+    warmup_rounds: int = 6  # per session, untimed
+    min_rounds: int = 40  # per session; rounds come in A B / B A pairs
+    max_rounds: int = 100  # per session
     check_every: int = 20
-    target_halfwidth: float = 0.005  # stop once the speedup's 95 % CI is within ±0.5 %
+    target_halfwidth: float = 0.005  # stop a session once its 95 % CI is within ±0.5 %
     block_seconds: float = 0.010  # the slower model's block; the round trip is ~1 % of it
     max_block: int = 2048
-    calibration_blocks: int = 15  # per child before the timed rounds; then one every round
+    calibration_blocks: int = 9  # per child before the timed rounds; then one every round
     throughput_batch: int = 32
-    throughput_rounds: int = 8
-    time_budget_s: float = 25.0  # for the timed rounds, once the clean pass is complete
+    throughput_rounds: int = 4  # per session
+    time_budget_s: float = 24.0  # for the timed rounds of all sessions together
     load_timeout_s: float = 60.0
     block_timeout_s: float = 120.0
     noise: float = 0.5 / 255  # below one grey level: the same digit, never the same bytes
@@ -51,8 +52,14 @@ class Plan:
 
 
 QUICK = Plan(
-    warmup_rounds=3, min_rounds=20, max_rounds=60, check_every=10, calibration_blocks=7,
-    throughput_rounds=3, time_budget_s=5.0,
+    sessions=1,
+    warmup_rounds=4,
+    min_rounds=40,
+    max_rounds=80,
+    check_every=20,
+    calibration_blocks=5,
+    throughput_rounds=4,
+    time_budget_s=4.0,
 )
 
 MIN_LATENCY_S = 1e-8  # floor for a calibrated latency: below this the clock cannot tell
@@ -78,17 +85,20 @@ class Model:
 
 @dataclass
 class ModelMeasurement:
-    latency_samples_s: list[float] = field(default_factory=list)
-    overhead_s_per_sample: float = 0.0
-    batch_overhead_s_per_sample: float = 0.0
-    throughput_samples_s: list[float] = field(default_factory=list)
+    latency_samples_s: list[float] = field(default_factory=list)  # calibrated, per round
+    overhead_s_per_sample: list[float] = field(default_factory=list)  # per session
+    throughput_samples_s: list[float] = field(default_factory=list)  # samples/s, per block
     predictions: np.ndarray | None = None
-    batch_agreement: float | None = None
+    agreement: list[float] = field(default_factory=list)
     parameters: int | None = None
     parameter_dtypes: dict[str, int] = field(default_factory=dict)
     base_rss_bytes: int | None = None
     peak_rss_bytes: int | None = None
     load_seconds: float = 0.0
+
+    @property
+    def batch_agreement(self) -> float | None:
+        return float(np.mean(self.agreement)) if self.agreement else None
 
 
 @dataclass
@@ -98,6 +108,7 @@ class Measurement:
     block_size: int
     warmup_rounds: int
     rounds: int
+    session_of_round: list[int]
     stop_reason: str
     seed: int
     affinity: dict
@@ -106,10 +117,17 @@ class Measurement:
 
 
 class Referee:
-    """Runs one grade: two children, one clock, the labels kept here."""
+    """Runs one grade: two children per session, one clock, the labels kept here."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, classes: int, plan: Plan,
-                 progress: Progress | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        classes: int,
+        plan: Plan,
+        progress: Progress | None = None,
+        seed: int | None = None,
+    ) -> None:
         self.images = images  # float32 (N, *input_shape), the clean held-out inputs
         self.labels = labels
         self.classes = classes
@@ -118,19 +136,50 @@ class Referee:
         self.seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
         self.rng = np.random.default_rng(self.seed)
         self.in_shape = tuple(images.shape[1:])
+        total = len(images)
+        self.stream = self.rng.permutation(total)  # the first pass: every image once, clean
+        self.position = 0
+        self.presented = 0
 
     # -- inputs ---------------------------------------------------------------------------
     def noisy(self, idx: np.ndarray) -> np.ndarray:
         noise = self.rng.uniform(-self.plan.noise, self.plan.noise, (len(idx), *self.in_shape))
         return (self.images[idx] + noise.astype(np.float32)).astype(np.float32)
 
+    def random_inputs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = self.rng.choice(len(self.images), n, replace=n > len(self.images))
+        return idx, self.noisy(idx)
+
+    def next_timed(self, n: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """The next ``n`` presentations of the timed stream and how many of them are clean."""
+        total = len(self.images)
+        while len(self.stream) - self.position < n:
+            self.stream = np.concatenate(
+                [self.stream[self.position :], self.rng.permutation(total)]
+            )
+            self.position = 0
+        idx = self.stream[self.position : self.position + n]
+        self.position += n
+        clean = min(n, max(0, total - self.presented))
+        self.presented += n
+        inputs = self.noisy(idx)
+        inputs[:clean] = self.images[idx[:clean]]
+        return idx, inputs, clean
+
     # -- one block --------------------------------------------------------------------------
-    def block(self, child: Child, inputs: np.ndarray, batch: int = 1,
-              noop: bool = False) -> tuple[float, np.ndarray]:
+    def block(
+        self, child: Child, inputs: np.ndarray, batch: int = 1, noop: bool = False
+    ) -> tuple[float, np.ndarray]:
         """Time one round trip carrying ``inputs``; return (seconds, scores)."""
         n = len(inputs)
-        message = {"op": "block", "n": n, "batch": batch, "noop": noop,
-                   "input_shape": list(self.in_shape), "classes": self.classes}
+        message = {
+            "op": "block",
+            "n": n,
+            "batch": batch,
+            "noop": noop,
+            "input_shape": list(self.in_shape),
+            "classes": self.classes,
+        }
         payload = np.ascontiguousarray(inputs, dtype=np.float32)
         timeout = self.plan.block_timeout_s
         start = time.perf_counter()
@@ -151,11 +200,13 @@ class Referee:
                 )
         return elapsed, scores
 
-    def calibrate(self, children: list[Child], n: int, batch: int) -> list[list[float]]:
+    def calibrate(
+        self, children: list[Child], n: int, batch: int, blocks: int
+    ) -> list[list[float]]:
         """No-op blocks of the same size through the same loop: the harness's own cost."""
         times: list[list[float]] = [[] for _ in children]
-        for _ in range(self.plan.calibration_blocks):
-            inputs = self.noisy(self.rng.integers(0, len(self.images), n))
+        for _ in range(blocks):
+            _, inputs = self.random_inputs(n)
             for i, child in enumerate(children):
                 times[i].append(self.block(child, inputs, batch, noop=True)[0])
         return times
@@ -164,151 +215,201 @@ class Referee:
     def measure(self, baseline: Model, submission: Model) -> Measurement:
         started = time.perf_counter()
         parent_core, child_core = pick_cores()
-        affinity = {"parent": parent_core, "children": child_core,
-                    "pinned": parent_core is not None and child_core is not None}
+        affinity = {
+            "parent": parent_core,
+            "children": child_core,
+            "pinned": parent_core is not None and child_core is not None,
+        }
         if parent_core is not None:
             os.sched_setaffinity(0, {parent_core})
+        try:
+            results = [ModelMeasurement(), ModelMeasurement()]
+            for r in results:
+                r.predictions = np.full(len(self.images), -1)
+            block_size = 0
+            sessions: list[int] = []
+            stop_reason = "max_rounds"
+            budget = self.plan.time_budget_s / self.plan.sessions
+            target_rounds = None
+            for k in range(self.plan.sessions):
+                block_size, rounds, reason = self.session(
+                    k,
+                    (baseline, submission),
+                    results,
+                    block_size,
+                    child_core,
+                    budget,
+                    target_rounds,
+                )
+                target_rounds = target_rounds or rounds
+                sessions += [k] * rounds
+                stop_reason = reason if k == 0 else stop_reason
+        finally:
+            if parent_core is not None:
+                os.sched_setaffinity(0, range(os.cpu_count() or 1))
+        return Measurement(
+            baseline=results[0],
+            submission=results[1],
+            block_size=block_size,
+            warmup_rounds=self.plan.warmup_rounds,
+            rounds=len(sessions),
+            session_of_round=sessions,
+            stop_reason=stop_reason,
+            seed=self.seed,
+            affinity=affinity,
+            wall_seconds=time.perf_counter() - started,
+            layers={
+                "process_group": True,
+                "environment": "whitelist",
+                "rlimits": "prlimit" if self._limits_ok else "unavailable",
+            },
+        )
+
+    _limits_ok = True
+
+    def session(
+        self,
+        k: int,
+        models: tuple[Model, Model],
+        results: list[ModelMeasurement],
+        n: int,
+        core: int | None,
+        budget: float,
+        target_rounds: int | None,
+    ) -> tuple[int, int, str]:
+        """One pair of fresh children: calibrate, load, warm up, time rounds, throughput."""
         children: list[Child] = []
         try:
-            for model in (baseline, submission):
-                try:
-                    children.append(spawn(model.name, model.folder, self.plan.limits, child_core))
-                except ChildFailure as exc:
-                    raise GraderError(f"could not start the {model.name} worker: {exc}") from None
-            return self._measure(children, baseline, submission, affinity, started)
+            with _Verdicts():
+                for model in models:
+                    children.append(spawn(model.name, model.folder, self.plan.limits, core))
+                    self._limits_ok &= children[-1].info.get("limits") == "prlimit"
+                # The interpreter-plus-NumPy footprint, before any model code is imported.
+                self.calibrate(children, 16, 1, 3)
+                base_rss = [c.peak_rss_bytes() for c in children]
+                for child, res, model in zip(children, results, models, strict=False):
+                    t0 = time.perf_counter()
+                    child.send(
+                        {
+                            "op": "load",
+                            "entrypoint_file": model.entrypoint_file,
+                            "function": model.function,
+                        }
+                    )
+                    loaded = child.receive(timeout=self.plan.load_timeout_s)
+                    res.load_seconds = max(res.load_seconds, time.perf_counter() - t0)
+                    res.parameters = loaded.get("parameters")
+                    res.parameter_dtypes = loaded.get("dtypes") or {}
+                if not n:
+                    n = self.block_size(children)
+                rounds, reason = self.timed_rounds(k, children, results, n, budget, target_rounds)
+                self.throughput(children, results, n)
+                for child, res, base in zip(children, results, base_rss, strict=False):
+                    peak = child.peak_rss_bytes()
+                    if (
+                        peak is not None
+                        and base is not None
+                        and (
+                            res.peak_rss_bytes is None
+                            or peak - base > res.peak_rss_bytes - (res.base_rss_bytes or 0)
+                        )
+                    ):
+                        res.base_rss_bytes, res.peak_rss_bytes = base, peak
+            return n, rounds, reason
         finally:
             for child in children:
                 child.close()
-            if parent_core is not None:
-                os.sched_setaffinity(0, range(os.cpu_count() or 1))
 
-    def _measure(self, children: list[Child], baseline: Model, submission: Model,
-                 affinity: dict, started: float) -> Measurement:
-        plan = self.plan
-        results = [ModelMeasurement(), ModelMeasurement()]
-        models = (baseline, submission)
-        # Interpreter-plus-NumPy footprint, before any model code is imported.
-        self.calibrate(children, 16, 1)
-        for child, res in zip(children, results):
-            res.base_rss_bytes = child.peak_rss_bytes()
-        for child, res, model in zip(children, results, models):
-            with _Verdicts():
-                t0 = time.perf_counter()
-                child.send({"op": "load", "entrypoint_file": model.entrypoint_file,
-                            "function": model.function})
-                loaded = child.receive(timeout=plan.load_timeout_s)
-                res.load_seconds = time.perf_counter() - t0
-            res.parameters = loaded.get("parameters")
-            res.parameter_dtypes = loaded.get("dtypes") or {}
-
-        # Probe: untimed warm-up that also sizes the block to the slower model.
+    def block_size(self, children: list[Child]) -> int:
+        """Untimed probe blocks that size a block to the slower model's ``block_seconds``."""
         per_sample = []
-        for child, model in zip(children, models):
-            with _Verdicts():
-                t, _ = self.block(child, self.noisy(self.rng.integers(0, len(self.images), 32)))
-                t, _ = self.block(child, self.noisy(self.rng.integers(0, len(self.images), 32)))
-            per_sample.append(t / 32)
-        n = int(np.clip(round(plan.block_seconds / max(per_sample)), 1, plan.max_block))
+        for child in children:
+            for _ in range(2):  # the first call pays for lazy imports and page faults
+                elapsed, _ = self.block(child, self.random_inputs(32)[1])
+            per_sample.append(elapsed / 32)
+        n = round(self.plan.block_seconds / max(per_sample))
+        return int(np.clip(n, 1, self.plan.max_block))
 
-        self.progress("calibrating", 0, 1)
-        calib = self.calibrate(children, n, 1)
-
-        with _Verdicts():
-            for r in range(plan.warmup_rounds):
-                inputs = self.noisy(self.rng.integers(0, len(self.images), n))
-                for child in children if r % 2 == 0 else children[::-1]:
-                    self.block(child, inputs)
-                self.progress("warming up", r + 1, plan.warmup_rounds)
-
-            # The timed rounds: a stream of presentations, the first pass clean.
-            total = len(self.images)
-            clean_rounds = -(-total // n)
-            rounds_cap = max(plan.max_rounds, clean_rounds)
-            order = self.rng.permutation(total)
-            stream = order.copy()
-            predictions = [np.full(total, -1), np.full(total, -1)]
-            position = 0
-            rounds = 0
-            stop_reason = "max_rounds"
-            t_rounds = time.perf_counter()
-            while rounds < rounds_cap:
-                while len(stream) - position < n:
-                    stream = np.concatenate([stream[position:], self.rng.permutation(total)])
-                    position = 0
-                idx = stream[position : position + n]
-                position += n
-                clean_upto = max(0, total - (rounds * n))  # clean presentations left
-                inputs = self.noisy(idx)
-                if clean_upto:
-                    k = min(clean_upto, n)
-                    inputs[:k] = self.images[idx[:k]]
-                sequence = [0, 1] if rounds % 2 == 0 else [1, 0]
-                for i in sequence:
-                    elapsed, scores = self.block(children[i], inputs)
-                    results[i].latency_samples_s.append(elapsed)  # raw; calibrated below
-                    if clean_upto:
-                        k = min(clean_upto, n)
-                        predictions[i][idx[:k]] = scores[:k].argmax(axis=1)
-                # The no-op blocks ride along in every round, so that the harness's cost is
-                # known as precisely as the models' and drifts with them.
-                for i in sequence:
-                    calib[i].append(self.block(children[i], inputs, noop=True)[0])
-                rounds += 1
-                self.progress("measuring", rounds, rounds_cap)
-                if rounds < max(plan.min_rounds, clean_rounds):
-                    continue
-                if time.perf_counter() - t_rounds > plan.time_budget_s:
-                    stop_reason = "time_budget"
+    def timed_rounds(
+        self,
+        k: int,
+        children: list[Child],
+        results: list[ModelMeasurement],
+        n: int,
+        budget: float,
+        target_rounds: int | None,
+    ) -> tuple[int, str]:
+        plan = self.plan
+        calib = self.calibrate(children, n, 1, plan.calibration_blocks)
+        for r in range(plan.warmup_rounds):
+            _, inputs = self.random_inputs(n)
+            for child in children if r % 2 == 0 else children[::-1]:
+                self.block(child, inputs)
+            self.progress(f"session {k + 1}/{plan.sessions}: warming up", r + 1, plan.warmup_rounds)
+        total = len(self.images)
+        clean_rounds = -(-max(0, total - self.presented) // n)
+        least = max(plan.min_rounds, clean_rounds + clean_rounds % 2)
+        cap = target_rounds or max(plan.max_rounds, least)
+        raw: list[list[float]] = [[], []]
+        rounds, reason = 0, "max_rounds"
+        started = time.perf_counter()
+        while rounds < cap:
+            idx, inputs, clean = self.next_timed(n)
+            order = [0, 1] if rounds % 2 == 0 else [1, 0]  # A B, then B A: an ABBA pair
+            for i in order:
+                elapsed, scores = self.block(children[i], inputs)
+                raw[i].append(elapsed)
+                if clean:
+                    results[i].predictions[idx[:clean]] = scores[:clean].argmax(axis=1)
+            # The no-op blocks ride along in every round, so that the harness's cost is
+            # known as precisely as the models' and drifts with them.
+            for i in order:
+                calib[i].append(self.block(children[i], inputs, noop=True)[0])
+            rounds += 1
+            self.progress(f"session {k + 1}/{plan.sessions}: measuring", rounds, cap)
+            if rounds < least or rounds % 2:
+                continue
+            if time.perf_counter() - started > budget:
+                reason = "time_budget"
+                break
+            if target_rounds is None and (rounds - least) % plan.check_every == 0:
+                lat = [self.calibrated(raw[i], calib[i], n) for i in (0, 1)]
+                if stats.relative_halfwidth(stats.abba_ratios(*lat)) <= plan.target_halfwidth:
+                    reason = "converged"
                     break
-                if (rounds - plan.min_rounds) % plan.check_every == 0:
-                    ratios = self._ratios(results, calib, n)
-                    if stats.relative_halfwidth(ratios) <= plan.target_halfwidth:
-                        stop_reason = "converged"
-                        break
-
-            # Batched throughput, on a different order and batching than the timed pass.
-            b = plan.throughput_batch
-            nb = max(b, (n // b) * b)
-            calib_batch = self.calibrate(children, nb, b)
-            agreement: list[list[float]] = [[], []]
-            for r in range(plan.throughput_rounds):
-                idx = self.rng.choice(total, nb, replace=nb > total)
-                inputs = self.noisy(idx)
-                for i in [0, 1] if r % 2 == 0 else [1, 0]:
-                    elapsed, scores = self.block(children[i], inputs, batch=b)
-                    results[i].throughput_samples_s.append(elapsed)
-                    agreement[i].append(float(np.mean(scores.argmax(axis=1) == predictions[i][idx])))
-                self.progress("throughput", r + 1, plan.throughput_rounds)
-
         for i, res in enumerate(results):
-            overhead = float(np.median(calib[i]))
-            res.overhead_s_per_sample = overhead / n
-            res.latency_samples_s = [max((t - overhead) / n, MIN_LATENCY_S)
-                                     for t in res.latency_samples_s]
-            batch_overhead = float(np.median(calib_batch[i]))
-            res.batch_overhead_s_per_sample = batch_overhead / nb
-            res.throughput_samples_s = [nb / max(t - batch_overhead, MIN_LATENCY_S * nb)
-                                        for t in res.throughput_samples_s]
-            res.predictions = predictions[i]
-            res.batch_agreement = float(np.mean(agreement[i])) if agreement[i] else None
-            res.peak_rss_bytes = children[i].peak_rss_bytes()
-        return Measurement(
-            baseline=results[0], submission=results[1], block_size=n,
-            warmup_rounds=plan.warmup_rounds, rounds=rounds, stop_reason=stop_reason,
-            seed=self.seed, affinity=affinity, wall_seconds=time.perf_counter() - started,
-            layers={"process_group": True, "environment": "whitelist",
-                    "rlimits": children[1].info.get("limits", "unavailable")},
-        )
+            res.latency_samples_s += self.calibrated(raw[i], calib[i], n)
+            res.overhead_s_per_sample.append(float(np.median(calib[i])) / n)
+        return rounds, reason
 
-    def _ratios(self, results: list[ModelMeasurement], calib: list[list[float]],
-                n: int) -> np.ndarray:
-        lat = []
-        for i in (0, 1):
-            overhead = float(np.median(calib[i]))
-            lat.append([max((t - overhead) / n, MIN_LATENCY_S)
-                        for t in results[i].latency_samples_s])
-        return stats.paired_ratios(lat[0], lat[1])
+    @staticmethod
+    def calibrated(raw: list[float], calib: list[float], n: int) -> list[float]:
+        overhead = float(np.median(calib))
+        return [max((t - overhead) / n, MIN_LATENCY_S) for t in raw]
 
+    def throughput(self, children: list[Child], results: list[ModelMeasurement], n: int) -> None:
+        """Batched blocks, in another order and batching than the timed single samples; the
+        answers must agree with the clean pass's."""
+        b = self.plan.throughput_batch
+        nb = max(b, (n // b) * b)
+        calib = self.calibrate(children, nb, b, self.plan.calibration_blocks)
+        overhead = [float(np.median(c)) for c in calib]
+        for r in range(self.plan.throughput_rounds):
+            idx, inputs = self.random_inputs(nb)
+            for i in [0, 1] if r % 2 == 0 else [1, 0]:
+                elapsed, scores = self.block(children[i], inputs, batch=b)
+                results[i].throughput_samples_s.append(
+                    nb / max(elapsed - overhead[i], MIN_LATENCY_S * nb)
+                )
+                known = results[i].predictions[idx] >= 0
+                if known.any():
+                    results[i].agreement.append(
+                        float(
+                            np.mean(
+                                scores.argmax(axis=1)[known] == results[i].predictions[idx][known]
+                            )
+                        )
+                    )
 
 
 class _Verdicts:

@@ -68,11 +68,16 @@ def card(result: dict) -> dict:
     sub = result.get("submission", {})
     verdict = result["verdict"]
     out: dict = {
-        "team": sub.get("team", "?"), "workload": sub.get("workload", ""),
-        "status": verdict["status"], "code": verdict.get("code"),
+        "team": sub.get("team", "?"),
+        "workload": sub.get("workload", ""),
+        "status": verdict["status"],
+        "code": verdict.get("code"),
         "message": verdict.get("message", ""),
         "violations": verdict.get("violations", []),
-        "metrics": [], "events": [], "flags": [], "notes": [],
+        "metrics": [],
+        "events": [],
+        "flags": [],
+        "notes": [],
     }
     if verdict["status"] != "graded":
         return out
@@ -80,43 +85,75 @@ def card(result: dict) -> dict:
     imp = result["improvements"]
     lo, hi = imp["speedup_ci95"]
     out["metrics"] = [
-        ("accuracy", f"{b['accuracy']:.3f} ({b['correct']}/{b['total']})",
-         f"{s['accuracy']:.3f} ({s['correct']}/{s['total']})",
-         f"{imp['accuracy_delta']:+.3f}"),
-        ("latency (median, 1 sample)", fmt_ms(b["latency_ms"]["median"]),
-         fmt_ms(s["latency_ms"]["median"]),
-         f"speedup {imp['speedup']:.3f}× [{lo:.3f}, {hi:.3f}], p={imp['speedup_p_value']:.3g}"),
+        (
+            "accuracy",
+            f"{b['accuracy']:.3f} ({b['correct']}/{b['total']})",
+            f"{s['accuracy']:.3f} ({s['correct']}/{s['total']})",
+            f"{imp['accuracy_delta']:+.3f}",
+        ),
+        (
+            "latency (median, 1 sample)",
+            fmt_ms(b["latency_ms"]["median"]),
+            fmt_ms(s["latency_ms"]["median"]),
+            f"speedup {imp['speedup']:.3f}× [{lo:.3f}, {hi:.3f}], p={imp['speedup_p_value']:.3g}",
+        ),
         ("latency p95", fmt_ms(b["latency_ms"]["p95"]), fmt_ms(s["latency_ms"]["p95"]), ""),
         ("throughput (batched)", _sps(b["throughput_sps"]), _sps(s["throughput_sps"]), ""),
-        ("size on disk", fmt_bytes(b["size_bytes"]), fmt_bytes(s["size_bytes"]),
-         f"compression {imp['compression_ratio']:.3f}×"),
-        ("peak memory (model)", fmt_bytes(b["peak_memory_bytes"]),
-         fmt_bytes(s["peak_memory_bytes"]), ""),
+        (
+            "size on disk",
+            fmt_bytes(b["size_bytes"]),
+            fmt_bytes(s["size_bytes"]),
+            f"compression {imp['compression_ratio']:.3f}×",
+        ),
+        (
+            "peak memory (model)",
+            fmt_bytes(b["peak_memory_bytes"]),
+            fmt_bytes(s["peak_memory_bytes"]),
+            "",
+        ),
         ("parameters", _count(b["parameters"]), _count(s["parameters"]), ""),
     ]
     for name, ev in result["events"].items():
-        checks = [(c["passed"], f"{c['metric']} {fmt_value(c['metric'], c['actual'])} "
-                   f"{c['op']} {fmt_value(c['metric'], c['expected'])}") for c in ev["rules"]]
+        checks = [
+            (
+                c["passed"],
+                f"{c['metric']} {fmt_value(c['metric'], c['actual'])} "
+                f"{c['op']} {fmt_value(c['metric'], c['expected'])}",
+            )
+            for c in ev["rules"]
+        ]
         if not ev["scored"] and ev["qualified"] is None:
             status, score = "not scored", ev.get("reason", "")
         else:
             status = "qualified" if ev["qualified"] else "not qualified"
             score = fmt_value(ev.get("score_metric", ""), ev["score"])
             if ev.get("score_ci95") and ev["score_ci95"][0] != ev["score_ci95"][1]:
-                score += " [" + ", ".join(fmt_value(ev.get("score_metric", ""), v)
-                                          for v in ev["score_ci95"]) + "]"
-        out["events"].append({"name": name, "title": ev["title"], "status": status,
-                              "score": score, "checks": checks,
-                              "reason": ev.get("reason", "") if not ev["qualified"] else ""})
-    out["flags"] = [(f["severity"], f["message"], f"{f['metric']} = {f['value']:.4g}")
-                    for f in result["flags"]]
+                score += (
+                    " ["
+                    + ", ".join(fmt_value(ev.get("score_metric", ""), v) for v in ev["score_ci95"])
+                    + "]"
+                )
+        out["events"].append(
+            {
+                "name": name,
+                "title": ev["title"],
+                "status": status,
+                "score": score,
+                "checks": checks,
+                "reason": ev.get("reason", "") if not ev["qualified"] else "",
+            }
+        )
+    out["flags"] = [
+        (f["severity"], f["message"], f"{f['metric']} = {f['value']:.4g}") for f in result["flags"]
+    ]
     m = result["measurement"]
     out["notes"].append(
         f"{m['rounds']} interleaved rounds of {m['block_size']} samples "
         f"({m['stop_reason'].replace('_', ' ')}), harness cost "
         f"{fmt_ms(s['harness_overhead_ms_per_sample'])}/sample subtracted; "
         f"{'pinned' if result['system']['affinity']['pinned'] else 'not pinned'}; "
-        f"{m['wall_seconds']:.1f} s" + (" (quick)" if m["quick"] else ""))
+        f"{m['wall_seconds']:.1f} s" + (" (quick)" if m["quick"] else "")
+    )
     return out
 
 
@@ -151,11 +188,17 @@ def terminal(result: dict, console: Console) -> None:
     for col in ("event", "score [95 % CI]", "rules"):
         events.add_column(col)
     for ev in c["events"]:
-        rules = "\n".join(("[green]✓[/]" if ok else "[red]✗[/]") + " " + rich_escape(t)
-                          for ok, t in ev["checks"]) or "—"
+        rules = (
+            "\n".join(
+                ("[green]✓[/]" if ok else "[red]✗[/]") + " " + rich_escape(t)
+                for ok, t in ev["checks"]
+            )
+            or "—"
+        )
         style = {"qualified": "green", "not qualified": "red"}.get(ev["status"], "yellow")
-        events.add_row(f"{ev['title']}\n[{style}]{ev['status']}[/]", rich_escape(ev["score"]),
-                       rules)
+        events.add_row(
+            f"{ev['title']}\n[{style}]{ev['status']}[/]", rich_escape(ev["score"]), rules
+        )
     parts: list = [table, events]
     for severity, message, value in c["flags"]:
         parts.append(Text(f"⚑ {severity}: {message} ({value})", style="yellow"))

@@ -22,7 +22,7 @@ from typing import Any
 import jsonschema
 import numpy as np
 
-from grader import __version__, rules, stats
+from grader import rules, stats
 from grader.config import Rules, project_root
 from grader.errors import ConfigError, Violation
 
@@ -50,7 +50,9 @@ def model_files(folder: Path) -> dict[str, int]:
 def content_sha256(folder: Path) -> str:
     """One hash over every file's relative path and bytes, in sorted order."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+    for path in sorted(
+        p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    ):
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
@@ -87,16 +89,23 @@ def system_info(affinity: dict | None = None) -> dict:
 
 def grader_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root(), check=True,
-                             capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=project_root(),
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None
 
 
 def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace(
-        "+00:00", "Z")
+    return (
+        _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    )
 
 
 def model_metrics(m: Any, labels: np.ndarray, files: dict[str, int]) -> dict:
@@ -109,7 +118,7 @@ def model_metrics(m: Any, labels: np.ndarray, files: dict[str, int]) -> dict:
         "correct": correct,
         "total": len(labels),
         "latency_samples_ms": [t * 1e3 for t in m.latency_samples_s],
-        "harness_overhead_ms_per_sample": m.overhead_s_per_sample * 1e3,
+        "harness_overhead_ms_per_sample": float(np.median(m.overhead_s_per_sample)) * 1e3,
         "throughput_samples_sps": list(m.throughput_samples_s),
         "batch_agreement": m.batch_agreement,
         "files": files,
@@ -137,20 +146,71 @@ def derive_model(metrics: dict) -> dict:
     }
 
 
+def session_ratios(
+    baseline: list[float], submission: list[float], session_of_round: list[int]
+) -> np.ndarray:
+    """ABBA ratios grouped by session, as a (sessions, pairs) array for the grouped bootstrap.
+
+    Sessions are cut to the shortest one's pair count (normally all have the same).
+    """
+    if not (len(baseline) == len(submission) == len(session_of_round)):
+        raise ValueError("latency samples and session_of_round differ in length")
+    sessions = np.asarray(session_of_round)
+    groups = []
+    for k in sorted(set(session_of_round)):
+        mask = sessions == k
+        groups.append(stats.abba_ratios(np.asarray(baseline)[mask], np.asarray(submission)[mask]))
+    m = min(len(g) for g in groups)
+    return np.stack([g[:m] for g in groups])
+
+
+def speedup_estimate(groups: np.ndarray) -> tuple[float, list[float], float, float]:
+    """Speedup, 95 % interval and one-sided p-values (faster, slower) from session groups.
+
+    The speedup is the median of all ABBA ratios (SPEC §4). With several sessions the
+    interval covers both the rounds' noise (a two-stage bootstrap) and the sessions'
+    spread (Student's t on the session medians), and the p-values come from the t-test:
+    fresh processes are the independent units. A single session (``--quick``) can only
+    speak for itself: a bootstrap interval and bootstrap p-values.
+    """
+    speedup = stats.median(groups.ravel())
+    replicates = stats.grouped_bootstrap(groups)
+    lo, hi = stats.percentile_interval(replicates)
+    if len(groups) < 2:
+        return (
+            speedup,
+            [lo, hi],
+            stats.bootstrap_p_value(replicates, 1.0, "greater"),
+            stats.bootstrap_p_value(replicates, 1.0, "less"),
+        )
+    medians = np.median(groups, axis=1)
+    t_lo, t_hi = stats.session_interval(medians)
+    return (
+        speedup,
+        [min(lo, t_lo), max(hi, t_hi)],
+        stats.session_p_value(medians, "greater"),
+        stats.session_p_value(medians, "less"),
+    )
+
+
 def derive(result: dict, rule_set: Rules) -> dict:
     """Every derived part of a graded result, recomputed from its observations."""
     base = {**result["baseline"]["metrics"], **derive_model(result["baseline"]["metrics"])}
     sub = {**result["optimized"]["metrics"], **derive_model(result["optimized"]["metrics"])}
-    ratios = stats.paired_ratios(base["latency_samples_ms"], sub["latency_samples_ms"])
-    speedup = stats.median(ratios)
+    groups = session_ratios(
+        base["latency_samples_ms"],
+        sub["latency_samples_ms"],
+        result["measurement"]["session_of_round"],
+    )
+    speedup, interval, p_faster, p_slower = speedup_estimate(groups)
     compression = base["size_bytes"] / sub["size_bytes"] if sub["size_bytes"] > 0 else math.inf
     delta = sub["accuracy"] - base["accuracy"]
     penalty = 1 + max(0.0, -delta)
     improvements = {
         "speedup": speedup,
-        "speedup_ci95": list(stats.bootstrap_ci(ratios)),
-        "speedup_p_value": stats.p_value_faster(ratios),
-        "speedup_p_value_slower": stats.p_value_slower(ratios),
+        "speedup_ci95": interval,
+        "speedup_p_value": p_faster,
+        "speedup_p_value_slower": p_slower,
         "compression_ratio": compression,
         "accuracy_delta": delta,
         "accuracy_penalty": penalty,
@@ -202,12 +262,19 @@ def mismatches(stored: Any, recomputed: Any, path: str = "$") -> list[Violation]
     if isinstance(recomputed, list):
         if not isinstance(stored, list) or len(stored) != len(recomputed):
             return [_mismatch(path, stored, recomputed)]
-        return [v for i, (a, b) in enumerate(zip(stored, recomputed))
-                for v in mismatches(a, b, f"{path}[{i}]")]
-    if isinstance(recomputed, float) and isinstance(stored, int | float) and \
-            not isinstance(stored, bool):
+        return [
+            v
+            for i, (a, b) in enumerate(zip(stored, recomputed, strict=False))
+            for v in mismatches(a, b, f"{path}[{i}]")
+        ]
+    if (
+        isinstance(recomputed, float)
+        and isinstance(stored, int | float)
+        and not isinstance(stored, bool)
+    ):
         if math.isclose(stored, recomputed, rel_tol=1e-9, abs_tol=1e-12) or (
-                math.isnan(recomputed) and math.isnan(stored)):
+            math.isnan(recomputed) and math.isnan(stored)
+        ):
             return []
         return [_mismatch(path, stored, recomputed)]
     return [] if stored == recomputed else [_mismatch(path, stored, recomputed)]
@@ -215,9 +282,11 @@ def mismatches(stored: Any, recomputed: Any, path: str = "$") -> list[Violation]
 
 def _mismatch(path: str, stored: Any, recomputed: Any) -> Violation:
     return Violation(
-        rule="derived_mismatch", field=path,
+        rule="derived_mismatch",
+        field=path,
         message=f"{path} is {stored!r} but its observations give {recomputed!r}",
-        expected=repr(recomputed), found=repr(stored),
+        expected=repr(recomputed),
+        found=repr(stored),
         fix="derived numbers are recomputed, not trusted: regrade instead of editing the file",
     )
 
@@ -228,24 +297,41 @@ def recompute_violations(result: dict, rule_set: Rules, file: str) -> list[Viola
     try:
         derived = derive(result, rule_set)
     except (ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
-        return [Violation(rule="observations_invalid", file=file,
-                          message=f"the stored observations cannot be re-derived: {exc}",
-                          fix="regrade the submission")]
+        return [
+            Violation(
+                rule="observations_invalid",
+                file=file,
+                message=f"the stored observations cannot be re-derived: {exc}",
+                fix="regrade the submission",
+            )
+        ]
     stored = {
-        "baseline_derived": {k: result["baseline"]["metrics"].get(k)
-                             for k in derived["baseline_derived"]},
-        "optimized_derived": {k: result["optimized"]["metrics"].get(k)
-                              for k in derived["optimized_derived"]},
+        "baseline_derived": {
+            k: result["baseline"]["metrics"].get(k) for k in derived["baseline_derived"]
+        },
+        "optimized_derived": {
+            k: result["optimized"]["metrics"].get(k) for k in derived["optimized_derived"]
+        },
         "improvements": result.get("improvements"),
         "events": result.get("events"),
         "flags": result.get("flags"),
     }
     found = mismatches(stored, derived)
-    names = {"$.baseline_derived": "$.baseline.metrics", "$.optimized_derived":
-             "$.optimized.metrics"}
-    return [Violation(**{**v.as_dict(), "file": file,
-                         "field": _rename(v.field or "", names),
-                         "message": _rename(v.message, names)}) for v in found]
+    names = {
+        "$.baseline_derived": "$.baseline.metrics",
+        "$.optimized_derived": "$.optimized.metrics",
+    }
+    return [
+        Violation(
+            **{
+                **v.as_dict(),
+                "file": file,
+                "field": _rename(v.field or "", names),
+                "message": _rename(v.message, names),
+            }
+        )
+        for v in found
+    ]
 
 
 def _rename(text: str, names: dict[str, str]) -> str:
@@ -263,12 +349,17 @@ def schema_violations(result: Any, file: str) -> list[Violation]:
     validator = jsonschema.Draft202012Validator(schema())
     out = []
     for err in sorted(validator.iter_errors(result), key=lambda e: list(e.absolute_path)):
-        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
-                             for p in err.absolute_path)
-        out.append(Violation(rule="schema", file=file, field=path,
-                             message=f"{path}: {err.message[:300]}",
-                             fix="this file does not follow schemas/result.schema.json; "
-                                 "regrade to produce a valid one"))
+        path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+        out.append(
+            Violation(
+                rule="schema",
+                file=file,
+                field=path,
+                message=f"{path}: {err.message[:300]}",
+                fix="this file does not follow schemas/result.schema.json; "
+                "regrade to produce a valid one",
+            )
+        )
     return out
 
 
@@ -292,8 +383,7 @@ def read_json(path: Path) -> Any:
         size = path.stat().st_size
         if size > MAX_RESULT_BYTES:
             raise ConfigError(f"{path}: {size} bytes is over the {MAX_RESULT_BYTES}-byte limit")
-        return json.loads(path.read_text(encoding="utf-8"),
-                          parse_constant=_refuse_constant)
+        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except (UnicodeDecodeError, ValueError) as exc:
@@ -310,9 +400,16 @@ def check(result: Any, rule_set: Rules, file: str) -> list[Violation]:
         return [Violation(rule="schema", file=file, message="a result must be a JSON object")]
     version = result.get("schema_version")
     if version != SCHEMA_VERSION:
-        return [Violation(rule="schema_version", file=file, field="$.schema_version",
-                          message=f"unknown schema_version {version!r}",
-                          expected=str(SCHEMA_VERSION), found=repr(version),
-                          fix="regrade with this grader, or use the grader that wrote it")]
+        return [
+            Violation(
+                rule="schema_version",
+                file=file,
+                field="$.schema_version",
+                message=f"unknown schema_version {version!r}",
+                expected=str(SCHEMA_VERSION),
+                found=repr(version),
+                fix="regrade with this grader, or use the grader that wrote it",
+            )
+        ]
     problems = schema_violations(result, file)
     return problems or recompute_violations(result, rule_set, file)

@@ -40,8 +40,14 @@ def check_rule(rule: Mapping, metrics: Mapping) -> dict:
     actual = metrics.get(metric)
     problem = measurement_problem(metric, actual)
     passed = problem is None and OPS[op](actual, bound)
-    record = {"id": rule["id"], "metric": metric, "op": op, "expected": bound,
-              "actual": actual if problem is None else None, "passed": bool(passed)}
+    record = {
+        "id": rule["id"],
+        "metric": metric,
+        "op": op,
+        "expected": bound,
+        "actual": actual if problem is None else None,
+        "passed": bool(passed),
+    }
     if problem:
         record["message"] = problem
     elif not passed:
@@ -62,10 +68,17 @@ def raise_flags(flags: list[Mapping], metrics: Mapping) -> list[dict]:
             if measurement_problem(when["metric"], pre) or not OPS[when["op"]](pre, when["value"]):
                 continue
         if OPS[flag["op"]](value, flag["value"]):
-            raised.append({"id": flag["id"], "severity": flag["severity"],
-                           "metric": flag["metric"], "op": flag["op"],
-                           "threshold": flag["value"], "value": value,
-                           "message": flag["message"]})
+            raised.append(
+                {
+                    "id": flag["id"],
+                    "severity": flag["severity"],
+                    "metric": flag["metric"],
+                    "op": flag["op"],
+                    "threshold": flag["value"],
+                    "value": value,
+                    "message": flag["message"],
+                }
+            )
     return raised
 
 
@@ -89,18 +102,28 @@ def score_interval(score_metric: str, metrics: Mapping) -> list[float] | None:
 
 def evaluate_event(event: Mapping, metrics: Mapping, disqualified_by: list[str]) -> dict:
     if event["score"] == "composite" and not event.get("scored", True):
-        return {"title": event["title"], "scored": False, "qualified": None, "score": None,
-                "score_ci95": None, "rules": [],
-                "reason": "not yet scored: needs code quality and innovation"}
+        return {
+            "title": event["title"],
+            "scored": False,
+            "qualified": None,
+            "score": None,
+            "score_ci95": None,
+            "rules": [],
+            "reason": "not yet scored: needs code quality and innovation",
+        }
     checks = [check_rule(rule, metrics) for rule in event.get("rules", [])]
     score = metrics.get(event["score"])
     problem = measurement_problem(event["score"], score)
     qualified = problem is None and all(c["passed"] for c in checks) and not disqualified_by
-    result = {"title": event["title"], "scored": problem is None,
-              "score": score if problem is None else None,
-              "score_metric": event["score"],
-              "score_ci95": score_interval(event["score"], metrics) if problem is None else None,
-              "rules": checks, "qualified": qualified}
+    result = {
+        "title": event["title"],
+        "scored": problem is None,
+        "score": score if problem is None else None,
+        "score_metric": event["score"],
+        "score_ci95": score_interval(event["score"], metrics) if problem is None else None,
+        "rules": checks,
+        "qualified": qualified,
+    }
     if problem:
         result["reason"] = problem
     elif disqualified_by:

@@ -11,6 +11,7 @@ namespaces and the file-system confinement on top.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import select
@@ -72,8 +73,9 @@ class Child:
     def pid(self) -> int:
         return self.proc.pid
 
-    def send(self, message: dict, payload: bytes | memoryview | None = None,
-             timeout: float = 30.0) -> None:
+    def send(
+        self, message: dict, payload: bytes | memoryview | None = None, timeout: float = 30.0
+    ) -> None:
         data = wire.encode(message)
         deadline = time.monotonic() + timeout
         self._write(memoryview(data), deadline)
@@ -110,8 +112,8 @@ class Child:
         if length > wire.MAX_MESSAGE_BYTES:
             self.kill()
             raise self.failure(
-                "bad_output", f"{self.name} sent a {length}-byte message (limit "
-                f"{wire.MAX_MESSAGE_BYTES})"
+                "bad_output",
+                f"{self.name} sent a {length}-byte message (limit {wire.MAX_MESSAGE_BYTES})",
             )
         try:
             message = wire.decode(self.read(length, deadline))
@@ -190,24 +192,18 @@ class Child:
     def kill(self) -> None:
         """SIGKILL the child's whole process group: its own children die with it."""
         self.killed = True
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ChildFailure, OSError):
                 self.send({"op": "exit"}, timeout=1.0)
-            except (ChildFailure, OSError):
-                pass
             self.wait(2.0)
         self.kill()
         for fd in (self.to_child, self.from_child):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
 
 
 def child_environment() -> dict[str, str]:
@@ -218,8 +214,14 @@ def child_environment() -> dict[str, str]:
         "PYTHONHASHSEED": "0",
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "BLIS_NUM_THREADS"):
+    for var in (
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+        "VECLIB_MAXIMUM_THREADS",
+        "NUMEXPR_NUM_THREADS",
+        "BLIS_NUM_THREADS",
+    ):
         env[var] = "1"
     return env
 
@@ -238,8 +240,9 @@ def apply_limits(pid: int, limits: Limits) -> None:
         resource.prlimit(pid, which, (value, value))
 
 
-def spawn(name: str, folder: Path, limits: Limits, core: int | None,
-          log_dir: Path | None = None) -> Child:
+def spawn(
+    name: str, folder: Path, limits: Limits, core: int | None, log_dir: Path | None = None
+) -> Child:
     """Start a worker in ``folder`` and wait for its hello.
 
     The limits are set with prlimit before the child hears about any submission code: the
@@ -248,19 +251,30 @@ def spawn(name: str, folder: Path, limits: Limits, core: int | None,
     to_child_r, to_child_w = os.pipe()
     from_child_r, from_child_w = os.pipe()
     for fd in (to_child_w, from_child_w):
-        try:
+        with contextlib.suppress(OSError):
             fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
-        except OSError:
-            pass
     log_dir = Path(log_dir or tempfile.mkdtemp(prefix="olympics-"))
     log_path = log_dir / f"{name}.log"
-    cmd = [sys.executable, "-I", "-B", "-c", BOOTSTRAP.format(root=str(GRADER_PARENT)),
-           str(to_child_r), str(from_child_w)]
+    cmd = [
+        sys.executable,
+        "-I",
+        "-B",
+        "-c",
+        BOOTSTRAP.format(root=str(GRADER_PARENT)),
+        str(to_child_r),
+        str(from_child_w),
+    ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            cmd, cwd=folder, env=child_environment(), stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, pass_fds=(to_child_r, from_child_w),
-            start_new_session=True, close_fds=True,
+            cmd,
+            cwd=folder,
+            env=child_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=(to_child_r, from_child_w),
+            start_new_session=True,
+            close_fds=True,
         )
     os.close(to_child_r)
     os.close(from_child_w)

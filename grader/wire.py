@@ -4,11 +4,12 @@ Two dedicated pipes, never stdout. A *message* is a 4-byte big-endian length fol
 that many bytes of UTF-8 JSON holding one object with an ``op``. Bulk data follows a
 message as raw little-endian float32 bytes whose size the message announced:
 
-    parent -> child   {"op": "load", ...}            child -> parent  {"op": "loaded", ...}
-    parent -> child   {"op": "block", "n", "batch", "noop"} + n samples
-                                                     child -> parent  {"op": "done", "n"} + n x classes scores
-    parent -> child   {"op": "exit"}
-    child  -> parent  {"op": "error", "code", "message"} at any point, then the child exits
+    parent -> child  {"op": "load", ...}
+    child -> parent  {"op": "loaded", ...}
+    parent -> child  {"op": "block", "n", "batch", "noop", ...} + n samples
+    child -> parent  {"op": "done", "n"} + n x classes scores
+    parent -> child  {"op": "exit"}
+    child -> parent  {"op": "error", "code", "message"} at any point; then the child exits
 
 This module is imported by the child, so it imports nothing of the grader and only the
 standard library.

@@ -12,6 +12,7 @@ peeking through frames or the garbage collector finds nothing ahead.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import os
@@ -53,7 +54,7 @@ def build(message: dict):
         model = factory()
     except MemoryError:
         raise ModelError("memory_limit", "ran out of memory while building the model") from None
-    except BaseException as exc:  # noqa: BLE001  (anything the submission raises is a verdict)
+    except BaseException as exc:
         raise ModelError("crashed", f"build_model failed: {describe(exc)}") from None
     if callable(model):
         call = model
@@ -79,7 +80,7 @@ def count_parameters(model) -> tuple[int | None, dict[str, int]]:
             arr = np.asarray(getattr(p, "data", p))
             total += int(arr.size)
             dtypes[str(arr.dtype)] = dtypes.get(str(arr.dtype), 0) + int(arr.size)
-    except Exception:  # noqa: BLE001  (parameters() is informative only; never a verdict)
+    except Exception:
         return None, {}
     return total, dtypes
 
@@ -147,7 +148,7 @@ def serve(fd_in: int, fd_out: int) -> int:
                 raise
             except MemoryError:
                 raise ModelError("memory_limit", "ran out of memory during inference") from None
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:
                 raise ModelError("crashed", f"the model raised {describe(exc)}") from None
             wire.send(fd_out, {"op": "done", "n": n})
             wire.write_all(fd_out, memoryview(out).cast("B"))
@@ -161,10 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return serve(fd_in, fd_out)
     except ModelError as exc:
-        try:
+        with contextlib.suppress(OSError):
             wire.send(fd_out, {"op": "error", "code": exc.code, "message": exc.message})
-        except OSError:
-            pass
         return EXIT_REPORTED
     except (wire.WireError, OSError) as exc:
         print(f"worker: protocol error: {exc}", file=sys.stderr)

@@ -16,6 +16,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402  (BLAS threads must be pinned before NumPy loads)
 import hashlib  # noqa: E402
+import itertools  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -38,7 +39,7 @@ def train(x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
     """Mini-batch SGD with momentum on softmax cross-entropy; He-initialised, float32."""
     rng = np.random.default_rng(SEED)
     params: dict[str, np.ndarray] = {}
-    for i, (fan_in, fan_out) in enumerate(zip(SIZES[:-1], SIZES[1:]), start=1):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(SIZES), start=1):
         scale = np.float32(np.sqrt(2.0 / fan_in))
         params[f"w{i}"] = rng.standard_normal((fan_in, fan_out), dtype=np.float32) * scale
         params[f"b{i}"] = np.zeros(fan_out, dtype=np.float32)
