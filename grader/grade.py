@@ -70,7 +70,7 @@ def grade(
     doc["baseline"] = {
         "path": _display(baseline.folder),
         "metrics": result.model_metrics(
-            measured.baseline, labels, result.model_files(baseline.folder)
+            measured.baseline, labels, result.model_files(baseline.folder, workload.baseline_files)
         ),
     }
     doc["optimized"] = {

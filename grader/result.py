@@ -34,8 +34,14 @@ NOT_MODEL_FILES = frozenset({"submission.yaml", "README.md"})
 
 
 # -- observations -----------------------------------------------------------------------------
-def model_files(folder: Path) -> dict[str, int]:
-    """Bytes on disk of each file that makes up a model: code and weights (SPEC §4)."""
+def model_files(folder: Path, only: tuple[str, ...] | None = None) -> dict[str, int]:
+    """Bytes on disk of each file that makes up a model: code and weights (SPEC §4).
+
+    A submission counts every file but its config and docs, so nothing hides in a string;
+    the (trusted) baseline counts only the files its workload lists in ``only``.
+    """
+    if only is not None:
+        return {name: (folder / name).stat().st_size for name in only}
     files = {}
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()

@@ -28,6 +28,8 @@ class Workload:
     classes: int
     baseline: Path
     entrypoint: str
+    baseline_files: tuple[str, ...]
+    baseline_accuracy: float
 
     @property
     def sample_size(self) -> int:
@@ -48,6 +50,8 @@ def get_workload(rules: Rules, name: str, root: Path | None = None) -> Workload:
         classes=int(spec["classes"]),
         baseline=(root or project_root()) / spec["baseline"],
         entrypoint=spec["entrypoint"],
+        baseline_files=tuple(spec["baseline_files"]),
+        baseline_accuracy=float(spec["baseline_accuracy"]),
     )
 
 

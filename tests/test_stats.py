@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import tracemalloc
@@ -125,113 +124,159 @@ def test_bootstrap_refuses_bad_parameters(kwargs, message) -> None:
         stats.bootstrap_ci([1.0, 2.0, 3.0], **kwargs)
 
 
-# --- Wilcoxon p-values ----------------------------------------------------------------------
+# --- ABBA ratios ----------------------------------------------------------------------------
 
 
-def exact_signed_rank_p_values(log_ratios: list[float]) -> tuple[float, float]:
-    """(P(T+ >= t), P(T+ <= t)) by enumerating all 2**n sign patterns (no ties, no zeros)."""
-    ranks = np.argsort(np.argsort(np.abs(log_ratios))) + 1
-    observed = int(ranks[np.asarray(log_ratios) > 0].sum())
-    sums = [
-        sum(r for r, positive in zip(ranks, signs, strict=True) if positive)
-        for signs in itertools.product([False, True], repeat=len(log_ratios))
-    ]
-    total = len(sums)
-    return (
-        sum(s >= observed for s in sums) / total,
-        sum(s <= observed for s in sums) / total,
+@pytest.mark.parametrize(
+    ("baseline", "submission", "expected"),
+    [
+        # per-round ratios 2/1 = 2, 1/2 = 0.5, 4/1 = 4, 4/1 = 4; pairs (rounds 0+1, 2+3):
+        # sqrt(2 * 0.5) = sqrt(1) = 1 and sqrt(4 * 4) = sqrt(16) = 4
+        pytest.param([2.0, 1.0, 4.0, 4.0], [1.0, 2.0, 1.0, 1.0], [1.0, 4.0], id="two-pairs"),
+        # the same four rounds and a fifth (9/1 = 9) that has no partner: it is dropped
+        pytest.param(
+            [2.0, 1.0, 4.0, 4.0, 9.0], [1.0, 2.0, 1.0, 1.0, 1.0], [1.0, 4.0], id="odd-round-dropped"
+        ),
+        # ratios 3/1 = 3 and 1/3: the order effect cancels, sqrt(3 * 1/3) = 1
+        pytest.param([3.0, 1.0], [1.0, 3.0], [1.0], id="order-effect-cancels"),
+        # ratios 1/2 = 0.5 and 2/8 = 0.25: sqrt(0.125) = 0.353553
+        pytest.param([1.0, 2.0], [2.0, 8.0], [math.sqrt(0.125)], id="one-pair-slower"),
+    ],
+)
+def test_abba_ratios_by_hand(baseline, submission, expected) -> None:
+    assert stats.abba_ratios(baseline, submission).tolist() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("baseline", "submission", "message"),
+    [
+        pytest.param([1.0], [1.0], "at least two rounds", id="one-round"),
+        pytest.param([], [], "must not be empty", id="no-rounds"),
+        pytest.param([1.0, 2.0], [1.0], "paired round by round", id="unequal-lengths"),
+        pytest.param([1.0, 0.0], [1.0, 1.0], "finite and > 0; found 0.0", id="zero"),
+        pytest.param([1.0, 1.0], [1.0, -2.0], "found -2.0 at index 1", id="negative"),
+        pytest.param([1.0, math.nan], [1.0, 1.0], "found nan at index 1", id="nan"),
+        pytest.param([1.0, 1.0], [math.inf, 1.0], "found inf at index 0", id="inf"),
+    ],
+)
+def test_abba_ratios_refuses_bad_input(baseline, submission, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        stats.abba_ratios(baseline, submission)
+
+
+# --- grouped_bootstrap, percentile_interval, bootstrap_p_value ------------------------------
+
+
+def test_grouped_bootstrap_is_deterministic_for_a_seed() -> None:
+    groups = np.random.default_rng(11).lognormal(0.0, 0.1, size=(4, 30))
+    first = stats.grouped_bootstrap(groups, resamples=500, seed=7)
+    assert first.shape == (500,)
+    np.testing.assert_array_equal(stats.grouped_bootstrap(groups, resamples=500, seed=7), first)
+    assert not np.array_equal(stats.grouped_bootstrap(groups, resamples=500, seed=8), first)
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (3, 5), (6, 1)], ids=["K1-m5", "K3-m5", "K6-m1"])
+def test_grouped_bootstrap_of_a_constant_is_that_constant(shape) -> None:
+    # Every pooled resample is 0.7 repeated, whose median is 0.7.
+    replicates = stats.grouped_bootstrap(np.full(shape, 0.7), resamples=200)
+    assert replicates.tolist() == [0.7] * 200
+
+
+@pytest.mark.parametrize(
+    ("groups", "message"),
+    [
+        pytest.param([1.0, 2.0, 3.0], r"\(K, m\) array", id="one-dimensional"),
+        pytest.param(np.ones((2, 2, 2)), r"\(K, m\) array", id="three-dimensional"),
+        pytest.param(np.ones((0, 3)), r"\(K, m\) array", id="no-groups"),
+        pytest.param(np.ones((3, 0)), r"\(K, m\) array", id="empty-groups"),
+        pytest.param([[1.0, 0.0], [1.0, 1.0]], "finite and > 0; found 0.0", id="zero"),
+        pytest.param([[1.0, 1.0], [-1.0, 1.0]], "finite and > 0; found -1.0", id="negative"),
+        pytest.param([[1.0, math.nan], [1.0, 1.0]], "found nan at index 1", id="nan"),
+    ],
+)
+def test_grouped_bootstrap_refuses_bad_groups(groups, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        stats.grouped_bootstrap(groups, resamples=10)
+
+
+def test_grouped_bootstrap_of_one_group_is_an_ordinary_bootstrap() -> None:
+    # With K = 1 the first stage always picks the one group, so each replicate is the median of
+    # m values drawn with replacement: bootstrap_ci's distribution. Different seeds, so only
+    # the distributions agree; the interval is about 0.055 wide, the ends agree within 0.015.
+    values = np.random.default_rng(9).lognormal(0.0, 0.1, size=60)
+    grouped = stats.percentile_interval(stats.grouped_bootstrap(values[None, :], 4_000, seed=1))
+    ordinary = stats.bootstrap_ci(values, resamples=4_000, seed=2)
+    assert grouped == pytest.approx(ordinary, abs=0.015)
+
+
+def test_grouped_bootstrap_carries_the_between_group_spread() -> None:
+    # Three sessions centred at 0.98, 1.00 and 1.02 with noise of 0.001 within each. Pooled
+    # rounds alone hide the sessions: about 20 of 60 resampled values fall in each, so the
+    # median stays in the middle session, within about 0.002 of 1.00. Resampling the sessions
+    # picks two or three of the low one with probability 3 * (1/3)² * (2/3) + (1/3)³ = 7/27,
+    # likewise of the high one, so the 2.5 % and 97.5 % ends sit near 0.98 and 1.02.
+    rng = np.random.default_rng(10)
+    groups = np.array([centre + rng.normal(0.0, 0.001, size=20) for centre in (0.98, 1.0, 1.02)])
+    lo, hi = stats.percentile_interval(stats.grouped_bootstrap(groups, resamples=4_000))
+    pooled_lo, pooled_hi = stats.bootstrap_ci(groups.ravel(), resamples=4_000)
+    assert hi - lo > pooled_hi - pooled_lo
+    assert lo < 0.99 and hi > 1.01
+    assert 0.99 <= pooled_lo <= pooled_hi <= 1.01
+
+
+@pytest.mark.parametrize(
+    ("confidence", "expected"),
+    [
+        # 0..100 (101 values): the q-th percentile sits at position q/100 * 100 = q, value q;
+        # 95 % -> the 2.5th and 97.5th percentiles, 2.5 and 97.5.
+        pytest.param(0.95, (2.5, 97.5), id="95"),
+        # 90 % -> the 5th and 95th percentiles.
+        pytest.param(0.90, (5.0, 95.0), id="90"),
+    ],
+)
+def test_percentile_interval_of_zero_to_hundred(confidence, expected) -> None:
+    lo, hi = stats.percentile_interval(np.arange(101.0), confidence)
+    assert (lo, hi) == pytest.approx(expected)
+    assert (type(lo), type(hi)) == (float, float)
+
+
+@pytest.mark.parametrize("confidence", [0.0, 1.0], ids=["confidence-0", "confidence-1"])
+def test_percentile_interval_refuses_bad_confidence(confidence) -> None:
+    with pytest.raises(ValueError, match="confidence"):
+        stats.percentile_interval([1.0, 2.0], confidence)
+
+
+@pytest.mark.parametrize(
+    ("replicates", "alternative", "expected"),
+    [
+        # R = 4, null 1.0. "greater" counts r <= 1.0: 0.9 and 1.0, so (1 + 2) / (4 + 1) = 0.6.
+        pytest.param([0.9, 1.0, 1.1, 1.2], "greater", 0.6, id="greater-by-hand"),
+        # "less" counts r >= 1.0: 1.0, 1.1 and 1.2 (a replicate on the null counts on both
+        # sides), so (1 + 3) / (4 + 1) = 0.8.
+        pytest.param([0.9, 1.0, 1.1, 1.2], "less", 0.8, id="less-by-hand"),
+        # "less" with no replicate on the null: 1.1 and 1.2, (1 + 2) / 5 = 0.6.
+        pytest.param([0.9, 0.95, 1.1, 1.2], "less", 0.6, id="less-no-tie"),
+        # All 9 replicates above 1: none <= 1, so 1 / (9 + 1) = 0.1, the smallest p for R = 9;
+        # for "less" all 9 count, (1 + 9) / 10 = 1.
+        pytest.param(1.0 + np.arange(1, 10) / 100, "greater", 0.1, id="all-above-greater"),
+        pytest.param(1.0 + np.arange(1, 10) / 100, "less", 1.0, id="all-above-less"),
+    ],
+)
+def test_bootstrap_p_value_by_hand(replicates, alternative, expected) -> None:
+    p = stats.bootstrap_p_value(replicates, 1.0, alternative)
+    assert p == pytest.approx(expected)
+    assert type(p) is float
+
+
+def test_bootstrap_p_value_floor_is_one_over_r_plus_one() -> None:
+    # R = 1,000 replicates all above the null: p = (1 + 0) / 1,001.
+    replicates = np.linspace(1.5, 2.5, 1_000)
+    assert stats.bootstrap_p_value(replicates) == pytest.approx(1 / 1_001)
+    # Default null 1.0 and alternative "greater"; a null above every replicate flips it.
+    assert stats.bootstrap_p_value(replicates, null=3.0) == 1.0
+    assert stats.bootstrap_p_value(replicates, null=3.0, alternative="less") == pytest.approx(
+        1 / 1_001
     )
-
-
-def test_wilcoxon_exact_p_value_for_six_pairs_by_hand() -> None:
-    # log ratios 0.5 -0.1 0.3 0.2 -0.4 0.6 have |d| ranks 5 1 3 2 4 6, so T+ = 5+3+2+6 = 16.
-    # Under H0 each of the 2**6 = 64 sign patterns is equally likely, and T+ is symmetric about
-    # 21/2, so P(T+ >= 16) = P(T+ <= 5): the subsets of {1..6} summing to at most 5 are
-    # {}, {1}, {2}, {3}, {1,2}, {4}, {1,3}, {5}, {1,4}, {2,3} = 10, hence p = 10/64 = 0.15625.
-    # P(T+ <= 16) = 1 - P(T+ <= 4) = 1 - 7/64 = 57/64 = 0.890625.
-    ratios = np.exp([0.5, -0.1, 0.3, 0.2, -0.4, 0.6])
-    assert stats.p_value_faster(ratios) == pytest.approx(10 / 64)
-    assert stats.p_value_slower(ratios) == pytest.approx(57 / 64)
-
-
-@pytest.mark.parametrize(
-    "log_ratios",
-    [
-        pytest.param([0.31, -0.02, 0.17, 0.05, -0.11, 0.23, 0.4, 0.08], id="mostly-faster-8"),
-        pytest.param([-0.3, 0.01, -0.2, -0.05, 0.12, -0.07, -0.5], id="mostly-slower-7"),
-        pytest.param([0.1, -0.2, 0.3, -0.4, 0.5, -0.6, 0.7, -0.8, 0.9, -1.0], id="alternating-10"),
-    ],
-)
-def test_wilcoxon_matches_enumeration_of_sign_patterns(log_ratios) -> None:
-    faster, slower = exact_signed_rank_p_values(log_ratios)
-    ratios = np.exp(log_ratios)
-    assert stats.p_value_faster(ratios) == pytest.approx(faster)
-    assert stats.p_value_slower(ratios) == pytest.approx(slower)
-
-
-def test_ratios_of_exactly_one_are_dropped_as_wilcoxon_did() -> None:
-    # Wilcoxon's zero treatment: a tie between baseline and submission carries no sign.
-    ratios = np.exp([0.5, -0.1, 0.3, 0.2, -0.4, 0.6])
-    assert stats.p_value_faster([1.0, *ratios, 1.0]) == pytest.approx(10 / 64)
-
-
-def test_clearly_faster_submission() -> None:
-    # Ten distinct ratios all above 1: only the all-positive pattern reaches T+ = 55,
-    # so p_faster = 1/2**10 and p_slower = 1 (every pattern has T+ <= 55).
-    ratios = 2.0 + np.arange(10) / 100
-    assert stats.p_value_faster(ratios) == pytest.approx(2.0**-10)
-    assert stats.p_value_slower(ratios) == pytest.approx(1.0)
-
-
-def test_clearly_slower_submission() -> None:
-    ratios = 0.5 - np.arange(10) / 100
-    assert stats.p_value_slower(ratios) == pytest.approx(2.0**-10)
-    assert stats.p_value_faster(ratios) == pytest.approx(1.0)
-
-
-def test_faster_submission_with_noisy_rounds() -> None:
-    # 200 interleaved rounds with 5 % noise and a true speedup of 1.5: the normal approximation.
-    rng = np.random.default_rng(5)
-    baseline = 30e-6 * rng.lognormal(0.0, 0.05, size=200)
-    submission = 20e-6 * rng.lognormal(0.0, 0.05, size=200)
-    ratios = stats.paired_ratios(baseline, submission)
-    assert stats.p_value_faster(ratios) < 1e-10
-    assert stats.p_value_slower(ratios) > 0.999
-    assert stats.median(ratios) == pytest.approx(1.5, rel=0.02)
-
-
-@pytest.mark.parametrize(
-    "ratios",
-    [
-        pytest.param([1.0] * 20, id="identical-samples"),
-        pytest.param([1.7], id="single-ratio"),
-    ],
-)
-def test_no_evidence_gives_p_value_one(ratios) -> None:
-    assert stats.p_value_faster(ratios) == 1.0
-    assert stats.p_value_slower(ratios) == 1.0
-
-
-def test_identical_models_are_not_significant() -> None:
-    ratios = np.random.default_rng(6).lognormal(0.0, 0.01, size=400)
-    assert stats.p_value_faster(ratios) > 0.05
-    assert stats.p_value_slower(ratios) > 0.05
-
-
-@pytest.mark.parametrize(
-    "ratios",
-    [
-        pytest.param([], id="empty"),
-        pytest.param([1.2, math.nan], id="nan"),
-        pytest.param([1.2, 0.0], id="zero"),
-        pytest.param([1.2, -1.0], id="negative"),
-    ],
-)
-def test_p_values_refuse_bad_ratios(ratios) -> None:
-    with pytest.raises(ValueError):
-        stats.p_value_faster(ratios)
-    with pytest.raises(ValueError):
-        stats.p_value_slower(ratios)
 
 
 # --- Tukey, summary, CV, relative half-width ------------------------------------------------
@@ -420,14 +465,12 @@ def test_edge_cases_raise_no_warning() -> None:
     # that an earlier test would have hidden behind the once-per-location registry.
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        for ratios in (
-            [1.0] * 5,  # all log ratios zero: scipy would divide 0 by 0
-            [1.0, 1.0, 1.2],  # one non-zero ratio left
-            [1.0, 1.1, 1.1, 0.9, 1.1],  # zeros and ties at a small n
-            [1.1] * 30 + [0.9] * 30,  # ties at a large n
-        ):
-            stats.p_value_faster(ratios)
-            stats.p_value_slower(ratios)
+        stats.abba_ratios([1.0] * 3, [1.0] * 3)  # an odd round dropped
+        for groups in ([[1.0]], [[2.0] * 4] * 3):  # one value; a constant
+            replicates = stats.grouped_bootstrap(groups, resamples=50)
+            stats.percentile_interval(replicates)
+            stats.bootstrap_p_value(replicates, alternative="greater")
+            stats.bootstrap_p_value(replicates, alternative="less")
         stats.summarize([1.0])
         stats.summarize([2.0] * 8)
         stats.bootstrap_ci([2.0, 2.0], statistic="mean")
