@@ -1,6 +1,6 @@
 """Make weights_int8.npz from the baseline's weights (run from the repository root):
 
-    python submissions/example-int8/quantize.py
+python submissions/example-int8/quantize.py
 """
 
 import io
