@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from grader import __version__, render, result
+from grader import __version__, legacy, render, result
 from grader.config import check_submission, load_rules
 from grader.errors import GraderError, Violation
 from grader.harness import QUICK, Plan
@@ -164,6 +164,8 @@ def validate_file(file: Path, rules) -> list[Violation]:
     if file.suffix in (".yaml", ".yml") or file.is_dir():
         return check_submission(file, rules)[1]
     doc = result.read_json(file)
+    if legacy.is_legacy(doc):
+        return legacy.check(doc, rules, str(file))
     return result.check(doc, rules, str(file))
 
 

@@ -10,6 +10,7 @@ flags) is recomputed by :func:`derive` and must match what the file says.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import math
@@ -347,14 +348,23 @@ def _rename(text: str, names: dict[str, str]) -> str:
 
 
 # -- files -----------------------------------------------------------------------------------------
-def schema() -> dict:
-    return json.loads((project_root() / "schemas" / "result.schema.json").read_text())
+@functools.cache
+def validator(schema_file: str = "result.schema.json") -> jsonschema.Draft202012Validator:
+    schema = json.loads((project_root() / "schemas" / schema_file).read_text())
+    return jsonschema.Draft202012Validator(schema)
 
 
-def schema_violations(result: Any, file: str) -> list[Violation]:
-    validator = jsonschema.Draft202012Validator(schema())
+def schema_violations(
+    doc: Any,
+    file: str,
+    schema_file: str = "result.schema.json",
+    fix: str = "this file does not follow schemas/result.schema.json; regrade to produce a "
+    "valid one",
+) -> list[Violation]:
+    """Every schema error of ``doc``, each named by its JSON path."""
+    errors = sorted(validator(schema_file).iter_errors(doc), key=lambda e: list(e.absolute_path))
     out = []
-    for err in sorted(validator.iter_errors(result), key=lambda e: list(e.absolute_path)):
+    for err in errors:
         path = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
         out.append(
             Violation(
@@ -362,8 +372,7 @@ def schema_violations(result: Any, file: str) -> list[Violation]:
                 file=file,
                 field=path,
                 message=f"{path}: {err.message[:300]}",
-                fix="this file does not follow schemas/result.schema.json; "
-                "regrade to produce a valid one",
+                fix=fix,
             )
         )
     return out
