@@ -1,0 +1,130 @@
+"""Benchmarks of the measuring harness (issue: grading end to end), on this machine.
+
+    python -m pytest benchmarks/ -s        # a few minutes; prints a table of numbers
+
+Every check compares numbers measured in the same run (ratios), never absolute times
+against a constant: these 2-core machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+from grader import stats
+from grader.config import project_root
+from grader.grade import grade
+from grader.harness import QUICK, Plan
+
+EXAMPLE = project_root() / "submissions" / "example-baseline"
+
+
+def report(title: str, rows: dict) -> None:
+    print(f"\n== {title}")
+    for key, value in rows.items():
+        print(f"   {key}: {value}")
+
+
+def speedups(docs: list[dict]) -> tuple[list[float], list[list[float]]]:
+    return (
+        [d["improvements"]["speedup"] for d in docs],
+        [d["improvements"]["speedup_ci95"] for d in docs],
+    )
+
+
+def test_repeatability_of_identical_models(benchmark, rules) -> None:
+    """5 grades of example-baseline: CV of the speedup <= 2 %, each in [0.9, 1.1]."""
+    docs = []
+    benchmark.pedantic(lambda: docs.append(grade(EXAMPLE, rules, Plan())), rounds=5, iterations=1)
+    values, intervals = speedups(docs)
+    cv = stats.coefficient_of_variation(values)
+    contains = [lo <= 1.0 <= hi for lo, hi in intervals]
+    walls = [d["measurement"]["wall_seconds"] for d in docs]
+    benchmark.extra_info.update(speedups=values, intervals=intervals, cv=cv, contains_one=contains)
+    report(
+        "repeatability: example-baseline, 5 full grades",
+        {
+            "speedups": [round(v, 4) for v in values],
+            "95% intervals": [[round(a, 4), round(b, 4)] for a, b in intervals],
+            "CV of the speedup": f"{cv:.2%}",
+            "intervals containing 1": f"{sum(contains)}/5",
+            "wall time of a full grade (s)": [round(w, 1) for w in walls],
+        },
+    )
+    assert all(0.9 <= v <= 1.1 for v in values)
+    assert cv <= 0.02
+    assert max(walls) <= 60
+
+
+def test_a_5_percent_slower_model_is_reported_slower(benchmark, rules, slower_5pct) -> None:
+    """A copy of the baseline made 5 % slower: slower at p < 0.05 in >= 9 of 10 grades."""
+    docs = []
+    benchmark.pedantic(
+        lambda: docs.append(grade(slower_5pct, rules, Plan())), rounds=10, iterations=1
+    )
+    values, _ = speedups(docs)
+    p_slower = [d["improvements"]["speedup_p_value_slower"] for d in docs]
+    detected = sum(p < 0.05 for p in p_slower)
+    benchmark.extra_info.update(speedups=values, p_slower=p_slower, detected=detected)
+    report(
+        "sensitivity: baseline + 5 % busy wait, 10 full grades",
+        {
+            "speedups": [round(v, 4) for v in values],
+            "p (slower)": [f"{p:.2g}" for p in p_slower],
+            "reported slower at p < 0.05": f"{detected}/10",
+        },
+    )
+    assert detected >= 9
+
+
+def test_true_2x(benchmark, rules, twice_baseline) -> None:
+    """Submission = baseline, reference = baseline doing its work twice: speedup 2 +- 5 %."""
+    docs = []
+    benchmark.pedantic(
+        lambda: docs.append(grade(EXAMPLE, rules, Plan(), baseline_folder=twice_baseline)),
+        rounds=3,
+        iterations=1,
+    )
+    values, intervals = speedups(docs)
+    report(
+        "accuracy of a known speedup: reference does the baseline's work twice",
+        {
+            "speedups": [round(v, 4) for v in values],
+            "95% intervals": [[round(a, 4), round(b, 4)] for a, b in intervals],
+        },
+    )
+    assert all(abs(v - 2.0) <= 0.10 for v in values)
+
+
+def test_harness_cost_and_quick_grade(benchmark, rules, noop_model) -> None:
+    """The harness's own cost per sample against the baseline's latency, and --quick time.
+
+    Raw: the worker loop's cost (pipe read, call, copy), measured with a no-op model in
+    every round and subtracted. Residual: what is left of it after the subtraction, seen
+    as the calibrated latency of a submission that does nothing.
+    """
+    docs = []
+    benchmark.pedantic(
+        lambda: docs.append(grade(EXAMPLE, rules, QUICK, quick=True)), rounds=3, iterations=1
+    )
+    noop = [grade(noop_model, rules, Plan()) for _ in range(2)]
+    raw, residual = [], []
+    for d in docs:
+        b = d["baseline"]["metrics"]
+        raw.append(b["harness_overhead_ms_per_sample"] / b["latency_ms"]["median"])
+    for d in noop:
+        base = d["baseline"]["metrics"]["latency_ms"]["median"]
+        residual.append(d["optimized"]["metrics"]["latency_ms"]["median"] / base)
+    walls = [d["measurement"]["wall_seconds"] for d in docs]
+    report(
+        "harness cost and --quick",
+        {
+            "baseline latency (µs)": [
+                round(d["baseline"]["metrics"]["latency_ms"]["median"] * 1e3, 2) for d in docs
+            ],
+            "raw loop cost per sample / baseline latency (subtracted)": [f"{f:.1%}" for f in raw],
+            "residual after subtraction (no-op submission) / baseline latency": [
+                f"{f:.2%}" for f in residual
+            ],
+            "wall time of --quick (s)": [round(w, 1) for w in walls],
+        },
+    )
+    assert max(walls) <= 15
+    assert max(residual) <= 0.01
