@@ -1,0 +1,118 @@
+"""Datasets are real, fingerprinted and split as documented; the baseline is reproducible."""
+
+import hashlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from grader.config import load_rules, project_root
+from grader.errors import DataError
+from grader.workloads import as_inputs, deterministic_npz, export_training, get_workload, load_split
+
+ROOT = project_root()
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules()
+
+
+@pytest.mark.parametrize("split, count", [("train", 3000), ("test", 1000)], ids=["train", "test"])
+def test_splits_are_balanced_real_digits(rules, split, count) -> None:
+    images, labels = load_split(rules, "digits", split)
+    assert images.shape == (count, 784) and images.dtype == np.uint8
+    assert np.bincount(labels, minlength=10).tolist() == [count // 10] * 10
+    # Real handwriting: ink covers a minority of pixels, and no two images are the same.
+    assert 0.1 < float(np.mean(images > 0)) < 0.3
+    assert len({row.tobytes() for row in images}) == count
+
+
+def test_train_and_test_do_not_overlap(rules) -> None:
+    train, _ = load_split(rules, "digits", "train")
+    test, _ = load_split(rules, "digits", "test")
+    assert not {r.tobytes() for r in train} & {r.tobytes() for r in test}
+
+
+def test_the_private_split_is_not_loadable(rules) -> None:
+    with pytest.raises(DataError, match="no split 'private'"):
+        load_split(rules, "digits", "private")
+
+
+def test_a_changed_byte_is_refused(rules, tmp_path) -> None:
+    entry = rules.datasets["digits"]["splits"]["test"]
+    (tmp_path / "data" / "digits").mkdir(parents=True)
+    copy = tmp_path / entry["file"]
+    data = bytearray((ROOT / entry["file"]).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    copy.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="does not match") as info:
+        load_split(rules, "digits", "test", root=tmp_path)
+    assert "git checkout" in info.value.message
+
+
+def test_a_missing_file_is_a_clear_error(rules, tmp_path) -> None:
+    with pytest.raises(DataError, match="cannot read dataset split"):
+        load_split(rules, "digits", "train", root=tmp_path)
+
+
+def test_inputs_are_float32_in_unit_range(rules) -> None:
+    workload = get_workload(rules, "mlp_sprint")
+    images, _ = load_split(rules, "digits", "test")
+    x = as_inputs(images[:5], workload)
+    assert x.dtype == np.float32 and x.shape == (5, 784)
+    assert x.min() >= 0.0 and x.max() <= 1.0
+
+
+def test_unknown_workload_lists_the_valid_ones(rules) -> None:
+    with pytest.raises(DataError, match="valid workloads: mlp_sprint"):
+        get_workload(rules, "nope")
+
+
+def test_deterministic_npz_bytes_depend_only_on_the_arrays() -> None:
+    a = deterministic_npz(x=np.arange(10, dtype=np.uint8))
+    b = deterministic_npz(x=np.arange(10, dtype=np.uint8))
+    assert a == b
+    assert deterministic_npz(x=np.arange(11, dtype=np.uint8)) != a
+
+
+def test_export_training_writes_only_the_training_split(rules, tmp_path) -> None:
+    target = export_training(rules, get_workload(rules, "mlp_sprint"), tmp_path / "out")
+    assert sorted(p.name for p in target.parent.iterdir()) == ["README.md", "train.npz"]
+    with np.load(target, allow_pickle=False) as f:
+        assert f["x"].shape == (3000, 784)
+    assert "allow_pickle=False" in (tmp_path / "out" / "README.md").read_text()
+
+
+def test_recorded_hashes_match_the_committed_files(rules) -> None:
+    for split in rules.datasets["digits"]["splits"].values():
+        digest = hashlib.sha256((ROOT / split["file"]).read_bytes()).hexdigest()
+        assert digest == split["sha256"]
+
+
+def test_baseline_weights_are_reproduced_bit_for_bit() -> None:
+    """The training script, run as a user runs it (BLAS pinned before NumPy loads), rebuilds
+    the committed weights byte for byte."""
+    script = ROOT / "baselines" / "mlp_sprint" / "train.py"
+    proc = subprocess.run(
+        [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "reproduced bit for bit" in proc.stdout
+
+
+def test_baseline_accuracy_matches_the_recorded_one(rules) -> None:
+    """Evaluated in-process (the grade measures it through the harness elsewhere)."""
+    import importlib.util
+
+    workload = get_workload(rules, "mlp_sprint")
+    spec = importlib.util.spec_from_file_location("base_model", workload.baseline / "model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(workload.baseline)
+        model = module.build_model()
+    images, labels = load_split(rules, "digits", "test")
+    accuracy = float(np.mean(model(as_inputs(images, workload)).argmax(axis=1) == labels))
+    assert accuracy == workload.baseline_accuracy
