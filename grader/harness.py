@@ -221,6 +221,7 @@ class Referee:
             "pinned": parent_core is not None and child_core is not None,
         }
         if parent_core is not None:
+            original = os.sched_getaffinity(0)
             os.sched_setaffinity(0, {parent_core})
         try:
             results = [ModelMeasurement(), ModelMeasurement()]
@@ -246,7 +247,7 @@ class Referee:
                 stop_reason = reason if k == 0 else stop_reason
         finally:
             if parent_core is not None:
-                os.sched_setaffinity(0, range(os.cpu_count() or 1))
+                os.sched_setaffinity(0, original)
         return Measurement(
             baseline=results[0],
             submission=results[1],

@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -204,6 +205,8 @@ class Child:
         for fd in (self.to_child, self.from_child):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        # The log is only read for a verdict's message, always before close.
+        shutil.rmtree(self.log_path.parent, ignore_errors=True)
 
 
 def child_environment() -> dict[str, str]:
@@ -241,7 +244,7 @@ def apply_limits(pid: int, limits: Limits) -> None:
 
 
 def spawn(
-    name: str, folder: Path, limits: Limits, core: int | None, log_dir: Path | None = None
+    name: str, folder: Path, limits: Limits, core: int | None
 ) -> Child:
     """Start a worker in ``folder`` and wait for its hello.
 
@@ -253,7 +256,7 @@ def spawn(
     for fd in (to_child_w, from_child_w):
         with contextlib.suppress(OSError):
             fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
-    log_dir = Path(log_dir or tempfile.mkdtemp(prefix="olympics-"))
+    log_dir = Path(tempfile.mkdtemp(prefix="olympics-"))
     log_path = log_dir / f"{name}.log"
     cmd = [
         sys.executable,

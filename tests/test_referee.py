@@ -1,0 +1,196 @@
+"""The referee's timing logic on a fake clock, with fake children (no processes).
+
+Each fake child advances the clock by exactly the time its model would take, so every
+number the harness derives is known in advance: calibrated latencies, the speedup, the
+accuracy from the clean pass, the never-repeated inputs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import harness, result, stats
+from grader.harness import Model, Plan, Referee
+from grader.sandbox import ChildFailure
+
+OVERHEAD = 3e-6  # the worker loop's cost per sample
+ROUND_TRIP = 100e-6  # per block
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+class FakeChild:
+    """Answers from pixel 0 (which encodes the label) and charges the clock per sample."""
+
+    def __init__(self, name: str, clock: FakeClock, latency: float, seen: list) -> None:
+        self.name, self.clock, self.latency, self.seen = name, clock, latency, seen
+        self.info = {"limits": "prlimit"}
+        self.pending: bytes = b""
+        self.loaded = False
+
+    def failure(self, code: str, message: str) -> ChildFailure:
+        return ChildFailure(code, message, self.name)
+
+    def send(self, message: dict, payload=None, timeout: float = 0.0) -> None:
+        self.message = message
+        self.loaded |= message["op"] == "load"
+        if message["op"] != "block":
+            return
+        x = np.frombuffer(memoryview(payload).cast("B"), dtype=np.float32).reshape(message["n"], -1)
+        per_sample = OVERHEAD + (0.0 if message["noop"] else self.latency)
+        self.clock.now += ROUND_TRIP + per_sample * message["n"]
+        scores = np.zeros((message["n"], message["classes"]), dtype=np.float32)
+        if not message["noop"]:
+            self.seen.extend(row.tobytes() for row in x)
+            scores[np.arange(len(x)), np.rint(x[:, 0] * 10).astype(int)] = 1.0
+        self.pending = scores.tobytes()
+
+    def receive(self, timeout: float) -> dict:
+        if self.message["op"] == "load":
+            return {"op": "loaded", "parameters": 42, "dtypes": {"float32": 42}}
+        return {"op": "done", "n": self.message["n"]}
+
+    def read(self, n: int, deadline: float) -> bytes:
+        data, self.pending = self.pending[:n], self.pending[n:]
+        return data
+
+    def peak_rss_bytes(self) -> int:
+        return 50_000_000 if self.loaded else 30_000_000
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    clock = FakeClock()
+    latencies = {"baseline": 20e-6, "submission": 10e-6}
+    seen: dict[str, list] = {"baseline": [], "submission": []}
+
+    def spawn(name, folder, limits, core):
+        return FakeChild(name, clock, latencies[name], seen[name])
+
+    monkeypatch.setattr(harness, "spawn", spawn)
+    monkeypatch.setattr(harness.time, "perf_counter", clock.perf_counter)
+    return clock, latencies, seen
+
+
+def images_and_labels(count: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.arange(count) % 10
+    images = np.zeros((count, 16), dtype=np.float32)
+    images[:, 0] = labels / 10
+    images[:, 1:] = np.random.default_rng(1).random((count, 15), dtype=np.float32)
+    return images, labels
+
+
+PLAN = Plan(
+    sessions=2,
+    warmup_rounds=2,
+    min_rounds=6,
+    max_rounds=10,
+    check_every=2,
+    calibration_blocks=3,
+    throughput_batch=4,
+    throughput_rounds=2,
+    block_seconds=0.001,
+)
+
+
+def measure(plan: Plan = PLAN):
+    images, labels = images_and_labels()
+    referee = Referee(images, labels, 10, plan, seed=7)
+    m = referee.measure(
+        Model("baseline", Path("."), "model.py", "build_model"),
+        Model("submission", Path("."), "model.py", "build_model"),
+    )
+    return m, labels
+
+
+def test_calibrated_latency_is_exactly_the_models_own(fake) -> None:
+    _, latencies, _ = fake
+    m, _ = measure()
+    assert m.baseline.latency_samples_s == pytest.approx([latencies["baseline"]] * m.rounds)
+    assert m.submission.latency_samples_s == pytest.approx([latencies["submission"]] * m.rounds)
+    expected_overhead = OVERHEAD + ROUND_TRIP / m.block_size
+    assert m.submission.overhead_s_per_sample == pytest.approx([expected_overhead] * 2)
+
+
+def test_speedup_is_the_ratio_of_latencies(fake) -> None:
+    m, _ = measure()
+    groups = result.session_ratios(
+        m.baseline.latency_samples_s, m.submission.latency_samples_s, m.session_of_round
+    )
+    assert groups.shape[0] == 2
+    assert stats.median(groups.ravel()) == pytest.approx(2.0)
+
+
+def test_block_is_sized_to_the_slower_model(fake) -> None:
+    m, _ = measure()
+    # 1 ms of the baseline's raw probe time per sample: 20 µs + 3 µs + 100 µs / 32.
+    assert m.block_size == round(0.001 / (20e-6 + OVERHEAD + ROUND_TRIP / 32))
+
+
+def test_accuracy_comes_from_one_clean_pass_over_every_image(fake) -> None:
+    m, labels = measure()
+    assert (m.submission.predictions == labels).all()
+    assert (m.baseline.predictions == labels).all()
+    assert m.submission.batch_agreement == 1.0
+
+
+def test_no_input_is_ever_presented_twice(fake) -> None:
+    _, _, seen = fake
+    m, _ = measure()
+    for name in ("baseline", "submission"):
+        assert len(seen[name]) == len(set(seen[name])), name
+    # Paired rounds: both models saw the same inputs in every timed round (and warm-up).
+    common = set(seen["baseline"]) & set(seen["submission"])
+    assert len(common) >= m.rounds * m.block_size
+
+
+def test_sessions_run_the_same_number_of_rounds(fake) -> None:
+    m, _ = measure()
+    counts = np.bincount(m.session_of_round)
+    assert len(counts) == 2 and counts[0] == counts[1] and counts[0] % 2 == 0
+
+
+def test_peak_memory_is_measured_against_the_bare_footprint(fake) -> None:
+    m, _ = measure()
+    assert m.submission.peak_rss_bytes - m.submission.base_rss_bytes == 20_000_000
+
+
+def test_a_failure_of_the_submission_is_a_verdict(fake, monkeypatch) -> None:
+    def broken_send(self, message, payload=None, timeout=0.0):
+        if self.name == "submission" and message["op"] == "load":
+            raise self.failure("crashed", "submission: build_model failed: ValueError")
+        original(self, message, payload, timeout)
+
+    original = FakeChild.send
+    monkeypatch.setattr(FakeChild, "send", broken_send)
+    with pytest.raises(harness.Rejected) as info:
+        measure()
+    assert info.value.code == "crashed"
+
+
+def test_a_failure_of_the_baseline_is_the_graders_problem(fake, monkeypatch) -> None:
+    def broken_send(self, message, payload=None, timeout=0.0):
+        if self.name == "baseline" and message["op"] == "load":
+            raise self.failure("crashed", "baseline: missing weights")
+        original(self, message, payload, timeout)
+
+    original = FakeChild.send
+    monkeypatch.setattr(FakeChild, "send", broken_send)
+    with pytest.raises(harness.GraderError, match="the baseline failed") as info:
+        measure()
+    assert not isinstance(info.value, harness.Rejected)
