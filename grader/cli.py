@@ -6,6 +6,7 @@ Callable in-process with injected streams: ``main(argv, stdout, stderr)``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -84,8 +85,9 @@ def main(
     err = Console(file=stderr, highlight=False, soft_wrap=True)
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse prints its own usage message
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its usage, help or version
         return EXIT_REJECTED if exc.code else EXIT_OK
     handler = {"grade": cmd_grade, "validate": cmd_validate, "rules": cmd_rules, "data": cmd_data}[
         args.command
@@ -149,14 +151,18 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     rules = load_rules()
     worst = EXIT_OK
     for file in args.files:
-        problems = validate_file(file, rules)
+        try:
+            problems = validate_file(file, rules)
+        except GraderError as exc:  # unreadable: report it and go on with the next file
+            problems = [Violation(rule="unreadable", file=str(file), message=exc.message)]
+        name = render.rich_escape(str(file))
         if problems:
             worst = EXIT_REJECTED
-            out.print(f"[red]✗[/] {render.rich_escape(str(file))}: {len(problems)} problem(s)")
+            out.print(f"[red]✗[/] {name}: {len(problems)} problem(s)", soft_wrap=True)
             for p in problems:
-                out.print(f"  ✗ {render.rich_escape(str(p))}")
+                out.print(f"  ✗ {render.rich_escape(str(p))}", soft_wrap=True)
         else:
-            out.print(f"[green]✓[/] {render.rich_escape(str(file))} is valid")
+            out.print(f"[green]✓[/] {name} is valid", soft_wrap=True)
     return worst
 
 

@@ -27,9 +27,15 @@ def clean(text: object, limit: int = 200) -> str:
 
 def md(text: object, limit: int = 200) -> str:
     """Escape for GitHub Markdown: no HTML, links, emphasis, table breaks or @-mentions."""
-    s = html.escape(clean(text, limit), quote=True)
+    s = html.escape(clean(text, limit), quote=False)
     s = MD_SPECIAL.sub(r"\\\1", s)
     return MENTION.sub("&#64;", s)
+
+
+def code(text: object, limit: int = 200) -> str:
+    """A Markdown code span: its content is shown literally (no links, mentions or HTML),
+    so it is only cleaned, and backticks, which would end it, become quotes."""
+    return "`" + clean(text, limit).replace("`", "'") + "`"
 
 
 def fmt_ms(ms: float | None) -> str:
@@ -113,7 +119,8 @@ def card(result: dict) -> dict:
         ),
         ("parameters", _count(b["parameters"]), _count(s["parameters"]), ""),
     ]
-    for name, ev in result["events"].items():
+    for name in result["submission"]["events"]:
+        ev = result["events"][name]
         checks = [
             (
                 c["passed"],
@@ -168,7 +175,7 @@ def _count(v: int | None) -> str:
 # -- terminal -----------------------------------------------------------------------------------
 def terminal(result: dict, console: Console) -> None:
     c = card(result)
-    title = f"{rich_escape(clean(c['team'], 60))} · {rich_escape(clean(c['workload'], 40))}"
+    title = " · ".join(rich_escape(clean(part, 60)) for part in (c["team"], c["workload"]) if part)
     if c["status"] != "graded":
         body = [Text(f"REJECTED ({c['code']}): {clean(c['message'], 2000)}", style="bold red")]
         for v in c["violations"]:
@@ -209,14 +216,17 @@ def terminal(result: dict, console: Console) -> None:
 # -- Markdown ------------------------------------------------------------------------------------
 def markdown(result: dict) -> str:
     c = card(result)
-    lines = [f"### TinyTorch Olympics · {md(c['team'], 60)} · {md(c['workload'], 40)}", ""]
+    heading = " · ".join(
+        md(part, 60) for part in ("TinyTorch Olympics", c["team"], c["workload"]) if part
+    )
+    lines = [f"### {heading}", ""]
     if c["status"] != "graded":
         lines.append(f"**Rejected** (`{c['code']}`): {md(c['message'], 2000)}")
         lines.append("")
         for v in c["violations"]:
             where = f"{v.get('file', '')}:{v['line']}" if v.get("line") else v.get("file", "")
             fix = f" — fix: {md(v['fix'], 300)}" if v.get("fix") else ""
-            lines.append(f"- ✗ `{md(where, 200)}` {md(v['message'], 500)}{fix}")
+            lines.append(f"- ✗ {code(where, 200)} {md(v['message'], 500)}{fix}")
         return "\n".join(lines) + "\n"
     lines += ["| | baseline | submission | |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {s} | {d} |" for a, b, s, d in c["metrics"]]

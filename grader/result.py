@@ -387,7 +387,10 @@ def write(result: dict, path: Path) -> None:
     problems = schema_violations(result, str(path))
     if problems:
         raise ConfigError(f"refusing to write an invalid result to {path}", problems)
-    text = dumps(result)
+    try:
+        text = dumps(result)
+    except ValueError as exc:  # NaN or infinity: the schema says "number", JSON cannot
+        raise ConfigError(f"refusing to write an invalid result to {path}: {exc}") from None
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
@@ -398,15 +401,28 @@ def read_json(path: Path) -> Any:
         size = path.stat().st_size
         if size > MAX_RESULT_BYTES:
             raise ConfigError(f"{path}: {size} bytes is over the {MAX_RESULT_BYTES}-byte limit")
-        return json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+        return json.loads(
+            path.read_text(encoding="utf-8"),
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+        )
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid JSON: nested too deeply") from None
 
 
 def _refuse_constant(name: str) -> None:
     raise ValueError(f"{name} is not allowed in a result")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range for a number in a result")
+    return value
 
 
 def check(result: Any, rule_set: Rules, file: str) -> list[Violation]:

@@ -30,10 +30,7 @@ F_SETPIPE_SZ = 1031  # Linux fcntl; absent elsewhere, where the default pipe siz
 STDERR_TAIL_BYTES = 4096
 GRADER_PARENT = Path(__file__).resolve().parent.parent
 
-BOOTSTRAP = (
-    "import sys; sys.path.append({root!r}); "
-    "from grader.worker import main; import os; sys.stdout.flush(); os._exit(main())"
-)
+BOOTSTRAP = "import sys; sys.path.append({root!r}); from grader.worker import run; run()"
 
 
 class ChildFailure(Exception):
@@ -243,9 +240,7 @@ def apply_limits(pid: int, limits: Limits) -> None:
         resource.prlimit(pid, which, (value, value))
 
 
-def spawn(
-    name: str, folder: Path, limits: Limits, core: int | None
-) -> Child:
+def spawn(name: str, folder: Path, limits: Limits, core: int | None) -> Child:
     """Start a worker in ``folder`` and wait for its hello.
 
     The limits are set with prlimit before the child hears about any submission code: the

@@ -98,6 +98,7 @@ def run_block(reader, call, n: int, batch: int, in_shape: tuple, classes: int) -
     expected = (batch, classes)
     readinto = reader.readinto
     ndarray = np.ndarray
+    float32 = np.dtype(np.float32)
     for start in range(0, n, batch):
         got = readinto(view)
         if got != nbytes:
@@ -107,11 +108,11 @@ def run_block(reader, call, n: int, batch: int, in_shape: tuple, classes: int) -
         y = call(x)
         if type(y) is not ndarray:
             y = np.asarray(getattr(y, "data", y))
-        if y.shape != expected:
+        if y.shape != expected or (y.dtype is not float32 and y.dtype.kind not in "biuf"):
             raise ModelError(
                 "bad_output",
-                f"the model returned shape {y.shape} for an input of shape {x.shape}; "
-                f"expected {expected}",
+                f"the model returned {y.dtype} scores of shape {y.shape} for an input of "
+                f"shape {x.shape}; expected numbers of shape {expected}",
             )
         out[start : start + batch] = y
     return out
@@ -170,7 +171,15 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_PROTOCOL
 
 
+def run() -> None:
+    """Serve, flush what the model printed, and leave at once: a submission's atexit
+    handlers and lingering threads must not run or hold the exit."""
+    code = main()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    # os._exit: a submission's atexit handlers and lingering threads must not run or hold us.
-    sys.stdout.flush()
-    os._exit(main())
+    run()

@@ -1,0 +1,320 @@
+"""The events of events.yaml at their boundaries (SPEC §2), with the real rules file.
+
+Thresholds are met at equality (``>=``), latency and size limits are strict (``<``), and a
+measurement that is NaN, infinite, zero, negative, missing or not a number never qualifies.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import pytest
+
+from grader import result, rules
+from grader.config import Rules, load_rules
+
+DATA = Path(__file__).resolve().parent / "data"
+SCORED_EVENTS = ["latency_sprint", "memory_challenge", "accuracy_contest", "extreme_push"]
+ALL_EVENTS = [*SCORED_EVENTS, "all_around"]
+
+
+@pytest.fixture(scope="module")
+def rule_set() -> Rules:
+    return load_rules()
+
+
+@pytest.fixture(scope="module")
+def golden_baseline() -> dict:
+    return result.read_json(DATA / "result_example_baseline.json")
+
+
+def metrics(**overrides: object) -> dict:
+    """A plausible, qualifying, flag-free set of submission metrics, with overrides."""
+    base = {
+        "accuracy": 0.943,
+        "accuracy_ci95": [0.927, 0.956],
+        "latency_ms": 0.5,
+        "size_bytes": 400_000,
+        "speedup": 1.5,
+        "speedup_ci95": [1.4, 1.6],
+        "speedup_p_value": 0.001,
+        "speedup_p_value_slower": 0.999,
+        "compression_ratio": 2.0,
+        "accuracy_delta": 0.0,
+        "accuracy_penalty": 1.0,
+        "efficiency": 3.0,
+    }
+    base.update(overrides)
+    return base
+
+
+def rule_of(rule_set: Rules, event: str, metric: str) -> dict:
+    (rule,) = [r for r in rule_set.events[event]["rules"] if r["metric"] == metric]
+    return rule
+
+
+# --- rule boundaries -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("event", "metric", "value", "qualifies"),
+    [
+        pytest.param("latency_sprint", "accuracy", 0.85, True, id="sprint-acc-0.85-met"),
+        pytest.param("latency_sprint", "accuracy", 0.849, False, id="sprint-acc-0.849-not"),
+        pytest.param("memory_challenge", "accuracy", 0.85, True, id="memory-acc-0.85-met"),
+        pytest.param("memory_challenge", "accuracy", 0.849, False, id="memory-acc-0.849-not"),
+        pytest.param("extreme_push", "accuracy", 0.80, True, id="extreme-acc-0.80-met"),
+        pytest.param("extreme_push", "accuracy", 0.7999, False, id="extreme-acc-0.7999-not"),
+        pytest.param("accuracy_contest", "latency_ms", 100, False, id="contest-100ms-strict"),
+        pytest.param("accuracy_contest", "latency_ms", 99.999, True, id="contest-99.999ms-ok"),
+        pytest.param("accuracy_contest", "size_bytes", 10_000_000, False, id="contest-10MB-strict"),
+        pytest.param("accuracy_contest", "size_bytes", 9_999_999, True, id="contest-9999999B-ok"),
+    ],
+)
+def test_rule_boundary(
+    rule_set: Rules, event: str, metric: str, value: float, qualifies: bool
+) -> None:
+    m = metrics(**{metric: value})
+    check = rules.check_rule(rule_of(rule_set, event, metric), m)
+    assert check["passed"] is qualifies
+    assert check["actual"] == value
+    assert ("message" in check) is not qualifies
+    scored = rules.evaluate_event(rule_set.events[event], m, [])
+    assert scored["qualified"] is qualifies
+    if not qualifies:
+        assert metric in scored["reason"]
+
+
+INVALID = [
+    pytest.param(math.nan, "not a finite number", id="nan"),
+    pytest.param(math.inf, "not a finite number", id="inf"),
+    pytest.param(-math.inf, "not a finite number", id="minus-inf"),
+    pytest.param(0, "must be positive", id="zero"),
+    pytest.param(0.0, "must be positive", id="zero-float"),
+    pytest.param(-1.0, "must be positive", id="negative"),
+    pytest.param(None, "not measured", id="none"),
+    pytest.param(True, "not measured", id="bool-true"),
+    pytest.param(False, "not measured", id="bool-false"),
+    pytest.param("0.9", "not measured", id="string"),
+]
+
+
+@pytest.mark.parametrize(
+    ("event", "metric"),
+    [
+        pytest.param("latency_sprint", "accuracy", id="sprint-accuracy"),
+        pytest.param("memory_challenge", "accuracy", id="memory-accuracy"),
+        pytest.param("extreme_push", "accuracy", id="extreme-accuracy"),
+        pytest.param("accuracy_contest", "latency_ms", id="contest-latency"),
+        pytest.param("accuracy_contest", "size_bytes", id="contest-size"),
+    ],
+)
+@pytest.mark.parametrize(("value", "message"), INVALID)
+def test_invalid_measurement_never_qualifies(
+    rule_set: Rules, event: str, metric: str, value: object, message: str
+) -> None:
+    m = metrics(**{metric: value})
+    check = rules.check_rule(rule_of(rule_set, event, metric), m)
+    assert check["passed"] is False
+    assert check["actual"] is None
+    assert metric in check["message"]
+    assert message in check["message"]
+    assert rules.evaluate_event(rule_set.events[event], m, [])["qualified"] is False
+
+
+def test_missing_metric_never_qualifies(rule_set: Rules) -> None:
+    m = metrics()
+    del m["accuracy"]
+    check = rules.check_rule(rule_of(rule_set, "latency_sprint", "accuracy"), m)
+    assert check["passed"] is False
+    assert check["message"] == "accuracy was not measured"
+
+
+@pytest.mark.parametrize(
+    ("event", "score_metric"),
+    [
+        pytest.param("latency_sprint", "speedup", id="sprint-speedup"),
+        pytest.param("memory_challenge", "compression_ratio", id="memory-compression"),
+        pytest.param("accuracy_contest", "accuracy", id="contest-accuracy"),
+        pytest.param("extreme_push", "efficiency", id="extreme-efficiency"),
+    ],
+)
+@pytest.mark.parametrize(("value", "message"), INVALID)
+def test_invalid_score_is_not_scored(
+    rule_set: Rules, event: str, score_metric: str, value: object, message: str
+) -> None:
+    scored = rules.evaluate_event(rule_set.events[event], metrics(**{score_metric: value}), [])
+    assert scored["scored"] is False
+    assert scored["qualified"] is False
+    assert scored["score"] is None
+    assert scored["score_ci95"] is None
+    assert message in scored["reason"]
+
+
+# --- flags -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("overrides", "raised"),
+    [
+        pytest.param({"speedup": 20}, set(), id="speedup-20-none"),
+        pytest.param({"speedup": 20.01}, {"speedup_suspicious"}, id="speedup-20.01-warn"),
+        pytest.param({"speedup": 50}, {"speedup_suspicious"}, id="speedup-50-warn"),
+        pytest.param(
+            {"speedup": 50.01},
+            {"speedup_suspicious", "speedup_impossible"},
+            id="speedup-50.01-disqualify",
+        ),
+        pytest.param({"compression_ratio": 16}, set(), id="compression-16-none"),
+        pytest.param(
+            {"compression_ratio": 16.01}, {"compression_suspicious"}, id="compression-16.01-warn"
+        ),
+        pytest.param(
+            {"compression_ratio": 32}, {"compression_suspicious"}, id="compression-32-warn"
+        ),
+        pytest.param(
+            {"compression_ratio": 32.01},
+            {"compression_suspicious", "compression_impossible"},
+            id="compression-32.01-disqualify",
+        ),
+        pytest.param({"accuracy_delta": 0.05}, set(), id="delta-0.05-none"),
+        pytest.param({"accuracy_delta": 0.0501}, {"accuracy_jump"}, id="delta-0.0501-warn"),
+        pytest.param({"accuracy_delta": -0.3}, set(), id="delta-negative-none"),
+        pytest.param(
+            {"speedup": 1.2, "speedup_p_value": 0.05},
+            {"speedup_not_significant"},
+            id="faster-p-0.05-not-significant",
+        ),
+        pytest.param(
+            {"speedup": 1.2, "speedup_p_value": 0.5},
+            {"speedup_not_significant"},
+            id="faster-p-0.5-not-significant",
+        ),
+        pytest.param(
+            {"speedup": 1.2, "speedup_p_value": 0.0499}, set(), id="faster-p-0.0499-significant"
+        ),
+        pytest.param({"speedup": 1.0, "speedup_p_value": 0.5}, set(), id="speedup-1-no-claim"),
+        pytest.param({"speedup": 0.8, "speedup_p_value": 0.99}, set(), id="slower-no-claim"),
+        pytest.param({"speedup": 1.2, "speedup_p_value": math.nan}, set(), id="p-nan-skipped"),
+        pytest.param({"speedup": None, "speedup_p_value": 0.5}, set(), id="speedup-none-skipped"),
+        pytest.param({"speedup": math.nan}, set(), id="speedup-nan-no-flag"),
+    ],
+)
+def test_flags(rule_set: Rules, overrides: dict, raised: set[str]) -> None:
+    flags = rules.raise_flags(rule_set.flags, metrics(**overrides))
+    assert {f["id"] for f in flags} == raised
+    for flag in flags:
+        assert flag["message"]
+        assert flag["severity"] in ("warn", "disqualify")
+        assert flag["value"] == metrics(**overrides)[flag["metric"]]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "flag"),
+    [
+        pytest.param({"speedup": 50.01}, "speedup_impossible", id="speedup-50.01"),
+        pytest.param({"compression_ratio": 32.01}, "compression_impossible", id="compr-32.01"),
+    ],
+)
+def test_disqualifying_flag_fails_every_event(rule_set: Rules, overrides: dict, flag: str) -> None:
+    events, flags = rules.evaluate(rule_set, metrics(**overrides), ALL_EVENTS)
+    assert flag in {f["id"] for f in flags if f["severity"] == "disqualify"}
+    for name in SCORED_EVENTS:
+        assert events[name]["qualified"] is False, name
+        assert flag in events[name]["reason"], name
+        assert all(c["passed"] for c in events[name]["rules"]), name  # only the flag fails
+    assert events["all_around"]["qualified"] is None
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"speedup": 20.01}, id="speedup-warn"),
+        pytest.param({"compression_ratio": 16.01}, id="compression-warn"),
+        pytest.param({"accuracy_delta": 0.0501}, id="delta-warn"),
+    ],
+)
+def test_warning_flag_does_not_disqualify(rule_set: Rules, overrides: dict) -> None:
+    events, flags = rules.evaluate(rule_set, metrics(**overrides), SCORED_EVENTS)
+    assert flags and all(f["severity"] == "warn" for f in flags)
+    assert all(events[name]["qualified"] is True for name in SCORED_EVENTS)
+
+
+def test_evaluate_runs_every_check(rule_set: Rules) -> None:
+    # Several failures at once: all of them are reported, none short-circuits the others.
+    m = metrics(accuracy=0.5, latency_ms=150.0, size_bytes=20_000_000, speedup=60.0)
+    events, flags = rules.evaluate(rule_set, m, SCORED_EVENTS)
+    contest = events["accuracy_contest"]
+    assert [c["passed"] for c in contest["rules"]] == [False, False]
+    assert events["latency_sprint"]["rules"][0]["passed"] is False
+    assert {"speedup_suspicious", "speedup_impossible"} <= {f["id"] for f in flags}
+
+
+# --- all_around --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "disqualified_by",
+    [pytest.param([], id="clean"), pytest.param(["speedup_impossible"], id="disqualified")],
+)
+def test_all_around_is_not_scored(rule_set: Rules, disqualified_by: list[str]) -> None:
+    scored = rules.evaluate_event(rule_set.events["all_around"], metrics(), disqualified_by)
+    assert scored["scored"] is False
+    assert scored["qualified"] is None
+    assert scored["score"] is None
+    assert scored["score_ci95"] is None
+    assert scored["rules"] == []
+    assert "not yet scored" in scored["reason"]
+    numbers = [v for v in scored.values() if isinstance(v, int | float) and not isinstance(v, bool)]
+    assert numbers == []
+
+
+def test_all_around_in_a_result_has_no_number(rule_set: Rules, golden_baseline: dict) -> None:
+    doc = copy.deepcopy(golden_baseline)
+    doc["submission"]["events"].append("all_around")
+    derived = result.derive(doc, rule_set)
+    event = derived["events"]["all_around"]
+    assert (event["scored"], event["qualified"], event["score"]) == (False, None, None)
+    doc = result.apply_derived(doc, derived)
+    assert result.check(doc, rule_set, "x.json") == []
+
+
+# --- Extreme Push's efficiency, by hand ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("correct", "penalty"),
+    [
+        # accuracy 0.893 - 0.943 = -0.05: penalty 1 + 0.05
+        pytest.param(893, 1.05, id="accuracy-down-0.05"),
+        # accuracy 0.950 - 0.943 = +0.007: no penalty for being better
+        pytest.param(950, 1.0, id="accuracy-up"),
+        pytest.param(943, 1.0, id="accuracy-equal"),
+    ],
+)
+def test_extreme_push_efficiency_by_hand(
+    rule_set: Rules, golden_baseline: dict, correct: int, penalty: float
+) -> None:
+    doc = copy.deepcopy(golden_baseline)
+    base = doc["baseline"]["metrics"]
+    sub = doc["optimized"]["metrics"]
+    # Every round 2.5x faster, so every ABBA ratio and their median are 2.5.
+    sub["latency_samples_ms"] = [t / 2.5 for t in base["latency_samples_ms"]]
+    sub["files"] = {"model.py": 1_000, "weights.npz": 101_000}
+    sub["correct"] = correct
+    derived = result.derive(doc, rule_set)
+    imp = derived["improvements"]
+    compression = sum(base["files"].values()) / 102_000
+    delta = correct / 1000 - base["correct"] / 1000
+    assert imp["speedup"] == pytest.approx(2.5, rel=1e-12)
+    assert imp["compression_ratio"] == pytest.approx(compression, rel=1e-12)
+    assert imp["accuracy_delta"] == pytest.approx(delta, abs=1e-12)
+    assert imp["accuracy_penalty"] == pytest.approx(penalty, rel=1e-12)
+    expected = 2.5 * compression / penalty
+    assert imp["efficiency"] == pytest.approx(expected, rel=1e-9)
+    extreme = derived["events"]["extreme_push"]
+    assert extreme["score"] == pytest.approx(expected, rel=1e-9)
+    assert extreme["score_metric"] == "efficiency"
+    assert extreme["qualified"] is True
