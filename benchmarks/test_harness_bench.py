@@ -104,7 +104,7 @@ def test_harness_cost_and_quick_grade(benchmark, rules, noop_model) -> None:
     benchmark.pedantic(
         lambda: docs.append(grade(EXAMPLE, rules, QUICK, quick=True)), rounds=3, iterations=1
     )
-    noop = [grade(noop_model, rules, Plan()) for _ in range(2)]
+    noop = [grade(noop_model, rules, Plan(throughput_batch=1)) for _ in range(3)]
     raw, residual = [], []
     for d in docs:
         b = d["baseline"]["metrics"]

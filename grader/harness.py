@@ -96,6 +96,13 @@ class ModelMeasurement:
     peak_rss_bytes: int | None = None
     load_seconds: float = 0.0
 
+    def keep_largest_rss(self, base: int | None, peak: int | None) -> None:
+        """Keep the session whose model took the most memory above its bare footprint."""
+        if base is None or peak is None:
+            return
+        if self.peak_rss_bytes is None or peak - base > self.peak_rss_bytes - self.base_rss_bytes:
+            self.base_rss_bytes, self.peak_rss_bytes = base, peak
+
     @property
     def batch_agreement(self) -> float | None:
         return float(np.mean(self.agreement)) if self.agreement else None
@@ -288,7 +295,7 @@ class Referee:
                 # The interpreter-plus-NumPy footprint, before any model code is imported.
                 self.calibrate(children, 16, 1, 3)
                 base_rss = [c.peak_rss_bytes() for c in children]
-                for child, res, model in zip(children, results, models, strict=False):
+                for child, res, model in zip(children, results, models, strict=True):
                     t0 = time.perf_counter()
                     child.send(
                         {
@@ -305,17 +312,8 @@ class Referee:
                     n = self.block_size(children)
                 rounds, reason = self.timed_rounds(k, children, results, n, budget, target_rounds)
                 self.throughput(children, results, n)
-                for child, res, base in zip(children, results, base_rss, strict=False):
-                    peak = child.peak_rss_bytes()
-                    if (
-                        peak is not None
-                        and base is not None
-                        and (
-                            res.peak_rss_bytes is None
-                            or peak - base > res.peak_rss_bytes - (res.base_rss_bytes or 0)
-                        )
-                    ):
-                        res.base_rss_bytes, res.peak_rss_bytes = base, peak
+                for child, res, base in zip(children, results, base_rss, strict=True):
+                    res.keep_largest_rss(base, child.peak_rss_bytes())
             return n, rounds, reason
         finally:
             for child in children:
