@@ -33,10 +33,10 @@ Progress = Callable[[str, int, int], None]
 class Plan:
     """How much to measure. The defaults aim at a full grade within about 30 s here."""
 
-    sessions: int = 5  # fresh process pairs: their spread enters the speedup's interval
+    sessions: int = 8  # fresh process pairs: their spread enters the speedup's interval
     warmup_rounds: int = 6  # per session, untimed
-    min_rounds: int = 40  # per session; rounds come in A B / B A pairs
-    max_rounds: int = 100  # per session
+    min_rounds: int = 30  # per session; rounds come in A B / B A pairs
+    max_rounds: int = 60  # per session
     check_every: int = 20
     target_halfwidth: float = 0.005  # stop a session once its 95 % CI is within ±0.5 %
     block_seconds: float = 0.010  # the slower model's block; the round trip is ~1 % of it

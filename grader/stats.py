@@ -32,7 +32,6 @@ __all__ = [
     "percentile_interval",
     "relative_halfwidth",
     "session_interval",
-    "session_p_value",
     "summarize",
     "tukey_fences",
     "tukey_outliers",
@@ -182,24 +181,6 @@ def session_interval(session_medians: ArrayLike, confidence: float = 0.95) -> tu
     half = t * float(np.std(logs, ddof=1)) / math.sqrt(logs.size)
     center = float(np.mean(logs))
     return math.exp(center - half), math.exp(center + half)
-
-
-def session_p_value(
-    session_medians: ArrayLike, alternative: Literal["greater", "less"] = "greater"
-) -> float:
-    """One-sided one-sample Student's t-test on the log session ratios against 0 (ratio 1).
-
-    "greater": H1 the submission is faster (log ratio > 0); "less": it is slower. Sessions
-    that all agree exactly (zero spread) give 0.0 or 1.0 by the sign of their mean.
-    """
-    logs = np.log(_sample(session_medians, "session medians", positive=True))
-    if logs.size < 2:
-        raise ValueError("a session p-value needs at least two sessions")
-    if float(np.std(logs)) == 0.0:
-        mean = float(np.mean(logs))
-        side = mean > 0 if alternative == "greater" else mean < 0
-        return 0.0 if side else 1.0
-    return float(scipy.stats.ttest_1samp(logs, 0.0, alternative=alternative).pvalue)
 
 
 def median(values: ArrayLike) -> float:

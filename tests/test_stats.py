@@ -477,3 +477,23 @@ def test_edge_cases_raise_no_warning() -> None:
         stats.relative_halfwidth([1.0, 1.0])
         stats.wilson_interval(0, 1)
     assert [str(w.message) for w in caught] == []
+
+
+def test_session_interval_by_hand() -> None:
+    # logs -0.1, +0.1: mean 0, sd 0.141421; t(0.975, df=1) = 12.7062;
+    # half = 12.7062 * 0.141421 / sqrt(2) = 1.27062 -> (e^-1.27062, e^1.27062)
+    lo, hi = stats.session_interval([math.exp(-0.1), math.exp(0.1)])
+    assert lo == pytest.approx(0.28067, rel=1e-4)
+    assert hi == pytest.approx(3.56288, rel=1e-4)
+
+
+def test_session_interval_of_agreeing_sessions_is_a_point() -> None:
+    assert stats.session_interval([1.25, 1.25, 1.25]) == pytest.approx((1.25, 1.25))
+
+
+@pytest.mark.parametrize(
+    "medians", [[1.0], [1.0, 0.0], [1.0, float("nan")]], ids=["one-session", "zero", "nan"]
+)
+def test_session_interval_refuses_bad_input(medians) -> None:
+    with pytest.raises(ValueError):
+        stats.session_interval(medians)
