@@ -81,13 +81,20 @@ def grade(
     return result.apply_derived(doc, result.derive(doc, rules))
 
 
-def skeleton(submission: Submission) -> dict:
+def header() -> dict:
+    """What every result starts with, graded or rejected: format, time, grader, machine."""
     return {
         "schema_version": result.SCHEMA_VERSION,
         "submission_type": result.RESULT_TYPE,
         "timestamp": result.now(),
         "grader": {"version": __version__, "commit": result.grader_commit()},
         "system": result.system_info(),
+    }
+
+
+def skeleton(submission: Submission) -> dict:
+    return {
+        **header(),
         "submission": {
             "team": submission.team,
             "members": list(submission.members),
@@ -106,11 +113,7 @@ def skeleton(submission: Submission) -> dict:
 def rejected_config(path: Path, violations: list[Violation]) -> dict:
     folder = path.parent if path.name == "submission.yaml" else path
     return {
-        "schema_version": result.SCHEMA_VERSION,
-        "submission_type": result.RESULT_TYPE,
-        "timestamp": result.now(),
-        "grader": {"version": __version__, "commit": result.grader_commit()},
-        "system": result.system_info(),
+        **header(),
         "submission": {"team": folder.name[:100], "workload": "", "events": []},
         "verdict": {
             "status": "rejected",
