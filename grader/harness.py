@@ -143,6 +143,7 @@ class Referee:
         self.seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
         self.rng = np.random.default_rng(self.seed)
         self.in_shape = tuple(images.shape[1:])
+        self._limits_ok = True  # did every child get its rlimits?
         total = len(images)
         self.stream = self.rng.permutation(total)  # the first pass: every image once, clean
         self.position = 0
@@ -272,8 +273,6 @@ class Referee:
                 "rlimits": "prlimit" if self._limits_ok else "unavailable",
             },
         )
-
-    _limits_ok = True
 
     def session(
         self,

@@ -20,7 +20,6 @@ OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 POSITIVE = frozenset(
     {"latency_ms", "size_bytes", "speedup", "compression_ratio", "efficiency", "accuracy"}
 )
-FINITE = frozenset({"accuracy_delta", "speedup_p_value"})
 
 
 def measurement_problem(metric: str, value: object) -> str | None:
