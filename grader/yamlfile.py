@@ -26,14 +26,16 @@ MAX_CONFIG_BYTES = 64 * 1024
 
 # Every rule id this module reports: its message and its fix. Where the fix is empty, the
 # caller gives one that fits the field. {field} and {expected} are always available.
+EXAMPLE = "submissions/example-baseline/submission.yaml"
+
 # grader.config extends this table with the rules of a config's content.
 RULES: dict[str, tuple[str, str]] = {
-    "file_missing": ("the file does not exist", "create it; `olympics init TEAM` writes one"),
+    "file_missing": ("the file does not exist", f"create it: copy {EXAMPLE} and edit it"),
     "file_not_regular": ("not a regular file", "name the YAML file itself"),
     "file_unreadable": ("cannot read the file: {reason}", "check the file's permissions"),
     "file_too_large": ("the file is larger than 64 KiB", "keep only the keys the config needs"),
     "file_encoding": ("the file is not UTF-8 text", "save it as UTF-8 text"),
-    "file_empty": ("the file {state}", "fill it in; `olympics init TEAM` writes an example"),
+    "file_empty": ("the file {state}", f"fill it in: {EXAMPLE} is an example"),
     "yaml_syntax": ("not valid YAML: {detail}", "check indentation and quotes here and above"),
     "yaml_alias": ("{what} are not allowed", "write every value out in full"),
     "yaml_tag": ("the tag {tag} is not allowed", "remove the tag (the part starting with !)"),
