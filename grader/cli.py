@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from grader import __version__, legacy, render, result
+from grader import __version__, legacy, render, result, static
 from grader.config import check_submission, load_rules
 from grader.errors import GraderError, Violation
 from grader.harness import QUICK, Plan
@@ -168,7 +168,10 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def validate_file(file: Path, rules) -> list[Violation]:
     if file.suffix in (".yaml", ".yml") or file.is_dir():
-        return check_submission(file, rules)[1]
+        submission, problems = check_submission(file, rules)
+        if submission is not None and not problems:
+            problems = static.check(submission.folder, rules)[1]
+        return problems
     doc = result.read_json(file)
     if legacy.is_legacy(doc):
         return legacy.check(doc, rules, str(file))

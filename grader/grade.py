@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader import __version__, result
+from grader import __version__, result, static
 from grader.config import Rules, Submission, check_submission
 from grader.errors import Violation
 from grader.harness import Model, Plan, Progress, Referee, Rejected
@@ -35,6 +35,9 @@ def grade(
     submission, violations = check_submission(path, rules)
     if submission is None or violations:
         return rejected_config(path, violations)
+    code, violations = static.check(submission.folder, rules)
+    if code:
+        return rejected_config(path, violations, code)
     workload = get_workload(rules, submission.workload)
     images, labels = load_split(rules, workload.dataset, "test")
     referee = Referee(
@@ -110,15 +113,22 @@ def skeleton(submission: Submission) -> dict:
     }
 
 
-def rejected_config(path: Path, violations: list[Violation]) -> dict:
+WHAT_FAILED = {
+    "config_invalid": "in the submission's configuration or files",
+    "import_forbidden": "with what the submission's code imports",
+}
+
+
+def rejected_config(path: Path, violations: list[Violation], code: str = "config_invalid") -> dict:
+    """A verdict reached before any code ran: the config, the files or the imports."""
     folder = path.parent if path.name == "submission.yaml" else path
     return {
         **header(),
         "submission": {"team": folder.name[:100], "workload": "", "events": []},
         "verdict": {
             "status": "rejected",
-            "code": "config_invalid",
-            "message": f"{len(violations)} problem(s) in the submission's configuration",
+            "code": code,
+            "message": f"{len(violations)} problem(s) {WHAT_FAILED[code]}",
             "violations": [v.as_dict() for v in violations[:200]],
         },
     }
