@@ -39,69 +39,20 @@ def check(folder: Path, rules: Rules) -> tuple[str | None, list[Violation]]:
 def check_files(folder: Path, limits: dict) -> list[Violation]:
     """Every file that is not plain data or code of an allowed kind, or over a size cap."""
     problems: list[Violation] = []
-    suffixes = tuple(limits["suffixes"])
     total = count = 0
     for path in sorted(_walk(folder)):
-        shown = display_path(path)
         info = path.lstat()
         count += 1
-        if stat.S_ISLNK(info.st_mode):
-            problems.append(
-                _file(
-                    shown,
-                    "file_symlink",
-                    "is a symbolic link",
-                    "replace the link with the file itself",
-                )
-            )
-        elif stat.S_ISDIR(info.st_mode):
-            continue
-        elif not stat.S_ISREG(info.st_mode):
-            problems.append(
-                _file(
-                    shown,
-                    "file_special",
-                    "is not a regular file (a device, pipe or socket)",
-                    "remove it",
-                )
-            )
-        elif info.st_nlink > 1:
-            problems.append(
-                _file(
-                    shown,
-                    "file_hardlink",
-                    f"has {info.st_nlink} hard links",
-                    "replace it with a plain copy",
-                )
-            )
-        elif not path.name.endswith(suffixes):
-            problems.append(
-                _file(
-                    shown,
-                    "file_type",
-                    "is not an accepted kind of file",
-                    f"keep only {', '.join(suffixes)} files; remove it",
-                    expected=", ".join(suffixes),
-                    found=repr(path.suffix),
-                )
-            )
-        elif info.st_size > limits["max_file_bytes"]:
-            problems.append(
-                _file(
-                    shown,
-                    "file_too_large",
-                    f"is {info.st_size:,} bytes, over the limit",
-                    "make it smaller (quantize, prune, compress)",
-                    expected=f"at most {limits['max_file_bytes']:,} bytes",
-                    found=f"{info.st_size:,}",
-                )
-            )
-        else:
+        problem = _file_problem(path, info, limits)
+        if problem:
+            problems.append(problem)
+        elif stat.S_ISREG(info.st_mode):
             total += info.st_size
+    shown = display_path(folder)
     if count > limits["max_files"]:
         problems.append(
             _file(
-                display_path(folder),
+                shown,
                 "too_many_files",
                 f"holds {count} entries",
                 "keep the files the model needs",
@@ -112,7 +63,7 @@ def check_files(folder: Path, limits: dict) -> list[Violation]:
     if total > limits["max_folder_bytes"]:
         problems.append(
             _file(
-                display_path(folder),
+                shown,
                 "folder_too_large",
                 f"holds {total:,} bytes of files",
                 "make the model smaller",
@@ -121,6 +72,50 @@ def check_files(folder: Path, limits: dict) -> list[Violation]:
             )
         )
     return problems
+
+
+def _file_problem(path: Path, info: os.stat_result, limits: dict) -> Violation | None:
+    shown = display_path(path)
+    suffixes = tuple(limits["suffixes"])
+    if stat.S_ISLNK(info.st_mode):
+        return _file(
+            shown, "file_symlink", "is a symbolic link", "replace the link with the file itself"
+        )
+    if stat.S_ISDIR(info.st_mode):
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return _file(
+            shown, "file_special", "is not a regular file (a device, pipe or socket)", "remove it"
+        )
+    if info.st_nlink > 1:
+        return _file(
+            shown,
+            "file_hardlink",
+            f"has {info.st_nlink} hard links",
+            "replace it with a plain copy",
+        )
+    if not path.name.endswith(suffixes):
+        fix = f"keep only {', '.join(suffixes)} files; remove it"
+        if path.suffix == ".pyc":  # Python would run it instead of its checked source
+            fix = "delete the __pycache__ folder: bytecode is not accepted, only source"
+        return _file(
+            shown,
+            "file_type",
+            "is not an accepted kind of file",
+            fix,
+            expected=", ".join(suffixes),
+            found=repr(path.suffix),
+        )
+    if info.st_size > limits["max_file_bytes"]:
+        return _file(
+            shown,
+            "file_too_large",
+            f"is {info.st_size:,} bytes, over the limit",
+            "make it smaller (quantize, prune, compress)",
+            expected=f"at most {limits['max_file_bytes']:,} bytes",
+            found=f"{info.st_size:,}",
+        )
+    return None
 
 
 def _walk(folder: Path) -> Iterator[Path]:

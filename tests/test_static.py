@@ -199,3 +199,10 @@ def test_the_bundled_examples_pass(rules) -> None:
     root = Path(__file__).parents[1] / "submissions"
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         assert static.check(folder, rules) == (None, []), folder.name
+
+
+def test_bytecode_is_refused_with_a_fix_that_names_pycache(tmp_path, rules) -> None:
+    """Python would run a shipped .pyc instead of its (checked) source."""
+    folder = team(tmp_path, {"__pycache__/model.cpython-311.pyc": b"\x00"})
+    (problem,) = static.check_files(folder, rules.data["files"])
+    assert "__pycache__" in problem.fix
