@@ -41,7 +41,13 @@ def grade(
     workload = get_workload(rules, submission.workload)
     images, labels = load_split(rules, workload.dataset, "test")
     referee = Referee(
-        as_inputs(images, workload), labels, workload.classes, plan, progress=progress, seed=seed
+        as_inputs(images, workload),
+        labels,
+        workload.classes,
+        plan,
+        progress=progress,
+        seed=seed,
+        imports=rules.imports,
     )
     base_file, base_function = workload.entrypoint.split(":")
     baseline = Model("baseline", baseline_folder or workload.baseline, base_file, base_function)

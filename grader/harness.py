@@ -134,7 +134,9 @@ class Referee:
         plan: Plan,
         progress: Progress | None = None,
         seed: int | None = None,
+        imports: dict | None = None,
     ) -> None:
+        self.imports = imports  # the import rules the child's audit hook enforces
         self.images = images  # float32 (N, *input_shape), the clean held-out inputs
         self.labels = labels
         self.classes = classes
@@ -271,6 +273,7 @@ class Referee:
                 "process_group": True,
                 "environment": "whitelist",
                 "rlimits": "prlimit" if self._limits_ok else "unavailable",
+                "audit_hook": bool(self.imports),
             },
         )
 
@@ -301,6 +304,7 @@ class Referee:
                             "op": "load",
                             "entrypoint_file": model.entrypoint_file,
                             "function": model.function,
+                            **({"imports": self.imports} if self.imports else {}),
                         }
                     )
                     loaded = child.receive(timeout=self.plan.load_timeout_s)

@@ -121,7 +121,7 @@ class Child:
         if message["op"] == "error":
             self.wait(5.0)
             code = message.get("code")
-            if code not in ("crashed", "bad_output", "memory_limit"):
+            if code not in ("crashed", "bad_output", "memory_limit", "sandbox_violation"):
                 code = "crashed"
             raise self.failure(code, str(message.get("message", ""))[:2000])
         return message

@@ -2,7 +2,8 @@
 
 Runs in its own process, started by the sandbox with two pipe descriptors. It only
 computes: the parent holds the labels and owns the clock. It imports nothing of the
-grader but the wire protocol.
+grader but the wire protocol and its own audit hook (``guard``), which it installs before
+the submission's code is imported.
 
 Each block's samples stay in the pipe until the model has answered the previous one:
 the loop reads one sample (or one batch) into a reused buffer, calls the model, and
@@ -21,7 +22,7 @@ import traceback
 
 import numpy as np
 
-from grader import wire
+from grader import guard, wire
 
 EXIT_OK = 0
 EXIT_REPORTED = 3  # the child sent an error message before exiting
@@ -118,6 +119,17 @@ def run_block(reader, call, n: int, batch: int, in_shape: tuple, classes: int) -
     return out
 
 
+def violation_reporter(fd_out: int):
+    """Report a sandbox violation to the parent and end the child at once."""
+
+    def report(why: str) -> None:
+        with contextlib.suppress(OSError, wire.WireError):
+            wire.send(fd_out, {"op": "error", "code": "sandbox_violation", "message": why})
+        os._exit(EXIT_REPORTED)
+
+    return report
+
+
 def serve(fd_in: int, fd_out: int) -> int:
     wire.send(fd_out, {"op": "hello", "pid": os.getpid(), "numpy": np.__version__})
     model = call = None
@@ -128,6 +140,8 @@ def serve(fd_in: int, fd_out: int) -> int:
         if op == "exit":
             return EXIT_OK
         if op == "load":
+            if "imports" in message:
+                guard.install(os.getcwd(), message["imports"], violation_reporter(fd_out))
             model, call = build(message)
             parameters, dtypes = count_parameters(model)
             wire.send(fd_out, {"op": "loaded", "parameters": parameters, "dtypes": dtypes})

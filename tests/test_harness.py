@@ -432,26 +432,18 @@ def build_model():
     "escape",
     [
         pytest.param("", id="in-the-workers-group"),
-        pytest.param(
-            "os.setsid()\n        ",
-            id="own-session",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="sandbox.Child.kill only kills the worker's process group: a grandchild "
-                "that calls os.setsid() survives the grade (needs a PID namespace, a cgroup or "
-                "RLIMIT_NPROC=0 after start)",
-            ),
-        ),
+        pytest.param("os.setsid()\n        ", id="own-session"),
     ],
 )
-def test_grandchild_process_dies_with_the_grade(
-    tmp_path: Path, rules: Rules, plan: Plan, reap: list[int], escape: str
+def test_a_model_cannot_start_a_grandchild(
+    tmp_path: Path, rules: Rules, plan: Plan, escape: str
 ) -> None:
+    """The audit hook ends the child at os.fork, before a grandchild exists to outlive the
+    grade (a PID namespace, for native code, is the sandbox work still to come)."""
     folder = submit(tmp_path, "forker", GRANDCHILD.format(escape=escape), header=MLP)
     doc = grade(folder, rules, plan)
-    grandchild = read_pid(folder / "grandchild.txt", reap)
-    graded(doc)
-    assert gone(grandchild)
+    rejected(doc, "sandbox_violation", "os.fork")
+    assert not (folder / "grandchild.txt").exists()
 
 
 # -- well-behaved submissions -------------------------------------------------------------------
@@ -648,18 +640,31 @@ def build_model():
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SPEC §4: the model must not see sample i+1 before answering sample i, but the "
-    "worker's input pipe is readable by the model (its fd is in sys.argv): it reads the rest "
-    "of the block, writes it back through /proc/self/fd and answers from a batched cache",
-)
 def test_model_cannot_read_ahead_through_the_workers_pipe(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
+    """SPEC §4: the model must not see sample i+1 before answering sample i. Reading the
+    rest of the block from the worker's pipe is possible (same process), but putting it
+    back means re-opening the pipe through /proc/self/fd, which the audit hook refuses."""
     folder = submit(tmp_path, "peek", PEEK_AHEAD, header=MLP)
     doc = grade(folder, rules, plan)
-    assert not (folder / "peeked.txt").exists(), doc["verdict"]
+    rejected(doc, "sandbox_violation", "/proc/self/fd")
+    assert not (folder / "peeked.txt").exists()
+
+
+def test_reading_ahead_without_putting_back_starves_the_worker(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    """Without the write-back the samples are gone: the worker waits for input that never
+    comes, and the grade ends in a timeout instead of a faster score."""
+    plan = dataclasses.replace(plan, block_timeout_s=1.0)
+    body = PEEK_AHEAD.replace(
+        'fd = os.open(f"/proc/self/fd/{FD_IN}", os.O_WRONLY)', "fd = os.dup(1)"
+    )
+    assert body != PEEK_AHEAD
+    doc = grade(submit(tmp_path, "peek2", body, header=MLP), rules, plan)
+    assert doc["verdict"]["status"] == "rejected"
+    assert doc["verdict"]["code"] in ("timeout", "bad_output"), doc["verdict"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,125 @@
+"""The child's audit hook (PEP 578): the Python-level layer of the sandbox.
+
+Installed by the worker after NumPy is imported and before any of the submission's code
+is, it ends the child at the first event a submission has no business causing:
+starting or signalling processes, sockets, ctypes, unpickling, importing a forbidden or
+unknown module at run time (``exec`` of an import the static check could not see), and
+opening files outside the submission folder and the Python installation (the labels,
+the baselines, other teams' folders, ``/proc/self/fd``: re-opening the worker's pipe).
+
+A hook cannot be removed once added, and it does not raise into the submission's code:
+it reports the violation to the parent and exits, so no ``try``/``except`` swallows it.
+PEP 578 is explicit that hooks are not a security boundary on their own (native code
+can bypass them); the operating-system limits stand behind this layer.
+
+Child-side code: imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+
+# Events that end the child whatever their arguments.
+REFUSED = frozenset({
+    "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
+    "os.kill", "os.killpg", "signal.pthread_kill", "subprocess.Popen", "pty.spawn",
+    "pickle.find_class", "os.chroot", "os.setuid", "os.setgid", "sys.remote_exec",
+    # A link or a rename could bring an outside file in; a chdir could move "inside" out.
+    "os.symlink", "os.link", "os.rename", "os.chdir", "os.fchdir",
+})  # fmt: skip
+REFUSED_PREFIXES = ("socket.", "ctypes.", "_winapi.", "winreg.", "webbrowser.")
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+DEVICES = frozenset({"/dev/null", "/dev/urandom", "/dev/random", "/dev/zero"})
+
+
+class Guard:
+    """The policy, checked per event. ``report`` must not return."""
+
+    def __init__(
+        self, folder: str, imports: dict, report: Callable[[str], None], read_roots: Iterable[str]
+    ) -> None:
+        self.folder = _dir(folder)
+        self.read_roots = tuple(_dir(r) for r in read_roots)
+        self.forbidden = frozenset(imports["forbidden"])
+        self.allowed = frozenset(imports["allowed"])
+        self.stdlib = sys.stdlib_module_names if imports["allowed_stdlib"] else frozenset()
+        self.local = {n[:-3] for n in os.listdir(folder) if n.endswith(".py")} | {
+            n for n in os.listdir(folder) if os.path.isdir(os.path.join(folder, n))
+        }
+        self.report = report
+        self.busy = False
+
+    def __call__(self, event: str, args: tuple) -> None:
+        if self.busy:  # the report itself must not be judged
+            return
+        why = self.judge(event, args)
+        if why:
+            self.busy = True
+            self.report(why)
+
+    def judge(self, event: str, args: tuple) -> str | None:
+        if event in REFUSED or event.startswith(REFUSED_PREFIXES):
+            return f"{event} is not allowed in a submission"
+        if event == "import":
+            return self.judge_import(args[0])
+        if event == "open":
+            return self.judge_open(*args[:3])
+        return None
+
+    def judge_import(self, name: str) -> str | None:
+        top = name.split(".")[0]
+        if top in self.forbidden:
+            return f"importing {name!r} is forbidden"
+        if top in self.allowed or top in self.stdlib or top in self.local:
+            return None
+        return f"importing {name!r} is outside NumPy and the standard library"
+
+    def judge_open(self, path: object, mode: object, flags: object) -> str | None:
+        if isinstance(path, int):
+            return f"opening file descriptor {path} is not allowed"
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        if not isinstance(path, str):
+            return None
+        full = os.path.abspath(path)  # the real working directory: chdir is refused
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+            isinstance(flags, int) and mode is None and flags & WRITE_FLAGS
+        )
+        if full in DEVICES and not writing:
+            return None
+        if _under(full, self.folder):
+            return None
+        if writing:
+            return f"writing {path!r} outside the submission folder is not allowed"
+        if full.startswith(("/proc/", "/sys/", "/dev/")) or not _under(full, *self.read_roots):
+            return f"reading {path!r} is not allowed: only the submission folder and Python's own"
+        return None
+
+
+def read_roots() -> list[str]:
+    """Where Python, NumPy and the worker's own code live: the child may read from there
+    (imports, and tracebacks quoting source). The grader's package holds code only; its
+    data and the baselines are outside it."""
+    import numpy
+
+    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    roots.add(os.path.dirname(os.path.dirname(numpy.__file__)))
+    roots.add(os.path.dirname(os.__file__))
+    roots.add(os.path.dirname(os.path.abspath(__file__)))
+    return sorted(roots)
+
+
+def install(folder: str, imports: dict, report: Callable[[str], None]) -> Guard:
+    guard = Guard(folder, imports, report, read_roots())
+    sys.addaudithook(guard)
+    return guard
+
+
+def _dir(path: str) -> str:
+    return os.path.normpath(os.path.realpath(path))
+
+
+def _under(path: str, *roots: str) -> bool:
+    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
