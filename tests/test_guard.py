@@ -60,7 +60,8 @@ def test_escape_events_are_refused(policy, event, args) -> None:
     "name, refused",
     [
         ("torch", "forbidden"),
-        ("subprocess", "forbidden"),
+        ("_posixsubprocess", "forbidden"),  # what subprocess imports to fork and exec
+        ("threading", None),  # the standard library's own needs: zipfile, for np.load
         ("pandas", "outside NumPy"),
         ("numpy.linalg", None),
         ("json", None),
@@ -126,7 +127,7 @@ def build_model():
 
 ESCAPES = [
     pytest.param("exec('import sub' + 'process')", "subprocess", id="exec-import-subprocess"),
-    pytest.param("exec('import soc' + 'ket')", "socket", id="exec-import-socket"),
+    pytest.param("exec('import soc' + 'ket; socket.socket()')", "socket", id="exec-socket"),
     pytest.param("exec('import ctypes; ctypes.CDLL(None)')", "ctypes", id="ctypes-dlopen"),
     pytest.param("import os\nos.kill(os.getppid(), 0)", "os.kill", id="signal-the-grader"),
     pytest.param(f"open({str(LABELS)!r}, 'rb').read()", "reading", id="read-the-labels"),
