@@ -16,9 +16,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from grader import __version__, legacy, render, result, static
-from grader.config import check_submission, load_rules
+from grader import __version__, legacy, render, result
+from grader.config import load_rules
 from grader.errors import GraderError, Violation
+from grader.grade import check_before_running, exit_code, grade
 from grader.harness import QUICK, Plan
 
 EXIT_OK, EXIT_RULES, EXIT_REJECTED = 0, 1, 2
@@ -105,8 +106,6 @@ def main(
 
 
 def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from grader.grade import exit_code, grade  # the harness loads only when grading
-
     rules = load_rules()
     plan: Plan = QUICK if args.quick else Plan()
     if args.json and len(args.paths) > 1:
@@ -168,10 +167,7 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 def validate_file(file: Path, rules) -> list[Violation]:
     if file.suffix in (".yaml", ".yml") or file.is_dir():
-        submission, problems = check_submission(file, rules)
-        if submission is not None and not problems:
-            problems = static.check(submission.folder, rules)[1]
-        return problems
+        return check_before_running(file, rules)[2]
     doc = result.read_json(file)
     if legacy.is_legacy(doc):
         return legacy.check(doc, rules, str(file))

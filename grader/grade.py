@@ -15,6 +15,7 @@ from grader.config import Rules, Submission, check_submission
 from grader.errors import Violation
 from grader.harness import Model, Plan, Progress, Referee, Rejected
 from grader.workloads import as_inputs, get_workload, load_split
+from grader.yamlfile import display_path
 
 
 def grade(
@@ -32,10 +33,7 @@ def grade(
     ``baseline_folder`` replaces the workload's reference model (the benchmarks use it to
     compare against a model of known speed).
     """
-    submission, violations = check_submission(path, rules)
-    if submission is None or violations:
-        return rejected_config(path, violations)
-    code, violations = static.check(submission.folder, rules)
+    submission, code, violations = check_before_running(path, rules)
     if code:
         return rejected_config(path, violations, code)
     workload = get_workload(rules, submission.workload)
@@ -77,7 +75,7 @@ def grade(
         "layers": measured.layers,
     }
     doc["baseline"] = {
-        "path": _display(baseline.folder),
+        "path": display_path(baseline.folder),
         "metrics": result.model_metrics(
             measured.baseline, labels, result.model_files(baseline.folder, workload.baseline_files)
         ),
@@ -88,6 +86,18 @@ def grade(
         )
     }
     return result.apply_derived(doc, result.derive(doc, rules))
+
+
+def check_before_running(
+    path: Path, rules: Rules
+) -> tuple[Submission | None, str | None, list[Violation]]:
+    """The config, then the files and imports: the submission, or a verdict code and every
+    violation. Nothing of the submission runs."""
+    submission, violations = check_submission(path, rules)
+    if submission is None or violations:
+        return None, "config_invalid", violations
+    code, violations = static.check(submission.folder, rules)
+    return (None, code, violations) if code else (submission, None, [])
 
 
 def header() -> dict:
@@ -145,10 +155,3 @@ def exit_code(doc: dict) -> int:
     if doc["verdict"]["status"] != "graded":
         return 2
     return 0 if result.qualified_everywhere(doc) else 1
-
-
-def _display(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()

@@ -79,7 +79,7 @@ def card(result: dict) -> dict:
         "status": verdict["status"],
         "code": verdict.get("code"),
         "message": verdict.get("message", ""),
-        "violations": verdict.get("violations", []),
+        "violations": [{**v, "where": _where(v)} for v in verdict.get("violations", [])],
         "metrics": [],
         "events": [],
         "flags": [],
@@ -164,6 +164,12 @@ def card(result: dict) -> dict:
     return out
 
 
+def _where(violation: dict) -> str:
+    """file:line of a stored violation, as ``Violation.where`` gives it."""
+    file = violation.get("file", "")
+    return f"{file}:{violation['line']}" if violation.get("line") else file
+
+
 def _sps(v: float | None) -> str:
     return "—" if v is None else f"{v:,.0f}/s"
 
@@ -179,11 +185,9 @@ def terminal(result: dict, console: Console) -> None:
     if c["status"] != "graded":
         body = [Text(f"REJECTED ({c['code']}): {clean(c['message'], 2000)}", style="bold red")]
         for v in c["violations"]:
-            where = f"{v.get('file', '')}:{v['line']}" if v.get("line") else v.get("file", "")
-            line = f"✗ {where} {v['message']}"
+            body.append(Text(clean(f"✗ {v['where']} {v['message']}", 1000)))
             if v.get("fix"):
-                line += f"\n    fix: {v['fix']}"
-            body.append(Text(clean(line, 1000).replace("    fix:", "\n    fix:")))
+                body.append(Text(clean(f"    fix: {v['fix']}", 1000)))
         console.print(Panel(Group(*body), title=title, border_style="red"))
         return
     table = Table(show_header=True, header_style="bold", expand=False)
@@ -224,9 +228,8 @@ def markdown(result: dict) -> str:
         lines.append(f"**Rejected** (`{c['code']}`): {md(c['message'], 2000)}")
         lines.append("")
         for v in c["violations"]:
-            where = f"{v.get('file', '')}:{v['line']}" if v.get("line") else v.get("file", "")
             fix = f" — fix: {md(v['fix'], 300)}" if v.get("fix") else ""
-            lines.append(f"- ✗ {code(where, 200)} {md(v['message'], 500)}{fix}")
+            lines.append(f"- ✗ {code(v['where'], 200)} {md(v['message'], 500)}{fix}")
         return "\n".join(lines) + "\n"
     lines += ["| | baseline | submission | |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {s} | {d} |" for a, b, s, d in c["metrics"]]
