@@ -57,6 +57,7 @@ def grade(
         measured = referee.measure(baseline, candidate)
     except Rejected as exc:
         doc["verdict"] = {"status": "rejected", "code": exc.code, "message": exc.message}
+        doc["sandbox"] = referee.layers()
         return doc
     doc["system"] = result.system_info(measured.affinity)
     doc["verdict"] = {"status": "graded", "code": None, "message": "graded"}
@@ -72,8 +73,8 @@ def grade(
         "throughput_batch": plan.throughput_batch,
         "wall_seconds": measured.wall_seconds,
         "quick": quick,
-        "layers": measured.layers,
     }
+    doc["sandbox"] = measured.layers
     doc["baseline"] = {
         "path": display_path(baseline.folder),
         "metrics": result.model_metrics(

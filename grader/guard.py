@@ -3,8 +3,8 @@
 Installed by the worker after NumPy is imported and before any of the submission's code
 is, it ends the child at the first event a submission has no business causing:
 starting or signalling processes, sockets, ctypes, unpickling, importing a forbidden or
-unknown module at run time (``exec`` of an import the static check could not see), and
-opening files outside the submission folder and the Python installation (the labels,
+unknown module at run time (``exec`` of an import the static check could not see),
+writing any file, and reading outside the submission folder and the Python installation (the labels,
 the baselines, other teams' folders, ``/proc/self/fd``: re-opening the worker's pipe).
 
 A hook cannot be removed once added, and it does not raise into the submission's code:
@@ -93,12 +93,12 @@ class Guard:
         writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
             isinstance(flags, int) and mode is None and flags & WRITE_FLAGS
         )
-        if full in DEVICES and not writing:
-            return None
-        if _under(full, self.folder):
-            return None
         if writing:
-            return f"writing {path!r} outside the submission folder is not allowed"
+            if full == "/dev/null":
+                return None
+            return f"writing {path!r} is not allowed: a submission writes no files"
+        if full in DEVICES or _under(full, self.folder):
+            return None
         if full.startswith(("/proc/", "/sys/", "/dev/")) or not _under(full, *self.read_roots):
             return f"reading {path!r} is not allowed: only the submission folder and Python's own"
         return None

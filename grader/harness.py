@@ -146,6 +146,7 @@ class Referee:
         self.rng = np.random.default_rng(self.seed)
         self.in_shape = tuple(images.shape[1:])
         self._limits_ok = True  # did every child get its rlimits?
+        self.child_layers: dict[str, str] = {}  # the OS layers the submission's child reported
         total = len(images)
         self.stream = self.rng.permutation(total)  # the first pass: every image once, clean
         self.position = 0
@@ -269,13 +270,20 @@ class Referee:
             seed=self.seed,
             affinity=affinity,
             wall_seconds=time.perf_counter() - started,
-            layers={
-                "process_group": True,
-                "environment": "whitelist",
-                "rlimits": "prlimit" if self._limits_ok else "unavailable",
-                "audit_hook": bool(self.imports),
-            },
+            layers=self.layers(),
         )
+
+    def layers(self) -> dict[str, str]:
+        """Every layer of the sandbox and its state, as the result records it."""
+        return {
+            "static_check": "passed" if self.imports else "off",
+            "workdir": "private read-only copy",
+            "process_group": "own session, killed as a group",
+            "environment": "whitelist",
+            "rlimits": "prlimit" if self._limits_ok else "unavailable",
+            **self.child_layers,
+            "audit_hook": "installed" if self.imports else "off",
+        }
 
     def session(
         self,
@@ -294,6 +302,8 @@ class Referee:
                 for model in models:
                     children.append(spawn(model.name, model.folder, self.plan.limits, core))
                     self._limits_ok &= children[-1].info.get("limits") == "prlimit"
+                    if model is models[1]:
+                        self.child_layers = children[-1].info.get("layers", {})
                 # The interpreter-plus-NumPy footprint, before any model code is imported.
                 self.calibrate(children, 16, 1, 3)
                 base_rss = [c.peak_rss_bytes() for c in children]

@@ -5,8 +5,10 @@ whitelisted environment with BLAS pinned to one thread, resource limits, a CPU c
 its own where the machine has one to spare, and two dedicated pipes. Every read from
 it has a deadline; on expiry the group is killed with SIGKILL.
 
-This is the first layer of containment; the sandbox issue adds the audit hook, the
-namespaces and the file-system confinement on top.
+The child runs in a private, read-only copy of the model's folder, removed with its log
+when the child is closed: whatever it does to its working directory, the real folder is
+untouched. Inside, the worker applies the operating-system layers (``confine``) and then
+the audit hook (``guard``); the layers it reports come back in its hello.
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ class ChildFailure(Exception):
 class Limits:
     cpu_seconds: int = 600
     memory_bytes: int = 4 * 1024**3
-    file_bytes: int = 16 * 1024**2
+    file_bytes: int = 16 * 1024**2  # the log: what the child prints, truncated before this
     open_files: int = 256
+    skip_layers: tuple[str, ...] = ()  # OS layers not to apply (tests of the fallbacks)
 
 
 @dataclass
@@ -154,7 +157,12 @@ class Child:
             if -code == signal.SIGXCPU:
                 return "timeout", f"{self.name} exceeded its CPU-time limit ({sig})"
             if -code == signal.SIGXFSZ:
-                return "crashed", f"{self.name} wrote more output than allowed ({sig})"
+                return "bad_output", f"{self.name} wrote more output than allowed ({sig})"
+            if -code == signal.SIGSYS:
+                return "sandbox_violation", (
+                    f"{self.name} made a system call the sandbox forbids (process creation, "
+                    f"sockets, signals to other processes, namespaces…): seccomp ended it ({sig})"
+                )
             return "crashed", f"{self.name} died with signal {sig}{tail}"
         if tail and "MemoryError" in tail:
             return "memory_limit", f"{self.name} ran out of memory{tail}"
@@ -203,7 +211,33 @@ class Child:
             with contextlib.suppress(OSError):
                 os.close(fd)
         # The log is only read for a verdict's message, always before close.
-        shutil.rmtree(self.log_path.parent, ignore_errors=True)
+        remove_tree(self.log_path.parent)
+
+
+def private_copy(folder: Path, target: Path) -> None:
+    """Copy the regular files and folders of ``folder`` to ``target``, read-only.
+
+    The static check refused links and special files in a submission before this runs;
+    anything else that is not a plain file or folder is skipped, never followed.
+    """
+    target.mkdir()
+    for entry in os.scandir(folder):
+        dest = target / entry.name
+        if entry.is_dir(follow_symlinks=False):
+            private_copy(Path(entry.path), dest)
+        elif entry.is_file(follow_symlinks=False):
+            shutil.copyfile(entry.path, dest, follow_symlinks=False)
+            dest.chmod(0o444)
+    target.chmod(0o555)
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a tree that holds read-only folders (the private copy)."""
+    for root, dirs, _ in os.walk(path):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(root, name), 0o700)
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def child_environment() -> dict[str, str]:
@@ -253,6 +287,14 @@ def spawn(name: str, folder: Path, limits: Limits, core: int | None) -> Child:
             fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
     log_dir = Path(tempfile.mkdtemp(prefix="olympics-"))
     log_path = log_dir / f"{name}.log"
+    workdir = log_dir / "work"
+    try:
+        private_copy(folder, workdir)
+    except OSError as exc:
+        remove_tree(log_dir)
+        for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
+            os.close(fd)
+        raise ChildFailure("crashed", f"could not copy {folder} for {name}: {exc}", name) from None
     cmd = [
         sys.executable,
         "-I",
@@ -261,11 +303,12 @@ def spawn(name: str, folder: Path, limits: Limits, core: int | None) -> Child:
         BOOTSTRAP.format(root=str(GRADER_PARENT)),
         str(to_child_r),
         str(from_child_w),
+        ",".join(limits.skip_layers),
     ]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             cmd,
-            cwd=folder,
+            cwd=workdir,
             env=child_environment(),
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -289,6 +332,12 @@ def spawn(name: str, folder: Path, limits: Limits, core: int | None) -> Child:
             os.sched_setaffinity(proc.pid, {core})
         except (OSError, AttributeError):
             child.core = None
-    hello = child.receive(timeout=60.0)
+    try:
+        hello = child.receive(timeout=60.0)
+    except BaseException:
+        child.close()
+        raise
     child.info["numpy"] = hello.get("numpy")
+    layers = hello.get("layers") if isinstance(hello.get("layers"), dict) else {}
+    child.info["layers"] = {str(k)[:64]: str(v)[:500] for k, v in list(layers.items())[:16]}
     return child

@@ -2,8 +2,9 @@
 
 Runs in its own process, started by the sandbox with two pipe descriptors. It only
 computes: the parent holds the labels and owns the clock. It imports nothing of the
-grader but the wire protocol and its own audit hook (``guard``), which it installs before
-the submission's code is imported.
+grader but the wire protocol, the operating-system layers (``confine``), applied before it
+says hello, and its own audit hook (``guard``), installed before the submission's code is
+imported.
 
 Each block's samples stay in the pipe until the model has answered the previous one:
 the loop reads one sample (or one batch) into a reused buffer, calls the model, and
@@ -22,7 +23,7 @@ import traceback
 
 import numpy as np
 
-from grader import guard, wire
+from grader import confine, guard, wire
 
 EXIT_OK = 0
 EXIT_REPORTED = 3  # the child sent an error message before exiting
@@ -119,6 +120,34 @@ def run_block(reader, call, n: int, batch: int, in_shape: tuple, classes: int) -
     return out
 
 
+class CappedOutput(io.TextIOBase):
+    """``sys.stdout`` and ``sys.stderr`` of the child: at most ``limit`` bytes reach the
+    log, then one line saying so; the rest is dropped. (Writing to descriptor 1 directly
+    bypasses this; RLIMIT_FSIZE on the log stops that with SIGXFSZ.)"""
+
+    def __init__(self, fd: int, limit: int) -> None:
+        self.fd = fd
+        self.left = limit
+        self.limit = limit
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if self.left > 0:
+            data = text.encode("utf-8", "replace")
+            if len(data) > self.left:
+                data = data[: self.left] + f"\n[output truncated at {self.limit} bytes]\n".encode()
+                self.left = 0
+            else:
+                self.left -= len(data)
+            wire.write_all(self.fd, memoryview(data))
+        return len(text)
+
+
+OUTPUT_LIMIT_BYTES = 1 << 20
+
+
 def violation_reporter(fd_out: int):
     """Report a sandbox violation to the parent and end the child at once."""
 
@@ -130,8 +159,13 @@ def violation_reporter(fd_out: int):
     return report
 
 
-def serve(fd_in: int, fd_out: int) -> int:
-    wire.send(fd_out, {"op": "hello", "pid": os.getpid(), "numpy": np.__version__})
+def serve(fd_in: int, fd_out: int, skip: list[str]) -> int:
+    # The OS layers go on before hello: before the parent sends any submission code.
+    readable = [*guard.read_roots(), os.getcwd(), *sorted(guard.DEVICES)]
+    layers = confine.confine(readable, skip)
+    wire.send(
+        fd_out, {"op": "hello", "pid": os.getpid(), "numpy": np.__version__, "layers": layers}
+    )
     model = call = None
     reader = io.FileIO(fd_in, "rb", closefd=False)
     while True:
@@ -174,8 +208,10 @@ def serve(fd_in: int, fd_out: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     fd_in, fd_out = int(argv[0]), int(argv[1])
+    sys.stdout = sys.stderr = CappedOutput(1, OUTPUT_LIMIT_BYTES)
+    skip = [name for name in argv[2].split(",") if name] if len(argv) > 2 else []
     try:
-        return serve(fd_in, fd_out)
+        return serve(fd_in, fd_out, skip)
     except ModelError as exc:
         with contextlib.suppress(OSError):
             wire.send(fd_out, {"op": "error", "code": exc.code, "message": exc.message})

@@ -80,7 +80,7 @@ def test_reads_and_writes(policy) -> None:
     own = str(folder / "weights.npz")
     allowed = [
         (own, "r", 0),
-        (own, "wb", 0),
+        ("/dev/null", "w", 0),
         ("weights.npz", "rb", 0) if Path.cwd() == folder else (own, "rb", 0),
         (np.__file__, "r", 0),
         (os.__file__, "r", 0),
@@ -94,6 +94,8 @@ def test_reads_and_writes(policy) -> None:
         (str(folder.parent / "other-team" / "model.py"), "r", 0),
         ("/etc/passwd", "r", 0),
         ("/tmp/out.txt", "w", 0),
+        (own, "wb", 0),  # not even in its own folder: that is a read-only copy
+        (own, None, os.O_RDWR),
         ("/proc/self/fd/3", None, os.O_WRONLY),  # re-opening the worker's pipe
         ("/proc/self/environ", "r", 0),
         (str(folder / ".." / "escape.txt"), "w", 0),

@@ -1,0 +1,239 @@
+"""The child's operating-system layers: they hold when the Python layer does not.
+
+The worker calls :func:`confine` after NumPy is imported and before it says hello, so
+before any of the submission's code exists in the process. Each layer is applied by the
+kernel and cannot be undone by the process afterwards, audit hook bypassed or not:
+
+- **network**: a new user and network namespace (``unshare``): no interface but a
+  down loopback, so no connection leaves the child. No uid map is written, so the child
+  runs as the overflow user; even a grader run as root loses its file-permission override.
+- **processes**: ``RLIMIT_NPROC`` of 1 (ignored for root, which the next two cover).
+- **filesystem**: Landlock. Reading is allowed beneath the working directory (the
+  private copy of the submission) and Python's and NumPy's installation; writing is
+  allowed nowhere; with ABI 4 TCP is denied, and with ABI 6 signals and abstract Unix
+  sockets are scoped to the child's own domain.
+- **syscalls**: a seccomp filter (x86_64) that kills the process (SIGSYS) on fork, exec,
+  sockets, ptrace, signals to other processes, namespaces, mounts, BPF, io_uring, …
+  Threads stay possible (``clone`` with ``CLONE_THREAD``); ``clone3`` answers ENOSYS so
+  that the C library falls back to ``clone``.
+
+Each layer is detected, not assumed: what the kernel refuses is reported as
+``unavailable: <reason>`` and the grade goes on with the layers that remain; the parent
+records every layer's state in the result. There is no library for this in the standard
+library, and the worker must need nothing beyond NumPy, so the three kernel interfaces
+are spoken here through ctypes, which is then dropped from ``sys.modules`` (its audit
+events stay refused by the hook).
+
+Child-side code: imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import platform
+import resource
+import struct
+import sys
+from collections.abc import Iterable
+
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWNET = 0x40000000
+CLONE_THREAD = 0x00010000
+
+PR_SET_NO_NEW_PRIVS = 38
+SYS_SECCOMP_X86_64 = 317
+SECCOMP_SET_MODE_FILTER = 1
+AUDIT_ARCH_X86_64 = 0xC000003E
+X32_SYSCALL_BIT = 0x40000000
+RET_KILL_PROCESS = 0x80000000
+RET_ERRNO = 0x00050000
+RET_ALLOW = 0x7FFF0000
+ENOSYS = 38
+
+SYS_LANDLOCK_CREATE_RULESET = 444  # the same number on every architecture
+SYS_LANDLOCK_ADD_RULE = 445
+SYS_LANDLOCK_RESTRICT_SELF = 446
+LANDLOCK_CREATE_RULESET_VERSION = 1
+LANDLOCK_RULE_PATH_BENEATH = 1
+FS_READ_FILE = 1 << 2
+FS_READ_DIR = 1 << 3
+# Every file-system right the kernel knows, by ABI: handled means denied unless granted.
+FS_RIGHTS_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 5: (1 << 16) - 1}
+NET_BIND_TCP = 1 << 0
+NET_CONNECT_TCP = 1 << 1
+SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0
+SCOPE_SIGNAL = 1 << 1
+
+# x86_64 system calls that end the child. Numbers from arch/x86/entry/syscalls/syscall_64.tbl.
+KILLED_SYSCALLS = {
+    "socket": 41, "socketpair": 53, "fork": 57, "vfork": 58, "execve": 59,
+    "ptrace": 101, "rt_sigqueueinfo": 129, "personality": 135, "pivot_root": 155,
+    "chroot": 161, "mount": 165, "umount2": 166, "add_key": 248, "request_key": 249,
+    "keyctl": 250, "unshare": 272, "rt_tgsigqueueinfo": 297, "perf_event_open": 298,
+    "open_by_handle_at": 304, "setns": 308, "process_vm_readv": 310,
+    "process_vm_writev": 311, "kcmp": 312, "execveat": 322, "bpf": 321,
+    "userfaultfd": 323, "pidfd_send_signal": 424, "io_uring_setup": 425,
+    "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
+    "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "pidfd_open": 434,
+    "pidfd_getfd": 438, "mount_setattr": 442,
+}  # fmt: skip
+SYS_CLONE, SYS_CLONE3 = 56, 435
+SYS_KILL, SYS_TKILL, SYS_TGKILL = 62, 200, 234
+
+LAYERS = ("network", "processes", "filesystem", "syscalls")
+
+
+class _Unavailable(Exception):
+    pass
+
+
+def _libc():
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc
+
+
+def _check(result: int, what: str) -> int:
+    if result < 0:
+        err = ctypes.get_errno()
+        raise _Unavailable(f"{what}: {os.strerror(err)} (errno {err})")
+    return result
+
+
+def network(libc) -> str:
+    _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNET), "unshare(CLONE_NEWUSER|CLONE_NEWNET)")
+    return "user and network namespace: no interface up, uid unmapped"
+
+
+def processes(root: bool) -> str:
+    resource.setrlimit(resource.RLIMIT_NPROC, (1, 1))
+    if root:
+        return "RLIMIT_NPROC=1, which the kernel does not apply to root: seccomp stops fork"
+    return "RLIMIT_NPROC=1"
+
+
+def filesystem(libc, readable: Iterable[str]) -> str:
+    abi = libc.syscall(
+        SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), LANDLOCK_CREATE_RULESET_VERSION
+    )
+    _check(abi, "Landlock")
+    fs_rights = FS_RIGHTS_BY_ABI[max(k for k in FS_RIGHTS_BY_ABI if k <= abi)]
+    net_rights = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
+    scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
+    attr = struct.pack("=QQQ", fs_rights, net_rights, scoped)
+    size = 8 if abi < 4 else 16 if abi < 6 else 24
+    buf = ctypes.create_string_buffer(attr[:size], size)
+    ruleset = _check(
+        libc.syscall(SYS_LANDLOCK_CREATE_RULESET, buf, ctypes.c_size_t(size), 0),
+        "landlock_create_ruleset",
+    )
+    try:
+        for path in readable:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # a root that does not exist here grants nothing
+            try:
+                rights = FS_READ_FILE if not os.path.isdir(path) else FS_READ_FILE | FS_READ_DIR
+                rule = ctypes.create_string_buffer(struct.pack("=Qi", rights, fd), 12)
+                _check(
+                    libc.syscall(
+                        SYS_LANDLOCK_ADD_RULE, ruleset, LANDLOCK_RULE_PATH_BENEATH, rule, 0
+                    ),
+                    f"landlock_add_rule({path})",
+                )
+            finally:
+                os.close(fd)
+        _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+        _check(libc.syscall(SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0), "landlock_restrict_self")
+    finally:
+        os.close(ruleset)
+    extras = (", TCP denied" if net_rights else "") + (", signals scoped" if scoped else "")
+    return f"Landlock ABI {abi}: read-only beneath the copy and Python's own, no writes{extras}"
+
+
+def seccomp_program(pid: int) -> bytes:
+    """The classic-BPF filter: x86_64 only, then per system call number."""
+    ld_w, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JSET|K, RET|K
+    prog: list[tuple[int, int, int, int]] = []
+
+    def op(code: int, k: int, jt: int = 0, jf: int = 0) -> None:
+        prog.append((code, jt, jf, k))
+
+    op(ld_w, 4)  # seccomp_data.arch
+    op(jeq, AUDIT_ARCH_X86_64, 1, 0)
+    op(ret, RET_KILL_PROCESS)
+    op(ld_w, 0)  # seccomp_data.nr
+    op(jset, X32_SYSCALL_BIT, 0, 1)
+    op(ret, RET_KILL_PROCESS)
+    for nr in sorted(KILLED_SYSCALLS.values()):
+        op(jeq, nr, 0, 1)
+        op(ret, RET_KILL_PROCESS)
+    op(jeq, SYS_CLONE3, 0, 1)
+    op(ret, RET_ERRNO | ENOSYS)
+    # clone: threads only (flags in args[0], low word at offset 16).
+    op(jeq, SYS_CLONE, 0, 4)
+    op(ld_w, 16)
+    op(jset, CLONE_THREAD, 0, 1)
+    op(ret, RET_ALLOW)
+    op(ret, RET_KILL_PROCESS)
+    # kill, tkill, tgkill: only to itself (the C library's abort() raises SIGABRT so).
+    for nr in (SYS_KILL, SYS_TKILL, SYS_TGKILL):
+        op(jeq, nr, 0, 4)
+        op(ld_w, 16)
+        op(jeq, pid, 0, 1)
+        op(ret, RET_ALLOW)
+        op(ret, RET_KILL_PROCESS)
+    op(ret, RET_ALLOW)
+    return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
+
+
+def syscalls(libc) -> str:
+    if platform.machine() != "x86_64":
+        raise _Unavailable(
+            f"the filter's system-call numbers are x86_64's, not {platform.machine()}"
+        )
+    code = seccomp_program(os.getpid())
+    filters = ctypes.create_string_buffer(code, len(code))
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fprog = SockFprog(len(code) // 8, ctypes.addressof(filters))
+    _check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+    _check(
+        libc.syscall(SYS_SECCOMP_X86_64, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(fprog)),
+        "seccomp",
+    )
+    return f"seccomp: {len(KILLED_SYSCALLS) + 2} system calls end the child (SIGSYS)"
+
+
+def confine(readable: Iterable[str], skip: Iterable[str] = (), libc=None) -> dict[str, str]:
+    """Apply every layer not in ``skip``; return each layer's state, one line each.
+
+    Order matters: the namespaces first (the filter would refuse ``unshare``), the rlimit
+    after them (a new user namespace counts its processes afresh), then Landlock, then
+    the filter.
+    """
+    skip = set(skip)
+    libc = libc or _libc()
+    root = os.geteuid() == 0  # before the namespace, where it would read as the overflow uid
+    steps = {
+        "network": lambda: network(libc),
+        "processes": lambda: processes(root),
+        "filesystem": lambda: filesystem(libc, readable),
+        "syscalls": lambda: syscalls(libc),
+    }
+    layers: dict[str, str] = {}
+    for name, step in steps.items():
+        if name in skip:
+            layers[name] = "off: not asked for"
+            continue
+        try:
+            layers[name] = step()
+        except (_Unavailable, OSError, ValueError, AttributeError) as exc:
+            layers[name] = f"unavailable: {exc}"
+    for module in [m for m in sys.modules if m.split(".")[0] in ("ctypes", "_ctypes")]:
+        del sys.modules[module]
+    return layers
