@@ -45,8 +45,10 @@ class Plan:
     throughput_batch: int = 32
     throughput_rounds: int = 4  # per session
     time_budget_s: float = 24.0  # for the timed rounds of all sessions together
-    load_timeout_s: float = 60.0
-    block_timeout_s: float = 120.0
+    # A hang costs this long before its verdict. The probe block (32 samples) is the
+    # longest: 20 s allows 0.6 s a sample, six times the Accuracy Contest's 100 ms rule.
+    load_timeout_s: float = 30.0
+    block_timeout_s: float = 20.0
     noise: float = 0.5 / 255  # below one grey level: the same digit, never the same bytes
     limits: Limits = field(default_factory=Limits)
 

@@ -16,7 +16,12 @@ from rich.text import Text
 
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+# A zero-width space (as dependabot writes "@&#8203;user") keeps GitHub from turning the
+# text that follows into a mention, an e-mail link or a bare-URL autolink; the entity is
+# decoded to the character before GitHub's autolinker and mention filter see the text.
+ZWSP = "&#8203;"
 MENTION = re.compile(r"@")
+AUTOLINK = re.compile(r"(?i)(?<=[a-z])(?=://)|(?<=\bwww)(?=\.)")
 
 
 def clean(text: object, limit: int = 200) -> str:
@@ -26,10 +31,12 @@ def clean(text: object, limit: int = 200) -> str:
 
 
 def md(text: object, limit: int = 200) -> str:
-    """Escape for GitHub Markdown: no HTML, links, emphasis, table breaks or @-mentions."""
+    """Escape for GitHub Markdown: no HTML, links (written or bare), emphasis, table breaks
+    or @-mentions."""
     s = html.escape(clean(text, limit), quote=False)
     s = MD_SPECIAL.sub(r"\\\1", s)
-    return MENTION.sub("&#64;", s)
+    s = MENTION.sub("@" + ZWSP, s)
+    return AUTOLINK.sub(ZWSP, s)
 
 
 def code(text: object, limit: int = 200) -> str:

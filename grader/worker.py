@@ -15,11 +15,13 @@ peeking through frames or the garbage collector finds nothing ahead.
 from __future__ import annotations
 
 import contextlib
+import errno
 import importlib
 import io
 import os
 import sys
 import traceback
+from collections.abc import Callable
 
 import numpy as np
 
@@ -57,7 +59,9 @@ def build(message: dict):
     except MemoryError:
         raise ModelError("memory_limit", "ran out of memory while building the model") from None
     except BaseException as exc:
-        raise ModelError("crashed", f"build_model failed: {describe(exc)}") from None
+        raise limit_verdict(exc) or ModelError(
+            "crashed", f"build_model failed: {describe(exc)}"
+        ) from None
     if callable(model):
         call = model
     elif callable(getattr(model, "forward", None)):
@@ -120,40 +124,63 @@ def run_block(reader, call, n: int, batch: int, in_shape: tuple, classes: int) -
     return out
 
 
+OUTPUT_LIMIT_BYTES = 1 << 20
+
+
 class CappedOutput(io.TextIOBase):
-    """``sys.stdout`` and ``sys.stderr`` of the child: at most ``limit`` bytes reach the
-    log, then one line saying so; the rest is dropped. (Writing to descriptor 1 directly
-    bypasses this; RLIMIT_FSIZE on the log stops that with SIGXFSZ.)"""
+    """``sys.stdout`` and ``sys.stderr`` of the child: the first ``limit`` bytes reach the
+    log; the write that would pass the limit ends the child with ``bad_output`` (SPEC §5:
+    an output limit stops the submission with a verdict). Writing to descriptor 1
+    directly bypasses this; RLIMIT_FSIZE on the log stops that (EFBIG, see ``limit_verdict``).
+    """
 
     def __init__(self, fd: int, limit: int) -> None:
         self.fd = fd
         self.left = limit
         self.limit = limit
+        self.exceeded: Callable[[str], None] | None = None  # set once the pipe is known
 
     def writable(self) -> bool:
         return True
 
     def write(self, text: str) -> int:
-        if self.left > 0:
-            data = text.encode("utf-8", "replace")
-            if len(data) > self.left:
-                data = data[: self.left] + f"\n[output truncated at {self.limit} bytes]\n".encode()
-                self.left = 0
-            else:
-                self.left -= len(data)
-            wire.write_all(self.fd, memoryview(data))
+        data = text.encode("utf-8", "replace")
+        if len(data) > self.left:
+            with contextlib.suppress(OSError):
+                wire.write_all(self.fd, memoryview(data[: max(self.left, 0)]))
+            self.left = 0
+            if self.exceeded is not None:
+                self.exceeded(
+                    f"printed more than {self.limit:,} bytes to stdout/stderr (the limit); "
+                    "print less, or nothing, while the grader measures"
+                )
+            return len(text)
+        self.left -= len(data)
+        wire.write_all(self.fd, memoryview(data))
         return len(text)
 
 
-OUTPUT_LIMIT_BYTES = 1 << 20
+def limit_verdict(exc: BaseException) -> ModelError | None:
+    """An exception that an operating-system layer caused, as that layer's verdict.
+
+    EFBIG comes from writing past RLIMIT_FSIZE on the log (an output limit). EACCES and
+    EPERM can only come from the sandbox here: the working directory is a read-only copy,
+    Landlock refuses files outside it, and nothing else the child may touch needs rights.
+    """
+    if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        return ModelError("bad_output", f"wrote more to its output than allowed ({exc})")
+    if isinstance(exc, PermissionError):
+        return ModelError("sandbox_violation", f"the sandbox refused: {describe(exc)}")
+    return None
 
 
-def violation_reporter(fd_out: int):
-    """Report a sandbox violation to the parent and end the child at once."""
+def reporter(fd_out: int, code: str) -> Callable[[str], None]:
+    """Report a verdict to the parent and end the child at once: no ``except`` in the
+    submission's code can swallow it."""
 
     def report(why: str) -> None:
         with contextlib.suppress(OSError, wire.WireError):
-            wire.send(fd_out, {"op": "error", "code": "sandbox_violation", "message": why})
+            wire.send(fd_out, {"op": "error", "code": code, "message": why})
         os._exit(EXIT_REPORTED)
 
     return report
@@ -175,7 +202,9 @@ def serve(fd_in: int, fd_out: int, skip: list[str]) -> int:
             return EXIT_OK
         if op == "load":
             if "imports" in message:
-                guard.install(os.getcwd(), message["imports"], violation_reporter(fd_out))
+                guard.install(
+                    os.getcwd(), message["imports"], reporter(fd_out, "sandbox_violation")
+                )
             model, call = build(message)
             parameters, dtypes = count_parameters(model)
             wire.send(fd_out, {"op": "loaded", "parameters": parameters, "dtypes": dtypes})
@@ -198,7 +227,9 @@ def serve(fd_in: int, fd_out: int, skip: list[str]) -> int:
             except MemoryError:
                 raise ModelError("memory_limit", "ran out of memory during inference") from None
             except BaseException as exc:
-                raise ModelError("crashed", f"the model raised {describe(exc)}") from None
+                raise limit_verdict(exc) or ModelError(
+                    "crashed", f"the model raised {describe(exc)}"
+                ) from None
             wire.send(fd_out, {"op": "done", "n": n})
             wire.write_all(fd_out, memoryview(out).cast("B"))
         else:
@@ -208,7 +239,9 @@ def serve(fd_in: int, fd_out: int, skip: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     fd_in, fd_out = int(argv[0]), int(argv[1])
-    sys.stdout = sys.stderr = CappedOutput(1, OUTPUT_LIMIT_BYTES)
+    output = CappedOutput(1, OUTPUT_LIMIT_BYTES)
+    output.exceeded = reporter(fd_out, "bad_output")
+    sys.stdout = sys.stderr = output
     skip = [name for name in argv[2].split(",") if name] if len(argv) > 2 else []
     try:
         return serve(fd_in, fd_out, skip)

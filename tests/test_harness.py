@@ -329,17 +329,42 @@ REJECTIONS = [
         id="forward-allocates-800gb",
     ),
     pytest.param(
-        # print() is capped at 1 MiB by the worker; writing to descriptor 1 directly meets
-        # RLIMIT_FSIZE (16 MiB) on the log: Python ignores SIGXFSZ, so the write fails with
-        # EFBIG and the submission's own code sees the error.
+        # print() is capped at 1 MiB by the worker: past it, the child ends with a verdict.
+        """\
+        def build_model():
+            print('x' * 50_000_000)
+            return lambda x: np.zeros((len(x), 10), dtype=np.float32)
+        """,
+        "bad_output",
+        ("printed more than 1,048,576 bytes",),
+        id="build-prints-50mb",
+    ),
+    pytest.param(
+        """\
+        def build_model():
+            def forward(x):
+                try:  # swallowing the error does not help: the child is already gone
+                    sys.stderr.write('y' * 300_000)
+                except BaseException:
+                    pass
+                return np.zeros((len(x), 10), dtype=np.float32)
+            return forward
+        """,
+        "bad_output",
+        ("printed more than",),
+        id="forward-prints-a-little-each-call",
+    ),
+    pytest.param(
+        # Writing to descriptor 1 directly skips the cap and meets RLIMIT_FSIZE (16 MiB) on
+        # the log: Python ignores SIGXFSZ, so the write fails with EFBIG.
         """\
         def build_model():
             for _ in range(50):
                 os.write(1, b'x' * 1_000_000)
             return lambda x: np.zeros((len(x), 10), dtype=np.float32)
         """,
-        "crashed",
-        ("build_model", "File too large"),
+        "bad_output",
+        ("wrote more to its output", "File too large"),
         id="build-writes-50mb-to-fd-1",
     ),
 ]

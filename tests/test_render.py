@@ -194,7 +194,10 @@ def unescaped_pipes(line: str) -> int:
 
 
 def assert_inert_markdown(text: str) -> None:
-    assert "@" not in text
+    # Every @ is followed by a zero-width space (no mention, no e-mail link), and every
+    # scheme is cut from its "://" (no bare-URL autolink).
+    assert re.findall(r"@(?!&#8203;)", text) == []
+    assert re.findall(r"(?i)(?:https?|ftp)://", text) == []
     assert "<img" not in text.lower()
     assert "](" not in text
     assert "\x1b" not in text
@@ -243,9 +246,13 @@ def test_terminal_keeps_student_markup_literal(force_terminal: bool) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        pytest.param("@octocat", "&#64;octocat", id="mention"),
+        pytest.param("@octocat", "@&#8203;octocat", id="mention"),
+        pytest.param("mail a@b.org", "mail a@&#8203;b.org", id="email-autolink"),
         pytest.param("<img src=x>", "&lt;img src=x&gt;", id="html"),
-        pytest.param("[a](http://evil)", r"\[a\]\(http://evil\)", id="link"),
+        pytest.param("[a](http://evil)", r"\[a\]\(http&#8203;://evil\)", id="link"),
+        pytest.param("see https://evil.example", "see https&#8203;://evil.example", id="bare-url"),
+        pytest.param("go to WWW.evil.example", "go to WWW&#8203;.evil.example", id="www"),
+        pytest.param("a\u200bb", "ab", id="zero-width-removed"),
         pytest.param("a | b", r"a \| b", id="pipe"),
         pytest.param("one\ntwo", "one two", id="newline"),
         pytest.param("`x`", r"\`x\`", id="backtick"),

@@ -1,0 +1,8 @@
+"""SPEC §5.6: import a forbidden framework."""
+
+import numpy as np
+import torch
+
+
+def build_model():
+    return torch.nn.Linear(784, 10)

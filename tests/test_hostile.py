@@ -1,0 +1,243 @@
+"""The hostile corpus (``tests/hostile/``): each folder is a submission that tries one
+threat of SPEC §5, graded the way CI grades, with ``olympics grade --json`` in a
+subprocess. For each: the right verdict code and a sentence naming what was stopped, exit
+2, and nothing escapes: no file of the repository changed and none written outside, no
+process left behind, no secret of the grader's environment in any output. Afterwards a
+normal submission still gets the same numbers.
+
+The grades run three at a time (two of them wait out a timeout); one at a time the corpus
+takes about 90 s here (the sandbox issue asks for under 3 minutes).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from grader import result
+from grader.config import Rules, load_rules, project_root
+
+ROOT = project_root()
+CORPUS = ROOT / "tests" / "hostile"
+SECRET = "ghp_olympicsCorpusSecret0123456789"
+PWNED = Path("/tmp/olympics-pwned")
+GRADE = [sys.executable, "-m", "grader", "grade"]
+
+pytestmark = pytest.mark.slow  # about 40 s: kept in CI, skipped by -m "not slow"
+
+# case: (verdict code, words the verdict's sentence must contain)
+EXPECTED = {
+    "framework-torch": ("import_forbidden", ["torch"]),
+    "computed-import": ("import_forbidden", ["__import__"]),
+    "symlink-to-labels": ("config_invalid", ["weights.npz", "link"]),
+    "read-labels": ("sandbox_violation", ["test.npz"]),
+    "write-leaderboard": ("sandbox_violation", ["leaderboard.md"]),
+    "write-other-team": ("sandbox_violation", ["example-int8"]),
+    "exec-socket": ("sandbox_violation", ["socket"]),
+    "subclasses-walk": ("sandbox_violation", ["os.system"]),
+    "numpy-f2py-subprocess": ("sandbox_violation", ["_posixsubprocess"]),
+    "pickle-in-weights": ("sandbox_violation", ["pickle"]),
+    "hook-off-fork": ("sandbox_violation", ["seccomp"]),
+    "hook-off-read-labels": ("sandbox_violation", ["Permission denied", "test.npz"]),
+    "kill-the-grader": ("sandbox_violation", ["os.kill"]),
+    "parent-environ": ("sandbox_violation", ["environ"]),
+    "build-sleeps": ("timeout", ["in time"]),
+    "forward-spins": ("timeout", ["in time"]),
+    "memory-bomb": ("memory_limit", ["memory"]),
+    "print-flood": ("bad_output", ["printed more than"]),
+    "error-injection": ("crashed", ["RuntimeError"]),
+}
+
+
+@pytest.fixture(scope="module")
+def rules() -> Rules:
+    return load_rules()
+
+
+@dataclass
+class Graded:
+    returncode: int
+    doc: dict
+    markdown: str
+    output: str
+    seconds: float
+
+
+def grade_case(name: str, out: Path) -> Graded:
+    env = {**os.environ, "GITHUB_TOKEN": SECRET, "OLYMPICS_TEST_SECRET": SECRET}
+    started = time.perf_counter()
+    proc = subprocess.run(
+        [
+            *GRADE,
+            str(CORPUS / name),
+            "--json",
+            str(out / f"{name}.json"),
+            "--markdown",
+            str(out / f"{name}.md"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    seconds = time.perf_counter() - started
+    doc = json.loads((out / f"{name}.json").read_text()) if (out / f"{name}.json").exists() else {}
+    md = (out / f"{name}.md").read_text() if (out / f"{name}.md").exists() else ""
+    return Graded(proc.returncode, doc, md, proc.stdout + proc.stderr, seconds)
+
+
+def tracked_files() -> dict[str, str]:
+    names = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    digests = {}
+    for name in filter(None, names):
+        path = ROOT / os.fsdecode(name)
+        if path.is_file() and not path.is_symlink():
+            digests[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def olympics_temp() -> set[str]:
+    return {p.name for p in Path("/tmp").glob("olympics-*")}
+
+
+def worker_pids() -> set[int]:
+    pids = set()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                cmdline = Path(entry.path, "cmdline").read_bytes()
+                state = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            if b"grader.worker" in cmdline and state != "Z":
+                pids.add(int(entry.name))
+    return pids
+
+
+@dataclass
+class Corpus:
+    graded: dict[str, Graded]
+    files_before: dict[str, str]
+    files_after: dict[str, str]
+    temp_before: set[str]
+    temp_after: set[str]
+    workers_before: set[int]
+    workers_after: set[int]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
+    if git_missing():
+        pytest.skip("git is needed to list the repository's files")
+    out = tmp_path_factory.mktemp("hostile")
+    PWNED.unlink(missing_ok=True)
+    files_before, temp_before, workers_before = tracked_files(), olympics_temp(), worker_pids()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {name: pool.submit(grade_case, name, out) for name in EXPECTED}
+        graded = {name: f.result() for name, f in futures.items()}
+    time.sleep(0.2)  # let the kernel reap what was killed last
+    return Corpus(
+        graded,
+        files_before,
+        tracked_files(),
+        temp_before,
+        olympics_temp(),
+        workers_before,
+        worker_pids(),
+    )
+
+
+def git_missing() -> bool:
+    try:
+        subprocess.run(["git", "--version"], capture_output=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return True
+    return not (ROOT / ".git").exists()
+
+
+def test_the_corpus_is_the_folder() -> None:
+    assert sorted(EXPECTED) == sorted(p.name for p in CORPUS.iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_hostile_case_gets_its_verdict(corpus: Corpus, rules: Rules, name: str) -> None:
+    got = corpus.graded[name]
+    code, words = EXPECTED[name]
+    assert got.returncode == 2, got.output[-1500:]
+    assert got.doc["verdict"]["status"] == "rejected"
+    assert got.doc["verdict"]["code"] == code, got.doc["verdict"]
+    message = json.dumps(got.doc["verdict"])
+    for word in words:
+        assert word in message, (word, message)
+    assert result.check(got.doc, rules, "result.json") == [], "the rejected result must be valid"
+    assert "Traceback" not in got.output
+
+
+def test_no_secret_reaches_any_output(corpus: Corpus) -> None:
+    for name, got in corpus.graded.items():
+        for text in (json.dumps(got.doc), got.markdown, got.output):
+            assert SECRET not in text, name
+
+
+def test_nothing_is_written_outside(corpus: Corpus) -> None:
+    changed = {
+        path
+        for path in corpus.files_before.keys() | corpus.files_after.keys()
+        if corpus.files_before.get(path) != corpus.files_after.get(path)
+    }
+    assert changed == set()
+    assert not PWNED.exists()
+    assert corpus.temp_after <= corpus.temp_before  # private copies and logs removed
+
+
+def test_no_process_is_left_behind(corpus: Corpus) -> None:
+    assert corpus.workers_after <= corpus.workers_before
+
+
+def test_injected_error_text_is_inert_in_the_pull_request_comment(corpus: Corpus) -> None:
+    md = corpus.graded["error-injection"].markdown
+    assert "RuntimeError" in md
+    assert "<img" not in md and "](" not in md and "\x1b" not in md
+    assert "@octocat" not in md and "http://" not in md
+    assert len(md.splitlines()) <= 4  # the error's newline and "##" did not start a heading
+
+
+def test_the_corpus_grades_within_three_minutes(corpus: Corpus) -> None:
+    total = sum(g.seconds for g in corpus.graded.values())
+    assert total < 180, {n: round(g.seconds, 1) for n, g in corpus.graded.items()}
+
+
+def test_a_normal_submission_after_the_corpus_gets_the_same_numbers(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    assert corpus.graded  # after the whole corpus ran
+    out = tmp_path / "after.json"
+    proc = subprocess.run(
+        [*GRADE, "submissions/example-int8", "--quick", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode in (0, 1), proc.stderr[-1500:]
+    after = json.loads(out.read_text())
+    golden = result.read_json(ROOT / "tests" / "data" / "result_example_int8.json")
+    for side in ("baseline", "optimized"):
+        for metric in ("accuracy", "size_bytes", "parameters"):
+            assert after[side]["metrics"][metric] == golden[side]["metrics"][metric], (
+                side,
+                metric,
+            )
+    assert after["verdict"]["status"] == "graded"
