@@ -230,6 +230,9 @@ def confine(readable: Iterable[str], skip: Iterable[str] = (), libc=None) -> dic
         if name in skip:
             layers[name] = "off: not asked for"
             continue
+        if sys.platform != "linux" and name != "processes":
+            layers[name] = f"unavailable: Linux only (this is {sys.platform})"
+            continue
         try:
             layers[name] = step()
         except (_Unavailable, OSError, ValueError, AttributeError) as exc:

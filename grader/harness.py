@@ -319,10 +319,10 @@ class Referee:
                             **({"imports": self.imports} if self.imports else {}),
                         }
                     )
-                    loaded = child.receive(timeout=self.plan.load_timeout_s)
+                    loaded = checked_loaded(child, child.receive(self.plan.load_timeout_s))
                     res.load_seconds = max(res.load_seconds, time.perf_counter() - t0)
-                    res.parameters = loaded.get("parameters")
-                    res.parameter_dtypes = loaded.get("dtypes") or {}
+                    res.parameters = loaded["parameters"]
+                    res.parameter_dtypes = loaded["dtypes"]
                 if not n:
                     n = self.block_size(children)
                 rounds, reason = self.timed_rounds(k, children, results, n, budget, target_rounds)
@@ -424,6 +424,27 @@ class Referee:
                             )
                         )
                     )
+
+
+def checked_loaded(child: Child, message: dict) -> dict:
+    """The "loaded" message, field by field: the submission's code runs in that process
+    and can write to the pipe, so what comes back is checked like any untrusted input."""
+    parameters = message.get("parameters")
+    dtypes = message.get("dtypes") or {}
+    ok = (
+        message.get("op") == "loaded"
+        and (parameters is None or (type(parameters) is int and 0 <= parameters < 2**53))
+        and isinstance(dtypes, dict)
+        and len(dtypes) <= 16
+        and all(
+            isinstance(k, str) and len(k) <= 32 and type(v) is int and 0 <= v < 2**53
+            for k, v in dtypes.items()
+        )
+    )
+    if not ok:
+        child.kill()
+        raise child.failure("bad_output", f"{child.name} sent a malformed 'loaded' message")
+    return {"parameters": parameters, "dtypes": dtypes}
 
 
 class _Verdicts:

@@ -168,6 +168,15 @@ def card(result: dict) -> dict:
         f"{'pinned' if result['system']['affinity']['pinned'] else 'not pinned'}; "
         f"{m['wall_seconds']:.1f} s" + (" (quick)" if m["quick"] else "")
     )
+    layers = result.get("sandbox") or {}
+    weak = sorted(k for k, v in layers.items() if v.startswith(("unavailable", "off")))
+    if layers:
+        out["notes"].append(
+            f"sandbox: all {len(layers)} layers active"
+            if not weak
+            else f"sandbox: {', '.join(weak)} not active on this machine (the result's "
+            "'sandbox' says why)"
+        )
     return out
 
 

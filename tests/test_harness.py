@@ -329,6 +329,22 @@ REJECTIONS = [
         id="forward-allocates-800gb",
     ),
     pytest.param(
+        # The model shares the worker's process: it can write to the pipe. A forged reply
+        # is checked like any other untrusted input.
+        """\
+        import json
+        import struct
+
+        def build_model():
+            body = json.dumps({"op": "loaded", "parameters": "a billion", "dtypes": []})
+            os.write(int(sys.argv[2]), struct.pack("!I", len(body)) + body.encode())
+            return lambda x: np.zeros((len(x), 10), dtype=np.float32)
+        """,
+        "bad_output",
+        ("malformed 'loaded' message",),
+        id="forged-loaded-message",
+    ),
+    pytest.param(
         # print() is capped at 1 MiB by the worker: past it, the child ends with a verdict.
         """\
         def build_model():
