@@ -39,6 +39,7 @@ from collections.abc import Iterable
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWIPC = 0x08000000
 CLONE_THREAD = 0x00010000
 
 PR_SET_NO_NEW_PRIVS = 38
@@ -65,21 +66,68 @@ NET_CONNECT_TCP = 1 << 1
 SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0
 SCOPE_SIGNAL = 1 << 1
 
-# x86_64 system calls that end the child. Numbers from arch/x86/entry/syscalls/syscall_64.tbl.
+# x86_64 system calls that end the child, by what they would do. Numbers from
+# arch/x86/entry/syscalls/syscall_64.tbl.
 KILLED_SYSCALLS = {
-    "socket": 41, "socketpair": 53, "fork": 57, "vfork": 58, "execve": 59,
-    "ptrace": 101, "rt_sigqueueinfo": 129, "personality": 135, "pivot_root": 155,
-    "chroot": 161, "mount": 165, "umount2": 166, "add_key": 248, "request_key": 249,
-    "keyctl": 250, "unshare": 272, "rt_tgsigqueueinfo": 297, "perf_event_open": 298,
-    "open_by_handle_at": 304, "setns": 308, "process_vm_readv": 310,
-    "process_vm_writev": 311, "kcmp": 312, "execveat": 322, "bpf": 321,
-    "userfaultfd": 323, "pidfd_send_signal": 424, "io_uring_setup": 425,
-    "io_uring_enter": 426, "io_uring_register": 427, "open_tree": 428, "move_mount": 429,
-    "fsopen": 430, "fsconfig": 431, "fsmount": 432, "fspick": 433, "pidfd_open": 434,
-    "pidfd_getfd": 438, "mount_setattr": 442,
+    # processes, programs, tracing
+    "fork": 57, "vfork": 58, "execve": 59, "execveat": 322, "ptrace": 101,
+    "process_vm_readv": 310, "process_vm_writev": 311, "kcmp": 312, "pidfd_open": 434,
+    "pidfd_getfd": 438, "pidfd_send_signal": 424, "rt_sigqueueinfo": 129,
+    "rt_tgsigqueueinfo": 297, "personality": 135,
+    # other processes' priority, placement and memory
+    "setpriority": 141, "sched_setparam": 142, "sched_setscheduler": 144,
+    "sched_setaffinity": 203, "sched_setattr": 314, "ioprio_set": 251,
+    "migrate_pages": 256, "move_pages": 279,
+    # the network and shared memory between teams
+    "socket": 41, "socketpair": 53, "shmget": 29, "shmat": 30, "shmctl": 31,
+    "semget": 64, "semop": 65, "semctl": 66, "shmdt": 67, "msgget": 68, "msgsnd": 69,
+    "msgrcv": 70, "msgctl": 71, "semtimedop": 220, "mq_open": 240, "mq_unlink": 241,
+    # files: creating, removing, renaming, linking, and their metadata
+    "creat": 85, "rename": 82, "renameat": 264, "renameat2": 316, "mkdir": 83,
+    "mkdirat": 258, "rmdir": 84, "link": 86, "linkat": 265, "symlink": 88,
+    "symlinkat": 266, "unlink": 87, "unlinkat": 263, "mknod": 133, "mknodat": 259,
+    "truncate": 76, "chmod": 90, "fchmod": 91, "fchmodat": 268, "fchmodat2": 452,
+    "chown": 92, "fchown": 93, "lchown": 94, "fchownat": 260, "utime": 132,
+    "utimes": 235, "futimesat": 261, "utimensat": 280, "setxattr": 188,
+    "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197, "lremovexattr": 198,
+    "fremovexattr": 199, "open_by_handle_at": 304, "name_to_handle_at": 303,
+    # namespaces, mounts, the machine
+    "unshare": 272, "setns": 308, "mount": 165, "umount2": 166, "pivot_root": 155,
+    "chroot": 161, "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431,
+    "fsmount": 432, "fspick": 433, "mount_setattr": 442, "settimeofday": 164,
+    "clock_settime": 227, "adjtimex": 159, "clock_adjtime": 305, "reboot": 169,
+    "sethostname": 170, "setdomainname": 171, "swapon": 167, "swapoff": 168,
+    "acct": 163, "quotactl": 179, "init_module": 175, "finit_module": 313,
+    "delete_module": 176, "kexec_load": 246, "kexec_file_load": 320,
+    # kernel interfaces a model never needs
+    "bpf": 321, "perf_event_open": 298, "userfaultfd": 323, "io_uring_setup": 425,
+    "io_uring_enter": 426, "io_uring_register": 427, "add_key": 248,
+    "request_key": 249, "keyctl": 250,
 }  # fmt: skip
-SYS_CLONE, SYS_CLONE3 = 56, 435
-SYS_KILL, SYS_TKILL, SYS_TGKILL = 62, 200, 234
+SYS_CLONE, SYS_CLONE3, SYS_OPENAT2 = 56, 435, 437
+O_WRITING = 0o1 | 0o2 | 0o100 | 0o1000 | 0o2000  # O_WRONLY O_RDWR O_CREAT O_TRUNC O_APPEND
+F_SETOWN, F_SETSIG, F_SETOWN_EX = 8, 10, 15  # would aim SIGIO (or any signal) at the grader
+FIOSETOWN, SIOCSPGRP, TIOCSPGRP, TIOCSTI = 0x8901, 0x8902, 0x5410, 0x5412
+
+
+def argument_rules(pid: int) -> list[tuple[int, int, str, set[int] | int]]:
+    """(system call, argument, test, values): calls allowed or ended by one argument.
+
+    ``allow_in``: allowed only for these values; ``kill_in``: ended for these values;
+    ``allow_set``/``kill_set``: allowed/ended when any bit of the mask is set.
+    """
+    return [
+        (SYS_CLONE, 0, "allow_set", CLONE_THREAD),  # threads, not processes
+        (62, 0, "allow_in", {pid}),  # kill: only itself (abort() raises SIGABRT so)
+        (200, 0, "allow_in", {pid}),  # tkill
+        (234, 0, "allow_in", {pid}),  # tgkill
+        (302, 0, "allow_in", {0, pid}),  # prlimit64: its own limits, never the grader's
+        (2, 1, "kill_set", O_WRITING),  # open: read-only
+        (257, 2, "kill_set", O_WRITING),  # openat: read-only
+        (72, 1, "kill_in", {F_SETOWN, F_SETSIG, F_SETOWN_EX}),  # fcntl
+        (16, 1, "kill_in", {FIOSETOWN, SIOCSPGRP, TIOCSPGRP, TIOCSTI}),  # ioctl
+    ]
+
 
 LAYERS = ("network", "processes", "filesystem", "syscalls")
 
@@ -102,8 +150,9 @@ def _check(result: int, what: str) -> int:
 
 
 def network(libc) -> str:
-    _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNET), "unshare(CLONE_NEWUSER|CLONE_NEWNET)")
-    return "user and network namespace: no interface up, uid unmapped"
+    flags = CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC
+    _check(libc.unshare(flags), "unshare(CLONE_NEWUSER|CLONE_NEWNET|CLONE_NEWIPC)")
+    return "user, network and IPC namespaces: no interface up, no shared memory, uid unmapped"
 
 
 def processes(root: bool) -> str:
@@ -154,7 +203,7 @@ def filesystem(libc, readable: Iterable[str]) -> str:
 
 
 def seccomp_program(pid: int) -> bytes:
-    """The classic-BPF filter: x86_64 only, then per system call number."""
+    """The classic-BPF filter: x86_64 only, then per system call number and argument."""
     ld_w, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JSET|K, RET|K
     prog: list[tuple[int, int, int, int]] = []
 
@@ -170,21 +219,23 @@ def seccomp_program(pid: int) -> bytes:
     for nr in sorted(KILLED_SYSCALLS.values()):
         op(jeq, nr, 0, 1)
         op(ret, RET_KILL_PROCESS)
-    op(jeq, SYS_CLONE3, 0, 1)
-    op(ret, RET_ERRNO | ENOSYS)
-    # clone: threads only (flags in args[0], low word at offset 16).
-    op(jeq, SYS_CLONE, 0, 4)
-    op(ld_w, 16)
-    op(jset, CLONE_THREAD, 0, 1)
-    op(ret, RET_ALLOW)
-    op(ret, RET_KILL_PROCESS)
-    # kill, tkill, tgkill: only to itself (the C library's abort() raises SIGABRT so).
-    for nr in (SYS_KILL, SYS_TKILL, SYS_TGKILL):
-        op(jeq, nr, 0, 4)
-        op(ld_w, 16)
-        op(jeq, pid, 0, 1)
-        op(ret, RET_ALLOW)
-        op(ret, RET_KILL_PROCESS)
+    for nr in (SYS_CLONE3, SYS_OPENAT2):  # arguments behind a pointer: the C library falls
+        op(jeq, nr, 0, 1)  # back to clone and openat on ENOSYS
+        op(ret, RET_ERRNO | ENOSYS)
+    for nr, arg, test, values in argument_rules(pid):
+        # ld the argument's low word; each test jumps to "other"; else "default".
+        tests = sorted(values) if isinstance(values, set) else [values]
+        default, other = (
+            (RET_KILL_PROCESS, RET_ALLOW)
+            if test.startswith("allow")
+            else (RET_ALLOW, RET_KILL_PROCESS)
+        )
+        op(jeq, nr, 0, len(tests) + 3)
+        op(ld_w, 16 + 8 * arg)
+        for i, value in enumerate(tests):
+            op(jset if test.endswith("set") else jeq, value, len(tests) - i, 0)
+        op(ret, default)
+        op(ret, other)
     op(ret, RET_ALLOW)
     return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
 
@@ -206,7 +257,10 @@ def syscalls(libc) -> str:
         libc.syscall(SYS_SECCOMP_X86_64, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(fprog)),
         "seccomp",
     )
-    return f"seccomp: {len(KILLED_SYSCALLS) + 2} system calls end the child (SIGSYS)"
+    return (
+        f"seccomp: {len(KILLED_SYSCALLS)} system calls end the child (SIGSYS), "
+        f"{len(argument_rules(0))} more by their arguments (writes, signals, limits)"
+    )
 
 
 def confine(readable: Iterable[str], skip: Iterable[str] = (), libc=None) -> dict[str, str]:

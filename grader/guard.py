@@ -28,8 +28,16 @@ REFUSED = frozenset({
     "pickle.find_class", "os.chroot", "os.setuid", "os.setgid", "sys.remote_exec",
     # A link or a rename could bring an outside file in; a chdir could move "inside" out.
     "os.symlink", "os.link", "os.rename", "os.chdir", "os.fchdir",
+    # Files are only read: no metadata changes, removals or new folders anywhere.
+    "os.chmod", "os.chown", "os.chflags", "os.utime", "os.truncate", "os.setxattr",
+    "os.removexattr", "os.remove", "os.rmdir", "os.mkdir", "os.mkfifo", "os.mknod",
+    # The ways to reach the hook's own objects, or the worker's, from the submission.
+    "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames",
 })  # fmt: skip
-REFUSED_PREFIXES = ("socket.", "ctypes.", "_winapi.", "winreg.", "webbrowser.")
+# resource: limits of other processes (the grader's); fcntl: F_SETOWN aims SIGIO at one.
+REFUSED_PREFIXES = (
+    "socket.", "ctypes.", "resource.", "fcntl.", "_winapi.", "winreg.", "webbrowser.",
+)  # fmt: skip
 # Modules whose import is itself the escape: _posixsubprocess forks and execs without an
 # audit event of its own (subprocess raises one in Python, above it).
 ESCAPE_MODULES = frozenset({"_posixsubprocess"})
@@ -68,6 +76,8 @@ class Guard:
     def judge(self, event: str, args: tuple) -> str | None:
         if event in REFUSED or event.startswith(REFUSED_PREFIXES):
             return f"{event} is not allowed in a submission"
+        if event == "object.__setattr__" and _graders(args[0]):
+            return f"changing the grader's {getattr(args[0], '__qualname__', '?')} is not allowed"
         if event == "import":
             return self.judge_import(args[0])
         if event == "open":
@@ -129,3 +139,9 @@ def _dir(path: str) -> str:
 
 def _under(path: str, *roots: str) -> bool:
     return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
+
+
+def _graders(obj: object) -> bool:
+    """A class or function of the grader's own (the worker, this hook)."""
+    module = getattr(obj, "__module__", None)
+    return isinstance(module, str) and (module == "grader" or module.startswith("grader."))

@@ -151,7 +151,10 @@ class Child:
         code = self.wait(5.0)
         tail = self.stderr_tail()
         if code is not None and code < 0:
-            sig = signal.Signals(-code).name
+            try:
+                sig = signal.Signals(-code).name
+            except ValueError:  # a real-time signal has no name
+                sig = f"signal {-code}"
             if -code in (signal.SIGXCPU, signal.SIGKILL) and self.killed:
                 return "timeout", f"{self.name} was killed ({sig}) after exceeding its time limit"
             if -code == signal.SIGXCPU:
@@ -194,6 +197,15 @@ class Child:
         except subprocess.TimeoutExpired:
             self.kill()
             return self.proc.wait(5.0)
+
+    def pause(self) -> None:
+        """SIGSTOP the child's group: it cannot run while another child is timed."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGCONT)
 
     def kill(self) -> None:
         """SIGKILL the child's whole process group: its own children die with it."""

@@ -39,7 +39,7 @@ def encode(message: dict) -> bytes:
 def decode(body: bytes) -> dict:
     try:
         message = json.loads(body.decode())
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise WireError(f"malformed message: {exc}") from None
     if not isinstance(message, dict) or not isinstance(message.get("op"), str):
         raise WireError("malformed message: expected a JSON object with an 'op'")

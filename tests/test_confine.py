@@ -129,6 +129,24 @@ SIGSYS = -signal.SIGSYS
         pytest.param("os.kill(os.getppid(), 0)", id="signal-the-grader"),
         pytest.param("os.unshare(0) if hasattr(os, 'unshare') else os.fork()", id="unshare"),
         pytest.param(
+            "import resource as r; r.prlimit(os.getppid(), r.RLIMIT_CPU, (1, 1))",
+            id="limit-the-grader",
+        ),
+        pytest.param("os.setpriority(os.PRIO_PROCESS, os.getppid(), 19)", id="renice-the-grader"),
+        pytest.param("os.sched_setaffinity(0, {0})", id="move-to-the-graders-core"),
+        pytest.param(
+            "import fcntl; r, w = os.pipe(); fcntl.fcntl(r, fcntl.F_SETOWN, os.getppid())",
+            id="sigio-at-the-grader",
+        ),
+        pytest.param("os.chmod('model.py', 0o4777)", id="chmod"),
+        pytest.param("os.utime('model.py')", id="utime"),
+        pytest.param("os.setxattr('model.py', 'user.note', b'x')", id="setxattr"),
+        pytest.param("os.truncate('model.py', 0)", id="truncate"),
+        pytest.param("os.unlink('model.py')", id="unlink"),
+        pytest.param("os.mkdir('/tmp/olympics-escape')", id="mkdir"),
+        pytest.param("open('/tmp/olympics-escape.txt', 'w')", id="open-for-writing"),
+        pytest.param("os.open('model.py', os.O_RDWR)", id="open-read-write"),
+        pytest.param(
             # Native code, reloaded after confine dropped it from sys.modules.
             "import ctypes; ctypes.CDLL(None).fork()",
             id="ctypes-fork",
@@ -144,6 +162,9 @@ def test_seccomp_alone_ends_the_child(layers: dict[str, str], attack: str) -> No
 def test_threads_and_numpy_still_work_under_every_layer(layers: dict[str, str]) -> None:
     proc = run_confined(
         """\
+        import resource
+        resource.getrlimit(resource.RLIMIT_NOFILE)  # its own limits stay readable
+        print(open("/dev/null").read() == "")
         import threading
         import numpy as np
         box = []

@@ -46,8 +46,10 @@ EXPECTED = {
     "subclasses-walk": ("sandbox_violation", ["os.system"]),
     "numpy-f2py-subprocess": ("sandbox_violation", ["_posixsubprocess"]),
     "pickle-in-weights": ("sandbox_violation", ["pickle"]),
-    "hook-off-fork": ("sandbox_violation", ["seccomp"]),
-    "hook-off-read-labels": ("sandbox_violation", ["Permission denied", "test.npz"]),
+    # Disarming the hook through the garbage collector is itself refused; what would
+    # follow is stopped by the OS layers alone in tests/test_confine.py.
+    "hook-off-fork": ("sandbox_violation", ["gc.get_objects"]),
+    "hook-off-read-labels": ("sandbox_violation", ["gc.get_objects"]),
     "kill-the-grader": ("sandbox_violation", ["os.kill"]),
     "parent-environ": ("sandbox_violation", ["environ"]),
     "build-sleeps": ("timeout", ["in time"]),

@@ -39,17 +39,28 @@ class FakeChild:
         self.info = {"limits": "prlimit"}
         self.pending: bytes = b""
         self.loaded = False
+        self.paused = False
+        self.pauses = 0
+        self.noop_extra = 0.0  # a submission slowing its own no-op blocks down
 
     def failure(self, code: str, message: str) -> ChildFailure:
         return ChildFailure(code, message, self.name)
 
+    def pause(self) -> None:
+        self.paused = True
+        self.pauses += 1
+
+    def resume(self) -> None:
+        self.paused = False
+
     def send(self, message: dict, payload=None, timeout: float = 0.0) -> None:
+        assert not self.paused, f"{self.name} was sent a block while stopped"
         self.message = message
         self.loaded |= message["op"] == "load"
         if message["op"] != "block":
             return
         x = np.frombuffer(memoryview(payload).cast("B"), dtype=np.float32).reshape(message["n"], -1)
-        per_sample = OVERHEAD + (0.0 if message["noop"] else self.latency)
+        per_sample = OVERHEAD + (self.noop_extra if message["noop"] else self.latency)
         self.clock.now += ROUND_TRIP + per_sample * message["n"]
         scores = np.zeros((message["n"], message["classes"]), dtype=np.float32)
         if not message["noop"]:
@@ -80,7 +91,12 @@ def fake(monkeypatch):
     seen: dict[str, list] = {"baseline": [], "submission": []}
 
     def spawn(name, folder, limits, core):
-        return FakeChild(name, clock, latencies[name], seen[name])
+        child = FakeChild(name, clock, latencies[name], seen[name])
+        spawned.append(child)
+        return child
+
+    spawned: list[FakeChild] = []
+    clock.spawned = spawned
 
     monkeypatch.setattr(harness, "spawn", spawn)
     monkeypatch.setattr(harness.time, "perf_counter", clock.perf_counter)
@@ -168,6 +184,35 @@ def test_sessions_run_the_same_number_of_rounds(fake) -> None:
 def test_peak_memory_is_measured_against_the_bare_footprint(fake) -> None:
     m, _ = measure()
     assert m.submission.peak_rss_bytes - m.submission.base_rss_bytes == 20_000_000
+
+
+def test_the_other_child_is_stopped_while_one_is_timed(fake) -> None:
+    """FakeChild.send asserts that a stopped child gets no block; here, that both were
+    stopped in turn, every block."""
+    clock, _, _ = fake
+    m, _ = measure()
+    for child in clock.spawned:
+        assert child.pauses > m.rounds // PLAN.sessions
+        assert not child.paused  # resumed after the last block
+
+
+def test_a_submission_cannot_inflate_the_harness_cost_it_is_credited(fake, monkeypatch) -> None:
+    """Its own no-op blocks run where its code runs: slowing them down (a signal handler,
+    a thread) would raise what is subtracted from its latency. The subtraction is capped
+    at the baseline child's, so the speedup stays the true 2x."""
+    original = FakeChild.__init__
+
+    def init(self, name, *args):
+        original(self, name, *args)
+        if name == "submission":
+            self.noop_extra = 8e-6  # would erase 80 % of its 10 µs latency
+
+    monkeypatch.setattr(FakeChild, "__init__", init)
+    m, _ = measure()
+    sub = np.median(m.submission.latency_samples_s)
+    base = np.median(m.baseline.latency_samples_s)
+    assert sub == pytest.approx(10e-6, rel=0.01)
+    assert base / sub == pytest.approx(2.0, rel=0.01)
 
 
 def test_a_failure_of_the_submission_is_a_verdict(fake, monkeypatch) -> None:
