@@ -4,18 +4,21 @@ The worker calls :func:`confine` after NumPy is imported and before it says hell
 before any of the submission's code exists in the process. Each layer is applied by the
 kernel and cannot be undone by the process afterwards, audit hook bypassed or not:
 
-- **network**: a new user and network namespace (``unshare``): no interface but a
-  down loopback, so no connection leaves the child. No uid map is written, so the child
-  runs as the overflow user; even a grader run as root loses its file-permission override.
+- **network**: new user, network and IPC namespaces (``unshare``): no interface but a
+  down loopback, so no connection leaves the child, and no shared memory with others.
+  No uid map is written, so the child runs as the overflow user inside (outside, the
+  kernel still sees the grader's uid: the file layers below are what stop writes).
 - **processes**: ``RLIMIT_NPROC`` of 1 (ignored for root, which the next two cover).
 - **filesystem**: Landlock. Reading is allowed beneath the working directory (the
   private copy of the submission) and Python's and NumPy's installation; writing is
   allowed nowhere; with ABI 4 TCP is denied, and with ABI 6 signals and abstract Unix
   sockets are scoped to the child's own domain.
 - **syscalls**: a seccomp filter (x86_64) that kills the process (SIGSYS) on fork, exec,
-  sockets, ptrace, signals to other processes, namespaces, mounts, BPF, io_uring, …
-  Threads stay possible (``clone`` with ``CLONE_THREAD``); ``clone3`` answers ENOSYS so
-  that the C library falls back to ``clone``.
+  any file opened for writing, created, removed or changed (chmod, utime, xattrs),
+  sockets, IPC, signals or limits aimed at other processes, ptrace, namespaces, mounts,
+  clocks, BPF, io_uring, … Threads stay possible (``clone`` with ``CLONE_THREAD``);
+  ``clone3`` and ``openat2`` answer ENOSYS so that the C library falls back to ``clone``
+  and ``openat``, whose arguments the filter can see.
 
 Each layer is detected, not assumed: what the kernel refuses is reported as
 ``unavailable: <reason>`` and the grade goes on with the layers that remain; the parent
