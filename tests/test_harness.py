@@ -749,6 +749,25 @@ def test_model_finds_no_sample_ahead_through_the_frames(
     graded(grade(submit(tmp_path, "peek-frames", PEEK_FRAMES, header=MLP), rules, plan))
 
 
+REPLACE_LOOP = """\
+def build_model():
+    def whole_block_at_once(reader, call, n, batch, in_shape, classes):
+        raise RuntimeError("the replaced loop ran: it could have read the whole block")
+
+    sys.modules["grader.worker"].run_block = whole_block_at_once  # not an audit event
+    return mlp
+"""
+
+
+def test_replacing_the_workers_loop_does_not_change_the_timed_loop(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    """The reviewer's attack: swap the worker's run_block for one that reads the whole
+    block and answers it as one batch. serve bound the loop before any submission code
+    existed, so the replacement never runs (it would raise: the grade would be rejected)."""
+    graded(grade(submit(tmp_path, "loop", REPLACE_LOOP, header=MLP), rules, plan))
+
+
 def test_model_cannot_read_ahead_through_the_workers_pipe(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
