@@ -74,7 +74,7 @@ def grade(
         "wall_seconds": measured.wall_seconds,
         "quick": quick,
     }
-    doc["sandbox"] = measured.layers
+    doc["sandbox"] = referee.layers()
     doc["baseline"] = {
         "path": display_path(baseline.folder),
         "metrics": result.model_metrics(

@@ -122,7 +122,6 @@ class Measurement:
     seed: int
     affinity: dict
     wall_seconds: float
-    layers: dict
 
 
 class Referee:
@@ -282,7 +281,6 @@ class Referee:
             seed=self.seed,
             affinity=affinity,
             wall_seconds=time.perf_counter() - started,
-            layers=self.layers(),
         )
 
     def layers(self) -> dict[str, str]:
@@ -403,8 +401,9 @@ class Referee:
                     reason = "converged"
                     break
         for i, res in enumerate(results):
-            res.latency_samples_s += self.calibrated(raw[i], overhead(calib, i), n)
-            res.overhead_s_per_sample.append(overhead(calib, i) / n)
+            cost = overhead(calib, i)
+            res.latency_samples_s += self.calibrated(raw[i], cost, n)
+            res.overhead_s_per_sample.append(cost / n)
         return rounds, reason
 
     @staticmethod

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from processes import worker_pids, zombie
 
 from grader import harness, result, sandbox, wire
 from grader.config import Rules, load_rules, project_root
@@ -119,14 +120,6 @@ def graded(doc: dict) -> dict:
     return doc["optimized"]["metrics"]
 
 
-def _zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rpartition(")")[2].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
-
-
 def gone(pid: int, within: float = 1.0) -> bool:
     """Whether ``pid`` is dead (an unreaped zombie counts as dead), waiting up to ``within``."""
     deadline = time.monotonic() + within
@@ -135,7 +128,7 @@ def gone(pid: int, within: float = 1.0) -> bool:
             os.kill(pid, 0)
         except ProcessLookupError:
             return True
-        if _zombie(pid):
+        if zombie(pid):
             return True
         if time.monotonic() > deadline:
             return False
@@ -473,18 +466,6 @@ for _o in gc.get_objects():
         _o.busy = True
 
 """
-
-
-def worker_pids() -> set[int]:
-    """Every live process running the grader's worker (from /proc, whoever started it)."""
-    pids = set()
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                cmdline = Path(entry.path, "cmdline").read_bytes()
-                if b"grader.worker" in cmdline and not _zombie(int(entry.name)):
-                    pids.add(int(entry.name))
-    return pids
 
 
 @pytest.mark.parametrize(

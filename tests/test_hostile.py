@@ -17,11 +17,13 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from processes import worker_pids
 
 from grader import result
 from grader.config import Rules, load_rules, project_root
@@ -111,21 +113,8 @@ def tracked_files() -> dict[str, str]:
 
 
 def olympics_temp() -> set[str]:
-    return {p.name for p in Path("/tmp").glob("olympics-*")}
-
-
-def worker_pids() -> set[int]:
-    pids = set()
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            try:
-                cmdline = Path(entry.path, "cmdline").read_bytes()
-                state = Path(entry.path, "stat").read_text().rsplit(")", 1)[1].split()[0]
-            except OSError:
-                continue
-            if b"grader.worker" in cmdline and state != "Z":
-                pids.add(int(entry.name))
-    return pids
+    """The children's private copies and logs (sandbox.spawn's mkdtemp)."""
+    return {p.name for p in Path(tempfile.gettempdir()).glob("olympics-*")}
 
 
 @dataclass
