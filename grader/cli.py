@@ -16,10 +16,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from grader import __version__, legacy, render, result
+from grader import __version__, legacy, render, result, scope
 from grader.config import load_rules
 from grader.errors import GraderError, Violation
-from grader.grade import check_before_running, exit_code, grade
+from grader.grade import check_before_running, exit_code, grade, rejected
 from grader.harness import QUICK, Plan
 
 EXIT_OK, EXIT_RULES, EXIT_REJECTED = 0, 1, 2
@@ -71,6 +71,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("event", nargs="?", help="show one event only")
     r.add_argument("--json", action="store_true", help="machine-readable output")
 
+    c = sub.add_parser(
+        "changed",
+        help="list the submissions a pull request touches; refuse one that touches anything else",
+        description="List the submission folders changed between the merge base of BASE and "
+        "HEAD, and HEAD, one per line. Exit 2 (scope_violation) if the changes reach outside "
+        "one team's folder.",
+    )
+    c.add_argument("--base", required=True, metavar="REV", help="the branch the PR targets")
+    c.add_argument("--head", required=True, metavar="REV", help="the PR's head commit")
+    c.add_argument(
+        "--author",
+        metavar="LOGIN",
+        help="the PR author's GitHub login: must be a member of the team it changes",
+    )
+    c.add_argument("--repo", type=Path, default=Path("."), metavar="DIR", help="the git checkout")
+    c.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="on refusal, write a rejected result (scope_violation) here for the PR comment",
+    )
+
     d = sub.add_parser("data", help="export a workload's training split (never a test split)")
     d.add_argument("workload")
     d.add_argument("--out", type=Path, required=True, metavar="DIR")
@@ -90,9 +112,13 @@ def main(
             args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed its usage, help or version
         return EXIT_REJECTED if exc.code else EXIT_OK
-    handler = {"grade": cmd_grade, "validate": cmd_validate, "rules": cmd_rules, "data": cmd_data}[
-        args.command
-    ]
+    handler = {
+        "grade": cmd_grade,
+        "validate": cmd_validate,
+        "rules": cmd_rules,
+        "data": cmd_data,
+        "changed": cmd_changed,
+    }[args.command]
     try:
         return handler(args, out, err)
     except GraderError as exc:
@@ -205,6 +231,29 @@ def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
             wl.add_row(name, "×".join(map(str, w["input_shape"])), str(w["classes"]), w["baseline"])
         out.print(wl)
     return EXIT_OK
+
+
+def cmd_changed(args: argparse.Namespace, out: Console, err: Console) -> int:
+    checked = scope.check(args.repo, args.base, args.head, args.author)
+    if not checked.violations:
+        for folder in checked.to_grade:
+            out.print(folder, soft_wrap=True)
+        if not checked.to_grade:
+            err.print("no submission to grade: the pull request only removes files")
+        return EXIT_OK
+    err.print(
+        f"[bold red]scope_violation:[/] the pull request changes what it may not "
+        f"({len(checked.violations)} problem(s)); a pull request changes one team's "
+        "submissions/<team>/ folder only"
+    )
+    for violation in checked.violations:
+        err.print(f"  ✗ {render.rich_escape(str(violation))}", soft_wrap=True)
+    if args.json:
+        team = checked.teams[0] if len(checked.teams) == 1 else ""
+        doc = rejected(team, checked.violations, "scope_violation")
+        result.write(doc, args.json)
+        err.print(f"result written to {args.json}")
+    return EXIT_REJECTED
 
 
 def cmd_data(args: argparse.Namespace, out: Console, err: Console) -> int:

@@ -133,15 +133,21 @@ def skeleton(submission: Submission) -> dict:
 WHAT_FAILED = {
     "config_invalid": "in the submission's configuration or files",
     "import_forbidden": "with what the submission's code imports",
+    "scope_violation": "with what the pull request changes",
 }
 
 
 def rejected_config(path: Path, violations: list[Violation], code: str = "config_invalid") -> dict:
     """A verdict reached before any code ran: the config, the files or the imports."""
     folder = path.parent if path.name == "submission.yaml" else path
+    return rejected(folder.name, violations, code)
+
+
+def rejected(team: str, violations: list[Violation], code: str) -> dict:
+    """A result with a verdict and no measurement: nothing of the submission ran."""
     return {
         **header(),
-        "submission": {"team": folder.name[:100], "workload": "", "events": []},
+        "submission": {"team": team[:100], "workload": "", "events": []},
         "verdict": {
             "status": "rejected",
             "code": code,

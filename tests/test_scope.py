@@ -1,0 +1,238 @@
+"""``olympics changed``: a real git repository per test, a base commit and a PR commit.
+
+Each refusal names the offending path and exits 2 with ``scope_violation``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from grader import result
+from grader.cli import main
+from grader.config import load_rules, project_root
+
+ROOT = project_root()
+EXAMPLE = ROOT / "submissions" / "example-baseline"
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout, stderr)
+    return code, stdout.getvalue(), " ".join(stderr.getvalue().split())
+
+
+class Repo:
+    """A git repository shaped like a course's fork: events.yaml, a README, two teams."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.mkdir()
+        self.git("init", "-q", "-b", "main")
+        self.git("config", "user.email", "grader@example.invalid")
+        self.git("config", "user.name", "grader tests")
+        shutil.copy(ROOT / "events.yaml", path / "events.yaml")
+        (path / "README.md").write_text("# the course\n")
+        self.team("alpha", ["alice"])
+        self.team("example-baseline", ["octocat"])
+        self.base = self.commit("the course's main branch")
+        self.git("checkout", "-q", "-b", "pr")
+
+    def git(self, *args: str) -> str:
+        quiet = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+        done = subprocess.run(
+            ["git", "-C", str(self.path), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            env=quiet,  # no signing or hooks from the machine's own git config
+        )
+        return done.stdout.strip()
+
+    def team(self, slug: str, members: list[str], folder: str | None = None) -> Path:
+        target = self.path / "submissions" / (folder or slug)
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copy(EXAMPLE / "model.py", target / "model.py")
+        config = (EXAMPLE / "submission.yaml").read_text()
+        config = config.replace("team: example-baseline", f"team: {slug}")
+        config = config.replace("members: [octocat]", f"members: [{', '.join(members)}]")
+        (target / "submission.yaml").write_text(config)
+        return target
+
+    def commit(self, message: str) -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    def changed(self, *extra: str, author: str | None = "bob") -> tuple[int, str, str]:
+        head = self.commit("the pull request")
+        who = ("--author", author) if author else ()
+        return run("changed", "--repo", str(self.path), "--base", self.base, "--head", head,
+                   *who, *extra)  # fmt: skip
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    return Repo(tmp_path / "fork")
+
+
+def test_a_new_team_folder_is_listed_for_grading(repo: Repo) -> None:
+    repo.team("bravo", ["bob"])
+    (repo.path / "submissions" / "bravo" / "README.md").write_text("# bravo\n")
+    code, out, err = repo.changed()
+    assert (code, out) == (0, "submissions/bravo\n"), err
+
+
+def test_a_member_updates_the_team_s_own_folder(repo: Repo) -> None:
+    (repo.path / "submissions" / "alpha" / "README.md").write_text("# faster now\n")
+    code, out, err = repo.changed(author="Alice")  # GitHub logins ignore case
+    assert (code, out) == (0, "submissions/alpha\n"), err
+
+
+def test_a_pr_that_edits_events_yaml_is_refused(repo: Repo) -> None:
+    repo.team("bravo", ["bob"])
+    events = repo.path / "events.yaml"
+    events.write_text(events.read_text() + "# every threshold halved\n")
+    code, out, err = repo.changed()
+    assert code == 2 and out == ""
+    assert "scope_violation" in err
+    assert "events.yaml: the pull request changes events.yaml, outside submissions/<team>/" in err
+
+
+def test_a_pr_touching_two_teams_names_both(repo: Repo) -> None:
+    repo.team("bravo", ["bob"])
+    repo.team("charlie", ["bob"])
+    code, _, err = repo.changed()
+    assert code == 2
+    assert "submissions/bravo/: the pull request touches 2 teams' folders: bravo, charlie" in err
+    assert "submissions/charlie/:" in err and "open one pull request per team" in err
+
+
+def test_editing_another_team_s_folder_is_refused(repo: Repo) -> None:
+    (repo.path / "submissions" / "alpha" / "model.py").write_text("def build_model(): ...\n")
+    code, _, err = repo.changed(author="bob")
+    assert code == 2
+    assert "submissions/alpha/submission.yaml: bob changes another team's folder" in err
+
+
+def test_adding_oneself_to_another_team_does_not_help(repo: Repo) -> None:
+    repo.team("alpha", ["alice", "bob"])  # the PR's own submission.yaml lists bob
+    code, _, err = repo.changed(author="bob")
+    assert code == 2 and "not in its members on the base branch" in err
+
+
+def test_deleting_another_team_s_folder_is_refused(repo: Repo) -> None:
+    shutil.rmtree(repo.path / "submissions" / "alpha")
+    code, _, err = repo.changed(author="bob")
+    assert code == 2 and "bob changes another team's folder" in err
+
+
+def test_a_new_folder_in_someone_else_s_name_is_refused(repo: Repo) -> None:
+    repo.team("bravo", ["carol"])
+    code, _, err = repo.changed(author="bob")
+    assert code == 2
+    assert "bob opens a team folder without being one of its members" in err
+    assert "add bob to members" in err
+
+
+def test_without_an_author_membership_is_not_checked(repo: Repo) -> None:
+    repo.team("bravo", ["carol"])
+    code, out, _ = repo.changed(author=None)
+    assert (code, out) == (0, "submissions/bravo\n")
+
+
+def test_renaming_a_file_out_of_the_folder_is_refused(repo: Repo) -> None:
+    (repo.path / "tools").mkdir()
+    repo.git("mv", "submissions/alpha/model.py", "tools/model.py")
+    code, _, err = repo.changed(author="alice")
+    assert code == 2
+    assert (
+        "tools/model.py: the pull request renames submissions/alpha/model.py to tools/model.py"
+        in err
+    )
+
+
+def test_deleting_outside_the_folder_is_refused(repo: Repo) -> None:
+    repo.team("bravo", ["bob"])
+    (repo.path / "README.md").unlink()
+    code, _, err = repo.changed()
+    assert code == 2 and "README.md: the pull request deletes README.md" in err
+
+
+def test_a_file_directly_in_submissions_is_refused(repo: Repo) -> None:
+    (repo.path / "submissions" / "notes.md").write_text("hi\n")
+    code, _, err = repo.changed()
+    assert code == 2 and "submissions/notes.md: the pull request adds" in err
+
+
+def test_the_team_slug_must_match_the_folder(repo: Repo) -> None:
+    repo.team("delta", ["bob"], folder="charlie")
+    code, _, err = repo.changed()
+    assert code == 2
+    assert "submissions/charlie/submission.yaml: the team is 'delta' but the folder is" in err
+
+
+def test_a_folder_that_is_not_a_slug_is_refused(repo: Repo) -> None:
+    repo.team("bad-name", ["bob"], folder="Bad_Name")
+    code, _, err = repo.changed()
+    assert code == 2 and "'Bad_Name' is not a team slug" in err
+
+
+def test_a_symlink_is_refused_before_anything_runs(repo: Repo) -> None:
+    folder = repo.team("bravo", ["bob"])
+    os.symlink("/etc/passwd", folder / "weights.npy")
+    code, _, err = repo.changed()
+    assert code == 2
+    assert "submissions/bravo/weights.npy: the pull request adds a symlink" in err
+
+
+def test_a_folder_without_submission_yaml_is_refused(repo: Repo) -> None:
+    (repo.path / "submissions" / "bravo").mkdir()
+    (repo.path / "submissions" / "bravo" / "model.py").write_text("x = 1\n")
+    code, _, err = repo.changed(author=None)
+    assert code == 2 and "the folder has no submission.yaml after the pull request" in err
+
+
+def test_a_team_withdrawing_its_folder_has_nothing_to_grade(repo: Repo) -> None:
+    shutil.rmtree(repo.path / "submissions" / "alpha")
+    code, out, err = repo.changed(author="alice")
+    assert (code, out) == (0, "")
+    assert "no submission to grade" in err
+
+
+def test_changes_on_main_after_the_pr_branched_are_not_the_pr_s(repo: Repo) -> None:
+    repo.team("bravo", ["bob"])
+    head = repo.commit("the pull request")
+    repo.git("checkout", "-q", "main")
+    (repo.path / "events.yaml").write_text("# the instructor's later edit\n")
+    moved_base = repo.commit("main moves on")
+    code, out, err = run("changed", "--repo", str(repo.path), "--base", moved_base,
+                         "--head", head, "--author", "bob")  # fmt: skip
+    assert (code, out) == (0, "submissions/bravo\n"), err
+
+
+def test_a_refusal_can_be_written_as_a_rejected_result(repo: Repo, tmp_path: Path) -> None:
+    repo.team("bravo", ["bob"])
+    (repo.path / "README.md").write_text("# mine now\n")
+    target = tmp_path / "scope.json"
+    code, _, _ = repo.changed("--json", str(target))
+    assert code == 2
+    doc = json.loads(target.read_text())
+    assert result.check(doc, load_rules(), str(target)) == []
+    assert doc["verdict"]["code"] == "scope_violation"
+    assert doc["submission"]["team"] == "bravo"
+    assert [v["file"] for v in doc["verdict"]["violations"]] == ["README.md"]
+
+
+@pytest.mark.parametrize("rev", ["no-such-branch", "--output=/tmp/x"])
+def test_a_bad_revision_is_a_clear_error(repo: Repo, rev: str) -> None:
+    code, out, err = run("changed", "--repo", str(repo.path), f"--base={rev}", "--head=HEAD")
+    assert code == 2 and out == ""
+    assert "Traceback" not in err
+    assert "is not a git revision" in err or "git rev-parse --verify failed" in err
