@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -16,9 +17,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from grader import __version__, legacy, render, result, scope
+from grader import __version__, comment, github, legacy, render, result, scope
 from grader.config import load_rules
 from grader.errors import GraderError, Violation
+from grader.github import DEFAULT_BOT
 from grader.grade import check_before_running, exit_code, grade, rejected
 from grader.harness import QUICK, Plan
 
@@ -93,6 +95,42 @@ def build_parser() -> argparse.ArgumentParser:
         help="on refusal, write a rejected result (scope_violation) here for the PR comment",
     )
 
+    m = sub.add_parser(
+        "comment",
+        help="render the PR comment from result JSON and post or update it",
+        description="Render the score card from result JSON files (validated and recomputed: "
+        "they are untrusted), write it to --markdown and the job summary, then post it as the "
+        "one sticky comment on the pull request (token from $GITHUB_TOKEN). Exit 3 if GitHub "
+        "could not be reached or refused.",
+    )
+    m.add_argument(
+        "results", nargs="+", type=Path, metavar="RESULT", help="a result JSON, or a folder of them"
+    )
+    m.add_argument("--markdown", type=Path, metavar="FILE", help="write the comment here first")
+    m.add_argument("--dry-run", action="store_true", help="print the comment; post nothing")
+    which = m.add_mutually_exclusive_group()
+    which.add_argument("--pr", type=int, metavar="N", help="the pull request to comment on")
+    which.add_argument(
+        "--event",
+        type=Path,
+        metavar="FILE",
+        help="a workflow_run event ($GITHUB_EVENT_PATH): the PR is found from the run's head",
+    )
+    m.add_argument(
+        "--claim",
+        type=Path,
+        metavar="FILE",
+        help="the grading run's own claim {pr, head_sha}: must agree with the PR found",
+    )
+    m.add_argument("--repo", metavar="OWNER/NAME", help="default: $GITHUB_REPOSITORY")
+    m.add_argument("--api-url", metavar="URL", help="default: $GITHUB_API_URL or api.github.com")
+    m.add_argument(
+        "--bot-login",
+        default=DEFAULT_BOT,
+        metavar="LOGIN",
+        help=f"whose comment is the sticky one (default: {DEFAULT_BOT})",
+    )
+
     d = sub.add_parser("data", help="export a workload's training split (never a test split)")
     d.add_argument("workload")
     d.add_argument("--out", type=Path, required=True, metavar="DIR")
@@ -118,6 +156,7 @@ def main(
         "rules": cmd_rules,
         "data": cmd_data,
         "changed": cmd_changed,
+        "comment": cmd_comment,
     }[args.command]
     try:
         return handler(args, out, err)
@@ -125,7 +164,7 @@ def main(
         err.print(f"[bold red]error:[/] {render.rich_escape(exc.message)}")
         for violation in exc.violations:
             err.print(f"  ✗ {render.rich_escape(str(violation))}")
-        return EXIT_REJECTED
+        return exc.exit_code
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
@@ -254,6 +293,55 @@ def cmd_changed(args: argparse.Namespace, out: Console, err: Console) -> int:
         result.write(doc, args.json)
         err.print(f"result written to {args.json}")
     return EXIT_REJECTED
+
+
+MAX_RESULT_FILES = 10
+
+
+def cmd_comment(args: argparse.Namespace, out: Console, err: Console) -> int:
+    files: list[Path] = []
+    for path in args.results:
+        files += sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if len(files) > MAX_RESULT_FILES:
+        err.print(f"{len(files)} result files: commenting on the first {MAX_RESULT_FILES}")
+        files = files[:MAX_RESULT_FILES]
+    run = github.run_from_event(args.event) if args.event else None
+    text = comment.compose(files, load_rules(), run.head_sha if run else None)
+    for written in comment.save(text, args.markdown):
+        err.print(f"comment written to {written}")
+    if args.dry_run:
+        out.file.write(text)  # exactly the text that would be posted, not re-wrapped
+        return EXIT_OK
+    if run is not None and run.event != "pull_request":
+        err.print(f"the grading run came from a {run.event!r} event, not a pull request")
+        return EXIT_OK
+    if run is None and args.pr is None:
+        raise GraderError("name the pull request: --pr N, or --event $GITHUB_EVENT_PATH")
+    token = os.environ.get("GITHUB_TOKEN")
+    if not token:
+        raise github.GitHubError(
+            "GITHUB_TOKEN is not set: the comment is written above but not posted "
+            "(in a workflow: env: GITHUB_TOKEN: ${{ github.token }})"
+        )
+    repo = run.repo if run else (args.repo or os.environ.get("GITHUB_REPOSITORY"))
+    if not repo:
+        raise GraderError("name the repository: --repo OWNER/NAME (or set GITHUB_REPOSITORY)")
+    api = args.api_url or os.environ.get("GITHUB_API_URL") or "https://api.github.com"
+    client = github.Client(token, repo, api, args.bot_login)
+    number = args.pr
+    if run is not None:
+        number = client.confirm_pr(run)
+        if number is None:
+            err.print(
+                f"no open pull request has head {run.head_sha[:12]} in {run.head_repo}: it was "
+                "closed or has moved on (its newer run will comment); nothing posted"
+            )
+            return EXIT_OK
+        if args.claim:
+            comment.check_claim(comment.read_claim(args.claim), number, run.head_sha)
+    how, url = client.upsert(number, text)
+    err.print(f"{how} the score card on pull request #{number}: {url}")
+    return EXIT_OK
 
 
 def cmd_data(args: argparse.Namespace, out: Console, err: Console) -> int:

@@ -1,0 +1,107 @@
+"""``olympics comment``: the PR comment from result JSON files that came from a grading run.
+
+The files are untrusted (the run executed a stranger's code): each is size-capped, checked
+against the schema and recomputed (:func:`grader.result.check`) before it is rendered, and a
+file that fails is shown as such, never rendered as if it were a grade. The Markdown is
+written to disk and to the job summary *before* anything is posted, so a failure to post
+loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader import __version__, render, result
+from grader.config import Rules
+from grader.errors import GraderError
+from grader.github import GitHubError, body
+
+MAX_CLAIM_BYTES = 4096
+
+
+def card_for(file: Path, rules: Rules) -> str:
+    """The score card of one result file, or a card saying why it cannot be shown."""
+    try:
+        doc = result.read_json(file)
+        problems = result.check(doc, rules, file.name)
+    except GraderError as exc:
+        problems, doc = [exc.message], None
+    if not problems:
+        return render.markdown(doc)
+    lines = [
+        "### TinyTorch Olympics · result not verified",
+        "",
+        f"The grading run's result {render.code(file.name, 100)} failed validation, so it is "
+        "not shown as a grade. Re-run the grading workflow; if this persists, tell the "
+        "instructors.",
+        "",
+    ]
+    lines += [f"- {render.md(str(p), 300)}" for p in problems[:10]]
+    if len(problems) > 10:
+        lines.append(f"- … and {len(problems) - 10} more")
+    return "\n".join(lines) + "\n"
+
+
+def compose(files: list[Path], rules: Rules, head_sha: str | None = None) -> str:
+    cards = [card_for(f, rules) for f in sorted(files)]
+    if not cards:
+        cards = ["### TinyTorch Olympics\n\nThis pull request changes no submission to grade.\n"]
+    at = f" · head {render.code(head_sha[:12], 20)}" if head_sha else ""
+    return body(cards, f"<sub>olympics grader {render.md(__version__, 20)}{at}</sub>")
+
+
+def save(text: str, markdown: Path | None) -> list[Path]:
+    """Write the comment where it cannot be lost: the file asked for and the job summary."""
+    written = []
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(text, encoding="utf-8")
+        written.append(markdown)
+    if summary := os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+        written.append(Path(summary))
+    return written
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What the grading run's artifact says about itself: untrusted, only compared."""
+
+    pr: int | None
+    head_sha: str | None
+
+
+def read_claim(path: Path) -> Claim:
+    try:
+        if path.stat().st_size > MAX_CLAIM_BYTES:
+            raise GitHubError(f"{path}: over {MAX_CLAIM_BYTES} bytes; not a claim file")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise GitHubError(f"{path}: cannot read the claim: {exc.strerror}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GitHubError(f"{path}: the claim is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise GitHubError(f'{path}: the claim must be an object, e.g. {{"pr": 12, "head_sha": …}}')
+    pr, sha = data.get("pr"), data.get("head_sha")
+    return Claim(
+        pr=pr if isinstance(pr, int) and not isinstance(pr, bool) else None,
+        head_sha=sha if isinstance(sha, str) else None,
+    )
+
+
+def check_claim(claim: Claim, pr: int, head_sha: str) -> None:
+    """Refuse to post if the artifact says it belongs to another PR or commit."""
+    if claim.pr is not None and claim.pr != pr:
+        raise GitHubError(
+            f"the artifact claims pull request #{claim.pr}, but the grading run's head "
+            f"{head_sha[:12]} is pull request #{pr}: not posting (the artifact may be forged)"
+        )
+    if claim.head_sha is not None and claim.head_sha != head_sha:
+        raise GitHubError(
+            f"the artifact claims head {claim.head_sha[:12]!r}, but the grading run's head "
+            f"is {head_sha[:12]}: not posting (the artifact may be forged)"
+        )

@@ -1,0 +1,310 @@
+"""The sticky PR comment against a fake GitHub API on 127.0.0.1: real HTTP through PyGithub.
+
+The client's own tests use a recording ``sleep`` and no write pacing; the CLI tests go through
+``olympics comment`` exactly as the workflow calls it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+from fakegithub import BOT, TOKEN, FakeGitHub, Fault
+
+from grader import __version__, comment, github
+from grader.cli import main
+from grader.config import load_rules
+
+DATA = Path(__file__).resolve().parent / "data"
+RESULTS = [DATA / "result_example_baseline.json", DATA / "result_example_int8.json"]
+SHA = "3f2a9c1e5b7d4a6f8e0c2b4d6f8a0c2e4b6d8f0a"
+FORK = "student/olympics"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+@pytest.fixture
+def api() -> FakeGitHub:
+    with FakeGitHub() as fake:
+        fake.add_pull(7, SHA, "faster-mlp", FORK)
+        yield fake
+
+
+def client(api: FakeGitHub, token: str = TOKEN) -> tuple[github.Client, list[float]]:
+    slept: list[float] = []
+    made = github.Client(token, api.repo, api.url, sleep=slept.append, throttle=False)
+    return made, slept
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout, stderr)
+    return code, stdout.getvalue(), " ".join(stderr.getvalue().split())
+
+
+def event_file(tmp_path: Path, head_sha: str = SHA, head_repo: str = FORK) -> Path:
+    """A workflow_run event as GitHub writes it: a fork's PR carries no PR number."""
+    path = tmp_path / "event.json"
+    path.write_text(
+        json.dumps(
+            {
+                "action": "completed",
+                "repository": {"full_name": "course/olympics"},
+                "workflow_run": {
+                    "event": "pull_request",
+                    "conclusion": "success",
+                    "head_sha": head_sha,
+                    "head_branch": "faster-mlp",
+                    "head_repository": {"full_name": head_repo},
+                    "pull_requests": [],
+                },
+            }
+        )
+    )
+    return path
+
+
+# -- the sticky comment ---------------------------------------------------------------------------
+def test_the_first_grade_creates_the_comment_and_the_next_push_edits_it(api: FakeGitHub) -> None:
+    c, _ = client(api)
+    assert c.upsert(7, github.MARKER + "\nfirst")[0] == "created"
+    how, _ = c.upsert(7, github.MARKER + "\nsecond")
+    assert how == "updated"
+    assert [x["body"] for x in api.comments[7]] == [github.MARKER + "\nsecond"]
+    assert [m for m, _ in api.writes()] == ["POST", "PATCH"]
+
+
+def test_the_comment_is_found_on_a_later_page(api: FakeGitHub) -> None:
+    api.per_page_cap = 30  # the fake pages as GitHub does when asked for more
+    for i in range(70):
+        api.add_comment(7, "someone", f"comment {i}")
+    mine = api.add_comment(7, BOT, github.MARKER + "\nold card")
+    for i in range(20):
+        api.add_comment(7, "someone", f"later {i}")
+    c, _ = client(api)
+    assert c.upsert(7, github.MARKER + "\nnew card")[0] == "updated"
+    assert mine["body"] == github.MARKER + "\nnew card"
+    pages = [p for m, p in api.requests if m == "GET" and p.endswith("/comments")]
+    assert len(pages) >= 3
+    assert len(api.comments[7]) == 91
+
+
+def test_a_student_comment_carrying_the_marker_is_not_taken_for_the_bot_s(api: FakeGitHub) -> None:
+    forged = api.add_comment(7, "mallory", github.MARKER + "\nI won")
+    c, _ = client(api)
+    assert c.upsert(7, github.MARKER + "\nthe real card")[0] == "created"
+    assert forged["body"] == github.MARKER + "\nI won"
+    assert sum(x["login"] == BOT for x in api.comments[7]) == 1
+
+
+def test_a_502_then_success_posts_once(api: FakeGitHub) -> None:
+    api.faults.append(Fault("POST", r"/issues/7/comments$", 502, "Bad Gateway"))
+    c, slept = client(api)
+    assert c.upsert(7, github.MARKER + "\ncard")[0] == "created"
+    assert len(api.comments[7]) == 1
+    assert slept == [2.0]  # backed off once
+
+
+def test_a_502_after_the_write_took_effect_does_not_duplicate(api: FakeGitHub) -> None:
+    api.faults.append(Fault("POST", r"/issues/7/comments$", 502, "Bad Gateway", after=True))
+    c, _ = client(api)
+    how, _ = c.upsert(7, github.MARKER + "\ncard")
+    assert how == "updated"  # the retry found the comment the failed POST had made
+    assert len(api.comments[7]) == 1
+
+
+def test_a_secondary_rate_limit_waits_as_told(api: FakeGitHub) -> None:
+    api.faults.append(
+        Fault(
+            "GET",
+            r"/issues/7/comments$",
+            403,
+            "You have exceeded a secondary rate limit. Please wait a few minutes.",
+            headers={"Retry-After": "7"},
+        )
+    )
+    c, slept = client(api)
+    assert c.upsert(7, github.MARKER + "\ncard")[0] == "created"
+    assert slept == [7.0]
+
+
+def test_persistent_5xx_gives_up_with_a_clear_error(api: FakeGitHub) -> None:
+    api.faults.append(Fault("GET", r"/issues/7/comments$", 503, "Service Unavailable", times=99))
+    c, slept = client(api)
+    with pytest.raises(github.GitHubError, match="GitHub answered 503 Service Unavailable"):
+        c.upsert(7, github.MARKER + "\ncard")
+    assert slept == [2.0, 4.0, 8.0, 16.0]
+    assert api.writes() == []
+
+
+def test_a_token_without_write_permission_is_explained(api: FakeGitHub) -> None:
+    api.faults.append(
+        Fault("POST", r"/comments$", 403, "Resource not accessible by integration", times=9)
+    )
+    c, slept = client(api)
+    with pytest.raises(github.GitHubError) as caught:
+        c.upsert(7, github.MARKER + "\ncard")
+    assert "403 Resource not accessible by integration" in caught.value.message
+    assert "permissions: pull-requests: write" in caught.value.message
+    assert slept == []  # a permission error is not retried
+    assert caught.value.exit_code == 3
+
+
+def test_a_bad_token_is_explained(api: FakeGitHub) -> None:
+    c, _ = client(api, token="ghs_wrong")
+    with pytest.raises(github.GitHubError, match=r"GitHub refused the token .*401 Bad credentials"):
+        c.upsert(7, github.MARKER + "\ncard")
+
+
+# -- which pull request ---------------------------------------------------------------------------
+def test_the_pr_is_found_from_the_run_s_head_in_a_fork(api: FakeGitHub, tmp_path: Path) -> None:
+    api.add_pull(8, "0" * 40, "faster-mlp", "someone-else/olympics")  # same branch name
+    c, _ = client(api)
+    assert c.confirm_pr(github.run_from_event(event_file(tmp_path))) == 7
+
+
+def test_a_pr_that_moved_on_is_not_found(api: FakeGitHub, tmp_path: Path) -> None:
+    c, _ = client(api)
+    assert c.confirm_pr(github.run_from_event(event_file(tmp_path, head_sha="1" * 40))) is None
+
+
+def test_a_same_sha_from_another_repository_is_not_the_pr(api: FakeGitHub, tmp_path: Path) -> None:
+    c, _ = client(api)
+    run = github.run_from_event(event_file(tmp_path, head_repo="mallory/olympics"))
+    assert c.confirm_pr(run) is None
+
+
+def test_an_event_that_is_not_a_workflow_run_is_explained(tmp_path: Path) -> None:
+    path = tmp_path / "push.json"
+    path.write_text(json.dumps({"ref": "refs/heads/main", "repository": {"full_name": "a/b"}}))
+    with pytest.raises(github.GitHubError, match="not a workflow_run event"):
+        github.run_from_event(path)
+
+
+# -- olympics comment, as the workflow runs it ----------------------------------------------------
+@pytest.fixture
+def env(api: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    monkeypatch.setenv("GITHUB_API_URL", api.url)
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    return summary
+
+
+def test_comment_posts_then_updates_through_the_cli(
+    api: FakeGitHub, env: Path, tmp_path: Path
+) -> None:
+    event = event_file(tmp_path)
+    card = tmp_path / "out" / "comment.md"
+    argv = ["comment", *map(str, RESULTS), "--event", str(event), "--markdown", str(card)]
+    code, _, err = run(*argv)
+    assert code == 0, err
+    assert "created the score card on pull request #7" in err
+    code, _, err = run(*argv)
+    assert code == 0 and "updated the score card on pull request #7" in err
+    assert len(api.comments[7]) == 1
+    posted = api.comments[7][0]["body"]
+    assert posted == card.read_text()
+    assert posted.startswith(github.MARKER)
+    assert "example\\-int8" in posted and "example\\-baseline" in posted
+    assert env.read_text().count(github.MARKER) == 2  # the job summary got it each time
+
+
+def test_a_forged_claim_is_refused_and_nothing_is_posted(
+    api: FakeGitHub, env: Path, tmp_path: Path
+) -> None:
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps({"pr": 1, "head_sha": SHA}))
+    code, _, err = run(
+        "comment", str(RESULTS[0]), "--event", str(event_file(tmp_path)), "--claim", str(claim)
+    )
+    assert code == 3
+    assert "the artifact claims pull request #1" in err and "may be forged" in err
+    assert api.writes() == []
+    assert github.MARKER in env.read_text()  # the card is kept all the same
+
+
+def test_a_matching_claim_is_accepted(api: FakeGitHub, env: Path, tmp_path: Path) -> None:
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps({"pr": 7, "head_sha": SHA}))
+    code, _, err = run(
+        "comment", str(RESULTS[0]), "--event", str(event_file(tmp_path)), "--claim", str(claim)
+    )
+    assert code == 0, err
+    assert len(api.comments[7]) == 1
+
+
+def test_a_token_that_may_not_comment_exits_3_with_the_card_kept(
+    api: FakeGitHub, env: Path, tmp_path: Path
+) -> None:
+    api.faults.append(Fault("POST", r"/comments$", 403, "Resource not accessible by integration"))
+    card = tmp_path / "comment.md"
+    code, _, err = run("comment", str(RESULTS[0]), "--pr", "7", "--repo", api.repo,
+                       "--markdown", str(card))  # fmt: skip
+    assert code == 3
+    assert "the token may not do this" in err and "pull-requests: write" in err
+    assert "Traceback" not in err
+    assert card.read_text().startswith(github.MARKER)
+
+
+def test_without_a_token_nothing_is_posted_but_the_card_is_written(
+    env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN")
+    code, _, err = run("comment", str(RESULTS[0]), "--pr", "7", "--repo", "course/olympics")
+    assert code == 3 and "GITHUB_TOKEN is not set" in err
+    assert github.MARKER in env.read_text()
+
+
+def test_dry_run_prints_exactly_the_comment(tmp_path: Path) -> None:
+    card = tmp_path / "comment.md"
+    code, out, _ = run("comment", *map(str, RESULTS), "--dry-run", "--markdown", str(card))
+    assert code == 0
+    assert out == card.read_text()
+
+
+def test_a_run_from_a_push_is_not_commented(api: FakeGitHub, env: Path, tmp_path: Path) -> None:
+    event = event_file(tmp_path)
+    payload = json.loads(event.read_text())
+    payload["workflow_run"]["event"] = "push"
+    event.write_text(json.dumps(payload))
+    code, _, err = run("comment", str(RESULTS[0]), "--event", str(event))
+    assert code == 0 and "not a pull request" in err
+    assert api.requests == []
+
+
+# -- the artifact is untrusted --------------------------------------------------------------------
+def test_a_tampered_result_is_not_rendered_as_a_grade(tmp_path: Path) -> None:
+    doc = json.loads(RESULTS[1].read_text())
+    doc["improvements"]["speedup"] = 50.0
+    forged = tmp_path / "result.json"
+    forged.write_text(json.dumps(doc))
+    text = comment.compose([forged], load_rules())
+    assert "result not verified" in text
+    assert "50" not in text.split("failed validation")[0]
+    assert "speedup" in text
+
+
+def test_an_oversized_result_is_refused_unread(tmp_path: Path) -> None:
+    big = tmp_path / "result.json"
+    big.write_text('{"pad": "' + "x" * 9_000_000 + '"}')
+    text = comment.compose([big], load_rules())
+    assert "result not verified" in text and "byte limit" in text
+
+
+def test_the_comment_is_capped_at_github_s_limit() -> None:
+    text = github.body(["x" * 100_000], "footer")
+    assert len(text) <= github.MAX_BODY
+    assert text.startswith(github.MARKER) and text.rstrip().endswith("footer")
+
+
+def test_the_comment_matches_its_golden_file() -> None:
+    text = comment.compose(RESULTS, load_rules(), head_sha=SHA)
+    text = re.sub(re.escape(__version__.replace("-", "\\-")), "VERSION", text)
+    golden = DATA / "comment_two_results.md"
+    if UPDATE:
+        golden.write_text(text)
+    assert text == golden.read_text()
