@@ -297,8 +297,8 @@ def cmd_changed(args: argparse.Namespace, out: Console, err: Console) -> int:
         f"({len(checked.violations)} problem(s)); a pull request changes one team's "
         "submissions/<team>/ folder only"
     )
-    for violation in checked.violations:
-        err.print(f"  ✗ {render.rich_escape(str(violation))}", soft_wrap=True)
+    for violation in checked.violations:  # one line each: nothing can start a workflow command
+        err.print(f"  ✗ {render.rich_escape(render.clean(violation, 2000))}", soft_wrap=True)
     if args.json:
         team = checked.teams[0] if len(checked.teams) == 1 else ""
         doc = rejected(team, checked.violations, "scope_violation")

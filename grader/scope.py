@@ -30,6 +30,12 @@ SYMLINK, GITLINK = "120000", "160000"
 STATUS = {"A": "adds", "M": "changes", "D": "deletes", "T": "changes the type of", "R": "renames"}
 
 
+class GitError(GraderError):
+    """git could not answer: not a verdict on the pull request (exit 3, not 2)."""
+
+    exit_code = 3
+
+
 @dataclass(frozen=True)
 class Change:
     status: str  # git's letter: A, M, D, T, R (C never appears: copies are not detected)
@@ -58,13 +64,14 @@ def git(repo: Path, *args: str) -> bytes:
             ["git", "-C", str(repo), *args], capture_output=True, check=False, timeout=120
         )
     except FileNotFoundError:
-        raise GraderError("git is not installed: install git to check a pull request") from None
+        raise GitError("git is not installed: install git to check a pull request") from None
     except subprocess.TimeoutExpired:
-        raise GraderError(f"git {args[0]} took over 120 s in {repo}") from None
+        raise GitError(f"git {args[0]} took over 120 s in {repo}") from None
     if done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GraderError(
-            f"git {' '.join(args[:2])} failed in {repo}: {detail[-1] if detail else 'no output'}"
+        raise GitError(
+            f"git {' '.join(args[:2])} failed in {repo}: "
+            + shown(detail[-1] if detail else "no output")
         )
     return done.stdout
 
@@ -92,14 +99,19 @@ def changes(repo: Path, base: str, head: str) -> list[Change]:
 
 
 def blob(repo: Path, rev: str, path: str) -> str | None:
-    """A file's text at a revision, or None when it is not there (or too big to be a config)."""
-    try:
-        size = int(git(repo, "cat-file", "-s", f"{rev}:{path}"))
-    except GraderError:
+    """A file's text at a revision, or None when the tree has no such file.
+
+    Whether it exists comes from the tree, which even a blobless partial clone holds; a file
+    that exists but cannot be read (a blob the clone lacks, a config too big to be one) is an
+    error, never taken for "not there": that would make another team's folder look new.
+    """
+    listed = git(repo, "ls-tree", "-z", "--end-of-options", rev, "--", path)
+    if not listed.strip(b"\0"):
         return None
-    if size > MAX_YAML_BYTES:
-        return None
-    return git(repo, "cat-file", "blob", f"{rev}:{path}").decode("utf-8", "replace")
+    data = git(repo, "cat-file", "blob", f"{rev}:{path}")
+    if len(data) > MAX_YAML_BYTES:
+        raise GraderError(f"{path} at {rev[:12]} is larger than a config file may be (64 KiB)")
+    return data.decode("utf-8", "replace")
 
 
 def config_field(text: str | None, key: str) -> object:
@@ -109,22 +121,25 @@ def config_field(text: str | None, key: str) -> object:
         return None
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):
         return None
     return data.get(key) if isinstance(data, dict) else None
 
 
-def shown(path: str) -> str:
-    """A path as git gave it, with anything unprintable made visible."""
-    return path if path.isprintable() else repr(path)
+def shown(path: object) -> str:
+    """A path or value as given, with anything unprintable (a newline that could start a
+    workflow command in a log) made visible."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
 
 
-def check(repo: Path, base: str, head: str, author: str | None = None) -> Scope:
-    scope = Scope()
-    touched = changes(repo, base, head)
+def check_paths(touched: list[Change]) -> tuple[dict[str, list[Change]], list[Violation]]:
+    """The rules that need only the paths: the teams touched and what is out of scope.
+    Shared by the git check and the comment's check through GitHub's API."""
+    violations: list[Violation] = []
 
     def refuse(rule: str, path: str, message: str, fix: str) -> None:
-        scope.violations.append(Violation(rule=rule, file=shown(path), message=message, fix=fix))
+        violations.append(Violation(rule=rule, file=shown(path), message=message, fix=fix))
 
     by_team: dict[str, list[Change]] = {}
     for change in touched:
@@ -134,15 +149,15 @@ def check(repo: Path, base: str, head: str, author: str | None = None) -> Scope:
                 refuse(
                     "outside_submissions",
                     path,
-                    f"the pull request {change.describe()}, outside submissions/<team>/",
+                    f"the pull request {shown(change.describe())}, outside submissions/<team>/",
                     "a pull request may change only its own team's folder: "
                     "revert this file and open a separate pull request for anything else",
                 )
-            elif not SLUG.match(parts[1]):
+            elif not SLUG.fullmatch(parts[1]):
                 refuse(
                     "folder_name",
                     path,
-                    f"{shown(parts[1])!r} is not a team slug",
+                    f"{parts[1]!r} is not a team slug",
                     "name the folder with lowercase letters, digits and inner hyphens",
                 )
             else:
@@ -157,16 +172,26 @@ def check(repo: Path, base: str, head: str, author: str | None = None) -> Scope:
                 f"the pull request adds {kind}",
                 "commit the file itself: a submission holds only regular files",
             )
-    scope.teams = sorted(by_team)
     if len(by_team) > 1:
-        for team in scope.teams:
+        for team in sorted(by_team):
             refuse(
                 "two_teams",
                 f"{SUBMISSIONS}/{team}/",
                 f"the pull request touches {len(by_team)} teams' folders: "
-                + ", ".join(scope.teams),
+                + ", ".join(sorted(by_team)),
                 "open one pull request per team",
             )
+    return by_team, violations
+
+
+def check(repo: Path, base: str, head: str, author: str | None = None) -> Scope:
+    scope = Scope()
+    by_team, scope.violations = check_paths(changes(repo, base, head))
+    scope.teams = sorted(by_team)
+
+    def refuse(rule: str, path: str, message: str, fix: str) -> None:
+        scope.violations.append(Violation(rule=rule, file=shown(path), message=message, fix=fix))
+
     for team in scope.teams:
         folder = f"{SUBMISSIONS}/{team}"
         config = f"{folder}/submission.yaml"
@@ -187,8 +212,8 @@ def check(repo: Path, base: str, head: str, author: str | None = None) -> Scope:
             refuse(
                 "team_mismatch",
                 config,
-                f"the team is {shown(declared)!r} but the folder is {team!r}",
-                f"write team: {team}, or move the files to submissions/{declared}/",
+                f"the team is {declared!r} but the folder is {team!r}",
+                f"write team: {team}, or move the files to submissions/{shown(declared)}/",
             )
         scope.to_grade.append(folder)
     return scope

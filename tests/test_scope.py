@@ -9,6 +9,7 @@ import io
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import gitrepo
@@ -189,6 +190,47 @@ def test_a_refusal_can_be_written_as_a_rejected_result(repo: Repo, tmp_path: Pat
 @pytest.mark.parametrize("rev", ["no-such-branch", "--output=/tmp/x"])
 def test_a_bad_revision_is_a_clear_error(repo: Repo, rev: str) -> None:
     code, out, err = run("changed", "--repo", str(repo.path), f"--base={rev}", "--head=HEAD")
-    assert code == 2 and out == ""
+    assert code in (2, 3) and out == ""
     assert "Traceback" not in err
     assert "is not a git revision" in err or "git rev-parse --verify failed" in err
+
+
+def test_a_folder_name_ending_in_a_newline_is_not_a_slug(repo: Repo) -> None:
+    repo.team("alpha\n", ["bob"], folder="alpha\n")
+    code, out, err = repo.changed()
+    assert code == 2 and out == ""
+    assert "'alpha\\n' is not a team slug" in err
+
+
+def test_scope_messages_cannot_start_a_workflow_command(repo: Repo) -> None:
+    folder = repo.team("bravo", ["bob"])
+    config = folder / "submission.yaml"
+    forged = json.dumps("x\n::warning file=events.yaml::thresholds halved\n::add-mask::bravo")
+    config.write_text(config.read_text().replace("team: bravo", f"team: {forged}"))
+    stderr = io.StringIO()
+    head = repo.commit("the pull request")
+    code = main(["changed", "--repo", str(repo.path), "--base", repo.base, "--head", head],
+                io.StringIO(), stderr)  # fmt: skip
+    assert code == 2 and "team_mismatch" not in stderr.getvalue()
+    assert "the team is" in stderr.getvalue()
+    assert not [line for line in stderr.getvalue().splitlines() if line.startswith("::")]
+
+
+def test_a_blobless_clone_without_its_remote_fails_closed(repo: Repo, tmp_path: Path) -> None:
+    """actions/checkout with sparse-checkout makes a blobless clone: the base's
+    submission.yaml of another team may be missing; that must not make the folder look new."""
+    (repo.path / "submissions" / "alpha" / "model.py").write_text("def build_model(): ...\n")
+    repo.team("alpha", ["alice", "mallory"])
+    head = repo.commit("mallory joins alpha")
+    remote = tmp_path / "remote.git"
+    repo.git("clone", "-q", "--bare", str(repo.path), str(remote))
+    subprocess.run(["git", "-C", str(remote), "config", "uploadpack.allowFilter", "true"],
+                   check=True)  # fmt: skip
+    clone = tmp_path / "blobless"
+    repo.git("clone", "-q", "--filter=blob:none", "--no-checkout", f"file://{remote}", str(clone))
+    subprocess.run(["git", "-C", str(clone), "checkout", "-q", head], check=True)
+    shutil.rmtree(remote)  # persist-credentials: false: the clone cannot fetch what it lacks
+    code, out, err = run("changed", "--repo", str(clone), "--base", repo.base, "--head", head,
+                         "--author", "mallory")  # fmt: skip
+    assert code == 3 and out == ""  # git could not answer: an error, not a verdict
+    assert "could not fetch" in err and "Traceback" not in err
