@@ -370,6 +370,12 @@ def cmd_comment(args: argparse.Namespace, out: Console, err: Console) -> int:
             return EXIT_OK
         if args.claim:
             comment.check_claim(comment.read_claim(args.claim), number, run.head_sha)
+    refusal = comment.scope_card(client.pr_changes(number), run.head_sha if run else None)
+    if refusal is not None:
+        err.print(f"pull request #{number} changes files outside one team's folder: "
+                  "posting its scope_violation instead of the grading run's card")  # fmt: skip
+        text = refusal
+        comment.save(text, args.markdown)
     how, url = client.upsert(number, text)
     err.print(f"{how} the score card on pull request #{number}: {url}")
     return EXIT_OK

@@ -14,10 +14,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import __version__, render, result
+from grader import __version__, render, result, scope
 from grader.config import Rules
 from grader.errors import GraderError
 from grader.github import GitHubError, body
+from grader.grade import rejected
+from grader.scope import Change
 
 MAX_CLAIM_BYTES = 4096
 
@@ -45,12 +47,34 @@ def card_for(file: Path, rules: Rules) -> str:
     return "\n".join(lines) + "\n"
 
 
+NO_RESULT = (
+    "### TinyTorch Olympics\n\nNo score card: this pull request changes no submission to "
+    "grade, or its grading run stopped before grading (see the run's log).\n"
+)
+PRELIMINARY = "preliminary: the leaderboard counts the re-grade on main after merge"
+
+
 def compose(files: list[Path], rules: Rules, head_sha: str | None = None) -> str:
-    cards = [card_for(f, rules) for f in sorted(files)]
-    if not cards:
-        cards = ["### TinyTorch Olympics\n\nThis pull request changes no submission to grade.\n"]
+    cards = [card_for(f, rules) for f in sorted(files)] or [NO_RESULT]
+    return with_footer(cards, head_sha)
+
+
+def with_footer(cards: list[str], head_sha: str | None) -> str:
     at = f" · head {render.code(head_sha[:12], 20)}" if head_sha else ""
-    return body(cards, f"<sub>olympics grader {render.md(__version__, 20)}{at}</sub>")
+    return body(
+        cards, f"<sub>olympics grader {render.md(__version__, 20)}{at} · {PRELIMINARY}</sub>"
+    )
+
+
+def scope_card(changes: list[Change], head_sha: str | None) -> str | None:
+    """The comment for a pull request whose files, as GitHub lists them, reach outside one
+    team's folder: a scope_violation card in place of any grade (the grading run of such a
+    pull request may have run a workflow the pull request itself rewrote). None if in scope."""
+    by_team, violations = scope.check_paths(changes)
+    if not violations:
+        return None
+    team = next(iter(by_team)) if len(by_team) == 1 else ""
+    return with_footer([render.markdown(rejected(team, violations, "scope_violation"))], head_sha)
 
 
 def save(text: str, markdown: Path | None) -> list[Path]:

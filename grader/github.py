@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from grader.errors import GraderError
+from grader.scope import Change
 
 MARKER = "<!-- tinytorch-olympics:score-card -->"
 DEFAULT_BOT = "github-actions[bot]"  # the login GitHub gives the workflow's GITHUB_TOKEN
@@ -28,6 +29,8 @@ ATTEMPTS = 5
 MAX_WAIT_S = 120.0
 
 T = TypeVar("T")
+# GitHub's file statuses, as git's letters
+STATUS_LETTER = {"added": "A", "removed": "D", "modified": "M", "renamed": "R", "changed": "T"}
 
 
 class GitHubError(GraderError):
@@ -54,6 +57,11 @@ def run_from_event(path: Path) -> Run:
             raise GitHubError(f"{path}: larger than a GitHub event can be")
         payload = json.loads(path.read_text(encoding="utf-8"))
         run = payload["workflow_run"]
+        if run.get("head_repository") is None:
+            raise GitHubError(
+                f"{path}: the grading run's head repository is gone (a deleted fork): "
+                "there is no pull request to comment on"
+            )
         return Run(
             repo=str(payload["repository"]["full_name"]),
             head_sha=str(run["head_sha"]),
@@ -116,7 +124,9 @@ def transient(exc: Exception) -> float | None:
     from requests import RequestException
 
     if isinstance(exc, RequestException):
-        return 0.0
+        from requests import ConnectionError, Timeout
+
+        return 0.0 if isinstance(exc, (ConnectionError, Timeout)) else None
     if not isinstance(exc, GithubException):
         return None
     headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
@@ -126,9 +136,13 @@ def transient(exc: Exception) -> float | None:
     )
     if exc.status >= 500 or rate_limited:
         try:
-            return min(float(headers.get("retry-after", 0)), MAX_WAIT_S)
-        except ValueError:
-            return 0.0
+            if "retry-after" in headers:
+                return min(float(headers["retry-after"]), MAX_WAIT_S)
+            if headers.get("x-ratelimit-remaining") == "0":  # the primary limit: wait for reset
+                return min(max(float(headers["x-ratelimit-reset"]) - time.time(), 0), MAX_WAIT_S)
+        except (KeyError, ValueError):
+            pass
+        return 0.0
     return None
 
 
@@ -209,6 +223,23 @@ class Client:
                 + ", ".join(f"#{n}" for n in found)
             )
         return found[0] if found else None
+
+    def pr_changes(self, number: int) -> list[Change]:
+        """The files the pull request changes, as GitHub lists them (every page): the scope
+        check that a pull request cannot rewrite, since it does not run in its workflow."""
+
+        def files() -> list[Change]:
+            pull = self._repo().get_pull(number)
+            return [
+                Change(
+                    STATUS_LETTER.get(f.status, "M"),
+                    f.filename,
+                    f.previous_filename if f.status == "renamed" else None,
+                )
+                for f in pull.get_files()
+            ]
+
+        return self.retrying(f"listing the files of pull request #{number}", files)
 
     def find_comment(self, number: int) -> Any:
         """The bot's sticky comment on the PR, or None; every page is read."""

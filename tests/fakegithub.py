@@ -54,9 +54,24 @@ class FakeGitHub:
         self.server.shutdown()
         self.server.server_close()
 
-    def add_pull(self, number: int, head_sha: str, head_ref: str, head_repo: str) -> None:
+    def add_pull(
+        self,
+        number: int,
+        head_sha: str,
+        head_ref: str,
+        head_repo: str,
+        files: list[dict[str, str]] | None = None,
+    ) -> None:
+        """``files`` as GitHub lists them: filename, status, previous_filename for renames."""
         self.pulls.append(
-            {"number": number, "sha": head_sha, "ref": head_ref, "repo": head_repo, "open": True}
+            {
+                "number": number,
+                "sha": head_sha,
+                "ref": head_ref,
+                "repo": head_repo,
+                "open": True,
+                "files": files or [{"filename": "submissions/bravo/model.py", "status": "added"}],
+            }
         )
         self.comments.setdefault(number, [])
 
@@ -182,20 +197,22 @@ class FakeGitHub:
                 and (head is None or head == f"{p['repo'].split('/')[0]}:{p['ref']}")
             ]
             return 200, found, {}
-        if m := re.fullmatch(rf"/repos/{repo}/(?:pulls|issues)/(\d+)", path):
-            pulls = [p for p in self.pulls if p["number"] == int(m[1])]
-            if method == "GET" and pulls:
-                data = self._pull_json(pulls[0])
-                data["url"] = f"{self.url}/repos/{self.repo}/issues/{m[1]}"
-                return 200, data, {}
-            return 404, {"message": "Not Found"}, {}
+        if m := re.fullmatch(rf"/repos/{repo}/(pulls|issues)/(\d+)(/files)?", path):
+            pulls = [p for p in self.pulls if p["number"] == int(m[2])]
+            if method != "GET" or not pulls:
+                return 404, {"message": "Not Found"}, {}
+            if m[3]:
+                return self._page(path, pulls[0]["files"], query, lambda f: f)
+            data = self._pull_json(pulls[0])
+            data["url"] = f"{self.url}/repos/{self.repo}/{m[1]}/{m[2]}"
+            return 200, data, {}
         if m := re.fullmatch(rf"/repos/{repo}/issues/(\d+)/comments", path):
             number = int(m[1])
             if number not in self.comments:
                 return 404, {"message": "Not Found"}, {}
             if method == "POST":
                 return 201, self._comment_json(self.add_comment(number, BOT, payload["body"])), {}
-            return self._page(path, number, query)
+            return self._page(path, self.comments[number], query, self._comment_json)
         if m := re.fullmatch(rf"/repos/{repo}/issues/comments/(\d+)", path):
             for comments in self.comments.values():
                 for c in comments:
@@ -208,16 +225,15 @@ class FakeGitHub:
         return 404, {"message": f"Not Found: the fake has no {method} {path}"}, {}
 
     def _page(
-        self, path: str, number: int, query: dict[str, list[str]]
+        self, path: str, items: list, query: dict[str, list[str]], shape: Any
     ) -> tuple[int, Any, dict[str, str]]:
         per_page = min(int(query.get("per_page", ["30"])[0]), self.per_page_cap)
         page = int(query.get("page", ["1"])[0])
-        comments = self.comments[number]
-        last = max(1, -(-len(comments) // per_page))
-        chunk = comments[(page - 1) * per_page : page * per_page]
+        last = max(1, -(-len(items) // per_page))
+        chunk = items[(page - 1) * per_page : page * per_page]
         links = []
         if page < last:
             links.append(f'<{self.url}{path}?per_page={per_page}&page={page + 1}>; rel="next"')
             links.append(f'<{self.url}{path}?per_page={per_page}&page={last}>; rel="last"')
         headers = {"Link": ", ".join(links)} if links else {}
-        return 200, [self._comment_json(c) for c in chunk], headers
+        return 200, [shape(c) for c in chunk], headers

@@ -308,3 +308,50 @@ def test_the_comment_matches_its_golden_file() -> None:
     if UPDATE:
         golden.write_text(text)
     assert text == golden.read_text()
+
+
+def test_a_pr_that_rewrites_the_workflow_gets_its_scope_violation_not_its_grade(
+    env: Path, tmp_path: Path
+) -> None:
+    """A pull_request run uses the PR's own workflow file: a PR that edits grade.yml could
+    upload any artifact. GitHub's list of the PR's files (which the PR cannot rewrite) decides."""
+    files = [
+        {"filename": ".github/workflows/grade.yml", "status": "modified"},
+        {"filename": "submissions/bravo/model.py", "status": "added"},
+    ]
+    with FakeGitHub() as fake:
+        fake.add_pull(7, SHA, "faster-mlp", FORK, files=files)
+        os.environ["GITHUB_API_URL"] = fake.url
+        claim = tmp_path / "claim.json"
+        claim.write_text(json.dumps({"pr": 7, "head_sha": SHA}))
+        code, _, err = run("comment", str(RESULTS[1]), "--event", str(event_file(tmp_path)),
+                           "--claim", str(claim))  # fmt: skip
+        assert code == 0, err
+        body = fake.comments[7][0]["body"]
+    assert "**Rejected** (`scope_violation`)" in body
+    assert "`.github/workflows/grade.yml`" in body
+    assert "Latency Sprint" not in body and "speedup" not in body
+
+
+def test_the_pr_s_files_are_read_across_pages(api: FakeGitHub) -> None:
+    api.per_page_cap = 30
+    api.pulls[0]["files"] = [
+        {"filename": f"submissions/bravo/f{i}.py", "status": "added"} for i in range(70)
+    ] + [{"filename": "README.md", "status": "renamed", "previous_filename": "submissions/x/a"}]
+    c, _ = client(api)
+    changes = c.pr_changes(7)
+    assert len(changes) == 71
+    assert (changes[-1].status, changes[-1].path, changes[-1].old_path) == (
+        "R",
+        "README.md",
+        "submissions/x/a",
+    )
+
+
+def test_a_deleted_fork_is_explained(tmp_path: Path) -> None:
+    event = event_file(tmp_path)
+    payload = json.loads(event.read_text())
+    payload["workflow_run"]["head_repository"] = None
+    event.write_text(json.dumps(payload))
+    with pytest.raises(github.GitHubError, match="head repository is gone"):
+        github.run_from_event(event)

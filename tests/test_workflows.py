@@ -26,6 +26,7 @@ import pytest
 import yaml
 from fakegithub import TOKEN, FakeGitHub, Fault
 
+from grader import scope
 from grader.config import project_root
 from grader.github import MARKER
 
@@ -123,14 +124,16 @@ def test_every_workflow_starts_with_no_permissions_and_pins_its_actions(name: st
             assert step["with"]["persist-credentials"] is False
 
 
-def test_every_pipeline_job_uses_the_one_runner_label() -> None:
-    labels = {job["runs-on"] for n in PIPELINE for job in load(n)["jobs"].values()}
-    assert labels == {"${{ vars.OLYMPICS_RUNNER || 'ubuntu-24.04' }}"}
+def test_grading_uses_the_one_runner_label_and_commenting_a_fresh_hosted_runner() -> None:
+    grading = {job["runs-on"] for job in load("grade.yml")["jobs"].values()}
+    assert grading == {"${{ vars.OLYMPICS_RUNNER || 'ubuntu-24.04' }}"}
+    (commenting,) = load("comment.yml")["jobs"].values()
+    assert commenting["runs-on"] == "ubuntu-24.04"  # never a self-hosted grade runner
 
 
 def test_grade_reads_only_and_checks_out_the_pr_as_data() -> None:
     grade = load("grade.yml")
-    assert grade["on"] == {"pull_request": {"paths": ["submissions/**"]}}
+    assert grade["on"] == {"pull_request": {"branches": ["main"], "paths": ["submissions/**"]}}
     (job,) = grade["jobs"].values()
     assert job["permissions"] == {"contents": "read"}
     assert grade["concurrency"]["group"] == "grade-${{ github.event.pull_request.number }}"
@@ -139,6 +142,7 @@ def test_grade_reads_only_and_checks_out_the_pr_as_data() -> None:
     assert trusted["ref"] == "${{ github.event.pull_request.base.sha }}"
     assert untrusted["ref"] == "${{ github.event.pull_request.head.sha }}"
     assert untrusted["sparse-checkout"] == "submissions"
+    assert untrusted["filter"] == "blob:limit=1g"  # not the blobless clone sparse implies
     install = next(s for s in job["steps"] if s.get("name") == "Install the grader")
     assert install["run"].split()[-1] == "./grader"  # the base branch's grader, not the PR's
     setup = next(s for s in job["steps"] if "setup-python" in s.get("uses", ""))
@@ -169,7 +173,35 @@ def test_no_expression_is_pasted_into_a_script(name: str) -> None:
 
 
 # -- a simulated pull request through the workflows' own steps ------------------------------------
+API_STATUS = {"A": "added", "D": "removed", "M": "modified", "R": "renamed", "T": "changed"}
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+def matching(expr: str) -> int:
+    """The index of the parenthesis closing the one that opens ``expr``."""
+    depth = 0
+    for i, ch in enumerate(expr):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return i
+    raise ValueError(f"unbalanced: {expr!r}")
+
+
+def split_top(expr: str, op: str) -> list[str]:
+    """``expr`` split at ``op`` where it is outside parentheses and quotes."""
+    parts, depth, quoted, start, i = [], 0, False, 0, 0
+    while i < len(expr):
+        ch = expr[i]
+        if ch == "'":
+            quoted = not quoted
+        elif not quoted and ch in "()":
+            depth += 1 if ch == "(" else -1
+        elif not quoted and depth == 0 and expr.startswith(op, i):
+            parts.append(expr[start:i].strip())
+            start = i = i + len(op)
+            continue
+        i += 1
+    return [*parts, expr[start:].strip()]
 
 
 @dataclass
@@ -189,9 +221,14 @@ class Runner:
         self.context["runner"] = {"temp": str(self.temp)}
 
     def value(self, expr: str) -> Any:
-        expr = expr.strip()
-        if "&&" in expr:
-            return all(self.value(part) for part in expr.split("&&"))
+        expr = " ".join(expr.split())
+        while expr.startswith("(") and matching(expr) == len(expr) - 1:
+            expr = expr[1:-1].strip()
+        for op in ("||", "&&"):
+            parts = split_top(expr, op)
+            if len(parts) > 1:
+                values = [bool(self.value(p)) for p in parts]
+                return any(values) if op == "||" else all(values)
         if m := re.fullmatch(r"(.+?)\s*(==|!=)\s*'([^']*)'", expr):
             same = str(self.value(m[1])) == m[3]
             return same if m[2] == "==" else not same
@@ -282,7 +319,12 @@ class Pipeline:
 def simulate(tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub, author: str = "bob") -> Pipeline:
     """grade.yml on the PR at the repo's ``pr`` branch, then comment.yml on its artifact."""
     head = repo.commit("the pull request")
-    api.add_pull(12, head, "pr", f"{author}/olympics")
+    files = [  # as GitHub's API lists them
+        {"filename": c.path, "status": API_STATUS[c.status]}
+        | ({"previous_filename": c.old_path} if c.old_path else {})
+        for c in scope.changes(repo.path, repo.base, head)
+    ]
+    api.add_pull(12, head, "pr", f"{author}/olympics", files=files)
     workspace, temp = tmp_path / "ws", tmp_path / "runner-temp"
     workspace.mkdir()
     temp.mkdir()
@@ -309,6 +351,7 @@ def simulate(tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub, author: str = 
                 "repository": {"full_name": api.repo},
                 "workflow_run": {
                     "id": 99,
+                    "path": ".github/workflows/grade.yml",
                     "event": "pull_request",
                     "conclusion": "success" if graded else "failure",
                     "head_sha": head,
@@ -326,7 +369,7 @@ def simulate(tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub, author: str = 
         cworkspace, ctemp, context, {**runner_env(api), "GITHUB_EVENT_PATH": str(event_path)}
     )
     (cjob,) = load("comment.yml")["jobs"].values()
-    assert comment.value(cjob["if"].replace("\n", " "))
+    assert comment.value(cjob["if"])
     commented = comment.run_job(cjob, skip=("Install",))
     return Pipeline(grade, comment, graded, commented)
 
@@ -352,9 +395,9 @@ def test_a_pr_that_edits_events_yaml_is_refused_and_told_so(
     run = simulate(tmp_path, repo, api)
     assert not run.graded
     assert run.grade.context["steps"]["grade"]["outcome"] == "skipped"  # no code ran
-    assert "::error::scope_violation: the pull request changes more than one team's folder" in (
-        run.grade.commands()
-    )
+    commands = run.grade.commands()
+    assert any(c.startswith("::error::scope_violation: the pull request") for c in commands)
+    assert any(c.startswith("::error file=events.yaml,title=rejected%3A scope") for c in commands)
     assert run.commented, "\n".join(run.comment.log)
     (posted,) = api.comments[12]
     assert posted["body"].startswith(MARKER)
