@@ -18,13 +18,19 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from grader import __version__, comment, github, legacy, render, result, scope
-from grader.config import load_rules
+from grader.config import load_rules, project_root
 from grader.errors import GraderError, Violation
 from grader.github import DEFAULT_BOT
 from grader.grade import check_before_running, exit_code, grade, rejected
 from grader.harness import QUICK, Plan
 
 EXIT_OK, EXIT_RULES, EXIT_REJECTED = 0, 1, 2
+
+
+def add_results(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "results", nargs="+", type=Path, metavar="RESULT", help="a result JSON, or a folder of them"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,15 +101,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="on refusal, write a rejected result (scope_violation) here for the PR comment",
     )
 
+    pl = sub.add_parser(
+        "plan",
+        help="the submissions to re-grade, dealt into shards (a GitHub job matrix)",
+        description="Print JSON {count, shards: [{index, folders}]}: the submissions a push "
+        "from BASE to HEAD changed, or all of them if it changed anything else, or --all.",
+    )
+    pl.add_argument("--base", metavar="REV")
+    pl.add_argument("--head", metavar="REV")
+    pl.add_argument("--all", action="store_true", help="every submission")
+    pl.add_argument("--shards", type=int, default=4, metavar="N", help="at most N (default 4)")
+    pl.add_argument("--repo", type=Path, default=Path("."), metavar="DIR")
+
+    st = sub.add_parser(
+        "store",
+        help="validate result JSON and file it in the results folder",
+        description="Validate each result (schema, every derived number recomputed) and file "
+        "it as results/<team>/<workload>/<timestamp>-<content>.json; the history stays.",
+    )
+    add_results(st)
+    st.add_argument("--results-dir", type=Path, metavar="DIR", help="default: results/")
+
+    lb = sub.add_parser(
+        "leaderboard",
+        help="regenerate leaderboard.md from the stored results",
+        description="Rank the latest stored result of each team per workload and event. "
+        "--check: exit 1 if the file is not what regenerating would write.",
+    )
+    lb.add_argument("--results-dir", type=Path, metavar="DIR", help="default: results/")
+    lb.add_argument("--out", type=Path, metavar="FILE", help="default: leaderboard.md")
+    lb.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
+
     a = sub.add_parser(
         "annotate",
         help="print GitHub annotations (::error file=…,line=…::) for result JSON",
         description="Print one GitHub workflow command per problem in the results: each "
         "violation on its file and line, each event not qualified on the submission.yaml.",
     )
-    a.add_argument(
-        "results", nargs="+", type=Path, metavar="RESULT", help="a result JSON, or a folder of them"
-    )
+    add_results(a)
 
     m = sub.add_parser(
         "comment",
@@ -113,9 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         "one sticky comment on the pull request (token from $GITHUB_TOKEN). Exit 3 if GitHub "
         "could not be reached or refused.",
     )
-    m.add_argument(
-        "results", nargs="+", type=Path, metavar="RESULT", help="a result JSON, or a folder of them"
-    )
+    add_results(m)
     m.add_argument("--markdown", type=Path, metavar="FILE", help="write the comment here first")
     m.add_argument("--dry-run", action="store_true", help="print the comment; post nothing")
     which = m.add_mutually_exclusive_group()
@@ -168,6 +201,9 @@ def main(
         "changed": cmd_changed,
         "comment": cmd_comment,
         "annotate": cmd_annotate,
+        "store": cmd_store,
+        "plan": cmd_plan,
+        "leaderboard": cmd_leaderboard,
     }[args.command]
     try:
         return handler(args, out, err)
@@ -310,14 +346,60 @@ def cmd_changed(args: argparse.Namespace, out: Console, err: Console) -> int:
 MAX_RESULT_FILES = 10
 
 
-def result_files(paths: list[Path], err: Console) -> list[Path]:
-    """The JSON files named, a folder standing for the ``*.json`` in it; at most ten."""
+def result_files(paths: list[Path], err: Console, cap: int | None = MAX_RESULT_FILES) -> list[Path]:
+    """The JSON files named, a folder standing for the ``*.json`` in it; at most ``cap``."""
     files: list[Path] = []
     for path in paths:
         files += sorted(path.glob("*.json")) if path.is_dir() else [path]
-    if len(files) > MAX_RESULT_FILES:
-        err.print(f"{len(files)} result files: reading the first {MAX_RESULT_FILES}")
-    return files[:MAX_RESULT_FILES]
+    if cap is not None and len(files) > cap:
+        err.print(f"{len(files)} result files: reading the first {cap}")
+        files = files[:cap]
+    return files
+
+
+def cmd_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.all:
+        folders = scope.all_submissions(args.repo)
+    else:
+        folders = scope.to_regrade(args.repo, args.base, args.head)
+    dealt = scope.shards(folders, args.shards)
+    out.file.write(json.dumps({"count": len(folders), "shards": dealt}) + "\n")
+    return EXIT_OK
+
+
+def cmd_store(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from grader import store
+
+    rules = load_rules()
+    root = args.results_dir or project_root() / "results"
+    for file in result_files(args.results, err, cap=None):
+        out.print(f"stored {file} as {store.store(file, root, rules)}", soft_wrap=True)
+    return EXIT_OK
+
+
+def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from grader import leaderboard, store
+
+    rules = load_rules()
+    root = project_root()
+    target = args.out or root / "leaderboard.md"
+    text = leaderboard.build(store.latest(args.results_dir or root / "results", rules), rules, root)
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.is_file() else None
+        if current != text:
+            what = "is missing" if current is None else "is stale"
+            out.print(f"{target} {what}: regenerate it with `olympics leaderboard`", soft_wrap=True)
+            return EXIT_RULES
+        out.print(f"{target} is up to date", soft_wrap=True)
+        return EXIT_OK
+    if target.is_file() and target.read_text(encoding="utf-8") == text:
+        out.print(f"{target} unchanged", soft_wrap=True)
+        return EXIT_OK
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)
+    out.print(f"{target} regenerated", soft_wrap=True)
+    return EXIT_OK
 
 
 def cmd_annotate(args: argparse.Namespace, out: Console, err: Console) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import difflib
 import functools
+import hashlib
 import json
 import keyword
 import math
@@ -233,6 +234,12 @@ class Rules:
     @property
     def imports(self) -> dict[str, Any]:
         return self.data["imports"]
+
+    @functools.cached_property
+    def sha256(self) -> str:
+        """The rules' fingerprint: their data as canonical JSON (comments and layout aside)."""
+        canonical = json.dumps(self.data, sort_keys=True, separators=(",", ":"), default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def load_rules(path: Path | None = None) -> Rules:

@@ -53,6 +53,7 @@ def grade(
         "submission", submission.folder, submission.entrypoint_file, submission.entrypoint_function
     )
     doc = skeleton(submission)
+    doc["grader"]["rules_sha256"] = rules.sha256
     try:
         measured = referee.measure(baseline, candidate)
     except Rejected as exc:

@@ -76,6 +76,15 @@ def fmt_value(metric: str, value: float | None) -> str:
     return f"{value:.4g}"
 
 
+def score_text(ev: dict) -> str:
+    """An event's score with its 95 % interval, when it has one wider than a point."""
+    metric = ev.get("score_metric", "")
+    score = fmt_value(metric, ev["score"])
+    if ev.get("score_ci95") and ev["score_ci95"][0] != ev["score_ci95"][1]:
+        score += " [" + ", ".join(fmt_value(metric, v) for v in ev["score_ci95"]) + "]"
+    return score
+
+
 def card(result: dict) -> dict:
     """The score card's content as plain strings: the one model both renderers draw."""
     sub = result.get("submission", {})
@@ -141,13 +150,7 @@ def card(result: dict) -> dict:
             status, score = "not scored", ev.get("reason", "")
         else:
             status = "qualified" if ev["qualified"] else "not qualified"
-            score = fmt_value(ev.get("score_metric", ""), ev["score"])
-            if ev.get("score_ci95") and ev["score_ci95"][0] != ev["score_ci95"][1]:
-                score += (
-                    " ["
-                    + ", ".join(fmt_value(ev.get("score_metric", ""), v) for v in ev["score_ci95"])
-                    + "]"
-                )
+            score = score_text(ev)
         out["events"].append(
             {
                 "name": name,

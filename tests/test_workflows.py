@@ -119,9 +119,14 @@ def test_every_workflow_starts_with_no_permissions_and_pins_its_actions(name: st
     for line in (WORKFLOWS / name).read_text().splitlines():
         if "uses:" in line:
             assert PINNED.search(line.strip().removeprefix("- ")), line
-    for step in steps(workflow):
-        if step.get("uses", "").startswith("actions/checkout@"):
-            assert step["with"]["persist-credentials"] is False
+    for job in workflow["jobs"].values():
+        uses = [step.get("uses", "") for step in job["steps"]]
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                if step["with"]["persist-credentials"] is not False:
+                    # only a job that must push keeps its credentials, and it uploads nothing
+                    assert job["permissions"] == {"contents": "write"}
+                    assert not any("upload-artifact" in u for u in uses)
 
 
 def test_grading_uses_the_one_runner_label_and_commenting_a_fresh_hosted_runner() -> None:

@@ -1,0 +1,216 @@
+"""The results store and ``leaderboard.md``: stored results made from a real grade's JSON
+(``tests/data/result_example_int8.json``) with its observations changed and every derived
+number recomputed, so each is a result the grader could have written."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from grader import __version__, leaderboard, result, store
+from grader.cli import main
+from grader.config import load_rules
+from grader.errors import ConfigError
+
+DATA = Path(__file__).resolve().parent / "data"
+INT8 = json.loads((DATA / "result_example_int8.json").read_text())
+RULES = load_rules()
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+def variant(team: str, slower: float = 1.0, correct: int | None = None, **sub: object) -> dict:
+    """The int8 grade as another team's: latency samples scaled by ``slower``."""
+    doc = copy.deepcopy(INT8)
+    doc["submission"]["team"] = team
+    doc["submission"]["content_sha256"] = f"{abs(hash(team)):064x}"[-64:]
+    doc["submission"].update(sub)
+    doc["grader"]["version"] = __version__
+    doc["grader"]["rules_sha256"] = RULES.sha256
+    metrics = doc["optimized"]["metrics"]
+    metrics["latency_samples_ms"] = [t * slower for t in metrics["latency_samples_ms"]]
+    if correct is not None:
+        metrics["correct"] = correct
+    doc = result.apply_derived(doc, result.derive(doc, RULES))
+    assert result.check(doc, RULES, team) == []
+    return doc
+
+
+def put(root: Path, doc: dict, tmp_path: Path) -> Path:
+    source = tmp_path / f"in-{doc['submission']['team']}-{doc['timestamp']}.json"
+    source.write_text(result.dumps(doc))
+    return store.store(source, root, RULES)
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout, stderr)
+    return code, " ".join(stdout.getvalue().split()), " ".join(stderr.getvalue().split())
+
+
+def table(text: str, title: str) -> list[list[str]]:
+    """The rows of one event's table, as cells."""
+    section = text.split(f"### {title}")[1].split("###")[0]
+    rows = [r for r in section.splitlines() if r.startswith("| ") and "---" not in r]
+    return [[c.strip() for c in r.strip("|").split(" | ")] for r in rows[1:]]
+
+
+# -- ranking --------------------------------------------------------------------------------------
+def rows(*spans: tuple[str, float, float, float]) -> list[leaderboard.Ranked]:
+    entry = store.Entry(Path("x"), {"submission": {"team": "?"}}, None)
+    made = []
+    for team, score, lo, hi in spans:
+        e = store.Entry(Path(team), {**entry.doc, "submission": {"team": team}}, None)
+        made.append(leaderboard.Ranked(e, score, lo, hi))
+    return made
+
+
+def test_overlapping_intervals_share_a_rank_and_disjoint_ones_do_not() -> None:
+    ranked = leaderboard.ranks(
+        rows(("c", 1.0, 0.9, 1.1), ("a", 2.0, 1.9, 2.1), ("b", 1.95, 1.85, 2.05))
+    )
+    assert [(r.entry.team, r.rank) for r in ranked] == [("a", 1), ("b", 1), ("c", 3)]
+
+
+def test_equal_point_scores_tie_and_a_chain_of_overlaps_is_not_transitive() -> None:
+    ranked = leaderboard.ranks(
+        rows(("a", 3.0, 3.0, 3.0), ("b", 3.0, 3.0, 3.0), ("c", 2.0, 1.0, 2.95))
+    )
+    assert [(r.entry.team, r.rank) for r in ranked] == [("a", 1), ("b", 1), ("c", 3)]
+    chain = leaderboard.ranks(rows(("a", 3, 2.5, 3.5), ("b", 2.4, 2.0, 2.6), ("c", 1.8, 1.5, 2.1)))
+    assert [r.rank for r in chain] == [1, 1, 2]  # c overlaps b but lies wholly below a
+
+
+# -- the store and the file -----------------------------------------------------------------------
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "results"
+
+
+def build(root: Path) -> str:
+    return leaderboard.build(store.latest(root, RULES), RULES, root.parent)
+
+
+def test_ranks_ties_and_a_non_qualifying_entry(root: Path, tmp_path: Path) -> None:
+    put(root, variant("fast"), tmp_path)
+    put(root, variant("also-fast", slower=1.004), tmp_path)
+    put(root, variant("slow", slower=2.0), tmp_path)
+    put(root, variant("sloppy", correct=800), tmp_path)
+    text = build(root)
+    sprint = table(text, "Latency Sprint")
+    assert [(r[0], r[1]) for r in sprint] == [("=1", "fast"), ("=1", "also\\-fast"), ("3", "slow")]
+    assert "1.306× \\[1.286×, 1.327×\\]" in sprint[0][2]
+    section = text.split("### Latency Sprint")[1].split("###")[0]
+    assert "Not qualifying:" in section
+    assert "- sloppy: accuracy 0.800 not &gt;= 0.850" in section
+    assert "sloppy" in [r[1] for r in table(text, "Extreme Push")]  # 0.800 ≥ 0.80 qualifies
+
+
+def test_only_the_latest_grade_of_a_team_counts_and_the_history_stays(
+    root: Path, tmp_path: Path
+) -> None:
+    put(root, variant("fast", slower=2.0), tmp_path)
+    later = variant("fast")
+    later["timestamp"] = "2026-11-24T09:00:00Z"
+    put(root, later, tmp_path)
+    assert len(list((root / "fast" / "mlp_sprint").glob("*.json"))) == 2
+    assert table(build(root), "Latency Sprint")[0][2].startswith("1.306×")
+
+
+def test_regenerating_gives_identical_bytes_and_check_agrees(root: Path, tmp_path: Path) -> None:
+    put(root, variant("fast"), tmp_path)
+    out = tmp_path / "leaderboard.md"
+    args = ("--results-dir", str(root), "--out", str(out))
+    assert run("leaderboard", *args)[0] == 0
+    first = out.read_bytes()
+    assert run("leaderboard", *args)[:2] == (0, f"{out} unchanged")
+    assert out.read_bytes() == first
+    assert run("leaderboard", *args, "--check") == (0, f"{out} is up to date", "")
+
+
+def test_check_names_a_stale_file_in_one_line(root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "leaderboard.md"
+    put(root, variant("fast"), tmp_path)
+    run("leaderboard", "--results-dir", str(root), "--out", str(out))
+    put(root, variant("newcomer"), tmp_path)
+    code, text, _ = run("leaderboard", "--results-dir", str(root), "--out", str(out), "--check")
+    assert code == 1
+    assert text == f"{out} is stale: regenerate it with `olympics leaderboard`"
+
+
+def test_a_hand_edited_result_is_refused_with_its_path(root: Path, tmp_path: Path) -> None:
+    stored = put(root, variant("fast"), tmp_path)
+    doc = json.loads(stored.read_text())
+    doc["events"]["latency_sprint"]["score"] = 9.0
+    stored.write_text(json.dumps(doc))
+    code, _, err = run("leaderboard", "--results-dir", str(root), "--out", str(tmp_path / "l"))
+    assert code == 2
+    assert f"{stored}: its numbers do not recompute: it was edited by hand" in err
+    assert "events.latency_sprint.score" in err or "latency_sprint" in err
+    assert not (tmp_path / "l").exists()
+
+
+def test_an_invalid_result_is_not_stored(root: Path, tmp_path: Path) -> None:
+    doc = variant("fast")
+    doc["improvements"]["speedup"] = 20.0
+    source = tmp_path / "forged.json"
+    source.write_text(json.dumps(doc))
+    with pytest.raises(ConfigError, match="not a valid result; not stored"):
+        store.store(source, root, RULES)
+    assert not root.exists()
+
+
+def test_another_grader_version_is_stale_not_ranked(root: Path, tmp_path: Path) -> None:
+    old = variant("old-timer")
+    old["grader"]["version"] = "0.0.9"
+    target = root / "old-timer" / "mlp_sprint" / "2026-01-01T00-00-00Z-x.json"
+    target.parent.mkdir(parents=True)
+    target.write_text(result.dumps(old))
+    put(root, variant("fast"), tmp_path)
+    text = build(root)
+    assert [r[1] for r in table(text, "Latency Sprint")] == ["fast"]
+    assert "- old\\-timer: graded by grader 0.0.9, not" in text
+
+
+def test_student_text_is_inert(root: Path, tmp_path: Path) -> None:
+    hostile = "[win](http://evil.example)<script>@octocat|x"
+    doc = variant("fast", techniques_claimed=[hostile])
+    target = root / "fast" / "mlp_sprint" / "2026-11-23T13-44-22Z-x.json"
+    target.parent.mkdir(parents=True)
+    target.write_text(result.dumps(doc))  # not derived, so not checked: only escaped
+    row = next(r for r in build(root).splitlines() if "evil" in r)
+    assert "<script" not in row and "](" not in row and "http://" not in row
+    assert "@octocat" not in row and row.count(" | ") == 5  # no extra cell
+
+
+def test_a_rejected_result_is_listed_not_ranked(root: Path, tmp_path: Path) -> None:
+    put(root, variant("fast"), tmp_path)
+    from grader.errors import Violation
+    from grader.grade import rejected
+
+    bad = rejected("broken", [Violation(rule="x", message="no model")], "config_invalid")
+    put(root, bad, tmp_path)
+    text = build(root)
+    assert "## Rejected before grading" in text
+    assert "- broken: `config_invalid`: 1 problem\\(s\\)" in text
+
+
+def test_no_results_give_the_header_only(root: Path) -> None:
+    text = build(root)
+    assert "from 0 stored result(s)." in text and "##" not in text
+
+
+def test_the_leaderboard_matches_its_golden_file(root: Path, tmp_path: Path) -> None:
+    put(root, variant("fast"), tmp_path)
+    put(root, variant("also-fast", slower=1.004), tmp_path)
+    put(root, variant("slow", slower=2.0), tmp_path)
+    put(root, variant("sloppy", correct=800), tmp_path)
+    text = build(root).replace(f"grader {__version__}", "grader VERSION")
+    golden = DATA / "leaderboard_four_teams.md"
+    if UPDATE:
+        golden.write_text(text)
+    assert text == golden.read_text()
