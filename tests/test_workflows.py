@@ -122,11 +122,11 @@ def test_every_workflow_starts_with_no_permissions_and_pins_its_actions(name: st
     for job in workflow["jobs"].values():
         uses = [step.get("uses", "") for step in job["steps"]]
         for step in job["steps"]:
-            if step.get("uses", "").startswith("actions/checkout@"):
-                if step["with"]["persist-credentials"] is not False:
-                    # only a job that must push keeps its credentials, and it uploads nothing
-                    assert job["permissions"] == {"contents": "write"}
-                    assert not any("upload-artifact" in u for u in uses)
+            checkout = step.get("uses", "").startswith("actions/checkout@")
+            if checkout and step["with"]["persist-credentials"] is not False:
+                # only a job that must push keeps its credentials, and it uploads nothing
+                assert job["permissions"] == {"contents": "write"}
+                assert not any("upload-artifact" in u for u in uses)
 
 
 def test_grading_uses_the_one_runner_label_and_commenting_a_fresh_hosted_runner() -> None:
@@ -226,19 +226,31 @@ class Runner:
         self.context["runner"] = {"temp": str(self.temp)}
 
     def value(self, expr: str) -> Any:
+        """GitHub's expression language, the part the workflows use: ``||`` and ``&&`` give
+        an operand (as GitHub's do), ``==``/``!=`` against a literal, ``!``, literals,
+        ``always()``/``cancelled()`` and context paths."""
         expr = " ".join(expr.split())
+        if m := EXPRESSION.fullmatch(expr):
+            expr = m[1]
         while expr.startswith("(") and matching(expr) == len(expr) - 1:
             expr = expr[1:-1].strip()
         for op in ("||", "&&"):
             parts = split_top(expr, op)
             if len(parts) > 1:
-                values = [bool(self.value(p)) for p in parts]
-                return any(values) if op == "||" else all(values)
+                for part in parts[:-1]:
+                    value = self.value(part)
+                    if bool(value) == (op == "||"):
+                        return value
+                return self.value(parts[-1])
         if m := re.fullmatch(r"(.+?)\s*(==|!=)\s*'([^']*)'", expr):
             same = str(self.value(m[1])) == m[3]
             return same if m[2] == "==" else not same
-        if expr == "always()":
-            return True
+        if expr.startswith("!"):
+            return not self.value(expr[1:])
+        if m := re.fullmatch(r"'([^']*)'", expr):
+            return m[1]
+        if expr in ("always()", "cancelled()"):
+            return expr == "always()"
         if re.fullmatch(r"[A-Za-z_][\w-]*(\.[\w-]+)*", expr):
             node: Any = self.context
             for key in expr.split("."):
@@ -306,7 +318,14 @@ class Runner:
         return obeyed
 
 
-def runner_env(api: FakeGitHub) -> dict[str, str]:
+class FakeGitHubless:
+    """Where a job talks to no GitHub API: an address nothing listens on."""
+
+    url = "http://127.0.0.1:9"
+    repo = "course/olympics"
+
+
+def runner_env(api: FakeGitHub | FakeGitHubless) -> dict[str, str]:
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     keep = {k: v for k, v in os.environ.items() if k in ("HOME", "LANG", "TMPDIR")}
     return {**keep, "PATH": path, "CI": "true", "GITHUB_ACTIONS": "true",
@@ -465,3 +484,95 @@ def test_a_good_pr_with_an_injecting_description_is_graded_and_commented_inertly
     assert "www.evil" not in described
     assert re.search(r"(?<!\\)\|", described) is None  # no table cell breaks out
     assert "| Latency Sprint | qualified |" in body
+
+
+# -- leaderboard.yml ------------------------------------------------------------------------------
+RUNNER_LABEL = "${{ vars.OLYMPICS_RUNNER || 'ubuntu-24.04' }}"
+
+
+def test_leaderboard_grades_read_only_and_only_its_publisher_writes() -> None:
+    board = load("leaderboard.yml")
+    assert board["on"]["push"] == {
+        "branches": ["main"],
+        "paths": ["submissions/**", "events.yaml", "baselines/**"],
+    }
+    assert "workflow_dispatch" in board["on"]
+    assert board["concurrency"] == {"group": "leaderboard", "cancel-in-progress": False}
+    jobs = board["jobs"]
+    assert jobs["plan"]["permissions"] == jobs["grade"]["permissions"] == {"contents": "read"}
+    assert jobs["publish"]["permissions"] == {"contents": "write"}
+    assert jobs["grade"]["runs-on"] == RUNNER_LABEL
+    assert (
+        jobs["grade"]["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
+    )
+    assert jobs["grade"]["strategy"]["fail-fast"] is False
+    assert not any("olympics grade" in s.get("run", "") for s in jobs["publish"]["steps"])
+
+
+def test_a_push_re_grades_what_it_changed_or_everything(tmp_path: Path) -> None:
+    repo = gitrepo.Repo(tmp_path / "fork")
+    repo.git("checkout", "-q", "main")
+    (repo.path / "submissions" / "alpha" / "README.md").write_text("# alpha\n")
+    head = repo.commit("alpha's report")
+    assert scope.to_regrade(repo.path, repo.base, head) == ["submissions/alpha"]
+    (repo.path / "events.yaml").write_text((repo.path / "events.yaml").read_text() + "#\n")
+    rules = repo.commit("the rules change")
+    everything = ["submissions/alpha", "submissions/example-baseline"]
+    assert scope.to_regrade(repo.path, head, rules) == everything
+    assert scope.to_regrade(repo.path, scope.ZERO, rules) == everything
+    assert scope.shards(everything, 4) == [
+        {"index": 1, "folders": "submissions/alpha"},
+        {"index": 2, "folders": "submissions/example-baseline"},
+    ]
+    assert scope.shards(everything, 1) == [{"index": 1, "folders": " ".join(everything)}]
+    assert scope.shards([], 4) == []
+
+
+@pytest.mark.slow
+def test_a_push_to_main_is_re_graded_and_the_leaderboard_committed(tmp_path: Path) -> None:
+    fork = gitrepo.Repo(tmp_path / "fork")
+    origin = tmp_path / "origin.git"
+    fork.git("clone", "-q", "--bare", "--branch", "main", str(fork.path), str(origin))
+    ws = tmp_path / "ws"
+    fork.git("clone", "-q", str(origin), str(ws))
+    pusher = gitrepo.Repo.__new__(gitrepo.Repo)
+    pusher.path = ws
+    pusher.git("config", "user.email", "instructor@example.invalid")
+    pusher.git("config", "user.name", "instructor")
+    (ws / "submissions" / "alpha" / "README.md").write_text("# alpha's report\n")
+    after = pusher.commit("alpha's report")
+    pusher.git("push", "-q", "origin", "HEAD:main")
+    env = {**runner_env(FakeGitHubless()), "GIT_CONFIG_GLOBAL": os.devnull}
+    jobs = load("leaderboard.yml")["jobs"]
+
+    github = {"event_name": "push", "event": {"before": fork.base}, "sha": after}
+    plan = Runner(ws, tmp_path / "plan-temp", {"github": github, "inputs": {}}, env)
+    plan.temp.mkdir()
+    assert plan.run_job(jobs["plan"], skip=("Install",)), "\n".join(plan.log)
+    outputs = plan.context["steps"]["plan"]["outputs"]
+    assert outputs["count"] == "1"
+    shards = json.loads(outputs["shards"])
+    assert shards == [{"index": 1, "folders": "submissions/alpha"}]
+
+    merged = tmp_path / "publish-temp"
+    (merged / "results").mkdir(parents=True)
+    for shard in shards:  # each shard on a runner of its own, then its artifact merged
+        grade = Runner(ws, tmp_path / f"shard-{shard['index']}", {"matrix": {"shard": shard}}, env)
+        grade.temp.mkdir()
+        assert grade.run_job(jobs["grade"], skip=("Install", "Allow unprivileged")), grade.log
+        for file in (grade.temp / "results").glob("*.json"):
+            shutil.copy(file, merged / "results" / file.name)
+
+    context = {"github": github, "needs": {"plan": {"outputs": outputs}}}
+    publish = Runner(ws, merged, context, {**env, "OLYMPICS_ROOT": str(ws), "GITHUB_SHA": after})
+    assert publish.run_job(jobs["publish"], skip=("Install",)), "\n".join(publish.log)
+    bare = ["git", "-C", str(origin)]
+    last = subprocess.run([*bare, "log", "-1", "--format=%s", "main"], capture_output=True,
+                          text=True, check=True).stdout  # fmt: skip
+    assert last.strip() == f"leaderboard: re-graded on {after[:12]}"
+    board = subprocess.run([*bare, "show", "main:leaderboard.md"], capture_output=True,
+                           text=True, check=True).stdout  # fmt: skip
+    assert "| 1 | [alpha](submissions/alpha/README.md) |" in board
+    stored = subprocess.run([*bare, "ls-tree", "-r", "--name-only", "main", "results"],
+                            capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    assert len(stored) == 1 and stored[0].startswith("results/alpha/mlp_sprint/")
