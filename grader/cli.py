@@ -104,23 +104,37 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser(
         "plan",
         help="the submissions to re-grade, dealt into shards (a GitHub job matrix)",
-        description="Print JSON {count, shards: [{index, folders}]}: the submissions a push "
-        "from BASE to HEAD changed, or all of them if it changed anything else, or --all.",
+        description="Print JSON {count, shards: [{index, folders}]}: the submissions whose "
+        "latest stored result is missing, of other files, or from another grader or rules "
+        "(or, with --all, every submission), dealt round-robin into at most N shards.",
     )
-    pl.add_argument("--base", metavar="REV")
-    pl.add_argument("--head", metavar="REV")
     pl.add_argument("--all", action="store_true", help="every submission")
     pl.add_argument("--shards", type=int, default=4, metavar="N", help="at most N (default 4)")
     pl.add_argument("--repo", type=Path, default=Path("."), metavar="DIR")
+    pl.add_argument("--results-dir", type=Path, metavar="DIR", help="default: results/")
 
     st = sub.add_parser(
         "store",
         help="validate result JSON and file it in the results folder",
-        description="Validate each result (schema, every derived number recomputed) and file "
-        "it as results/<team>/<workload>/<timestamp>-<content>.json; the history stays.",
+        description="Validate each result (schema, every derived number recomputed, this "
+        "grader and rules) and file it as results/<team>/<workload>/<timestamp>-<content>.json; "
+        "the history stays. A refused file is reported and the others go on (exit 1).",
     )
     add_results(st)
     st.add_argument("--results-dir", type=Path, metavar="DIR", help="default: results/")
+    st.add_argument(
+        "--tree",
+        type=Path,
+        metavar="DIR",
+        help="the checkout: each result must be of the files submissions/<team> has there",
+    )
+    st.add_argument(
+        "--plan",
+        type=Path,
+        metavar="FILE",
+        help="the plan's JSON: RESULT is then the folder of the shards' artifacts "
+        "(results-<index>/), each shard's results taken only for its own teams",
+    )
 
     lb = sub.add_parser(
         "leaderboard",
@@ -358,10 +372,13 @@ def result_files(paths: list[Path], err: Console, cap: int | None = MAX_RESULT_F
 
 
 def cmd_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from grader import store
+
     if args.all:
         folders = scope.all_submissions(args.repo)
     else:
-        folders = scope.to_regrade(args.repo, args.base, args.head)
+        root = args.results_dir or args.repo / "results"
+        folders = store.to_regrade(args.repo, root, load_rules())
     dealt = scope.shards(folders, args.shards)
     out.file.write(json.dumps({"count": len(folders), "shards": dealt}) + "\n")
     return EXIT_OK
@@ -372,9 +389,21 @@ def cmd_store(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     rules = load_rules()
     root = args.results_dir or project_root() / "results"
-    for file in result_files(args.results, err, cap=None):
-        out.print(f"stored {file} as {store.store(file, root, rules)}", soft_wrap=True)
-    return EXIT_OK
+    if args.plan:
+        (artifacts,) = args.results
+        done = store.store_shards(args.plan, artifacts, root, rules, args.tree or Path("."))
+    else:
+        done = store.Stored()
+        for file in result_files(args.results, err, cap=None):
+            try:
+                done.paths.append(store.store(file, root, rules, tree=args.tree))
+            except GraderError as exc:
+                done.refused.append(render.clean(exc.message, 500))
+    for path in done.paths:
+        out.print(f"stored {path}", soft_wrap=True)
+    for line in done.refused:
+        err.print(f"[red]refused:[/] {render.rich_escape(line)}", soft_wrap=True)
+    return EXIT_RULES if done.refused else EXIT_OK
 
 
 def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int:

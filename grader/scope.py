@@ -239,9 +239,6 @@ def check_member(
     scope.violations.append(Violation(rule="not_a_member", file=config, message=message, fix=fix))
 
 
-ZERO = "0" * 40  # a push event's "before" when there was none
-
-
 def all_submissions(repo: Path) -> list[str]:
     """Every submission folder in the checkout, as submissions/<slug>."""
     base = repo / SUBMISSIONS
@@ -249,24 +246,11 @@ def all_submissions(repo: Path) -> list[str]:
     return [f"{SUBMISSIONS}/{team}" for team in found if SLUG.fullmatch(team)]
 
 
-def to_regrade(repo: Path, base: str | None, head: str | None) -> list[str]:
-    """The folders a push asks to re-grade: the submissions it changed, or all of them when
-    it changed anything else (the rules, a baseline, the grader) or there is no ``base``."""
-    everything = all_submissions(repo)
-    if not base or not head or base == ZERO:
-        return everything
-    teams = set()
-    for change in changes(repo, base, head):
-        for path in filter(None, (change.old_path, change.path)):
-            parts = path.split("/")
-            if len(parts) < 3 or parts[0] != SUBMISSIONS:
-                return everything
-            teams.add(f"{SUBMISSIONS}/{parts[1]}")
-    return [folder for folder in everything if folder in teams]
+MAX_SHARDS = 64  # a GitHub job matrix takes at most 256 jobs
 
 
 def shards(folders: list[str], count: int) -> list[dict]:
     """Folders dealt round-robin into at most ``count`` shards for a job matrix."""
-    count = max(1, min(count, len(folders)))
+    count = max(1, min(count, len(folders), MAX_SHARDS))
     dealt = [folders[i::count] for i in range(count)]
     return [{"index": i + 1, "folders": " ".join(d)} for i, d in enumerate(dealt) if d]

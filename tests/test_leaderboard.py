@@ -167,7 +167,7 @@ def test_an_invalid_result_is_not_stored(root: Path, tmp_path: Path) -> None:
 def test_another_grader_version_is_stale_not_ranked(root: Path, tmp_path: Path) -> None:
     old = variant("old-timer")
     old["grader"]["version"] = "0.0.9"
-    target = root / "old-timer" / "mlp_sprint" / "2026-01-01T00-00-00Z-x.json"
+    target = store.place(old, root, "old")  # put by hand: store() refuses a stale result
     target.parent.mkdir(parents=True)
     target.write_text(result.dumps(old))
     put(root, variant("fast"), tmp_path)
@@ -179,7 +179,7 @@ def test_another_grader_version_is_stale_not_ranked(root: Path, tmp_path: Path) 
 def test_student_text_is_inert(root: Path, tmp_path: Path) -> None:
     hostile = "[win](http://evil.example)<script>@octocat|x"
     doc = variant("fast", techniques_claimed=[hostile])
-    target = root / "fast" / "mlp_sprint" / "2026-11-23T13-44-22Z-x.json"
+    target = store.place(doc, root, "hostile")
     target.parent.mkdir(parents=True)
     target.write_text(result.dumps(doc))  # not derived, so not checked: only escaped
     row = next(r for r in build(root).splitlines() if "evil" in r)
@@ -214,3 +214,100 @@ def test_the_leaderboard_matches_its_golden_file(root: Path, tmp_path: Path) -> 
     if UPDATE:
         golden.write_text(text)
     assert text == golden.read_text()
+
+
+def test_a_noisy_lower_score_never_ranks_above_a_higher_one() -> None:
+    ranked = leaderboard.ranks(
+        rows(("a", 5.05, 5.0, 5.1), ("r", 3.0, 2.9, 3.1), ("s", 2.5, 1.0, 6.0))
+    )
+    assert [(r.entry.team, r.rank) for r in ranked] == [("a", 1), ("r", 2), ("s", 2)]
+
+
+# -- what the store refuses -----------------------------------------------------------------------
+@pytest.mark.parametrize("stamp", ["../../../../tmp/escaped", "/tmp/absolute", "2026-11-23"])
+def test_a_timestamp_cannot_steer_where_a_result_is_stored(
+    root: Path, tmp_path: Path, stamp: str
+) -> None:
+    doc = variant("fast")
+    doc["timestamp"] = stamp
+    source = tmp_path / "r.json"
+    source.write_text(json.dumps(doc))
+    with pytest.raises(ConfigError):
+        store.store(source, root, RULES)
+    assert not root.exists() and not Path("/tmp/absolute-000000000000.json").exists()
+
+
+def test_a_stale_result_is_not_stored(root: Path, tmp_path: Path) -> None:
+    doc = variant("fast")
+    doc["grader"]["rules_sha256"] = "0" * 64
+    source = tmp_path / "r.json"
+    source.write_text(json.dumps(doc))
+    with pytest.raises(ConfigError, match="graded under other rules"):
+        store.store(source, root, RULES)
+
+
+def test_a_result_moved_to_another_team_s_folder_is_refused(root: Path, tmp_path: Path) -> None:
+    stored = put(root, variant("fast"), tmp_path)
+    moved = root / "victim" / "mlp_sprint" / stored.name
+    moved.parent.mkdir(parents=True)
+    stored.rename(moved)
+    with pytest.raises(ConfigError, match="not where its team, workload and time put it"):
+        store.latest(root, RULES)
+
+
+def tree_with(tmp_path: Path, *teams: str) -> Path:
+    tree = tmp_path / "checkout"
+    for team in teams:
+        folder = tree / "submissions" / team
+        folder.mkdir(parents=True)
+        (folder / "model.py").write_text(f"# {team}\n")
+    return tree
+
+
+def graded_from(tree: Path, team: str) -> dict:
+    return variant(team, content_sha256=result.content_sha256(tree / "submissions" / team))
+
+
+def test_a_result_must_be_of_the_files_the_checkout_has(root: Path, tmp_path: Path) -> None:
+    tree = tree_with(tmp_path, "fast")
+    doc = graded_from(tree, "fast")
+    (tree / "submissions" / "fast" / "model.py").write_text("# changed after the grade\n")
+    source = tmp_path / "r.json"
+    source.write_text(result.dumps(doc))
+    with pytest.raises(ConfigError, match="graded from other files"):
+        store.store(source, root, RULES, tree=tree)
+
+
+def test_a_shard_may_store_only_its_own_teams(root: Path, tmp_path: Path) -> None:
+    tree = tree_with(tmp_path, "alpha", "bravo", "victim")
+    artifacts = tmp_path / "artifacts"
+    (artifacts / "results-1").mkdir(parents=True)
+    (artifacts / "results-1" / "alpha.json").write_text(result.dumps(graded_from(tree, "alpha")))
+    forged = graded_from(tree, "victim")
+    (artifacts / "results-1" / "victim.json").write_text(result.dumps(forged))
+    plan = tmp_path / "plan.json"
+    plan.write_text(
+        json.dumps(
+            {
+                "shards": [
+                    {"index": 1, "folders": "submissions/alpha submissions/beta"},
+                    {"index": 2, "folders": "submissions/bravo"},
+                ]
+            }
+        )
+    )
+    done = store.store_shards(plan, artifacts, root, RULES, tree)
+    assert [p.parent.parent.name for p in done.paths] == ["alpha"]
+    assert any("'victim', which this shard did not grade" in r for r in done.refused)
+    assert any("shard 2: no results" in r for r in done.refused)
+    assert not (root / "victim").exists()
+
+
+def test_the_plan_re_grades_what_has_no_current_result(root: Path, tmp_path: Path) -> None:
+    tree = tree_with(tmp_path, "alpha", "bravo", "charlie")
+    for team in ("alpha", "bravo", "charlie"):
+        (tree / "submissions" / team / "submission.yaml").write_text(f"team: {team}\n")
+    put(root, graded_from(tree, "alpha"), tmp_path)
+    put(root, graded_from(tree, "bravo"), tmp_path)
+    (tree / "submissions" / "bravo" / "model.py").write_text("# a new version\n")
+    assert store.to_regrade(tree, root, RULES) == ["submissions/bravo", "submissions/charlie"]
