@@ -145,6 +145,12 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--results-dir", type=Path, metavar="DIR", help="default: results/")
     lb.add_argument("--out", type=Path, metavar="FILE", help="default: leaderboard.md")
     lb.add_argument("--check", action="store_true", help="change nothing; exit 1 if stale")
+    lb.add_argument(
+        "--csv",
+        type=Path,
+        metavar="FILE",
+        help="also write the grade book: a row per team, member, workload and event",
+    )
 
     a = sub.add_parser(
         "annotate",
@@ -412,7 +418,11 @@ def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int
     rules = load_rules()
     root = project_root()
     target = args.out or root / "leaderboard.md"
-    text = leaderboard.build(store.latest(args.results_dir or root / "results", rules), rules, root)
+    entries = store.latest(args.results_dir or root / "results", rules)
+    text = leaderboard.build(entries, rules, root)
+    if args.csv:
+        args.csv.write_text(leaderboard.write_grade_book(entries, rules), encoding="utf-8")
+        out.print(f"grade book written to {args.csv}", soft_wrap=True)
     if args.check:
         current = target.read_text(encoding="utf-8") if target.is_file() else None
         if current != text:

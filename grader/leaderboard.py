@@ -8,6 +8,8 @@ Every piece of student text is escaped by :func:`grader.render.md`.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,8 +46,11 @@ def team_cell(team: str, root: Path) -> str:
     return f"[{name}](submissions/{team}/README.md)" if readme.is_file() else name
 
 
-def event_table(name: str, rules: Rules, entries: list[Entry], root: Path) -> list[str]:
-    event = rules.events[name]
+Reasons = list[tuple[Entry, str]]
+
+
+def standing(name: str, entries: list[Entry]) -> tuple[list[Ranked], Reasons, Reasons]:
+    """One event's ranked entries, the ones that missed a rule (and which), the unscored."""
     rows, missed, unscored = [], [], []
     for e in entries:
         ev = e.doc["events"][name]
@@ -62,13 +67,18 @@ def event_table(name: str, rules: Rules, entries: list[Entry], root: Path) -> li
             missed.append((e, why or ev.get("reason", "")))
         else:
             unscored.append((e, ev.get("reason", "not scored")))
+    return ranks(rows), missed, unscored
+
+
+def event_table(name: str, rules: Rules, entries: list[Entry], root: Path) -> list[str]:
+    event = rules.events[name]
+    ranked, missed, unscored = standing(name, entries)
     lines = [f"### {render.md(event['title'], 80)}", ""]
     lines.append(f"Ranked by `{event['score']}`, higher is better.")
     lines.append("")
-    if rows:
+    if ranked:
         lines += ["| rank | team | score [95 % CI] | techniques | flags | graded |"]
         lines += ["|---|---|---|---|---|---|"]
-        ranked = ranks(rows)
         shared = {r.rank for r in ranked if sum(o.rank == r.rank for o in ranked) > 1}
         for r in ranked:
             ev = r.entry.doc["events"][name]
@@ -134,6 +144,54 @@ def build(entries: Iterable[Entry], rules: Rules, root: Path) -> str:
         lines += ["## Rejected before grading", ""]
         lines += listed("", [(e, verdict(e)) for e in before], root)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+GRADE_BOOK = ("team", "member", "workload", "event", "rank", "score", "ci95_low", "ci95_high",
+              "status", "graded")  # fmt: skip
+
+
+def grade_book(entries: list[Entry], rules: Rules) -> list[list[str]]:
+    """The instructor's export: a row per team, member, workload and event entered."""
+    out: list[list[str]] = []
+
+    def add(e: Entry, event: str, rank: str, score: tuple, status: str) -> None:
+        members = e.doc["submission"].get("members") or [""]
+        for member in members:
+            row = [e.team, member, e.workload, event, rank, *score, status, e.doc["timestamp"]]
+            out.append([spreadsheet_safe(str(cell)) for cell in row])
+
+    for workload in sorted({e.workload for e in entries}):
+        here = [e for e in entries if e.workload == workload]
+        current = [e for e in here if e.graded and e.stale is None]
+        for name in rules.events:
+            entered = [e for e in current if name in e.doc["submission"]["events"]]
+            ranked, missed, unscored = standing(name, entered)
+            for r in ranked:
+                add(r.entry, name, str(r.rank), (f"{r.score:.6g}", f"{r.lo:.6g}", f"{r.hi:.6g}"),
+                    "qualified")  # fmt: skip
+            for e, why in missed:
+                add(e, name, "", ("", "", ""), f"not qualified: {why}")
+            for e, why in unscored:
+                add(e, name, "", ("", "", ""), f"not scored: {why}")
+        for e in here:
+            if e.stale is not None:
+                add(e, "", "", ("", "", ""), f"stale: {e.stale}")
+            elif not e.graded:
+                add(e, "", "", ("", "", ""), f"rejected: {e.doc['verdict']['code']}")
+    return out
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """A cell a spreadsheet will not run as a formula (CSV injection)."""
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+
+
+def write_grade_book(entries: list[Entry], rules: Rules) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(GRADE_BOOK)
+    writer.writerows(grade_book(entries, rules))
+    return buffer.getvalue()
 
 
 def verdict(e: Entry) -> str:

@@ -5,6 +5,7 @@ number recomputed, so each is a result the grader could have written."""
 from __future__ import annotations
 
 import copy
+import csv
 import io
 import json
 import os
@@ -311,3 +312,23 @@ def test_the_plan_re_grades_what_has_no_current_result(root: Path, tmp_path: Pat
     put(root, graded_from(tree, "bravo"), tmp_path)
     (tree / "submissions" / "bravo" / "model.py").write_text("# a new version\n")
     assert store.to_regrade(tree, root, RULES) == ["submissions/bravo", "submissions/charlie"]
+
+
+def test_the_grade_book_has_a_row_per_member_and_event(root: Path, tmp_path: Path) -> None:
+    put(root, variant("fast", members=["ada", '=HYPERLINK("http://x")']), tmp_path)
+    put(root, variant("sloppy", correct=800), tmp_path)
+    book = tmp_path / "book.csv"
+    code, _, _ = run("leaderboard", "--results-dir", str(root), "--out", str(tmp_path / "l.md"),
+                     "--csv", str(book))  # fmt: skip
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(book.read_text())))
+    sprint = [(r["team"], r["member"], r["rank"], r["status"][:14]) for r in rows
+              if r["event"] == "latency_sprint"]  # fmt: skip
+    assert sprint == [
+        ("fast", "ada", "1", "qualified"),
+        ("fast", '\'=HYPERLINK("http://x")', "1", "qualified"),  # not a formula
+        ("sloppy", "octocat", "", "not qualified:"),
+    ]
+    fast = next(r for r in rows if r["team"] == "fast" and r["event"] == "latency_sprint")
+    assert (fast["score"], fast["ci95_low"], fast["ci95_high"]) == ("1.30571", "1.28646", "1.32741")
+    assert fast["graded"] == "2026-11-23T13:44:22Z"
