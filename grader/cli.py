@@ -419,25 +419,27 @@ def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int
     root = project_root()
     target = args.out or root / "leaderboard.md"
     entries = store.latest(args.results_dir or root / "results", rules)
-    text = leaderboard.build(entries, rules, root)
+    files = {target: leaderboard.build(entries, rules, root).encode()}
+    files |= {target.parent / name: svg for name, svg in leaderboard.charts(entries).items()}
     if args.csv:
         args.csv.write_text(leaderboard.write_grade_book(entries, rules), encoding="utf-8")
         out.print(f"grade book written to {args.csv}", soft_wrap=True)
+    changed = [p for p, data in files.items() if not p.is_file() or p.read_bytes() != data]
     if args.check:
-        current = target.read_text(encoding="utf-8") if target.is_file() else None
-        if current != text:
-            what = "is missing" if current is None else "is stale"
-            out.print(f"{target} {what}: regenerate it with `olympics leaderboard`", soft_wrap=True)
+        if changed:
+            names = ", ".join(str(p) for p in changed)
+            out.print(f"stale: {names}: regenerate with `olympics leaderboard`", soft_wrap=True)
             return EXIT_RULES
         out.print(f"{target} is up to date", soft_wrap=True)
         return EXIT_OK
-    if target.is_file() and target.read_text(encoding="utf-8") == text:
-        out.print(f"{target} unchanged", soft_wrap=True)
-        return EXIT_OK
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
-    out.print(f"{target} regenerated", soft_wrap=True)
+    for path in changed:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(files[path])
+        os.replace(tmp, path)
+    out.print(
+        f"{target} regenerated" if changed else f"{target} unchanged",
+        soft_wrap=True,
+    )
     return EXIT_OK
 
 

@@ -131,6 +131,9 @@ def build(entries: Iterable[Entry], rules: Rules, root: Path) -> str:
             continue
         lines += [f"## {render.md(workload, 60)}", ""]
         current = [e for e in here if e.graded and e.stale is None]
+        if current:
+            alt = f"{render.md(workload, 60)}: accuracy against latency, size as marker area"
+            lines += [f"![{alt}]({chart_name(workload)})", ""]
         for name in rules.events:
             entered = [e for e in current if name in e.doc["submission"]["events"]]
             if entered:
@@ -144,6 +147,23 @@ def build(entries: Iterable[Entry], rules: Rules, root: Path) -> str:
         lines += ["## Rejected before grading", ""]
         lines += listed("", [(e, verdict(e)) for e in before], root)
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def chart_name(workload: str) -> str:
+    return f"leaderboard-{workload}.svg"  # the workload is a checked slug (store.place)
+
+
+def charts(entries: Iterable[Entry]) -> dict[str, bytes]:
+    """The Pareto chart of each workload with current graded entries, by file name."""
+    from grader.chart import pareto_svg
+
+    current = [e for e in entries if e.graded and e.stale is None]
+    made = {}
+    for workload in sorted({e.workload for e in current}):
+        svg = pareto_svg(workload, [e for e in current if e.workload == workload])
+        if svg is not None:
+            made[chart_name(workload)] = svg
+    return made
 
 
 GRADE_BOOK = ("team", "member", "workload", "event", "rank", "score", "ci95_low", "ci95_high",

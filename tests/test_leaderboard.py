@@ -140,7 +140,8 @@ def test_check_names_a_stale_file_in_one_line(root: Path, tmp_path: Path) -> Non
     put(root, variant("newcomer"), tmp_path)
     code, text, _ = run("leaderboard", "--results-dir", str(root), "--out", str(out), "--check")
     assert code == 1
-    assert text == f"{out} is stale: regenerate it with `olympics leaderboard`"
+    svg = out.parent / "leaderboard-mlp_sprint.svg"
+    assert text == f"stale: {out}, {svg}: regenerate with `olympics leaderboard`"
 
 
 def test_a_hand_edited_result_is_refused_with_its_path(root: Path, tmp_path: Path) -> None:
@@ -332,3 +333,35 @@ def test_the_grade_book_has_a_row_per_member_and_event(root: Path, tmp_path: Pat
     fast = next(r for r in rows if r["team"] == "fast" and r["event"] == "latency_sprint")
     assert (fast["score"], fast["ci95_low"], fast["ci95_high"]) == ("1.30571", "1.28646", "1.32741")
     assert fast["graded"] == "2026-11-23T13:44:22Z"
+
+
+# -- the Pareto chart -----------------------------------------------------------------------------
+def test_the_pareto_front_keeps_what_nothing_beats_on_both() -> None:
+    from grader.chart import Point, front
+
+    found = [Point("a", 1.0, 0.90, 1), Point("b", 2.0, 0.95, 1), Point("c", 3.0, 0.93, 1),
+             Point("d", 0.5, 0.80, 1), Point("e", 2.0, 0.94, 1)]  # fmt: skip
+    assert [p.team for p in front(found)] == ["d", "a", "b"]
+
+
+def test_the_chart_is_written_beside_the_leaderboard_and_is_deterministic(
+    root: Path, tmp_path: Path
+) -> None:
+    put(root, variant("fast"), tmp_path)
+    put(root, variant("slow", slower=2.0), tmp_path)
+    out = tmp_path / "site" / "leaderboard.md"
+    out.parent.mkdir()
+    args = ("leaderboard", "--results-dir", str(root), "--out", str(out))
+    assert run(*args)[0] == 0
+    svg = out.parent / "leaderboard-mlp_sprint.svg"
+    first = svg.read_bytes()
+    assert first.startswith(b"<?xml") and b"<svg" in first
+    assert b"<text" not in first  # text drawn as glyph paths: no student text as markup
+    assert b"dc:date" not in first
+    assert "![mlp\\_sprint: accuracy against latency" in out.read_text()
+    assert "](leaderboard-mlp_sprint.svg)" in out.read_text()
+    assert run(*args)[1] == f"{out} unchanged"
+    assert svg.read_bytes() == first
+    svg.write_bytes(first.replace(b"</svg>", b"<!-- edited --></svg>"))
+    code, text, _ = run(*args, "--check")
+    assert code == 1 and str(svg) in text

@@ -581,3 +581,6 @@ def test_a_push_to_main_is_re_graded_and_the_leaderboard_committed(tmp_path: Pat
     stored = subprocess.run([*bare, "ls-tree", "-r", "--name-only", "main", "results"],
                             capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
     assert sorted(p.split("/")[1] for p in stored) == ["alpha", "example-baseline"]
+    files = subprocess.run([*bare, "ls-tree", "--name-only", "main"], capture_output=True,
+                           text=True, check=True).stdout.split()  # fmt: skip
+    assert "leaderboard-mlp_sprint.svg" in files

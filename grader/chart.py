@@ -1,0 +1,103 @@
+"""The Pareto chart of a workload: accuracy against latency, marker area by size on disk, the
+baseline marked and the Pareto front (no other entry both faster and more accurate) drawn.
+
+The SVG is deterministic: no date, a fixed creator, a fixed hash salt for element ids, text
+drawn as paths (a team name becomes glyph outlines, never SVG markup), points in a fixed
+order. Regenerating from the same results with the same matplotlib gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import statistics
+from dataclasses import dataclass
+
+from grader.store import Entry
+
+SVG_SETTINGS = {"svg.hashsalt": "tinytorch-olympics", "svg.fonttype": "path"}
+
+
+@dataclass(frozen=True)
+class Point:
+    team: str
+    latency_ms: float
+    accuracy: float
+    size_bytes: int
+
+
+def points(entries: list[Entry]) -> list[Point]:
+    made = []
+    for e in entries:
+        m = e.doc["optimized"]["metrics"]
+        made.append(Point(e.team, m["latency_ms"]["median"], m["accuracy"], m["size_bytes"]))
+    return sorted(made, key=lambda p: (p.latency_ms, -p.accuracy, p.team))
+
+
+def front(found: list[Point]) -> list[Point]:
+    """The entries no other entry beats on both latency (lower) and accuracy (higher)."""
+    kept: list[Point] = []
+    for p in sorted(found, key=lambda p: (p.latency_ms, -p.accuracy, p.team)):
+        if not kept or p.accuracy > kept[-1].accuracy:
+            kept.append(p)
+    return kept
+
+
+def pareto_svg(workload: str, entries: list[Entry]) -> bytes | None:
+    """The chart of the graded, current entries of one workload, or None if there are none."""
+    found = points(entries)
+    if not found:
+        return None
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    base = [e.doc["baseline"]["metrics"] for e in entries]
+    base_latency = statistics.median(m["latency_ms"]["median"] for m in base)
+    base_accuracy = statistics.median(m["accuracy"] for m in base)
+    base_size = statistics.median(m["size_bytes"] for m in base)
+    biggest = max([p.size_bytes for p in found] + [base_size])
+
+    def area(size: float) -> float:
+        return 30 + 400 * size / biggest
+
+    with matplotlib.rc_context(SVG_SETTINGS):
+        fig = Figure(figsize=(7.0, 4.4))
+        ax = fig.subplots()
+        ax.scatter(
+            [p.latency_ms for p in found],
+            [p.accuracy for p in found],
+            s=[area(p.size_bytes) for p in found],
+            color="#4c72b0",
+            alpha=0.6,
+            label="entries (area: size on disk)",
+        )
+        best = front(found)
+        ax.plot(
+            [p.latency_ms for p in best],
+            [p.accuracy for p in best],
+            color="#c44e52",
+            marker="o",
+            markersize=4,
+            label="Pareto front",
+        )
+        ax.scatter(
+            [base_latency], [base_accuracy], s=area(base_size), marker="*", color="#333333",
+            label="baseline",
+        )  # fmt: skip
+        for p in found:
+            ax.annotate(p.team[:24], (p.latency_ms, p.accuracy), fontsize=7,
+                        xytext=(4, 4), textcoords="offset points")  # fmt: skip
+        ax.set_xscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v * 1e3:g}")  # ms on the axis, µs on the ticks
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(plain)
+        ax.tick_params(axis="x", which="minor", labelsize=7)
+        ax.set_xlabel("latency, median of one sample (µs, log scale; lower is better)")
+        ax.set_ylabel("accuracy (higher is better)")
+        ax.set_title(f"{workload}: accuracy against latency")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8)
+        fig.tight_layout()
+        out = io.BytesIO()
+        fig.savefig(out, format="svg", metadata={"Date": None, "Creator": "olympics leaderboard"})
+    return out.getvalue()
