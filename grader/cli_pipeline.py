@@ -1,0 +1,184 @@
+"""The pipeline's commands: what the GitHub workflows run (``changed``, ``annotate``,
+``comment``, ``plan``, ``store``, ``leaderboard``). ``grader.cli`` parses the arguments and
+dispatches here; these handlers print and return an exit code, like the students' commands.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+from rich.console import Console
+
+from grader import comment, github, render, result, scope
+from grader.config import load_rules, project_root
+from grader.errors import GraderError
+from grader.grade import rejected
+
+EXIT_OK, EXIT_RULES, EXIT_REJECTED = 0, 1, 2
+
+
+def cmd_changed(args: argparse.Namespace, out: Console, err: Console) -> int:
+    checked = scope.check(args.repo, args.base, args.head, args.author)
+    if not checked.violations:
+        for folder in checked.to_grade:
+            out.print(folder, soft_wrap=True)
+        if not checked.to_grade:
+            err.print("no submission to grade: the pull request only removes files")
+        return EXIT_OK
+    err.print(
+        f"[bold red]scope_violation:[/] the pull request changes what it may not "
+        f"({len(checked.violations)} problem(s)); a pull request changes one team's "
+        "submissions/<team>/ folder only"
+    )
+    for violation in checked.violations:  # one line each: nothing can start a workflow command
+        err.print(f"  ✗ {render.rich_escape(render.clean(violation, 2000))}", soft_wrap=True)
+    if args.json:
+        team = checked.teams[0] if len(checked.teams) == 1 else ""
+        doc = rejected(team, checked.violations, "scope_violation")
+        result.write(doc, args.json)
+        err.print(f"result written to {args.json}")
+    return EXIT_REJECTED
+
+
+MAX_RESULT_FILES = 10
+
+
+def result_files(paths: list[Path], err: Console, cap: int | None = MAX_RESULT_FILES) -> list[Path]:
+    """The JSON files named, a folder standing for the ``*.json`` in it; at most ``cap``."""
+    files: list[Path] = []
+    for path in paths:
+        files += sorted(path.glob("*.json")) if path.is_dir() else [path]
+    if cap is not None and len(files) > cap:
+        err.print(f"{len(files)} result files: reading the first {cap}")
+        files = files[:cap]
+    return files
+
+
+def cmd_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from grader import store
+
+    if args.all:
+        folders = scope.all_submissions(args.repo)
+    else:
+        root = args.results_dir or args.repo / "results"
+        folders = store.to_regrade(args.repo, root, load_rules())
+    dealt = scope.shards(folders, args.shards)
+    out.file.write(json.dumps({"count": len(folders), "shards": dealt}) + "\n")
+    return EXIT_OK
+
+
+def cmd_store(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from grader import store
+
+    rules = load_rules()
+    root = args.results_dir or project_root() / "results"
+    if args.plan:
+        (artifacts,) = args.results
+        done = store.store_shards(args.plan, artifacts, root, rules, args.tree or Path("."))
+    else:
+        done = store.Stored()
+        for file in result_files(args.results, err, cap=None):
+            try:
+                done.paths.append(store.store(file, root, rules, tree=args.tree))
+            except GraderError as exc:
+                done.refused.append(render.clean(exc.message, 500))
+    for path in done.paths:
+        out.print(f"stored {path}", soft_wrap=True)
+    for line in done.refused:
+        err.print(f"[red]refused:[/] {render.rich_escape(line)}", soft_wrap=True)
+    return EXIT_RULES if done.refused else EXIT_OK
+
+
+def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from grader import leaderboard, store
+
+    rules = load_rules()
+    root = project_root()
+    target = args.out or root / "leaderboard.md"
+    entries = store.latest(args.results_dir or root / "results", rules)
+    files = {target: leaderboard.build(entries, rules, root).encode()}
+    files |= {target.parent / name: svg for name, svg in leaderboard.charts(entries).items()}
+    if args.csv:
+        args.csv.write_text(leaderboard.write_grade_book(entries, rules), encoding="utf-8")
+        out.print(f"grade book written to {args.csv}", soft_wrap=True)
+    changed = [p for p, data in files.items() if not p.is_file() or p.read_bytes() != data]
+    if args.check:
+        if changed:
+            names = ", ".join(str(p) for p in changed)
+            out.print(f"stale: {names}: regenerate with `olympics leaderboard`", soft_wrap=True)
+            return EXIT_RULES
+        out.print(f"{target} is up to date", soft_wrap=True)
+        return EXIT_OK
+    for path in changed:
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_bytes(files[path])
+        os.replace(tmp, path)
+    out.print(
+        f"{target} regenerated" if changed else f"{target} unchanged",
+        soft_wrap=True,
+    )
+    return EXIT_OK
+
+
+def cmd_annotate(args: argparse.Namespace, out: Console, err: Console) -> int:
+    rules = load_rules()
+    for file in result_files(args.results, err):
+        doc = result.read_json(file)
+        problems = result.check(doc, rules, str(file))
+        if problems:
+            raise GraderError(f"{file}: not a valid result; no annotations", problems)
+        team = doc["submission"]["team"]
+        config = f"{scope.SUBMISSIONS}/{team}/submission.yaml" if team else None
+        for line in render.annotations(doc, config):
+            out.file.write(line + "\n")
+    return EXIT_OK
+
+
+def cmd_comment(args: argparse.Namespace, out: Console, err: Console) -> int:
+    files = result_files(args.results, err)
+    run = github.run_from_event(args.event) if args.event else None
+    text = comment.compose(files, load_rules(), run.head_sha if run else None)
+    for written in comment.save(text, args.markdown):
+        err.print(f"comment written to {written}")
+    if args.dry_run:
+        out.file.write(text)  # exactly the text that would be posted, not re-wrapped
+        return EXIT_OK
+    if run is not None and run.event != "pull_request":
+        err.print(f"the grading run came from a {run.event!r} event, not a pull request")
+        return EXIT_OK
+    if run is None and args.pr is None:
+        raise GraderError("name the pull request: --pr N, or --event $GITHUB_EVENT_PATH")
+    token = os.environ.get("GITHUB_TOKEN")
+    if not token:
+        raise github.GitHubError(
+            "GITHUB_TOKEN is not set: the comment is written above but not posted "
+            "(in a workflow: env: GITHUB_TOKEN: ${{ github.token }})"
+        )
+    repo = run.repo if run else (args.repo or os.environ.get("GITHUB_REPOSITORY"))
+    if not repo:
+        raise GraderError("name the repository: --repo OWNER/NAME (or set GITHUB_REPOSITORY)")
+    api = args.api_url or os.environ.get("GITHUB_API_URL") or "https://api.github.com"
+    client = github.Client(token, repo, api, args.bot_login)
+    number = args.pr
+    if run is not None:
+        number = client.confirm_pr(run)
+        if number is None:
+            err.print(
+                f"no open pull request has head {run.head_sha[:12]} in {run.head_repo}: it was "
+                "closed or has moved on (its newer run will comment); nothing posted"
+            )
+            return EXIT_OK
+        if args.claim:
+            comment.check_claim(comment.read_claim(args.claim), number, run.head_sha)
+    refusal = comment.scope_card(client.pr_changes(number), run.head_sha if run else None)
+    if refusal is not None:
+        err.print(f"pull request #{number} changes files outside one team's folder: "
+                  "posting its scope_violation instead of the grading run's card")  # fmt: skip
+        text = refusal
+        comment.save(text, args.markdown)
+    how, url = client.upsert(number, text)
+    err.print(f"{how} the score card on pull request #{number}: {url}")
+    return EXIT_OK

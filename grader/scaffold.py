@@ -1,0 +1,119 @@
+"""``olympics init``: a new submission folder from a workload's baseline, ready to grade.
+
+The folder gets the baseline's model files (so it grades out of the box, as a copy of the
+baseline: a speedup near 1), a valid ``submission.yaml``, the adapter for a TinyTorch model
+in a comment of ``model.py``, and a README template for the technical report.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from grader.config import Rules
+from grader.errors import GraderError
+from grader.scope import SLUG, SUBMISSIONS
+
+LOGIN = r"^(?=.{1,39}$)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$"
+
+ADAPTER = """
+
+# --- Using a model built with your TinyTorch? ----------------------------------------------
+# Copy your tinytorch package into this folder (it may import os, sys, time, math, copy,
+# typing and warnings, and NumPy), then let build_model return a function that takes and
+# returns NumPy arrays; these two lines are the whole adapter:
+#
+#     net = load_my_tinytorch_model()                       # your model, weights loaded
+#     return lambda x: net.forward(Tensor(x)).data          # Tensor in, float32 .data out
+"""
+
+README = """# {team}: technical report
+
+Workload: **{workload}**. Events: {events}.
+
+## Approach
+
+What you changed from the baseline, and why you expected it to help.
+
+## Techniques
+
+One section per technique you claim in `submission.yaml` (`techniques:`), with the evidence
+the grader can see in your files (integer weights, zeros, fewer parameters, …).
+
+## Results
+
+Paste the score card of `olympics grade submissions/{team}` and say what moved.
+
+## What did not work
+
+The ideas you tried and dropped, with their numbers.
+"""
+
+
+def refuse(message: str) -> GraderError:
+    return GraderError(message)
+
+
+def init(
+    team: str,
+    workload: str,
+    events: list[str],
+    rules: Rules,
+    root: Path,
+    members: list[str] | None = None,
+) -> Path:
+    """Write ``root/submissions/<team>/``; refuse what would not be a valid submission."""
+    if not SLUG.fullmatch(team):
+        raise refuse(
+            f"{team!r} is not a team slug: use lowercase letters, digits and inner hyphens, "
+            "at most 40 characters (e.g. speed-demons)"
+        )
+    if workload not in rules.workloads:
+        raise refuse(
+            f"unknown workload {workload!r}; the workloads are: " + ", ".join(rules.workloads)
+        )
+    unknown = [e for e in events if e not in rules.events]
+    if unknown or not events:
+        what = f"unknown event(s) {', '.join(map(repr, unknown))}" if unknown else "no event"
+        raise refuse(f"{what}; the events are: " + ", ".join(rules.events))
+    if len(set(events)) != len(events):
+        raise refuse("an event is named twice: name each event once")
+    bad = [m for m in members or [] if not re.match(LOGIN, m)]
+    if bad:
+        raise refuse(f"not a GitHub login: {', '.join(map(repr, bad))}")
+    folder = root / SUBMISSIONS / team
+    if folder.exists():
+        raise refuse(
+            f"{folder} already exists: edit it, or choose another team name "
+            "(init never overwrites a submission)"
+        )
+    spec = rules.workloads[workload]
+    baseline = root / spec["baseline"]
+    folder.mkdir(parents=True)
+    try:
+        for name in spec["baseline_files"]:
+            shutil.copy(baseline / name, folder / name)
+        module = spec["entrypoint"].split(":")[0]
+        with open(folder / module, "a", encoding="utf-8") as handle:
+            handle.write(ADAPTER)
+        listed = ", ".join(members or [])
+        (folder / "submission.yaml").write_text(
+            f"# Your entry. `olympics rules` lists the events and their constraints.\n"
+            f"team: {team}\n"
+            f"members: [{listed}]  # the team's GitHub logins: the pipeline checks them\n"
+            f"workload: {workload}\n"
+            f"events: [{', '.join(events)}]\n"
+            f"entrypoint: {spec['entrypoint']}\n"
+            f"techniques: []  # e.g. [int8-quantization, magnitude-pruning]\n"
+            f"description: A copy of the {workload} baseline, not optimized yet.\n",
+            encoding="utf-8",
+        )
+        (folder / "README.md").write_text(
+            README.format(team=team, workload=workload, events=", ".join(events)),
+            encoding="utf-8",
+        )
+    except OSError:
+        shutil.rmtree(folder, ignore_errors=True)  # never leave half a submission
+        raise
+    return folder
