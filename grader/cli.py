@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -78,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="fewer rounds: a rough number in seconds, for iterating",
     )
     g.add_argument("--seed", type=int, help="fix the input noise (default: fresh each run)")
+    g.add_argument(
+        "--require-sandbox",
+        action="store_true",
+        help="refuse to grade (exit 3) where a sandbox layer cannot start, before any "
+        "submission code is loaded",
+    )
 
     v = sub.add_parser("validate", help="validate a submission.yaml or a result JSON")
     v.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -266,6 +273,8 @@ def main(
 def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
     rules = load_rules()
     plan: Plan = QUICK if args.quick else Plan()
+    if args.require_sandbox:
+        plan = dataclasses.replace(plan, require_sandbox=True)
     into_folder = bool(args.json) and (len(args.paths) > 1 or args.json.is_dir())
     if into_folder:
         args.json.mkdir(parents=True, exist_ok=True)

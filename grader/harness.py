@@ -51,6 +51,7 @@ class Plan:
     block_timeout_s: float = 20.0
     noise: float = 0.5 / 255  # below one grey level: the same digit, never the same bytes
     limits: Limits = field(default_factory=Limits)
+    require_sandbox: bool = False  # refuse to load submission code without every layer
 
 
 QUICK = Plan(
@@ -65,6 +66,13 @@ QUICK = Plan(
 )
 
 MIN_LATENCY_S = 1e-8  # floor for a calibrated latency: below this the clock cannot tell
+
+
+class SandboxIncomplete(GraderError):
+    """This machine cannot give the submission every sandbox layer, and they were required:
+    not a verdict on the submission (exit 3), and none of its code was loaded."""
+
+    exit_code = 3
 
 
 class Rejected(GraderError):
@@ -283,6 +291,21 @@ class Referee:
             wall_seconds=time.perf_counter() - started,
         )
 
+    def check_sandbox(self) -> None:
+        """With ``require_sandbox``, stop before any submission code is loaded if a layer
+        is not active here."""
+        if not self.plan.require_sandbox:
+            return
+        weak = {k: v for k, v in self.layers().items() if v.startswith(("unavailable", "off"))}
+        if weak:
+            raise SandboxIncomplete(
+                "the sandbox is not complete on this machine, and --require-sandbox asks for "
+                "every layer: "
+                + "; ".join(f"{k}: {v}" for k, v in sorted(weak.items()))
+                + ". Nothing of the submission was loaded. Grade on a machine where every "
+                "layer starts (see SECURITY.md), or without --require-sandbox."
+            )
+
     def layers(self) -> dict[str, str]:
         """Every layer of the sandbox and its state, as the result records it."""
         return {
@@ -315,6 +338,7 @@ class Referee:
                     self._limits_ok &= children[-1].info.get("limits") == "prlimit"
                     if model is models[1]:
                         self.child_layers = children[-1].info.get("layers", {})
+                        self.check_sandbox()
                 # The interpreter-plus-NumPy footprint, before any model code is imported.
                 self.calibrate(children, 16, 1, 3)
                 base_rss = [c.peak_rss_bytes() for c in children]

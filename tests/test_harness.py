@@ -27,8 +27,8 @@ from processes import worker_pids, zombie
 from grader import harness, result, sandbox, wire
 from grader.config import Rules, load_rules, project_root
 from grader.grade import exit_code, grade
-from grader.harness import Plan
-from grader.sandbox import Child
+from grader.harness import Plan, SandboxIncomplete
+from grader.sandbox import Child, Limits
 
 BASELINE = project_root() / "baselines" / "mlp_sprint"
 TOTAL = 1000  # samples in the public test split
@@ -917,3 +917,34 @@ def test_wire_short_read_is_refused() -> None:
         os.close(r)
         if w >= 0:
             os.close(w)
+
+
+CRASHES_ON_LOAD = """
+def build_model():
+    raise RuntimeError("loaded")
+"""
+
+
+def test_require_sandbox_refuses_before_loading_when_a_layer_is_missing(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    folder = submit(tmp_path, "crashy", CRASHES_ON_LOAD)
+    weak = dataclasses.replace(plan, require_sandbox=True, limits=Limits(skip_layers=("network",)))
+    with pytest.raises(SandboxIncomplete, match="network: off: not asked for") as caught:
+        grade(folder, rules, weak)
+    assert "Nothing of the submission was loaded" in caught.value.message
+    assert caught.value.exit_code == 3
+    # without the switch the same machine grades, and the submission's code runs
+    rejected(grade(folder, rules, dataclasses.replace(weak, require_sandbox=False)),
+             "crashed", "loaded")  # fmt: skip
+
+
+def test_require_sandbox_grades_where_every_layer_starts(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    folder = submit(tmp_path, "crashy", CRASHES_ON_LOAD)
+    doc = grade(folder, rules, dataclasses.replace(plan, require_sandbox=True))
+    layers = doc["sandbox"]
+    if any(v.startswith(("unavailable", "off")) for v in layers.values()):
+        pytest.skip(f"this machine lacks a layer: {layers}")
+    rejected(doc, "crashed", "loaded")  # the switch let the grade go on
