@@ -26,7 +26,7 @@ from grader.cli_pipeline import (
     cmd_plan,
     cmd_store,
 )
-from grader.config import load_rules, project_root
+from grader.config import load_rules
 from grader.errors import GraderError, Violation
 from grader.github import DEFAULT_BOT
 from grader.grade import check_before_running, exit_code, grade
@@ -107,8 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="an event to enter (repeat for more)",
     )  # fmt: skip
     i.add_argument(
-        "--member", dest="members", action="append", metavar="LOGIN",
-        help="a team member's GitHub login (repeat for more)",
+        "--member", dest="members", action="append", required=True, metavar="LOGIN",
+        help="a team member's GitHub login (at least yours; repeat for more)",
     )  # fmt: skip
 
     c = sub.add_parser(
@@ -376,9 +376,11 @@ def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_init(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from grader.scaffold import init
+    from grader.scaffold import course_root, init
 
-    folder = init(args.team, args.workload, args.events, load_rules(), project_root(), args.members)
+    root = course_root()
+    rules = load_rules(root / "events.yaml")
+    folder = init(args.team, args.workload, args.events, rules, root, args.members)
     name = render.rich_escape(str(folder))
     out.print(f"[green]✓[/] {name} is ready: grade it with `olympics grade {name}`", soft_wrap=True)
     out.print("  then edit model.py, list your techniques in submission.yaml and fill in README.md")

@@ -7,11 +7,13 @@ in a comment of ``model.py``, and a README template for the technical report.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 from pathlib import Path
 
-from grader.config import Rules
+from grader.config import Rules, check_submission, project_root
 from grader.errors import GraderError
 from grader.scope import SLUG, SUBMISSIONS
 
@@ -79,7 +81,12 @@ def init(
         raise refuse(f"{what}; the events are: " + ", ".join(rules.events))
     if len(set(events)) != len(events):
         raise refuse("an event is named twice: name each event once")
-    bad = [m for m in members or [] if not re.match(LOGIN, m)]
+    if not members:
+        raise refuse(
+            "name at least one member: --member <your GitHub login> (the pipeline accepts a "
+            "pull request only from a member of the team)"
+        )
+    bad = [m for m in members if not re.fullmatch(LOGIN, m)]
     if bad:
         raise refuse(f"not a GitHub login: {', '.join(map(repr, bad))}")
     folder = root / SUBMISSIONS / team
@@ -97,14 +104,14 @@ def init(
         module = spec["entrypoint"].split(":")[0]
         with open(folder / module, "a", encoding="utf-8") as handle:
             handle.write(ADAPTER)
-        listed = ", ".join(members or [])
+        quoted = json.dumps  # a quoted string stays a string in YAML: "2024", "yes", "null"
         (folder / "submission.yaml").write_text(
             f"# Your entry. `olympics rules` lists the events and their constraints.\n"
-            f"team: {team}\n"
-            f"members: [{listed}]  # the team's GitHub logins: the pipeline checks them\n"
-            f"workload: {workload}\n"
-            f"events: [{', '.join(events)}]\n"
-            f"entrypoint: {spec['entrypoint']}\n"
+            f"team: {quoted(team)}\n"
+            f"members: [{', '.join(map(quoted, members))}]  # GitHub logins, checked\n"
+            f"workload: {quoted(workload)}\n"
+            f"events: [{', '.join(map(quoted, events))}]\n"
+            f"entrypoint: {quoted(spec['entrypoint'])}\n"
             f"techniques: []  # e.g. [int8-quantization, magnitude-pruning]\n"
             f"description: A copy of the {workload} baseline, not optimized yet.\n",
             encoding="utf-8",
@@ -113,7 +120,22 @@ def init(
             README.format(team=team, workload=workload, events=", ".join(events)),
             encoding="utf-8",
         )
-    except OSError:
+        problems = check_submission(folder, rules)[1]
+        if problems:  # a scaffold that would not validate is a bug here: say so, keep nothing
+            raise GraderError("the scaffold would not validate; nothing was written", problems)
+    except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # never leave half a submission
         raise
     return folder
+
+
+def course_root() -> Path:
+    """Where ``submissions/`` goes: ``$OLYMPICS_ROOT``, else the nearest folder at or above
+    the current one that holds events.yaml (the student's own clone), else the grader's."""
+    if os.environ.get("OLYMPICS_ROOT"):
+        return project_root()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "events.yaml").is_file():
+            return folder
+    return project_root()

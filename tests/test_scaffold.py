@@ -54,10 +54,39 @@ def test_init_writes_a_submission_that_validates(course: Path) -> None:
 
 
 def test_the_scaffold_grades_out_of_the_box(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = init("fresh", "mlp_sprint", ["latency_sprint"], RULES, course)
+    folder = init("fresh", "mlp_sprint", ["latency_sprint"], RULES, course, ["octocat"])
     monkeypatch.delenv("OLYMPICS_ROOT")  # graded by this checkout, with its data
     code, out, err = run("grade", str(folder), "--quick", "--seed", "1")
     assert code in (0, 1), out + err  # graded: never rejected
+
+
+@pytest.mark.parametrize(("team", "member"), [("2024", "on"), ("yes", "12345"), ("null", "no")])
+def test_names_that_yaml_would_read_as_other_types_stay_text(
+    course: Path, team: str, member: str
+) -> None:
+    folder = init(team, "mlp_sprint", ["latency_sprint"], RULES, course, [member])
+    submission, problems = check_submission(folder, RULES)
+    assert problems == [] and submission is not None
+    assert (submission.team, submission.members) == (team, (member,))
+
+
+def test_init_needs_a_member(course: Path) -> None:
+    code, _, err = run("init", "x", "--workload", "mlp_sprint", "--event", "latency_sprint")
+    assert code == 2 and "--member" in err
+    assert not (course / "submissions").exists()
+
+
+def test_init_writes_into_the_clone_it_is_run_in(
+    course: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OLYMPICS_ROOT")
+    (course / "submissions").mkdir()
+    monkeypatch.chdir(course / "submissions")
+    code, out, err = run("init", "here", "--workload", "mlp_sprint", "--event", "latency_sprint",
+                       "--member", "ada")  # fmt: skip
+    assert code == 0, err
+    assert (course / "submissions" / "here" / "submission.yaml").is_file(), out
+    assert not (ROOT / "submissions" / "here").exists()
 
 
 @pytest.mark.parametrize(
@@ -73,12 +102,14 @@ def test_the_scaffold_grades_out_of_the_box(course: Path, monkeypatch: pytest.Mo
           "--event", "latency_sprint"], "an event is named twice"),
         (["x", "--workload", "mlp_sprint", "--event", "latency_sprint", "--member", "a b"],
          "not a GitHub login: 'a b'"),
+        (["x", "--workload", "mlp_sprint", "--event", "latency_sprint", "--member", "octo\n"],
+         "not a GitHub login: 'octo\\n'"),
     ],
 )  # fmt: skip
 def test_init_refuses_what_would_not_be_a_submission(
     course: Path, argv: list[str], message: str
 ) -> None:
-    code, _, err = run("init", *argv)
+    code, _, err = run("init", *argv, "--member", "ada")
     assert code == 2 and message in err, err
     assert not (course / "submissions").exists()
 
@@ -87,7 +118,8 @@ def test_init_never_overwrites(course: Path) -> None:
     folder = course / "submissions" / "taken"
     folder.mkdir(parents=True)
     (folder / "model.py").write_text("# mine\n")
-    code, _, err = run("init", "taken", "--workload", "mlp_sprint", "--event", "latency_sprint")
+    code, _, err = run("init", "taken", "--workload", "mlp_sprint", "--event", "latency_sprint",
+                       "--member", "ada")  # fmt: skip
     assert code == 2 and "already exists" in err
     assert (folder / "model.py").read_text() == "# mine\n"
 
@@ -95,10 +127,10 @@ def test_init_never_overwrites(course: Path) -> None:
 def test_a_failed_copy_leaves_no_half_folder(course: Path, tmp_path: Path) -> None:
     (course / "baselines" / "mlp_sprint" / "weights.npz").unlink()
     with pytest.raises(OSError):
-        init("half", "mlp_sprint", ["latency_sprint"], RULES, course)
+        init("half", "mlp_sprint", ["latency_sprint"], RULES, course, ["ada"])
     assert not (course / "submissions" / "half").exists()
     with pytest.raises(GraderError):
-        init("half", "mlp_sprint", [], RULES, course)
+        init("half", "mlp_sprint", [], RULES, course, ["ada"])
 
 
 @pytest.mark.parametrize("workload", sorted(RULES.workloads))
@@ -106,5 +138,5 @@ def test_a_failed_copy_leaves_no_half_folder(course: Path, tmp_path: Path) -> No
 def test_every_workload_and_event_scaffolds_a_valid_submission(
     course: Path, workload: str, event: str
 ) -> None:
-    folder = init(f"t-{event.replace('_', '-')}", workload, [event], RULES, course)
+    folder = init(f"t-{event.replace('_', '-')}", workload, [event], RULES, course, ["ada"])
     assert check_submission(folder, RULES)[1] == []
