@@ -102,9 +102,13 @@ def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int
     files = {target: leaderboard.build(entries, rules, root).encode()}
     files |= {target.parent / name: svg for name, svg in leaderboard.charts(entries).items()}
     if args.csv:
+        args.csv.parent.mkdir(parents=True, exist_ok=True)
         args.csv.write_text(leaderboard.write_grade_book(entries, rules), encoding="utf-8")
         out.print(f"grade book written to {args.csv}", soft_wrap=True)
     changed = [p for p, data in files.items() if not p.is_file() or p.read_bytes() != data]
+    # a chart of a workload that has no current entry any more is stale too: it goes
+    orphans = sorted(set(target.parent.glob("leaderboard-*.svg")) - set(files))
+    changed += orphans
     if args.check:
         if changed:
             names = ", ".join(str(p) for p in changed)
@@ -112,7 +116,11 @@ def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int
             return EXIT_RULES
         out.print(f"{target} is up to date", soft_wrap=True)
         return EXIT_OK
+    target.parent.mkdir(parents=True, exist_ok=True)
     for path in changed:
+        if path in orphans:
+            path.unlink()
+            continue
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_bytes(files[path])
         os.replace(tmp, path)

@@ -296,7 +296,11 @@ class Referee:
         is not active here."""
         if not self.plan.require_sandbox:
             return
-        weak = {k: v for k, v in self.layers().items() if v.startswith(("unavailable", "off"))}
+        from grader.confine import LAYERS
+
+        reported = self.layers()
+        weak = {k: v for k, v in reported.items() if v.startswith(("unavailable", "off"))}
+        weak |= {k: "not reported by the child" for k in LAYERS if k not in reported}
         if weak:
             raise SandboxIncomplete(
                 "the sandbox is not complete on this machine, and --require-sandbox asks for "

@@ -203,7 +203,13 @@ def grade_book(entries: list[Entry], rules: Rules) -> list[list[str]]:
 
 def spreadsheet_safe(cell: str) -> str:
     """A cell a spreadsheet will not run as a formula (CSV injection)."""
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell
+    if cell[:1] not in ("=", "+", "-", "@", "\t", "\r"):
+        return cell
+    try:
+        float(cell)  # a number, negative or signed, is data
+        return cell
+    except ValueError:
+        return "'" + cell
 
 
 def write_grade_book(entries: list[Entry], rules: Rules) -> str:

@@ -172,10 +172,17 @@ def latest(root: Path, rules: Rules) -> list[Entry]:
     if not root.is_dir():
         return entries
     for team in sorted(p for p in root.iterdir() if p.is_dir()):
-        for workload in sorted(p for p in team.iterdir() if p.is_dir()):
-            files = sorted(workload.glob("*.json"))
-            if files:
-                entries.append(verify(files[-1], rules, root))  # names sort by their time
+        # the newest file of each workload folder (file names sort by their time)
+        newest = {
+            w.name: files[-1]
+            for w in sorted(team.iterdir())
+            if w.is_dir()
+            if (files := sorted(w.glob("*.json")))
+        }
+        rejected = newest.pop(REJECTED, None)
+        if rejected is not None and all(rejected.name > f.name for f in newest.values()):
+            newest = {REJECTED: rejected}  # the team's current files do not even validate
+        entries += [verify(newest[w], rules, root) for w in sorted(newest)]
     return entries
 
 

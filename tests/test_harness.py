@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from processes import worker_pids, zombie
 
@@ -943,8 +944,18 @@ def test_require_sandbox_grades_where_every_layer_starts(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
     folder = submit(tmp_path, "crashy", CRASHES_ON_LOAD)
-    doc = grade(folder, rules, dataclasses.replace(plan, require_sandbox=True))
-    layers = doc["sandbox"]
-    if any(v.startswith(("unavailable", "off")) for v in layers.values()):
-        pytest.skip(f"this machine lacks a layer: {layers}")
+    try:
+        doc = grade(folder, rules, dataclasses.replace(plan, require_sandbox=True))
+    except SandboxIncomplete as exc:
+        pytest.skip(f"this machine lacks a layer: {exc.message}")
     rejected(doc, "crashed", "loaded")  # the switch let the grade go on
+
+
+def test_require_sandbox_counts_a_layer_the_child_did_not_report(rules: Rules, plan: Plan) -> None:
+    referee = harness.Referee(
+        np.zeros((1, 784), np.float32), np.zeros(1, int), 10,
+        dataclasses.replace(plan, require_sandbox=True), imports=rules.imports,
+    )  # fmt: skip
+    referee.child_layers = {"network": "active", "processes": "active", "filesystem": "active"}
+    with pytest.raises(SandboxIncomplete, match="syscalls: not reported by the child"):
+        referee.check_sandbox()

@@ -365,3 +365,40 @@ def test_the_chart_is_written_beside_the_leaderboard_and_is_deterministic(
     svg.write_bytes(first.replace(b"</svg>", b"<!-- edited --></svg>"))
     code, text, _ = run(*args, "--check")
     assert code == 1 and str(svg) in text
+
+
+# -- review mends ---------------------------------------------------------------------------------
+def rejected_doc(team: str, when: str) -> dict:
+    from grader.errors import Violation
+    from grader.grade import rejected
+
+    doc = rejected(team, [Violation(rule="x", message="no model")], "config_invalid")
+    doc["timestamp"] = when
+    return doc
+
+
+def test_a_newer_rejection_replaces_the_team_s_ranked_entry_and_an_older_one_does_not(
+    root: Path, tmp_path: Path
+) -> None:
+    put(root, rejected_doc("fast", "2026-11-01T00:00:00Z"), tmp_path)
+    put(root, variant("fast"), tmp_path)  # graded 2026-11-23: the older rejection is history
+    assert [(e.team, e.graded) for e in store.latest(root, RULES)] == [("fast", True)]
+    put(root, rejected_doc("fast", "2026-11-30T00:00:00Z"), tmp_path)
+    assert [(e.team, e.graded) for e in store.latest(root, RULES)] == [("fast", False)]
+
+
+def test_a_chart_without_entries_is_removed_and_check_sees_it(root: Path, tmp_path: Path) -> None:
+    out = tmp_path / "new" / "folder" / "leaderboard.md"  # a folder that does not exist yet
+    orphan = out.parent / "leaderboard-gone_workload.svg"
+    args = ("leaderboard", "--results-dir", str(root), "--out", str(out))
+    assert run(*args)[0] == 0
+    orphan.write_bytes(b"<svg/>")
+    code, text, _ = run(*args, "--check")
+    assert code == 1 and str(orphan) in text
+    assert run(*args)[0] == 0 and not orphan.exists()
+
+
+def test_numbers_stay_numbers_in_the_grade_book() -> None:
+    assert leaderboard.spreadsheet_safe("-0.01") == "-0.01"
+    assert leaderboard.spreadsheet_safe("+3") == "+3"
+    assert leaderboard.spreadsheet_safe("-cmd|' /C calc'!A0") == "'-cmd|' /C calc'!A0"
