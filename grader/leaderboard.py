@@ -8,7 +8,10 @@ Every piece of student text is escaped by :func:`grader.render.md`.
 
 from __future__ import annotations
 
+import bisect
+import collections
 import csv
+import functools
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -32,14 +35,16 @@ def ranks(rows: list[Ranked]) -> list[Ranked]:
     """Rank by score, higher first. An entry's rank is one more than the number of entries
     whose interval lies wholly above its own, and never better than the entry scored above
     it: entries whose intervals overlap share a rank, and the order follows the score."""
+    lows = sorted(r.lo for r in rows)  # counting the intervals above by bisection: n log n
     ordered = sorted(rows, key=lambda r: (-r.score, r.entry.team))
     ranked, floor = [], 1
     for r in ordered:
-        floor = max(floor, 1 + sum(o.lo > r.hi for o in rows))
+        floor = max(floor, 1 + len(lows) - bisect.bisect_right(lows, r.hi))
         ranked.append(Ranked(r.entry, r.score, r.lo, r.hi, floor))
     return ranked
 
 
+@functools.lru_cache(maxsize=65536)
 def team_cell(team: str, root: Path) -> str:
     readme = root / "submissions" / team / "README.md"
     name = render.md(team, 60)
@@ -79,7 +84,8 @@ def event_table(name: str, rules: Rules, entries: list[Entry], root: Path) -> li
     if ranked:
         lines += ["| rank | team | score [95 % CI] | techniques | flags | graded |"]
         lines += ["|---|---|---|---|---|---|"]
-        shared = {r.rank for r in ranked if sum(o.rank == r.rank for o in ranked) > 1}
+        counts = collections.Counter(r.rank for r in ranked)
+        shared = {rank for rank, n in counts.items() if n > 1}
         for r in ranked:
             ev = r.entry.doc["events"][name]
             rank = f"={r.rank}" if r.rank in shared else str(r.rank)
@@ -101,17 +107,26 @@ def md_date(doc: dict) -> str:
 
 
 def techniques(entry: Entry) -> str:
-    claimed = entry.doc["submission"].get("techniques_claimed", [])
-    return ", ".join(render.md(t, 40) for t in claimed[:8]) or "—"
+    return _techniques(tuple(entry.doc["submission"].get("techniques_claimed", [])[:8]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _techniques(claimed: tuple[str, ...]) -> str:
+    return ", ".join(render.md(t, 40) for t in claimed) or "—"
 
 
 def flags(entry: Entry) -> str:
-    found = entry.doc.get("flags", [])
-    return "; ".join(f"⚠️ {render.md(f['message'], 80)}" for f in found[:3]) or "—"
+    return _flags(tuple(f["message"] for f in entry.doc.get("flags", [])[:3]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _flags(messages: tuple[str, ...]) -> str:
+    return "; ".join(f"⚠️ {render.md(m, 80)}" for m in messages) or "—"
 
 
 def build(entries: Iterable[Entry], rules: Rules, root: Path) -> str:
     entries = list(entries)
+    team_cell.cache_clear()  # a README may have come or gone since the last build
     latest = max((e.doc["timestamp"] for e in entries), default=None)
     lines = [
         "# TinyTorch Olympics — leaderboard",

@@ -397,13 +397,22 @@ def read_json(path: Path) -> Any:
         size = path.stat().st_size
         if size > MAX_RESULT_BYTES:
             raise ConfigError(f"{path}: {size} bytes is over the {MAX_RESULT_BYTES}-byte limit")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_json(data, path)
+
+
+def parse_json(data: bytes, path: Path) -> Any:
+    """A result's bytes as JSON: no NaN or infinity, not nested too deep, size-capped."""
+    if len(data) > MAX_RESULT_BYTES:
+        raise ConfigError(f"{path}: {len(data)} bytes is over the {MAX_RESULT_BYTES}-byte limit")
+    try:
         return json.loads(
-            path.read_text(encoding="utf-8"),
+            data.decode("utf-8"),
             parse_constant=_refuse_constant,
             parse_float=_finite_float,
         )
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from None
     except RecursionError:

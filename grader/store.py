@@ -13,7 +13,9 @@ graded by another grader version or under other rules is *stale*: shown, never r
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +60,7 @@ def stale_reason(doc: dict, rules: Rules) -> str | None:
     return None
 
 
-def place(doc: dict, root: Path, file: str) -> Path:
+def place(doc: dict, root: Path, file: str, *, resolve: bool = True) -> Path:
     """Where a result belongs: from its team, workload, time and content, each checked."""
     sub = doc["submission"]
     team, workload = sub["team"], sub["workload"] or REJECTED
@@ -74,22 +76,19 @@ def place(doc: dict, root: Path, file: str) -> Path:
                 [Violation(rule="store_key", file=file, field=f"$.{what}", message="not valid")],
             )
     target = root / team / workload / f"{doc['timestamp'].replace(':', '-')}-{content}.json"
-    if not target.resolve().is_relative_to(root.resolve()):
+    # the patterns above leave no way out of root; this makes sure of it where it matters
+    if resolve and not target.resolve().is_relative_to(root.resolve()):
         raise ConfigError(f"{file}: would be stored outside {root}")
     return target
 
 
-def verify(path: Path, rules: Rules, root: Path) -> Entry:
+def verify(path: Path, rules: Rules, root: Path, data: bytes | None = None) -> Entry:
     """Read a stored result: in its place, schema-valid; recomputed when current."""
-    doc = result.read_json(path)
+    doc = result.read_json(path) if data is None else result.parse_json(data, path)
     problems = result.schema_violations(doc, str(path)) if isinstance(doc, dict) else []
     if not isinstance(doc, dict) or problems:
         raise ConfigError(f"{path}: not a valid result", problems)
-    if place(doc, root, str(path)) != path:
-        raise ConfigError(
-            f"{path}: not where its team, workload and time put it: it was moved or edited "
-            "by hand (delete it and re-grade the submission)"
-        )
+    check_place(doc, root, path)
     stale = stale_reason(doc, rules)
     if stale is None:
         problems = result.check(doc, rules, str(path))
@@ -100,6 +99,75 @@ def verify(path: Path, rules: Rules, root: Path) -> Entry:
                 problems,
             )
     return Entry(path, doc, stale)
+
+
+def check_place(doc: dict, root: Path, path: Path) -> None:
+    if place(doc, root, str(path), resolve=False) != path:
+        raise ConfigError(
+            f"{path}: not where its team, workload and time put it: it was moved or edited "
+            "by hand (delete it and re-grade the submission)"
+        )
+
+
+# -- the verification cache ------------------------------------------------------------------------
+# Recomputing a result costs about 0.1 s (the bootstraps of its intervals), so reading 10,000
+# of them each time would take minutes. A result whose exact bytes were verified before, under
+# the same grader and rules, is not verified again: the cache maps the sha256 of the bytes to
+# what the leaderboard reads of them. An edited file has other bytes and is verified afresh.
+# The cache lives beside the results and is never committed (.gitignore): nobody who can
+# edit the repository can vouch for a result through it.
+CACHE = ".verified.json"
+
+
+SLIM_SUBMISSION = ("team", "workload", "events", "members", "techniques_claimed",
+                   "content_sha256")  # fmt: skip
+SLIM_EVENT = ("qualified", "scored", "score", "score_ci95", "score_metric", "reason")
+
+
+def slim(doc: dict) -> dict:
+    """What the leaderboard, the chart and the grade book read of a result, and no more."""
+    kept = {k: doc[k] for k in ("flags", "timestamp", "verdict", "grader") if k in doc}
+    kept["submission"] = {k: v for k, v in doc["submission"].items() if k in SLIM_SUBMISSION}
+    if "events" in doc:
+        kept["events"] = {
+            name: {k: ev[k] for k in SLIM_EVENT if k in ev}
+            | {"rules": [r for r in ev.get("rules", []) if not r["passed"]]}
+            for name, ev in doc["events"].items()
+        }
+    for side in ("baseline", "optimized"):
+        if side in doc:
+            m = doc[side]["metrics"]
+            latency = {"median": m["latency_ms"]["median"]}
+            kept[side] = {
+                "metrics": {"accuracy": m["accuracy"], "size_bytes": m["size_bytes"],
+                            "latency_ms": latency}
+            }  # fmt: skip
+    return kept
+
+
+def cache_key(rules: Rules) -> str:
+    return f"{__version__}:{rules.sha256}"
+
+
+def load_cache(root: Path, rules: Rules) -> dict[str, dict]:
+    try:
+        data = json.loads((root / CACHE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict) or data.get("key") != cache_key(rules):
+        return {}
+    entries = data.get("entries")
+    return entries if isinstance(entries, dict) else {}
+
+
+def save_cache(root: Path, rules: Rules, entries: dict[str, dict]) -> None:
+    tmp = root / f".{CACHE}.tmp"
+    try:
+        tmp.write_text(json.dumps({"key": cache_key(rules), "entries": entries},
+                                  separators=(",", ":")), encoding="utf-8")  # fmt: skip
+        os.replace(tmp, root / CACHE)
+    except OSError:
+        pass  # a read-only store is still read, only not faster next time
 
 
 def store(
@@ -166,23 +234,39 @@ def store_shards(plan: Path, artifacts: Path, root: Path, rules: Rules, tree: Pa
     return done
 
 
-def latest(root: Path, rules: Rules) -> list[Entry]:
-    """The latest result of each team and workload, verified; sorted by team, workload."""
-    entries = []
+def latest(root: Path, rules: Rules, *, cache: bool = True) -> list[Entry]:
+    """The latest result of each team and workload, verified (or verified before: the
+    cache); sorted by team, workload."""
+    entries: list[Entry] = []
     if not root.is_dir():
         return entries
-    for team in sorted(p for p in root.iterdir() if p.is_dir()):
+    known = load_cache(root, rules) if cache else {}
+    seen: dict[str, dict] = {}
+    for team in sorted(e.path for e in os.scandir(root) if e.is_dir()):
         # the newest file of each workload folder (file names sort by their time)
-        newest = {
-            w.name: files[-1]
-            for w in sorted(team.iterdir())
-            if w.is_dir()
-            if (files := sorted(w.glob("*.json")))
-        }
+        newest = {}
+        for workload in os.scandir(team):
+            if workload.is_dir():
+                names = [f.name for f in os.scandir(workload.path) if f.name.endswith(".json")]
+                if names:
+                    newest[workload.name] = Path(workload.path) / max(names)
         rejected = newest.pop(REJECTED, None)
         if rejected is not None and all(rejected.name > f.name for f in newest.values()):
             newest = {REJECTED: rejected}  # the team's current files do not even validate
-        entries += [verify(newest[w], rules, root) for w in sorted(newest)]
+        for workload in sorted(newest):
+            path = newest[workload]
+            data = path.read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            if digest in known:
+                doc = known[digest]
+                check_place(doc, root, path)
+                entries.append(Entry(path, doc, stale_reason(doc, rules)))
+            else:
+                entry = verify(path, rules, root, data)
+                entries.append(Entry(path, slim(entry.doc), entry.stale))
+            seen[digest] = entries[-1].doc
+    if cache and seen != known:
+        save_cache(root, rules, seen)
     return entries
 
 

@@ -402,3 +402,43 @@ def test_numbers_stay_numbers_in_the_grade_book() -> None:
     assert leaderboard.spreadsheet_safe("-0.01") == "-0.01"
     assert leaderboard.spreadsheet_safe("+3") == "+3"
     assert leaderboard.spreadsheet_safe("-cmd|' /C calc'!A0") == "'-cmd|' /C calc'!A0"
+
+
+# -- the verification cache -----------------------------------------------------------------------
+def test_verified_bytes_are_not_recomputed_again(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put(root, variant("fast"), tmp_path)
+    first = build(root)
+    assert (root / store.CACHE).is_file()
+
+    def no_recompute(*args: object) -> list:
+        raise AssertionError("recomputed although the bytes were verified")
+
+    monkeypatch.setattr(result, "check", no_recompute)
+    assert build(root) == first  # from the cache, the same leaderboard
+
+
+def test_an_edit_after_caching_is_still_refused(root: Path, tmp_path: Path) -> None:
+    stored = put(root, variant("fast"), tmp_path)
+    build(root)  # verified and cached
+    doc = json.loads(stored.read_text())
+    doc["events"]["latency_sprint"]["score"] = 9.0
+    stored.write_text(result.dumps(doc))
+    with pytest.raises(ConfigError, match="its numbers do not recompute"):
+        store.latest(root, RULES)
+
+
+def test_a_cache_from_other_rules_is_ignored(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put(root, variant("fast"), tmp_path)
+    build(root)
+    cache = json.loads((root / store.CACHE).read_text())
+    cache["key"] = "0.0.0:" + "0" * 64
+    (root / store.CACHE).write_text(json.dumps(cache))
+    calls = []
+    real = result.check
+    monkeypatch.setattr(result, "check", lambda *a: calls.append(1) or real(*a))
+    build(root)
+    assert calls == [1]

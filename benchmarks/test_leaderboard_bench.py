@@ -1,0 +1,104 @@
+"""The leaderboard at scale (issue 6): 10,000 stored results regenerated.
+
+    python -m pytest benchmarks/test_leaderboard_bench.py -s
+
+The store is made from one real grade (``tests/data/result_example_int8.json``): 10,000
+teams, each with its latency samples scaled a little and every derived number recomputed
+for the first one only; the others are byte-different copies (team, content hash, scaled
+samples) whose verification is recorded in the cache as a verifying run would have left it
+(verifying 10,000 results cold costs about 0.1 s each, about 17 minutes: that cold cost is
+measured here on 20 results and reported, not run 10,000 times). The targets: a warm
+regeneration within 1 s without the charts (not met yet: marked xfail, strict, so that
+meeting it is noticed) and 10 s with them.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from grader import __version__, leaderboard, result, store
+from grader.config import load_rules, project_root
+
+RULES = load_rules()
+SOURCE = json.loads((project_root() / "tests" / "data" / "result_example_int8.json").read_text())
+N = 10_000
+
+
+def make(i: int) -> dict:
+    doc = copy.deepcopy(SOURCE)
+    doc["submission"]["team"] = f"team-{i:05d}"
+    doc["submission"]["content_sha256"] = f"{i:064x}"
+    doc["grader"].update(version=__version__, rules_sha256=RULES.sha256)
+    scale = 1 + (i % 997) / 1000
+    for side in ("optimized",):
+        m = doc[side]["metrics"]
+        m["latency_samples_ms"] = [t * scale for t in m["latency_samples_ms"]]
+    return doc
+
+
+@pytest.fixture(scope="module")
+def big_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+    root = tmp_path_factory.mktemp("store") / "results"
+    template = result.apply_derived(make(0), result.derive(make(0), RULES))
+    started = time.perf_counter()
+    for i in range(20):  # the cold path, for the record
+        doc = make(i)
+        result.apply_derived(doc, result.derive(doc, RULES))
+        assert result.check(doc, RULES, "bench") == []
+    cold = (time.perf_counter() - started) / 20
+    cache = {}
+    for i in range(N):
+        doc = copy.deepcopy(template)
+        doc["submission"]["team"] = f"team-{i:05d}"
+        doc["submission"]["content_sha256"] = f"{i:064x}"
+        doc["events"]["latency_sprint"]["score"] *= 1 + (i % 997) / 1000
+        path = store.place(doc, root, "bench")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = result.dumps(doc).encode()
+        path.write_bytes(data)
+        cache[hashlib.sha256(data).hexdigest()] = store.slim(doc)
+    store.save_cache(root, RULES, cache)
+    return root, cold
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="not met yet: about 1.8 s here (0.6 s parsing the verification cache's JSON, 0.6 s "
+    "walking, reading and hashing the 10,000 files, 0.6 s rendering); see the issue's note",
+)
+def test_regenerating_10000_results_without_charts_takes_under_a_second(
+    big_store: tuple[Path, float], benchmark
+) -> None:
+    root, cold = big_store
+
+    def regenerate() -> str:
+        return leaderboard.build(store.latest(root, RULES), RULES, root.parent)
+
+    text = benchmark.pedantic(regenerate, rounds=3, iterations=1)
+    seconds = benchmark.stats.stats.median
+    print(f"\n10,000 results: warm regeneration {seconds:.2f} s; cold verification "
+          f"{cold * 1e3:.0f} ms a result (≈ {cold * N / 60:.0f} min for all)")  # fmt: skip
+    assert text.count("| team\\-") == N * 3  # three events entered, all qualified
+    assert seconds < 1.0
+
+
+def test_regenerating_10000_results_with_the_chart_takes_under_ten_seconds(
+    big_store: tuple[Path, float], benchmark
+) -> None:
+    root, _ = big_store
+
+    def regenerate() -> int:
+        entries = store.latest(root, RULES)
+        leaderboard.build(entries, RULES, root.parent)
+        return len(leaderboard.charts(entries)["leaderboard-mlp_sprint.svg"])
+
+    size = benchmark.pedantic(regenerate, rounds=1, iterations=1)
+    seconds = benchmark.stats.stats.median
+    print(f"\n10,000 results with the chart: {seconds:.2f} s, SVG {size / 1e6:.1f} MB")
+    assert seconds < 10.0
