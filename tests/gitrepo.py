@@ -1,6 +1,6 @@
 """A git repository shaped like a course's fork, for the pipeline's tests: events.yaml, the
-schemas, a README and two teams on ``main``, then a ``pr`` branch to change. A helper, not a
-test module.
+schemas, the .gitignore, a README and two teams on ``main``, then a ``pr`` branch to change.
+A helper, not a test module.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class Repo:
         self.git("config", "user.name", "grader tests")
         shutil.copy(ROOT / "events.yaml", path / "events.yaml")
         shutil.copytree(ROOT / "schemas", path / "schemas")
+        shutil.copy(ROOT / ".gitignore", path / ".gitignore")
         (path / "README.md").write_text("# the course\n")
         self.team("alpha", ["alice"])
         self.team("example-baseline", ["octocat"])
