@@ -27,12 +27,10 @@ from grader.cli_pipeline import (
     cmd_store,
 )
 from grader.config import load_rules
-from grader.errors import GraderError, Violation
+from grader.errors import EXIT_OK, EXIT_REJECTED, GraderError, Violation
 from grader.github import DEFAULT_BOT
 from grader.grade import check_before_running, exit_code, grade
 from grader.harness import QUICK, Plan
-
-EXIT_OK, EXIT_RULES, EXIT_REJECTED = 0, 1, 2
 
 
 def add_results(parser: argparse.ArgumentParser) -> None:

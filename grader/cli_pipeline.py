@@ -14,10 +14,8 @@ from rich.console import Console
 
 from grader import comment, github, render, result, scope
 from grader.config import load_rules, project_root
-from grader.errors import GraderError
+from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, GraderError
 from grader.grade import rejected
-
-EXIT_OK, EXIT_RULES, EXIT_REJECTED = 0, 1, 2
 
 
 def cmd_changed(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -79,12 +77,8 @@ def cmd_store(args: argparse.Namespace, out: Console, err: Console) -> int:
         (artifacts,) = args.results
         done = store.store_shards(args.plan, artifacts, root, rules, args.tree or Path("."))
     else:
-        done = store.Stored()
-        for file in result_files(args.results, err, cap=None):
-            try:
-                done.paths.append(store.store(file, root, rules, tree=args.tree))
-            except GraderError as exc:
-                done.refused.append(render.clean(exc.message, 500))
+        done = store.store_files(result_files(args.results, err, cap=None), root, rules,
+                                 tree=args.tree)  # fmt: skip
     for path in done.paths:
         out.print(f"stored {path}", soft_wrap=True)
     for line in done.refused:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+# The command line's exit codes (SPEC §6); a GraderError carries its own (2, or 3).
+EXIT_OK, EXIT_RULES, EXIT_REJECTED = 0, 1, 2
+
 
 @dataclass(frozen=True)
 class Violation:

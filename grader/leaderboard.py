@@ -145,7 +145,7 @@ def build(entries: Iterable[Entry], rules: Rules, root: Path) -> str:
         if not here:
             continue
         lines += [f"## {render.md(workload, 60)}", ""]
-        current = [e for e in here if e.graded and e.stale is None]
+        current = [e for e in here if e.current]
         if current:
             alt = f"{render.md(workload, 60)}: accuracy against latency, size as marker area"
             lines += [f"![{alt}]({chart_name(workload)})", ""]
@@ -172,7 +172,7 @@ def charts(entries: Iterable[Entry]) -> dict[str, bytes]:
     """The Pareto chart of each workload with current graded entries, by file name."""
     from grader.chart import pareto_svg
 
-    current = [e for e in entries if e.graded and e.stale is None]
+    current = [e for e in entries if e.current]
     made = {}
     for workload in sorted({e.workload for e in current}):
         svg = pareto_svg(workload, [e for e in current if e.workload == workload])
@@ -197,7 +197,7 @@ def grade_book(entries: list[Entry], rules: Rules) -> list[list[str]]:
 
     for workload in sorted({e.workload for e in entries}):
         here = [e for e in entries if e.workload == workload]
-        current = [e for e in here if e.graded and e.stale is None]
+        current = [e for e in here if e.current]
         for name in rules.events:
             entered = [e for e in current if name in e.doc["submission"]["events"]]
             ranked, missed, unscored = standing(name, entered)

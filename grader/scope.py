@@ -133,13 +133,18 @@ def shown(path: object) -> str:
     return text if text.isprintable() else repr(text)
 
 
+def refusal(rule: str, path: str, message: str, fix: str) -> Violation:
+    """One scope rule broken at ``path`` (shown escaped: it is the pull request's text)."""
+    return Violation(rule=rule, file=shown(path), message=message, fix=fix)
+
+
 def check_paths(touched: list[Change]) -> tuple[dict[str, list[Change]], list[Violation]]:
     """The rules that need only the paths: the teams touched and what is out of scope.
     Shared by the git check and the comment's check through GitHub's API."""
     violations: list[Violation] = []
 
-    def refuse(rule: str, path: str, message: str, fix: str) -> None:
-        violations.append(Violation(rule=rule, file=shown(path), message=message, fix=fix))
+    def refuse(*why: str) -> None:
+        violations.append(refusal(*why))
 
     by_team: dict[str, list[Change]] = {}
     for change in touched:
@@ -189,8 +194,8 @@ def check(repo: Path, base: str, head: str, author: str | None = None) -> Scope:
     by_team, scope.violations = check_paths(changes(repo, base, head))
     scope.teams = sorted(by_team)
 
-    def refuse(rule: str, path: str, message: str, fix: str) -> None:
-        scope.violations.append(Violation(rule=rule, file=shown(path), message=message, fix=fix))
+    def refuse(*why: str) -> None:
+        scope.violations.append(refusal(*why))
 
     for team in scope.teams:
         folder = f"{SUBMISSIONS}/{team}"
@@ -236,7 +241,7 @@ def check_member(
     else:
         message = f"{author} opens a team folder without being one of its members"
         fix = f"add {author} to members in submission.yaml"
-    scope.violations.append(Violation(rule="not_a_member", file=config, message=message, fix=fix))
+    scope.violations.append(refusal("not_a_member", config, message, fix))
 
 
 def all_submissions(repo: Path) -> list[str]:

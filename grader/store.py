@@ -22,7 +22,7 @@ from pathlib import Path
 
 from grader import __version__, render, result
 from grader.config import Rules
-from grader.errors import ConfigError, Violation
+from grader.errors import ConfigError, GraderError, Violation
 from grader.scope import SLUG, SUBMISSIONS, all_submissions
 
 REJECTED = "_rejected"  # the workload folder of a result rejected before its workload was read
@@ -47,6 +47,11 @@ class Entry:
     @property
     def graded(self) -> bool:
         return self.doc["verdict"]["status"] == "graded"
+
+    @property
+    def current(self) -> bool:
+        """Graded by this grader under these rules: an entry that is ranked."""
+        return self.graded and self.stale is None
 
 
 def stale_reason(doc: dict, rules: Rules) -> str | None:
@@ -184,8 +189,8 @@ def store(
     ``teams``: the teams whose results this source may carry (its shard's).
     """
     doc = result.read_json(source)
-    problems = result.check(doc, rules, str(source)) if isinstance(doc, dict) else []
-    if not isinstance(doc, dict) or problems:
+    problems = result.check(doc, rules, str(source))  # a non-object is a problem too
+    if problems:
         raise ConfigError(f"{source}: not a valid result; not stored", problems)
     stale = stale_reason(doc, rules)
     if stale is not None:
@@ -226,11 +231,27 @@ def store_shards(plan: Path, artifacts: Path, root: Path, rules: Rules, tree: Pa
         if not folder.is_dir():
             done.refused.append(f"shard {shard['index']}: no results (its job failed?)")
             continue
-        for file in sorted(folder.glob("*.json"))[: len(teams)]:
-            try:
-                done.paths.append(store(file, root, rules, tree=tree, teams=teams))
-            except ConfigError as exc:
-                done.refused.append(render.clean(exc.message, 500))
+        files = sorted(folder.glob("*.json"))[: len(teams)]
+        store_files(files, root, rules, tree=tree, teams=teams, into=done)
+    return done
+
+
+def store_files(
+    files: list[Path],
+    root: Path,
+    rules: Rules,
+    *,
+    tree: Path | None = None,
+    teams: set[str] | None = None,
+    into: Stored | None = None,
+) -> Stored:
+    """:func:`store` each file; a refusal is reported and the rest go on."""
+    done = into if into is not None else Stored()
+    for file in files:
+        try:
+            done.paths.append(store(file, root, rules, tree=tree, teams=teams))
+        except GraderError as exc:
+            done.refused.append(render.clean(exc.message, 500))
     return done
 
 

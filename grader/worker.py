@@ -56,12 +56,9 @@ def build(message: dict):
         module = importlib.import_module(module_name)
         factory = getattr(module, message["function"])
         model = factory()
-    except MemoryError:
-        raise ModelError("memory_limit", "ran out of memory while building the model") from None
     except BaseException as exc:
-        raise limit_verdict(exc) or ModelError(
-            "crashed", f"build_model failed: {describe(exc)}"
-        ) from None
+        why = f"build_model failed: {describe(exc)}"
+        raise failure(exc, "while building the model", why) from None
     if callable(model):
         call = model
     elif callable(getattr(model, "forward", None)):
@@ -174,6 +171,14 @@ def limit_verdict(exc: BaseException) -> ModelError | None:
     return None
 
 
+def failure(exc: BaseException, doing: str, crashed: str) -> ModelError:
+    """The verdict for what the model's code raised: out of memory, stopped by a sandbox
+    layer (:func:`limit_verdict`), or else a crash described by ``crashed``."""
+    if isinstance(exc, MemoryError):
+        return ModelError("memory_limit", f"ran out of memory {doing}")
+    return limit_verdict(exc) or ModelError("crashed", crashed)
+
+
 def reporter(fd_out: int, code: str) -> Callable[[str], None]:
     """Report a verdict to the parent and end the child at once: no ``except`` in the
     submission's code can swallow it."""
@@ -226,12 +231,9 @@ def serve(fd_in: int, fd_out: int, skip: list[str], _run_block=run_block) -> int
                 out = _run_block(reader, target, n, batch, in_shape, classes)
             except (ModelError, wire.WireError):
                 raise
-            except MemoryError:
-                raise ModelError("memory_limit", "ran out of memory during inference") from None
             except BaseException as exc:
-                raise limit_verdict(exc) or ModelError(
-                    "crashed", f"the model raised {describe(exc)}"
-                ) from None
+                why = f"the model raised {describe(exc)}"
+                raise failure(exc, "during inference", why) from None
             wire.send(fd_out, {"op": "done", "n": n})
             wire.write_all(fd_out, memoryview(out).cast("B"))
         else:
