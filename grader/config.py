@@ -35,10 +35,9 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 # these: a metric is code, not data, and naming a new one in YAML cannot make it measured.
 METRICS = frozenset(
     {"accuracy", "accuracy_delta", "latency_ms", "size_bytes", "speedup", "speedup_p_value"}
-    | {"compression_ratio", "efficiency"}
+    | {"compression_ratio", "efficiency", "code_quality", "innovation", "techniques_unconfirmed"}
 )
 COMPOSITE = "composite"
-COMPOSITE_PARTS = frozenset({"accuracy", "speed", "size", "code_quality", "innovation"})
 
 _RULES_FIX = "see the comments in events.yaml and schemas/events.schema.json"
 
@@ -74,6 +73,10 @@ RULES: dict[str, tuple[str, str]] = YAML_RULES | {
     "composite_unused": ("weights are given but the score is not composite", "remove them"),
     "composite_weights": ("the composite weights sum to {total:g}, not 1", "make them sum to 1"),
     "duplicate_id": ("the id {name!r} is used twice", "give each its own id"),
+    "duplicate_alias": (
+        "{name!r} names both {first!r} and {second!r}",
+        "let each name belong to one technique",
+    ),
     "import_conflict": ("{name!r} is both allowed and forbidden", "keep it in one list"),
 }
 
@@ -235,6 +238,32 @@ class Rules:
     def imports(self) -> dict[str, Any]:
         return self.data["imports"]
 
+    @property
+    def composite_parts(self) -> dict[str, dict]:
+        return self.data["composite_parts"]
+
+    @property
+    def code_quality(self) -> dict[str, Any]:
+        return self.data["code_quality"]
+
+    @property
+    def techniques(self) -> dict[str, dict]:
+        return self.data["techniques"]
+
+    @property
+    def detection(self) -> dict[str, Any]:
+        return self.data["detection"]
+
+    @functools.cached_property
+    def technique_names(self) -> dict[str, str]:
+        """Every name a technique may be claimed by (its own and its aliases) -> its own."""
+        names = {}
+        for name, technique in self.techniques.items():
+            names[name] = name
+            for alias in technique["aliases"]:
+                names.setdefault(alias, name)
+        return names
+
     @functools.cached_property
     def sha256(self) -> str:
         """The rules' fingerprint: their data as canonical JSON (comments and layout aside)."""
@@ -277,6 +306,7 @@ def _cross_check_rules(report: Report, data: dict) -> None:
                 report.add("duplicate_id", (*path, i, "id"), found="a second use", name=item["id"])
             seen.add(item["id"])
 
+    parts = frozenset(data["composite_parts"])
     for name, event in data["events"].items():
         at = ("events", name)
         if event["score"] != COMPOSITE:
@@ -287,7 +317,7 @@ def _cross_check_rules(report: Report, data: dict) -> None:
             if event["score"] != COMPOSITE:
                 report.add("composite_unused", (*at, "composite"), found=show(event["score"]))
             for part in event["composite"]:
-                metric(part, (*at, "composite", part), COMPOSITE_PARTS, "composite part")
+                metric(part, (*at, "composite", part), parts, "composite part")
             total = math.fsum(event["composite"].values())
             if abs(total - 1) > 1e-9:
                 shown = {"expected": "a sum of 1", "found": repr(total)}
@@ -302,6 +332,18 @@ def _cross_check_rules(report: Report, data: dict) -> None:
         if "when" in flag:
             metric(flag["when"]["metric"], ("flags", i, "when", "metric"))
     unique_ids(data["flags"], ("flags",))
+    for name, part in data["composite_parts"].items():
+        metric(part["metric"], ("composite_parts", name, "metric"))
+    owner: dict[str, str] = {}
+    for name, technique in data["techniques"].items():
+        for i, alias in enumerate([name, *technique["aliases"]]):
+            if alias in owner and owner[alias] != name:
+                at = ("techniques", name, "aliases", i - 1) if i else ("techniques", name)
+                found = f"also a name of {owner[alias]!r}"
+                report.add(
+                    "duplicate_alias", at, found=found, name=alias, first=owner[alias], second=name
+                )
+            owner.setdefault(alias, name)
     for name, workload in data["workloads"].items():
         at = ("workloads", name, "dataset")
         _check_known(report, "unknown_dataset", at, workload["dataset"], data["datasets"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader import __version__, result, static
+from grader import __version__, quality, result, static, techniques
 from grader.config import Rules, Submission, check_submission
 from grader.errors import Violation
 from grader.harness import Model, Plan, Progress, Referee, Rejected
@@ -76,6 +76,8 @@ def grade(
         "quick": quick,
     }
     doc["sandbox"] = referee.layers()
+    doc["artifacts"] = techniques.inspect(submission.folder)
+    doc["code_quality"] = quality.lint(submission.folder, rules)
     doc["baseline"] = {
         "path": display_path(baseline.folder),
         "metrics": result.model_metrics(

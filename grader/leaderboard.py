@@ -106,13 +106,24 @@ def md_date(doc: dict) -> str:
     return doc["timestamp"][:10]  # digits and hyphens: the schema's pattern for a timestamp
 
 
+# Claimed against found: ✓ claimed and found in the weight files, ✗ claimed and not found,
+# + found and not claimed; a bare name was claimed and cannot be seen in weight files.
+TECHNIQUE_MARKS = (("confirmed", "✓ "), ("unconfirmed", "✗ "), ("unclaimed", "+ "),
+                   ("uncheckable", ""), ("unknown", ""))  # fmt: skip
+
+
 def techniques(entry: Entry) -> str:
-    return _techniques(tuple(entry.doc["submission"].get("techniques_claimed", [])[:8]))
+    found = entry.doc.get("techniques")
+    if not found or "confirmed" not in found:  # a result from before detection
+        marked = tuple(("", t) for t in entry.doc["submission"].get("techniques_claimed", []))
+    else:
+        marked = tuple((mark, t) for key, mark in TECHNIQUE_MARKS for t in found[key])
+    return _techniques(marked[:8])
 
 
 @functools.lru_cache(maxsize=4096)
-def _techniques(claimed: tuple[str, ...]) -> str:
-    return ", ".join(render.md(t, 40) for t in claimed) or "—"
+def _techniques(marked: tuple[tuple[str, str], ...]) -> str:
+    return ", ".join(mark + render.md(t, 40) for mark, t in marked) or "—"
 
 
 def flags(entry: Entry) -> str:
@@ -135,6 +146,8 @@ def build(entries: Iterable[Entry], rules: Rules, root: Path) -> str:
         f"{len(entries)} stored result(s)"
         + (f"; the latest grade was on {latest[:16].replace('T', ' at ')} UTC." if latest else "."),
         "Each score has its 95 % interval; entries whose intervals overlap share a rank (=).",
+        "Techniques: ✓ claimed and found in the weight files, ✗ claimed and not found,"
+        " \\+ found and not claimed; a bare name cannot be seen in weight files.",
         "",
     ]
     workloads = list(rules.workloads) + sorted(

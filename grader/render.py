@@ -73,6 +73,8 @@ def fmt_value(metric: str, value: float | None) -> str:
         return f"{value:.3f}×"
     if metric == "accuracy":
         return f"{value:.3f}"
+    if metric in ("composite", "code_quality", "innovation"):  # points out of 100
+        return f"{value:.1f}"
     return f"{value:.4g}"
 
 
@@ -100,6 +102,7 @@ def card(result: dict) -> dict:
         "metrics": [],
         "events": [],
         "flags": [],
+        "details": [],
         "notes": [],
     }
     if verdict["status"] != "graded":
@@ -146,6 +149,12 @@ def card(result: dict) -> dict:
             )
             for c in ev["rules"]
         ]
+        checks += [
+            (None, f"{part} {p['points']:.1f}/100 × {p['weight']:.0%}")
+            for part, p in sorted(
+                ev.get("parts", {}).items(), key=lambda kv: (-kv[1]["weight"], kv[0])
+            )
+        ]
         if not ev["scored"] and ev["qualified"] is None:
             status, score = "not scored", ev.get("reason", "")
         else:
@@ -164,6 +173,9 @@ def card(result: dict) -> dict:
     out["flags"] = [
         (f["severity"], f["message"], f"{f['metric']} = {f['value']:.4g}") for f in result["flags"]
     ]
+    out["details"] = technique_lines(result.get("techniques")) + quality_lines(
+        result.get("code_quality")
+    )
     m = result["measurement"]
     out["notes"].append(
         f"{m['rounds']} interleaved rounds of {m['block_size']} samples "
@@ -182,6 +194,48 @@ def card(result: dict) -> dict:
             "'sandbox' says why)"
         )
     return out
+
+
+def technique_lines(found: dict | None) -> list[str]:
+    """Claimed against detected, one line a technique, with the first piece of evidence."""
+    if not found or found.get("detected") is None:
+        return []
+    evidence = {d["technique"]: d["evidence"] for d in found["detected"]}
+
+    def shown(name: str) -> str:
+        first, more = evidence[name][0], len(evidence[name]) - 1
+        return first + (f" (and {more} more)" if more else "")
+
+    lines = [f"technique {t}: claimed and found: {shown(t)}" for t in found["confirmed"]]
+    lines += [f"technique {t}: found, not claimed: {shown(t)}" for t in found["unclaimed"]]
+    lines += [
+        f"technique {t}: claimed, not found in the weight files" for t in found["unconfirmed"]
+    ]
+    lines += [
+        f"technique {t}: claimed; not visible in weight files, so not checked"
+        for t in found["uncheckable"]
+    ]
+    lines += [
+        f"technique {t}: claimed; not a technique the rules know (`olympics rules` lists them)"
+        for t in found["unknown"]
+    ]
+    lines.append(f"innovation {found['innovation']:.0f}/100, from the techniques found")
+    return lines
+
+
+def quality_lines(observed: dict | None) -> list[str]:
+    if not observed:
+        return []
+    if observed.get("score") is None:
+        return [f"code quality: not measured: {observed.get('problem') or 'no linter result'}"]
+    top = ", ".join(
+        f"{k}×{n}" for k, n in sorted(observed["by_rule"].items(), key=lambda kv: -kv[1])[:5]
+    )
+    return [
+        f"code quality {observed['score']:.0f}/100: {observed['findings']} finding(s) in "
+        f"{observed['lines']} lines ({observed['linter']} {observed['version']})"
+        + (f": {top}" if top else "")
+    ]
 
 
 def _where(violation: dict) -> str:
@@ -221,7 +275,7 @@ def terminal(result: dict, console: Console) -> None:
     for ev in c["events"]:
         rules = (
             "\n".join(
-                ("[green]✓[/]" if ok else "[red]✗[/]") + " " + rich_escape(t)
+                {True: "[green]✓[/]", False: "[red]✗[/]", None: "·"}[ok] + " " + rich_escape(t)
                 for ok, t in ev["checks"]
             )
             or "—"
@@ -233,6 +287,7 @@ def terminal(result: dict, console: Console) -> None:
     parts: list = [table, events]
     if c["description"]:
         parts.insert(0, Text(clean(c["description"], 300), style="italic"))
+    parts.extend(Text(clean(d, 400)) for d in c["details"])
     for severity, message, value in c["flags"]:
         parts.append(Text(f"⚑ {severity}: {message} ({value})", style="yellow"))
     parts.extend(Text(n, style="dim") for n in c["notes"])
@@ -259,8 +314,12 @@ def markdown(result: dict) -> str:
     lines += [f"| {a} | {b} | {s} | {d} |" for a, b, s, d in c["metrics"]]
     lines += ["", "| event | status | score [95 % CI] | rules |", "|---|---|---|---|"]
     for ev in c["events"]:
-        rules = "<br>".join(("✅ " if ok else "❌ ") + md(t) for ok, t in ev["checks"]) or "—"
+        marks = {True: "✅ ", False: "❌ ", None: "· "}
+        rules = "<br>".join(marks[ok] + md(t) for ok, t in ev["checks"]) or "—"
         lines.append(f"| {ev['title']} | {ev['status']} | {md(ev['score'])} | {rules} |")
+    if c["details"]:
+        lines.append("")
+        lines += [f"- {md(d, 400)}" for d in c["details"]]
     if c["flags"]:
         lines.append("")
         lines += [f"- ⚠️ **{sev}**: {md(msg)} ({md(val)})" for sev, msg, val in c["flags"]]
@@ -299,7 +358,7 @@ def annotations(result: dict, config: str | None = None) -> list[str]:
     for ev in c["events"]:
         if ev["status"] != "not qualified":
             continue
-        missed = "; ".join(t for ok, t in ev["checks"] if not ok) or ev["reason"]
+        missed = "; ".join(t for ok, t in ev["checks"] if ok is False) or ev["reason"]
         props = [f"title={_command_property(ev['title'] + ': not qualified')}"]
         if config:
             props.insert(0, f"file={_command_property(config)}")

@@ -23,7 +23,7 @@ from typing import Any
 import jsonschema
 import numpy as np
 
-from grader import rules, stats
+from grader import quality, rules, stats, techniques
 from grader.config import Rules, project_root
 from grader.errors import ConfigError, Violation
 
@@ -219,18 +219,31 @@ def derive(result: dict, rule_set: Rules) -> dict:
         "accuracy_penalty": penalty,
         "efficiency": speedup * compression / penalty,
     }
+    workload = rule_set.workloads.get(result["submission"]["workload"], {})
+    found = techniques.compare(
+        result.get("artifacts"),
+        result["submission"].get("techniques_claimed", []),
+        rule_set,
+        workload.get("baseline_parameters", 1),
+    )
+    code_quality = quality.score(result.get("code_quality"), rule_set)
     flat = {
         "accuracy": sub["accuracy"],
         "accuracy_ci95": sub["accuracy_ci95"],
         "latency_ms": sub["latency_ms"]["median"],
         "size_bytes": sub["size_bytes"],
         **improvements,
+        "code_quality": code_quality["score"],
+        "innovation": found["innovation"],
+        "techniques_unconfirmed": None if found["detected"] is None else len(found["unconfirmed"]),
     }
     events, flags = rules.evaluate(rule_set, flat, result["submission"]["events"])
     return {
         "baseline_derived": {k: base[k] for k in derive_model(base)},
         "optimized_derived": {k: sub[k] for k in derive_model(sub)},
         "improvements": improvements,
+        "techniques": found,
+        "code_quality_derived": code_quality,
         "events": events,
         "flags": flags,
     }
@@ -239,7 +252,10 @@ def derive(result: dict, rule_set: Rules) -> dict:
 def apply_derived(result: dict, derived: dict) -> dict:
     result["baseline"]["metrics"].update(derived["baseline_derived"])
     result["optimized"]["metrics"].update(derived["optimized_derived"])
+    if "code_quality" in result:
+        result["code_quality"].update(derived["code_quality_derived"])
     result["improvements"] = derived["improvements"]
+    result["techniques"] = derived["techniques"]
     result["events"] = derived["events"]
     result["flags"] = derived["flags"]
     return result
@@ -316,6 +332,10 @@ def recompute_violations(result: dict, rule_set: Rules, file: str) -> list[Viola
             k: result["optimized"]["metrics"].get(k) for k in derived["optimized_derived"]
         },
         "improvements": result.get("improvements"),
+        "techniques": result.get("techniques"),
+        "code_quality_derived": {
+            k: (result.get("code_quality") or {}).get(k) for k in derived["code_quality_derived"]
+        },
         "events": result.get("events"),
         "flags": result.get("flags"),
     }
@@ -323,6 +343,7 @@ def recompute_violations(result: dict, rule_set: Rules, file: str) -> list[Viola
     names = {
         "$.baseline_derived": "$.baseline.metrics",
         "$.optimized_derived": "$.optimized.metrics",
+        "$.code_quality_derived": "$.code_quality",
     }
     return [
         Violation(

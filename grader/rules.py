@@ -99,17 +99,58 @@ def score_interval(score_metric: str, metrics: Mapping) -> list[float] | None:
     return None
 
 
-def evaluate_event(event: Mapping, metrics: Mapping, disqualified_by: list[str]) -> dict:
-    if event["score"] == "composite" and not event.get("scored", True):
-        return {
-            "title": event["title"],
-            "scored": False,
-            "qualified": None,
-            "score": None,
-            "score_ci95": None,
-            "rules": [],
-            "reason": "not yet scored: needs code quality and innovation",
+def normalise(part: Mapping, value: float) -> float:
+    """One part of a composite score on 0-100, by its formula (events.yaml ``composite_parts``)."""
+    if part["formula"] == "percent":
+        points = 100 * value
+    elif part["formula"] == "log_ratio":
+        points = 50 + 50 * math.log(value) / math.log(part["cap"]) if value > 0 else 0.0
+    else:  # points
+        points = value
+    return float(min(100.0, max(0.0, points)))
+
+
+def composite(event: Mapping, parts: Mapping, metrics: Mapping) -> dict:
+    """The score of a composite event: each part normalised to 0-100, then weighted.
+
+    The interval puts each part's interval ends (``<metric>_ci95`` where one is measured)
+    through the same monotone formulas; a part without one is exact.
+    """
+    shown: dict[str, dict] = {}
+    problems = []
+    for name, weight in event["composite"].items():
+        spec = parts[name]
+        value = metrics.get(spec["metric"])
+        problem = measurement_problem(spec["metric"], value)
+        if problem:
+            problems.append(problem)
+            continue
+        ends = metrics.get(f"{spec['metric']}_ci95") or [value, value]
+        shown[name] = {
+            "metric": spec["metric"],
+            "value": value,
+            "weight": weight,
+            "points": normalise(spec, value),
+            "points_ci95": [normalise(spec, ends[0]), normalise(spec, ends[1])],
         }
+    if problems:
+        return {"score": None, "score_ci95": None, "parts": shown, "reason": "; ".join(problems)}
+    return {
+        "score": math.fsum(p["weight"] * p["points"] for p in shown.values()),
+        "score_ci95": [
+            math.fsum(p["weight"] * p["points_ci95"][i] for p in shown.values()) for i in (0, 1)
+        ],
+        "parts": shown,
+        "reason": None,
+    }
+
+
+def evaluate_event(
+    event: Mapping, metrics: Mapping, disqualified_by: list[str], parts: Mapping | None = None
+) -> dict:
+    if event["score"] == "composite":
+        mixed = composite(event, parts or {}, metrics)
+        metrics = {**metrics, "composite": mixed["score"]}
     checks = [check_rule(rule, metrics) for rule in event.get("rules", [])]
     score = metrics.get(event["score"])
     problem = measurement_problem(event["score"], score)
@@ -123,6 +164,11 @@ def evaluate_event(event: Mapping, metrics: Mapping, disqualified_by: list[str])
         "rules": checks,
         "qualified": qualified,
     }
+    if event["score"] == "composite":
+        result["parts"] = mixed["parts"]
+        result["score_ci95"] = mixed["score_ci95"]
+        if mixed["reason"]:  # a part the grader could not measure: no rule of the team's failed
+            return {**result, "qualified": None, "reason": "not scored: " + mixed["reason"]}
     if problem:
         result["reason"] = problem
     elif disqualified_by:
@@ -136,5 +182,8 @@ def evaluate(rules: Rules, metrics: Mapping, events: list[str]) -> tuple[dict, l
     """Score every entered event and raise every flag; all checks run, none short-circuits."""
     flags = raise_flags(rules.flags, metrics)
     disqualifying = [f["id"] for f in flags if f["severity"] == "disqualify"]
-    scored = {name: evaluate_event(rules.events[name], metrics, disqualifying) for name in events}
+    scored = {
+        name: evaluate_event(rules.events[name], metrics, disqualifying, rules.composite_parts)
+        for name in events
+    }
     return scored, flags

@@ -127,12 +127,15 @@ CACHE = ".verified.json"
 SLIM_SUBMISSION = ("team", "workload", "events", "members", "techniques_claimed",
                    "content_sha256")  # fmt: skip
 SLIM_EVENT = ("qualified", "scored", "score", "score_ci95", "score_metric", "reason")
+SLIM_TECHNIQUES = ("confirmed", "unconfirmed", "unclaimed", "uncheckable", "unknown")
 
 
 def slim(doc: dict) -> dict:
     """What the leaderboard, the chart and the grade book read of a result, and no more."""
     kept = {k: doc[k] for k in ("flags", "timestamp", "verdict", "grader") if k in doc}
     kept["submission"] = {k: v for k, v in doc["submission"].items() if k in SLIM_SUBMISSION}
+    if "techniques" in doc:
+        kept["techniques"] = {k: v for k, v in doc["techniques"].items() if k in SLIM_TECHNIQUES}
     if "events" in doc:
         kept["events"] = {
             name: {k: ev[k] for k in SLIM_EVENT if k in ev}

@@ -457,7 +457,13 @@ BROKEN_RULES = [
     pytest.param("accuracy: 0.40", "accuracy: 0.50", "composite_weights", id="weights-sum"),
     pytest.param("score: speedup", "score: sped_up", "unknown_metric", id="unknown-score"),
     pytest.param("metric: latency_ms", "metric: latency_s", "unknown_metric", id="unknown-metric"),
-    pytest.param("scored: false", "scord: false", "unknown_key", id="unknown-key"),
+    pytest.param("points: 20", "pionts: 20", "unknown_key", id="unknown-key"),
+    pytest.param("aliases: [fp16,", "aliases: [int8, fp16,", "duplicate_alias", id="alias-twice"),
+    pytest.param(
+        "speed: {metric: speedup,", "speed: {metric: sped,", "unknown_metric", id="part-metric"
+    ),
+    pytest.param("formula: percent}", "formula: percentage}", "bad_value", id="part-formula"),
+    pytest.param("detect: float16", "detect: half", "bad_value", id="unknown-detection"),
     pytest.param("  latency_sprint:", "  Latency-Sprint:", "bad_key", id="bad-event-name"),
     pytest.param("classes: 10", "classes: ten", "wrong_type", id="classes-a-string"),
     pytest.param("sha256: 65b4", "sha256: 65B4", "bad_format", id="sha256-uppercase"),

@@ -104,7 +104,8 @@ def test_ranks_ties_and_a_non_qualifying_entry(root: Path, tmp_path: Path) -> No
     text = build(root)
     sprint = table(text, "Latency Sprint")
     assert [(r[0], r[1]) for r in sprint] == [("=1", "fast"), ("=1", "also\\-fast"), ("3", "slow")]
-    assert "1.306× \\[1.286×, 1.327×\\]" in sprint[0][2]
+    speedup, (low, high) = INT8["improvements"]["speedup"], INT8["improvements"]["speedup_ci95"]
+    assert f"{speedup:.3f}× \\[{low:.3f}×, {high:.3f}×\\]" in sprint[0][2]
     section = text.split("### Latency Sprint")[1].split("###")[0]
     assert "Not qualifying:" in section
     assert "- sloppy: accuracy 0.800 not &gt;= 0.850" in section
@@ -119,7 +120,8 @@ def test_only_the_latest_grade_of_a_team_counts_and_the_history_stays(
     later["timestamp"] = "2026-11-24T09:00:00Z"
     put(root, later, tmp_path)
     assert len(list((root / "fast" / "mlp_sprint").glob("*.json"))) == 2
-    assert table(build(root), "Latency Sprint")[0][2].startswith("1.306×")
+    speedup = INT8["improvements"]["speedup"]
+    assert table(build(root), "Latency Sprint")[0][2].startswith(f"{speedup:.3f}×")
 
 
 def test_regenerating_gives_identical_bytes_and_check_agrees(root: Path, tmp_path: Path) -> None:
@@ -331,8 +333,10 @@ def test_the_grade_book_has_a_row_per_member_and_event(root: Path, tmp_path: Pat
         ("sloppy", "octocat", "", "not qualified:"),
     ]
     fast = next(r for r in rows if r["team"] == "fast" and r["event"] == "latency_sprint")
-    assert (fast["score"], fast["ci95_low"], fast["ci95_high"]) == ("1.30571", "1.28646", "1.32741")
-    assert fast["graded"] == "2026-11-23T13:44:22Z"
+    speedup, interval = INT8["improvements"]["speedup"], INT8["improvements"]["speedup_ci95"]
+    expected = tuple(f"{v:.6g}" for v in (speedup, *interval))
+    assert (fast["score"], fast["ci95_low"], fast["ci95_high"]) == expected
+    assert fast["graded"] == INT8["timestamp"]
 
 
 # -- the Pareto chart -----------------------------------------------------------------------------

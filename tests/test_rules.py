@@ -45,6 +45,9 @@ def metrics(**overrides: object) -> dict:
         "accuracy_delta": 0.0,
         "accuracy_penalty": 1.0,
         "efficiency": 3.0,
+        "code_quality": 90.0,
+        "innovation": 40.0,
+        "techniques_unconfirmed": 0,
     }
     base.update(overrides)
     return base
@@ -221,11 +224,10 @@ def test_flags(rule_set: Rules, overrides: dict, raised: set[str]) -> None:
 def test_disqualifying_flag_fails_every_event(rule_set: Rules, overrides: dict, flag: str) -> None:
     events, flags = rules.evaluate(rule_set, metrics(**overrides), ALL_EVENTS)
     assert flag in {f["id"] for f in flags if f["severity"] == "disqualify"}
-    for name in SCORED_EVENTS:
+    for name in ALL_EVENTS:
         assert events[name]["qualified"] is False, name
         assert flag in events[name]["reason"], name
         assert all(c["passed"] for c in events[name]["rules"]), name  # only the flag fails
-    assert events["all_around"]["qualified"] is None
 
 
 @pytest.mark.parametrize(
@@ -255,30 +257,73 @@ def test_evaluate_runs_every_check(rule_set: Rules) -> None:
 # --- all_around --------------------------------------------------------------------------------
 
 
+def by_hand(accuracy: float, speedup: float, compression: float, quality: float, innovation: float):
+    """SPEC §2's weights and events.yaml's formulas, written out again."""
+
+    def clip(x: float) -> float:
+        return min(100.0, max(0.0, x))
+
+    parts = {
+        "accuracy": clip(100 * accuracy),
+        "speed": clip(50 + 50 * math.log(speedup) / math.log(8)),
+        "size": clip(50 + 50 * math.log(compression) / math.log(16)),
+        "code_quality": clip(quality),
+        "innovation": clip(innovation),
+    }
+    weights = {"accuracy": 0.4, "speed": 0.2, "size": 0.2, "code_quality": 0.1, "innovation": 0.1}
+    return sum(weights[k] * parts[k] for k in parts), parts
+
+
 @pytest.mark.parametrize(
-    "disqualified_by",
-    [pytest.param([], id="clean"), pytest.param(["speedup_impossible"], id="disqualified")],
+    ("speedup", "compression", "ci"),
+    [
+        pytest.param(1.5, 2.0, [1.4, 1.6], id="typical"),
+        pytest.param(1.0, 1.0, [0.9, 1.1], id="baseline-is-50"),
+        pytest.param(100.0, 64.0, [90.0, 110.0], id="capped-at-100"),
+        pytest.param(0.01, 0.5, [0.009, 0.011], id="floored-at-0"),
+    ],
 )
-def test_all_around_is_not_scored(rule_set: Rules, disqualified_by: list[str]) -> None:
-    scored = rules.evaluate_event(rule_set.events["all_around"], metrics(), disqualified_by)
-    assert scored["scored"] is False
-    assert scored["qualified"] is None
-    assert scored["score"] is None
+def test_all_around_is_the_weighted_parts_by_hand(
+    rule_set: Rules, speedup: float, compression: float, ci: list[float]
+) -> None:
+    m = metrics(speedup=speedup, speedup_ci95=ci, compression_ratio=compression)
+    scored = rules.evaluate_event(rule_set.events["all_around"], m, [], rule_set.composite_parts)
+    score, parts = by_hand(0.943, speedup, compression, 90.0, 40.0)
+    assert scored["qualified"] is True and scored["scored"] is True
+    assert scored["score"] == pytest.approx(score, rel=1e-12)
+    assert {k: p["points"] for k, p in scored["parts"].items()} == pytest.approx(parts)
+    assert all(0 <= p["points"] <= 100 for p in scored["parts"].values())
+    low, _ = by_hand(0.927, ci[0], compression, 90.0, 40.0)
+    high, _ = by_hand(0.956, ci[1], compression, 90.0, 40.0)
+    assert scored["score_ci95"] == pytest.approx([low, high], rel=1e-12)
+    assert low <= scored["score"] <= high
+
+
+@pytest.mark.parametrize("missing", ["code_quality", "innovation", "speedup"])
+def test_all_around_without_a_part_is_not_scored(rule_set: Rules, missing: str) -> None:
+    m = metrics(**{missing: None})
+    scored = rules.evaluate_event(rule_set.events["all_around"], m, [], rule_set.composite_parts)
+    assert (scored["scored"], scored["qualified"], scored["score"]) == (False, None, None)
     assert scored["score_ci95"] is None
-    assert scored["rules"] == []
-    assert "not yet scored" in scored["reason"]
-    numbers = [v for v in scored.values() if isinstance(v, int | float) and not isinstance(v, bool)]
-    assert numbers == []
+    assert scored["reason"] == f"not scored: {missing} was not measured"
 
 
-def test_all_around_in_a_result_has_no_number(rule_set: Rules, golden_baseline: dict) -> None:
+def test_all_around_in_a_result_is_recomputed_on_read(
+    rule_set: Rules, golden_baseline: dict
+) -> None:
     doc = copy.deepcopy(golden_baseline)
-    doc["submission"]["events"].append("all_around")
-    derived = result.derive(doc, rule_set)
-    event = derived["events"]["all_around"]
-    assert (event["scored"], event["qualified"], event["score"]) == (False, None, None)
-    doc = result.apply_derived(doc, derived)
+    event = doc["events"]["all_around"]
+    assert event["qualified"] is True
     assert result.check(doc, rule_set, "x.json") == []
+    tampered = copy.deepcopy(doc)
+    tampered["events"]["all_around"]["score"] += 1
+    assert {v.field for v in result.check(tampered, rule_set, "x.json")} == {
+        "$.events.all_around.score"
+    }
+    fewer = copy.deepcopy(doc)  # an observation changed: the score no longer follows from it
+    fewer["code_quality"]["findings"] += 3
+    fields = {v.field for v in result.check(fewer, rule_set, "x.json")}
+    assert {"$.code_quality.score", "$.events.all_around.score"} <= fields
 
 
 # --- Extreme Push's efficiency, by hand ---------------------------------------------------------

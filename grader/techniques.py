@@ -1,0 +1,252 @@
+"""Technique detection: what the weight files show, compared with what the team claims.
+
+Two halves, like the rest of a result. :func:`inspect` is the *observation*: the grader's
+own process reads every ``.npy`` and ``.npz`` file of the submission as data (never with
+pickle) and records, for each array, its dtype, shape, exact zeros, distinct values and
+whether those lie on an evenly spaced grid. :func:`compare` is *derived*: it applies the
+thresholds and the vocabulary of ``events.yaml`` to those observations, so that a stored
+result's detected techniques are recomputed on read like every other derived number.
+
+What the files show (SPEC §4): quantization by integer arrays, by float arrays holding few
+evenly spaced values (TinyTorch keeps quantized weights as float32), or by scale and
+zero-point arrays side by side; pruning by the fraction of exact zeros (beyond those that
+rounding to a grid makes); a smaller model (distillation, architecture search) by the
+parameter count against the baseline's; float16 storage by dtype. What the files cannot
+show (fused kernels, caches) is "not checkable".
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from grader.config import Rules
+
+# Integer dtypes that hold quantized values. Wider integers are indices (sparse storage),
+# not evidence of quantization.
+QUANTIZED_INTS = frozenset({"int8", "uint8", "int16", "uint16"})
+MAX_DISTINCT = 65536  # distinct values are counted up to this; above it, "many"
+MAX_ARRAYS = 1000  # arrays recorded in a result; the totals cover all of them
+MAX_INSPECT_BYTES = 512 * 1024 * 1024  # uncompressed bytes read from a submission's files
+GRID_TOLERANCE = 1e-3  # of the grid step: float32 rounding of scale * q stays far below
+
+
+# -- observation ---------------------------------------------------------------------------------
+def inspect(folder: Path) -> dict:
+    """Every array in the folder's ``.npy``/``.npz`` files, described; the parameter count.
+
+    A file that cannot be read as NumPy data (a pickle, a broken zip, an object array) is
+    named in ``problems`` and skipped: the model's own loading decides whether it grades.
+    """
+    arrays: list[dict] = []
+    problems: list[str] = []
+    parameters = 0
+    budget = MAX_INSPECT_BYTES
+    for path in _weight_files(folder):
+        shown = path.relative_to(folder).as_posix()
+        try:
+            size = _uncompressed_size(path)
+            if size > budget:
+                problems.append(f"{shown}: {size:,} bytes uncompressed, too large to inspect")
+                continue
+            budget -= size
+            for key, array in _arrays(path):
+                parameters += int(array.size)
+                arrays.append(describe(f"{shown}:{key}" if key else shown, array))
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+            problems.append(f"{shown}: not readable as NumPy data ({str(exc)[:200]})")
+    arrays.sort(key=lambda a: a["name"])
+    if len(arrays) > MAX_ARRAYS:
+        problems.append(f"{len(arrays)} arrays; the {MAX_ARRAYS} largest are recorded")
+        arrays = sorted(arrays, key=lambda a: (-_size(a), a["name"]))[:MAX_ARRAYS]
+        arrays.sort(key=lambda a: a["name"])
+    return {"arrays": arrays, "parameters": parameters, "problems": problems}
+
+
+def describe(name: str, array: np.ndarray) -> dict:
+    """An array as observed: dtype, shape, exact zeros, distinct values, grid levels.
+
+    ``adjacent`` counts the values equal to the nearest non-zero value on either side of
+    zero: on a quantization grid, the levels next to zero. Rounding alone fills the zero
+    level about as densely as its neighbours; pruning empties them.
+    """
+    kind = array.dtype.kind
+    flat = array.reshape(-1)
+    numeric = kind in "iuf"
+    zeros = adjacent = 0
+    if numeric:
+        zeros = int(np.count_nonzero(flat == 0))
+        for side in (flat[flat > 0], flat[flat < 0]):
+            if side.size:
+                nearest = side.min() if side[0] > 0 else side.max()
+                adjacent += int(np.count_nonzero(side == nearest))
+    distinct = levels = None
+    if numeric and flat.size:
+        finite = flat if kind in "iu" else flat[np.isfinite(flat)]
+        values = np.unique(finite)
+        if len(values) <= MAX_DISTINCT:
+            distinct = len(values)
+        if kind == "f" and len(finite) == flat.size and 2 <= len(values) <= MAX_DISTINCT:
+            levels = grid_levels(values.astype(np.float64))
+    return {
+        "name": name[:300],
+        "dtype": str(array.dtype)[:20],
+        "shape": [int(n) for n in array.shape][:16],
+        "zeros": zeros,
+        "adjacent": adjacent,
+        "distinct": distinct,
+        "levels": levels,
+    }
+
+
+def grid_levels(values: np.ndarray) -> int | None:
+    """The number of levels of the evenly spaced grid the sorted ``values`` lie on, or None.
+
+    The step is the span over the whole number of smallest gaps it holds; every value must
+    sit on a whole multiple of it from the smallest. Quantized weights
+    ``scale * (q - zero_point)`` do, whatever the scale.
+    """
+    gap = float(np.min(np.diff(values)))
+    span = float(values[-1] - values[0])
+    if gap <= 0 or not math.isfinite(span) or span / gap >= 2**31:
+        return None
+    step = span / round(span / gap)  # the span pins the step; one gap carries float32 rounding
+    offsets = (values - values[0]) / step
+    if np.max(np.abs(offsets - np.round(offsets))) > GRID_TOLERANCE:
+        return None
+    return round(span / step) + 1
+
+
+def _weight_files(folder: Path) -> Iterator[Path]:
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(root) / name
+            if name.endswith((".npy", ".npz")) and path.is_file() and not path.is_symlink():
+                yield path
+
+
+def _uncompressed_size(path: Path) -> int:
+    if path.suffix == ".npz":
+        with zipfile.ZipFile(path) as zf:
+            return sum(info.file_size for info in zf.infolist())
+    return path.stat().st_size
+
+
+def _arrays(path: Path) -> Iterator[tuple[str, np.ndarray]]:
+    """(key, array) for each array of the file; the key is empty for a ``.npy``."""
+    if path.suffix == ".npy":
+        yield "", np.load(path, allow_pickle=False)
+        return
+    with np.load(path, allow_pickle=False) as f:
+        for key in sorted(f.files):
+            yield key, f[key]
+
+
+def _size(array: dict) -> int:
+    return math.prod(array["shape"])
+
+
+def _pruned(array: dict) -> float:
+    """Zeros beyond the rounding's: the zero level's count less the mean of its neighbours'."""
+    return max(0.0, array["zeros"] - array["adjacent"] / 2)
+
+
+# -- derivation ------------------------------------------------------------------------------------
+def detect(artifacts: dict, rules: Rules, baseline_parameters: int) -> dict[str, list[str]]:
+    """Each detected kind of evidence (``quantization``, ``pruning``, ``smaller_model``,
+    ``float16``) with its evidence, one sentence per array or count."""
+    limits = rules.detection
+    large = [a for a in artifacts["arrays"] if _size(a) >= limits["min_values"]]
+    found: dict[str, list[str]] = {}
+
+    quantized = []
+    for a in large:
+        if a["dtype"] in QUANTIZED_INTS:
+            quantized.append(f"{a['name']} holds {a['dtype']} ({_size(a):,} values)")
+        elif a["levels"] is not None and a["levels"] <= limits["max_levels"]:
+            quantized.append(
+                f"{a['name']} holds {a['distinct']} distinct {a['dtype']} values on an evenly"
+                f" spaced grid of {a['levels']} levels ({_size(a):,} values)"
+            )
+    keys = {a["name"]: a["name"].rpartition(":")[2].lower() for a in artifacts["arrays"]}
+    scales = sorted(n for n, k in keys.items() if "scale" in k)
+    zero_points = sorted(n for n, k in keys.items() if "zero_point" in k or k.endswith("_zp"))
+    if scales and zero_points:
+        quantized.append(
+            f"scale arrays ({', '.join(scales[:3])}) beside zero-point arrays"
+            f" ({', '.join(zero_points[:3])})"
+        )
+    if quantized:
+        found["quantization"] = quantized
+
+    total = sum(_size(a) for a in large)
+    pruned = sum(_pruned(a) for a in large)
+    if total and pruned / total >= limits["min_zero_fraction"]:
+        found["pruning"] = [
+            f"{pruned / total:.1%} of the values of the large arrays are zeros beyond what"
+            f" rounding to a grid gives ({pruned:,.0f} of {total:,})"
+        ] + [
+            f"{a['name']}: {a['zeros'] / _size(a):.1%} zeros"
+            for a in large
+            if _pruned(a) / _size(a) >= 0.05
+        ]
+
+    parameters = artifacts["parameters"]
+    ratio = parameters / baseline_parameters
+    if parameters > 0 and ratio <= limits["max_parameter_ratio"]:
+        found["smaller_model"] = [
+            f"{parameters:,} values in the weight files against the baseline's"
+            f" {baseline_parameters:,} ({ratio:.0%})"
+        ]
+
+    halves = [
+        f"{a['name']} holds float16 ({_size(a):,} values)" for a in large if a["dtype"] == "float16"
+    ]
+    if halves:
+        found["float16"] = halves
+    return found
+
+
+def compare(
+    artifacts: dict | None, claimed: list[str], rules: Rules, baseline_parameters: int
+) -> dict:
+    """The techniques section of a result: detected (with evidence) against claimed."""
+    names = rules.technique_names
+    canonical = [names.get(c) for c in claimed]
+    out: dict = {
+        "claimed": list(claimed),
+        "detected": None,
+        "confirmed": [],
+        "unconfirmed": [],
+        "unclaimed": [],
+        "uncheckable": sorted({c for c in canonical if c and _detect(rules, c) == "none"}),
+        "unknown": [c for c, n in zip(claimed, canonical, strict=True) if n is None],
+        "innovation": None,
+    }
+    if artifacts is None:
+        return out
+    evidence = detect(artifacts, rules, baseline_parameters)
+    detected = [
+        {"technique": name, "evidence": evidence[spec["detect"]][:20]}
+        for name, spec in rules.techniques.items()
+        if spec["detect"] in evidence
+    ]
+    found = {d["technique"] for d in detected}
+    wanted = {c for c in canonical if c and _detect(rules, c) != "none"}
+    out["detected"] = detected
+    out["confirmed"] = sorted(wanted & found)
+    out["unconfirmed"] = sorted(wanted - found)
+    out["unclaimed"] = sorted(found - wanted)
+    points = sum(rules.techniques[t].get("points", 0) for t in found)
+    out["innovation"] = float(min(100, points))
+    return out
+
+
+def _detect(rules: Rules, technique: str) -> str:
+    return rules.techniques[technique]["detect"]
