@@ -101,12 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("team", metavar="TEAM", help="the team's slug, e.g. speed-demons")
     i.add_argument("--workload", required=True, metavar="W", help="see `olympics rules`")
     i.add_argument(
-        "--event", dest="events", action="append", required=True, metavar="E",
-        help="an event to enter (repeat for more)",
+        "--event", dest="events", action="extend", nargs="+", required=True, metavar="E",
+        help="the events to enter (--event a b, or --event a --event b)",
     )  # fmt: skip
     i.add_argument(
-        "--member", dest="members", action="append", required=True, metavar="LOGIN",
-        help="a team member's GitHub login (at least yours; repeat for more)",
+        "--member", dest="members", action="extend", nargs="+", required=True, metavar="LOGIN",
+        help="the team members' GitHub logins (at least yours)",
     )  # fmt: skip
 
     c = sub.add_parser(

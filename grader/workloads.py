@@ -113,7 +113,8 @@ Licence: {licence}.
     import numpy as np
     with np.load("train.npz", allow_pickle=False) as f:
         x, y = f["x"], f["y"]   # x: uint8 (N, 784) pixels, y: uint8 labels 0-9
-    x = x.astype(np.float32) / 255.0   # the grader feeds your model exactly this scaling
+    x = (x.astype(np.float32) / 255.0).reshape(-1, {shape})
+    # the grader feeds your model exactly this: float32 in [0, 1], shaped (N, {shape})
 
 The grader scores on held-out test images that are not in this file.
 """
@@ -128,7 +129,11 @@ def export_training(rules: Rules, workload: Workload, out: Path) -> Path:
     ds = rules.datasets[workload.dataset]
     (out / "README.md").write_text(
         TRAINING_README.format(
-            title=workload.title, count=len(labels), source=ds["source"], licence=ds["licence"]
+            title=workload.title,
+            count=len(labels),
+            source=ds["source"],
+            licence=ds["licence"],
+            shape=", ".join(map(str, workload.input_shape)),
         )
     )
     return target

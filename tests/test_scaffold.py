@@ -53,11 +53,26 @@ def test_init_writes_a_submission_that_validates(course: Path) -> None:
     assert "# speed-demons: technical report" in (folder / "README.md").read_text()
 
 
-def test_the_scaffold_grades_out_of_the_box(course: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    folder = init("fresh", "mlp_sprint", ["latency_sprint"], RULES, course, ["octocat"])
+@pytest.mark.parametrize("workload", sorted(RULES.workloads))
+def test_the_scaffold_grades_out_of_the_box(
+    course: Path, monkeypatch: pytest.MonkeyPatch, workload: str
+) -> None:
+    folder = init("fresh", workload, list(RULES.events), RULES, course, ["octocat"])
     monkeypatch.delenv("OLYMPICS_ROOT")  # graded by this checkout, with its data
     code, out, err = run("grade", str(folder), "--quick", "--seed", "1")
     assert code in (0, 1), out + err  # graded: never rejected
+    assert "All-Around" in out and "rejected" not in out.lower()
+
+
+def test_events_and_members_may_follow_one_flag(course: Path) -> None:
+    code, _, err = run("init", "two-flags", "--workload", "cnn_marathon",
+                       "--event", "latency_sprint", "all_around",
+                       "--member", "ada", "octocat")  # fmt: skip
+    assert code == 0, err
+    submission, problems = check_submission(course / "submissions" / "two-flags", RULES)
+    assert problems == [] and submission is not None
+    assert submission.events == ("latency_sprint", "all_around")
+    assert submission.members == ("ada", "octocat")
 
 
 @pytest.mark.parametrize(("team", "member"), [("2024", "on"), ("yes", "12345"), ("null", "no")])
