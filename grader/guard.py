@@ -41,6 +41,11 @@ REFUSED_PREFIXES = (
 # Modules whose import is itself the escape: _posixsubprocess forks and execs without an
 # audit event of its own (subprocess raises one in Python, above it).
 ESCAPE_MODULES = frozenset({"_posixsubprocess"})
+# What the standard library itself imports that sys.stdlib_module_names does not list: the
+# Jython probe of copy and pickle (``from org.python.core import PyStringMap`` in a try; no
+# such module exists for CPython, so the attempt ends in the ImportError it expects) and
+# sysconfig's build-time data module. Refusing them refused ``import copy``.
+STDLIB_PROBES = ("org", "_sysconfigdata_")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 DEVICES = frozenset({"/dev/null", "/dev/urandom", "/dev/random", "/dev/zero"})
 
@@ -89,6 +94,8 @@ class Guard:
         if top in self.forbidden or top in ESCAPE_MODULES:
             return f"importing {name!r} is forbidden"
         if top in self.allowed or top in self.stdlib or top in self.local:
+            return None
+        if self.stdlib and (top == STDLIB_PROBES[0] or top.startswith(STDLIB_PROBES[1])):
             return None
         return f"importing {name!r} is outside NumPy and the standard library"
 

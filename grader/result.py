@@ -24,7 +24,7 @@ import jsonschema
 import numpy as np
 
 from grader import quality, rules, stats, techniques
-from grader.config import Rules, project_root
+from grader.config import SCHEMA_DIR, Rules
 from grader.errors import ConfigError, Violation
 
 SCHEMA_VERSION = 1
@@ -98,7 +98,7 @@ def grader_commit() -> str | None:
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"],
-            cwd=project_root(),
+            cwd=Path(__file__).resolve().parent,  # the grader's own checkout
             check=True,
             capture_output=True,
             text=True,
@@ -367,7 +367,7 @@ def _rename(text: str, names: dict[str, str]) -> str:
 # -- files -----------------------------------------------------------------------------------------
 @functools.cache
 def validator(schema_file: str = "result.schema.json") -> jsonschema.Draft202012Validator:
-    schema = json.loads((project_root() / "schemas" / schema_file).read_text())
+    schema = json.loads((SCHEMA_DIR / schema_file).read_text())  # the grader's own format
     return jsonschema.Draft202012Validator(schema)
 
 

@@ -67,6 +67,9 @@ def test_escape_events_are_refused(policy, event, args) -> None:
         ("json", None),
         ("layers", None),
         ("pkg.sub", None),
+        ("org.python.core", None),  # copy's and pickle's Jython probe: `import copy` passes
+        ("_sysconfigdata__linux_x86_64-linux-gnu", None),
+        ("organization", "outside NumPy"),
     ],
 )
 def test_run_time_imports(policy, name, refused) -> None:

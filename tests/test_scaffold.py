@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from grader.cli import main
@@ -155,3 +157,178 @@ def test_every_workload_and_event_scaffolds_a_valid_submission(
 ) -> None:
     folder = init(f"t-{event.replace('_', '-')}", workload, [event], RULES, course, ["ada"])
     assert check_submission(folder, RULES)[1] == []
+
+
+TINY_MODEL = """\
+import numpy as np
+
+
+class Linear:
+    def __init__(self, w, b):
+        self.w, self.b = w, b
+
+    def __call__(self, x):
+        return x.reshape(len(x), -1) @ self.w + self.b
+
+
+def build_model():
+    with np.load("weights.npz", allow_pickle=False) as f:
+        return Linear(f["w"], f["b"])
+"""
+
+
+def test_an_instructor_adds_a_workload_with_a_folder_and_an_entry(
+    course: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fourth workload, defined only here: a linear model on the digits seen as 28x28
+    images. No Python of the grader changes; init, grade and validate take it as data."""
+    from grader.workloads import as_inputs, deterministic_npz, get_workload, load_split
+
+    shutil.copytree(ROOT / "data", course / "data")
+    folder = course / "baselines" / "tiny_linear"
+    folder.mkdir()
+    (folder / "model.py").write_text(TINY_MODEL)
+    images, labels = load_split(RULES, "digits", "train")
+    x = images.astype(np.float32) / 255
+    w = np.linalg.lstsq(x, np.eye(10, dtype=np.float32)[labels], rcond=None)[0]
+    (folder / "weights.npz").write_bytes(
+        deterministic_npz(w=w.astype(np.float32), b=np.zeros(10, np.float32))
+    )
+    entry = (
+        "  tiny_linear:\n"
+        "    title: Tiny Linear\n"
+        "    description: A linear model on the digits as 28x28 images.\n"
+        "    dataset: digits\n"
+        "    input_shape: [28, 28]\n"
+        "    classes: 10\n"
+        "    baseline: baselines/tiny_linear\n"
+        "    entrypoint: model.py:build_model\n"
+        "    baseline_files: [model.py, weights.npz]\n"
+        "    baseline_accuracy: 0.5\n"
+        "    baseline_parameters: 7850\n"
+    )
+    text = (course / "events.yaml").read_text()
+    (course / "events.yaml").write_text(text.replace("workloads:\n", "workloads:\n" + entry, 1))
+    rules = load_rules(course / "events.yaml")
+    workload = get_workload(rules, "tiny_linear")
+    assert as_inputs(images[:2], workload).shape == (2, 28, 28)
+
+    code, out, err = run("init", "linear-team", "--workload", "tiny_linear",
+                         "--event", "latency_sprint", "all_around", "--member", "ada")  # fmt: skip
+    assert code == 0, err
+    result_file = course / "result.json"
+    code, out, err = run("grade", str(course / "submissions" / "linear-team"), "--quick",
+                         "--seed", "1", "--json", str(result_file))  # fmt: skip
+    assert code in (0, 1), out + err
+    doc = json.loads(result_file.read_text())
+    assert doc["submission"]["workload"] == "tiny_linear"
+    assert doc["baseline"]["path"].endswith("baselines/tiny_linear")
+    assert doc["artifacts"]["parameters"] == 7850
+    assert doc["techniques"]["detected"] == []  # the copy of its baseline: 7,850 of 7,850
+    assert doc["events"]["all_around"]["scored"] is True
+    assert run("validate", str(result_file))[0] == 0
+
+
+# A student's own framework as a course's notebooks export it: a package that imports os, sys,
+# time, warnings, copy, typing and math, whose layers take and return Tensors only.
+TINYTORCH = {
+    "tinytorch/__init__.py": "from tinytorch.core import Linear, ReLU, Sequential, Tensor\n",
+    "tinytorch/core.py": """\
+import copy
+import math
+import os
+import sys
+import time
+import warnings
+from typing import List
+
+import numpy as np
+
+DEBUG = os.environ.get("TINYTORCH_DEBUG") == "1" and sys.platform != "win32"
+
+
+class Tensor:
+    def __init__(self, data):
+        self.data = np.asarray(data, dtype=np.float32)
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+
+class Linear:
+    def __init__(self, weight, bias):
+        self.weight, self.bias = Tensor(weight), Tensor(bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError("Linear expects a Tensor")
+        return Tensor(x.data @ self.weight.data + self.bias.data)
+
+    def parameters(self) -> List[Tensor]:
+        return [self.weight, self.bias]
+
+
+class ReLU:
+    def forward(self, x: Tensor) -> Tensor:
+        return Tensor(np.maximum(x.data, 0.0))
+
+    def parameters(self):
+        return []
+
+
+class Sequential:
+    def __init__(self, *layers):
+        self.layers = list(layers)
+        self.built = time.time() > 0 and math.isfinite(1.0)
+        if DEBUG:
+            warnings.warn("debug mode", stacklevel=2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def parameters(self):
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def clone(self):
+        return copy.deepcopy(self)
+""",
+    "model.py": """\
+import numpy as np
+
+from tinytorch import Linear, ReLU, Sequential, Tensor
+
+
+def load_my_tinytorch_model():
+    with np.load("weights.npz", allow_pickle=False) as f:
+        return Sequential(
+            Linear(f["w1"], f["b1"]), ReLU(), Linear(f["w2"], f["b2"]), ReLU(),
+            Linear(f["w3"], f["b3"]),
+        )
+
+
+def build_model():
+    net = load_my_tinytorch_model()  # your model, weights loaded
+    return lambda x: net.forward(Tensor(x)).data  # Tensor in, float32 .data out
+""",
+}
+
+
+def test_a_tinytorch_model_grades_through_the_two_line_adapter(
+    course: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = init("tinytorch-team", "mlp_sprint", ["latency_sprint"], RULES, course, ["ada"])
+    for name, text in TINYTORCH.items():
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_text(text)
+    assert "net.forward(Tensor(x)).data" in ADAPTER  # the lines the scaffold shows
+    monkeypatch.delenv("OLYMPICS_ROOT")
+    result_file = course / "tinytorch.json"
+    code, out, err = run("grade", str(folder), "--quick", "--seed", "1",
+                         "--json", str(result_file))  # fmt: skip
+    assert code == 0, out + err
+    doc = json.loads(result_file.read_text())
+    assert doc["verdict"]["status"] == "graded"
+    assert doc["optimized"]["metrics"]["correct"] == doc["baseline"]["metrics"]["correct"]

@@ -66,7 +66,9 @@ def test_inputs_are_float32_in_unit_range(rules) -> None:
 
 
 def test_unknown_workload_lists_the_valid_ones(rules) -> None:
-    with pytest.raises(DataError, match="valid workloads: cnn_marathon, mlp_sprint, transformer_decathlon"):
+    with pytest.raises(
+        DataError, match="valid workloads: cnn_marathon, mlp_sprint, transformer_decathlon"
+    ):
         get_workload(rules, "nope")
 
 
