@@ -128,3 +128,37 @@ def test_harness_cost_and_quick_grade(benchmark, rules, noop_model) -> None:
     )
     assert max(walls) <= 15
     assert max(residual) <= 0.01
+
+
+def test_every_workload_grades_a_copy_of_its_baseline_as_even(benchmark, rules, tmp_path) -> None:
+    """Each workload, graded with its own baseline copied as the submission (3 full grades):
+    the speedup of identical models within [0.9, 1.1], the harness's raw cost per sample
+    against the baseline's latency, and the wall time of a full grade."""
+    from grader.scaffold import init
+
+    rows, docs = {}, {}
+    for workload in rules.workloads:
+        folder = init(f"even-{workload.replace('_', '-')}", workload, list(rules.events), rules,
+                      tmp_path, ["octocat"])  # fmt: skip
+        docs[workload] = [grade(folder, rules, Plan()) for _ in range(3)]
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)  # the grades above are the runs
+    for workload, graded in docs.items():
+        values, intervals = speedups(graded)
+        base = [d["baseline"]["metrics"] for d in graded]
+        rows[workload] = {
+            "baseline latency (µs)": [round(b["latency_ms"]["median"] * 1e3, 1) for b in base],
+            "speedups": [round(v, 4) for v in values],
+            "95% intervals": [[round(a, 4), round(b, 4)] for a, b in intervals],
+            "raw loop cost / baseline latency": [
+                f"{b['harness_overhead_ms_per_sample'] / b['latency_ms']['median']:.1%}"
+                for b in base
+            ],
+            "block size": [d["measurement"]["block_size"] for d in graded],
+            "wall time (s)": [round(d["measurement"]["wall_seconds"], 1) for d in graded],
+        }
+        report(f"{workload}: its baseline against a copy of itself, 3 full grades",
+               rows[workload])  # fmt: skip
+    benchmark.extra_info.update(rows)
+    for workload, graded in docs.items():
+        assert all(0.9 <= d["improvements"]["speedup"] <= 1.1 for d in graded), workload
+        assert all(d["measurement"]["wall_seconds"] <= 60 for d in graded), workload
