@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--seed", type=int, help="fix the input noise (default: fresh each run)")
     g.add_argument(
+        "--private",
+        action="store_true",
+        help="also score the sealed private split (needs $OLYMPICS_PRIVATE_KEY; "
+        "phase: final in events.yaml does this on its own)",
+    )
+    g.add_argument(
         "--require-sandbox",
         action="store_true",
         help="refuse to grade (exit 3) where a sandbox layer cannot start, before any "
@@ -295,7 +301,15 @@ def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
             ) -> None:
                 _bar.update(_task, description=f"{_path}: {phase}", completed=done, total=total)
 
-            doc = grade(path, rules, plan, quick=args.quick, progress=progress, seed=args.seed)
+            doc = grade(
+                path,
+                rules,
+                plan,
+                quick=args.quick,
+                progress=progress,
+                seed=args.seed,
+                private=args.private,
+            )
         render.terminal(doc, out)
         cards.append(render.markdown(doc))
         if args.json:

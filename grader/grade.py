@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from grader import __version__, quality, result, static, techniques
+from grader import private as sealed
 from grader.config import Rules, Submission, check_submission
 from grader.errors import Violation
 from grader.harness import Model, Plan, Progress, Referee, Rejected
@@ -27,17 +30,26 @@ def grade(
     progress: Progress | None = None,
     baseline_folder: Path | None = None,
     seed: int | None = None,
+    private: bool = False,
 ) -> dict:
     """Grade the submission at ``path`` (a folder or its submission.yaml); return the result.
 
     ``baseline_folder`` replaces the workload's reference model (the benchmarks use it to
-    compare against a model of known speed).
+    compare against a model of known speed). ``private`` (or ``phase: final``) also scores
+    the sealed private split, where its key is set; where it is not, the result says why.
     """
     submission, code, violations = check_before_running(path, rules)
     if code:
         return rejected_config(path, violations, code)
     workload = get_workload(rules, submission.workload)
     images, labels = load_split(rules, workload.dataset, "test")
+    want_private = private or rules.data["phase"] == "final"
+    key = sealed.take_key()  # out of the environment in any case, before any child starts
+    why_not = sealed.unavailable(rules, workload.dataset, key) if want_private else None
+    private_inputs = private_labels = None
+    if want_private and why_not is None:
+        private_images, private_labels = sealed.load(rules, workload.dataset, key)
+        private_inputs = as_inputs(private_images, workload)
     referee = Referee(
         as_inputs(images, workload),
         labels,
@@ -46,6 +58,7 @@ def grade(
         progress=progress,
         seed=seed,
         imports=rules.imports,
+        private=private_inputs,
     )
     base_file, base_function = workload.entrypoint.split(":")
     baseline = Model("baseline", baseline_folder or workload.baseline, base_file, base_function)
@@ -76,6 +89,10 @@ def grade(
         "quick": quick,
     }
     doc["sandbox"] = referee.layers()
+    if want_private:
+        doc["private"] = private_counts(measured, private_labels, why_not)
+        if private_labels is not None:
+            doc["private"]["sha256"] = sealed.sealed_entry(rules, workload.dataset)["sha256"]
     doc["artifacts"] = techniques.inspect(submission.folder)
     doc["code_quality"] = quality.lint(submission.folder, rules)
     doc["baseline"] = {
@@ -90,6 +107,20 @@ def grade(
         )
     }
     return result.apply_derived(doc, result.derive(doc, rules))
+
+
+def private_counts(measured, labels, why_not: str | None) -> dict:
+    """Each model's correct answers on the private split, counted here; or why not."""
+    if labels is None:
+        return {"available": False, "reason": why_not, "baseline": None, "optimized": None}
+    return {
+        "available": True,
+        "reason": None,
+        **{
+            side: {"correct": int(np.sum(m.private_predictions == labels)), "total": len(labels)}
+            for side, m in (("baseline", measured.baseline), ("optimized", measured.submission))
+        },
+    }
 
 
 def check_before_running(

