@@ -138,9 +138,11 @@ def test_validate_reports_every_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_rules_table_lists_every_event() -> None:
     code, out, _ = run("rules")
     assert code == 0
-    for event in load_rules().events:
-        assert event in out
-    assert "mlp_sprint" in out
+    rules = load_rules()
+    for name in [*rules.events, *rules.workloads, *rules.techniques]:
+        assert name in out, name
+    assert "100 × accuracy" in out and "log(8)" in out  # the All-Around parts' formulas
+    assert "phase: public" in out
 
 
 def test_rules_one_event_as_json() -> None:
@@ -149,6 +151,9 @@ def test_rules_one_event_as_json() -> None:
     doc = json.loads(out)
     assert list(doc["events"]) == ["latency_sprint"]
     assert doc["events"]["latency_sprint"]["rules"][0]["value"] == 0.85
+    assert doc["techniques"]["quantization"]["detect"] == "quantization"
+    speed = {"metric": "speedup", "formula": "log_ratio", "cap": 8}
+    assert doc["composite_parts"]["speed"] == speed
 
 
 def test_rules_unknown_event() -> None:
