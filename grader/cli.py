@@ -27,10 +27,10 @@ from grader.cli_pipeline import (
     cmd_store,
 )
 from grader.config import load_rules
-from grader.errors import EXIT_OK, EXIT_REJECTED, GraderError, Violation
+from grader.errors import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, GraderError, Violation
 from grader.github import DEFAULT_BOT
 from grader.grade import check_before_running, exit_code, grade
-from grader.harness import QUICK, Plan
+from grader.harness import QUICK, Plan, SandboxIncomplete
 
 
 def add_results(parser: argparse.ArgumentParser) -> None:
@@ -301,15 +301,24 @@ def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
             ) -> None:
                 _bar.update(_task, description=f"{_path}: {phase}", completed=done, total=total)
 
-            doc = grade(
-                path,
-                rules,
-                plan,
-                quick=args.quick,
-                progress=progress,
-                seed=args.seed,
-                private=args.private,
-            )
+            try:
+                doc = grade(
+                    path,
+                    rules,
+                    plan,
+                    quick=args.quick,
+                    progress=progress,
+                    seed=args.seed,
+                    private=args.private,
+                )
+            except SandboxIncomplete:
+                raise  # the same for every path: stop before any submission code loads
+            except Exception as exc:  # one path's failure never stops the rest
+                message = exc.message if isinstance(exc, GraderError) else repr(exc)[:500]
+                err.print(f"[bold red]error:[/] could not grade {render.rich_escape(str(path))}: "
+                          f"{render.rich_escape(message)}")  # fmt: skip
+                codes.append(getattr(exc, "exit_code", EXIT_FAILED))
+                continue
         render.terminal(doc, out)
         cards.append(render.markdown(doc))
         if args.json:
@@ -323,7 +332,7 @@ def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
         codes.append(exit_code(doc))
     if args.markdown:
         args.markdown.write_text("\n".join(cards))
-    return max(codes)
+    return max(codes, default=EXIT_FAILED)
 
 
 def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 # The command line's exit codes (SPEC §6); a GraderError carries its own (2, or 3).
-EXIT_OK, EXIT_RULES, EXIT_REJECTED = 0, 1, 2
+# EXIT_FAILED: the grader itself could not finish a grade (never a verdict on the code).
+EXIT_OK, EXIT_RULES, EXIT_REJECTED, EXIT_FAILED = 0, 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -62,4 +63,7 @@ class ConfigError(GraderError):
 
 
 class DataError(GraderError):
-    """A dataset whose bytes do not match the recorded sha256, or that is missing."""
+    """A dataset whose bytes do not match the recorded sha256, or that is missing: the
+    grader cannot grade (exit 3), whatever the submission."""
+
+    exit_code = EXIT_FAILED

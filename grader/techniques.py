@@ -20,8 +20,9 @@ from __future__ import annotations
 import math
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -40,8 +41,11 @@ GRID_TOLERANCE = 1e-3  # of the grid step: float32 rounding of scale * q stays f
 def inspect(folder: Path) -> dict:
     """Every array in the folder's ``.npy``/``.npz`` files, described; the parameter count.
 
-    A file that cannot be read as NumPy data (a pickle, a broken zip, an object array) is
-    named in ``problems`` and skipped: the model's own loading decides whether it grades.
+    Each array's header is read first: only plain numeric arrays whose declared size fits
+    the bytes actually there are read (no pickle, no object arrays, no header promising
+    terabytes). Anything else (a broken zip, a member that is not an array, an encrypted
+    member) is named in ``problems`` and skipped: the model's own loading decides whether
+    it grades, and one odd file never stops the grade.
     """
     arrays: list[dict] = []
     problems: list[str] = []
@@ -50,22 +54,58 @@ def inspect(folder: Path) -> dict:
     for path in _weight_files(folder):
         shown = path.relative_to(folder).as_posix()
         try:
-            size = _uncompressed_size(path)
-            if size > budget:
-                problems.append(f"{shown}: {size:,} bytes uncompressed, too large to inspect")
-                continue
-            budget -= size
-            for key, array in _arrays(path):
+            for key, size, opener in _members(path):
+                name = f"{shown}:{key}" if key else shown
+                if size > budget:
+                    problems.append(f"{name}: {size:,} bytes, beyond what is inspected")
+                    continue
+                budget -= size
+                with opener() as f:
+                    array = _read_array(f, size)
                 parameters += int(array.size)
-                arrays.append(describe(f"{shown}:{key}" if key else shown, array))
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+                arrays.append(describe(name, array))
+        except Exception as exc:
             problems.append(f"{shown}: not readable as NumPy data ({str(exc)[:200]})")
     arrays.sort(key=lambda a: a["name"])
     if len(arrays) > MAX_ARRAYS:
         problems.append(f"{len(arrays)} arrays; the {MAX_ARRAYS} largest are recorded")
         arrays = sorted(arrays, key=lambda a: (-_size(a), a["name"]))[:MAX_ARRAYS]
         arrays.sort(key=lambda a: a["name"])
-    return {"arrays": arrays, "parameters": parameters, "problems": problems}
+    return {"arrays": arrays, "parameters": parameters, "problems": problems[:1000]}
+
+
+def _members(path: Path) -> Iterator[tuple[str, int, Callable[[], IO[bytes]]]]:
+    """(key, declared bytes, opener) of each array in a ``.npy`` or ``.npz`` file."""
+    if path.suffix == ".npy":
+        yield "", path.stat().st_size, lambda: path.open("rb")
+        return
+    with zipfile.ZipFile(path) as zf:
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            if not info.filename.endswith(".npy"):
+                raise ValueError(f"member {info.filename[:80]!r} is not an .npy array")
+            yield info.filename[:-4], info.file_size, lambda info=info: zf.open(info)
+
+
+def _read_array(f: IO[bytes], size: int) -> np.ndarray:
+    """A plain numeric array from an ``.npy`` stream of ``size`` bytes, header checked first."""
+    version = np.lib.format.read_magic(f)
+    readers = {
+        (1, 0): np.lib.format.read_array_header_1_0,
+        (2, 0): np.lib.format.read_array_header_2_0,
+    }
+    if version not in readers:
+        raise ValueError(f"npy format version {version} is not read here")
+    shape, fortran, dtype = readers[version](f)
+    if dtype.kind not in "biuf" or dtype.hasobject:
+        raise ValueError(f"dtype {dtype} is not a plain number type")
+    count = math.prod(shape)
+    if count * dtype.itemsize > size:
+        raise ValueError(f"the header declares {count:,} values, more than the bytes hold")
+    data = f.read(count * dtype.itemsize)
+    if len(data) != count * dtype.itemsize:
+        raise ValueError("the array's data is cut short")
+    array = np.frombuffer(data, dtype=dtype, count=count)
+    return array.reshape(shape, order="F" if fortran else "C")
 
 
 def describe(name: str, array: np.ndarray) -> dict:
@@ -129,23 +169,6 @@ def _weight_files(folder: Path) -> Iterator[Path]:
             path = Path(root) / name
             if name.endswith((".npy", ".npz")) and path.is_file() and not path.is_symlink():
                 yield path
-
-
-def _uncompressed_size(path: Path) -> int:
-    if path.suffix == ".npz":
-        with zipfile.ZipFile(path) as zf:
-            return sum(info.file_size for info in zf.infolist())
-    return path.stat().st_size
-
-
-def _arrays(path: Path) -> Iterator[tuple[str, np.ndarray]]:
-    """(key, array) for each array of the file; the key is empty for a ``.npy``."""
-    if path.suffix == ".npy":
-        yield "", np.load(path, allow_pickle=False)
-        return
-    with np.load(path, allow_pickle=False) as f:
-        for key in sorted(f.files):
-            yield key, f[key]
 
 
 def _size(array: dict) -> int:

@@ -267,3 +267,24 @@ def test_version_via_python_m_grader() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"olympics {__version__}"
+
+
+def test_a_grader_failure_on_one_path_does_not_stop_the_others(monkeypatch, tmp_path) -> None:
+    from grader import grade as grade_module
+
+    real = grade_module.techniques.inspect
+
+    def inspect(folder):
+        if folder.name == "example-baseline":
+            raise RuntimeError("the grader broke on this one")
+        return real(folder)
+
+    monkeypatch.setattr(grade_module.techniques, "inspect", inspect)
+    out_dir = tmp_path / "results"
+    code, out, err = run("grade", str(ROOT / "submissions" / "example-baseline"),
+                         str(ROOT / "submissions" / "example-int8"), "--quick", "--seed", "2",
+                         "--json", str(out_dir))  # fmt: skip
+    assert code == 3
+    assert "could not grade" in flat(err) and "the grader broke on this one" in flat(err)
+    assert sorted(p.name for p in out_dir.iterdir()) == ["example-int8.json"]
+    assert_no_traceback(out, err)

@@ -162,7 +162,7 @@ def test_a_file_too_large_to_inspect_is_skipped(tmp_path: Path, monkeypatch) -> 
     team = folder(tmp_path, w=np.zeros(1000, np.float32))
     monkeypatch.setattr(techniques, "MAX_INSPECT_BYTES", 2000)
     seen = techniques.inspect(team)
-    assert seen["arrays"] == [] and "too large to inspect" in seen["problems"][0]
+    assert seen["arrays"] == [] and "beyond what is inspected" in seen["problems"][0]
     with zipfile.ZipFile(team / "weights.npz") as zf:  # the declared size decided, unread
         assert zf.infolist()[0].file_size > 2000
 
@@ -192,3 +192,23 @@ def test_each_baseline_parameter_count_is_its_weight_files(workload: str) -> Non
     assert seen["parameters"] == RULES.workloads[workload]["baseline_parameters"]
     found = techniques.compare(seen, [], RULES, RULES.workloads[workload]["baseline_parameters"])
     assert found["detected"] == []  # a baseline is the reference: no technique
+
+
+def test_hostile_weight_files_are_problems_not_crashes(tmp_path: Path) -> None:
+    team = folder(tmp_path, w=np.ones((4, 4), np.float32))
+    with zipfile.ZipFile(team / "notes.npz", "w") as zf:  # a member that is not an array
+        zf.writestr("notes.txt", b"hello")
+    with zipfile.ZipFile(team / "junk.npz", "w") as zf:  # an .npy member of junk
+        zf.writestr("x.npy", b"not an array at all")
+    (team / "zip.npy").write_bytes((team / "weights.npz").read_bytes())  # a zip named .npy
+    huge = bytearray(b"\x93NUMPY\x01\x00")
+    header = b"{'descr': '<f8', 'fortran_order': False, 'shape': (10000000000000,), }"
+    header += b" " * (117 - len(header)) + b"\n"
+    huge += len(header).to_bytes(2, "little") + header + b"\0" * 64
+    (team / "huge.npy").write_bytes(bytes(huge))  # promises 80 TB, holds 64 bytes
+    seen = techniques.inspect(team)
+    assert [a["name"] for a in seen["arrays"]] == ["weights.npz:w"]
+    assert sorted(p.split(":")[0] for p in seen["problems"]) == [
+        "huge.npy", "junk.npz", "notes.npz", "zip.npy",
+    ]  # fmt: skip
+    assert "more than the bytes hold" in " ".join(seen["problems"])
