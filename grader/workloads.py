@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.config import Rules, project_root
-from grader.errors import DataError
+from grader.errors import ConfigError, DataError
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ def get_workload(rules: Rules, name: str, root: Path | None = None) -> Workload:
         spec = rules.workloads[name]
     except KeyError:
         valid = ", ".join(sorted(rules.workloads))
-        raise DataError(f"unknown workload {name!r}; valid workloads: {valid}") from None
+        raise ConfigError(f"unknown workload {name!r}; valid workloads: {valid}") from None
     return Workload(
         name=name,
         title=spec["title"],

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from grader.config import load_rules, project_root
-from grader.errors import DataError
+from grader.errors import ConfigError, DataError
 from grader.workloads import as_inputs, deterministic_npz, export_training, get_workload, load_split
 
 ROOT = project_root()
@@ -67,7 +67,7 @@ def test_inputs_are_float32_in_unit_range(rules) -> None:
 
 def test_unknown_workload_lists_the_valid_ones(rules) -> None:
     with pytest.raises(
-        DataError, match="valid workloads: cnn_marathon, mlp_sprint, transformer_decathlon"
+        ConfigError, match="valid workloads: cnn_marathon, mlp_sprint, transformer_decathlon"
     ):
         get_workload(rules, "nope")
 
