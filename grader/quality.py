@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -20,26 +22,38 @@ from grader.config import Rules
 TIMEOUT_S = 120
 MAX_EXAMPLES = 10
 MAX_RULES = 100
+MAX_CODE_BYTES = 2_000_000  # of .py source linted: ruff needs about 0.6 GB a MB at worst
+MAX_OUTPUT_BYTES = 1_000_000  # of the statistics (one record per rule: far below)
+EXAMPLE_BYTES = 16_384  # of the concise output read for the examples
+CONCISE = re.compile(r"^(.+?):(\d+):\d+: (\S+) (.*)$")
 
 
 def lint(folder: Path, rules: Rules) -> dict:
     """Lines of code and the linter's findings on the folder's ``.py`` files.
 
-    A linter that is missing or fails leaves ``findings`` None and says why in ``problem``:
-    the code-quality score is then not measured, never guessed.
+    The counts come from ruff's ``--statistics`` (one record per rule, however many
+    findings), the examples from the first lines of its concise output: what the grader
+    holds in memory is bounded whatever the code. ``# noqa`` comments are ignored: a
+    submission does not switch the meter off. A linter that is missing or fails, or more
+    code than is linted, leaves ``findings`` None and says why in ``problem``: the score is
+    then not measured, never guessed.
     """
     settings = rules.code_quality
     files = sorted(p for p in folder.rglob("*.py") if p.is_file() and not p.is_symlink())
+    size = sum(p.stat().st_size for p in files)
     observed: dict = {
         "linter": settings["linter"],
         "version": None,
         "files": len(files),
-        "lines": sum(_lines_of_code(p) for p in files),
+        "lines": sum(_lines_of_code(p) for p in files) if size <= MAX_CODE_BYTES else 0,
         "findings": None,
         "by_rule": {},
         "examples": [],
         "problem": None,
     }
+    if size > MAX_CODE_BYTES:
+        observed["problem"] = f"{size:,} bytes of code; at most {MAX_CODE_BYTES:,} are linted"
+        return observed
     try:
         binary = _ruff()
         observed["version"] = _run([binary, "--version"], folder).strip().split()[-1][:40]
@@ -47,33 +61,37 @@ def lint(folder: Path, rules: Rules) -> dict:
             observed["findings"] = 0
             return observed
         command = [
-            binary, "check", "--isolated", "--no-cache", "--exit-zero",
-            "--output-format", "json",
+            binary, "check", "--isolated", "--no-cache", "--exit-zero", "--ignore-noqa",
             "--select", ",".join(settings["select"]),
             "--line-length", str(settings["line_length"]),
-            "--", *(p.relative_to(folder).as_posix() for p in files),
         ]  # fmt: skip
-        findings = json.loads(_run(command, folder))
+        names = ["--", *(p.relative_to(folder).as_posix() for p in files)]
+        stats = _run([*command, "--statistics", "--output-format", "json", *names], folder)
+        counts = json.loads(stats) if stats.strip() else []  # nothing found: no output
+        first = _run([*command, "--output-format", "concise", *names], folder, EXAMPLE_BYTES)
     except (OSError, ValueError, subprocess.SubprocessError, ImportError) as exc:
         observed["problem"] = f"the linter could not run: {str(exc)[:300]}"
         return observed
-    codes = Counter((f.get("code") or "syntax-error") for f in findings)
-    observed["findings"] = len(findings)
-    observed["by_rule"] = dict(sorted(codes.most_common(MAX_RULES)))
-    observed["examples"] = [
-        {
-            "file": str(f.get("filename", ""))[-200:],
-            "line": int((f.get("location") or {}).get("row") or 0),
-            "code": (f.get("code") or "syntax-error")[:20],
-            "message": str(f.get("message", ""))[:200],
-        }
-        for f in findings[:MAX_EXAMPLES]
-    ]
-    for example in observed["examples"]:  # ruff reports absolute paths
-        name = Path(example["file"])
-        if name.is_absolute() and name.is_relative_to(folder.resolve()):
-            example["file"] = name.relative_to(folder.resolve()).as_posix()
+    by_rule = Counter()
+    for record in counts:
+        by_rule[str(record.get("code") or "syntax-error")[:20]] += int(record["count"])
+    observed["findings"] = sum(by_rule.values())
+    observed["by_rule"] = dict(sorted(by_rule.most_common(MAX_RULES)))
+    observed["examples"] = _examples(first)
     return observed
+
+
+def _examples(text: str) -> list[dict]:
+    """``file:line:col: CODE message`` lines of ruff's concise output, the first few."""
+    examples = []
+    for line in text.splitlines():
+        match = CONCISE.match(line)
+        if match and len(examples) < MAX_EXAMPLES:
+            file, row, code, message = match.groups()
+            examples.append(
+                {"file": file[-200:], "line": int(row), "code": code[:20], "message": message[:200]}
+            )
+    return examples
 
 
 def score(observed: dict | None, rules: Rules) -> dict:
@@ -86,11 +104,15 @@ def score(observed: dict | None, rules: Rules) -> dict:
 
 
 def _lines_of_code(path: Path) -> int:
+    """Lines that hold code: not blank, not only a comment (padding with comments does not
+    dilute the findings)."""
     try:
-        text = path.read_bytes()[:5_000_000].decode("utf-8", errors="replace")
+        text = path.read_bytes().decode("utf-8", errors="replace")
     except OSError:
         return 0
-    return sum(1 for line in text.splitlines() if line.strip())
+    return sum(
+        1 for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    )
 
 
 def _ruff() -> str:
@@ -99,17 +121,25 @@ def _ruff() -> str:
     return os.fsdecode(find_ruff_bin())
 
 
-def _run(command: list[str], cwd: Path) -> str:
+def _run(command: list[str], cwd: Path, limit: int = MAX_OUTPUT_BYTES) -> str:
+    """The command's output, at most ``limit`` bytes of it: past that, the command is
+    stopped (the examples need only the first lines) or, with no limit asked, refused."""
     env = {"PATH": os.defpath, "LANG": "C.UTF-8"}  # --isolated: no user configuration either
-    done = subprocess.run(
-        command,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        timeout=TIMEOUT_S,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise subprocess.SubprocessError(done.stderr.decode(errors="replace")[-300:])
-    return done.stdout.decode(errors="replace")
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(
+            command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=errors
+        )
+        try:
+            code = proc.wait(timeout=TIMEOUT_S)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        out.seek(0)
+        text = out.read(limit + 1)
+        if code != 0:
+            errors.seek(0)
+            raise subprocess.SubprocessError(errors.read(300).decode(errors="replace"))
+    if len(text) > limit and limit == MAX_OUTPUT_BYTES:
+        raise ValueError(f"the linter wrote more than {limit:,} bytes")
+    return text[:limit].decode(errors="replace")

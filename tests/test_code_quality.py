@@ -85,7 +85,30 @@ def test_the_settings_are_data(tmp_path: Path) -> None:
     assert lint(tmp_path, only_pyflakes)["by_rule"] == {"F401": 1}
 
 
-@pytest.mark.parametrize("folder", ["baselines/mlp_sprint", "submissions/example-int8"])
+@pytest.mark.parametrize(
+    "folder",
+    ["submissions/example-int8", "submissions/example-cnn-int8", "submissions/example-vit-fp16"],
+)
 def test_the_shipped_models_are_clean(folder: str) -> None:
     seen = lint(Path(__file__).resolve().parent.parent / folder)
     assert seen["findings"] == 0, seen["examples"]
+
+
+def test_noqa_comments_and_comment_padding_do_not_raise_the_score(tmp_path: Path) -> None:
+    (tmp_path / "model.py").write_text(MESSY)
+    plain = lint(tmp_path)
+    (tmp_path / "model.py").write_text(
+        "# ruff: noqa\n" + MESSY.replace("== None:", "== None:  # noqa: E711") + "#\n" * 2000
+    )
+    gamed = lint(tmp_path)
+    assert gamed["findings"] == plain["findings"] == 2
+    assert gamed["lines"] == plain["lines"] and gamed["score"] == plain["score"]
+
+
+def test_a_flood_of_findings_stays_bounded(tmp_path: Path) -> None:
+    (tmp_path / "model.py").write_text("a\n" * 50_000)  # 100,000 findings, 0.1 MB of code
+    seen = lint(tmp_path)
+    assert seen["findings"] >= 50_000 and len(seen["examples"]) == quality.MAX_EXAMPLES
+    (tmp_path / "big.py").write_text("x = 1\n" * 400_000)  # 2.4 MB: more than is linted
+    seen = lint(tmp_path)
+    assert seen["findings"] is None and "at most" in seen["problem"]
