@@ -79,6 +79,10 @@ RULES: dict[str, tuple[str, str]] = YAML_RULES | {
         "let each name belong to one technique",
     ),
     "import_conflict": ("{name!r} is both allowed and forbidden", "keep it in one list"),
+    "phase_unsealed": (
+        "the final phase needs a sealed private split for dataset {name!r}",
+        "seal it (data/digits/README.md) or keep phase: public",
+    ),
 }
 
 _SUBMISSION_FIXES = {
@@ -348,6 +352,10 @@ def _cross_check_rules(report: Report, data: dict) -> None:
     for name, workload in data["workloads"].items():
         at = ("workloads", name, "dataset")
         _check_known(report, "unknown_dataset", at, workload["dataset"], data["datasets"])
+    if data["phase"] == "final":
+        for name in sorted({w["dataset"] for w in data["workloads"].values()}):
+            if "private" not in data["datasets"].get(name, {}).get("sealed", {}):
+                report.add("phase_unsealed", ("phase",), found="final", name=name)
     forbidden = data["imports"]["forbidden"]
     for module in sorted(set(data["imports"]["allowed"]) & set(forbidden)):
         at = ("imports", "forbidden", forbidden.index(module))

@@ -8,6 +8,7 @@ raise.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,8 @@ def grade(
     if want_private and why_not is None:
         private_images, private_labels = sealed.load(rules, workload.dataset, key)
         private_inputs = as_inputs(private_images, workload)
+        # The private split is fed to a submission only inside the complete sandbox.
+        plan = dataclasses.replace(plan, require_sandbox=True)
     referee = Referee(
         as_inputs(images, workload),
         labels,
@@ -70,7 +73,13 @@ def grade(
     try:
         measured = referee.measure(baseline, candidate)
     except Rejected as exc:
-        doc["verdict"] = {"status": "rejected", "code": exc.code, "message": exc.message}
+        message = exc.message
+        if private_inputs is not None:  # its text could carry private inputs out
+            message = (
+                f"the submission failed ({exc.code}) with the sealed private split among its "
+                "inputs; in the final phase the details are not published"
+            )
+        doc["verdict"] = {"status": "rejected", "code": exc.code, "message": message}
         doc["sandbox"] = referee.layers()
         return doc
     doc["system"] = result.system_info(measured.affinity)

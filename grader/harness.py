@@ -148,9 +148,13 @@ class Referee:
         private: np.ndarray | None = None,
     ) -> None:
         self.imports = imports  # the import rules the child's audit hook enforces
-        # The decrypted private inputs (the final phase), never their labels: each is shown
-        # once, clean, in blocks like any other, in the first session only.
-        self.private = private
+        # The decrypted private inputs (the final phase), never their labels, join the
+        # held-out ones: the timed stream shows each of both once, clean and in one random
+        # order, so a private sample cannot be told from a public one, and both accuracies
+        # come from timed answers.
+        self.public_count = len(images)
+        if private is not None:
+            images = np.concatenate([images, private.astype(np.float32)])
         self.images = images  # float32 (N, *input_shape), the clean held-out inputs
         self.labels = labels
         self.classes = classes
@@ -283,6 +287,10 @@ class Referee:
         finally:
             if parent_core is not None:
                 os.sched_setaffinity(0, original)
+        if len(self.images) > self.public_count:
+            for r in results:
+                r.private_predictions = r.predictions[self.public_count :]
+                r.predictions = r.predictions[: self.public_count]
         return Measurement(
             baseline=results[0],
             submission=results[1],
@@ -369,8 +377,6 @@ class Referee:
                     n = self.block_size(children)
                 rounds, reason = self.timed_rounds(k, children, results, n, budget, target_rounds)
                 self.throughput(children, results, n)
-                if k == 0 and self.private is not None:
-                    self.private_pass(children, results, n)
                 for child, res, base in zip(children, results, base_rss, strict=True):
                     res.keep_largest_rss(base, child.peak_rss_bytes())
             return n, rounds, reason
@@ -468,19 +474,6 @@ class Referee:
                             )
                         )
                     )
-
-    def private_pass(self, children: list[Child], results: list[ModelMeasurement], n: int) -> None:
-        """Every private input once, in blocks of the timed size, A B / B A like the timed
-        rounds: the child cannot tell these blocks from the others."""
-        assert self.private is not None
-        for r in results:
-            r.private_predictions = np.full(len(self.private), -1)
-        for r, start in enumerate(range(0, len(self.private), n)):
-            inputs = self.private[start : start + n]
-            for i in [0, 1] if r % 2 == 0 else [1, 0]:
-                _, scores = self.block(children[i], inputs)
-                results[i].private_predictions[start : start + len(inputs)] = scores.argmax(1)
-            self.progress("private split", start + len(inputs), len(self.private))
 
 
 def overhead(calib: list[list[float]], i: int) -> float:

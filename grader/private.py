@@ -85,18 +85,18 @@ def load(
         token = path.read_bytes()
     except OSError as exc:
         raise DataError(f"{path}: cannot read the sealed private split: {exc.strerror}") from None
+    digest = hashlib.sha256(token).hexdigest()
+    if digest != entry["sha256"]:  # of the sealed bytes: the plaintext's would be an oracle
+        raise DataError(
+            f"{path}: sha256 {digest} does not match {entry['sha256']} recorded in "
+            "events.yaml; restore the file, or record the sha256 the sealing printed"
+        )
     try:
         plaintext = Fernet(key).decrypt(token)
     except (InvalidToken, ValueError):
         raise DataError(
-            f"{path}: ${KEY_ENV} does not open this file (another key, or the file was "
-            "changed); set the key the split was sealed with, or seal it again"
+            f"{path}: ${KEY_ENV} does not open this file (another key?); set the key the "
+            "split was sealed with, or seal it again"
         ) from None
-    digest = hashlib.sha256(plaintext).hexdigest()
-    if digest != entry["sha256"]:
-        raise DataError(
-            f"{path}: the decrypted split has sha256 {digest}, not {entry['sha256']} as "
-            "events.yaml records; seal the split again and record its sha256"
-        )
     with np.load(io.BytesIO(plaintext), allow_pickle=False) as f:
         return f["x"], f["y"]

@@ -148,7 +148,7 @@ def card(result: dict) -> dict:
                 "accuracy, private split",
                 f"{pb['correct'] / pb['total']:.3f} ({pb['correct']}/{pb['total']})",
                 f"{ps['correct'] / ps['total']:.3f} ({ps['correct']}/{ps['total']})",
-                f"public − private {imp['accuracy_gap']:+.3f}",
+                f"|public − private| {imp['accuracy_gap']:.3f}",
             ),
         )
     if imp.get("accuracy_split") == "private":

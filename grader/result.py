@@ -213,7 +213,7 @@ def derive(result: dict, rule_set: Rules) -> dict:
     if private.get("available"):
         mine, theirs = private["optimized"], private["baseline"]
         private_accuracy = mine["correct"] / mine["total"]
-        gap = accuracy - private_accuracy
+        gap = abs(accuracy - private_accuracy)  # either way: fit to one split, or told apart
     split = "public"
     if rule_set.data.get("phase") == "final" and private_accuracy is not None:
         split = "private"  # the final ranking: accuracy, its delta and the scores on it

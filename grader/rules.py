@@ -167,6 +167,8 @@ def evaluate_event(
     if event["score"] == "composite":
         result["parts"] = mixed["parts"]
         result["score_ci95"] = mixed["score_ci95"]
+        if mixed["reason"] and disqualified_by:
+            return {**result, "reason": "disqualified by flag " + ", ".join(disqualified_by)}
         if mixed["reason"]:  # a part the grader could not measure: no rule of the team's failed
             return {**result, "qualified": None, "reason": "not scored: " + mixed["reason"]}
     if problem:

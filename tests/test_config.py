@@ -529,3 +529,17 @@ def test_project_root_defaults_to_the_checkout(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.delenv("OLYMPICS_ROOT", raising=False)
 
     assert project_root() == EVENTS_YAML.parent
+
+
+def test_the_final_phase_needs_every_dataset_sealed(tmp_path: Path) -> None:
+    text = EVENTS_YAML.read_text().replace("\nphase: public\n", "\nphase: final\n")
+    path = tmp_path / "events.yaml"
+    path.write_text(text)
+    assert load_rules(path).data["phase"] == "final"  # digits is sealed: fine
+    start = text.index("    sealed:")
+    path.write_text(text[:start] + text[text.index("\n", text.index("private:", start)) + 1 :])
+    with pytest.raises(ConfigError) as raised:
+        load_rules(path)
+    assert [(v.rule, v.line) for v in raised.value.violations] == [
+        ("phase_unsealed", line_of(text, "phase: final"))
+    ]

@@ -308,6 +308,13 @@ def test_all_around_without_a_part_is_not_scored(rule_set: Rules, missing: str) 
     assert scored["reason"] == f"not scored: {missing} was not measured"
 
 
+def test_a_disqualified_all_around_stays_disqualified_without_a_part(rule_set: Rules) -> None:
+    m = metrics(speedup=60.0, code_quality=None)
+    events, _ = rules.evaluate(rule_set, m, ["all_around"])
+    assert events["all_around"]["qualified"] is False
+    assert events["all_around"]["reason"] == "disqualified by flag speedup_impossible"
+
+
 def test_all_around_in_a_result_is_recomputed_on_read(
     rule_set: Rules, golden_baseline: dict
 ) -> None:

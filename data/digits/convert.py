@@ -88,7 +88,9 @@ def main(argv: list[str]) -> int:
             if key is None:
                 continue  # never written in the clear
             path = out / "private.npz.fernet"
-            path.write_bytes(private.seal(data, key))
+            data = private.seal(data, key)
+            digest = hashlib.sha256(data).hexdigest()  # of the sealed bytes only
+            path.write_bytes(data)
         else:
             path = out / f"{name}.npz"
             path.write_bytes(data)
