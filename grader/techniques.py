@@ -125,7 +125,7 @@ def describe(name: str, array: np.ndarray) -> dict:
             if side.size:
                 nearest = side.min() if side[0] > 0 else side.max()
                 adjacent += int(np.count_nonzero(side == nearest))
-    distinct = levels = None
+    distinct = levels = channel_levels = None
     if numeric and flat.size:
         finite = flat if kind in "iu" else flat[np.isfinite(flat)]
         values = np.unique(finite)
@@ -133,6 +133,8 @@ def describe(name: str, array: np.ndarray) -> dict:
             distinct = len(values)
         if kind == "f" and len(finite) == flat.size and 2 <= len(values) <= MAX_DISTINCT:
             levels = grid_levels(values.astype(np.float64))
+        if kind == "f" and levels is None and array.ndim >= 2 and len(finite) == flat.size:
+            channel_levels = per_channel_levels(array)
     return {
         "name": name[:300],
         "dtype": str(array.dtype)[:20],
@@ -141,7 +143,26 @@ def describe(name: str, array: np.ndarray) -> dict:
         "adjacent": adjacent,
         "distinct": distinct,
         "levels": levels,
+        "channel_levels": channel_levels,
     }
+
+
+def per_channel_levels(array: np.ndarray) -> int | None:
+    """The most grid levels any channel uses, when every channel (the slices along the
+    first axis, or else along the last) lies on a grid of its own: per-channel quantization
+    stored dequantized. None if neither way holds."""
+    for axis in (0, array.ndim - 1):
+        slices = np.moveaxis(array, axis, 0).reshape(array.shape[axis], -1)
+        worst = 0
+        for row in slices:
+            values = np.unique(row)
+            found = grid_levels(values.astype(np.float64)) if len(values) >= 2 else 1
+            if found is None or found > 65536:
+                break
+            worst = max(worst, found)
+        else:
+            return worst
+    return None
 
 
 def grid_levels(values: np.ndarray) -> int | None:
@@ -175,6 +196,12 @@ def _size(array: dict) -> int:
     return math.prod(array["shape"])
 
 
+def _grid(array: dict, max_levels: int) -> bool:
+    """On an evenly spaced grid of at most ``max_levels`` levels, as a whole or per channel."""
+    levels = array["levels"] if array["levels"] is not None else array.get("channel_levels")
+    return levels is not None and levels <= max_levels
+
+
 def _pruned(array: dict) -> float:
     """Zeros beyond the rounding's: the zero level's count less the mean of its neighbours'."""
     return max(0.0, array["zeros"] - array["adjacent"] / 2)
@@ -188,27 +215,36 @@ def detect(artifacts: dict, rules: Rules, baseline_parameters: int) -> dict[str,
     large = [a for a in artifacts["arrays"] if _size(a) >= limits["min_values"]]
     found: dict[str, list[str]] = {}
 
-    quantized = []
-    for a in large:
-        if a["dtype"] in QUANTIZED_INTS:
-            quantized.append(f"{a['name']} holds {a['dtype']} ({_size(a):,} values)")
-        elif a["levels"] is not None and a["levels"] <= limits["max_levels"]:
-            quantized.append(
-                f"{a['name']} holds {a['distinct']} distinct {a['dtype']} values on an evenly"
-                f" spaced grid of {a['levels']} levels ({_size(a):,} values)"
+    total = sum(_size(a) for a in large)
+    share = limits["min_share"]
+
+    def enough(arrays: list[dict]) -> bool:  # unused arrays added for points do not count
+        return bool(total) and sum(_size(a) for a in arrays) / total >= share
+
+    ints = [a for a in large if a["dtype"] in QUANTIZED_INTS]
+    grids = [a for a in large if a not in ints and _grid(a, limits["max_levels"])]
+    if enough(ints + grids):
+        quantized = [f"{a['name']} holds {a['dtype']} ({_size(a):,} values)" for a in ints]
+        quantized += [
+            f"{a['name']} holds {a['distinct'] or 'many'} distinct {a['dtype']} values on "
+            + (
+                f"an evenly spaced grid of {a['levels']} levels"
+                if a["levels"] is not None
+                else f"a grid per channel of at most {a['channel_levels']} levels"
             )
-    keys = {a["name"]: a["name"].rpartition(":")[2].lower() for a in artifacts["arrays"]}
-    scales = sorted(n for n, k in keys.items() if "scale" in k)
-    zero_points = sorted(n for n, k in keys.items() if "zero_point" in k or k.endswith("_zp"))
-    if scales and zero_points:
-        quantized.append(
-            f"scale arrays ({', '.join(scales[:3])}) beside zero-point arrays"
-            f" ({', '.join(zero_points[:3])})"
-        )
-    if quantized:
+            + f" ({_size(a):,} values)"
+            for a in grids
+        ]
+        keys = {a["name"]: a["name"].rpartition(":")[2].lower() for a in artifacts["arrays"]}
+        scales = sorted(n for n, k in keys.items() if "scale" in k)
+        zero_points = sorted(n for n, k in keys.items() if "zero_point" in k or k.endswith("_zp"))
+        if scales:  # beside quantized arrays, not on their own
+            quantized.append(
+                f"scale arrays ({', '.join(scales[:3])})"
+                + (f" and zero-point arrays ({', '.join(zero_points[:3])})" if zero_points else "")
+            )
         found["quantization"] = quantized
 
-    total = sum(_size(a) for a in large)
     pruned = sum(_pruned(a) for a in large)
     if total and pruned / total >= limits["min_zero_fraction"]:
         found["pruning"] = [
@@ -228,10 +264,9 @@ def detect(artifacts: dict, rules: Rules, baseline_parameters: int) -> dict[str,
             f" {baseline_parameters:,} ({ratio:.0%})"
         ]
 
-    halves = [
-        f"{a['name']} holds float16 ({_size(a):,} values)" for a in large if a["dtype"] == "float16"
-    ]
-    if halves:
+    halves = [a for a in large if a["dtype"] == "float16"]
+    if enough(halves):
+        halves = [f"{a['name']} holds float16 ({_size(a):,} values)" for a in halves]
         found["float16"] = halves
     return found
 

@@ -83,7 +83,11 @@ def test_float32_weights_on_a_grid_are_quantization(tmp_path: Path) -> None:
     assert names(found) == {"quantization"}
     text = evidence(found, "quantization")
     assert "weights.npz:w2 holds 184 distinct float32 values on an evenly spaced grid" in text
-    assert "w1" not in text  # 128 scales: thousands of distinct values on no common grid
+    # 128 scales: thousands of distinct values on no common grid, but a grid per channel
+    assert (
+        "weights.npz:w1 holds 19937 distinct float32 values on a grid per channel of at most"
+        in text
+    )
     assert found["confirmed"] == ["quantization"]
 
 
@@ -212,3 +216,18 @@ def test_hostile_weight_files_are_problems_not_crashes(tmp_path: Path) -> None:
         "huge.npy", "junk.npz", "notes.npz", "zip.npy",
     ]  # fmt: skip
     assert "more than the bytes hold" in " ".join(seen["problems"])
+
+
+def test_arrays_added_for_points_do_not_count(tmp_path: Path) -> None:
+    w = baseline_weights()  # the real float32 weights, plus what a team might add unused
+    found = detected(
+        tmp_path,
+        ["int8", "fp16"],
+        **w,
+        unused_q=np.zeros(2048, np.int8),
+        unused_h=np.zeros(2048, np.float16),
+        scale=np.ones(1, np.float32),
+        w_zero_point=np.zeros(1, np.int8),
+    )
+    assert found["detected"] == [] and found["innovation"] == 0
+    assert found["unconfirmed"] == ["float16", "quantization"]
