@@ -13,11 +13,12 @@ import collections
 import csv
 import functools
 import io
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import __version__, render
+from grader import __version__, render, store
 from grader.config import Rules
 from grader.store import Entry
 
@@ -46,9 +47,9 @@ def ranks(rows: list[Ranked]) -> list[Ranked]:
 
 @functools.lru_cache(maxsize=65536)
 def team_cell(team: str, root: Path) -> str:
-    readme = root / "submissions" / team / "README.md"
     name = render.md(team, 60)
-    return f"[{name}](submissions/{team}/README.md)" if readme.is_file() else name
+    readme = f"submissions/{team}/README.md"  # a slug: the store refuses any other team name
+    return f"[{name}]({readme})" if os.path.isfile(f"{root}/{readme}") else name
 
 
 Reasons = list[tuple[Entry, str]]
@@ -89,10 +90,9 @@ def event_table(name: str, rules: Rules, entries: list[Entry], root: Path) -> li
         for r in ranked:
             ev = r.entry.doc["events"][name]
             rank = f"={r.rank}" if r.rank in shared else str(r.rank)
-            lines.append(
-                f"| {rank} | {team_cell(r.entry.team, root)} | {render.md(render.score_text(ev))}"
-                f" | {techniques(r.entry)} | {flags(r.entry)} | {md_date(r.entry.doc)} |"
-            )
+            team, rest = entry_cells(r.entry, root)
+            score = render.score_text(ev).translate(render.MD_TABLE)  # our own text: no clean
+            lines.append(f"| {rank} | {team} | {score} | {rest} |")
     else:
         lines.append("No qualifying entry yet.")
     for title, items in (("Not qualifying", missed), ("Not scored", unscored)):
@@ -100,6 +100,18 @@ def event_table(name: str, rules: Rules, entries: list[Entry], root: Path) -> li
             lines += ["", f"{title}:", ""]
             lines += [f"- {team_cell(e.team, root)}: {render.md(why, 300)}" for e, why in items]
     return [*lines, ""]
+
+
+_cells: dict[int, tuple[str, str]] = {}  # per build: an entry's cells, whatever the event
+
+
+def entry_cells(entry: Entry, root: Path) -> tuple[str, str]:
+    """The team cell, and the techniques, flags and date cells, of one entry's rows."""
+    cells = _cells.get(id(entry))
+    if cells is None:
+        rest = f"{techniques(entry)} | {flags(entry)} | {md_date(entry.doc)}"
+        cells = _cells[id(entry)] = (team_cell(entry.team, root), rest)
+    return cells
 
 
 def md_date(doc: dict) -> str:
@@ -150,8 +162,14 @@ def phase_line(rules: Rules, entries: list[Entry]) -> str:
 
 
 def build(entries: Iterable[Entry], rules: Rules, root: Path) -> str:
+    with store.gc_paused():
+        return _build(list(entries), rules, root)
+
+
+def _build(entries: list[Entry], rules: Rules, root: Path) -> str:
     entries = list(entries)
     team_cell.cache_clear()  # a README may have come or gone since the last build
+    _cells.clear()
     latest = max((e.doc["timestamp"] for e in entries), default=None)
     lines = [
         "# TinyTorch Olympics — leaderboard",
