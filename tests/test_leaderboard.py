@@ -146,6 +146,23 @@ def test_check_names_a_stale_file_in_one_line(root: Path, tmp_path: Path) -> Non
     assert text == f"stale: {out}, {svg}: regenerate with `olympics leaderboard`"
 
 
+def test_an_edit_after_a_warm_run_is_refused_too(root: Path, tmp_path: Path) -> None:
+    stored = put(root, variant("fast"), tmp_path)
+    past = stored.stat().st_mtime_ns - 10_000_000_000
+    os.utime(stored, ns=(past, past))  # older than the racy window: its size and time recorded
+    assert run("leaderboard", "--results-dir", str(root), "--out", str(tmp_path / "l"))[0] == 0
+    cache = json.loads((root / store.CACHE).read_text())
+    assert cache["files"][str(stored)][:2] == [stored.stat().st_size, past]
+    text = stored.read_text()
+    score = json.loads(text)["events"]["latency_sprint"]["score"]
+    digits = repr(score)  # its first decimal changed: a different score of the same length
+    edited = text.replace(digits, digits[:2] + ("1" if digits[2] != "1" else "2") + digits[3:])
+    assert len(edited) == len(text) and edited != text
+    stored.write_text(edited)  # the same size, a new modification time
+    code, _, err = run("leaderboard", "--results-dir", str(root), "--out", str(tmp_path / "l"))
+    assert code == 2 and "edited by hand" in err
+
+
 def test_a_hand_edited_result_is_refused_with_its_path(root: Path, tmp_path: Path) -> None:
     stored = put(root, variant("fast"), tmp_path)
     doc = json.loads(stored.read_text())
