@@ -26,7 +26,7 @@ from grader.cli_pipeline import (
     cmd_plan,
     cmd_store,
 )
-from grader.config import load_rules
+from grader.config import Rules, load_rules
 from grader.errors import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, GraderError, Violation
 from grader.github import DEFAULT_BOT
 from grader.grade import check_before_running, exit_code, grade
@@ -285,54 +285,58 @@ def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
     codes = []
     cards = []
     for path in args.paths:
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-        ) as bar:
-            task = bar.add_task(f"grading {path}", total=1)
-
-            def progress(
-                phase: str, done: int, total: int, _task=task, _bar=bar, _path=path
-            ) -> None:
-                _bar.update(_task, description=f"{_path}: {phase}", completed=done, total=total)
-
-            try:
-                doc = grade(
-                    path,
-                    rules,
-                    plan,
-                    quick=args.quick,
-                    progress=progress,
-                    seed=args.seed,
-                    private=args.private,
+        try:
+            doc = graded(path, args, rules, plan, err)
+            render.terminal(doc, out)
+            card = render.markdown(doc)
+            if args.json:
+                target = (
+                    args.json / f"{doc['submission']['team'] or path.name}.json"
+                    if into_folder
+                    else args.json
                 )
-            except SandboxIncomplete:
-                raise  # the same for every path: stop before any submission code loads
-            except Exception as exc:  # one path's failure never stops the rest
-                message = exc.message if isinstance(exc, GraderError) else repr(exc)[:500]
-                err.print(f"[bold red]error:[/] could not grade {render.rich_escape(str(path))}: "
-                          f"{render.rich_escape(message)}")  # fmt: skip
-                codes.append(getattr(exc, "exit_code", EXIT_FAILED))
-                continue
-        render.terminal(doc, out)
-        cards.append(render.markdown(doc))
-        if args.json:
-            target = (
-                args.json / f"{doc['submission']['team'] or path.name}.json"
-                if into_folder
-                else args.json
-            )
-            result.write(doc, target)
-            err.print(f"result written to {target}")
+                result.write(doc, target)
+                err.print(f"result written to {target}")
+        except SandboxIncomplete:
+            raise  # the same for every path: stop before any submission code loads
+        except Exception as exc:  # one path's failure never stops the rest
+            message = exc.message if isinstance(exc, GraderError) else repr(exc)[:500]
+            err.print(f"[bold red]error:[/] could not grade {render.rich_escape(str(path))}: "
+                      f"{render.rich_escape(message)}")  # fmt: skip
+            codes.append(EXIT_FAILED)  # the grader's failure, never a verdict on the code
+            continue
+        cards.append(card)
         codes.append(exit_code(doc))
     if args.markdown:
         args.markdown.write_text("\n".join(cards))
     return max(codes, default=EXIT_FAILED)
+
+
+def graded(path: Path, args: argparse.Namespace, rules: Rules, plan: Plan, err: Console) -> dict:
+    """One grade, with a progress bar on a terminal."""
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    ) as bar:
+        task = bar.add_task(f"grading {path}", total=1)
+
+        def progress(phase: str, done: int, total: int) -> None:
+            bar.update(task, description=f"{path}: {phase}", completed=done, total=total)
+
+        return grade(
+            path,
+            rules,
+            plan,
+            quick=args.quick,
+            progress=progress,
+            seed=args.seed,
+            private=args.private,
+        )
 
 
 def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:

@@ -52,7 +52,7 @@ def seal(plaintext: bytes, key: bytes) -> bytes:
 
 
 def sealed_entry(rules: Rules, dataset: str) -> dict | None:
-    """``datasets.<dataset>.sealed.private`` of events.yaml: its file and plaintext sha256."""
+    """``datasets.<dataset>.sealed.private`` of events.yaml: its file and the file's sha256."""
     return rules.datasets[dataset].get("sealed", {}).get(SPLIT)
 
 

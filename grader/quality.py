@@ -9,13 +9,17 @@ nothing). :func:`lint` is the observation; :func:`score` is derived from it on e
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import subprocess
 import tempfile
+import threading
+import tokenize
 from collections import Counter
 from pathlib import Path
+from typing import IO
 
 from grader.config import Rules
 
@@ -25,6 +29,7 @@ MAX_RULES = 100
 MAX_CODE_BYTES = 2_000_000  # of .py source linted: ruff needs about 0.6 GB a MB at worst
 MAX_OUTPUT_BYTES = 1_000_000  # of the statistics (one record per rule: far below)
 EXAMPLE_BYTES = 16_384  # of the concise output read for the examples
+RULE_CODE = re.compile(r"[A-Z]+[0-9]+")
 CONCISE = re.compile(r"^(.+?):(\d+):\d+: (\S+) (.*)$")
 
 
@@ -88,6 +93,9 @@ def _examples(text: str) -> list[dict]:
         match = CONCISE.match(line)
         if match and len(examples) < MAX_EXAMPLES:
             file, row, code, message = match.groups()
+            if not RULE_CODE.fullmatch(code):  # a syntax error: no rule code
+                code, message = "syntax-error", f"{code} {message}"
+            message = message.removeprefix("[*] ")
             examples.append(
                 {"file": file[-200:], "line": int(row), "code": code[:20], "message": message[:200]}
             )
@@ -104,15 +112,21 @@ def score(observed: dict | None, rules: Rules) -> dict:
 
 
 def _lines_of_code(path: Path) -> int:
-    """Lines that hold code: not blank, not only a comment (padding with comments does not
-    dilute the findings)."""
+    """Lines that hold code: a name, a number or an operator other than a bare ``pass``
+    (blank lines, comments, string literals standing alone and ``pass`` padding do not
+    dilute the findings). A file Python cannot tokenize counts its non-blank lines."""
     try:
         text = path.read_bytes().decode("utf-8", errors="replace")
     except OSError:
         return 0
-    return sum(
-        1 for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
-    )
+    lines: dict[int, list[str]] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type in (tokenize.NAME, tokenize.NUMBER, tokenize.OP):
+                lines.setdefault(tok.start[0], []).append(tok.string)
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return sum(1 for line in text.splitlines() if line.strip())
+    return sum(1 for toks in lines.values() if toks != ["pass"])
 
 
 def _ruff() -> str:
@@ -123,23 +137,47 @@ def _ruff() -> str:
 
 def _run(command: list[str], cwd: Path, limit: int = MAX_OUTPUT_BYTES) -> str:
     """The command's output, at most ``limit`` bytes of it: past that, the command is
-    stopped (the examples need only the first lines) or, with no limit asked, refused."""
+    stopped (the examples need only the first lines) or, with no limit asked, refused.
+    Nothing beyond ``limit`` is stored anywhere."""
     env = {"PATH": os.defpath, "LANG": "C.UTF-8"}  # --isolated: no user configuration either
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as errors:
+    with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
-            command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=errors
+            command,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=errors,
         )
+        timer = threading.Timer(TIMEOUT_S, proc.kill)
+        timer.start()
         try:
-            code = proc.wait(timeout=TIMEOUT_S)
+            text = _read_at_most(proc.stdout, limit + 1)
+            cut = len(text) > limit
+            if cut:
+                proc.kill()  # the rest is not wanted
+            code = proc.wait()
         finally:
+            timer.cancel()
+            proc.stdout.close()
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        out.seek(0)
-        text = out.read(limit + 1)
-        if code != 0:
+        if code != 0 and not cut:
             errors.seek(0)
-            raise subprocess.SubprocessError(errors.read(300).decode(errors="replace"))
-    if len(text) > limit and limit == MAX_OUTPUT_BYTES:
+            detail = errors.read(300).decode(errors="replace")
+            raise subprocess.SubprocessError(detail or f"exit {code} (killed after {TIMEOUT_S} s?)")
+    if cut and limit == MAX_OUTPUT_BYTES:
         raise ValueError(f"the linter wrote more than {limit:,} bytes")
     return text[:limit].decode(errors="replace")
+
+
+def _read_at_most(stream: IO[bytes], size: int) -> bytes:
+    chunks, total = [], 0
+    while total < size:
+        chunk = stream.read(min(65536, size - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)

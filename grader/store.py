@@ -336,8 +336,13 @@ def _latest(root: Path, rules: Rules, *, cache: bool) -> list[Entry]:
             info = os.stat(path)
             stamp = stamps.get(path)
             data = None
-            if stamp and stamp[:2] == [info.st_size, info.st_mtime_ns] and stamp[2] in known:
-                digest = stamp[2]
+            if (
+                isinstance(stamp, list)
+                and stamp[:2] == [info.st_size, info.st_mtime_ns]
+                and isinstance(stamp[-1], str)
+                and stamp[-1] in known
+            ):
+                digest = stamp[-1]
             else:
                 with open(path, "rb") as f:
                     data = f.read()

@@ -34,6 +34,8 @@ QUANTIZED_INTS = frozenset({"int8", "uint8", "int16", "uint16"})
 MAX_DISTINCT = 65536  # distinct values are counted up to this; above it, "many"
 MAX_ARRAYS = 1000  # arrays recorded in a result; the totals cover all of them
 MAX_INSPECT_BYTES = 512 * 1024 * 1024  # uncompressed bytes read from a submission's files
+MIN_CHANNEL_VALUES = 16  # per channel, for a grid per channel to be evidence
+MAX_CHANNELS = 65_536  # channels looked at one by one
 GRID_TOLERANCE = 1e-3  # of the grid step: float32 rounding of scale * q stays far below
 
 
@@ -71,7 +73,11 @@ def inspect(folder: Path) -> dict:
         problems.append(f"{len(arrays)} arrays; the {MAX_ARRAYS} largest are recorded")
         arrays = sorted(arrays, key=lambda a: (-_size(a), a["name"]))[:MAX_ARRAYS]
         arrays.sort(key=lambda a: a["name"])
-    return {"arrays": arrays, "parameters": parameters, "problems": problems[:1000]}
+    return {
+        "arrays": arrays,
+        "parameters": parameters,
+        "problems": [p if len(p) <= 400 else p[:399] + "…" for p in problems[:1000]],
+    }
 
 
 def _members(path: Path) -> Iterator[tuple[str, int, Callable[[], IO[bytes]]]]:
@@ -133,7 +139,7 @@ def describe(name: str, array: np.ndarray) -> dict:
             distinct = len(values)
         if kind == "f" and len(finite) == flat.size and 2 <= len(values) <= MAX_DISTINCT:
             levels = grid_levels(values.astype(np.float64))
-        if kind == "f" and levels is None and array.ndim >= 2 and len(finite) == flat.size:
+        if kind == "f" and levels is None and len(values) >= 2 and len(finite) == flat.size:
             channel_levels = per_channel_levels(array)
     return {
         "name": name[:300],
@@ -151,8 +157,13 @@ def per_channel_levels(array: np.ndarray) -> int | None:
     """The most grid levels any channel uses, when every channel (the slices along the
     first axis, or else along the last) lies on a grid of its own: per-channel quantization
     stored dequantized. None if neither way holds."""
+    if array.ndim < 2:
+        return None
     for axis in (0, array.ndim - 1):
-        slices = np.moveaxis(array, axis, 0).reshape(array.shape[axis], -1)
+        channels = array.shape[axis]
+        if not MIN_CHANNEL_VALUES * channels <= array.size or channels > MAX_CHANNELS:
+            continue  # a channel of a few values is on some grid by chance: no evidence
+        slices = np.moveaxis(array, axis, 0).reshape(channels, -1)
         worst = 0
         for row in slices:
             values = np.unique(row)
@@ -240,8 +251,12 @@ def detect(artifacts: dict, rules: Rules, baseline_parameters: int) -> dict[str,
         zero_points = sorted(n for n, k in keys.items() if "zero_point" in k or k.endswith("_zp"))
         if scales:  # beside quantized arrays, not on their own
             quantized.append(
-                f"scale arrays ({', '.join(scales[:3])})"
-                + (f" and zero-point arrays ({', '.join(zero_points[:3])})" if zero_points else "")
+                f"scale arrays ({', '.join(n[:80] for n in scales[:3])})"
+                + (
+                    f" and zero-point arrays ({', '.join(n[:80] for n in zero_points[:3])})"
+                    if zero_points
+                    else ""
+                )
             )
         found["quantization"] = quantized
 
@@ -258,7 +273,8 @@ def detect(artifacts: dict, rules: Rules, baseline_parameters: int) -> dict[str,
 
     parameters = artifacts["parameters"]
     ratio = parameters / baseline_parameters
-    if parameters > 0 and ratio <= limits["max_parameter_ratio"]:
+    # Only when every weight file was read: a skipped file would undercount the parameters.
+    if parameters > 0 and ratio <= limits["max_parameter_ratio"] and not artifacts["problems"]:
         found["smaller_model"] = [
             f"{parameters:,} values in the weight files against the baseline's"
             f" {baseline_parameters:,} ({ratio:.0%})"
@@ -291,7 +307,7 @@ def compare(
         return out
     evidence = detect(artifacts, rules, baseline_parameters)
     detected = [
-        {"technique": name, "evidence": evidence[spec["detect"]][:20]}
+        {"technique": name, "evidence": [e[:600] for e in evidence[spec["detect"]][:20]]}
         for name, spec in rules.techniques.items()
         if spec["detect"] in evidence
     ]

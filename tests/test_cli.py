@@ -288,3 +288,24 @@ def test_a_grader_failure_on_one_path_does_not_stop_the_others(monkeypatch, tmp_
     assert "could not grade" in flat(err) and "the grader broke on this one" in flat(err)
     assert sorted(p.name for p in out_dir.iterdir()) == ["example-int8.json"]
     assert_no_traceback(out, err)
+
+
+def test_a_result_that_cannot_be_written_does_not_stop_the_others(monkeypatch, tmp_path) -> None:
+    from grader import cli
+    from grader.errors import ConfigError
+
+    real = cli.result.write
+
+    def write(doc, target):
+        if doc["submission"]["team"] == "example-baseline":
+            raise ConfigError(f"refusing to write an invalid result to {target}")
+        real(doc, target)
+
+    monkeypatch.setattr(cli.result, "write", write)
+    out_dir = tmp_path / "results"
+    code, out, err = run("grade", str(ROOT / "submissions" / "example-baseline"),
+                         str(ROOT / "submissions" / "example-int8"), "--quick", "--seed", "2",
+                         "--json", str(out_dir))  # fmt: skip
+    assert code == 3 and "refusing to write an invalid result" in flat(err)
+    assert_no_traceback(out, err)
+    assert sorted(p.name for p in out_dir.iterdir()) == ["example-int8.json"]

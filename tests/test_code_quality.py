@@ -112,3 +112,13 @@ def test_a_flood_of_findings_stays_bounded(tmp_path: Path) -> None:
     (tmp_path / "big.py").write_text("x = 1\n" * 400_000)  # 2.4 MB: more than is linted
     seen = lint(tmp_path)
     assert seen["findings"] is None and "at most" in seen["problem"]
+
+
+def test_string_and_pass_padding_do_not_dilute(tmp_path: Path) -> None:
+    (tmp_path / "model.py").write_text(MESSY)
+    plain = lint(tmp_path)
+    padding = '\n"""\n' + "filler\n" * 2000 + '"""\n' + "pass\n" * 500
+    (tmp_path / "model.py").write_text(MESSY + padding)
+    padded = lint(tmp_path)
+    assert padded["lines"] == plain["lines"] == 6
+    assert padded["score"] == plain["score"]

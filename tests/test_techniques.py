@@ -231,3 +231,41 @@ def test_arrays_added_for_points_do_not_count(tmp_path: Path) -> None:
     )
     assert found["detected"] == [] and found["innovation"] == 0
     assert found["unconfirmed"] == ["float16", "quantization"]
+
+
+def test_reshaped_or_constant_arrays_are_not_quantization(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((784, 128)).astype(np.float32)
+    for shaped in (w.reshape(1, -1), w.reshape(-1, 1), w.reshape(-1, 2), w.reshape(2, -1)):
+        found = detected(tmp_path, w=shaped)
+        assert "quantization" not in names(found), shaped.shape
+    assert "quantization" not in names(detected(tmp_path, w=np.zeros((512, 512), np.float32)))
+
+
+def test_a_skipped_file_never_makes_a_smaller_model(tmp_path: Path) -> None:
+    team = folder(tmp_path, **baseline_weights())
+    with zipfile.ZipFile(team / "weights.npz", "a") as zf:
+        zf.writestr("README.txt", b"np.load still reads the arrays; the inspection does not")
+    np.save(team / "tiny.npy", np.ones(1, np.float32))
+    found = techniques.compare(techniques.inspect(team), [], RULES, PARAMS)
+    assert found["detected"] == [] and found["innovation"] == 0
+
+
+def test_long_names_stay_within_the_result_schema(tmp_path: Path) -> None:
+    from grader import result
+
+    team = tmp_path / "team"
+    deep = team / ("a" * 200) / ("w" * 200)
+    deep.mkdir(parents=True)
+    (deep / "junk.npy").write_bytes(b"junk")
+    long = {f"{'s' * 250}_scale_{i}": np.ones(4, np.float32) for i in range(3)}
+    q = {f"q{i}": np.zeros(4096, np.int8) for i in range(2)}
+    (team / "weights.npz").write_bytes(deterministic_npz(**long, **q))
+    seen = techniques.inspect(team)
+    found = techniques.compare(seen, ["int8"], RULES, PARAMS)
+    assert all(len(p) <= 400 for p in seen["problems"])
+    assert all(len(e) <= 600 for d in found["detected"] for e in d["evidence"])
+    schema = result.validator().schema
+    for part, doc in (("artifacts", seen), ("techniques", found)):
+        sub = {**schema["properties"][part], "$defs": schema.get("$defs", {})}
+        assert list(result.jsonschema.Draft202012Validator(sub).iter_errors(doc)) == []
