@@ -92,7 +92,7 @@ def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int
     rules = load_rules()
     root = project_root()
     target = args.out or root / "leaderboard.md"
-    with store.gc_paused():  # one pause for reading and rendering (see gc_paused)
+    with store.gc_paused(freeze=True):  # one pause for reading and rendering (gc_paused)
         entries = store.latest(args.results_dir or root / "results", rules)
         files = {target: leaderboard.build(entries, rules, root).encode()}
     files |= {target.parent / name: svg for name, svg in leaderboard.charts(entries).items()}

@@ -15,16 +15,15 @@ import functools
 import io
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from grader import __version__, render, store
 from grader.config import Rules
 from grader.store import Entry
 
 
-@dataclass(frozen=True)
-class Ranked:
+class Ranked(NamedTuple):  # a tuple: 80,000 of them are made ranking 10,000 results
     entry: Entry
     score: float
     lo: float
@@ -91,8 +90,7 @@ def event_table(name: str, rules: Rules, entries: list[Entry], root: Path) -> li
             ev = r.entry.doc["events"][name]
             rank = f"={r.rank}" if r.rank in shared else str(r.rank)
             team, rest = entry_cells(r.entry, root)
-            score = render.score_text(ev).translate(render.MD_TABLE)  # our own text: no clean
-            lines.append(f"| {rank} | {team} | {score} | {rest} |")
+            lines.append(f"| {rank} | {team} | {score_cell(ev)} | {rest} |")
     else:
         lines.append("No qualifying entry yet.")
     for title, items in (("Not qualifying", missed), ("Not scored", unscored)):
@@ -100,6 +98,27 @@ def event_table(name: str, rules: Rules, entries: list[Entry], root: Path) -> li
             lines += ["", f"{title}:", ""]
             lines += [f"- {team_cell(e.team, root)}: {render.md(why, 300)}" for e, why in items]
     return [*lines, ""]
+
+
+# render.fmt_value's formats for the scores that are plain numbers, looked up once a cell.
+PLAIN_SCORES = {
+    **dict.fromkeys(("speedup", "compression_ratio", "efficiency"), "{:.3f}×".format),
+    "accuracy": "{:.3f}".format,
+    **dict.fromkeys(("composite", "code_quality", "innovation"), "{:.1f}".format),
+}
+
+
+def score_cell(ev: dict) -> str:
+    """``render.score_text(ev)`` escaped for Markdown, the same bytes, made faster: a table
+    of 10,000 rows formats 30,000 numbers."""
+    fmt = PLAIN_SCORES.get(ev.get("score_metric", ""))
+    if fmt is None:
+        return render.score_text(ev).translate(render.MD_TABLE)
+    text = fmt(ev["score"])
+    ci = ev.get("score_ci95")
+    if ci and ci[0] != ci[1]:
+        text += f" \\[{fmt(ci[0])}, {fmt(ci[1])}\\]"
+    return text.replace("-", "\\-") if "-" in text else text
 
 
 _cells: dict[int, tuple[str, str]] = {}  # per build: an entry's cells, whatever the event

@@ -153,7 +153,9 @@ SLIM_TECHNIQUES = ("confirmed", "unconfirmed", "unclaimed", "uncheckable", "unkn
 
 def slim(doc: dict) -> dict:
     """What the leaderboard, the chart and the grade book read of a result, and no more."""
-    kept = {k: doc[k] for k in ("flags", "timestamp", "verdict", "grader") if k in doc}
+    kept = {k: doc[k] for k in ("flags", "timestamp", "verdict") if k in doc}
+    grader = doc.get("grader", {})  # what stale_reason reads: not the commit
+    kept["grader"] = {k: grader[k] for k in ("version", "rules_sha256") if k in grader}
     kept["submission"] = {k: v for k, v in doc["submission"].items() if k in SLIM_SUBMISSION}
     if "improvements" in doc:
         kept["improvements"] = {"accuracy_split": doc["improvements"].get("accuracy_split")}
@@ -289,15 +291,22 @@ def store_files(
 
 
 @contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
+def gc_paused(*, freeze: bool = False) -> Iterator[None]:
     """Pause the cyclic garbage collector: reading and ranking 10,000 results makes hundreds
     of thousands of small containers without a cycle among them, and the collector's passes
-    over them cost about 40 % of a warm regeneration."""
+    over them cost about 40 % of a warm regeneration.
+
+    ``freeze`` (a command about to end): move what was made to the permanent generation
+    before the collector resumes, so that its first pass does not walk all of it again
+    (about 0.08 s at 10,000 results). Frozen objects are still freed when unreferenced;
+    only a cycle among them would stay, and there is none."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
+        if freeze:
+            gc.freeze()
         if enabled:
             gc.enable()
 
