@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,19 +66,50 @@ def load_split(
             f"dataset {dataset!r} has no split {split!r}; available: {', '.join(sorted(splits))}"
         )
     entry = splits[split]
+    fix = "restore the file with `git checkout -- " + entry["file"] + "`"
+    _, raw = read_fingerprinted(entry, root, f"dataset split {split!r}", fix)
+    return split_arrays(raw)
+
+
+def read_fingerprinted(entry: dict, root: Path | None, what: str, fix: str) -> tuple[Path, bytes]:
+    """The bytes of ``entry["file"]``, refused unless their sha256 is ``entry["sha256"]``."""
     path = (root or project_root()) / entry["file"]
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise DataError(f"{path}: cannot read dataset split {split!r}: {exc.strerror}") from None
+        raise DataError(f"{path}: cannot read {what}: {exc.strerror}") from None
     digest = hashlib.sha256(raw).hexdigest()
     if digest != entry["sha256"]:
         raise DataError(
             f"{path}: sha256 {digest} does not match {entry['sha256']} recorded in events.yaml; "
-            "restore the file with `git checkout -- " + entry["file"] + "`"
+            + fix
         )
+    return path, raw
+
+
+def split_arrays(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """A split's images and labels from its ``.npz`` bytes (never pickle)."""
     with np.load(io.BytesIO(raw), allow_pickle=False) as f:
         return f["x"], f["y"]
+
+
+def save_or_check(
+    params: dict[str, np.ndarray], target: Path, check: bool, train_acc: float
+) -> int:
+    """A training script's last step: write the weights deterministically, or (``check``)
+    compare them with the committed file; the exit code."""
+    blob = deterministic_npz(**{k: params[k] for k in sorted(params)})
+    digest = hashlib.sha256(blob).hexdigest()
+    print(f"train accuracy {train_acc:.4f}; {target.name} sha256 {digest}")
+    if check:
+        committed = hashlib.sha256(target.read_bytes()).hexdigest()
+        if committed != digest:
+            print(f"MISMATCH: {target} has sha256 {committed}", file=sys.stderr)
+            return 1
+        print("reproduced bit for bit")
+        return 0
+    target.write_bytes(blob)
+    return 0
 
 
 def as_inputs(images: np.ndarray, workload: Workload) -> np.ndarray:

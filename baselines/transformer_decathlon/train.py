@@ -20,15 +20,13 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
 import argparse  # noqa: E402  (BLAS threads must be pinned before NumPy loads)
-import hashlib  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
 from grader.config import load_rules  # noqa: E402
-from grader.workloads import as_inputs, deterministic_npz, get_workload, load_split  # noqa: E402
+from grader.workloads import as_inputs, get_workload, load_split, save_or_check  # noqa: E402
 
 SEED = 1234
 EPOCHS = 120
@@ -310,20 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     images, labels = load_split(rules, workload.dataset, "train")
     x = as_inputs(images, workload)
     params = train(x, labels, log=args.verbose)
-    blob = deterministic_npz(**{k: params[k] for k in sorted(params)})
-    digest = hashlib.sha256(blob).hexdigest()
-    train_acc = accuracy(params, x, labels)
-    print(f"train accuracy {train_acc:.4f}; weights.npz sha256 {digest}")
-    target = HERE / "weights.npz"
-    if args.check:
-        committed = hashlib.sha256(target.read_bytes()).hexdigest()
-        if committed != digest:
-            print(f"MISMATCH: {target} has sha256 {committed}", file=sys.stderr)
-            return 1
-        print("reproduced bit for bit")
-        return 0
-    target.write_bytes(blob)
-    return 0
+    return save_or_check(params, HERE / "weights.npz", args.check, accuracy(params, x, labels))
 
 
 if __name__ == "__main__":
