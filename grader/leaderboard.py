@@ -75,7 +75,12 @@ def standing(name: str, entries: list[Entry]) -> tuple[list[Ranked], Reasons, Re
     return ranks(rows), missed, unscored
 
 
-def event_table(name: str, rules: Rules, entries: list[Entry], root: Path) -> list[str]:
+Cells = dict[int, tuple[str, str]]  # one build's: an entry's cells, whatever the event
+
+
+def event_table(
+    name: str, rules: Rules, entries: list[Entry], root: Path, made: Cells
+) -> list[str]:
     event = rules.events[name]
     ranked, missed, unscored = standing(name, entries)
     lines = [f"### {render.md(event['title'], 80)}", ""]
@@ -89,7 +94,7 @@ def event_table(name: str, rules: Rules, entries: list[Entry], root: Path) -> li
         for r in ranked:
             ev = r.entry.doc["events"][name]
             rank = f"={r.rank}" if r.rank in shared else str(r.rank)
-            team, rest = entry_cells(r.entry, root)
+            team, rest = entry_cells(r.entry, root, made)
             lines.append(f"| {rank} | {team} | {score_cell(ev)} | {rest} |")
     else:
         lines.append("No qualifying entry yet.")
@@ -100,18 +105,10 @@ def event_table(name: str, rules: Rules, entries: list[Entry], root: Path) -> li
     return [*lines, ""]
 
 
-# render.fmt_value's formats for the scores that are plain numbers, looked up once a cell.
-PLAIN_SCORES = {
-    **dict.fromkeys(("speedup", "compression_ratio", "efficiency"), "{:.3f}×".format),
-    "accuracy": "{:.3f}".format,
-    **dict.fromkeys(("composite", "code_quality", "innovation"), "{:.1f}".format),
-}
-
-
 def score_cell(ev: dict) -> str:
     """``render.score_text(ev)`` escaped for Markdown, the same bytes, made faster: a table
     of 10,000 rows formats 30,000 numbers."""
-    fmt = PLAIN_SCORES.get(ev.get("score_metric", ""))
+    fmt = render.PLAIN_FORMATS.get(ev.get("score_metric", ""))
     if fmt is None:
         return render.score_text(ev).translate(render.MD_TABLE)
     text = fmt(ev["score"])
@@ -121,15 +118,12 @@ def score_cell(ev: dict) -> str:
     return text.replace("-", "\\-") if "-" in text else text
 
 
-_cells: dict[int, tuple[str, str]] = {}  # per build: an entry's cells, whatever the event
-
-
-def entry_cells(entry: Entry, root: Path) -> tuple[str, str]:
+def entry_cells(entry: Entry, root: Path, made: Cells) -> tuple[str, str]:
     """The team cell, and the techniques, flags and date cells, of one entry's rows."""
-    cells = _cells.get(id(entry))
+    cells = made.get(id(entry))  # the entries outlive the build: their ids stay theirs
     if cells is None:
         rest = f"{techniques(entry)} | {flags(entry)} | {md_date(entry.doc)}"
-        cells = _cells[id(entry)] = (team_cell(entry.team, root), rest)
+        cells = made[id(entry)] = (team_cell(entry.team, root), rest)
     return cells
 
 
@@ -188,7 +182,7 @@ def build(entries: Iterable[Entry], rules: Rules, root: Path) -> str:
 def _build(entries: list[Entry], rules: Rules, root: Path) -> str:
     entries = list(entries)
     team_cell.cache_clear()  # a README may have come or gone since the last build
-    _cells.clear()
+    made: Cells = {}
     latest = max((e.doc["timestamp"] for e in entries), default=None)
     lines = [
         "# TinyTorch Olympics — leaderboard",
@@ -217,7 +211,7 @@ def _build(entries: list[Entry], rules: Rules, root: Path) -> str:
         for name in rules.events:
             entered = [e for e in current if name in e.doc["submission"]["events"]]
             if entered:
-                lines += event_table(name, rules, entered, root)
+                lines += event_table(name, rules, entered, root, made)
         stale = [e for e in here if e.stale is not None]
         rejected = [e for e in here if not e.graded and e.stale is None]
         lines += listed("Stale, not ranked", [(e, e.stale or "") for e in stale], root)

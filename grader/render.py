@@ -65,6 +65,15 @@ def fmt_bytes(n: int | None) -> str:
     return f"{n} B"
 
 
+# The metrics shown as a plain number, each with its format (the leaderboard's score cells
+# look them up directly).
+PLAIN_FORMATS = {
+    **dict.fromkeys(("speedup", "compression_ratio", "efficiency"), "{:.3f}×".format),
+    "accuracy": "{:.3f}".format,
+    **dict.fromkeys(("composite", "code_quality", "innovation"), "{:.1f}".format),  # of 100
+}
+
+
 def fmt_value(metric: str, value: float | None) -> str:
     if value is None:
         return "—"
@@ -72,13 +81,7 @@ def fmt_value(metric: str, value: float | None) -> str:
         return fmt_ms(value)
     if metric == "size_bytes":
         return fmt_bytes(int(value))
-    if metric in ("speedup", "compression_ratio", "efficiency"):
-        return f"{value:.3f}×"
-    if metric == "accuracy":
-        return f"{value:.3f}"
-    if metric in ("composite", "code_quality", "innovation"):  # points out of 100
-        return f"{value:.1f}"
-    return f"{value:.4g}"
+    return PLAIN_FORMATS.get(metric, "{:.4g}".format)(value)
 
 
 def score_text(ev: dict) -> str:

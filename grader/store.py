@@ -127,7 +127,7 @@ def verify(path: Path, rules: Rules, root: Path, data: bytes | None = None) -> E
     return Entry(path, doc, stale)
 
 
-def check_place(doc: dict, root: Path, path: Path) -> None:
+def check_place(doc: dict, root: Path, path: Path | str) -> None:
     if place_name(doc, root, str(path)) != str(path):
         raise ConfigError(
             f"{path}: not where its team, workload and time put it: it was moved or edited "
@@ -360,8 +360,7 @@ def _latest(root: Path, rules: Rules, *, cache: bool) -> list[Entry]:
                 seen_stamps[path] = [info.st_size, info.st_mtime_ns, digest]
             if digest in known:
                 doc = known[digest]
-                if place_name(doc, root, path) != path:
-                    check_place(doc, root, Path(path))  # raises, naming the file
+                check_place(doc, root, path)
                 entries.append(Entry(Path(path), doc, stale_reason(doc, rules)))
             else:
                 entry = verify(Path(path), rules, root, data)  # read above: not cached
