@@ -15,6 +15,7 @@ never leave the grader.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -26,15 +27,13 @@ from grader.workloads import read_fingerprinted, split_arrays
 
 KEY_ENV = "OLYMPICS_PRIVATE_KEY"
 SPLIT = "private"
-_taken: list[bytes | None] = []  # the key, once taken out of the environment
 
 
+@functools.cache  # taken once: later grades of this process get the same key
 def take_key() -> bytes | None:
     """``$OLYMPICS_PRIVATE_KEY``, removed from this process's environment; None if unset."""
-    if not _taken:
-        value = os.environ.pop(KEY_ENV, None)
-        _taken.append(value.strip().encode() if value and value.strip() else None)
-    return _taken[0]
+    value = os.environ.pop(KEY_ENV, None)
+    return value.strip().encode() if value and value.strip() else None
 
 
 def new_key() -> bytes:

@@ -9,6 +9,7 @@ nothing). :func:`lint` is the observation; :func:`score` is derived from it on e
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -61,7 +62,7 @@ def lint(folder: Path, rules: Rules) -> dict:
         return observed
     try:
         binary = _ruff()
-        observed["version"] = _run([binary, "--version"], folder).strip().split()[-1][:40]
+        observed["version"] = _version(binary)
         if not files:
             observed["findings"] = 0
             return observed
@@ -127,6 +128,11 @@ def _lines_of_code(path: Path) -> int:
     except (tokenize.TokenError, SyntaxError, ValueError):
         return sum(1 for line in text.splitlines() if line.strip())
     return sum(1 for toks in lines.values() if toks != ["pass"])
+
+
+@functools.cache  # one linter for the whole process: asked once, not at every grade
+def _version(binary: str) -> str:
+    return _run([binary, "--version"], Path.cwd()).strip().split()[-1][:40]
 
 
 def _ruff() -> str:
