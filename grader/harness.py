@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from grader import stats
-from grader.errors import GraderError
+from grader.errors import EXIT_FAILED, GraderError
 from grader.sandbox import Child, ChildFailure, Limits, spawn
 
 Progress = Callable[[str, int, int], None]
@@ -72,7 +72,7 @@ class SandboxIncomplete(GraderError):
     """This machine cannot give the submission every sandbox layer, and they were required:
     not a verdict on the submission (exit 3), and none of its code was loaded."""
 
-    exit_code = 3
+    exit_code = EXIT_FAILED
 
 
 class Rejected(GraderError):
@@ -437,12 +437,13 @@ class Referee:
                 reason = "time_budget"
                 break
             if target_rounds is None and (rounds - least) % plan.check_every == 0:
-                lat = [self.calibrated(raw[i], overhead(calib), n) for i in (0, 1)]
+                cost = overhead(calib)
+                lat = [self.calibrated(raw[i], cost, n) for i in (0, 1)]
                 if stats.relative_halfwidth(stats.abba_ratios(*lat)) <= plan.target_halfwidth:
                     reason = "converged"
                     break
+        cost = overhead(calib)  # the same for both children
         for i, res in enumerate(results):
-            cost = overhead(calib)
             res.latency_samples_s += self.calibrated(raw[i], cost, n)
             res.overhead_s_per_sample.append(cost / n)
         return rounds, reason

@@ -83,10 +83,8 @@ def raise_flags(flags: list[Mapping], metrics: Mapping) -> list[dict]:
 
 def score_interval(score_metric: str, metrics: Mapping) -> list[float] | None:
     """The 95 % interval of an event's score, from the intervals of its ingredients."""
-    if score_metric == "speedup":
-        return metrics.get("speedup_ci95")
-    if score_metric == "accuracy":
-        return metrics.get("accuracy_ci95")
+    if score_metric in ("speedup", "accuracy", "composite"):  # measured with its interval
+        return metrics.get(f"{score_metric}_ci95")
     if score_metric == "compression_ratio":
         c = metrics.get("compression_ratio")
         return [c, c] if c is not None else None
@@ -150,7 +148,7 @@ def evaluate_event(
 ) -> dict:
     if event["score"] == "composite":
         mixed = composite(event, parts or {}, metrics)
-        metrics = {**metrics, "composite": mixed["score"]}
+        metrics = {**metrics, "composite": mixed["score"], "composite_ci95": mixed["score_ci95"]}
     checks = [check_rule(rule, metrics) for rule in event.get("rules", [])]
     score = metrics.get(event["score"])
     problem = measurement_problem(event["score"], score)
@@ -166,7 +164,6 @@ def evaluate_event(
     }
     if event["score"] == "composite":
         result["parts"] = mixed["parts"]
-        result["score_ci95"] = mixed["score_ci95"]
         if mixed["reason"] and disqualified_by:
             return {**result, "reason": "disqualified by flag " + ", ".join(disqualified_by)}
         if mixed["reason"]:  # a part the grader could not measure: no rule of the team's failed
