@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import stats
+from grader import handoff, stats
 from grader.errors import EXIT_FAILED, GraderError
 from grader.sandbox import Child, ChildFailure, Limits, spawn
 
@@ -163,6 +163,9 @@ class Referee:
         self.seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
         self.rng = np.random.default_rng(self.seed)
         self.in_shape = tuple(images.shape[1:])
+        self.page_bytes = handoff.page_bytes(
+            max(plan.throughput_batch, 1), images[0].nbytes // images.itemsize * 4, classes * 4
+        )
         self._limits_ok = True  # did every child get its rlimits?
         self.child_layers: dict[str, str] = {}  # the OS layers the submission's child reported
         self.live: list[Child] = []  # the current session's children
@@ -200,7 +203,8 @@ class Referee:
     def block(
         self, child: Child, inputs: np.ndarray, batch: int = 1, noop: bool = False
     ) -> tuple[float, np.ndarray]:
-        """Time one round trip carrying ``inputs``; return (seconds, scores)."""
+        """Time one block of ``inputs``, handed over ``batch`` at a time; return (seconds,
+        scores). The clock runs from the first sample's release to the last answer."""
         n = len(inputs)
         message = {
             "op": "block",
@@ -210,25 +214,18 @@ class Referee:
             "input_shape": list(self.in_shape),
             "classes": self.classes,
         }
-        payload = np.ascontiguousarray(inputs, dtype=np.float32)
-        timeout = self.plan.block_timeout_s
         # The other child is stopped while this one works: nothing it left running (a
         # thread, a timer's signal handler) can take the shared core from the timed one.
         others = [c for c in self.live if c is not child]
         for other in others:
             other.pause()
         try:
-            start = time.perf_counter()
-            child.send(message, payload, timeout=timeout)
-            reply = child.receive(timeout=timeout)
-            raw = child.read(n * self.classes * 4, time.monotonic() + timeout)
-            elapsed = time.perf_counter() - start
+            elapsed, scores = child.run_block(
+                message, inputs, batch, self.classes, self.plan.block_timeout_s
+            )
         finally:
             for other in others:
                 other.resume()
-        if reply.get("op") != "done" or reply.get("n") != n:
-            raise child.failure("bad_output", f"{child.name} sent {reply!r}, not its answers")
-        scores = np.frombuffer(raw, dtype=np.float32).reshape(n, self.classes)
         if not noop:
             bad = ~np.isfinite(scores).all(axis=1)
             if bad.any():
@@ -351,7 +348,9 @@ class Referee:
         try:
             with _Verdicts():
                 for model in models:
-                    children.append(spawn(model.name, model.folder, self.plan.limits, core))
+                    children.append(
+                        spawn(model.name, model.folder, self.plan.limits, core, self.page_bytes)
+                    )
                     self._limits_ok &= children[-1].info.get("limits") == "prlimit"
                     if model is models[1]:
                         self.child_layers = children[-1].info.get("layers", {})

@@ -26,7 +26,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader import wire
+import numpy as np
+
+from grader import handoff, wire
 
 F_SETPIPE_SZ = 1031  # Linux fcntl; absent elsewhere, where the default pipe size is used
 STDERR_TAIL_BYTES = 4096
@@ -66,6 +68,9 @@ class Child:
     core: int | None = None
     killed: bool = False
     info: dict = field(default_factory=dict)
+    page: handoff.Page | None = None  # the hand-over page, shared with the child
+    released: int = 0  # the last sample (or batch) handed over
+    blocks: int = 0
 
     def failure(self, code: str, message: str) -> ChildFailure:
         return ChildFailure(code, message, self.name)
@@ -100,6 +105,78 @@ class Child:
             readable, _, _ = select.select([self.from_child], [self.to_child], [], remaining)
             if readable:
                 self._failed_while_writing()
+
+    def run_block(
+        self, message: dict, inputs: np.ndarray, batch: int, classes: int, timeout: float
+    ) -> tuple[float, np.ndarray]:
+        """Hand ``inputs`` over ``batch`` at a time through the page; return the seconds
+        from the first release to the last answer, on the parent's clock, and the scores.
+
+        The child's answer for each release is copied out before the next sample is
+        written over the current one (``handoff``); the page is the child's to write, so
+        every counter read back from it is checked like any other input from the child.
+        """
+        assert self.page is not None
+        deadline = time.monotonic() + timeout
+        self.blocks += 1
+        first = self.released
+        steps = len(inputs) // batch
+        self.send({**message, "block": self.blocks, "first": first}, timeout=timeout)
+        words = self.page.words
+        x, answer = self.page.slots(batch, inputs.shape[1:], classes)
+        x_bytes, answer_bytes = memoryview(x).cast("B"), memoryview(answer).cast("B")
+        scores = np.empty((steps * batch, classes), dtype=np.float32)
+        chunk, size = x_bytes.nbytes, answer_bytes.nbytes
+        sources = memoryview(np.ascontiguousarray(inputs, dtype=np.float32)).cast("B")
+        targets = memoryview(scores).cast("B")
+        pieces = [
+            (sources[k * chunk : (k + 1) * chunk], targets[k * size : (k + 1) * size])
+            for k in range(steps)
+        ]
+        self._await(handoff.READY, self.blocks, self.blocks - 1, deadline)  # untimed
+        released, answered = handoff.RELEASED, handoff.ANSWERED
+        seq = first
+        start = time.perf_counter()
+        for source, target in pieces:
+            x_bytes[:] = source
+            seq += 1
+            words[released] = seq
+            if words[answered] != seq:
+                self._await(answered, seq, seq - 1, deadline)
+            target[:] = answer_bytes
+        elapsed = time.perf_counter() - start
+        self.released = seq
+        reply = self.receive(timeout=max(deadline - time.monotonic(), 0.1))
+        if reply.get("op") != "done" or reply.get("n") != len(inputs):
+            self.kill()
+            raise self.failure("bad_output", f"{self.name} sent {reply!r}, not 'done'")
+        return elapsed, scores
+
+    def _await(self, index: int, value: int, before: int, deadline: float) -> None:
+        """Spin until the child's counter ``index`` reaches ``value``; it may only hold
+        ``before`` meanwhile. Past the deadline: ``timeout``; an error or EOF from the
+        child meanwhile: its verdict."""
+        words = self.page.words
+        spins = 0
+        while (seen := words[index]) != value:
+            spins += 1
+            if spins <= handoff.FAST_SPINS:
+                continue
+            os.sched_yield()
+            if spins % handoff.CHECK_EVERY:
+                continue
+            if seen != before:
+                self.kill()
+                raise self.failure(
+                    "bad_output", f"{self.name} wrote {seen} to the hand-over page's counter"
+                )
+            if time.monotonic() > deadline:
+                self.kill()
+                raise self.failure("timeout", f"{self.name} did not answer in time")
+            if select.select([self.from_child], [], [], 0)[0]:
+                self.receive(timeout=5.0)  # an error message, or EOF: the verdict
+                self.kill()
+                raise self.failure("bad_output", f"{self.name} spoke in the middle of a block")
 
     def _failed_while_writing(self) -> None:
         # The child answered mid-block: only an error message or EOF can explain that.
@@ -222,6 +299,8 @@ class Child:
         for fd in (self.to_child, self.from_child):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        if self.page is not None:
+            self.page.close()
         # The log is only read for a verdict's message, always before close.
         remove_tree(self.log_path.parent)
 
@@ -286,8 +365,12 @@ def apply_limits(pid: int, limits: Limits) -> None:
         resource.prlimit(pid, which, (value, value))
 
 
-def spawn(name: str, folder: Path, limits: Limits, core: int | None) -> Child:
+def spawn(
+    name: str, folder: Path, limits: Limits, core: int | None, page_bytes: int = 1 << 20
+) -> Child:
     """Start a worker in ``folder`` and wait for its hello.
+
+    ``page_bytes`` sizes the hand-over page (``handoff.page_bytes``).
 
     The limits are set with prlimit before the child hears about any submission code: the
     worker imports nothing of the submission until it receives "load".
@@ -297,6 +380,7 @@ def spawn(name: str, folder: Path, limits: Limits, core: int | None) -> Child:
     for fd in (to_child_w, from_child_w):
         with contextlib.suppress(OSError):
             fcntl.fcntl(fd, F_SETPIPE_SZ, 1 << 20)
+    page_fd = handoff.create(page_bytes)
     log_dir = Path(tempfile.mkdtemp(prefix="olympics-"))
     log_path = log_dir / f"{name}.log"
     workdir = log_dir / "work"
@@ -304,7 +388,7 @@ def spawn(name: str, folder: Path, limits: Limits, core: int | None) -> Child:
         private_copy(folder, workdir)
     except OSError as exc:
         remove_tree(log_dir)
-        for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
+        for fd in (to_child_r, to_child_w, from_child_r, from_child_w, page_fd):
             os.close(fd)
         raise ChildFailure("crashed", f"could not copy {folder} for {name}: {exc}", name) from None
     cmd = [
@@ -315,6 +399,7 @@ def spawn(name: str, folder: Path, limits: Limits, core: int | None) -> Child:
         BOOTSTRAP.format(root=str(GRADER_PARENT)),
         str(to_child_r),
         str(from_child_w),
+        str(page_fd),
         ",".join(limits.skip_layers),
     ]
     with open(log_path, "wb") as log:
@@ -325,7 +410,7 @@ def spawn(name: str, folder: Path, limits: Limits, core: int | None) -> Child:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            pass_fds=(to_child_r, from_child_w),
+            pass_fds=(to_child_r, from_child_w, page_fd),
             start_new_session=True,
             close_fds=True,
         )
@@ -333,6 +418,8 @@ def spawn(name: str, folder: Path, limits: Limits, core: int | None) -> Child:
     os.close(from_child_w)
     os.set_blocking(to_child_w, False)
     child = Child(name, proc, to_child_w, from_child_r, log_path, core)
+    child.page = handoff.Page(page_fd)
+    os.close(page_fd)  # the mapping stays
     try:
         apply_limits(proc.pid, limits)
     except (OSError, ValueError, AttributeError):

@@ -1,15 +1,15 @@
 """The child's side: build the submission's model, then answer blocks of samples.
 
-Runs in its own process, started by the sandbox with two pipe descriptors. It only
-computes: the parent holds the labels and owns the clock. It imports nothing of the
-grader but the wire protocol, the operating-system layers (``confine``), applied before it
-says hello, and its own audit hook (``guard``), installed before the submission's code is
-imported.
+Runs in its own process, started by the sandbox with two pipe descriptors and a page of
+shared memory (``handoff``). It only computes: the parent holds the labels and owns the
+clock. It imports nothing of the grader but the wire protocol, the hand-over page, the
+operating-system layers (``confine``), applied before it says hello, and its own audit
+hook (``guard``), installed before the submission's code is imported.
 
-Each block's samples stay in the pipe until the model has answered the previous one:
-the loop reads one sample (or one batch) into a reused buffer, calls the model, and
-copies the scores out. So the model never holds sample i+1 while answering sample i, and
-peeking through frames or the garbage collector finds nothing ahead.
+A block's samples come one at a time (or one batch at a time) through the shared page,
+and the parent writes the next only once the current one is answered: the model cannot
+hold sample i+1 while answering sample i, whatever it does (frames, the garbage
+collector, the pipe, the page itself all hold nothing ahead).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from grader import confine, guard, wire
+from grader import confine, guard, handoff, wire
 
 EXIT_OK = 0
 EXIT_REPORTED = 3  # the child sent an error message before exiting
@@ -88,26 +88,32 @@ def count_parameters(model) -> tuple[int | None, dict[str, int]]:
     return total, dtypes
 
 
-def run_block(reader, call, n: int, batch: int, in_shape: tuple, classes: int) -> np.ndarray:
-    """Feed ``n`` samples from the pipe to ``call``, ``batch`` at a time; return the scores.
+def run_block(
+    page: handoff.Page, call, n: int, batch: int, in_shape: tuple, classes: int, first: int
+) -> None:
+    """Answer ``n`` samples handed over through ``page``, ``batch`` at a time.
 
-    This loop is the harness's own per-sample cost, calibrated with a no-op model and
-    subtracted by the parent; keep it lean (unbuffered readinto is the cheapest read).
+    Releases ``first + 1``, ``first + 2``, … come from the parent; each is answered in the
+    answer slot and acknowledged before the parent writes the next (see ``handoff``). This
+    loop is the harness's own per-sample cost, calibrated with a no-op model and subtracted
+    by the parent; keep it lean.
     """
-    x = np.empty((batch, *in_shape), dtype=np.float32)
-    view = memoryview(x).cast("B")
-    nbytes = len(view)
-    out = np.empty((n, classes), dtype=np.float32)
+    words = page.words
+    x, answer = page.slots(batch, in_shape, classes)
     expected = (batch, classes)
-    readinto = reader.readinto
     ndarray = np.ndarray
     float32 = np.dtype(np.float32)
-    for start in range(0, n, batch):
-        got = readinto(view)
-        if got != nbytes:
-            if got == 0:
-                raise wire.WireError("pipe closed in the middle of a block")
-            wire.readinto_exact(reader.fileno(), view[got:])
+    released, answered = handoff.RELEASED, handoff.ANSWERED
+    parent = os.getppid()
+    for seq in range(first + 1, first + n // batch + 1):
+        if words[released] != seq:
+            spins = 0
+            while words[released] != seq:
+                spins += 1
+                if spins > handoff.FAST_SPINS:
+                    os.sched_yield()
+                    if spins % handoff.CHECK_EVERY == 0 and os.getppid() != parent:
+                        os._exit(EXIT_PROTOCOL)  # the grader is gone: do not spin on
         y = call(x)
         if type(y) is not ndarray:
             y = np.asarray(getattr(y, "data", y))
@@ -117,8 +123,8 @@ def run_block(reader, call, n: int, batch: int, in_shape: tuple, classes: int) -
                 f"the model returned {y.dtype} scores of shape {y.shape} for an input of "
                 f"shape {x.shape}; expected numbers of shape {expected}",
             )
-        out[start : start + batch] = y
-    return out
+        answer[...] = y
+        words[answered] = seq
 
 
 OUTPUT_LIMIT_BYTES = 1 << 20
@@ -191,7 +197,7 @@ def reporter(fd_out: int, code: str) -> Callable[[str], None]:
     return report
 
 
-def serve(fd_in: int, fd_out: int, skip: list[str], _run_block=run_block) -> int:
+def serve(fd_in: int, fd_out: int, fd_page: int, skip: list[str], _run_block=run_block) -> int:
     # The OS layers go on before hello: before the parent sends any submission code.
     readable = [*guard.read_roots(), os.getcwd(), *sorted(guard.DEVICES)]
     layers = confine.confine(readable, skip)
@@ -199,7 +205,7 @@ def serve(fd_in: int, fd_out: int, skip: list[str], _run_block=run_block) -> int
         fd_out, {"op": "hello", "pid": os.getpid(), "numpy": np.__version__, "layers": layers}
     )
     model = call = None
-    reader = io.FileIO(fd_in, "rb", closefd=False)
+    page = handoff.Page(fd_page)
     while True:
         message = wire.receive(fd_in)
         op = message["op"]
@@ -228,14 +234,14 @@ def serve(fd_in: int, fd_out: int, skip: list[str], _run_block=run_block) -> int
             try:
                 # Bound when serve was defined: replacing the module's run_block (not an
                 # audit event) does not change the loop that is timed.
-                out = _run_block(reader, target, n, batch, in_shape, classes)
+                page.words[handoff.READY] = int(message["block"])
+                _run_block(page, target, n, batch, in_shape, classes, int(message["first"]))
             except (ModelError, wire.WireError):
                 raise
             except BaseException as exc:
                 why = f"the model raised {describe(exc)}"
                 raise failure(exc, "during inference", why) from None
             wire.send(fd_out, {"op": "done", "n": n})
-            wire.write_all(fd_out, memoryview(out).cast("B"))
         else:
             raise wire.WireError(f"unknown op {op!r}")
 
@@ -246,9 +252,10 @@ def main(argv: list[str] | None = None) -> int:
     output = CappedOutput(1, OUTPUT_LIMIT_BYTES)
     output.exceeded = reporter(fd_out, "bad_output")
     sys.stdout = sys.stderr = output
-    skip = [name for name in argv[2].split(",") if name] if len(argv) > 2 else []
+    fd_page = int(argv[2])
+    skip = [name for name in argv[3].split(",") if name] if len(argv) > 3 else []
     try:
-        return serve(fd_in, fd_out, skip)
+        return serve(fd_in, fd_out, fd_page, skip)
     except ModelError as exc:
         with contextlib.suppress(OSError):
             wire.send(fd_out, {"op": "error", "code": exc.code, "message": exc.message})

@@ -654,37 +654,83 @@ def test_child_environment_is_whitelisted_and_its_folder_a_private_copy(
 
 PEEK_AHEAD = """\
 FD_IN = int(sys.argv[1])  # the worker's input pipe, named on its command line
-cache = {}
+calls = [0]
 
 
 def forward(x):
-    key = x.tobytes()
-    if key in cache:
-        return cache.pop(key)
-    if len(x) == 1:
+    calls[0] += 1
+    if calls[0] % 50 == 0:
         os.set_blocking(FD_IN, False)
-        chunks = []
         try:
-            while chunk := os.read(FD_IN, 1 << 20):
-                chunks.append(chunk)
+            ahead = os.read(FD_IN, 1 << 20)
         except BlockingIOError:
-            pass
-        os.set_blocking(FD_IN, True)
-        ahead = b"".join(chunks)
+            ahead = b""
+        finally:
+            os.set_blocking(FD_IN, True)
         if ahead:
-            # Put the samples back where the worker expects them, answered in advance.
-            fd = os.open(f"/proc/self/fd/{FD_IN}", os.O_WRONLY)
-            os.write(fd, ahead)
-            os.close(fd)
-            rows = np.frombuffer(ahead, dtype=np.float32).reshape(-1, 784)
-            for row, scores in zip(rows, mlp(rows)):
-                cache[row.tobytes()] = scores[None, :]
+            raise RuntimeError(f"read {len(ahead)} bytes ahead from the worker's pipe")
     return mlp(x)
 
 
 def build_model():
     return forward
 """
+
+# The hand-over page, found the way hostile code would: through the callers' frames.
+FIND_PAGE = """\
+def the_page():
+    frame = sys._getframe(1)
+    while frame is not None:
+        for value in frame.f_locals.values():
+            for v in [value, *getattr(value, "__dict__", {}).values()]:
+                if type(v).__name__ == "mmap":
+                    return v
+        frame = frame.f_back
+    raise RuntimeError("the search is broken: no shared page found")
+
+
+"""
+
+PEEK_PAGE = (
+    FIND_PAGE
+    + """\
+calls = [0]
+before = [b""]
+
+
+def forward(x):
+    calls[0] += 1
+    if 200 <= calls[0] < 260:  # during the timed rounds
+        if x.tobytes() in before[0]:
+            raise RuntimeError("this sample was in the page before the last one was answered")
+        before[0] = bytes(the_page())
+    return mlp(x)
+
+
+def build_model():
+    return forward
+"""
+)
+
+WRITE_COUNTER = (
+    FIND_PAGE
+    + """\
+calls = [0]
+
+
+def forward(x):
+    calls[0] += 1
+    if calls[0] == 100:
+        page = the_page()
+        page[64:72] = (10**12).to_bytes(8, "little")  # the child's "answered" counter
+        time.sleep(5)
+    return mlp(x)
+
+
+def build_model():
+    return forward
+"""
+)
 
 
 PEEK_FRAMES = """\
@@ -750,30 +796,30 @@ def test_replacing_the_workers_loop_does_not_change_the_timed_loop(
     graded(grade(submit(tmp_path, "loop", REPLACE_LOOP, header=MLP), rules, plan))
 
 
-def test_model_cannot_read_ahead_through_the_workers_pipe(
+def test_model_finds_nothing_ahead_in_the_workers_pipe(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
-    """SPEC §4: the model must not see sample i+1 before answering sample i. Reading the
-    rest of the block from the worker's pipe is possible (same process), but putting it
-    back means re-opening the pipe through /proc/self/fd, which the audit hook refuses."""
-    folder = submit(tmp_path, "peek", PEEK_AHEAD, header=MLP)
-    doc = grade(folder, rules, plan)
-    rejected(doc, "sandbox_violation", "/proc/self/fd")
+    """SPEC §4: the model must not see sample i+1 before answering sample i. Samples come
+    through the shared page, one per answer; the pipe carries only the block's message,
+    so reading it from the model finds nothing (the model raises if it finds anything:
+    it did when the block's samples travelled in the pipe)."""
+    graded(grade(submit(tmp_path, "peek", PEEK_AHEAD, header=MLP), rules, plan))
 
 
-def test_reading_ahead_without_putting_back_starves_the_worker(
+def test_model_finds_no_sample_ahead_in_the_shared_page(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
-    """Without the write-back the samples are gone: the worker waits for input that never
-    comes, and the grade ends in a timeout instead of a faster score."""
-    plan = dataclasses.replace(plan, block_timeout_s=1.0)
-    body = PEEK_AHEAD.replace(
-        'fd = os.open(f"/proc/self/fd/{FD_IN}", os.O_WRONLY)', "fd = os.dup(1)"
-    )
-    assert body != PEEK_AHEAD
-    doc = grade(submit(tmp_path, "peek2", body, header=MLP), rules, plan)
-    assert doc["verdict"]["status"] == "rejected"
-    assert doc["verdict"]["code"] in ("timeout", "bad_output"), doc["verdict"]
+    """The page itself, read whole by the model at each call, never holds the next sample:
+    the parent writes it only after the current one is answered."""
+    graded(grade(submit(tmp_path, "peek-page", PEEK_PAGE, header=MLP), rules, plan))
+
+
+def test_a_model_that_writes_the_pages_counters_is_bad_output(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    """The page is the child's to write: the parent checks every counter it reads back."""
+    doc = grade(submit(tmp_path, "counter", WRITE_COUNTER, header=MLP), rules, plan)
+    rejected(doc, "bad_output", "hand-over page")
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,6 @@ class FakeChild:
     def __init__(self, name: str, clock: FakeClock, latency: float, seen: list) -> None:
         self.name, self.clock, self.latency, self.seen = name, clock, latency, seen
         self.info = {"limits": "prlimit"}
-        self.pending: bytes = b""
         self.loaded = False
         self.paused = False
         self.pauses = 0
@@ -54,28 +53,30 @@ class FakeChild:
         self.paused = False
 
     def send(self, message: dict, payload=None, timeout: float = 0.0) -> None:
-        assert not self.paused, f"{self.name} was sent a block while stopped"
+        assert not self.paused, f"{self.name} was sent a message while stopped"
         self.message = message
         self.loaded |= message["op"] == "load"
-        if message["op"] != "block":
-            return
-        x = np.frombuffer(memoryview(payload).cast("B"), dtype=np.float32).reshape(message["n"], -1)
+
+    def receive(self, timeout: float) -> dict:
+        assert self.message["op"] == "load"
+        return {"op": "loaded", "parameters": 42, "dtypes": {"float32": 42}}
+
+    def run_block(
+        self, message: dict, inputs: np.ndarray, batch: int, classes: int, timeout: float
+    ) -> tuple[float, np.ndarray]:
+        """The block's message wakes the child (a pipe's round trip, outside the clock),
+        then each sample costs the loop's overhead plus the model's latency."""
+        assert not self.paused, f"{self.name} was sent a block while stopped"
+        x = inputs.reshape(len(inputs), -1)
         per_sample = OVERHEAD + (self.noop_extra if message["noop"] else self.latency)
-        self.clock.now += ROUND_TRIP + per_sample * message["n"]
-        scores = np.zeros((message["n"], message["classes"]), dtype=np.float32)
+        self.clock.now += ROUND_TRIP
+        elapsed = per_sample * message["n"]
+        self.clock.now += elapsed
+        scores = np.zeros((message["n"], classes), dtype=np.float32)
         if not message["noop"]:
             self.seen.extend(row.tobytes() for row in x)
             scores[np.arange(len(x)), np.rint(x[:, 0] * 10).astype(int)] = 1.0
-        self.pending = scores.tobytes()
-
-    def receive(self, timeout: float) -> dict:
-        if self.message["op"] == "load":
-            return {"op": "loaded", "parameters": 42, "dtypes": {"float32": 42}}
-        return {"op": "done", "n": self.message["n"]}
-
-    def read(self, n: int, deadline: float) -> bytes:
-        data, self.pending = self.pending[:n], self.pending[n:]
-        return data
+        return elapsed, scores
 
     def peak_rss_bytes(self) -> int:
         return 50_000_000 if self.loaded else 30_000_000
@@ -90,7 +91,7 @@ def fake(monkeypatch):
     latencies = {"baseline": 20e-6, "submission": 10e-6}
     seen: dict[str, list] = {"baseline": [], "submission": []}
 
-    def spawn(name, folder, limits, core):
+    def spawn(name, folder, limits, core, page_bytes):
         child = FakeChild(name, clock, latencies[name], seen[name])
         spawned.append(child)
         return child
@@ -139,7 +140,7 @@ def test_calibrated_latency_is_exactly_the_models_own(fake) -> None:
     m, _ = measure()
     assert m.baseline.latency_samples_s == pytest.approx([latencies["baseline"]] * m.rounds)
     assert m.submission.latency_samples_s == pytest.approx([latencies["submission"]] * m.rounds)
-    expected_overhead = OVERHEAD + ROUND_TRIP / m.block_size
+    expected_overhead = OVERHEAD  # the round trip is outside the clock
     assert m.submission.overhead_s_per_sample == pytest.approx([expected_overhead] * 2)
 
 
@@ -154,8 +155,8 @@ def test_speedup_is_the_ratio_of_latencies(fake) -> None:
 
 def test_block_is_sized_to_the_slower_model(fake) -> None:
     m, _ = measure()
-    # 1 ms of the baseline's raw probe time per sample: 20 µs + 3 µs + 100 µs / 32.
-    assert m.block_size == round(0.001 / (20e-6 + OVERHEAD + ROUND_TRIP / 32))
+    # 1 ms over the baseline's probe time per sample: 20 µs + 3 µs (no round trip).
+    assert m.block_size == round(0.001 / (20e-6 + OVERHEAD))
 
 
 def test_accuracy_comes_from_one_clean_pass_over_every_image(fake) -> None:
@@ -187,7 +188,7 @@ def test_peak_memory_is_measured_against_the_bare_footprint(fake) -> None:
 
 
 def test_the_other_child_is_stopped_while_one_is_timed(fake) -> None:
-    """FakeChild.send asserts that a stopped child gets no block; here, that both were
+    """FakeChild.run_block asserts that a stopped child gets no block; here, that both were
     stopped in turn, every block."""
     clock, _, _ = fake
     m, _ = measure()
