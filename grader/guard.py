@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 from collections.abc import Callable, Iterable
 
 # Events that end the child whatever their arguments.
@@ -48,6 +49,8 @@ ESCAPE_MODULES = frozenset({"_posixsubprocess"})
 STDLIB_PROBES = ("org", "_sysconfigdata_")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 DEVICES = frozenset({"/dev/null", "/dev/urandom", "/dev/random", "/dev/zero"})
+# Modules whose attributes a submission may not change: the clocks, and the worker's own.
+SEALED = ("time",)
 
 
 class Guard:
@@ -81,6 +84,9 @@ class Guard:
     def judge(self, event: str, args: tuple) -> str | None:
         if event in REFUSED or event.startswith(REFUSED_PREFIXES):
             return f"{event} is not allowed in a submission"
+        if event == "object.__setattr__" and isinstance(args[0], _sealed):
+            # object.__setattr__(module, "__class__", ...): unsealing, around __setattr__
+            return f"changing the module {args[0].__name__!r} is not allowed"
         if event == "object.__setattr__" and _graders(args[0]):
             return f"changing the grader's {getattr(args[0], '__qualname__', '?')} is not allowed"
         if event == "import":
@@ -134,9 +140,49 @@ def read_roots() -> list[str]:
     return sorted(roots)
 
 
+_WHY = "the grader's clock and its worker are not the submission's to change"
+_sealed: tuple[type, ...] = ()  # the class of the sealed modules, once seal() made it
+
+
+def seal(report: Callable[[str], None]) -> None:
+    """Seal the clocks' module and every module of the grader's loaded in the child:
+    setting or deleting one of their attributes ends the child.
+
+    Patching ``time.perf_counter`` in the child would change nothing (the clock that
+    counts is the parent's), nor would patching the worker's loop (bound before any
+    submission code ran); but the attempt is a submission tampering with the measurement,
+    and it gets a verdict rather than silence. The class and its metaclass refuse changes
+    too; ``object.__setattr__(module, "__class__", …)`` is an audit event the guard
+    refuses. Writing a module's ``__dict__`` or calling ``ModuleType.__setattr__``
+    goes around all this: what holds then is that the clock is in another process.
+    """
+    global _sealed
+
+    class Seal(type):
+        def __setattr__(cls, name: str, value: object) -> None:
+            report(f"changing the grader's seal on modules ({name}) is not allowed")
+
+        def __delattr__(cls, name: str) -> None:
+            report(f"changing the grader's seal on modules ({name}) is not allowed")
+
+    class Sealed(types.ModuleType, metaclass=Seal):
+        def __setattr__(self, name: str, value: object) -> None:
+            report(f"changing {self.__name__}.{name} is not allowed: {_WHY}")
+
+        def __delattr__(self, name: str) -> None:
+            report(f"deleting {self.__name__}.{name} is not allowed: {_WHY}")
+
+    _sealed = (Sealed,)
+    for name, module in list(sys.modules.items()):
+        ours = name in SEALED or name == "grader" or name.startswith("grader.")
+        if ours and type(module) is types.ModuleType:
+            module.__class__ = Sealed
+
+
 def install(folder: str, imports: dict, report: Callable[[str], None]) -> Guard:
     guard = Guard(folder, imports, report, read_roots())
     sys.addaudithook(guard)
+    seal(report)
     return guard
 
 

@@ -2,7 +2,8 @@
 
 The child gets its own session (so the whole process group can be killed), a
 whitelisted environment with BLAS pinned to one thread, resource limits, a CPU core of
-its own where the machine has one to spare, and two dedicated pipes. Every read from
+its own where the machine has one to spare, two dedicated pipes and a page of shared memory
+for the samples (``handoff``). Every read from
 it has a deadline; on expiry the group is killed with SIGKILL.
 
 The child runs in a private, read-only copy of the model's folder, removed with its log

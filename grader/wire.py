@@ -1,13 +1,14 @@
 """The wire protocol between the grader (parent) and a worker (child).
 
 Two dedicated pipes, never stdout. A *message* is a 4-byte big-endian length followed by
-that many bytes of UTF-8 JSON holding one object with an ``op``. Bulk data follows a
-message as raw little-endian float32 bytes whose size the message announced:
+that many bytes of UTF-8 JSON holding one object with an ``op``. A block's samples and
+scores do not travel here but through the shared page (``handoff``), one at a time:
 
     parent -> child  {"op": "load", ...}
     child -> parent  {"op": "loaded", ...}
-    parent -> child  {"op": "block", "n", "batch", "noop", ...} + n samples
-    child -> parent  {"op": "done", "n"} + n x classes scores
+    parent -> child  {"op": "block", "n", "batch", "noop", "block", "first", ...}
+                     ... n / batch hand-overs through the page ...
+    child -> parent  {"op": "done", "n"}
     parent -> child  {"op": "exit"}
     child -> parent  {"op": "error", "code", "message"} at any point; then the child exits
 

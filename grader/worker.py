@@ -114,13 +114,14 @@ def run_block(
                     os.sched_yield()
                     if spins % handoff.CHECK_EVERY == 0 and os.getppid() != parent:
                         os._exit(EXIT_PROTOCOL)  # the grader is gone: do not spin on
-        y = call(x)
+        y = returned = call(x)
         if type(y) is not ndarray:
             y = np.asarray(getattr(y, "data", y))
         if y.shape != expected or (y.dtype is not float32 and y.dtype.kind not in "biuf"):
+            what = "" if type(returned) is ndarray else f"a {type(returned).__name__} holding "
             raise ModelError(
                 "bad_output",
-                f"the model returned {y.dtype} scores of shape {y.shape} for an input of "
+                f"the model returned {what}{y.dtype} scores of shape {y.shape} for an input of "
                 f"shape {x.shape}; expected numbers of shape {expected}",
             )
         answer[...] = y
@@ -216,6 +217,9 @@ def serve(fd_in: int, fd_out: int, fd_page: int, skip: list[str], _run_block=run
                 guard.install(
                     os.getcwd(), message["imports"], reporter(fd_out, "sandbox_violation")
                 )
+            # Shift the heap by a random amount before the model allocates anything: see
+            # Referee.layout_shift. Kept alive for the child's life.
+            layout = bytearray(int(message.get("layout_shift", 0)))  # noqa: F841
             model, call = build(message)
             parameters, dtypes = count_parameters(model)
             wire.send(fd_out, {"op": "loaded", "parameters": parameters, "dtypes": dtypes})

@@ -377,6 +377,38 @@ REJECTIONS = [
         ("wrote more to its output", "File too large"),
         id="build-writes-50mb-to-fd-1",
     ),
+    pytest.param(
+        """\
+        def build_model():
+            del time.perf_counter
+        """,
+        "sandbox_violation",
+        ("deleting time.perf_counter",),
+        id="delete-the-clock",
+    ),
+    pytest.param(
+        """\
+        import types
+
+
+        def build_model():
+            object.__setattr__(time, "__class__", types.ModuleType)  # unseal the module
+            time.perf_counter = lambda: 0.0
+        """,
+        "sandbox_violation",
+        ("changing the module 'time'",),
+        id="unseal-the-clock",
+    ),
+    pytest.param(
+        """\
+        def build_model():
+            type(time).__setattr__ = object.__setattr__  # lift the seal
+            time.perf_counter = lambda: 0.0
+        """,
+        "sandbox_violation",
+        ("seal on modules (__setattr__)",),
+        id="silence-the-seal",
+    ),
 ]
 
 
@@ -778,21 +810,40 @@ def test_model_finds_no_sample_ahead_through_the_frames(
 
 
 REPLACE_LOOP = """\
+import types
+
+
 def build_model():
-    def whole_block_at_once(reader, call, n, batch, in_shape, classes):
+    def whole_block_at_once(*args):
         raise RuntimeError("the replaced loop ran: it could have read the whole block")
 
-    sys.modules["grader.worker"].run_block = whole_block_at_once  # not an audit event
+    worker = sys.modules["grader.worker"]
+    types.ModuleType.__setattr__(worker, "run_block", whole_block_at_once)  # around the seal
+    assert worker.run_block is whole_block_at_once
     return mlp
 """
 
 
-def test_replacing_the_workers_loop_does_not_change_the_timed_loop(
+def test_patching_the_workers_loop_is_a_sandbox_violation(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
-    """The reviewer's attack: swap the worker's run_block for one that reads the whole
-    block and answers it as one batch. serve bound the loop before any submission code
-    existed, so the replacement never runs (it would raise: the grade would be rejected)."""
+    """The grader's modules in the child are sealed: assigning to one ends the child."""
+    body = REPLACE_LOOP.replace(
+        'types.ModuleType.__setattr__(worker, "run_block", whole_block_at_once)',
+        "worker.run_block = whole_block_at_once",
+    )
+    assert body != REPLACE_LOOP
+    doc = grade(submit(tmp_path, "loop", body, header=MLP), rules, plan)
+    rejected(doc, "sandbox_violation", "grader.worker.run_block")
+
+
+def test_replacing_the_workers_loop_around_the_seal_does_not_change_the_timed_loop(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    """The reviewer's attack, past the seal (ModuleType.__setattr__ is no audit event):
+    swap the worker's run_block for one that would read the whole block and answer it as
+    one batch. serve bound the loop before any submission code existed, so the
+    replacement never runs (it would raise: the grade would be rejected)."""
     graded(grade(submit(tmp_path, "loop", REPLACE_LOOP, header=MLP), rules, plan))
 
 

@@ -6,7 +6,7 @@ process left behind, no secret of the grader's environment in any output. Afterw
 normal submission still gets the same numbers.
 
 The grades run three at a time (two of them wait out a timeout); one at a time the corpus
-takes about 90 s here (the sandbox issue asks for under 3 minutes).
+takes about 97 s here for its 32 cases (the sandbox issue asks for under 3 minutes).
 """
 
 from __future__ import annotations
@@ -60,6 +60,18 @@ EXPECTED = {
     "memory-bomb": ("memory_limit", ["memory"]),
     "print-flood": ("bad_output", ["printed more than"]),
     "error-injection": ("crashed", ["RuntimeError"]),
+    "patch-the-clock": ("sandbox_violation", ["time.perf_counter"]),
+    "patch-the-grader": ("sandbox_violation", ["grader.worker.run_block"]),
+    "fork-bomb": ("sandbox_violation", ["os.fork"]),
+    "ctypes-through-numpy": ("sandbox_violation", ["ctypes"]),
+    "exit-early": ("crashed", ["exited with code 0"]),
+    "nan-scores": ("bad_output", ["NaN"]),
+    "wrong-shape": ("bad_output", ["shape"]),
+    "not-an-array": ("bad_output", ["str"]),
+    "read-other-team": ("sandbox_violation", ["example-int8"]),
+    "importlib-torch": ("import_forbidden", ["importlib"]),
+    "exec-import-torch": ("sandbox_violation", ["torch"]),
+    "environ-to-file": ("sandbox_violation", ["olympics-pwned"]),
 }
 
 
