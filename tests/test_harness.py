@@ -388,6 +388,15 @@ REJECTIONS = [
     ),
     pytest.param(
         """\
+        def build_model():
+            os.ftruncate(int(sys.argv[3]), 0)  # the hand-over page, under the grader's mapping
+        """,
+        "sandbox_violation",
+        ("os.truncate",),
+        id="shrink-the-page",
+    ),
+    pytest.param(
+        """\
         import types
 
 
