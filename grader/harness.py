@@ -53,6 +53,12 @@ class Plan:
     noise: float = 0.5 / 255  # below one grey level: the same digit, never the same bytes
     limits: Limits = field(default_factory=Limits)
     require_sandbox: bool = False  # refuse to load submission code without every layer
+    # Of the answers to digits already answered once, the share that must match the first
+    # answer (the same digit with noise below one grey level, single or batched): the
+    # example submissions and baselines here agree on 99.99-100 %; a model honest only
+    # where it can tell it is scored does not. What a model could gain by answering the
+    # rest fast and wrong is at most this share's complement of its compute.
+    min_repeat_agreement: float = 0.95
 
 
 QUICK = Plan(
@@ -101,7 +107,12 @@ class ModelMeasurement:
     throughput_samples_s: list[float] = field(default_factory=list)  # samples/s, per block
     predictions: np.ndarray | None = None
     private_predictions: np.ndarray | None = None  # on the sealed split, when it is scored
-    agreement: list[float] = field(default_factory=list)
+    agreement: list[float] = field(default_factory=list)  # per batched block
+    # Single-sample answers to digits already answered once (clean), against that first
+    # answer: every later timed presentation. A model honest only on the clean pass, which
+    # it could tell apart, would disagree here.
+    repeats_agreed: int = 0
+    repeats_compared: int = 0
     parameters: int | None = None
     parameter_dtypes: dict[str, int] = field(default_factory=dict)
     base_rss_bytes: int | None = None
@@ -118,6 +129,23 @@ class ModelMeasurement:
     @property
     def batch_agreement(self) -> float | None:
         return float(np.mean(self.agreement)) if self.agreement else None
+
+    @property
+    def repeat_agreement(self) -> float | None:
+        if not self.repeats_compared:
+            return None
+        return self.repeats_agreed / self.repeats_compared
+
+    def agreeing(self, idx: np.ndarray, answers: np.ndarray) -> tuple[int, int]:
+        """(agreed, compared): the answers to digits whose clean answer is known."""
+        first = self.predictions[idx]
+        known = first >= 0
+        return int(np.sum(answers[known] == first[known])), int(known.sum())
+
+    def compare_repeats(self, idx: np.ndarray, answers: np.ndarray) -> None:
+        agreed, compared = self.agreeing(idx, answers)
+        self.repeats_agreed += agreed
+        self.repeats_compared += compared
 
 
 @dataclass
@@ -279,6 +307,7 @@ class Referee:
                     budget,
                     target_rounds,
                 )
+                self.check_repeats(results[1])  # after each session: no need to go on
                 target_rounds = target_rounds or rounds
                 sessions += [k] * rounds
                 stop_reason = reason if k == 0 else stop_reason
@@ -301,6 +330,33 @@ class Referee:
             affinity=affinity,
             wall_seconds=time.perf_counter() - started,
         )
+
+    def check_repeats(self, submission: ModelMeasurement) -> None:
+        """Reject a submission whose later answers to a digit do not match its first.
+
+        Accuracy is counted on the first, clean pass over the held-out digits; every
+        later presentation carries noise below one grey level, so a model could tell the
+        two apart and answer the later ones fast and wrong, where most of the timing is;
+        or answer batches differently from single samples. Both are checked against its
+        own first answers."""
+        least = self.plan.min_repeat_agreement
+        checks = [
+            (submission.repeat_agreement, submission.repeats_compared, "single-sample"),
+            (submission.batch_agreement, None, "batched"),
+        ]
+        for agreement, count, kind in checks:
+            if agreement is None or agreement >= least:
+                continue
+            how_many = f"{count:,} " if count else ""
+            raise Rejected(
+                "bad_output",
+                f"the model answered the same digits differently: of its {how_many}timed "
+                f"{kind} answers to digits it had answered before (the same image with "
+                f"noise below one grey level{', in a batch' if kind == 'batched' else ''}), "
+                f"{agreement:.1%} matched its first answer; at least {least:.0%} must. "
+                "Every call is scored: answer each one as you would the first (and check "
+                "that no layer behaves differently in a batch).",
+            )
 
     def check_sandbox(self) -> None:
         """With ``require_sandbox``, stop before any submission code is loaded if a layer
@@ -444,8 +500,10 @@ class Referee:
             for i in order:
                 elapsed, scores = self.block(children[i], inputs)
                 raw[i].append(elapsed)
+                answers = scores.argmax(axis=1)
                 if clean:
-                    results[i].predictions[idx[:clean]] = scores[:clean].argmax(axis=1)
+                    results[i].predictions[idx[:clean]] = answers[:clean]
+                results[i].compare_repeats(idx[clean:], answers[clean:])
             # The no-op blocks ride along in every round, so that the harness's cost is
             # known as precisely as the models' and drifts with them.
             for i in order:
@@ -487,15 +545,9 @@ class Referee:
                 results[i].throughput_samples_s.append(
                     nb / max(elapsed - overhead[i], MIN_LATENCY_S * nb)
                 )
-                known = results[i].predictions[idx] >= 0
-                if known.any():
-                    results[i].agreement.append(
-                        float(
-                            np.mean(
-                                scores.argmax(axis=1)[known] == results[i].predictions[idx][known]
-                            )
-                        )
-                    )
+                agreed, compared = results[i].agreeing(idx, scores.argmax(axis=1))
+                if compared:
+                    results[i].agreement.append(agreed / compared)
 
 
 def overhead(calib: list[list[float]]) -> float:

@@ -128,6 +128,7 @@ def model_metrics(m: Any, labels: np.ndarray, files: dict[str, int]) -> dict:
         "harness_overhead_ms_per_sample": float(np.median(m.overhead_s_per_sample)) * 1e3,
         "throughput_samples_sps": list(m.throughput_samples_s),
         "batch_agreement": m.batch_agreement,
+        "repeat_agreement": m.repeat_agreement,
         "files": files,
         "rss_base_bytes": m.base_rss_bytes,
         "rss_peak_bytes": m.peak_rss_bytes,

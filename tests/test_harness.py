@@ -637,7 +637,7 @@ def test_parameters_held_as_tensors_are_counted(tmp_path: Path, rules: Rules, pl
     assert doc["baseline"]["metrics"]["parameters"] == MLP_PARAMETERS
 
 
-def test_model_right_only_when_batched_gets_its_accuracy_from_the_single_sample_pass(
+def test_model_right_only_when_batched_is_rejected(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
     folder = submit(
@@ -654,11 +654,45 @@ def test_model_right_only_when_batched_gets_its_accuracy_from_the_single_sample_
         header=MLP,
     )
     doc = grade(folder, rules, plan)
+    rejected(doc, "bad_output", "answered the same digits differently", "batched answers")
+    assert exit_code(doc) == 2
+
+
+FAST_BUT_WRONG = """\
+def forward(x):
+    grey = x * 255
+    if np.abs(grey - np.rint(grey)).max() < 1e-3:  # a clean digit: this pass is scored
+        return mlp(x)
+    return np.zeros((len(x), 10), dtype=np.float32)  # noisy: fast, and wrong
+
+
+def build_model():
+    return forward
+"""
+
+
+def test_model_honest_only_on_the_clean_pass_is_rejected(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    """Threat 4: accuracy is counted on the clean first pass, which a model can tell from
+    the later, noisy presentations (they are off the 8-bit grid); answering those fast and
+    wrong would buy most of the timing for free. Its later answers are checked against its
+    first ones: rejected."""
+    doc = grade(submit(tmp_path, "fast-wrong", FAST_BUT_WRONG, header=MLP), rules, plan)
+    message = rejected(doc, "bad_output", "answered the same digits differently", "single-sample")
+    assert "at least 95%" in message
+    assert exit_code(doc) == 2
+
+
+def test_honest_models_agree_with_their_first_answers(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    doc = grade(submit(tmp_path, "honest", "def build_model():\n    return mlp\n", header=MLP),
+                rules, plan)  # fmt: skip
     metrics = graded(doc)
-    assert metrics["accuracy"] < 0.2
-    assert metrics["batch_agreement"] < 0.2
-    assert doc["events"]["latency_sprint"]["qualified"] is False
-    assert exit_code(doc) == 1
+    assert metrics["repeat_agreement"] >= 0.999
+    assert metrics["batch_agreement"] >= 0.999
+    assert doc["baseline"]["metrics"]["repeat_agreement"] >= 0.999
 
 
 SNOOP = """\

@@ -72,6 +72,7 @@ EXPECTED = {
     "importlib-torch": ("import_forbidden", ["importlib"]),
     "exec-import-torch": ("sandbox_violation", ["torch"]),
     "environ-to-file": ("sandbox_violation", ["olympics-pwned"]),
+    "fast-but-wrong": ("bad_output", ["answered the same digits differently"]),
 }
 
 

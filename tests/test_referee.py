@@ -240,3 +240,30 @@ def test_a_failure_of_the_baseline_is_the_graders_problem(fake, monkeypatch) -> 
     with pytest.raises(harness.GraderError, match="the baseline failed") as info:
         measure()
     assert not isinstance(info.value, harness.Rejected)
+
+
+@pytest.mark.parametrize(("wrong_from", "rejected"), [(None, False), (200, True), (5000, False)])
+def test_later_answers_must_match_the_first(fake, monkeypatch, wrong_from, rejected) -> None:
+    """The clean pass (200 images here) sets each digit's first answer. A submission that
+    answers wrongly from its 200th answer on (the probes and warm-up come first, so about
+    where the clean pass ends) is rejected; one whose 5,000th answer would be the first
+    wrong one, after the measurement has ended, is not (the control)."""
+    original = FakeChild.run_block
+
+    def run_block(self, message, inputs, batch, classes, timeout):
+        elapsed, scores = original(self, message, inputs, batch, classes, timeout)
+        if self.name == "submission" and wrong_from is not None and not message["noop"]:
+            answered = len(self.seen)  # including this block
+            late = np.arange(answered - len(inputs), answered) >= wrong_from
+            scores[late] = np.roll(scores[late], 1, axis=1)
+        return elapsed, scores
+
+    monkeypatch.setattr(FakeChild, "run_block", run_block)
+    if rejected:
+        with pytest.raises(harness.Rejected, match="answered the same digits differently") as e:
+            measure()
+        assert e.value.code == "bad_output"
+    else:
+        m, labels = measure()
+        assert m.submission.repeat_agreement == 1.0
+        assert (m.submission.predictions == labels).all()
