@@ -21,6 +21,7 @@ import os
 import sys
 import types
 from collections.abc import Callable, Iterable
+from typing import ClassVar
 
 # Events that end the child whatever their arguments.
 REFUSED = frozenset({
@@ -166,6 +167,10 @@ def seal(report: Callable[[str], None]) -> None:
             report(f"changing the grader's seal on modules ({name}) is not allowed")
 
     class Sealed(types.ModuleType, metaclass=Seal):
+        # copy.copy of an object holding a module asks copyreg for the class's slot
+        # names, which it would cache on the class: declared here, nothing is set.
+        __slotnames__: ClassVar[list[str]] = []
+
         def __setattr__(self, name: str, value: object) -> None:
             report(f"changing {self.__name__}.{name} is not allowed: {_WHY}")
 

@@ -537,13 +537,13 @@ class Referee:
         b = self.plan.throughput_batch
         nb = max(b, (n // b) * b)
         calib = self.calibrate(children, nb, b, self.plan.calibration_blocks)
-        overhead = [float(np.median(c)) for c in calib]
+        cost = overhead(calib)  # the baseline child's, for both (see overhead)
         for r in range(self.plan.throughput_rounds):
             idx, inputs = self.random_inputs(nb)
             for i in [0, 1] if r % 2 == 0 else [1, 0]:
                 elapsed, scores = self.block(children[i], inputs, batch=b)
                 results[i].throughput_samples_s.append(
-                    nb / max(elapsed - overhead[i], MIN_LATENCY_S * nb)
+                    nb / max(elapsed - cost, MIN_LATENCY_S * nb)
                 )
                 agreed, compared = results[i].agreeing(idx, scores.argmax(axis=1))
                 if compared:

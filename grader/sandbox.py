@@ -33,6 +33,7 @@ from grader import handoff, wire
 
 F_SETPIPE_SZ = 1031  # Linux fcntl; absent elsewhere, where the default pipe size is used
 STDERR_TAIL_BYTES = 4096
+STOP_TIMEOUT_S = 2.0  # for a paused child's threads to leave the kernel and stop
 GRADER_PARENT = Path(__file__).resolve().parent.parent
 
 BOOTSTRAP = "import sys; sys.path.append({root!r}); from grader.worker import run; run()"
@@ -276,10 +277,44 @@ class Child:
             self.kill()
             return self.proc.wait(5.0)
 
-    def pause(self) -> None:
-        """SIGSTOP the child's group: it cannot run while another child is timed."""
+    def pause(self, timeout: float = STOP_TIMEOUT_S) -> None:
+        """SIGSTOP the child's group, and wait until every thread of it has stopped: it
+        cannot run while another child is timed.
+
+        A stop takes effect when a thread next leaves the kernel, so a thread inside a
+        long system call (populating a large mapping, say) runs on, on the core the
+        other child is about to be timed on. Until every thread reads as stopped in
+        /proc, the other child's clock does not start; one that has not stopped within
+        ``timeout`` ends the child with ``sandbox_violation``."""
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGSTOP)
+        deadline = time.monotonic() + timeout
+        while (running := self.running_threads()) and time.monotonic() < deadline:
+            time.sleep(50e-6)
+        if running:
+            self.kill()
+            raise self.failure(
+                "sandbox_violation",
+                f"{self.name} kept running for {timeout:g} s after the grader stopped it "
+                f"({running} thread(s) still inside the kernel): a model must do nothing "
+                "between the grader's calls",
+            )
+
+    def running_threads(self) -> int:
+        """How many of the child's threads are not stopped (Linux /proc; 0 elsewhere)."""
+        try:
+            tids = os.listdir(f"/proc/{self.proc.pid}/task")
+        except OSError:
+            return 0
+        running = 0
+        for tid in tids:
+            try:
+                with open(f"/proc/{self.proc.pid}/task/{tid}/stat", "rb") as f:
+                    state = f.read().rpartition(b")")[2][1:2]
+            except OSError:
+                continue  # the thread is gone
+            running += state not in (b"T", b"t", b"Z", b"X")
+        return running
 
     def resume(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):

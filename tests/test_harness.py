@@ -608,6 +608,30 @@ GOOD = [
         """,
         id="refuses-repeated-inputs",
     ),
+    pytest.param(
+        """\
+        import copy
+
+
+        class Net:
+            def __init__(self):
+                self.clock = time  # a module among its attributes (a profiling helper)
+
+            def __call__(self, x):
+                return mlp(x)
+
+
+        def build_model():
+            net = Net()
+            copy.copy(net)  # asks copyreg for the slot names of the module's class
+            try:
+                copy.deepcopy(net)
+            except TypeError:  # modules cannot be deep-copied, sealed or not
+                pass
+            return net
+        """,
+        id="copies-an-object-holding-a-module",
+    ),
 ]
 
 
@@ -888,6 +912,59 @@ def test_replacing_the_workers_loop_around_the_seal_does_not_change_the_timed_lo
     one batch. serve bound the loop before any submission code existed, so the
     replacement never runs (it would raise: the grade would be rejected)."""
     graded(grade(submit(tmp_path, "loop", REPLACE_LOOP, header=MLP), rules, plan))
+
+
+KERNEL_WORK = """\
+import concurrent.futures
+
+FLAGS = 0x02 | 0x20 | 0x8000  # MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE
+
+
+def churn():
+    while True:  # each call populates 256 MiB inside the kernel
+        sys.modules["mmap"].mmap(-1, 256 << 20, flags=FLAGS).close()
+
+
+pool = concurrent.futures.ThreadPoolExecutor(1)
+
+
+def build_model():
+    pool.submit(churn)
+    time.sleep(0.2)
+    return mlp
+"""
+
+
+def cpu_ns(pid: int) -> int:
+    """Nanoseconds on a CPU of every thread of ``pid`` (schedstat's first field)."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError):
+            total += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[0])
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
+def test_a_paused_child_does_no_work_inside_the_kernel(tmp_path: Path) -> None:
+    """Threat 3 (the reviewer's attack): SIGSTOP takes effect when a thread leaves the
+    kernel, so a thread inside mmap(MAP_POPULATE) ran on while the other child was timed
+    on the same core, slowing it by a third. pause() now returns only once every thread
+    is stopped: from then on the child gets no CPU time at all."""
+    folder = submit(tmp_path, "churn", KERNEL_WORK, header=MLP)
+    child = sandbox.spawn("submission", folder, Limits(), None)
+    try:
+        child.send({"op": "load", "entrypoint_file": "model.py", "function": "build_model"})
+        assert child.receive(30.0)["op"] == "loaded"
+        for _ in range(5):
+            child.pause()
+            before = cpu_ns(child.pid)
+            time.sleep(0.05)
+            assert cpu_ns(child.pid) - before < 1_000_000  # under 1 ms of 50
+            child.resume()
+            time.sleep(0.03)  # back inside a populate
+        assert child.running_threads() >= 1  # the control: it does run when resumed
+    finally:
+        child.close()
 
 
 def test_model_finds_nothing_ahead_in_the_workers_pipe(
