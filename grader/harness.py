@@ -59,6 +59,9 @@ class Plan:
     # where it can tell it is scored does not. What a model could gain by answering the
     # rest fast and wrong is at most this share's complement of its compute.
     min_repeat_agreement: float = 0.95
+    # How much faster (relative to the baseline) repeated digits may be answered than new
+    # ones before a significant difference is taken for a cache of answers.
+    max_repeat_gain: float = 0.10
 
 
 QUICK = Plan(
@@ -73,6 +76,8 @@ QUICK = Plan(
 )
 
 MIN_LATENCY_S = 1e-8  # floor for a calibrated latency: below this the clock cannot tell
+MIN_FRESH_ROUNDS = 3  # rounds of new digits needed before caching is judged
+CACHE_P_VALUE = 1e-3  # repeated rounds faster than new ones at this significance: a cache
 
 
 class SandboxIncomplete(GraderError):
@@ -178,9 +183,10 @@ class Referee:
     ) -> None:
         self.imports = imports  # the import rules the child's audit hook enforces
         # The decrypted private inputs (the final phase), never their labels, join the
-        # held-out ones: the timed stream shows each of both once, clean and in one random
-        # order, so a private sample cannot be told from a public one, and both accuracies
-        # come from timed answers.
+        # held-out ones: the first timed pass shows each of both once, clean and in one
+        # random order, and both accuracies come from those answers. After it, only the
+        # private inputs are timed: the public ones are published, so a submission could
+        # carry a table of their answers and look them up instead of computing.
         self.public_count = len(images)
         if private is not None:
             images = np.concatenate([images, private.astype(np.float32)])
@@ -202,6 +208,9 @@ class Referee:
         self.stream = self.rng.permutation(total)  # the first pass: every image once, clean
         self.position = 0
         self.presented = 0
+        # What the timed stream draws from after the first pass (see above).
+        self.pool = np.arange(self.public_count if private is not None else 0, total)
+        self.fresh_rounds: list[bool] = []  # per timed round: digits new to its processes
 
     # -- inputs ---------------------------------------------------------------------------
     def noisy(self, idx: np.ndarray) -> np.ndarray:
@@ -212,12 +221,25 @@ class Referee:
         idx = self.rng.choice(len(self.images), n, replace=n > len(self.images))
         return idx, self.noisy(idx)
 
+    def decoys(self, n: int) -> np.ndarray:
+        """Inputs the timed stream never shows: held-out digits turned upside down (their
+        pixels reversed), with noise. The warm-up, the probes and the no-op blocks use
+        these, so that each new pair of processes meets the held-out digits first in its
+        timed rounds, where a cache's first answers can be told from its later ones."""
+        _, inputs = self.random_inputs(n)
+        return np.ascontiguousarray(inputs.reshape(n, -1)[:, ::-1]).reshape(inputs.shape)
+
+    def restart_stream(self) -> None:
+        """A new session's processes have seen nothing: start a new pass over the pool."""
+        self.stream = self.rng.permutation(self.pool)
+        self.position = 0
+
     def next_timed(self, n: int) -> tuple[np.ndarray, np.ndarray, int]:
         """The next ``n`` presentations of the timed stream and how many of them are clean."""
         total = len(self.images)
         while len(self.stream) - self.position < n:
             self.stream = np.concatenate(
-                [self.stream[self.position :], self.rng.permutation(total)]
+                [self.stream[self.position :], self.rng.permutation(self.pool)]
             )
             self.position = 0
         idx = self.stream[self.position : self.position + n]
@@ -271,7 +293,7 @@ class Referee:
         """No-op blocks of the same size through the same loop: the harness's own cost."""
         times: list[list[float]] = [[] for _ in children]
         for _ in range(blocks):
-            _, inputs = self.random_inputs(n)
+            inputs = self.decoys(n)
             for i, child in enumerate(children):
                 times[i].append(self.block(child, inputs, batch, noop=True)[0])
         return times
@@ -307,7 +329,9 @@ class Referee:
                     budget,
                     target_rounds,
                 )
-                self.check_repeats(results[1])  # after each session: no need to go on
+                # After each session: a submission caught need not be measured further.
+                self.check_repeats(results[1])
+                self.check_caching(results)
                 target_rounds = target_rounds or rounds
                 sessions += [k] * rounds
                 stop_reason = reason if k == 0 else stop_reason
@@ -357,6 +381,38 @@ class Referee:
                 "Every call is scored: answer each one as you would the first (and check "
                 "that no layer behaves differently in a batch).",
             )
+
+    def check_caching(self, results: list[ModelMeasurement]) -> None:
+        """Reject a submission that answers digits faster once it has seen them.
+
+        Every later presentation of a digit carries fresh noise, but the noise cannot hide
+        the digit from a model that looks it up (rounding to the 8-bit grid undoes it); a
+        cache of answers would then make repeated digits cheaper than new ones. Each
+        session's first rounds show digits its processes have never met (the warm-up
+        used decoys): the submission's per-round speedup there is compared with the
+        rest. An honest model is as fast on both; a cache is not."""
+        fresh = np.asarray(self.fresh_rounds, dtype=bool)
+        base = np.asarray(results[0].latency_samples_s)
+        sub = np.asarray(results[1].latency_samples_s)
+        if len(fresh) != len(base) or fresh.sum() < MIN_FRESH_ROUNDS or (~fresh).sum() < 2:
+            return  # too few new rounds to tell (a quick grade of a fast model)
+        ratios = base / sub
+        gain = float(np.median(ratios[~fresh]) / np.median(ratios[fresh]))
+        if gain <= 1 + self.plan.max_repeat_gain:
+            return
+        from scipy.stats import mannwhitneyu
+
+        p = float(mannwhitneyu(ratios[~fresh], ratios[fresh], alternative="greater").pvalue)
+        if p >= CACHE_P_VALUE:
+            return
+        raise Rejected(
+            "bad_output",
+            f"the model answered digits it had seen before {gain:.2f}x as fast, relative to "
+            f"the baseline, as digits new to it (p = {p:.1g} over "
+            f"{int(fresh.sum())} new and {int((~fresh).sum())} repeated rounds): answers "
+            "are being kept and looked up. Compute every answer: a cache of previous "
+            "inputs is not an optimisation the Olympics measure.",
+        )
 
     def check_sandbox(self) -> None:
         """With ``require_sandbox``, stop before any submission code is loaded if a layer
@@ -466,7 +522,7 @@ class Referee:
         per_sample = []
         for child in children:
             for _ in range(2):  # the first call pays for lazy imports and page faults
-                elapsed, _ = self.block(child, self.random_inputs(32)[1])
+                elapsed, _ = self.block(child, self.decoys(32))
             per_sample.append(elapsed / 32)
         n = round(self.plan.block_seconds / max(per_sample))
         return int(np.clip(n, 1, self.plan.max_block))
@@ -483,11 +539,16 @@ class Referee:
         plan = self.plan
         calib = self.calibrate(children, n, 1, plan.calibration_blocks)
         for r in range(plan.warmup_rounds):
-            _, inputs = self.random_inputs(n)
+            inputs = self.decoys(n)
             for child in children if r % 2 == 0 else children[::-1]:
                 self.block(child, inputs)
             self.progress(f"session {k + 1}/{plan.sessions}: warming up", r + 1, plan.warmup_rounds)
         total = len(self.images)
+        if k:
+            self.restart_stream()
+        # Rounds whose every digit is new to these processes: in the first session the
+        # clean pass, in the others the first pass over the pool.
+        new_rounds = (total if k == 0 else len(self.pool)) // n
         clean_rounds = -(-max(0, total - self.presented) // n)
         least = max(plan.min_rounds, clean_rounds + clean_rounds % 2)
         cap = target_rounds or max(plan.max_rounds, least)
@@ -496,6 +557,7 @@ class Referee:
         started = time.perf_counter()
         while rounds < cap:
             idx, inputs, clean = self.next_timed(n)
+            self.fresh_rounds.append(rounds < new_rounds)
             order = [0, 1] if rounds % 2 == 0 else [1, 0]  # A B, then B A: an ABBA pair
             for i in order:
                 elapsed, scores = self.block(children[i], inputs)
@@ -542,9 +604,7 @@ class Referee:
             idx, inputs = self.random_inputs(nb)
             for i in [0, 1] if r % 2 == 0 else [1, 0]:
                 elapsed, scores = self.block(children[i], inputs, batch=b)
-                results[i].throughput_samples_s.append(
-                    nb / max(elapsed - cost, MIN_LATENCY_S * nb)
-                )
+                results[i].throughput_samples_s.append(nb / max(elapsed - cost, MIN_LATENCY_S * nb))
                 agreed, compared = results[i].agreeing(idx, scores.argmax(axis=1))
                 if compared:
                     results[i].agreement.append(agreed / compared)

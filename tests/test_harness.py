@@ -708,6 +708,46 @@ def test_model_honest_only_on_the_clean_pass_is_rejected(
     assert exit_code(doc) == 2
 
 
+CACHE_ROUNDED = """\
+cache = {}
+
+
+def forward(x):
+    if len(x) > 1:
+        return mlp(x)
+    key = np.rint(x * 255).astype(np.uint8).tobytes()  # undoes noise below a grey level
+    if key not in cache:
+        cache[key] = mlp(x)
+    return cache[key]
+
+
+def build_model():
+    return forward
+"""
+
+
+def test_model_that_caches_answers_by_rounding_is_rejected(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    """Threat 4 (the reviewer's attack): later presentations differ from the first by
+    noise below one grey level, which rounding undoes, so a dict of answers hits every
+    time and scored 5.3x. Each session's first rounds now show digits its processes
+    have never met; answering repeated ones much faster than those is a cache."""
+    plan = dataclasses.replace(plan, min_rounds=20, max_rounds=20)
+    doc = grade(submit(tmp_path, "cache", CACHE_ROUNDED, header=MLP), rules, plan)
+    rejected(doc, "bad_output", "seen before", "looked up")
+
+
+def test_honest_model_is_as_fast_on_new_digits_as_on_repeated_ones(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    """The control: the same plan, the model without its cache, graded."""
+    plan = dataclasses.replace(plan, min_rounds=20, max_rounds=20)
+    body = CACHE_ROUNDED.replace("    if key not in cache:\n", "    if True:\n")
+    assert body != CACHE_ROUNDED
+    graded(grade(submit(tmp_path, "no-cache", body, header=MLP), rules, plan))
+
+
 def test_honest_models_agree_with_their_first_answers(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:

@@ -73,6 +73,7 @@ EXPECTED = {
     "exec-import-torch": ("sandbox_violation", ["torch"]),
     "environ-to-file": ("sandbox_violation", ["olympics-pwned"]),
     "fast-but-wrong": ("bad_output", ["answered the same digits differently"]),
+    "cache-answers": ("bad_output", ["seen before"]),
 }
 
 

@@ -7,6 +7,7 @@ accuracy from the clean pass, the never-repeated inputs.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +76,8 @@ class FakeChild:
         scores = np.zeros((message["n"], classes), dtype=np.float32)
         if not message["noop"]:
             self.seen.extend(row.tobytes() for row in x)
-            scores[np.arange(len(x)), np.rint(x[:, 0] * 10).astype(int)] = 1.0
+            label = np.clip(np.rint(x[:, 0] * 10).astype(int), 0, classes - 1)  # decoys: any
+            scores[np.arange(len(x)), label] = 1.0
         return elapsed, scores
 
     def peak_rss_bytes(self) -> int:
@@ -267,3 +269,57 @@ def test_later_answers_must_match_the_first(fake, monkeypatch, wrong_from, rejec
         m, labels = measure()
         assert m.submission.repeat_agreement == 1.0
         assert (m.submission.predictions == labels).all()
+
+
+@pytest.mark.parametrize(("cached_cost", "rejected"), [(0.2, True), (1.0, False)])
+def test_answering_repeated_digits_faster_is_a_cache(
+    fake, monkeypatch, cached_cost, rejected
+) -> None:
+    """A submission whose answers cost a fifth once it has met a digit (in this process)
+    is rejected; at full cost (the control) it is graded. Each session's first rounds
+    show digits new to its processes: the warm-up and probes use decoys."""
+    original = FakeChild.run_block
+
+    def run_block(self, message, inputs, batch, classes, timeout):
+        if self.name == "submission" and not message["noop"]:
+            keys = [tuple(k) for k in np.rint(inputs.reshape(len(inputs), -1)[:, 1:3] * 100)]
+            met = getattr(self, "met", set())
+            repeats = sum(k in met for k in keys)
+            self.met = met | set(keys)
+            self.clock.now -= repeats * self.latency * (1 - cached_cost)  # refunded
+            elapsed, scores = original(self, message, inputs, batch, classes, timeout)
+            return elapsed - repeats * self.latency * (1 - cached_cost), scores
+        return original(self, message, inputs, batch, classes, timeout)
+
+    monkeypatch.setattr(FakeChild, "run_block", run_block)
+    plan = dataclasses.replace(PLAN, min_rounds=20, max_rounds=20, max_block=40)
+    if rejected:
+        with pytest.raises(harness.Rejected, match="seen before") as e:
+            measure(plan)
+        assert e.value.code == "bad_output"
+    else:
+        measure(plan)
+
+
+def test_after_the_clean_pass_only_the_private_digits_are_timed() -> None:
+    """The final phase: the first pass shows every public and private digit once, clean;
+    after it, only private ones. The public digits are published, so a submission could
+    carry a table of their answers: timing them would time a lookup."""
+    images, labels = images_and_labels(200)
+    private = images[:100] + 0.5
+    referee = Referee(images, labels, 10, PLAN, seed=3, private=private)
+    first, _, clean = referee.next_timed(300)
+    assert clean == 300 and sorted(first) == list(range(300))
+    for _ in range(20):
+        idx, _, clean = referee.next_timed(37)
+        assert clean == 0 and idx.min() >= 200
+    referee.restart_stream()  # a new session
+    assert sorted(referee.next_timed(100)[0]) == list(range(200, 300))
+
+
+def test_without_a_private_split_every_digit_stays_in_the_timed_stream() -> None:
+    images, labels = images_and_labels(200)
+    referee = Referee(images, labels, 10, PLAN, seed=3)
+    referee.next_timed(200)
+    later = np.concatenate([referee.next_timed(50)[0] for _ in range(8)])
+    assert sorted(later) == sorted(np.tile(np.arange(200), 2))
