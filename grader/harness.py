@@ -180,6 +180,7 @@ class Referee:
         seed: int | None = None,
         imports: dict | None = None,
         private: np.ndarray | None = None,
+        decoys: np.ndarray | None = None,
     ) -> None:
         self.imports = imports  # the import rules the child's audit hook enforces
         # The decrypted private inputs (the final phase), never their labels, join the
@@ -211,6 +212,11 @@ class Referee:
         # What the timed stream draws from after the first pass (see above).
         self.pool = np.arange(self.public_count if private is not None else 0, total)
         self.fresh_rounds: list[bool] = []  # per timed round: digits new to its processes
+        # Inputs for everything but the timed rounds (see decoys): the training digits,
+        # which tell nothing of the held-out ones; or, without them, uniform noise.
+        if decoys is None:
+            decoys = self.rng.random((256, *self.in_shape), dtype=np.float32)
+        self.decoy_images = np.asarray(decoys, dtype=np.float32)
 
     # -- inputs ---------------------------------------------------------------------------
     def noisy(self, idx: np.ndarray) -> np.ndarray:
@@ -222,12 +228,17 @@ class Referee:
         return idx, self.noisy(idx)
 
     def decoys(self, n: int) -> np.ndarray:
-        """Inputs the timed stream never shows: held-out digits turned upside down (their
-        pixels reversed), with noise. The warm-up, the probes and the no-op blocks use
-        these, so that each new pair of processes meets the held-out digits first in its
-        timed rounds, where a cache's first answers can be told from its later ones."""
-        _, inputs = self.random_inputs(n)
-        return np.ascontiguousarray(inputs.reshape(n, -1)[:, ::-1]).reshape(inputs.shape)
+        """Inputs that are not held-out digits, nor can be turned back into them: training
+        digits, with noise. The warm-up, the probes and the no-op blocks use these, so that
+        each new pair of processes meets the held-out digits first in its timed rounds,
+        where a cache's first answers can be told from its later ones. (Held-out digits
+        turned upside down or with their pixels shuffled would not do: a model could undo
+        the one and recognise the other by its sorted pixels, and compute the answers it
+        will be asked for while nothing is timed.)"""
+        pool = self.decoy_images
+        idx = self.rng.choice(len(pool), n, replace=n > len(pool))
+        noise = self.rng.uniform(-self.plan.noise, self.plan.noise, (n, *self.in_shape))
+        return (pool[idx] + noise.astype(np.float32)).astype(np.float32)
 
     def restart_stream(self) -> None:
         """A new session's processes have seen nothing: start a new pass over the pool."""

@@ -726,6 +726,13 @@ def build_model():
 """
 
 
+def cache_plan(plan: Plan) -> Plan:
+    """Blocks of at most 100 samples: 10 rounds of digits new to the processes, then 20
+    repeated, whatever the machine's speed (a block of 500 would leave 2 new rounds,
+    too few to judge)."""
+    return dataclasses.replace(plan, min_rounds=30, max_rounds=30, max_block=100)
+
+
 def test_model_that_caches_answers_by_rounding_is_rejected(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
@@ -733,7 +740,7 @@ def test_model_that_caches_answers_by_rounding_is_rejected(
     noise below one grey level, which rounding undoes, so a dict of answers hits every
     time and scored 5.3x. Each session's first rounds now show digits its processes
     have never met; answering repeated ones much faster than those is a cache."""
-    plan = dataclasses.replace(plan, min_rounds=20, max_rounds=20)
+    plan = cache_plan(plan)
     doc = grade(submit(tmp_path, "cache", CACHE_ROUNDED, header=MLP), rules, plan)
     rejected(doc, "bad_output", "seen before", "looked up")
 
@@ -742,7 +749,7 @@ def test_honest_model_is_as_fast_on_new_digits_as_on_repeated_ones(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
     """The control: the same plan, the model without its cache, graded."""
-    plan = dataclasses.replace(plan, min_rounds=20, max_rounds=20)
+    plan = cache_plan(plan)
     body = CACHE_ROUNDED.replace("    if key not in cache:\n", "    if True:\n")
     assert body != CACHE_ROUNDED
     graded(grade(submit(tmp_path, "no-cache", body, header=MLP), rules, plan))
