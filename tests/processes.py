@@ -17,13 +17,19 @@ def zombie(pid: int) -> bool:
         return False
 
 
-def worker_pids() -> set[int]:
-    """Every live process running the grader's worker, whoever started it."""
+def worker_pids(under: Path | None = None) -> set[int]:
+    """Every live process running the grader's worker; with ``under``, only those whose
+    working directory lies below it (a worker runs in its private copy, made in the
+    temporary directory of the grade that started it: grades elsewhere on the machine,
+    a developer's or another test run's, are not counted)."""
+    prefix = os.path.realpath(under) + os.sep if under is not None else None
     pids = set()
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
                 cmdline = Path(entry.path, "cmdline").read_bytes()
-                if b"grader.worker" in cmdline and not zombie(int(entry.name)):
+                if b"grader.worker" not in cmdline or zombie(int(entry.name)):
+                    continue
+                if prefix is None or os.readlink(Path(entry.path, "cwd")).startswith(prefix):
                     pids.add(int(entry.name))
     return pids

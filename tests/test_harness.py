@@ -519,15 +519,23 @@ for _o in gc.get_objects():
     ],
 )
 def test_a_model_cannot_start_a_grandchild(
-    tmp_path: Path, rules: Rules, plan: Plan, bypass: str, escape: str, layer: str
+    tmp_path: Path,
+    rules: Rules,
+    plan: Plan,
+    bypass: str,
+    escape: str,
+    layer: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The audit hook ends the child at os.fork; with the hook switched off, the seccomp
     filter ends it at the fork system call. Either way no grandchild outlives the grade."""
-    before = worker_pids()
+    scratch = tmp_path / "tmp"  # the workers' private copies, so their working directories
+    scratch.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(scratch))
     body = GRANDCHILD.format(bypass=bypass, escape=escape)
     doc = grade(submit(tmp_path, "forker", body, header=MLP), rules, plan)
     rejected(doc, "sandbox_violation", layer)
-    assert worker_pids() <= before
+    assert worker_pids(scratch) == set()
 
 
 # -- well-behaved submissions -------------------------------------------------------------------

@@ -91,9 +91,10 @@ class Graded:
     seconds: float
 
 
-def grade_case(name: str, out: Path) -> Graded:
+def grade_case(name: str, out: Path, scratch: Path) -> Graded:
     env = {
         **os.environ,
+        "TMPDIR": str(scratch),  # the grade's private copies and logs, and so its workers
         "GITHUB_TOKEN": SECRET,
         "OLYMPICS_TEST_SECRET": SECRET,
         "OLYMPICS_PRIVATE_KEY": SECRET,  # no key: the grader drops it before any child starts
@@ -132,9 +133,12 @@ def tracked_files() -> dict[str, str]:
     return digests
 
 
-def olympics_temp() -> set[str]:
-    """The children's private copies and logs (sandbox.spawn's mkdtemp)."""
-    return {p.name for p in Path(tempfile.gettempdir()).glob("olympics-*")}
+def olympics_temp(scratch: Path) -> set[str]:
+    """The children's private copies and logs (sandbox.spawn's mkdtemp), and whatever
+    else was left in the grades' temporary directory or as /tmp/olympics-*."""
+    return {p.name for p in scratch.iterdir()} | {
+        p.name for p in Path(tempfile.gettempdir()).glob("olympics-*")
+    }
 
 
 @dataclass
@@ -153,10 +157,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     if git_missing():
         pytest.skip("git is needed to list the repository's files")
     out = tmp_path_factory.mktemp("hostile")
+    scratch = tmp_path_factory.mktemp("hostile-tmp")
     PWNED.unlink(missing_ok=True)
-    files_before, temp_before, workers_before = tracked_files(), olympics_temp(), worker_pids()
+    files_before, temp_before = tracked_files(), olympics_temp(scratch)
+    workers_before = worker_pids(scratch)
     with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {name: pool.submit(grade_case, name, out) for name in EXPECTED}
+        futures = {name: pool.submit(grade_case, name, out, scratch) for name in EXPECTED}
         graded = {name: f.result() for name, f in futures.items()}
     time.sleep(0.2)  # let the kernel reap what was killed last
     return Corpus(
@@ -164,9 +170,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
         files_before,
         tracked_files(),
         temp_before,
-        olympics_temp(),
+        olympics_temp(scratch),
         workers_before,
-        worker_pids(),
+        worker_pids(scratch),
     )
 
 
@@ -214,7 +220,8 @@ def test_nothing_is_written_outside(corpus: Corpus) -> None:
 
 
 def test_no_process_is_left_behind(corpus: Corpus) -> None:
-    assert corpus.workers_after <= corpus.workers_before
+    assert corpus.workers_before == set()
+    assert corpus.workers_after == set()
 
 
 def test_injected_error_text_is_inert_in_the_pull_request_comment(corpus: Corpus) -> None:
