@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--json",
         type=Path,
         metavar="FILE",
-        help="write the result JSON here (a folder, with several PATHs)",
+        help="write the result JSON here (a folder, with several PATHs; '-': standard "
+        "output, and the score card goes to standard error)",
     )
     g.add_argument(
         "--markdown",
@@ -279,7 +280,11 @@ def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
     plan: Plan = QUICK if args.quick else Plan()
     if args.require_sandbox:
         plan = dataclasses.replace(plan, require_sandbox=True)
-    into_folder = bool(args.json) and (len(args.paths) > 1 or args.json.is_dir())
+    to_stdout = str(args.json) == "-"
+    json_stream = out.file
+    if to_stdout:
+        out = err  # standard output carries the JSON alone
+    into_folder = bool(args.json) and not to_stdout and (len(args.paths) > 1 or args.json.is_dir())
     if into_folder:
         args.json.mkdir(parents=True, exist_ok=True)
     codes = []
@@ -295,8 +300,9 @@ def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
                     if into_folder
                     else args.json
                 )
-                result.write(doc, target)
-                err.print(f"result written to {target}")
+                result.write(doc, target, json_stream)
+                if not to_stdout:
+                    err.print(f"result written to {target}")
         except SandboxIncomplete:
             raise  # the same for every path: stop before any submission code loads
         except Exception as exc:  # one path's failure never stops the rest

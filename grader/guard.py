@@ -35,6 +35,9 @@ REFUSED = frozenset({
     "os.removexattr", "os.remove", "os.rmdir", "os.mkdir", "os.mkfifo", "os.mknod",
     # The ways to reach the hook's own objects, or the worker's, from the submission.
     "gc.get_objects", "gc.get_referrers", "gc.get_referents", "sys._current_frames",
+    # A thread of the submission's would run on between the timed blocks, off the clock
+    # (an event from Python 3.13 on; the grader also counts the child's threads).
+    "_thread.start_new_thread",
 })  # fmt: skip
 # resource: limits of other processes (the grader's); fcntl: F_SETOWN aims SIGIO at one.
 REFUSED_PREFIXES = (

@@ -281,6 +281,7 @@ class Referee:
         others = [c for c in self.live if c is not child]
         for other in others:
             other.pause()
+            other.check_threads()
         try:
             elapsed, scores = child.run_block(
                 message, inputs, batch, self.classes, self.plan.block_timeout_s

@@ -17,8 +17,9 @@ import math
 import os
 import platform
 import subprocess
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import jsonschema
 import numpy as np
@@ -415,8 +416,9 @@ def dumps(result: dict) -> str:
     return json.dumps(result, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
-def write(result: dict, path: Path) -> None:
-    """Validate, then write atomically: a half-written result never replaces a good one."""
+def write(result: dict, path: Path, stdout: TextIO | None = None) -> None:
+    """Validate, then write atomically: a half-written result never replaces a good one.
+    The path ``-`` is ``stdout`` (the process's standard output by default)."""
     problems = schema_violations(result, str(path))
     if problems:
         raise ConfigError(f"refusing to write an invalid result to {path}", problems)
@@ -424,6 +426,11 @@ def write(result: dict, path: Path) -> None:
         text = dumps(result)
     except ValueError as exc:  # NaN or infinity: the schema says "number", JSON cannot
         raise ConfigError(f"refusing to write an invalid result to {path}: {exc}") from None
+    if str(path) == "-":  # in one write
+        stream = stdout or sys.stdout
+        stream.write(text if text.endswith("\n") else text + "\n")
+        stream.flush()
+        return
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     os.replace(tmp, path)

@@ -300,6 +300,26 @@ class Child:
                 "between the grader's calls",
             )
 
+    def check_threads(self) -> None:
+        """End the child if it runs more than one thread."""
+        if (threads := self.thread_count()) > 1:
+            # The worker runs in one thread (BLAS libraries are held to one as well): a
+            # second one is the submission's, and would work on between the timed blocks,
+            # off the clock. (Python 3.13 adds an audit event for it; /proc sees it now.)
+            self.kill()
+            raise self.failure(
+                "sandbox_violation",
+                f"{self.name} started a thread ({threads} threads running): a submission "
+                "runs in the grader's one thread, where the clock sees all of its work",
+            )
+
+    def thread_count(self) -> int:
+        """How many threads the child has (Linux /proc; 0 elsewhere)."""
+        try:
+            return len(os.listdir(f"/proc/{self.proc.pid}/task"))
+        except OSError:
+            return 0
+
     def running_threads(self) -> int:
         """How many of the child's threads are not stopped (Linux /proc; 0 elsewhere)."""
         try:

@@ -207,6 +207,16 @@ def test_grade_config_invalid_is_rejected(broken: Path, tmp_path: Path) -> None:
     assert "**Rejected**" in (tmp_path / "card.md").read_text()
 
 
+def test_grade_json_to_standard_output(broken: Path) -> None:
+    """``--json -``: the result alone on standard output (for a pipe), the card on stderr."""
+    code, out, err = run("grade", "broken", "--json", "-")
+    assert code == 2
+    doc = json.loads(out)
+    assert doc["verdict"]["code"] == "config_invalid"
+    assert "REJECTED (config_invalid)" in flat(err)
+    assert not Path("-").exists()
+
+
 @pytest.mark.slow
 def test_grade_example_baseline_end_to_end(tmp_path: Path) -> None:
     target, card = tmp_path / "result.json", tmp_path / "card.md"
@@ -296,10 +306,10 @@ def test_a_result_that_cannot_be_written_does_not_stop_the_others(monkeypatch, t
 
     real = cli.result.write
 
-    def write(doc, target):
+    def write(doc, target, stdout=None):
         if doc["submission"]["team"] == "example-baseline":
             raise ConfigError(f"refusing to write an invalid result to {target}")
-        real(doc, target)
+        real(doc, target, stdout)
 
     monkeypatch.setattr(cli.result, "write", write)
     out_dir = tmp_path / "results"

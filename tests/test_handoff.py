@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -70,3 +71,37 @@ def test_the_counters_do_not_share_a_cache_line_with_each_other_or_the_samples()
     lines = {o // handoff.LINE for o in offsets}
     assert len(lines) == 3
     assert handoff.HEADER % handoff.LINE == 0 and max(offsets) < handoff.HEADER
+
+
+class Answer(np.ndarray):
+    """Scores whose finaliser notes whether the grader had already been told they were in."""
+
+    seen: ClassVar[list[int]] = []
+    words: ClassVar[np.ndarray | None] = None
+
+    def __del__(self) -> None:
+        if Answer.words is not None:
+            Answer.seen.append(int(Answer.words[handoff.ANSWERED]))
+
+
+def test_the_answer_is_dropped_before_it_is_acknowledged() -> None:
+    """Whatever the model's returned objects do as they go (a ``__del__``) runs before the
+    answer is acknowledged, so on the clock, even after a block's last sample."""
+    from grader import worker
+
+    fd = handoff.create(handoff.page_bytes(1, 16 * 4, 40))
+    try:
+        page = handoff.Page(fd)
+        page.words[handoff.RELEASED] = 1  # the grader's release of the block's one sample
+        Answer.words, Answer.seen = page.words, []
+
+        def model(x: np.ndarray) -> np.ndarray:
+            return np.zeros((1, 10), dtype=np.float32).view(Answer)
+
+        worker.run_block(page, model, 1, 1, (16,), 10, 0)
+        assert page.words[handoff.ANSWERED] == 1  # answered…
+        assert Answer.seen == [0]  # …after the answer had been dropped
+        Answer.words = None
+        page.close()
+    finally:
+        os.close(fd)

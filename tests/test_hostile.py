@@ -74,6 +74,7 @@ EXPECTED = {
     "environ-to-file": ("sandbox_violation", ["olympics-pwned"]),
     "fast-but-wrong": ("bad_output", ["answered the same digits differently"]),
     "cache-answers": ("bad_output", ["seen before"]),
+    "thread-off-the-clock": ("sandbox_violation", ["thread"]),
 }
 
 

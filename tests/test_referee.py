@@ -53,6 +53,9 @@ class FakeChild:
     def resume(self) -> None:
         self.paused = False
 
+    def check_threads(self) -> None:
+        pass
+
     def send(self, message: dict, payload=None, timeout: float = 0.0) -> None:
         assert not self.paused, f"{self.name} was sent a message while stopped"
         self.message = message
