@@ -10,7 +10,8 @@ ratio of per-sample latencies; the speedup is the median of those ratios.
 
 Every input presented within a run is distinct: the first timed pass shows each held-out
 image once, exactly; every later presentation (warm-up, further rounds, the batched pass)
-adds noise below one 8-bit grey level. Accuracy comes from the clean timed pass.
+adds noise below half an 8-bit grey level to the pixels strictly between 0 and 1 (see
+``Referee.perturbed``). Accuracy comes from the clean timed pass.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ class Plan:
     # longest: 20 s allows 0.6 s a sample, six times the Accuracy Contest's 100 ms rule.
     load_timeout_s: float = 30.0
     block_timeout_s: float = 20.0
-    noise: float = 0.5 / 255  # below one grey level: the same digit, never the same bytes
+    noise: float = 0.5 / 255  # under half a grey level: the same digit, never the same bytes
     limits: Limits = field(default_factory=Limits)
     require_sandbox: bool = False  # refuse to load submission code without every layer
     # Of the answers to digits already answered once, the share that must match the first
@@ -219,9 +220,19 @@ class Referee:
         self.decoy_images = np.asarray(decoys, dtype=np.float32)
 
     # -- inputs ---------------------------------------------------------------------------
+    def perturbed(self, clean: np.ndarray) -> np.ndarray:
+        """The same images, never the same bytes: every pixel strictly between 0 and 1
+        moves by less than half a grey level (never across either end); a pixel at 0 or 1
+        (the background, a full stroke) keeps its value, so that a model that thresholds
+        at either end (``x > 0``) sees the very image it saw before. Every held-out digit
+        has at least 20 pixels in between."""
+        noise = self.rng.uniform(-self.plan.noise, self.plan.noise, clean.shape)
+        inside = (clean > 0) & (clean < 1)
+        moved = np.clip(clean + np.where(inside, noise, 0.0).astype(np.float32), 0.0, 1.0)
+        return moved.astype(np.float32)
+
     def noisy(self, idx: np.ndarray) -> np.ndarray:
-        noise = self.rng.uniform(-self.plan.noise, self.plan.noise, (len(idx), *self.in_shape))
-        return (self.images[idx] + noise.astype(np.float32)).astype(np.float32)
+        return self.perturbed(self.images[idx])
 
     def random_inputs(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         idx = self.rng.choice(len(self.images), n, replace=n > len(self.images))
@@ -236,9 +247,7 @@ class Referee:
         the one and recognise the other by its sorted pixels, and compute the answers it
         will be asked for while nothing is timed.)"""
         pool = self.decoy_images
-        idx = self.rng.choice(len(pool), n, replace=n > len(pool))
-        noise = self.rng.uniform(-self.plan.noise, self.plan.noise, (n, *self.in_shape))
-        return (pool[idx] + noise.astype(np.float32)).astype(np.float32)
+        return self.perturbed(pool[self.rng.choice(len(pool), n, replace=n > len(pool))])
 
     def restart_stream(self) -> None:
         """A new session's processes have seen nothing: start a new pass over the pool."""

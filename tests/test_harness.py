@@ -1231,3 +1231,20 @@ def test_require_sandbox_counts_a_layer_the_child_did_not_report(rules: Rules, p
     referee.child_layers = {"network": "active", "processes": "active", "filesystem": "active"}
     with pytest.raises(SandboxIncomplete, match="syscalls: not reported by the child"):
         referee.check_sandbox()
+
+
+BINARISE = """\
+def build_model():
+    return lambda x: mlp((x > 0).astype(np.float32))
+"""
+
+
+def test_a_model_that_binarises_its_input_answers_every_repeat_the_same(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    """The reviewer's false positive: with noise on the background too, ``x > 0`` saw a
+    different image every time and the honest model was rejected as answering the same
+    digits differently. The noise leaves pixels at 0 and 1 alone."""
+    metrics = graded(grade(submit(tmp_path, "binarise", BINARISE, header=MLP), rules, plan))
+    assert metrics["repeat_agreement"] == 1.0
+    assert metrics["batch_agreement"] == 1.0

@@ -326,3 +326,30 @@ def test_without_a_private_split_every_digit_stays_in_the_timed_stream() -> None
     referee.next_timed(200)
     later = np.concatenate([referee.next_timed(50)[0] for _ in range(8)])
     assert sorted(later) == sorted(np.tile(np.arange(200), 2))
+
+
+def test_noise_moves_no_pixel_at_either_end_of_the_range() -> None:
+    """A model that binarises its input (``x > 0``) must see the same image every time:
+    unclipped noise turned half the background on, and such a model agreed with its
+    first answers on a quarter of the digits (the reviewer's case). Pixels in between
+    move by less than half a grey level and stay in [0, 1]."""
+    from grader.config import load_rules
+    from grader.workloads import as_inputs, get_workload, load_split
+
+    rules = load_rules()
+    workload = get_workload(rules, "mlp_sprint")
+    images, labels = load_split(rules, workload.dataset, "test")
+    x = as_inputs(images, workload)
+    referee = Referee(x, labels, 10, PLAN, seed=5)
+    moved = referee.noisy(np.arange(len(x)))
+    ends = (x == 0) | (x == 1)
+    assert ends.mean() > 0.8  # most of a digit is background
+    assert (moved[ends] == x[ends]).all()
+    assert np.array_equal(moved > 0, x > 0) and np.array_equal(moved >= 1, x >= 1)
+    step = np.abs(moved - x)[~ends]
+    assert 0 < step.max() < 0.5 / 255 and (step > 0).mean() > 0.99
+    assert moved.min() >= 0 and moved.max() <= 1
+    # Never the same bytes: every digit has pixels in between, and they moved.
+    assert all(a.tobytes() != b.tobytes() for a, b in zip(moved, x, strict=True))
+    decoys = referee.decoys(100)
+    assert decoys.min() >= 0 and decoys.max() <= 1
