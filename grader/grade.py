@@ -100,6 +100,7 @@ def grade(
         "throughput_batch": plan.throughput_batch,
         "wall_seconds": measured.wall_seconds,
         "quick": quick,
+        "cache_check": measured.cache_check,
     }
     doc["sandbox"] = referee.layers()
     if want_private:

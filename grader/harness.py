@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import handoff, stats
+from grader import handoff, schedule, stats
 from grader.errors import EXIT_FAILED, GraderError
 from grader.sandbox import Child, ChildFailure, Limits, spawn
 
@@ -54,15 +54,22 @@ class Plan:
     noise: float = 0.5 / 255  # under half a grey level: the same digit, never the same bytes
     limits: Limits = field(default_factory=Limits)
     require_sandbox: bool = False  # refuse to load submission code without every layer
-    # Of the answers to digits already answered once, the share that must match the first
-    # answer (the same digit with noise below one grey level, single or batched): the
-    # example submissions and baselines here agree on 99.99-100 %; a model honest only
-    # where it can tell it is scored does not. What a model could gain by answering the
-    # rest fast and wrong is at most this share's complement of its compute.
-    min_repeat_agreement: float = 0.95
+    # Of the answers to digits already answered once (clean), the share that must match
+    # that first answer: the same digit with noise under half a grey level, single,
+    # batched, or met for the first time by a later session's processes. The example
+    # submissions and baselines here agree on 99.89-100 %; a model honest only where it
+    # can tell it is scored does not, nor one that guesses at digits it has not met and
+    # keeps the guess. A share below this one is rejected once it is significantly below
+    # (a one-sided binomial test at AGREEMENT_P_VALUE). What a model could gain by
+    # answering the rest fast and wrong is at most this share's complement of its compute.
+    min_repeat_agreement: float = 0.99
     # How much faster (relative to the baseline) repeated digits may be answered than new
     # ones before a significant difference is taken for a cache of answers.
     max_repeat_gain: float = 0.10
+    # Per session: rounds of digits kept back and first shown at random places among the
+    # repeats of the window (see grader/schedule.py), and the window's least length.
+    reserve_rounds: int = 3
+    window_rounds: int = 12
 
 
 QUICK = Plan(
@@ -74,11 +81,16 @@ QUICK = Plan(
     calibration_blocks=5,
     throughput_rounds=4,
     time_budget_s=4.0,
+    # One session: enough reserve rounds for the caching check to reach its significance
+    # on its own (6 among 24 window rounds: p down to 7e-6).
+    reserve_rounds=6,
+    window_rounds=24,
 )
 
 MIN_LATENCY_S = 1e-8  # floor for a calibrated latency: below this the clock cannot tell
 MIN_FRESH_ROUNDS = 3  # rounds of new digits needed before caching is judged
 CACHE_P_VALUE = 1e-3  # repeated rounds faster than new ones at this significance: a cache
+AGREEMENT_P_VALUE = 1e-3  # agreement below the least share at this significance: rejected
 
 
 class SandboxIncomplete(GraderError):
@@ -113,12 +125,16 @@ class ModelMeasurement:
     throughput_samples_s: list[float] = field(default_factory=list)  # samples/s, per block
     predictions: np.ndarray | None = None
     private_predictions: np.ndarray | None = None  # on the sealed split, when it is scored
-    agreement: list[float] = field(default_factory=list)  # per batched block
-    # Single-sample answers to digits already answered once (clean), against that first
-    # answer: every later timed presentation. A model honest only on the clean pass, which
-    # it could tell apart, would disagree here.
+    # Answers to digits already answered once (clean), against that first answer: timed
+    # single samples shown again (repeats), the first sightings of later sessions, and the
+    # batched blocks. A model honest only on the clean pass, which it could tell apart, or
+    # one that guesses at digits new to it and keeps the guess, disagrees here.
     repeats_agreed: int = 0
     repeats_compared: int = 0
+    first_agreed: int = 0
+    first_compared: int = 0
+    batch_agreed: int = 0
+    batch_compared: int = 0
     parameters: int | None = None
     parameter_dtypes: dict[str, int] = field(default_factory=dict)
     base_rss_bytes: int | None = None
@@ -134,13 +150,15 @@ class ModelMeasurement:
 
     @property
     def batch_agreement(self) -> float | None:
-        return float(np.mean(self.agreement)) if self.agreement else None
+        return self.batch_agreed / self.batch_compared if self.batch_compared else None
 
     @property
     def repeat_agreement(self) -> float | None:
-        if not self.repeats_compared:
-            return None
-        return self.repeats_agreed / self.repeats_compared
+        return self.repeats_agreed / self.repeats_compared if self.repeats_compared else None
+
+    @property
+    def first_sight_agreement(self) -> float | None:
+        return self.first_agreed / self.first_compared if self.first_compared else None
 
     def agreeing(self, idx: np.ndarray, answers: np.ndarray) -> tuple[int, int]:
         """(agreed, compared): the answers to digits whose clean answer is known."""
@@ -148,10 +166,11 @@ class ModelMeasurement:
         known = first >= 0
         return int(np.sum(answers[known] == first[known])), int(known.sum())
 
-    def compare_repeats(self, idx: np.ndarray, answers: np.ndarray) -> None:
+    def compare(self, kind: str, idx: np.ndarray, answers: np.ndarray) -> None:
+        """Count answers of one ``kind`` (repeats, first, batch) against the clean ones."""
         agreed, compared = self.agreeing(idx, answers)
-        self.repeats_agreed += agreed
-        self.repeats_compared += compared
+        setattr(self, f"{kind}_agreed", getattr(self, f"{kind}_agreed") + agreed)
+        setattr(self, f"{kind}_compared", getattr(self, f"{kind}_compared") + compared)
 
 
 @dataclass
@@ -166,6 +185,7 @@ class Measurement:
     seed: int
     affinity: dict
     wall_seconds: float
+    cache_check: dict
 
 
 class Referee:
@@ -207,12 +227,11 @@ class Referee:
         self.child_layers: dict[str, str] = {}  # the OS layers the submission's child reported
         self.live: list[Child] = []  # the current session's children
         total = len(images)
-        self.stream = self.rng.permutation(total)  # the first pass: every image once, clean
-        self.position = 0
-        self.presented = 0
-        # What the timed stream draws from after the first pass (see above).
+        # What the timed stream repeats after the first pass (see above).
         self.pool = np.arange(self.public_count if private is not None else 0, total)
-        self.fresh_rounds: list[bool] = []  # per timed round: digits new to its processes
+        self.round_roles: list[str] = []  # per timed round: its role in check_caching
+        self.round_sessions: list[int] = []
+        self.cache_check: dict = {"judged": False, "reason": "no timed rounds"}
         # Inputs for everything but the timed rounds (see decoys): the training digits,
         # which tell nothing of the held-out ones; or, without them, uniform noise.
         if decoys is None:
@@ -249,26 +268,19 @@ class Referee:
         pool = self.decoy_images
         return self.perturbed(pool[self.rng.choice(len(pool), n, replace=n > len(pool))])
 
-    def restart_stream(self) -> None:
-        """A new session's processes have seen nothing: start a new pass over the pool."""
-        self.stream = self.rng.permutation(self.pool)
-        self.position = 0
+    def schedule(self, k: int, n: int, cap: int | None = None) -> schedule.Schedule:
+        """Session ``k``'s timed stream (see grader/schedule.py)."""
+        plan = self.plan
+        return schedule.session(
+            self.rng, k, len(self.images), self.pool, n, plan.reserve_rounds,
+            plan.window_rounds, plan.min_rounds, cap,
+        )  # fmt: skip
 
-    def next_timed(self, n: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """The next ``n`` presentations of the timed stream and how many of them are clean."""
-        total = len(self.images)
-        while len(self.stream) - self.position < n:
-            self.stream = np.concatenate(
-                [self.stream[self.position :], self.rng.permutation(self.pool)]
-            )
-            self.position = 0
-        idx = self.stream[self.position : self.position + n]
-        self.position += n
-        clean = min(n, max(0, total - self.presented))
-        self.presented += n
-        inputs = self.noisy(idx)
-        inputs[:clean] = self.images[idx[:clean]]
-        return idx, inputs, clean
+    def inputs(self, shown: schedule.Round) -> np.ndarray:
+        """A round's inputs: its clean samples as they are, the others with noise."""
+        inputs = self.noisy(shown.idx)
+        inputs[shown.clean] = self.images[shown.idx[shown.clean]]
+        return inputs
 
     # -- one block --------------------------------------------------------------------------
     def block(
@@ -351,7 +363,7 @@ class Referee:
                     target_rounds,
                 )
                 # After each session: a submission caught need not be measured further.
-                self.check_repeats(results[1])
+                self.check_answers(results[1])
                 self.check_caching(results)
                 target_rounds = target_rounds or rounds
                 sessions += [k] * rounds
@@ -374,33 +386,43 @@ class Referee:
             seed=self.seed,
             affinity=affinity,
             wall_seconds=time.perf_counter() - started,
+            cache_check=self.cache_check,
         )
 
-    def check_repeats(self, submission: ModelMeasurement) -> None:
+    def check_answers(self, submission: ModelMeasurement) -> None:
         """Reject a submission whose later answers to a digit do not match its first.
 
         Accuracy is counted on the first, clean pass over the held-out digits; every
-        later presentation carries noise below one grey level, so a model could tell the
-        two apart and answer the later ones fast and wrong, where most of the timing is;
-        or answer batches differently from single samples. Both are checked against its
-        own first answers."""
+        later presentation carries noise under half a grey level, so a model could tell
+        the two apart and answer the later ones fast and wrong, where most of the timing
+        is; answer batches differently from single samples; or, in a later session's new
+        processes, guess at digits it has not met yet and keep the guess for their
+        repeats (fast, and consistent with itself). Each is checked against its own
+        clean answers."""
         least = self.plan.min_repeat_agreement
         checks = [
-            (submission.repeat_agreement, submission.repeats_compared, "single-sample"),
-            (submission.batch_agreement, None, "batched"),
-        ]
-        for agreement, count, kind in checks:
-            if agreement is None or agreement >= least:
+            (submission.repeats_agreed, submission.repeats_compared, "timed single-sample",
+             "the same image with noise under half a grey level"),
+            (submission.first_agreed, submission.first_compared, "first",
+             "the same image with noise, met for the first time by a new process"),
+            (submission.batch_agreed, submission.batch_compared, "batched",
+             "the same image with noise, in a batch"),
+        ]  # fmt: skip
+        for agreed, compared, kind, how in checks:
+            if not compared or agreed >= least * compared:
                 continue
-            how_many = f"{count:,} " if count else ""
+            from scipy.stats import binomtest
+
+            p = binomtest(agreed, compared, least, alternative="less").pvalue
+            if p >= AGREEMENT_P_VALUE:
+                continue  # too few answers to tell from an honest model's near-ties
             raise Rejected(
                 "bad_output",
-                f"the model answered the same digits differently: of its {how_many}timed "
-                f"{kind} answers to digits it had answered before (the same image with "
-                f"noise below one grey level{', in a batch' if kind == 'batched' else ''}), "
-                f"{agreement:.1%} matched its first answer; at least {least:.0%} must. "
-                "Every call is scored: answer each one as you would the first (and check "
-                "that no layer behaves differently in a batch).",
+                f"the model answered the same digits differently: of its {compared:,} "
+                f"{kind} answers to digits it had answered before ({how}), "
+                f"{agreed / compared:.1%} matched its first answer; at least {least:.0%} "
+                f"must ({p_text(p)}). Every call is scored: answer each one as you would "
+                "the first (and check that no layer behaves differently in a batch).",
             )
 
     def check_caching(self, results: list[ModelMeasurement]) -> None:
@@ -409,30 +431,45 @@ class Referee:
         Every later presentation of a digit carries fresh noise, but the noise cannot hide
         the digit from a model that looks it up (rounding to the 8-bit grid undoes it); a
         cache of answers would then make repeated digits cheaper than new ones. Each
-        session's first rounds show digits its processes have never met (the warm-up
-        used decoys): the submission's per-round speedup there is compared with the
-        rest. An honest model is as fast on both; a cache is not."""
-        fresh = np.asarray(self.fresh_rounds, dtype=bool)
+        session keeps a few rounds of digits back and shows them, new to its processes,
+        at random places among the repeats of its window (grader/schedule.py): there the
+        submission's per-round speedup is compared with the repeats', each round's taken
+        relative to its session's median, by a test that draws the positions again as
+        they were drawn (``stats.randomised_gain``). An honest model is as fast on both; a
+        cache is not. What was compared, or why nothing could be, goes in the result."""
+        roles = np.asarray(self.round_roles)
         base = np.asarray(results[0].latency_samples_s)
         sub = np.asarray(results[1].latency_samples_s)
-        if len(fresh) != len(base) or fresh.sum() < MIN_FRESH_ROUNDS or (~fresh).sum() < 2:
-            return  # too few new rounds to tell (a quick grade of a fast model)
+        if len(roles) != len(base):
+            return  # a session was cut short: its rounds are not in the latencies
         ratios = base / sub
-        gain = float(np.median(ratios[~fresh]) / np.median(ratios[fresh]))
-        if gain <= 1 + self.plan.max_repeat_gain:
+        sessions = np.asarray(self.round_sessions)
+        windows = []
+        for k in np.unique(sessions):
+            mine = (sessions == k) & (roles != schedule.OTHER)
+            if (roles[mine] == schedule.FRESH).any() and (roles[mine] == schedule.REPEAT).any():
+                windows.append((ratios[mine], roles[mine] == schedule.FRESH))
+        fresh = sum(int(m.sum()) for _, m in windows)
+        repeat = sum(int((~m).sum()) for _, m in windows)
+        check = {"judged": False, "fresh_rounds": fresh, "repeated_rounds": repeat}
+        if fresh < MIN_FRESH_ROUNDS or repeat < 2:
+            check["reason"] = (
+                f"{fresh} rounds of new digits and {repeat} of repeated ones: too few to "
+                f"judge (at least {MIN_FRESH_ROUNDS} and 2)"
+            )
+            self.cache_check = check
             return
-        from scipy.stats import mannwhitneyu
-
-        p = float(mannwhitneyu(ratios[~fresh], ratios[fresh], alternative="greater").pvalue)
-        if p >= CACHE_P_VALUE:
+        gain, p = stats.randomised_gain(windows, seed=self.seed)
+        self.cache_check = check | {"judged": True, "gain": gain, "p_value": p}
+        if gain <= 1 + self.plan.max_repeat_gain or p >= CACHE_P_VALUE:
             return
         raise Rejected(
             "bad_output",
             f"the model answered digits it had seen before {gain:.2f}x as fast, relative to "
-            f"the baseline, as digits new to it (p = {p:.1g} over "
-            f"{int(fresh.sum())} new and {int((~fresh).sum())} repeated rounds): answers "
-            "are being kept and looked up. Compute every answer: a cache of previous "
-            "inputs is not an optimisation the Olympics measure.",
+            f"the baseline, as digits new to it ({p_text(p)} over {fresh} new and "
+            f"{repeat} repeated rounds): answers are being kept and looked up. Compute "
+            "every answer: a cache of previous inputs is not an optimisation the Olympics "
+            "measure.",
         )
 
     def check_sandbox(self) -> None:
@@ -546,7 +583,10 @@ class Referee:
                 elapsed, _ = self.block(child, self.decoys(32))
             per_sample.append(elapsed / 32)
         n = round(self.plan.block_seconds / max(per_sample))
-        return int(np.clip(n, 1, self.plan.max_block))
+        largest = min(
+            self.plan.max_block, schedule.max_block(len(self.pool), self.plan.reserve_rounds)
+        )
+        return int(np.clip(n, 1, largest))
 
     def timed_rounds(
         self,
@@ -564,29 +604,26 @@ class Referee:
             for child in children if r % 2 == 0 else children[::-1]:
                 self.block(child, inputs)
             self.progress(f"session {k + 1}/{plan.sessions}: warming up", r + 1, plan.warmup_rounds)
-        total = len(self.images)
-        if k:
-            self.restart_stream()
-        # Rounds whose every digit is new to these processes: in the first session the
-        # clean pass, in the others the first pass over the pool.
-        new_rounds = (total if k == 0 else len(self.pool)) // n
-        clean_rounds = -(-max(0, total - self.presented) // n)
-        least = max(plan.min_rounds, clean_rounds + clean_rounds % 2)
+        stream = self.schedule(k, n, target_rounds)
+        least = stream.least
         cap = target_rounds or max(plan.max_rounds, least)
         raw: list[list[float]] = [[], []]
         rounds, reason = 0, "max_rounds"
         started = time.perf_counter()
         while rounds < cap:
-            idx, inputs, clean = self.next_timed(n)
-            self.fresh_rounds.append(rounds < new_rounds)
+            shown = stream.next_round()
+            idx, inputs = shown.idx, self.inputs(shown)
+            self.round_roles.append(shown.role)
+            self.round_sessions.append(k)
             order = [0, 1] if rounds % 2 == 0 else [1, 0]  # A B, then B A: an ABBA pair
             for i in order:
                 elapsed, scores = self.block(children[i], inputs)
                 raw[i].append(elapsed)
                 answers = scores.argmax(axis=1)
-                if clean:
-                    results[i].predictions[idx[:clean]] = answers[:clean]
-                results[i].compare_repeats(idx[clean:], answers[clean:])
+                results[i].predictions[idx[shown.clean]] = answers[shown.clean]
+                first = shown.new & ~shown.clean  # a later session's first sightings
+                results[i].compare("first", idx[first], answers[first])
+                results[i].compare("repeats", idx[~shown.new], answers[~shown.new])
             # The no-op blocks ride along in every round, so that the harness's cost is
             # known as precisely as the models' and drifts with them.
             for i in order:
@@ -626,9 +663,12 @@ class Referee:
             for i in [0, 1] if r % 2 == 0 else [1, 0]:
                 elapsed, scores = self.block(children[i], inputs, batch=b)
                 results[i].throughput_samples_s.append(nb / max(elapsed - cost, MIN_LATENCY_S * nb))
-                agreed, compared = results[i].agreeing(idx, scores.argmax(axis=1))
-                if compared:
-                    results[i].agreement.append(agreed / compared)
+                results[i].compare("batch", idx, scores.argmax(axis=1))
+
+
+def p_text(p: float) -> str:
+    """A p-value for a sentence: one significant digit, and no "p = 0"."""
+    return f"p = {p:.1g}" if p >= 1e-12 else "p < 1e-12"
 
 
 def overhead(calib: list[list[float]]) -> float:

@@ -130,6 +130,7 @@ def model_metrics(m: Any, labels: np.ndarray, files: dict[str, int]) -> dict:
         "throughput_samples_sps": list(m.throughput_samples_s),
         "batch_agreement": m.batch_agreement,
         "repeat_agreement": m.repeat_agreement,
+        "first_sight_agreement": m.first_sight_agreement,
         "files": files,
         "rss_base_bytes": m.base_rss_bytes,
         "rss_peak_bytes": m.peak_rss_bytes,

@@ -712,7 +712,7 @@ def test_model_honest_only_on_the_clean_pass_is_rejected(
     first ones: rejected."""
     doc = grade(submit(tmp_path, "fast-wrong", FAST_BUT_WRONG, header=MLP), rules, plan)
     message = rejected(doc, "bad_output", "answered the same digits differently", "single-sample")
-    assert "at least 95%" in message
+    assert "at least 99%" in message
     assert exit_code(doc) == 2
 
 
@@ -735,10 +735,12 @@ def build_model():
 
 
 def cache_plan(plan: Plan) -> Plan:
-    """Blocks of at most 100 samples: 10 rounds of digits new to the processes, then 20
-    repeated, whatever the machine's speed (a block of 500 would leave 2 new rounds,
-    too few to judge)."""
-    return dataclasses.replace(plan, min_rounds=30, max_rounds=30, max_block=100)
+    """Blocks of at most 100 samples, whatever the machine's speed: 4 rounds of main
+    digits, then a window of 26 repeated rounds among which 6 reserve rounds of digits new
+    to the processes (the quick grade's reserve: one session must judge on its own)."""
+    return dataclasses.replace(
+        plan, min_rounds=30, max_rounds=30, max_block=100, reserve_rounds=6, window_rounds=24
+    )
 
 
 def test_model_that_caches_answers_by_rounding_is_rejected(
@@ -746,8 +748,9 @@ def test_model_that_caches_answers_by_rounding_is_rejected(
 ) -> None:
     """Threat 4 (the reviewer's attack): later presentations differ from the first by
     noise below one grey level, which rounding undoes, so a dict of answers hits every
-    time and scored 5.3x. Each session's first rounds now show digits its processes
-    have never met; answering repeated ones much faster than those is a cache."""
+    time and scored 5.3x. Each session keeps rounds of digits back, which its processes
+    meet for the first time at random places among the repeats; answering repeated ones
+    much faster than those is a cache."""
     plan = cache_plan(plan)
     doc = grade(submit(tmp_path, "cache", CACHE_ROUNDED, header=MLP), rules, plan)
     rejected(doc, "bad_output", "seen before", "looked up")
@@ -1248,3 +1251,38 @@ def test_a_model_that_binarises_its_input_answers_every_repeat_the_same(
     metrics = graded(grade(submit(tmp_path, "binarise", BINARISE, header=MLP), rules, plan))
     assert metrics["repeat_agreement"] == 1.0
     assert metrics["batch_agreement"] == 1.0
+
+
+TUNES_ITSELF = """\
+calls = 0
+
+
+def forward(x):
+    global calls
+    calls += len(x)
+    for _ in range(3 if calls <= 1264 else 1):  # tuning itself, for its first calls
+        scores = mlp(x)
+    return scores
+
+
+def build_model():
+    return forward
+"""
+
+
+def test_a_model_that_tunes_itself_over_its_first_calls_is_graded(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    """The reviewer's false positive, in real processes: a model three times slower over
+    its first calls (it tunes itself) was rejected as a cache (gain 1.80) when the new
+    digits all came first. The reserve rounds sit at random places among the repeats: the
+    slow start weighs on both alike. Blocks of 100 (the cap; asked for 50 ms): 664 calls
+    of probes, warm-up and main digits, then a window of 26 rounds, the first 6 slow: as
+    many as the reserve, which placed there would look like a cache (p = 1 / C(26, 6))."""
+    folder = submit(tmp_path, "tunes-itself", TUNES_ITSELF, header=MLP)
+    doc = grade(folder, rules, dataclasses.replace(cache_plan(plan), block_seconds=0.05), seed=11)
+    assert doc["measurement"]["block_size"] == 100
+    graded(doc)
+    check = doc["measurement"]["cache_check"]
+    assert check["judged"] and check["fresh_rounds"] == 6
+    assert check["p_value"] > 1e-3

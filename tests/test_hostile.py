@@ -75,6 +75,9 @@ EXPECTED = {
     "fast-but-wrong": ("bad_output", ["answered the same digits differently"]),
     "cache-answers": ("bad_output", ["seen before"]),
     "thread-off-the-clock": ("sandbox_violation", ["thread"]),
+    # Caught by whichever check comes first: its repeats, its first answers to digits new
+    # to a later session, or the speed of its reserve rounds (all bad_output).
+    "lazy-cache": ("bad_output", ["answered"]),
 }
 
 

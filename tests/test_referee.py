@@ -274,34 +274,195 @@ def test_later_answers_must_match_the_first(fake, monkeypatch, wrong_from, rejec
         assert (m.submission.predictions == labels).all()
 
 
-@pytest.mark.parametrize(("cached_cost", "rejected"), [(0.2, True), (1.0, False)])
-def test_answering_repeated_digits_faster_is_a_cache(
-    fake, monkeypatch, cached_cost, rejected
-) -> None:
-    """A submission whose answers cost a fifth once it has met a digit (in this process)
-    is rejected; at full cost (the control) it is graded. Each session's first rounds
-    show digits new to its processes: the warm-up and probes use decoys."""
+def costing(monkeypatch, cost) -> None:
+    """The submission's per-sample cost becomes ``cost(child, inputs)`` times its latency
+    (an array, one factor per sample); ``cost`` may also change the scores in place, as
+    ``cost.answer(child, inputs, scores)``. The baseline is left as it is."""
     original = FakeChild.run_block
 
     def run_block(self, message, inputs, batch, classes, timeout):
-        if self.name == "submission" and not message["noop"]:
-            keys = [tuple(k) for k in np.rint(inputs.reshape(len(inputs), -1)[:, 1:3] * 100)]
-            met = getattr(self, "met", set())
-            repeats = sum(k in met for k in keys)
-            self.met = met | set(keys)
-            self.clock.now -= repeats * self.latency * (1 - cached_cost)  # refunded
-            elapsed, scores = original(self, message, inputs, batch, classes, timeout)
-            return elapsed - repeats * self.latency * (1 - cached_cost), scores
-        return original(self, message, inputs, batch, classes, timeout)
+        if self.name != "submission" or message["noop"]:
+            return original(self, message, inputs, batch, classes, timeout)
+        factors = np.asarray(cost(self, inputs), dtype=float)
+        extra = float(np.sum(factors - 1)) * self.latency
+        elapsed, scores = original(self, message, inputs, batch, classes, timeout)
+        self.clock.now += extra
+        if hasattr(cost, "answer"):
+            cost.answer(self, inputs, scores)
+        return elapsed + extra, scores
 
     monkeypatch.setattr(FakeChild, "run_block", run_block)
-    plan = dataclasses.replace(PLAN, min_rounds=20, max_rounds=20, max_block=40)
+
+
+def keys(inputs: np.ndarray) -> list[tuple]:
+    """What a cache keys on: the pixels rounded (here to 1/100, which undoes the noise)."""
+    return [tuple(k) for k in np.rint(inputs.reshape(len(inputs), -1)[:, 1:3] * 100)]
+
+
+def cache(cached_cost: float):
+    """Answers cost ``cached_cost`` once this process has met the digit."""
+
+    def cost(child, inputs):
+        met = child.__dict__.setdefault("met", set())
+        k = keys(inputs)
+        factors = [cached_cost if key in met else 1.0 for key in k]
+        met |= set(k)
+        return factors
+
+    return cost
+
+
+CACHE_PLAN = dataclasses.replace(PLAN, min_rounds=20, max_rounds=20, max_block=40)
+QUICK_PLAN = dataclasses.replace(harness.QUICK, block_seconds=0.001, time_budget_s=1e9)
+
+
+@pytest.mark.parametrize("plan", [CACHE_PLAN, QUICK_PLAN], ids=["sessions", "quick"])
+@pytest.mark.parametrize(("cached_cost", "rejected"), [(0.2, True), (1.0, False)])
+def test_answering_repeated_digits_faster_is_a_cache(
+    fake, monkeypatch, plan, cached_cost, rejected
+) -> None:
+    """A submission whose answers cost a fifth once it has met a digit (in this process)
+    is rejected, in a full grade and in a quick one (one session); at full cost (the
+    control) it is graded. Each session's reserve rounds show digits new to its processes
+    among the repeats."""
+    costing(monkeypatch, cache(cached_cost))
     if rejected:
         with pytest.raises(harness.Rejected, match="seen before") as e:
             measure(plan)
         assert e.value.code == "bad_output"
     else:
-        measure(plan)
+        m, _ = measure(plan)
+        assert m.cache_check["judged"] and m.cache_check["gain"] == pytest.approx(1.0)
+
+
+def test_a_model_too_fast_for_the_pool_is_still_checked_for_a_cache(fake) -> None:
+    """The reviewer's hole: a model fast enough for blocks as large as the pool left no
+    round of digits new to a session's processes, and the caching check was skipped
+    without a word. Blocks are capped so that every session keeps a reserve, and the
+    result says what was compared."""
+    _, latencies, _ = fake
+    latencies.update(baseline=0.2e-6, submission=0.1e-6)  # blocks of 300 would be asked
+    m, _ = measure()
+    assert m.block_size == 200 // (PLAN.reserve_rounds + 1)
+    check = m.cache_check
+    assert check["judged"] and check["fresh_rounds"] == PLAN.sessions * PLAN.reserve_rounds
+
+
+TUNING_CALLS = 300  # past the probes, the warm-up and the main digits: into the window
+
+
+def test_a_model_that_tunes_itself_over_its_first_calls_is_not_a_cache(fake, monkeypatch) -> None:
+    """The reviewer's false positive: a model three times slower over its first calls (it
+    tunes itself) ran its first rounds, which held all the new digits, slowly, and was
+    rejected as a cache (gain 1.80). The reserve rounds sit at random places among the
+    repeats, so a trend over time weighs on both alike."""
+
+    def cost(child, inputs):
+        done = child.__dict__.get("calls", 0)
+        child.calls = done + len(inputs)
+        return np.where(np.arange(done, done + len(inputs)) < TUNING_CALLS, 3.0, 1.0)
+
+    costing(monkeypatch, cost)
+    m, _ = measure(CACHE_PLAN)
+    assert m.cache_check["judged"]
+    assert m.cache_check["p_value"] > 1e-3
+
+
+def test_guessing_at_new_digits_and_keeping_the_guess_is_caught(fake, monkeypatch) -> None:
+    """The reviewer's lazy cache: honest on the clean digits (the scored ones, which it
+    can tell apart), it guesses at a digit it meets first with noise (one guess in ten
+    wrong) and keeps the guess: fast everywhere after the clean pass, and consistent with
+    itself. Its first answers in a later session disagree with its clean ones."""
+    images, _ = images_and_labels()
+    clean = {row.tobytes() for row in images}
+
+    def cost(child, inputs):
+        met = child.__dict__.setdefault("lazy", {})
+        rows = inputs.reshape(len(inputs), -1)
+        return [1.0 if row.tobytes() in clean and key not in met else 0.2
+                for row, key in zip(rows, keys(inputs), strict=True)]  # fmt: skip
+
+    def answer(child, inputs, scores):
+        met = child.lazy
+        rows = inputs.reshape(len(inputs), -1)
+        for i, (row, key) in enumerate(zip(rows, keys(inputs), strict=True)):
+            if key not in met:
+                guess = scores[i].copy()
+                if row.tobytes() not in clean and child.rng.random() < 0.1:
+                    guess = np.roll(guess, 1)
+                met[key] = guess
+            scores[i] = met[key]
+
+    cost.answer = answer
+    monkeypatch.setattr(FakeChild, "rng", np.random.default_rng(0), raising=False)
+    costing(monkeypatch, cost)
+    with pytest.raises(harness.Rejected, match="answered the same digits differently") as e:
+        measure(CACHE_PLAN)
+    assert e.value.code == "bad_output"
+
+
+@pytest.mark.parametrize(
+    ("first", "rejected"), [((900, 1000), True), ((995, 1000), False), ((4, 5), False)]
+)
+def test_first_answers_of_a_new_process_must_match_the_clean_ones(first, rejected) -> None:
+    """90 % of 1,000 is significantly below 99 %: rejected. 99.5 % is above; 4 of 5 is too
+    few to tell from an honest model's near-ties (p = 0.05)."""
+    images, labels = images_and_labels()
+    referee = Referee(images, labels, 10, PLAN, seed=1)
+    m = harness.ModelMeasurement(repeats_agreed=5000, repeats_compared=5000)
+    m.first_agreed, m.first_compared = first
+    if rejected:
+        with pytest.raises(harness.Rejected, match="first answers") as e:
+            referee.check_answers(m)
+        assert "90.0%" in e.value.message
+    else:
+        referee.check_answers(m)
+
+
+def rounds_of(stream, count: int) -> list:
+    return [stream.next_round() for _ in range(count)]
+
+
+def test_the_first_session_shows_every_digit_once_clean_and_then_repeats() -> None:
+    """Session 0: every image once, clean (the reserve's at random places in the window,
+    after the main digits); after its first sighting a digit comes back only with noise."""
+    images, labels = images_and_labels(200)
+    referee = Referee(images, labels, 10, PLAN, seed=3)
+    stream = referee.schedule(0, 20)
+    shown = rounds_of(stream, stream.least)
+    clean = np.concatenate([r.idx[r.clean] for r in shown])
+    assert sorted(clean) == list(range(200))
+    met: set[int] = set()
+    for r in shown:
+        assert (r.clean == r.new).all()  # in session 0 a first sighting is the clean one
+        assert [int(i) not in met for i in r.idx] == list(r.new)
+        met |= set(r.idx.tolist())
+    roles = [r.role for r in shown]
+    fresh = [i for i, role in enumerate(roles) if role == "fresh"]
+    assert len(fresh) == PLAN.reserve_rounds
+    assert min(fresh) >= stream.window.start == 200 // 20 - PLAN.reserve_rounds
+    assert roles.count("repeat") == len(stream.window) - len(fresh)
+    # Placed at random: another seed, other rounds.
+    other = Referee(images, labels, 10, PLAN, seed=4).schedule(0, 20)
+    assert other.reserve_at != stream.reserve_at
+
+
+def test_a_later_session_meets_its_reserve_among_the_repeats() -> None:
+    images, labels = images_and_labels(200)
+    referee = Referee(images, labels, 10, PLAN, seed=3)
+    stream = referee.schedule(1, 20, cap=30)
+    shown = rounds_of(stream, 30)
+    assert not any(r.clean.any() for r in shown)  # only session 0 shows clean digits
+    met: set[int] = set()
+    for r in shown:
+        assert [int(i) not in met for i in r.idx] == list(r.new)
+        met |= set(r.idx.tolist())
+        if r.role == "fresh":
+            assert r.new.all()
+        if r.role == "repeat":
+            assert not r.new.any()
+    assert sum(r.role == "fresh" for r in shown) == PLAN.reserve_rounds
+    assert stream.window.start == 100 // 20  # 100 main digits, then the window
 
 
 def test_after_the_clean_pass_only_the_private_digits_are_timed() -> None:
@@ -311,21 +472,25 @@ def test_after_the_clean_pass_only_the_private_digits_are_timed() -> None:
     images, labels = images_and_labels(200)
     private = images[:100] + 0.5
     referee = Referee(images, labels, 10, PLAN, seed=3, private=private)
-    first, _, clean = referee.next_timed(300)
-    assert clean == 300 and sorted(first) == list(range(300))
-    for _ in range(20):
-        idx, _, clean = referee.next_timed(37)
-        assert clean == 0 and idx.min() >= 200
-    referee.restart_stream()  # a new session
-    assert sorted(referee.next_timed(100)[0]) == list(range(200, 300))
+    stream = referee.schedule(0, 10)
+    shown = rounds_of(stream, 60)
+    clean = np.concatenate([r.idx[r.clean] for r in shown])
+    assert sorted(clean) == list(range(300))
+    noisy = np.concatenate([r.idx[~r.clean] for r in shown])
+    assert len(noisy) and noisy.min() >= 200
+    assert all(r.idx.min() >= 200 for r in shown if r.role == "fresh")
+    later = rounds_of(referee.schedule(1, 10, cap=60), 60)
+    assert min(r.idx.min() for r in later) >= 200
 
 
-def test_without_a_private_split_every_digit_stays_in_the_timed_stream() -> None:
+def test_without_a_private_split_every_digit_can_be_repeated() -> None:
     images, labels = images_and_labels(200)
     referee = Referee(images, labels, 10, PLAN, seed=3)
-    referee.next_timed(200)
-    later = np.concatenate([referee.next_timed(50)[0] for _ in range(8)])
-    assert sorted(later) == sorted(np.tile(np.arange(200), 2))
+    stream = referee.schedule(0, 20)
+    shown = rounds_of(stream, 60)
+    repeated = np.concatenate([r.idx[~r.new] for r in shown])
+    reserve = np.concatenate([r.idx for r in shown if r.role == "fresh"])
+    assert set(repeated.tolist()) == set(range(200)) - set(reserve.tolist())
 
 
 def test_noise_moves_no_pixel_at_either_end_of_the_range() -> None:

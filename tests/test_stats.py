@@ -497,3 +497,39 @@ def test_session_interval_of_agreeing_sessions_is_a_point() -> None:
 def test_session_interval_refuses_bad_input(medians) -> None:
     with pytest.raises(ValueError):
         stats.session_interval(medians)
+
+
+def test_randomised_gain_of_marked_rounds_slower_than_the_rest() -> None:
+    """Two windows of 20 rounds, the 3 marked ones at a third of the others' value (a
+    cache's new digits): gain 3, and no other draw of 3 positions per window does as well
+    save the one observed, so p is about 1 / C(20, 3)^2 at most."""
+    windows = []
+    for start in (0, 7):
+        values = np.ones(20)
+        marked = np.zeros(20, dtype=bool)
+        marked[start : start + 3] = True
+        values[marked] = 1 / 3
+        windows.append((values, marked))
+    gain, p = stats.randomised_gain(windows, draws=5000, seed=1)
+    assert gain == pytest.approx(3.0)
+    assert p == pytest.approx(1 / 5001)
+
+
+def test_randomised_gain_is_not_fooled_by_a_trend_the_marks_share() -> None:
+    """Values that fall over time (a model tuning itself), marks drawn at random: the gain
+    may be above 1, but the p-value knows the draw could have landed anywhere."""
+    rng = np.random.default_rng(3)
+    small = []
+    for _ in range(200):
+        values = np.where(np.arange(24) < 8, 1 / 3, 1.0)
+        marked = np.zeros(24, dtype=bool)
+        marked[rng.choice(24, 6, replace=False)] = True
+        small.append(stats.randomised_gain([(values, marked)], draws=2000, seed=2)[1] < 0.01)
+    assert np.mean(small) <= 0.03
+
+
+def test_randomised_gain_refuses_windows_without_both_kinds() -> None:
+    with pytest.raises(ValueError, match="same length"):
+        stats.randomised_gain([(np.ones(4), np.ones(3, dtype=bool))])
+    with pytest.raises(ValueError, match="marked and unmarked"):
+        stats.randomised_gain([(np.ones(4), np.zeros(4, dtype=bool))])
