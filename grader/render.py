@@ -206,6 +206,8 @@ def card(result: dict) -> dict:
         f"{'pinned' if result['system']['affinity']['pinned'] else 'not pinned'}; "
         f"{m['wall_seconds']:.1f} s" + (" (quick)" if m["quick"] else "")
     )
+    if line := answer_checks_line(result):
+        out["notes"].append(line)
     layers = result.get("sandbox") or {}
     weak = sorted(k for k, v in layers.items() if v.startswith(("unavailable", "off")))
     if layers:
@@ -216,6 +218,27 @@ def card(result: dict) -> dict:
             "'sandbox' says why)"
         )
     return out
+
+
+def answer_checks_line(result: dict) -> str | None:
+    """What the checks that answers are computed found (SECURITY.md, threat 4): how often the
+    submission's later answers matched its first, clean ones, and the caching check."""
+    metrics = result.get("optimized", {}).get("metrics", {})
+    kinds = [("repeats", "repeat_agreement"), ("first sightings", "first_sight_agreement"),
+             ("batches", "batch_agreement")]  # fmt: skip
+    parts = [f"{name} {metrics[key]:.2%}" for name, key in kinds if metrics.get(key) is not None]
+    line = "answers matching the first, clean ones: " + ", ".join(parts) if parts else ""
+    check = result["measurement"].get("cache_check")
+    if check and check["judged"]:
+        cache = (
+            f"caching: repeated digits {check['gain']:.2f}x as fast as {check['fresh_rounds']} "
+            f"rounds of new ones (p = {check['p_value']:.2g})"
+        )
+    elif check:
+        cache = "caching: not judged (" + check.get("reason", "too few rounds") + ")"
+    else:
+        cache = ""
+    return "; ".join(filter(None, [line, cache])) or None
 
 
 def technique_lines(found: dict | None) -> list[str]:

@@ -36,6 +36,10 @@ NASTY = (
 )
 
 
+def flat(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
 def golden_result() -> dict:
     return result.read_json(DATA / "result_example_baseline.json")
 
@@ -294,3 +298,19 @@ def test_events_in_the_submissions_order() -> None:
     doc = normalise(golden_result())  # read back from disk: keys sorted
     order = doc["submission"]["events"]
     assert [e["name"] for e in render.card(doc)["events"]] == order
+
+
+def test_card_says_what_the_answer_checks_found() -> None:
+    doc = normalise(golden_result())
+    doc["optimized"]["metrics"]["first_sight_agreement"] = 0.9991
+    doc["measurement"]["cache_check"] = {
+        "judged": True, "fresh_rounds": 24, "repeated_rounds": 208, "gain": 1.004,
+        "p_value": 0.41,
+    }  # fmt: skip
+    text = flat(render.markdown(doc))
+    assert "first sightings 99.91%" in text
+    assert "caching: repeated digits 1.00x as fast as 24 rounds of new ones \\(p = 0.41\\)" in text
+    doc["measurement"]["cache_check"] = {
+        "judged": False, "fresh_rounds": 0, "repeated_rounds": 30, "reason": "too few rounds"
+    }  # fmt: skip
+    assert "caching: not judged (too few rounds)" in flat(terminal_text(doc))
