@@ -16,6 +16,7 @@ adds noise below half an 8-bit grey level to the pixels strictly between 0 and 1
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -38,9 +39,10 @@ class Plan:
     sessions: int = 8  # fresh process pairs: their spread enters the speedup's interval
     warmup_rounds: int = 6  # per session, untimed
     min_rounds: int = 30  # per session; rounds come in A B / B A pairs
-    max_rounds: int = 60  # per session
-    check_every: int = 20
-    target_halfwidth: float = 0.005  # stop a session once its 95 % CI is within ±0.5 %
+    # Per session. Every session runs this many rounds (or the first session's count,
+    # when the clean pass needs more): an early stop that depended on the timings would
+    # also depend on where the reserve rounds fell, and bias the caching check.
+    max_rounds: int = 60
     block_seconds: float = 0.010  # the slower model's block; the round trip is ~1 % of it
     max_block: int = 2048
     calibration_blocks: int = 9  # per child before the timed rounds; then one every round
@@ -66,9 +68,10 @@ class Plan:
     # How much faster (relative to the baseline) repeated digits may be answered than new
     # ones before a significant difference is taken for a cache of answers.
     max_repeat_gain: float = 0.10
-    # Per session: rounds of digits kept back and first shown at random places among the
-    # repeats of the window (see grader/schedule.py), and the window's least length.
-    reserve_rounds: int = 3
+    # Per session: rounds of digits kept back and first shown at random places among all
+    # its rounds after the main digits (see grader/schedule.py), and how many rounds at
+    # least follow the main digits before a session may stop.
+    reserve_rounds: int = 4
     window_rounds: int = 12
 
 
@@ -77,18 +80,21 @@ QUICK = Plan(
     warmup_rounds=4,
     min_rounds=40,
     max_rounds=80,
-    check_every=20,
     calibration_blocks=5,
     throughput_rounds=4,
     time_budget_s=4.0,
     # One session: enough reserve rounds for the caching check to reach its significance
-    # on its own (6 among 24 window rounds: p down to 7e-6).
+    # on its own (6 among 40 or more rounds).
     reserve_rounds=6,
     window_rounds=24,
 )
 
 MIN_LATENCY_S = 1e-8  # floor for a calibrated latency: below this the clock cannot tell
-MIN_FRESH_ROUNDS = 3  # rounds of new digits needed before caching is judged
+MIN_FRESH_ROUNDS = 3  # rounds of new digits needed before caching is judged at the end
+# ... and before a grade's last session: judged on a few rounds, a model whose speed
+# depends on the digit was rejected as a cache (the reviewer: 10 % of grades, nearly all
+# right after the second session with 3 reserve rounds; 0 of 300 judged once at the end).
+MIN_EARLY_FRESH_ROUNDS = 12
 CACHE_P_VALUE = 1e-3  # repeated rounds faster than new ones at this significance: a cache
 AGREEMENT_P_VALUE = 1e-3  # agreement below the least share at this significance: rejected
 
@@ -268,12 +274,13 @@ class Referee:
         pool = self.decoy_images
         return self.perturbed(pool[self.rng.choice(len(pool), n, replace=n > len(pool))])
 
-    def schedule(self, k: int, n: int, cap: int | None = None) -> schedule.Schedule:
-        """Session ``k``'s timed stream (see grader/schedule.py)."""
+    def schedule(self, k: int, n: int, target: int | None = None) -> schedule.Schedule:
+        """Session ``k``'s timed stream (see grader/schedule.py); ``target``: the number of
+        rounds the first session ran, which the later ones run."""
         plan = self.plan
         return schedule.session(
             self.rng, k, len(self.images), self.pool, n, plan.reserve_rounds,
-            plan.window_rounds, plan.min_rounds, cap,
+            plan.window_rounds, plan.min_rounds, plan.max_rounds, target,
         )  # fmt: skip
 
     def inputs(self, shown: schedule.Round) -> np.ndarray:
@@ -364,7 +371,7 @@ class Referee:
                 )
                 # After each session: a submission caught need not be measured further.
                 self.check_answers(results[1])
-                self.check_caching(results)
+                self.check_caching(results, final=k == self.plan.sessions - 1)
                 target_rounds = target_rounds or rounds
                 sessions += [k] * rounds
                 stop_reason = reason if k == 0 else stop_reason
@@ -425,17 +432,17 @@ class Referee:
                 "the first (and check that no layer behaves differently in a batch).",
             )
 
-    def check_caching(self, results: list[ModelMeasurement]) -> None:
+    def check_caching(self, results: list[ModelMeasurement], final: bool = True) -> None:
         """Reject a submission that answers digits faster once it has seen them.
 
         Every later presentation of a digit carries fresh noise, but the noise cannot hide
         the digit from a model that looks it up (rounding to the 8-bit grid undoes it); a
         cache of answers would then make repeated digits cheaper than new ones. Each
         session keeps a few rounds of digits back and shows them, new to its processes,
-        at random places among the repeats of its window (grader/schedule.py): there the
-        submission's per-round speedup is compared with the repeats', each round's taken
-        relative to its session's median, by a test that draws the positions again as
-        they were drawn (``stats.randomised_gain``). An honest model is as fast on both; a
+        at random places among all its rounds after the main digits (grader/schedule.py):
+        there the submission's per-round speedup is compared with the repeats', each
+        round's taken relative to its session's median, by a test that draws the positions
+        again as they were drawn (``stats.randomised_gain``). An honest model is as fast on both; a
         cache is not. What was compared, or why nothing could be, goes in the result."""
         roles = np.asarray(self.round_roles)
         base = np.asarray(results[0].latency_samples_s)
@@ -452,6 +459,10 @@ class Referee:
         fresh = sum(int(m.sum()) for _, m in windows)
         repeat = sum(int((~m).sum()) for _, m in windows)
         check = {"judged": False, "fresh_rounds": fresh, "repeated_rounds": repeat}
+        if not final and fresh < MIN_EARLY_FRESH_ROUNDS:
+            check["reason"] = f"{fresh} rounds of new digits so far: judged at the end"
+            self.cache_check = check
+            return
         if fresh < MIN_FRESH_ROUNDS or repeat < 2:
             check["reason"] = (
                 f"{fresh} rounds of new digits and {repeat} of repeated ones: too few to "
@@ -605,47 +616,60 @@ class Referee:
                 self.block(child, inputs)
             self.progress(f"session {k + 1}/{plan.sessions}: warming up", r + 1, plan.warmup_rounds)
         stream = self.schedule(k, n, target_rounds)
-        least = stream.least
-        cap = target_rounds or max(plan.max_rounds, least)
+        least, cap = stream.least, stream.cap
         raw: list[list[float]] = [[], []]
         rounds, reason = 0, "max_rounds"
         started = time.perf_counter()
         while rounds < cap:
-            shown = stream.next_round()
-            idx, inputs = shown.idx, self.inputs(shown)
-            self.round_roles.append(shown.role)
-            self.round_sessions.append(k)
-            order = [0, 1] if rounds % 2 == 0 else [1, 0]  # A B, then B A: an ABBA pair
-            for i in order:
-                elapsed, scores = self.block(children[i], inputs)
-                raw[i].append(elapsed)
-                answers = scores.argmax(axis=1)
-                results[i].predictions[idx[shown.clean]] = answers[shown.clean]
-                first = shown.new & ~shown.clean  # a later session's first sightings
-                results[i].compare("first", idx[first], answers[first])
-                results[i].compare("repeats", idx[~shown.new], answers[~shown.new])
-            # The no-op blocks ride along in every round, so that the harness's cost is
-            # known as precisely as the models' and drifts with them.
-            for i in order:
-                calib[i].append(self.block(children[i], inputs, noop=True)[0])
+            self.timed_round(k, rounds, stream.next_round(), children, results, raw, calib)
             rounds += 1
             self.progress(f"session {k + 1}/{plan.sessions}: measuring", rounds, cap)
             if rounds < least or rounds % 2:
                 continue
-            if time.perf_counter() - started > budget:
+            if time.perf_counter() - started > budget:  # a very slow model's safety valve
                 reason = "time_budget"
                 break
-            if target_rounds is None and (rounds - least) % plan.check_every == 0:
-                cost = overhead(calib)
-                lat = [self.calibrated(raw[i], cost, n) for i in (0, 1)]
-                if stats.relative_halfwidth(stats.abba_ratios(*lat)) <= plan.target_halfwidth:
-                    reason = "converged"
-                    break
+        if k == 0:  # every digit once, clean: the reserve not yet shown comes now
+            left = stream.unshown_reserve()
+            if len(left) % 2:
+                left.append(dataclasses.replace(stream.next_round(), role=schedule.OTHER))
+            for shown in left:
+                self.timed_round(k, rounds, shown, children, results, raw, calib)
+                rounds += 1
         cost = overhead(calib)  # the same for both children
         for i, res in enumerate(results):
             res.latency_samples_s += self.calibrated(raw[i], cost, n)
             res.overhead_s_per_sample.append(cost / n)
         return rounds, reason
+
+    def timed_round(
+        self,
+        k: int,
+        r: int,
+        shown: schedule.Round,
+        children: list[Child],
+        results: list[ModelMeasurement],
+        raw: list[list[float]],
+        calib: list[list[float]],
+    ) -> None:
+        """Round ``r`` of session ``k``: both children time the same inputs, in A B or B A
+        order; then both time a no-op block of them."""
+        idx, inputs = shown.idx, self.inputs(shown)
+        self.round_roles.append(shown.role)
+        self.round_sessions.append(k)
+        order = [0, 1] if r % 2 == 0 else [1, 0]  # A B, then B A: an ABBA pair
+        for i in order:
+            elapsed, scores = self.block(children[i], inputs)
+            raw[i].append(elapsed)
+            answers = scores.argmax(axis=1)
+            results[i].predictions[idx[shown.clean]] = answers[shown.clean]
+            first = shown.new & ~shown.clean  # a later session's first sightings
+            results[i].compare("first", idx[first], answers[first])
+            results[i].compare("repeats", idx[~shown.new], answers[~shown.new])
+        # The no-op blocks ride along in every round, so that the harness's cost is known
+        # as precisely as the models' and drifts with them.
+        for i in order:
+            calib[i].append(self.block(children[i], inputs, noop=True)[0])
 
     @staticmethod
     def calibrated(raw: list[float], overhead: float, n: int) -> list[float]:

@@ -7,17 +7,20 @@ the probes use decoys). A session's timed stream is built from three parts:
 * the *main* digits, each shown once, in the first rounds: in the first session every
   digit but the reserve, clean (the accuracy comes from these answers); in later ones a
   small random part of the pool, with noise;
-* *repeats*: the main digits of the pool shown again, with fresh noise, round after round;
+* *repeats*: every later round, a random draw of the digits of the pool shown so far, with
+  fresh noise;
 * the *reserve*: a few rounds of digits kept back, each met for the first time at a
-  random round among the repeats (the *window*).
+  random round anywhere after the main digits, up to the session's last.
 
 A model that keeps its answers and looks repeated digits up is fast on repeats and slow on
 the reserve; an honest one is as fast on both. As the reserve rounds sit at random places
-in the window, the two kinds are exchangeable there for an honest model, whatever its
-speed does over time (a model that tunes itself over its first thousand calls, say): the
-rank test in ``Referee.check_caching`` compares them within the window only. A model that
-instead guesses at digits it has not met and keeps the guess is caught by the agreement of
-those first answers with the clean ones (``first_sight_agreement``).
+among all the rounds after the main digits, the two kinds are exchangeable there for an
+honest model, whatever its speed does over time (a model that tunes itself over its first
+thousand calls, say), and a model that counts its calls learns nothing of where they are:
+every round it answers from a cache is compared. The rank test in
+``Referee.check_caching`` draws the places again as they were drawn. A model that instead
+guesses at digits it has not met and keeps the guess is caught by the agreement of those
+first answers with the clean ones (``first_sight_agreement``).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ class Round:
     idx: np.ndarray  # the images shown, in order
     new: np.ndarray  # per sample: met for the first time by this session's processes
     clean: np.ndarray  # per sample: shown without noise (first sightings of session 0)
-    role: str  # FRESH (a reserve round), REPEAT (a repeat round in the window), OTHER
+    role: str  # FRESH (a reserve round), REPEAT (all repeats), OTHER (main digits)
 
 
 @dataclass
@@ -45,54 +48,64 @@ class Schedule:
     rng: np.random.Generator
     n: int
     main: np.ndarray
-    repeat_set: np.ndarray
+    pool: np.ndarray  # the digits that may be shown again
     reserve: np.ndarray
     reserve_at: frozenset[int]
-    window: range
+    least: int  # rounds the session runs before it may stop (every main digit shown)
+    cap: int  # rounds it runs at most; the reserve is placed anywhere in between
     clean_first: bool  # the first session: first sightings are clean
     rounds: int = 0
-    _stream: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
-    _position: int = 0
     _shown_main: int = 0
     _shown_reserve: int = 0
+    _seen: list[np.ndarray] = field(default_factory=list)  # of the pool, shown so far
 
     @property
-    def least(self) -> int:
-        """Rounds the session must run for every part of the stream to have been shown."""
-        return self.window.stop
+    def first_rounds(self) -> int:
+        """Rounds that show main digits (the last of them may end with repeats)."""
+        return -(-len(self.main) // self.n)
+
+    def unshown_reserve(self) -> list[Round]:
+        """The reserve rounds not yet shown, as rounds of their own: the first session,
+        stopped early, must still show every digit once (its clean answer is scored).
+        Shown after the stop, they are not among the rounds the caching check compares."""
+        left = []
+        while self._shown_reserve < len(self.reserve):
+            idx = self.reserve[self._shown_reserve : self._shown_reserve + self.n]
+            self._shown_reserve += self.n
+            new = np.ones(len(idx), dtype=bool)
+            left.append(Round(idx, new, new & self.clean_first, OTHER))
+        return left
 
     def next_round(self) -> Round:
         r, n = self.rounds, self.n
         self.rounds += 1
-        if r in self.reserve_at:
+        if r in self.reserve_at and self._shown_reserve < len(self.reserve):
             idx = self.reserve[self._shown_reserve : self._shown_reserve + n]
             self._shown_reserve += n
+            self._seen.append(idx)
             new = np.ones(n, dtype=bool)
             return Round(idx, new, new & self.clean_first, FRESH)
-        while len(self._stream) - self._position < n:
-            self._stream = np.concatenate(
-                [self._stream[self._position :], self.rng.permutation(self.repeat_set)]
-            )
-            self._position = 0
-        main_left = len(self.main) - self._shown_main
-        take = min(n, main_left)
-        idx = np.concatenate(
-            [self.main[self._shown_main : self._shown_main + take], self._stream[: n - take]]
-        )
-        if take:
-            self._shown_main += take
-        if n - take:
-            self._stream = self._stream[n - take :]
+        take = min(n, len(self.main) - self._shown_main)
+        first = self.main[self._shown_main : self._shown_main + take]
+        self._shown_main += take
+        self._seen.append(first[np.isin(first, self.pool)])
+        # Repeats: a random draw from every digit of the pool shown so far, so that what a
+        # round holds varies as much as a reserve round's does (a model whose speed depends
+        # on the digit is then as fast on both, on average).
+        seen = np.concatenate(self._seen)
+        again = self.rng.choice(seen, n - take, replace=len(seen) < n - take)
+        idx = np.concatenate([first, again])
         new = np.arange(n) < take
-        role = REPEAT if not take and r in self.window else OTHER
+        role = REPEAT if not take else OTHER
         return Round(idx, new, new & self.clean_first, role)
 
 
 def max_block(pool: int, reserve_rounds: int) -> int:
-    """The largest block for which the pool holds the reserve and a block of repeats: a
-    larger block would leave no digit new to a session's processes after its first rounds
-    (it did for models fast enough for blocks of 1,000, which the check then skipped)."""
-    return max(1, pool // (reserve_rounds + 1))
+    """The largest block for which the pool holds the reserve and two blocks of digits to
+    repeat: a larger block would leave no digit new to a session's processes after its
+    first rounds (it did for models fast enough for blocks of 1,000, which the check then
+    skipped), or repeat one fixed set of digits round after round."""
+    return max(1, pool // (reserve_rounds + 2))
 
 
 def session(
@@ -104,29 +117,38 @@ def session(
     reserve_rounds: int,
     window_rounds: int,
     min_rounds: int,
-    cap: int | None = None,
+    max_rounds: int,
+    target: int | None = None,
 ) -> Schedule:
     """Session ``k``'s stream over ``total`` images, of which the ``pool`` may be repeated
     (all of them, or only the private ones in the final phase), in blocks of ``n``.
-    ``cap`` bounds the rounds the session will run (the first session's count)."""
-    f = min(reserve_rounds, max(0, (len(pool) - 1) // n))  # reserve rounds that fit
+
+    The session runs at least ``least`` rounds and at most ``cap``: ``target`` (the first
+    session's count) for the later ones. The reserve rounds are placed at random anywhere
+    after the main digits up to ``cap``, so that no round is known to be safe to answer
+    from a cache (a model can count its calls: counting told it where a window that ended
+    early left the rest of the session unchecked, as the reviewer's attack did, 4.7-8x)."""
+    # How many reserve rounds: drawn, from half to all of ``reserve_rounds`` (as many as
+    # fit), so that a model that has met some cannot tell whether more will come.
+    fit = min(reserve_rounds, max(0, (len(pool) - 1) // n))
+    f = int(rng.integers(max(1, fit // 2), fit + 1)) if fit else 0
     if k == 0:
         order = rng.permutation(total)
         reserve = rng.permutation(pool)[: f * n]
         main = order[~np.isin(order, reserve)]
-        repeat_set = main[np.isin(main, pool)]
     else:
         order = rng.permutation(pool)
         reserve = order[: f * n]
         size = min(len(pool) - f * n, max(2 * n, MAIN_DIGITS))
-        main = repeat_set = order[f * n : f * n + size]
+        main = order[f * n : f * n + size]
     first_rounds = -(-len(main) // n)
     least = max(min_rounds, first_rounds + window_rounds)
     least += least % 2  # rounds come in A B / B A pairs
-    if cap is not None:
-        least = max(min(least, cap), first_rounds + f)
-    window = range(first_rounds, least)
-    reserve_at = (
-        frozenset(int(r) for r in rng.choice(window, f, replace=False)) if f else frozenset()
-    )
-    return Schedule(rng, n, main, repeat_set, reserve, reserve_at, window, clean_first=k == 0)
+    cap = target if target is not None else max(max_rounds, least)
+    cap = max(cap, first_rounds + f)
+    least = min(least, cap)
+    chosen = rng.choice(np.arange(first_rounds, cap), f, replace=False) if f else []
+    return Schedule(
+        rng, n, main, np.asarray(pool), reserve, frozenset(int(r) for r in chosen), least, cap,
+        clean_first=k == 0,
+    )  # fmt: skip

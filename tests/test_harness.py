@@ -80,7 +80,6 @@ def plan() -> Plan:
         warmup_rounds=2,
         min_rounds=4,
         max_rounds=4,
-        check_every=2,
         calibration_blocks=2,
         throughput_rounds=2,
         time_budget_s=1.0,
@@ -1085,7 +1084,6 @@ def test_identical_copy_of_the_baseline_has_a_speedup_near_one(
         warmup_rounds=4,
         min_rounds=20,
         max_rounds=40,
-        check_every=10,
         calibration_blocks=5,
         throughput_rounds=2,
         time_budget_s=3.0,
@@ -1284,5 +1282,5 @@ def test_a_model_that_tunes_itself_over_its_first_calls_is_graded(
     assert doc["measurement"]["block_size"] == 100
     graded(doc)
     check = doc["measurement"]["cache_check"]
-    assert check["judged"] and check["fresh_rounds"] == 6
+    assert check["judged"] and check["fresh_rounds"] >= 3
     assert check["p_value"] > 1e-3

@@ -122,7 +122,6 @@ PLAN = Plan(
     warmup_rounds=2,
     min_rounds=6,
     max_rounds=10,
-    check_every=2,
     calibration_blocks=3,
     throughput_batch=4,
     throughput_rounds=2,
@@ -161,7 +160,7 @@ def test_speedup_is_the_ratio_of_latencies(fake) -> None:
 def test_block_is_sized_to_the_slower_model(fake) -> None:
     m, _ = measure()
     # 1 ms over the baseline's probe time per sample: 20 µs + 3 µs (no round trip).
-    assert m.block_size == round(0.001 / (20e-6 + OVERHEAD))
+    assert m.block_size == min(round(0.001 / (20e-6 + OVERHEAD)), 200 // (PLAN.reserve_rounds + 2))
 
 
 def test_accuracy_comes_from_one_clean_pass_over_every_image(fake) -> None:
@@ -343,9 +342,9 @@ def test_a_model_too_fast_for_the_pool_is_still_checked_for_a_cache(fake) -> Non
     _, latencies, _ = fake
     latencies.update(baseline=0.2e-6, submission=0.1e-6)  # blocks of 300 would be asked
     m, _ = measure()
-    assert m.block_size == 200 // (PLAN.reserve_rounds + 1)
+    assert m.block_size == 200 // (PLAN.reserve_rounds + 2)
     check = m.cache_check
-    assert check["judged"] and check["fresh_rounds"] == PLAN.sessions * PLAN.reserve_rounds
+    assert check["judged"] and check["fresh_rounds"] >= PLAN.sessions * PLAN.reserve_rounds // 2
 
 
 TUNING_CALLS = 300  # past the probes, the warm-up and the main digits: into the window
@@ -424,12 +423,14 @@ def rounds_of(stream, count: int) -> list:
 
 
 def test_the_first_session_shows_every_digit_once_clean_and_then_repeats() -> None:
-    """Session 0: every image once, clean (the reserve's at random places in the window,
-    after the main digits); after its first sighting a digit comes back only with noise."""
+    """Session 0: every image once, clean (the reserve's at random rounds after the main
+    digits, up to the session's last); after its first sighting a digit comes back only
+    with noise. Every round after the main digits is compared: none is known to be safe
+    to answer from a cache."""
     images, labels = images_and_labels(200)
     referee = Referee(images, labels, 10, PLAN, seed=3)
     stream = referee.schedule(0, 20)
-    shown = rounds_of(stream, stream.least)
+    shown = rounds_of(stream, stream.cap)
     clean = np.concatenate([r.idx[r.clean] for r in shown])
     assert sorted(clean) == list(range(200))
     met: set[int] = set()
@@ -439,21 +440,25 @@ def test_the_first_session_shows_every_digit_once_clean_and_then_repeats() -> No
         met |= set(r.idx.tolist())
     roles = [r.role for r in shown]
     fresh = [i for i, role in enumerate(roles) if role == "fresh"]
-    assert len(fresh) == PLAN.reserve_rounds
-    assert min(fresh) >= stream.window.start == 200 // 20 - PLAN.reserve_rounds
-    assert roles.count("repeat") == len(stream.window) - len(fresh)
-    # Placed at random: another seed, other rounds.
-    other = Referee(images, labels, 10, PLAN, seed=4).schedule(0, 20)
-    assert other.reserve_at != stream.reserve_at
+    assert 2 <= len(fresh) <= PLAN.reserve_rounds
+    assert min(fresh) >= stream.first_rounds == 200 // 20 - len(fresh)
+    assert roles[stream.first_rounds :].count("other") == 0
+    # Placed at random: other seeds, other rounds.
+    others = {
+        Referee(images, labels, 10, PLAN, seed=s).schedule(0, 20).reserve_at for s in range(5)
+    }
+    assert len(others) == 5
 
 
-def test_a_later_session_meets_its_reserve_among_the_repeats() -> None:
+def test_a_later_session_meets_its_reserve_anywhere_among_the_repeats() -> None:
     images, labels = images_and_labels(200)
     referee = Referee(images, labels, 10, PLAN, seed=3)
-    stream = referee.schedule(1, 20, cap=30)
-    shown = rounds_of(stream, 30)
+    stream = referee.schedule(1, 20, target=40)
+    assert stream.cap == 40
+    shown = rounds_of(stream, 40)
     assert not any(r.clean.any() for r in shown)  # only session 0 shows clean digits
     met: set[int] = set()
+    contents = set()
     for r in shown:
         assert [int(i) not in met for i in r.idx] == list(r.new)
         met |= set(r.idx.tolist())
@@ -461,8 +466,21 @@ def test_a_later_session_meets_its_reserve_among_the_repeats() -> None:
             assert r.new.all()
         if r.role == "repeat":
             assert not r.new.any()
-    assert sum(r.role == "fresh" for r in shown) == PLAN.reserve_rounds
-    assert stream.window.start == 100 // 20  # 100 main digits, then the window
+            contents.add(frozenset(r.idx.tolist()))
+    assert 2 <= sum(r.role == "fresh" for r in shown) <= PLAN.reserve_rounds
+    assert stream.first_rounds == 100 // 20  # 100 main digits, then every round compared
+    assert len(contents) > 10  # repeats draw from every digit seen: their content varies
+    latest = [max(referee.schedule(1, 20, target=40).reserve_at) for _ in range(40)]
+    assert max(latest) >= 35  # the reserve reaches the session's last rounds
+
+
+def test_the_first_session_stopped_early_still_shows_its_reserve(fake) -> None:
+    """A first session that stops before its last reserve round (out of time) shows the
+    rest of the reserve at once: every digit's clean answer is scored."""
+    plan = dataclasses.replace(PLAN, max_rounds=40, time_budget_s=0.0)  # stops at its least
+    m, labels = measure(plan)
+    assert m.stop_reason == "time_budget"
+    assert (m.submission.predictions == labels).all()
 
 
 def test_after_the_clean_pass_only_the_private_digits_are_timed() -> None:
@@ -473,13 +491,13 @@ def test_after_the_clean_pass_only_the_private_digits_are_timed() -> None:
     private = images[:100] + 0.5
     referee = Referee(images, labels, 10, PLAN, seed=3, private=private)
     stream = referee.schedule(0, 10)
-    shown = rounds_of(stream, 60)
+    shown = rounds_of(stream, stream.cap)
     clean = np.concatenate([r.idx[r.clean] for r in shown])
     assert sorted(clean) == list(range(300))
     noisy = np.concatenate([r.idx[~r.clean] for r in shown])
     assert len(noisy) and noisy.min() >= 200
     assert all(r.idx.min() >= 200 for r in shown if r.role == "fresh")
-    later = rounds_of(referee.schedule(1, 10, cap=60), 60)
+    later = rounds_of(referee.schedule(1, 10, target=60), 60)
     assert min(r.idx.min() for r in later) >= 200
 
 
@@ -487,10 +505,9 @@ def test_without_a_private_split_every_digit_can_be_repeated() -> None:
     images, labels = images_and_labels(200)
     referee = Referee(images, labels, 10, PLAN, seed=3)
     stream = referee.schedule(0, 20)
-    shown = rounds_of(stream, 60)
+    shown = rounds_of(stream, stream.cap)
     repeated = np.concatenate([r.idx[~r.new] for r in shown])
-    reserve = np.concatenate([r.idx for r in shown if r.role == "fresh"])
-    assert set(repeated.tolist()) == set(range(200)) - set(reserve.tolist())
+    assert set(repeated.tolist()) <= set(range(200)) and len(set(repeated.tolist())) > 100
 
 
 def test_noise_moves_no_pixel_at_either_end_of_the_range() -> None:
@@ -518,3 +535,49 @@ def test_noise_moves_no_pixel_at_either_end_of_the_range() -> None:
     assert all(a.tobytes() != b.tobytes() for a, b in zip(moved, x, strict=True))
     decoys = referee.decoys(100)
     assert decoys.min() >= 0 and decoys.max() <= 1
+
+
+TAIL_PLAN = dataclasses.replace(PLAN, sessions=8, min_rounds=20, max_rounds=60, max_block=33)
+
+
+def test_a_cache_that_waits_for_the_unchecked_rounds_is_caught(fake, monkeypatch) -> None:
+    """The reviewer's tail cache: a model can count its calls (the warm-up's decoys are
+    training digits it has), and the compared rounds used to end at a session's least
+    rounds, with as many after them unchecked. It answers honestly until then and from a
+    cache after: 2.6-8x, graded. Every round after the main digits is compared now."""
+
+    def cost(child, inputs):
+        met = child.__dict__.setdefault("met", set())
+        done = child.__dict__.get("calls", 0)
+        child.calls = done + len(inputs)
+        k = keys(inputs)
+        late = done > 64 + (2 + 20) * 33  # probes, warm-up, the least rounds (blocks of 33)
+        factors = [0.1 if late and key in met else 1.0 for key in k]
+        met |= set(k)
+        return factors
+
+    costing(monkeypatch, cost)
+    with pytest.raises(harness.Rejected, match="seen before"):
+        measure(TAIL_PLAN)
+
+
+@pytest.mark.parametrize(("share", "factor"), [(0.094, 6.5), (0.02, 30.0)])
+def test_a_model_whose_speed_depends_on_the_digit_is_not_a_cache(
+    fake, monkeypatch, share, factor
+) -> None:
+    """The reviewer's false positive: an honest model that spends more on hard digits (9.4 %
+    of them at 6.5x; 2 % at 30x) was rejected as a cache in about one grade in ten: the
+    repeats showed one fixed set of digits round after round, and caching was judged
+    after the second session on 3 reserve rounds. Repeats are now drawn from every digit
+    seen, and caching is judged at the end (or on 12 reserve rounds). 20 grades."""
+    images, _ = images_and_labels()
+    hard = {tuple(k) for k in keys(images[np.random.default_rng(0).random(len(images)) < share])}
+    costing(monkeypatch, lambda child, inputs: [factor if k in hard else 1.0 for k in keys(inputs)])
+    plan = dataclasses.replace(PLAN, sessions=4, min_rounds=20, max_rounds=30, max_block=40)
+    for seed in range(20):
+        referee = Referee(*images_and_labels(), 10, plan, seed=seed)
+        m = referee.measure(
+            Model("baseline", Path("."), "model.py", "build_model"),
+            Model("submission", Path("."), "model.py", "build_model"),
+        )
+        assert m.cache_check["judged"]
