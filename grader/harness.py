@@ -49,6 +49,11 @@ class Plan:
     throughput_batch: int = 32
     throughput_rounds: int = 4  # per session
     time_budget_s: float = 24.0  # for the timed rounds of all sessions together
+    # The first session may stop early on its share of the budget (a very slow model's
+    # safety valve); the later ones run exactly as many rounds, whatever their timings
+    # (a submission that could end a session would choose which rounds are counted). A
+    # grade whose timed rounds take longer than this in all is a timeout.
+    grade_timeout_s: float = 600.0
     # A hang costs this long before its verdict. The probe block (32 samples) is the
     # longest: 20 s allows 0.6 s a sample, six times the Accuracy Contest's 100 ms rule.
     load_timeout_s: float = 30.0
@@ -238,6 +243,7 @@ class Referee:
         self.round_roles: list[str] = []  # per timed round: its role in check_caching
         self.round_sessions: list[int] = []
         self.cache_check: dict = {"judged": False, "reason": "no timed rounds"}
+        self.timed_seconds = 0.0  # the timed rounds' wall time, all sessions
         # Inputs for everything but the timed rounds (see decoys): the training digits,
         # which tell nothing of the held-out ones; or, without them, uniform noise.
         if decoys is None:
@@ -470,9 +476,20 @@ class Referee:
             )
             self.cache_check = check
             return
-        gain, p = stats.randomised_gain(windows, seed=self.seed)
+        gain, p, p_reverse = stats.randomised_gain(windows, seed=self.seed)
         self.cache_check = check | {"judged": True, "gain": gain, "p_value": p}
-        if gain <= 1 + self.plan.max_repeat_gain or p >= CACHE_P_VALUE:
+        bound = 1 + self.plan.max_repeat_gain
+        if gain < 1 / bound and p_reverse < CACHE_P_VALUE:
+            # An honest model is as fast on both; one that knows a new digit when it meets
+            # one could slow its repeats where they are compared, to hide a cache.
+            raise Rejected(
+                "bad_output",
+                f"the model answered digits new to it {1 / gain:.2f}x as fast, relative to "
+                f"the baseline, as digits it had seen before ({p_text(p_reverse)} over "
+                f"{fresh} new and {repeat} repeated rounds): its speed depends on whether "
+                "it has met a digit. Answer every call the same way.",
+            )
+        if gain <= bound or p >= CACHE_P_VALUE:
             return
         raise Rejected(
             "bad_output",
@@ -619,15 +636,25 @@ class Referee:
         least, cap = stream.least, stream.cap
         raw: list[list[float]] = [[], []]
         rounds, reason = 0, "max_rounds"
-        started = time.perf_counter()
+        started = last = time.perf_counter()
         while rounds < cap:
             self.timed_round(k, rounds, stream.next_round(), children, results, raw, calib)
             rounds += 1
+            now = time.perf_counter()
+            self.timed_seconds += now - last
+            last = now
+            if self.timed_seconds > plan.grade_timeout_s:
+                raise Rejected(
+                    "timeout",
+                    f"the grade's timed rounds took more than {plan.grade_timeout_s:g} s in "
+                    "all: the submission answers too slowly to be measured (a sample must "
+                    "take well under a second)",
+                )
             self.progress(f"session {k + 1}/{plan.sessions}: measuring", rounds, cap)
             if rounds < least or rounds % 2:
                 continue
-            if time.perf_counter() - started > budget:  # a very slow model's safety valve
-                reason = "time_budget"
+            if target_rounds is None and time.perf_counter() - started > budget:
+                reason = "time_budget"  # the first session only: see Plan.grade_timeout_s
                 break
         if k == 0:  # every digit once, clean: the reserve not yet shown comes now
             left = stream.unshown_reserve()

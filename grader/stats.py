@@ -348,9 +348,10 @@ def intervals_overlap(a: Sequence[float], b: Sequence[float]) -> bool:
 
 def randomised_gain(
     windows: Sequence[tuple[ArrayLike, ArrayLike]], draws: int = 20_000, seed: int = 0
-) -> tuple[float, float]:
-    """(gain, p): how much higher the values of the unmarked rounds are than the marked
-    ones (the ratio of their medians), and a randomisation test of it.
+) -> tuple[float, float, float]:
+    """(gain, p, p_reverse): how much higher the values of the unmarked rounds are than the
+    marked ones (the ratio of their medians), and a randomisation test of it, each way:
+    ``p`` for unmarked higher, ``p_reverse`` for marked higher.
 
     Each window is (values, marked): the rounds of one session's window in order, and which
     of them were marked (the reserve, placed at random positions drawn uniformly). Each
@@ -383,4 +384,5 @@ def randomised_gain(
         drawn += window[order].sum(axis=1)
         start += len(m)
     p = (1 + int(np.sum(drawn <= observed + 1e-9))) / (draws + 1)
-    return gain, float(p)
+    p_reverse = (1 + int(np.sum(drawn >= observed - 1e-9))) / (draws + 1)
+    return gain, float(p), float(p_reverse)

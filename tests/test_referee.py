@@ -581,3 +581,44 @@ def test_a_model_whose_speed_depends_on_the_digit_is_not_a_cache(
             Model("submission", Path("."), "model.py", "build_model"),
         )
         assert m.cache_check["judged"]
+
+
+def test_new_digits_answered_faster_than_repeats_is_hiding_something(fake, monkeypatch) -> None:
+    """The second reviewer's counter-bias: a model knows at a round's first sample whether
+    it has met the digit; slowing the repeats where the check compares them (here, all of
+    them) makes the new digits look faster, which would cancel a cache elsewhere. An
+    honest model is as fast on both: new digits significantly faster is rejected too."""
+
+    def cost(child, inputs):
+        met = child.__dict__.setdefault("met", set())
+        k = keys(inputs)
+        factors = [3.0 if key in met else 1.0 for key in k]
+        met |= set(k)
+        return factors
+
+    costing(monkeypatch, cost)
+    with pytest.raises(harness.Rejected, match="new to it") as e:
+        measure(TAIL_PLAN)
+    assert e.value.code == "bad_output"
+
+
+def test_a_later_session_runs_all_its_rounds_whatever_the_submission_spends(
+    fake, monkeypatch
+) -> None:
+    """The second reviewer's stop: a submission that spent its session's time budget in a
+    later session ended it early, and every session was then cut to the shortest for the
+    speedup, leaving only rounds it had cached. Later sessions now run the first's count;
+    a grade that runs past its deadline is a timeout."""
+
+    def cost(child, inputs):
+        child.__dict__.setdefault("calls", 0)
+        child.calls += len(inputs)
+        return np.full(len(inputs), 2000.0 if child.calls > 500 else 1.0)  # 20 ms a sample
+
+    costing(monkeypatch, cost)
+    plan = dataclasses.replace(TAIL_PLAN, sessions=3, time_budget_s=3.0)
+    m, _ = measure(plan)
+    assert len(set(np.bincount(m.session_of_round))) == 1  # every session as long
+    with pytest.raises(harness.Rejected, match="took more than") as e:
+        measure(dataclasses.replace(plan, grade_timeout_s=5.0))
+    assert e.value.code == "timeout"

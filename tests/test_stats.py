@@ -510,9 +510,14 @@ def test_randomised_gain_of_marked_rounds_slower_than_the_rest() -> None:
         marked[start : start + 3] = True
         values[marked] = 1 / 3
         windows.append((values, marked))
-    gain, p = stats.randomised_gain(windows, draws=5000, seed=1)
+    gain, p, p_reverse = stats.randomised_gain(windows, draws=5000, seed=1)
     assert gain == pytest.approx(3.0)
     assert p == pytest.approx(1 / 5001)
+    assert p_reverse == pytest.approx(1.0)
+    # The other way round: the marked rounds the fast ones.
+    flipped = [(1 / values, marked) for values, marked in windows]
+    gain, p, p_reverse = stats.randomised_gain(flipped, draws=5000, seed=1)
+    assert gain == pytest.approx(1 / 3) and p_reverse == pytest.approx(1 / 5001) and p > 0.99
 
 
 def test_randomised_gain_is_not_fooled_by_a_trend_the_marks_share() -> None:
