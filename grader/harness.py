@@ -102,6 +102,13 @@ MIN_FRESH_ROUNDS = 3  # rounds of new digits needed before caching is judged at 
 MIN_EARLY_FRESH_ROUNDS = 12
 CACHE_P_VALUE = 1e-3  # repeated rounds faster than new ones at this significance: a cache
 AGREEMENT_P_VALUE = 1e-3  # agreement below the least share at this significance: rejected
+# Repeats this much faster (or slower) than new digits, relative to the baseline, are a
+# cache whatever the rank test says: honest models measured 0.90-1.10. The reviewer's
+# attack answered 60 % of its repeat rounds from a cache and padded the rest to be slower
+# than any new digit, which kept the rank test at p = 0.01 with a gain of 5.6-7.3x (and a
+# speedup of 4-5x). With the repeats' median bounded, caching pays only on fewer than half
+# of them, and then moves the median speedup by less than the rounds' own spread.
+MAX_GAIN_ANY_P = 1.5
 
 
 class SandboxIncomplete(GraderError):
@@ -479,7 +486,7 @@ class Referee:
         gain, p, p_reverse = stats.randomised_gain(windows, seed=self.seed)
         self.cache_check = check | {"judged": True, "gain": gain, "p_value": p}
         bound = 1 + self.plan.max_repeat_gain
-        if gain < 1 / bound and p_reverse < CACHE_P_VALUE:
+        if gain < 1 / MAX_GAIN_ANY_P or (gain < 1 / bound and p_reverse < CACHE_P_VALUE):
             # An honest model is as fast on both; one that knows a new digit when it meets
             # one could slow its repeats where they are compared, to hide a cache.
             raise Rejected(
@@ -489,7 +496,7 @@ class Referee:
                 f"{fresh} new and {repeat} repeated rounds): its speed depends on whether "
                 "it has met a digit. Answer every call the same way.",
             )
-        if gain <= bound or p >= CACHE_P_VALUE:
+        if gain <= MAX_GAIN_ANY_P and (gain <= bound or p >= CACHE_P_VALUE):
             return
         raise Rejected(
             "bad_output",
