@@ -107,7 +107,9 @@ AGREEMENT_P_VALUE = 1e-3  # agreement below the least share at this significance
 # attack answered 60 % of its repeat rounds from a cache and padded the rest to be slower
 # than any new digit, which kept the rank test at p = 0.01 with a gain of 5.6-7.3x (and a
 # speedup of 4-5x). With the repeats' median bounded, caching pays only on fewer than half
-# of them, and then moves the median speedup by less than the rounds' own spread.
+# of them, and then moves the median speedup by less than the rounds' own spread. Applied
+# once there are MIN_EARLY_FRESH_ROUNDS new rounds (a full grade has about 24): the median
+# of a quick grade's 3-6 could land among an honest model's slow first rounds.
 MAX_GAIN_ANY_P = 1.5
 
 
@@ -486,7 +488,8 @@ class Referee:
         gain, p, p_reverse = stats.randomised_gain(windows, seed=self.seed)
         self.cache_check = check | {"judged": True, "gain": gain, "p_value": p}
         bound = 1 + self.plan.max_repeat_gain
-        if gain < 1 / MAX_GAIN_ANY_P or (gain < 1 / bound and p_reverse < CACHE_P_VALUE):
+        hard = MAX_GAIN_ANY_P if fresh >= MIN_EARLY_FRESH_ROUNDS else float("inf")
+        if gain < 1 / hard or (gain < 1 / bound and p_reverse < CACHE_P_VALUE):
             # An honest model is as fast on both; one that knows a new digit when it meets
             # one could slow its repeats where they are compared, to hide a cache.
             raise Rejected(
@@ -496,7 +499,7 @@ class Referee:
                 f"{fresh} new and {repeat} repeated rounds): its speed depends on whether "
                 "it has met a digit. Answer every call the same way.",
             )
-        if gain <= MAX_GAIN_ANY_P and (gain <= bound or p >= CACHE_P_VALUE):
+        if gain <= hard and (gain <= bound or p >= CACHE_P_VALUE):
             return
         raise Rejected(
             "bad_output",

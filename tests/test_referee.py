@@ -640,3 +640,25 @@ def test_a_cache_on_most_repeats_padded_slow_on_the_rest_is_caught(fake, monkeyp
     costing(monkeypatch, cost)
     with pytest.raises(harness.Rejected, match="seen before"):
         measure(TAIL_PLAN)
+
+
+def test_a_quick_grade_of_a_model_slow_over_its_first_rounds_is_not_a_cache(
+    fake, monkeypatch
+) -> None:
+    """A quick grade has 3-6 reserve rounds: their median can land among an honest model's
+    slow first rounds (here 3x slower over about a quarter of them). The bound that holds
+    whatever the rank test says waits for a full grade's reserve; 20 quick grades."""
+
+    def cost(child, inputs):
+        done = child.__dict__.get("calls", 0)
+        child.calls = done + len(inputs)
+        return np.where(np.arange(done, done + len(inputs)) < 700, 3.0, 1.0)
+
+    costing(monkeypatch, cost)
+    for seed in range(20):
+        referee = Referee(*images_and_labels(), 10, QUICK_PLAN, seed=seed)
+        m = referee.measure(
+            Model("baseline", Path("."), "model.py", "build_model"),
+            Model("submission", Path("."), "model.py", "build_model"),
+        )
+        assert m.cache_check["judged"]
