@@ -54,15 +54,17 @@ class Schedule:
     least: int  # rounds the session runs before it may stop (every main digit shown)
     cap: int  # rounds it runs at most; the reserve is placed anywhere in between
     clean_first: bool  # the first session: first sightings are clean
+    first_rounds: int  # rounds that show main digits (the last may end with repeats)
     rounds: int = 0
     _shown_main: int = 0
     _shown_reserve: int = 0
-    _seen: list[np.ndarray] = field(default_factory=list)  # of the pool, shown so far
+    _seen: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
-    @property
-    def first_rounds(self) -> int:
-        """Rounds that show main digits (the last of them may end with repeats)."""
-        return -(-len(self.main) // self.n)
+    def _see(self, idx: np.ndarray) -> None:
+        """Digits of the pool shown for the first time join those that may be repeated."""
+        shown = idx[np.isin(idx, self.pool)]
+        if len(shown):
+            self._seen = np.concatenate([self._seen, shown])
 
     def unshown_reserve(self) -> list[Round]:
         """The reserve rounds not yet shown, as rounds of their own: the first session,
@@ -82,17 +84,17 @@ class Schedule:
         if r in self.reserve_at and self._shown_reserve < len(self.reserve):
             idx = self.reserve[self._shown_reserve : self._shown_reserve + n]
             self._shown_reserve += n
-            self._seen.append(idx)
+            self._see(idx)
             new = np.ones(n, dtype=bool)
             return Round(idx, new, new & self.clean_first, FRESH)
         take = min(n, len(self.main) - self._shown_main)
         first = self.main[self._shown_main : self._shown_main + take]
         self._shown_main += take
-        self._seen.append(first[np.isin(first, self.pool)])
+        self._see(first)
         # Repeats: a random draw from every digit of the pool shown so far, so that what a
         # round holds varies as much as a reserve round's does (a model whose speed depends
         # on the digit is then as fast on both, on average).
-        seen = np.concatenate(self._seen)
+        seen = self._seen
         again = self.rng.choice(seen, n - take, replace=len(seen) < n - take)
         idx = np.concatenate([first, again])
         new = np.arange(n) < take
@@ -150,5 +152,5 @@ def session(
     chosen = rng.choice(np.arange(first_rounds, cap), f, replace=False) if f else []
     return Schedule(
         rng, n, main, np.asarray(pool), reserve, frozenset(int(r) for r in chosen), least, cap,
-        clean_first=k == 0,
+        clean_first=k == 0, first_rounds=first_rounds,
     )  # fmt: skip

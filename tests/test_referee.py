@@ -129,9 +129,9 @@ PLAN = Plan(
 )
 
 
-def measure(plan: Plan = PLAN):
+def measure(plan: Plan = PLAN, seed: int = 7):
     images, labels = images_and_labels()
-    referee = Referee(images, labels, 10, plan, seed=7)
+    referee = Referee(images, labels, 10, plan, seed=seed)
     m = referee.measure(
         Model("baseline", Path("."), "model.py", "build_model"),
         Model("submission", Path("."), "model.py", "build_model"),
@@ -575,12 +575,7 @@ def test_a_model_whose_speed_depends_on_the_digit_is_not_a_cache(
     costing(monkeypatch, lambda child, inputs: [factor if k in hard else 1.0 for k in keys(inputs)])
     plan = dataclasses.replace(PLAN, sessions=8, min_rounds=20, max_rounds=30, max_block=40)
     for seed in range(20):
-        referee = Referee(*images_and_labels(), 10, plan, seed=seed)
-        m = referee.measure(
-            Model("baseline", Path("."), "model.py", "build_model"),
-            Model("submission", Path("."), "model.py", "build_model"),
-        )
-        assert m.cache_check["judged"]
+        assert measure(plan, seed)[0].cache_check["judged"]
 
 
 def test_new_digits_answered_faster_than_repeats_is_hiding_something(fake, monkeypatch) -> None:
@@ -656,9 +651,4 @@ def test_a_quick_grade_of_a_model_slow_over_its_first_rounds_is_not_a_cache(
 
     costing(monkeypatch, cost)
     for seed in range(20):
-        referee = Referee(*images_and_labels(), 10, QUICK_PLAN, seed=seed)
-        m = referee.measure(
-            Model("baseline", Path("."), "model.py", "build_model"),
-            Model("submission", Path("."), "model.py", "build_model"),
-        )
-        assert m.cache_check["judged"]
+        assert measure(QUICK_PLAN, seed)[0].cache_check["judged"]
