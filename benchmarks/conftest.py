@@ -1,4 +1,12 @@
-"""Model folders of known speed for the harness benchmarks, built from the real baseline."""
+"""Model folders of known speed for the harness benchmarks, built from the real baseline, and
+the smoke mode that keeps every benchmark from rotting.
+
+The test suite runs with ``--benchmark-disable`` (pyproject.toml's addopts): there each
+benchmark runs once, on small inputs and quick grades, and checks that it still computes
+every number it reports, not its targets. ``--benchmark-enable`` measures for real:
+
+    python -m pytest benchmarks/ -s --benchmark-enable
+"""
 
 from __future__ import annotations
 
@@ -101,6 +109,13 @@ def model_folder(root: Path, team: str, source: str) -> Path:
         "entrypoint: model.py:build_model\n"
     )
     return folder
+
+
+@pytest.fixture(scope="session")
+def smoke(request: pytest.FixtureRequest) -> bool:
+    """Run once, small, numbers checked but not targets (as pytest-benchmark decides it)."""
+    config = request.config
+    return bool(config.getoption("benchmark_disable") and not config.getoption("benchmark_enable"))
 
 
 @pytest.fixture(scope="session")

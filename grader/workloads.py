@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,25 +90,6 @@ def split_arrays(raw: bytes) -> tuple[np.ndarray, np.ndarray]:
     """A split's images and labels from its ``.npz`` bytes (never pickle)."""
     with np.load(io.BytesIO(raw), allow_pickle=False) as f:
         return f["x"], f["y"]
-
-
-def save_or_check(
-    params: dict[str, np.ndarray], target: Path, check: bool, train_acc: float
-) -> int:
-    """A training script's last step: write the weights deterministically, or (``check``)
-    compare them with the committed file; the exit code."""
-    blob = deterministic_npz(**{k: params[k] for k in sorted(params)})
-    digest = hashlib.sha256(blob).hexdigest()
-    print(f"train accuracy {train_acc:.4f}; {target.name} sha256 {digest}")
-    if check:
-        committed = hashlib.sha256(target.read_bytes()).hexdigest()
-        if committed != digest:
-            print(f"MISMATCH: {target} has sha256 {committed}", file=sys.stderr)
-            return 1
-        print("reproduced bit for bit")
-        return 0
-    target.write_bytes(blob)
-    return 0
 
 
 def as_inputs(images: np.ndarray, workload: Workload) -> np.ndarray:

@@ -1,6 +1,8 @@
 """Datasets are real, fingerprinted and split as documented; the baseline is reproducible."""
 
 import hashlib
+import os
+import re
 import subprocess
 import sys
 
@@ -94,22 +96,58 @@ def test_recorded_hashes_match_the_committed_files(rules) -> None:
 
 
 WORKLOADS = sorted(load_rules().workloads)
-# Retraining takes seconds for the MLP and tens of seconds for the others: those run in CI.
+
+
+def numpy_dispatch_targets() -> str:
+    """Every SIMD target this NumPy dispatches to, as NPY_DISABLE_CPU_FEATURES names them
+    (the names differ between NumPy versions: asked of the installed one)."""
+    code = (
+        "import numpy as np\n"
+        "try:\n from numpy._core._multiarray_umath import __cpu_dispatch__ as d\n"
+        "except ImportError:\n from numpy.core._multiarray_umath import __cpu_dispatch__ as d\n"
+        "print(' '.join(d))"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+# The CPU-feature settings a check must hold under: as the machine is; OpenBLAS made to run
+# another kernel set (the user's OPENBLAS_CORETYPE is never overridden); NumPy held to its
+# baseline SIMD. The first rebuilds the bytes on any AVX2 CPU; the others are judged by what
+# holds everywhere (grader/reproduce.py).
+SETTINGS = {
+    "as-is": {},
+    "openblas-prescott": {"OPENBLAS_CORETYPE": "Prescott"},
+    "numpy-baseline-simd": {"NPY_DISABLE_CPU_FEATURES": None},  # filled in at run time
+}
+# Retraining takes seconds for the MLP and tens of seconds for the others: those run in CI,
+# as the machine is.
 REPRODUCE = [
-    pytest.param(w, marks=() if w == "mlp_sprint" else pytest.mark.slow, id=w) for w in WORKLOADS
+    pytest.param("mlp_sprint", setting, id=f"mlp_sprint-{setting}") for setting in SETTINGS
+] + [
+    pytest.param(w, "as-is", marks=pytest.mark.slow, id=f"{w}-as-is")
+    for w in WORKLOADS
+    if w != "mlp_sprint"
 ]
 
 
-@pytest.mark.parametrize("name", REPRODUCE)
-def test_baseline_weights_are_reproduced_bit_for_bit(rules, name: str) -> None:
-    """The training script, run as a user runs it (BLAS pinned before NumPy loads), rebuilds
-    the committed weights byte for byte."""
+@pytest.mark.parametrize("name, setting", REPRODUCE)
+def test_baseline_weights_are_reproduced(rules, name: str, setting: str) -> None:
+    """The training script, run as a user runs it, rebuilds the committed weights: byte for
+    byte where its pinned kernels run, within the stated tolerance elsewhere."""
     script = get_workload(rules, name).baseline / "train.py"
+    env = dict(os.environ)  # as the machine is, OPENBLAS_CORETYPE included where it is set
+    for var, value in SETTINGS[setting].items():
+        env[var] = numpy_dispatch_targets() if value is None else value
     proc = subprocess.run(
-        [sys.executable, str(script), "--check"], capture_output=True, text=True, check=False
-    )
+        [sys.executable, str(script), "--check"],
+        capture_output=True, text=True, check=False, env=env,
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "reproduced bit for bit" in proc.stdout
+    assert re.search(r"^reproduced (bit for bit|within tolerance: )", proc.stdout, re.M), (
+        proc.stdout
+    )
 
 
 @pytest.mark.parametrize("name", WORKLOADS)
