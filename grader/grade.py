@@ -93,6 +93,7 @@ def grade(
         "rounds": measured.rounds,
         "sessions": plan.sessions,
         "session_of_round": measured.session_of_round,
+        "round_roles": measured.round_roles,
         "warmup_rounds": measured.warmup_rounds,
         "stop_reason": measured.stop_reason,
         "seed": measured.seed,

@@ -102,15 +102,6 @@ MIN_FRESH_ROUNDS = 3  # rounds of new digits needed before caching is judged at 
 MIN_EARLY_FRESH_ROUNDS = 12
 CACHE_P_VALUE = 1e-3  # repeated rounds faster than new ones at this significance: a cache
 AGREEMENT_P_VALUE = 1e-3  # agreement below the least share at this significance: rejected
-# Repeats this much faster (or slower) than new digits, relative to the baseline, are a
-# cache whatever the rank test says: honest models measured 0.90-1.10. The reviewer's
-# attack answered 60 % of its repeat rounds from a cache and padded the rest to be slower
-# than any new digit, which kept the rank test at p = 0.01 with a gain of 5.6-7.3x (and a
-# speedup of 4-5x). With the repeats' median bounded, caching pays only on fewer than half
-# of them, and then moves the median speedup by less than the rounds' own spread. Applied
-# once there are MIN_EARLY_FRESH_ROUNDS new rounds (a full grade has about 24): the median
-# of a quick grade's 3-6 could land among an honest model's slow first rounds.
-MAX_GAIN_ANY_P = 1.5
 
 
 class SandboxIncomplete(GraderError):
@@ -201,6 +192,7 @@ class Measurement:
     warmup_rounds: int
     rounds: int
     session_of_round: list[int]
+    round_roles: list[str]
     stop_reason: str
     seed: int
     affinity: dict
@@ -404,6 +396,7 @@ class Referee:
             warmup_rounds=self.plan.warmup_rounds,
             rounds=len(sessions),
             session_of_round=sessions,
+            round_roles=list(self.round_roles),
             stop_reason=stop_reason,
             seed=self.seed,
             affinity=affinity,
@@ -487,9 +480,14 @@ class Referee:
             return
         gain, p, p_reverse = stats.randomised_gain(windows, seed=self.seed)
         self.cache_check = check | {"judged": True, "gain": gain, "p_value": p}
+        # Rejected only where significant: the test is exact whatever the machine's load
+        # does (the reserve's places are drawn uniformly), where a bound on the gain alone
+        # rejected honest grades on a busy machine (1.79x and 1.94x, seen). What a cache
+        # that escapes it could gain is held by the speedup's cap at the new digits'
+        # interval (result.new_digit_bound), which also covers a cache on part of the
+        # repeats, ranked to stay under the test (a reviewer's rank split: p about 0.01).
         bound = 1 + self.plan.max_repeat_gain
-        hard = MAX_GAIN_ANY_P if fresh >= MIN_EARLY_FRESH_ROUNDS else float("inf")
-        if gain < 1 / hard or (gain < 1 / bound and p_reverse < CACHE_P_VALUE):
+        if gain < 1 / bound and p_reverse < CACHE_P_VALUE:
             # An honest model is as fast on both; one that knows a new digit when it meets
             # one could slow its repeats where they are compared, to hide a cache.
             raise Rejected(
@@ -499,7 +497,7 @@ class Referee:
                 f"{fresh} new and {repeat} repeated rounds): its speed depends on whether "
                 "it has met a digit. Answer every call the same way.",
             )
-        if gain <= hard and (gain <= bound or p >= CACHE_P_VALUE):
+        if gain <= bound or p >= CACHE_P_VALUE:
             return
         raise Rejected(
             "bad_output",

@@ -208,6 +208,14 @@ def card(result: dict) -> dict:
     )
     if line := answer_checks_line(result):
         out["notes"].append(line)
+    if imp.get("speedup_measured", 0) > imp["speedup"]:
+        lo_new, hi_new = imp["speedup_new_digits_ci95"]
+        out["notes"].append(
+            f"speedup held to {imp['speedup']:.3f}×, the upper end of its interval on digits "
+            f"new to the model [{lo_new:.3f}, {hi_new:.3f}]: measured over every round "
+            f"{imp['speedup_measured']:.3f}×, faster on digits it had met (a cache of answers "
+            "counts for nothing)"
+        )
     layers = result.get("sandbox") or {}
     weak = sorted(k for k, v in layers.items() if v.startswith(("unavailable", "off")))
     if layers:

@@ -199,16 +199,65 @@ def speedup_estimate(groups: np.ndarray) -> tuple[float, list[float], float, flo
     )
 
 
+# Rounds of digits new to the processes that can bound a speedup: a full grade has about 24.
+# A quick grade's 3-6 cannot: with 3, the bound is about their largest ratio, which an
+# honest model's median exceeds one time in eight (2 % a time with 12 or more).
+MIN_NEW_DIGIT_ROUNDS = 12
+
+
+def new_digit_bound(
+    baseline: list[float], submission: list[float], round_roles: list[str] | None
+) -> list[float] | None:
+    """The 95 % interval of the median speedup over the rounds of digits new to the
+    submission's processes (the reserve rounds, placed at random among the repeats; see
+    grader/schedule.py), or None where the result does not say which rounds those were.
+
+    What a submission gains by answering a digit faster once it has met it (a cache of
+    answers, in whatever share of the repeated rounds) shows in the repeated rounds only:
+    the published speedup is held to this interval's upper end, so a cache buys nothing
+    beyond the interval's own width, whether or not the caching check can tell it apart."""
+    if round_roles is None:
+        return None
+    if len(round_roles) != len(baseline):
+        raise ValueError("round_roles and the latency samples differ in length")
+    fresh = [i for i, role in enumerate(round_roles) if role == "fresh"]
+    if len(fresh) < MIN_NEW_DIGIT_ROUNDS:
+        return None
+    ratios = stats.paired_ratios([baseline[i] for i in fresh], [submission[i] for i in fresh])
+    return list(stats.bootstrap_ci(ratios, "median"))
+
+
+def published_speedup(
+    baseline: list[float],
+    submission: list[float],
+    session_of_round: list[int],
+    round_roles: list[str] | None,
+) -> tuple[float, list[float], float, float, dict]:
+    """The speedup as published: :func:`speedup_estimate` over every round, held to the
+    upper end of :func:`new_digit_bound` where the result records the rounds' roles; with
+    the interval, the p-values and what holding it took (the two extra improvements)."""
+    speedup, interval, p_faster, p_slower = speedup_estimate(
+        session_ratios(baseline, submission, session_of_round)
+    )
+    bound = new_digit_bound(baseline, submission, round_roles)
+    if bound is None:
+        return speedup, interval, p_faster, p_slower, {}
+    held = {"speedup_measured": speedup, "speedup_new_digits_ci95": bound}
+    if speedup > bound[1]:
+        speedup, interval = bound[1], [min(interval[0], bound[0]), bound[1]]
+    return speedup, interval, p_faster, p_slower, held
+
+
 def derive(result: dict, rule_set: Rules) -> dict:
     """Every derived part of a graded result, recomputed from its observations."""
     base = {**result["baseline"]["metrics"], **derive_model(result["baseline"]["metrics"])}
     sub = {**result["optimized"]["metrics"], **derive_model(result["optimized"]["metrics"])}
-    groups = session_ratios(
+    speedup, interval, p_faster, p_slower, held = published_speedup(
         base["latency_samples_ms"],
         sub["latency_samples_ms"],
         result["measurement"]["session_of_round"],
+        result["measurement"].get("round_roles"),
     )
-    speedup, interval, p_faster, p_slower = speedup_estimate(groups)
     compression = base["size_bytes"] / sub["size_bytes"] if sub["size_bytes"] > 0 else math.inf
     accuracy, accuracy_ci, base_accuracy = sub["accuracy"], sub["accuracy_ci95"], base["accuracy"]
     private = result.get("private") or {}
@@ -236,6 +285,7 @@ def derive(result: dict, rule_set: Rules) -> dict:
         "accuracy_split": split,
         "private_accuracy": private_accuracy,
         "accuracy_gap": gap,
+        **held,
     }
     workload = rule_set.workloads.get(result["submission"]["workload"], {})
     found = techniques.compare(

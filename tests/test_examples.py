@@ -41,7 +41,9 @@ def test_each_example_grades_as_its_readme_says(name: str, tmp_path: Path) -> No
     assert code == 0, stdout.getvalue()[-3000:] + stderr.getvalue()
     doc = json.loads(out.read_text())
     imp = doc["improvements"]
-    assert imp["speedup_ci95"][0] > faster, imp
+    # The speedup itself, not its interval's lower end: a quick grade on a busy machine
+    # (blocks of 5 digits, seen at load 6) can widen the interval past any bound.
+    assert imp["speedup"] > faster, imp
     assert imp["compression_ratio"] > smaller, imp
     assert imp["accuracy_delta"] >= -0.005
     assert doc["techniques"]["confirmed"] == found

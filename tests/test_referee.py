@@ -615,12 +615,26 @@ def test_a_later_session_runs_all_its_rounds_whatever_the_submission_spends(
     assert e.value.code == "timeout"
 
 
-def test_a_cache_on_most_repeats_padded_slow_on_the_rest_is_caught(fake, monkeypatch) -> None:
+def published(m) -> tuple[float, dict]:
+    """The speedup as the result publishes it, from the measurement's own rounds."""
+    speedup, _, _, _, held = result.published_speedup(
+        m.baseline.latency_samples_s,
+        m.submission.latency_samples_s,
+        m.session_of_round,
+        m.round_roles,
+    )
+    return speedup, held
+
+
+@pytest.mark.parametrize("share", [0.6, 0.9], ids=["60-percent", "90-percent"])
+def test_a_cache_on_most_repeats_padded_slow_on_the_rest_gains_nothing(
+    fake, monkeypatch, share
+) -> None:
     """The third reviewer's rank split: repeat rounds answered from a cache (60 % of them,
     10x faster) or padded to be slower than any new digit (the rest), so that the new
     digits' ranks sit near the middle (the rank test: p about 0.01) while the median
-    speedup rides on the cached ones (4-5x). Repeats this much faster than new digits are
-    a cache whatever the rank test says."""
+    speedup rode on the cached ones (4-5x, graded). The speedup is held to what the rounds
+    of digits new to the processes support: the cache buys nothing, caught or not."""
     rng = np.random.default_rng(5)
 
     def cost(child, inputs):
@@ -630,11 +644,28 @@ def test_a_cache_on_most_repeats_padded_slow_on_the_rest_is_caught(fake, monkeyp
         met |= set(k)
         if not repeat:
             return np.ones(len(inputs))
-        return np.full(len(inputs), 0.1 if rng.random() < 0.6 else 1.3)
+        return np.full(len(inputs), 0.1 if rng.random() < share else 1.3)
 
     costing(monkeypatch, cost)
-    with pytest.raises(harness.Rejected, match="seen before"):
-        measure(TAIL_PLAN)
+    try:
+        m, _ = measure(TAIL_PLAN)
+    except harness.Rejected as exc:  # caught outright: nothing to publish
+        assert "seen before" in exc.message
+        return
+    _, latencies, _ = fake
+    honest = latencies["baseline"] / latencies["submission"]  # its speed computing: 2x
+    speedup, held = published(m)
+    assert held["speedup_measured"] > 1.5 * honest  # what the cache would have bought
+    assert speedup == held["speedup_new_digits_ci95"][1] <= 1.05 * honest  # what it gets
+
+
+def test_an_honest_speedup_is_not_held(fake) -> None:
+    """The same plan, no cache: every round alike, the bound leaves the speedup as measured."""
+    m, _ = measure(TAIL_PLAN)
+    speedup, held = published(m)
+    assert speedup == held["speedup_measured"]
+    lo, hi = held["speedup_new_digits_ci95"]
+    assert lo <= speedup <= hi
 
 
 def test_a_quick_grade_of_a_model_slow_over_its_first_rounds_is_not_a_cache(
