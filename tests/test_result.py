@@ -204,6 +204,56 @@ def test_consistent_edit_of_an_observation_is_rederived(rule_set: Rules) -> None
     assert result.check(doc, rule_set, "x.json") == []
 
 
+def with_roles(doc: dict, fresh_every: int = 5) -> tuple[dict, list[int]]:
+    """The golden result with its rounds' roles recorded: every ``fresh_every``-th round a
+    reserve round of digits new to the processes, the rest repeats."""
+    n = len(doc["baseline"]["metrics"]["latency_samples_ms"])
+    fresh = list(range(3, n, fresh_every))
+    doc["measurement"]["round_roles"] = ["fresh" if i in fresh else "repeat" for i in range(n)]
+    return doc, fresh
+
+
+def test_a_speedup_earned_on_repeats_only_is_held_to_the_new_digits(rule_set: Rules) -> None:
+    """A cache: repeated digits answered 10x faster than the submission computes. The
+    published speedup is the new digits' interval's upper end, and a stored speedup that
+    was not held is caught as a hand edit."""
+    doc, fresh = with_roles(golden())
+    assert len(fresh) >= result.MIN_NEW_DIGIT_ROUNDS
+    sub = doc["optimized"]["metrics"]
+    sub["latency_samples_ms"] = [
+        t if i in fresh else t / 10 for i, t in enumerate(sub["latency_samples_ms"])
+    ]
+    doc = rederive(doc, rule_set)
+    imp = doc["improvements"]
+    lo, hi = imp["speedup_new_digits_ci95"]
+    assert imp["speedup_measured"] > 5 and imp["speedup"] == hi < 1.2
+    assert imp["speedup_ci95"][1] == hi and imp["speedup_ci95"][0] <= lo
+    assert result.check(doc, rule_set, "x.json") == []
+    doc["improvements"]["speedup"] = doc["improvements"]["speedup_measured"]
+    assert "$.improvements.speedup" in fields(result.check(doc, rule_set, "x.json"))
+
+
+def test_an_honest_speedup_is_published_as_measured(rule_set: Rules) -> None:
+    doc, _ = with_roles(golden())
+    doc = rederive(doc, rule_set)
+    imp = doc["improvements"]
+    assert imp["speedup"] == imp["speedup_measured"] == golden()["improvements"]["speedup"]
+
+
+def test_too_few_new_digit_rounds_hold_nothing(rule_set: Rules) -> None:
+    doc, fresh = with_roles(golden(), fresh_every=40)
+    assert len(fresh) < result.MIN_NEW_DIGIT_ROUNDS
+    doc = rederive(doc, rule_set)
+    assert "speedup_measured" not in doc["improvements"]
+
+
+def test_round_roles_of_another_length_are_refused(rule_set: Rules) -> None:
+    doc, _ = with_roles(golden())
+    doc["measurement"]["round_roles"].pop()
+    with pytest.raises(ValueError, match="round_roles"):
+        result.derive(doc, rule_set)
+
+
 # --- schema ---------------------------------------------------------------------------------------
 
 
