@@ -202,7 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="render the PR comment from result JSON and post or update it",
         description="Render the score card from result JSON files (validated and recomputed: "
         "they are untrusted), write it to --markdown and the job summary, then post it as the "
-        "one sticky comment on the pull request (token from $GITHUB_TOKEN). Exit 3 if GitHub "
+        "one sticky comment on the pull request (token from $GITHUB_TOKEN), or its "
+        "scope_violation if the graded commit reaches outside one team's folder. Exit 2 for a "
+        "pull request into another branch than the default one (nothing posted), 3 if GitHub "
         "could not be reached or refused.",
     )
     add_results(m)

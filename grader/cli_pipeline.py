@@ -165,23 +165,30 @@ def cmd_comment(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise GraderError("name the repository: --repo OWNER/NAME (or set GITHUB_REPOSITORY)")
     api = args.api_url or os.environ.get("GITHUB_API_URL") or "https://api.github.com"
     client = github.Client(token, repo, api, args.bot_login)
-    number = args.pr
     if run is not None:
-        number = client.confirm_pr(run)
-        if number is None:
+        pull = client.confirm_pr(run)
+        if pull is None:
             err.print(
                 f"no open pull request has head {run.head_sha[:12]} in {run.head_repo}: it was "
                 "closed or has moved on (its newer run will comment); nothing posted"
             )
             return EXIT_OK
         if args.claim:
-            comment.check_claim(comment.read_claim(args.claim), number, run.head_sha)
-    refusal = comment.scope_card(client.pr_changes(number), run.head_sha if run else None)
+            comment.check_claim(comment.read_claim(args.claim), pull.number, run.head_sha)
+        graded = run.head_sha  # GitHub's record of the commit that was graded, not the PR's head
+    else:
+        pull = client.get_pull(args.pr)
+        graded = pull.head_sha  # no run names the graded commit: the head as it is now
+    comment.check_base(pull, client.default_branch())
+    # Between fixed commits: a push after the confirmation above changes nothing here.
+    compared = client.compare(pull.base_sha, graded)
+    refusal = comment.scope_card(compared, run.head_sha if run else None)
     if refusal is not None:
-        err.print(f"pull request #{number} changes files outside one team's folder: "
-                  "posting its scope_violation instead of the grading run's card")  # fmt: skip
+        err.print(f"pull request #{pull.number} at {graded[:12]} changes files outside one "
+                  "team's folder: posting its scope_violation instead of the grading run's "
+                  "card")  # fmt: skip
         text = refusal
         comment.save(text, args.markdown)
-    how, url = client.upsert(number, text)
-    err.print(f"{how} the score card on pull request #{number}: {url}")
+    how, url = client.upsert(pull.number, text)
+    err.print(f"{how} the score card on pull request #{pull.number}: {url}")
     return EXIT_OK

@@ -16,10 +16,9 @@ from pathlib import Path
 
 from grader import __version__, render, result, scope
 from grader.config import Rules
-from grader.errors import GraderError
-from grader.github import GitHubError, body
+from grader.errors import GraderError, Violation
+from grader.github import MAX_COMPARE_FILES, Comparison, GitHubError, Pull, body
 from grader.grade import rejected
-from grader.scope import Change
 
 MAX_CLAIM_BYTES = 4096
 
@@ -60,21 +59,48 @@ def compose(files: list[Path], rules: Rules, head_sha: str | None = None) -> str
 
 
 def with_footer(cards: list[str], head_sha: str | None) -> str:
-    at = f" · head {render.code(head_sha[:12], 20)}" if head_sha else ""
+    # The card is of the graded commit, which need not be the PR's head when it is read.
+    at = f" · graded at {render.code(head_sha[:12], 20)}" if head_sha else ""
     return body(
         cards, f"<sub>olympics grader {render.md(__version__, 20)}{at} · {PRELIMINARY}</sub>"
     )
 
 
-def scope_card(changes: list[Change], head_sha: str | None) -> str | None:
-    """The comment for a pull request whose files, as GitHub lists them, reach outside one
-    team's folder: a scope_violation card in place of any grade (the grading run of such a
-    pull request may have run a workflow the pull request itself rewrote). None if in scope."""
-    by_team, violations = scope.check_paths(changes)
+def scope_card(compared: Comparison, head_sha: str | None) -> str | None:
+    """The comment for a pull request whose graded commit, as GitHub compares it with the
+    base, reaches outside one team's folder: a scope_violation card in place of any grade
+    (the grading run of such a commit may have run a workflow the pull request itself
+    rewrote). A comparison GitHub cut short is refused too: what it left out is unknown.
+    None if in scope."""
+    by_team, violations = scope.check_paths(compared.changes)
+    if not compared.complete:
+        violations.append(
+            Violation(
+                rule="too_many_files",
+                file=f"{compared.base_sha[:12]}...{compared.head_sha[:12]}",
+                message=f"the pull request changes {MAX_COMPARE_FILES} files or more, the "
+                "most GitHub lists: the rest cannot be checked",
+                fix="a pull request changes one team's folder: keep a submission to fewer "
+                "files, and open a separate pull request for anything else",
+            )
+        )
     if not violations:
         return None
     team = next(iter(by_team)) if len(by_team) == 1 else ""
     return with_footer([render.markdown(rejected(team, violations, "scope_violation"))], head_sha)
+
+
+def check_base(pull: Pull, default_branch: str) -> None:
+    """Refuse a pull request into any branch but the default one: grade.yml grades only
+    those, so the grading run of another came from a workflow that was rewritten."""
+    if pull.base_ref != default_branch:
+        raise GraderError(
+            f"pull request #{pull.number} is into {pull.base_ref!r}, not the default branch "
+            f"{default_branch!r}: the competition grades only pull requests into "
+            f"{default_branch!r} (grade.yml runs on no other), so this grading run came from "
+            "a workflow the pull request or its base changed; nothing posted. Open the pull "
+            f"request against {default_branch!r}"
+        )
 
 
 def save(text: str, markdown: Path | None) -> list[Path]:

@@ -1,12 +1,15 @@
 """The one module that talks to GitHub, through PyGithub: confirm which pull request a grading
-run belongs to, and post or update the one sticky score-card comment on it.
+run belongs to, list what its graded commit changes, and post or update the one sticky
+score-card comment on it.
 
 Nothing here trusts the grading run's artifact. The pull request comes from the
 ``workflow_run`` event (GitHub's own record of the run: its head SHA, head repository and
 branch), confirmed against the API's list of open pull requests; the artifact's claim is
-only compared with it. The comment is found by a hidden marker *and* the bot's own login
-across every page of comments, so a student who pastes the marker into a comment of their
-own cannot make the bot edit it, and a retried write never posts twice.
+only compared with it. What the pull request changes is read between fixed commits (the base
+the confirmation reported, and the graded head), never from the pull request's current head,
+which may have moved since. The comment is found by a hidden marker *and* the bot's own
+login across every page of comments, so a student who pastes the marker into a comment of
+their own cannot make the bot edit it, and a retried write never posts twice.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ MARKER = "<!-- tinytorch-olympics:score-card -->"
 DEFAULT_BOT = "github-actions[bot]"  # the login GitHub gives the workflow's GITHUB_TOKEN
 MAX_EVENT_BYTES = 25 * 1024 * 1024  # GitHub caps an event payload at 25 MB
 MAX_BODY = 65_536  # GitHub refuses a longer comment body
+MAX_COMPARE_FILES = 300  # a comparison lists at most this many files, unpaged, unflagged
 ATTEMPTS = 5
 MAX_WAIT_S = 120.0
 
@@ -48,6 +52,26 @@ class Run:
     head_repo: str  # owner/name of the PR's repository (a fork, or the base itself)
     head_branch: str
     event: str  # the event that started the grading run; only pull_request is commented
+
+
+@dataclass(frozen=True)
+class Pull:
+    """A pull request as one answer of the API gave it: fixed SHAs, whatever is pushed later."""
+
+    number: int
+    head_sha: str
+    base_ref: str  # the branch it would merge into
+    base_sha: str  # that branch's commit as GitHub last recorded it for the pull request
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What ``base...head`` changes (from their merge base), as GitHub's compare lists it."""
+
+    base_sha: str
+    head_sha: str
+    changes: list[Change]
+    complete: bool  # False when GitHub listed its maximum of files: more may be left out
 
 
 def run_from_event(path: Path) -> Run:
@@ -146,6 +170,11 @@ def transient(exc: Exception) -> float | None:
     return None
 
 
+def pull(p: Any) -> Pull:
+    """A PyGithub pull request as the fields the pipeline relies on, read once."""
+    return Pull(number=p.number, head_sha=p.head.sha, base_ref=p.base.ref, base_sha=p.base.sha)
+
+
 class Client:
     """PyGithub with the retries and the sticky-comment logic of the pipeline."""
 
@@ -201,15 +230,21 @@ class Client:
     def _repo(self) -> Any:
         return self.gh.get_repo(self.repo_name)
 
-    def confirm_pr(self, run: Run) -> int | None:
+    def default_branch(self) -> str:
+        return self.retrying(
+            f"reading the default branch of {self.repo_name}", lambda: self._repo().default_branch
+        )
+
+    def confirm_pr(self, run: Run) -> Pull | None:
         """The open pull request whose head is the run's head SHA in the run's head
-        repository, or None if there is none (the PR moved on: a newer run will comment)."""
+        repository, or None if there is none (the PR moved on: a newer run will comment).
+        Its base comes from the same answer that showed the head."""
         owner = run.head_repo.split("/")[0]
 
-        def find() -> list[int]:
+        def find() -> list[Pull]:
             pulls = self._repo().get_pulls(state="open", head=f"{owner}:{run.head_branch}")
             return [
-                p.number
+                pull(p)
                 for p in pulls
                 if p.head.sha == run.head_sha
                 and p.head.repo is not None
@@ -220,26 +255,36 @@ class Client:
         if len(found) > 1:
             raise GitHubError(
                 f"{len(found)} open pull requests have head {run.head_sha[:12]}: "
-                + ", ".join(f"#{n}" for n in found)
+                + ", ".join(f"#{p.number}" for p in found)
             )
         return found[0] if found else None
 
-    def pr_changes(self, number: int) -> list[Change]:
-        """The files the pull request changes, as GitHub lists them (every page): the scope
-        check that a pull request cannot rewrite, since it does not run in its workflow."""
+    def get_pull(self, number: int) -> Pull:
+        """Pull request ``number`` as it is now (``--pr``: no graded head is known)."""
+        return self.retrying(
+            f"reading pull request #{number}", lambda: pull(self._repo().get_pull(number))
+        )
 
-        def files() -> list[Change]:
-            pull = self._repo().get_pull(number)
-            return [
+    def compare(self, base_sha: str, head_sha: str) -> Comparison:
+        """The files ``head_sha`` changes since its merge base with ``base_sha``: the scope
+        check a pull request cannot rewrite (it does not run in its workflow), of the very
+        commit that was graded. GitHub lists at most 300 files and does not page them."""
+
+        def files() -> Comparison:
+            compared = self._repo().compare(base_sha, head_sha)
+            listed = compared.raw_data.get("files")  # no list at all is not "no changes"
+            changes = [
                 Change(
                     STATUS_LETTER.get(f.status, "M"),
                     f.filename,
                     f.previous_filename if f.status == "renamed" else None,
                 )
-                for f in pull.get_files()
+                for f in (compared.files if listed is not None else [])
             ]
+            complete = listed is not None and len(listed) < MAX_COMPARE_FILES
+            return Comparison(base_sha, head_sha, changes, complete)
 
-        return self.retrying(f"listing the files of pull request #{number}", files)
+        return self.retrying(f"comparing {base_sha[:12]}...{head_sha[:12]}", files)
 
     def find_comment(self, number: int) -> Any:
         """The bot's sticky comment on the PR, or None; every page is read."""

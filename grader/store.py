@@ -220,7 +220,8 @@ def store(
 ) -> Path:
     """Check a result and file it under ``root``; return where it went.
 
-    ``tree``: the checkout the result must have been graded from (content hash compared).
+    ``tree``: the checkout the result must have been graded from (content hash compared; a
+    graded result without one is refused).
     ``teams``: the teams whose results this source may carry (its shard's).
     """
     doc = result.read_json(source)
@@ -239,6 +240,13 @@ def store(
         claimed = doc["submission"].get("content_sha256")
         if not folder.is_dir():
             raise ConfigError(f"{source}: {SUBMISSIONS}/{team} is not in the checkout")
+        if claimed is None and doc["verdict"]["status"] == "graded":
+            # the schema allows it (a rejection has no files to hash), a grade never lacks it
+            raise ConfigError(
+                f"{source}: a graded result without submission.content_sha256, so nothing "
+                f"ties it to the files {SUBMISSIONS}/{team} has; not stored (re-grade it with "
+                "`olympics grade`, which records the hash of the files it graded)"
+            )
         if claimed is not None and claimed != result.content_sha256(folder):
             raise ConfigError(
                 f"{source}: graded from other files than {SUBMISSIONS}/{team} has now "

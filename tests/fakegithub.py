@@ -1,6 +1,7 @@
-"""A fake GitHub REST API on 127.0.0.1: the endpoints PyGithub calls to find a pull request and
-list, create and edit its issue comments, with real HTTP, real pagination (``Link`` headers)
-and injectable failures. A helper for the tests, not a test module.
+"""A fake GitHub REST API on 127.0.0.1: the endpoints PyGithub calls to find a pull request,
+compare two commits, and list, create and edit its issue comments, with real HTTP, real
+pagination (``Link`` headers), GitHub's cap of 300 files on a comparison, injectable failures
+and pushes that land between two requests. A helper for the tests, not a test module.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -15,6 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 
 TOKEN = "ghs_fake_token_for_tests"
 BOT = "github-actions[bot]"  # the login of a workflow's GITHUB_TOKEN
+BASE_SHA = "b" * 40  # the default branch's commit the pull requests start from
+MAX_COMPARE_FILES = 300  # GitHub's compare lists at most this many files, and never pages them
 
 
 @dataclass
@@ -31,10 +35,27 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class Hook:
+    """Run ``action`` once each of the next ``times`` requests matching method and path has
+    its answer (before it is sent): what someone else does on GitHub between two of the
+    client's requests."""
+
+    method: str
+    path: str  # a regular expression matched against the path
+    action: Callable[[], None]
+    times: int = 1
+
+
 class FakeGitHub:
     def __init__(self, repo: str = "course/olympics") -> None:
         self.repo = repo
+        self.default_branch = "main"
         self.pulls: list[dict[str, Any]] = []
+        # what ``<base>...<sha>`` lists for a commit made on top of a base commit: its files
+        # as GitHub shapes them (the fake's whole git history)
+        self.commits: dict[str, list[dict[str, str]]] = {}
+        self.hooks: list[Hook] = []
         self.comments: dict[int, list[dict[str, Any]]] = {}
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str]] = []
@@ -61,8 +82,14 @@ class FakeGitHub:
         head_ref: str,
         head_repo: str,
         files: list[dict[str, str]] | None = None,
+        *,
+        base_ref: str = "main",
+        base_sha: str = BASE_SHA,
     ) -> None:
-        """``files`` as GitHub lists them: filename, status, previous_filename for renames."""
+        """``files`` as GitHub lists them: filename, status, previous_filename for renames;
+        what the head commit changes since ``base_sha``."""
+        files = files or [{"filename": "submissions/bravo/model.py", "status": "added"}]
+        self.commits[head_sha] = files
         self.pulls.append(
             {
                 "number": number,
@@ -70,10 +97,20 @@ class FakeGitHub:
                 "ref": head_ref,
                 "repo": head_repo,
                 "open": True,
-                "files": files or [{"filename": "submissions/bravo/model.py", "status": "added"}],
+                "files": files,
+                "base_ref": base_ref,
+                "base_sha": base_sha,
             }
         )
         self.comments.setdefault(number, [])
+
+    def push(self, number: int, head_sha: str, files: list[dict[str, str]]) -> None:
+        """A new head for the pull request (a commit, or a force-push): ``files`` is what it
+        changes since the pull request's base; the old head stays a commit GitHub knows."""
+        with self._lock:
+            self.commits[head_sha] = files
+            (pull,) = [p for p in self.pulls if p["number"] == number]
+            pull["sha"], pull["files"] = head_sha, files
 
     def add_comment(self, number: int, login: str, text: str) -> dict[str, Any]:
         with self._lock:
@@ -95,6 +132,7 @@ class FakeGitHub:
             "owner": {"login": owner, "type": "User"},
             "url": f"{self.url}/repos/{full_name}",
             "html_url": f"https://github.com/{full_name}",
+            "default_branch": self.default_branch,
         }
 
     def _pull_json(self, p: dict[str, Any]) -> dict[str, Any]:
@@ -110,8 +148,44 @@ class FakeGitHub:
                 "label": f"{owner}:{p['ref']}",
                 "repo": self._repo_json(p["repo"]),
             },
-            "base": {"ref": "main", "repo": self._repo_json(self.repo)},
+            "base": {
+                "sha": p["base_sha"],
+                "ref": p["base_ref"],
+                "label": f"{self.repo.split('/')[0]}:{p['base_ref']}",
+                "repo": self._repo_json(self.repo),
+            },
         }
+
+    def _commit_json(self, sha: str) -> dict[str, Any]:
+        return {
+            "sha": sha,
+            "url": f"{self.url}/repos/{self.repo}/commits/{sha}",
+            "html_url": f"https://github.com/{self.repo}/commit/{sha}",
+            "commit": {"message": f"commit {sha[:7]}"},
+            "parents": [],
+        }
+
+    def _compare_json(self, base: str, head: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        """GitHub's comparison of ``base...head`` (from their merge base): the files only on
+        the first page, at most 300 of them, with no sign that more were left out."""
+        files = self.commits[head]
+        data = {
+            "url": f"{self.url}/repos/{self.repo}/compare/{base}...{head}",
+            "html_url": f"https://github.com/{self.repo}/compare/{base}...{head}",
+            "status": "ahead" if files else "identical",
+            "ahead_by": 1 if files else 0,
+            "behind_by": 0,
+            "total_commits": 1 if files else 0,
+            "base_commit": self._commit_json(base),
+            "merge_base_commit": self._commit_json(base),
+            "commits": [self._commit_json(head)] if files else [],
+        }
+        if query.get("page", ["1"])[0] == "1":
+            data["files"] = [
+                {"sha": "0" * 40, "additions": 1, "deletions": 0, "changes": 1} | f
+                for f in files[:MAX_COMPARE_FILES]
+            ]
+        return data
 
     def _comment_json(self, c: dict[str, Any]) -> dict[str, Any]:
         bot = c["login"].endswith("[bot]")
@@ -156,6 +230,7 @@ class FakeGitHub:
                 status, data, headers = fake._route(
                     method, parts.path, parse_qs(parts.query), payload
                 )
+                fake._after(method, parts.path)  # before the client can make its next request
                 if fault is not None:
                     return self._send(fault.status, {"message": fault.message}, fault.headers)
                 self._send(status, data, headers)
@@ -179,6 +254,15 @@ class FakeGitHub:
                     return fault
         return None
 
+    def _after(self, method: str, path: str) -> None:
+        with self._lock:
+            due = [h for h in self.hooks if h.times > 0 and h.method == method
+                   and re.search(h.path, path)]  # fmt: skip
+            for hook in due:
+                hook.times -= 1
+        for hook in due:
+            hook.action()
+
     def _route(
         self, method: str, path: str, query: dict[str, list[str]], payload: dict[str, Any]
     ) -> tuple[int, Any, dict[str, str]]:
@@ -197,6 +281,12 @@ class FakeGitHub:
                 and (head is None or head == f"{p['repo'].split('/')[0]}:{p['ref']}")
             ]
             return 200, found, {}
+        sha = "[0-9a-f]{40}"
+        if m := re.fullmatch(rf"/repos/{repo}/compare/({sha})\.\.\.({sha})", path):
+            known_bases = {BASE_SHA} | {p["base_sha"] for p in self.pulls}
+            if method != "GET" or m[1] not in known_bases or m[2] not in self.commits:
+                return 404, {"message": "Not Found"}, {}
+            return 200, self._compare_json(m[1], m[2], query), {}
         if m := re.fullmatch(rf"/repos/{repo}/(pulls|issues)/(\d+)(/files)?", path):
             pulls = [p for p in self.pulls if p["number"] == int(m[2])]
             if method != "GET" or not pulls:

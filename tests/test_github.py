@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from fakegithub import BOT, TOKEN, FakeGitHub, Fault
+from fakegithub import BASE_SHA, BOT, TOKEN, FakeGitHub, Fault, Hook
 
 from grader import __version__, comment, github
 from grader.cli import main
@@ -163,7 +163,8 @@ def test_a_bad_token_is_explained(api: FakeGitHub) -> None:
 def test_the_pr_is_found_from_the_run_s_head_in_a_fork(api: FakeGitHub, tmp_path: Path) -> None:
     api.add_pull(8, "0" * 40, "faster-mlp", "someone-else/olympics")  # same branch name
     c, _ = client(api)
-    assert c.confirm_pr(github.run_from_event(event_file(tmp_path))) == 7
+    found = c.confirm_pr(github.run_from_event(event_file(tmp_path)))
+    assert found == github.Pull(7, SHA, "main", BASE_SHA)  # the base from the same answer
 
 
 def test_a_pr_that_moved_on_is_not_found(api: FakeGitHub, tmp_path: Path) -> None:
@@ -333,19 +334,28 @@ def test_a_pr_that_rewrites_the_workflow_gets_its_scope_violation_not_its_grade(
     assert "Latency Sprint" not in body and "speedup" not in body
 
 
-def test_the_pr_s_files_are_read_across_pages(api: FakeGitHub) -> None:
-    api.per_page_cap = 30
-    api.pulls[0]["files"] = [
+def test_the_graded_commit_s_files_are_compared_renames_included(api: FakeGitHub) -> None:
+    api.commits[SHA] = [
         {"filename": f"submissions/bravo/f{i}.py", "status": "added"} for i in range(70)
     ] + [{"filename": "README.md", "status": "renamed", "previous_filename": "submissions/x/a"}]
     c, _ = client(api)
-    changes = c.pr_changes(7)
-    assert len(changes) == 71
-    assert (changes[-1].status, changes[-1].path, changes[-1].old_path) == (
-        "R",
-        "README.md",
-        "submissions/x/a",
-    )
+    compared = c.compare(BASE_SHA, SHA)
+    assert compared.complete and len(compared.changes) == 71
+    assert (compared.changes[-1].status, compared.changes[-1].path,
+            compared.changes[-1].old_path) == ("R", "README.md", "submissions/x/a")  # fmt: skip
+    assert ("GET", f"/repos/{api.repo}/compare/{BASE_SHA}...{SHA}") in api.requests
+
+
+def test_a_comparison_at_github_s_300_file_cap_is_incomplete(api: FakeGitHub) -> None:
+    """GitHub lists at most 300 files of a comparison and says nothing of the rest."""
+    many = [{"filename": f"submissions/bravo/f{i}.npy", "status": "added"} for i in range(299)]
+    api.commits[SHA] = many
+    c, _ = client(api)
+    assert c.compare(BASE_SHA, SHA).complete
+    api.commits[SHA] = [*many, {"filename": ".github/workflows/grade.yml", "status": "modified"}]
+    api.commits[SHA] += [{"filename": "submissions/bravo/z.npy", "status": "added"}]
+    compared = c.compare(BASE_SHA, SHA)
+    assert not compared.complete and len(compared.changes) == 300
 
 
 def test_a_deleted_fork_is_explained(tmp_path: Path) -> None:
@@ -355,3 +365,85 @@ def test_a_deleted_fork_is_explained(tmp_path: Path) -> None:
     event.write_text(json.dumps(payload))
     with pytest.raises(github.GitHubError, match="head repository is gone"):
         github.run_from_event(event)
+
+
+FORGED = [  # a graded head that rewrote the workflow, so its artifact may say anything
+    {"filename": ".github/workflows/grade.yml", "status": "modified"},
+    {"filename": "submissions/bravo/model.py", "status": "added"},
+]
+REVERTED = [{"filename": "submissions/bravo/model.py", "status": "added"}]
+REVERT_SHA = "c" * 40
+
+
+def test_a_revert_pushed_after_the_pr_was_confirmed_does_not_hide_the_graded_diff(
+    env: Path, tmp_path: Path
+) -> None:
+    """The PR's head is the graded SHA when the comment step confirms it; a revert of
+    grade.yml lands before the step asks what the PR changes. The graded commit's own diff
+    decides, not whatever the head is by then."""
+    with FakeGitHub() as fake:
+        fake.add_pull(7, SHA, "faster-mlp", FORK, files=FORGED)
+        fake.hooks.append(
+            Hook("GET", rf"/repos/{fake.repo}/pulls$", lambda: fake.push(7, REVERT_SHA, REVERTED))
+        )
+        os.environ["GITHUB_API_URL"] = fake.url
+        claim = tmp_path / "claim.json"
+        claim.write_text(json.dumps({"pr": 7, "head_sha": SHA}))
+        code, _, err = run("comment", str(RESULTS[1]), "--event", str(event_file(tmp_path)),
+                           "--claim", str(claim))  # fmt: skip
+        assert code == 0, err
+        assert fake.pulls[0]["sha"] == REVERT_SHA  # the push did land in between
+        body = fake.comments[7][0]["body"]
+    assert "**Rejected** (`scope_violation`)" in body
+    assert "`.github/workflows/grade.yml`" in body
+    assert "Latency Sprint" not in body and "speedup" not in body
+    assert f"graded at `{SHA[:12]}`" in body  # the card says which commit it judged
+
+
+def test_a_card_posted_after_the_head_moved_says_which_commit_was_graded(
+    api: FakeGitHub, env: Path, tmp_path: Path
+) -> None:
+    api.hooks.append(
+        Hook("GET", rf"/repos/{api.repo}/pulls$", lambda: api.push(7, REVERT_SHA, REVERTED))
+    )
+    code, _, err = run("comment", str(RESULTS[1]), "--event", str(event_file(tmp_path)))
+    assert code == 0, err
+    body = api.comments[7][0]["body"]
+    assert "Latency Sprint" in body and f"graded at `{SHA[:12]}`" in body
+    assert ("GET", f"/repos/{api.repo}/compare/{BASE_SHA}...{SHA}") in api.requests
+
+
+def test_a_pr_into_another_branch_is_refused_and_nothing_posted(env: Path, tmp_path: Path) -> None:
+    """grade.yml grades pull requests into main only: a run of one into another branch came
+    from a workflow somebody rewrote, and its card is not the competition's to post."""
+    with FakeGitHub() as fake:
+        fake.add_pull(7, SHA, "faster-mlp", FORK, base_ref="old-term")
+        os.environ["GITHUB_API_URL"] = fake.url
+        code, _, err = run("comment", str(RESULTS[1]), "--event", str(event_file(tmp_path)))
+        assert fake.writes() == []
+    assert code == 2
+    assert "pull request #7 is into 'old-term', not the default branch 'main'" in err
+    assert "nothing posted" in err and "Traceback" not in err
+
+
+def test_a_pr_at_github_s_file_cap_gets_a_scope_violation(
+    api: FakeGitHub, env: Path, tmp_path: Path
+) -> None:
+    """300 files inside one folder look in scope, but GitHub lists no more than 300: a 301st
+    file outside it would not be seen."""
+    api.commits[SHA] = [
+        {"filename": f"submissions/bravo/w{i}.npy", "status": "added"} for i in range(300)
+    ]
+    code, _, err = run("comment", str(RESULTS[1]), "--event", str(event_file(tmp_path)))
+    assert code == 0, err
+    body = api.comments[7][0]["body"]
+    assert "**Rejected** (`scope_violation`)" in body and "300 files or more" in body
+    assert "Latency Sprint" not in body
+
+
+def test_pr_n_judges_the_pr_s_own_base_and_head(api: FakeGitHub, env: Path) -> None:
+    api.commits[SHA] = FORGED
+    code, _, err = run("comment", str(RESULTS[1]), "--pr", "7", "--repo", api.repo)
+    assert code == 0, err
+    assert "**Rejected** (`scope_violation`)" in api.comments[7][0]["body"]
+    assert ("GET", f"/repos/{api.repo}/compare/{BASE_SHA}...{SHA}") in api.requests

@@ -299,6 +299,24 @@ def test_a_result_must_be_of_the_files_the_checkout_has(root: Path, tmp_path: Pa
         store.store(source, root, RULES, tree=tree)
 
 
+def test_a_graded_result_without_its_content_hash_is_not_stored_against_a_checkout(
+    root: Path, tmp_path: Path
+) -> None:
+    """Without the hash nothing ties a result to the files the checkout has: a grade of older
+    files (or of none) would be stored as current."""
+    tree = tree_with(tmp_path, "fast")
+    doc = graded_from(tree, "fast")
+    del doc["submission"]["content_sha256"]
+    assert result.check(doc, RULES, "fast") == []  # valid otherwise: the schema allows it
+    source = tmp_path / "r.json"
+    source.write_text(result.dumps(doc))
+    code, out, err = run("store", str(source), "--results-dir", str(root), "--tree", str(tree))
+    assert code == 1 and "stored" not in out
+    assert f"refused: {source}: a graded result without submission.content_sha256" in err
+    assert "submissions/fast" in err and "re-grade it with `olympics grade`" in err
+    assert not root.exists()
+
+
 def test_a_shard_may_store_only_its_own_teams(root: Path, tmp_path: Path) -> None:
     tree = tree_with(tmp_path, "alpha", "bravo", "victim")
     artifacts = tmp_path / "artifacts"

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from typing import Any
 import gitrepo
 import pytest
 import yaml
-from fakegithub import TOKEN, FakeGitHub, Fault
+from fakegithub import TOKEN, FakeGitHub, Fault, Hook
 
 from grader import __version__, result, scope, store
 from grader.config import load_rules, project_root
@@ -342,15 +343,22 @@ class Pipeline:
     commented: bool
 
 
-def simulate(tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub, author: str = "bob") -> Pipeline:
-    """grade.yml on the PR at the repo's ``pr`` branch, then comment.yml on its artifact."""
+def simulate(
+    tmp_path: Path,
+    repo: gitrepo.Repo,
+    api: FakeGitHub,
+    author: str = "bob",
+    forge: Callable[[Path], None] | None = None,
+) -> Pipeline:
+    """grade.yml on the PR at the repo's ``pr`` branch, then comment.yml on its artifact
+    (first handed to ``forge``: what a rewritten grade.yml could upload instead)."""
     head = repo.commit("the pull request")
     files = [  # as GitHub's API lists them
         {"filename": c.path, "status": API_STATUS[c.status]}
         | ({"previous_filename": c.old_path} if c.old_path else {})
         for c in scope.changes(repo.path, repo.base, head)
     ]
-    api.add_pull(12, head, "pr", f"{author}/olympics", files=files)
+    api.add_pull(12, head, "pr", f"{author}/olympics", files=files, base_sha=repo.base)
     workspace, temp = tmp_path / "ws", tmp_path / "runner-temp"
     workspace.mkdir()
     temp.mkdir()
@@ -370,6 +378,8 @@ def simulate(tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub, author: str = 
     ctemp = tmp_path / "comment-temp"
     ctemp.mkdir()
     shutil.copytree(temp / "out", ctemp / "artifact")
+    if forge is not None:
+        forge(ctemp / "artifact")
     event_path = tmp_path / "workflow_run.json"
     event_path.write_text(
         json.dumps(
@@ -460,6 +470,34 @@ def test_a_config_error_is_annotated_on_its_line(
     wanted = f"::error file=submissions/bravo/submission.yaml,line={line},title=rejected%3A"
     assert any(c.startswith(wanted) for c in run.grade.commands()), run.grade.commands()
     assert "latency\\_sprnt" in api.comments[12][0]["body"]
+
+
+def test_a_forged_card_is_refused_though_a_revert_lands_before_the_scope_is_read(
+    tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub
+) -> None:
+    """A PR rewrites grade.yml (its run uploads a graded card it made up), then pushes a
+    revert while comment.yml runs, after the PR was confirmed at the graded head: the graded
+    commit's diff is what comment.yml judges, so the forged card is never posted."""
+    repo.team("bravo", ["bob"])
+    workflow = repo.path / ".github" / "workflows" / "grade.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text("# uploads whatever card it likes\n")
+
+    def forge(artifact: Path) -> None:
+        for old in (artifact / "results").glob("*.json"):
+            old.unlink()
+        shutil.copy(DATA / "result_example_int8.json", artifact / "results" / "bravo.json")
+
+    reverted = [{"filename": "submissions/bravo/model.py", "status": "added"}]
+    api.hooks.append(Hook("GET", rf"/repos/{api.repo}/pulls$",
+                          lambda: api.push(12, "c" * 40, reverted)))  # fmt: skip
+    run = simulate(tmp_path, repo, api, forge=forge)
+    assert not run.graded and run.commented, "\n".join(run.comment.log)
+    assert api.pulls[0]["sha"] == "c" * 40  # the revert landed while comment.yml ran
+    body = api.comments[12][0]["body"]
+    assert "**Rejected** (`scope_violation`)" in body
+    assert "`.github/workflows/grade.yml`" in body
+    assert "Latency Sprint" not in body
 
 
 @pytest.mark.slow
