@@ -682,7 +682,8 @@ def test_leaderboard_grades_read_only_and_only_its_publisher_writes() -> None:
     ]  # fmt: skip
     assert "workflow_dispatch" in board["on"]
     assert board["concurrency"] == {
-        "group": "leaderboard-${{ github.ref }}", "cancel-in-progress": False
+        "group": "leaderboard-${{ github.ref }}",
+        "cancel-in-progress": False,
     }
     jobs = board["jobs"]
     assert jobs["plan"]["permissions"] == jobs["grade"]["permissions"] == {"contents": "read"}
