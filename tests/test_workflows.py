@@ -621,11 +621,11 @@ def test_a_pr_adding_modules_at_its_root_runs_none_of_them(
     markers = tmp_path / "markers"
     plant(repo, markers, at_root=True)
     run = simulate(tmp_path, repo, api)
+    assert sorted(p.name for p in markers.iterdir()) == [], "\n".join(run.grade.log)
     assert sorted(p.name for p in (tmp_path / "ws" / "pr").iterdir()) == [".git", "submissions"]
     assert not run.graded and run.commented
     assert run.grade.context["steps"]["grade"]["outcome"] == "skipped"
     assert "scope_violation" in api.comments[12][0]["body"]
-    assert sorted(p.name for p in markers.iterdir()) == [], "\n".join(run.grade.log)
 
 
 def test_a_pr_adding_modules_in_its_folder_runs_them_only_in_the_child(
