@@ -768,3 +768,45 @@ def test_a_push_to_main_is_re_graded_and_the_leaderboard_committed(tmp_path: Pat
     files = subprocess.run([*bare, "ls-tree", "--name-only", "main"], capture_output=True,
                            text=True, check=True).stdout.split()  # fmt: skip
     assert "leaderboard-mlp_sprint.svg" in files
+
+
+@pytest.mark.parametrize(
+    ("moved", "pushed"),
+    [("README.md", True), ("submissions/alpha/README.md", False)],
+    ids=["main-moved-elsewhere", "main-moved-an-input"],
+)
+def test_the_push_step_moves_its_commit_only_past_changes_that_leave_the_leaderboard_true(
+    tmp_path: Path, moved: str, pushed: bool
+) -> None:
+    """Between the store step's commit and the push, main gains a commit: one that leaves the
+    leaderboard's inputs alone is stepped over; one that changes them stops the push."""
+    fork = gitrepo.Repo(tmp_path / "fork")
+    origin = tmp_path / "origin.git"
+    fork.git("clone", "-q", "--bare", "--branch", "main", str(fork.path), str(origin))
+    clones = {}
+    for who in ("ws", "other"):
+        fork.git("clone", "-q", str(origin), str(tmp_path / who))
+        clones[who] = gitrepo.Repo.__new__(gitrepo.Repo)
+        clones[who].path = tmp_path / who
+        clones[who].git("config", "user.email", f"{who}@example.invalid")
+        clones[who].git("config", "user.name", who)
+    ws, other = clones["ws"], clones["other"]
+    (ws.path / "leaderboard.md").write_text("# the leaderboard\n")
+    ws.commit("leaderboard: re-graded")  # what the store step committed
+    (other.path / moved).write_text("changed meanwhile\n")
+    theirs = other.commit("meanwhile on main")
+    other.git("push", "-q", "origin", "HEAD:main")
+
+    push = load("leaderboard.yml")["jobs"]["publish"]["steps"][-1]
+    env = {**runner_env(FakeGitHubless()), "GIT_CONFIG_GLOBAL": os.devnull}
+    runner = Runner(ws.path, tmp_path / "temp", {"github": {"token": "t"}}, env)
+    runner.temp.mkdir()
+    status, _ = runner.run_step(push)
+    log = fork.git("-C", str(origin), "log", "--format=%s", "main").splitlines()
+    if pushed:
+        assert status == 0, "\n".join(runner.log)
+        assert log[:2] == ["leaderboard: re-graded", "meanwhile on main"]
+        assert fork.git("-C", str(origin), "rev-parse", "main~1") == theirs
+    else:
+        assert status == 1 and log[0] == "meanwhile on main", "\n".join(runner.log)
+        assert any("main changed what the leaderboard is made of" in x for x in runner.log)
