@@ -167,9 +167,10 @@ def build_model():
     print(f"model")
     return lambda x: scale(relu(x)) if weights and options is not None else square(x)
 """
-HELPERS = (  # a live class, last in its file
-    "def scale(x):\n    return Scale()(x)\n\n\nclass Scale:\n    def __call__(self, x):\n"
-    "        return x * 2\n"
+EXPORTS = '__all__ = ["scale"]\n'
+HELPERS = (  # what `import *` takes, and a live class last in the file
+    EXPORTS + "\n\ndef scale(x):\n    return Scale()(x)\n\n\nclass Scale:\n"
+    "    def __call__(self, x):\n        return x * 2\n"
 )
 DEAD = "\n\ndef unused_{i}(x):\n    y = x + {i}\n    return y\n"  # 5 lines, no finding
 PADDING = {
@@ -185,6 +186,26 @@ PADDING = {
     "dead-functions-in-an-imported-module": (
         "helpers.py",
         "".join(DEAD.format(i=i) for i in range(4_000)),
+    ),
+    "unused-globals-in-the-entrypoint": (
+        "model.py",
+        "".join(f"v{i} = {i}\n" for i in range(20_000)),
+    ),
+    "unused-globals-in-a-block": (
+        "model.py",
+        "if True:\n" + "".join(f"    v{i}: int = {i}\n" for i in range(20_000)),
+    ),
+    "a-main-block": (
+        "model.py",
+        'if __name__ == "__main__":\n' + "".join(f"    print({i})\n" for i in range(20_000)),
+    ),
+    "dead-functions-exported-in-__all__": (
+        "helpers.py",
+        "".join(DEAD.format(i=i) for i in range(4_000)),
+    ),
+    "unused-attributes-of-a-live-class": (
+        "helpers.py",
+        "".join(f"    unused_{i} = {i}\n" for i in range(20_000)),
     ),
     "dead-methods-of-a-live-class": (
         "helpers.py",
@@ -203,6 +224,9 @@ def test_padding_does_not_raise_the_score(tmp_path: Path, padding: str) -> None:
     file, text = PADDING[padding]
     with (tmp_path / file).open("a") as f:
         f.write(text)
+    if padding.endswith("__all__"):  # every dead function listed for `import *`
+        names = ["scale", *(f"unused_{i}" for i in range(4_000))]
+        (tmp_path / file).write_text(HELPERS.replace(EXPORTS, f"__all__ = {names!r}\n") + text)
     assert len((tmp_path / file).read_text().splitlines()) >= 20_000
     padded = lint(tmp_path)
     assert padded["findings"] == plain["findings"]
@@ -304,6 +328,10 @@ def test_findings_in_dead_code_do_not_count_and_live_code_s_do(tmp_path: Path) -
     live = lint(tmp_path)
     assert (live["findings"], live["statements"]) == (1, 5)
     assert live["examples"][0]["code"] == "F841" and live["score"] < 100
+    (tmp_path / "model.py").write_text(
+        'def build_model():\n    return globals()["helper"]\n' + helper
+    )
+    assert lint(tmp_path)["findings"] == 1  # named by a string: live all the same
 
 
 def test_methods_count_when_named_called_by_the_grader_or_dunder(tmp_path: Path) -> None:
