@@ -334,7 +334,7 @@ def test_findings_in_dead_code_do_not_count_and_live_code_s_do(tmp_path: Path) -
     assert lint(tmp_path)["findings"] == 1  # named by a string: live all the same
 
 
-def test_methods_count_when_named_called_by_the_grader_or_dunder(tmp_path: Path) -> None:
+def test_a_method_counts_when_named_or_a_dunder_or_forward(tmp_path: Path) -> None:
     (tmp_path / "model.py").write_text(
         "class Model:\n"
         "    def __init__(self):\n        self.scale = 2\n"
