@@ -109,7 +109,9 @@ def grade(
         if private_labels is not None:
             doc["private"]["sha256"] = sealed.sealed_entry(rules, workload.dataset)["sha256"]
     doc["artifacts"] = techniques.inspect(submission.folder)
-    doc["code_quality"] = quality.lint(submission.folder, rules)
+    doc["code_quality"] = quality.lint(
+        submission.folder, rules, f"{submission.entrypoint_file}:{submission.entrypoint_function}"
+    )
     doc["baseline"] = {
         "path": display_path(baseline.folder),
         "metrics": result.model_metrics(

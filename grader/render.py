@@ -284,10 +284,14 @@ def quality_lines(observed: dict | None) -> list[str]:
     top = ", ".join(
         f"{k}×{n}" for k, n in sorted(observed["by_rule"].items(), key=lambda kv: -kv[1])[:5]
     )
+    size = (  # lines: a result from before statements were counted
+        f"{observed['statements']} statements"
+        if "statements" in observed
+        else f"{observed.get('lines')} lines"
+    )
     return [
         f"code quality {observed['score']:.0f}/100: {observed['findings']} finding(s) in "
-        f"{observed['lines']} lines ({observed['linter']} {observed['version']})"
-        + (f": {top}" if top else "")
+        f"{size} ({observed['linter']} {observed['version']})" + (f": {top}" if top else "")
     ]
 
 
