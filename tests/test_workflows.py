@@ -27,7 +27,7 @@ import pytest
 import yaml
 from fakegithub import TOKEN, FakeGitHub, Fault
 
-from grader import __version__, result, scope, store
+from grader import __version__, dependencies, result, scope, store
 from grader.config import load_rules, project_root
 from grader.github import MARKER
 
@@ -539,7 +539,11 @@ def test_a_push_to_main_is_re_graded_and_the_leaderboard_committed(tmp_path: Pat
     current["submission"]["content_sha256"] = result.content_sha256(
         ws / "submissions" / "example-baseline"
     )
-    current["grader"].update(version=__version__, rules_sha256=load_rules().sha256)
+    current["grader"].update(
+        version=__version__,
+        dependencies_sha256=dependencies.fingerprint(),
+        rules_sha256=load_rules().sha256,
+    )
     kept = store.place(current, ws / "results", "kept")
     kept.parent.mkdir(parents=True)
     kept.write_text(result.dumps(current))  # example-baseline has a current result: not re-graded
