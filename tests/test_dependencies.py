@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from grader import dependencies, grade
 from grader.cli import main
@@ -31,13 +32,25 @@ class FakeDist:
     version: str
     requires: list[str] = field(default_factory=list)
 
-    @property
-    def metadata(self) -> dict[str, str]:
-        return {"Name": self.name}
+    def read_text(self, filename: str) -> str | None:
+        if filename != "METADATA":
+            return None
+        head = [f"Metadata-Version: 2.4\nName: {self.name}\nVersion: {self.version}"]
+        head += [f"Requires-Dist: {line}" for line in self.requires]
+        # the long description: not headers, whatever it says
+        return "\n".join(head) + "\n\nVersion: 0.0.1\nRequires-Dist: trap\n"
 
 
 def installed(monkeypatch: pytest.MonkeyPatch, *dists: FakeDist) -> None:
-    monkeypatch.setattr(metadata, "distributions", lambda: iter(dists))
+    by_name = {canonicalize_name(d.name): d for d in dists}
+
+    def distribution(name: str) -> FakeDist:
+        try:
+            return by_name[canonicalize_name(name)]
+        except KeyError:
+            raise metadata.PackageNotFoundError(name) from None
+
+    monkeypatch.setattr(metadata, "distribution", distribution)
 
 
 def test_the_set_follows_what_the_grader_needs_and_no_extra(
