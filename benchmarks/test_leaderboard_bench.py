@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import __version__, leaderboard, result, store
+from grader import __version__, dependencies, leaderboard, result, store
 from grader.config import load_rules, project_root
 
 RULES = load_rules()
@@ -38,7 +38,11 @@ def make(i: int) -> dict:
     doc = copy.deepcopy(SOURCE)
     doc["submission"]["team"] = f"team-{i:05d}"
     doc["submission"]["content_sha256"] = f"{i:064x}"
-    doc["grader"].update(version=__version__, rules_sha256=RULES.sha256)
+    doc["grader"].update(
+        version=__version__,
+        dependencies_sha256=dependencies.fingerprint(),
+        rules_sha256=RULES.sha256,
+    )
     scale = 1 + (i % 997) / 1000
     for side in ("optimized",):
         m = doc[side]["metrics"]

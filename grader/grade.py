@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import __version__, quality, result, static, techniques
+from grader import __version__, dependencies, quality, result, static, techniques
 from grader import private as sealed
 from grader.config import Rules, Submission, check_submission
 from grader.errors import Violation
@@ -158,7 +158,11 @@ def header() -> dict:
         "schema_version": result.SCHEMA_VERSION,
         "submission_type": result.RESULT_TYPE,
         "timestamp": result.now(),
-        "grader": {"version": __version__, "commit": result.grader_commit()},
+        "grader": {
+            "version": __version__,
+            "commit": result.grader_commit(),
+            "dependencies_sha256": dependencies.fingerprint(),
+        },
         "system": result.system_info(),
     }
 

@@ -8,7 +8,8 @@ rules, and, given the checkout, graded from the very files of ``submissions/<tea
 content hash) and by the shard that was asked to grade that team. It is checked again when it
 is read: it must sit where :func:`store` would have put it, and recompute under the rules it
 was graded with; one that does not was edited by hand and is refused with its path. A result
-graded by another grader version or under other rules is *stale*: shown, never ranked.
+graded by another grader version, with other runtime dependencies (``requirements.txt``:
+:mod:`grader.dependencies`) or under other rules is *stale*: shown, never ranked.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import orjson
 
-from grader import __version__, render, result
+from grader import __version__, dependencies, render, result
 from grader.config import Rules
 from grader.errors import ConfigError, GraderError, Violation
 from grader.scope import SLUG, SUBMISSIONS, all_submissions
@@ -59,7 +60,7 @@ class Entry:
 
     @functools.cached_property
     def current(self) -> bool:
-        """Graded by this grader under these rules: an entry that is ranked."""
+        """By this grader, with its dependencies, under these rules: an entry that is ranked."""
         return self.graded and self.stale is None
 
 
@@ -68,6 +69,20 @@ def stale_reason(doc: dict, rules: Rules) -> str | None:
     if grader.get("version") != __version__:
         return (
             f"graded by grader {render.md(grader.get('version'), 20)}, not {__version__}: re-grade"
+        )
+    # Every verdict, as for the version: a rejection can come from a dependency too (a NumPy
+    # that changed what a model computes). A result from before the fingerprint was recorded
+    # has none, and is stale: nothing says what it ran with; so is every result where the
+    # grader is not installed (run from a bare checkout), as nothing says what it runs with.
+    ran_with, runs_with = grader.get("dependencies_sha256"), dependencies.fingerprint()
+    if runs_with is None:
+        return "this grader is not installed, so its dependencies are unknown: install it (README)"
+    if ran_with is None:
+        return "graded before results recorded their runtime dependencies: re-grade"
+    if ran_with != runs_with:
+        return (
+            f"graded with other runtime dependencies ({render.md(ran_with, 13)}, not "
+            f"{runs_with[:12]}…: requirements.txt changed since): re-grade"
         )
     if doc["verdict"]["status"] != "graded":
         return None
@@ -155,7 +170,9 @@ def slim(doc: dict) -> dict:
     """What the leaderboard, the chart and the grade book read of a result, and no more."""
     kept = {k: doc[k] for k in ("flags", "timestamp", "verdict") if k in doc}
     grader = doc.get("grader", {})  # what stale_reason reads: not the commit
-    kept["grader"] = {k: grader[k] for k in ("version", "rules_sha256") if k in grader}
+    kept["grader"] = {
+        k: grader[k] for k in ("version", "dependencies_sha256", "rules_sha256") if k in grader
+    }
     kept["submission"] = {k: v for k, v in doc["submission"].items() if k in SLIM_SUBMISSION}
     if "improvements" in doc:
         kept["improvements"] = {"accuracy_split": doc["improvements"].get("accuracy_split")}
@@ -179,12 +196,13 @@ def slim(doc: dict) -> dict:
 
 
 def cache_key(rules: Rules) -> str:
-    return f"{__version__}:{rules.sha256}"
+    # the dependencies too: a result is recomputed (bootstraps, SciPy's p-values) by them
+    return f"{__version__}:{dependencies.fingerprint()}:{rules.sha256}"
 
 
 def load_cache(root: Path, rules: Rules) -> tuple[dict[str, dict], dict[str, list]]:
     """The verified entries by sha256, and each file's [size, mtime_ns, sha256] when last
-    read; empty for another grader or other rules."""
+    read; empty for another grader, other dependencies or other rules."""
     try:
         data = orjson.loads((root / CACHE).read_bytes())  # 16 MB at 10,000 results
     except (OSError, orjson.JSONDecodeError):
@@ -381,7 +399,8 @@ def _latest(root: Path, rules: Rules, *, cache: bool) -> list[Entry]:
 
 def needs_grade(folder: Path, root: Path, rules: Rules) -> bool:
     """Whether ``submissions/<team>`` lacks a current result for exactly its files: none
-    stored, or the latest one is of other files, another grader or other rules."""
+    stored, or the latest one is of other files, another grader, other dependencies or other
+    rules."""
     newest = sorted((root / folder.name).glob("*/*.json"), key=lambda p: p.name)
     if not newest:
         return True

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import quality, reach, render, result, store
+from grader import dependencies, quality, reach, render, result, store
 from grader.config import Rules, load_rules
 
 RULES = load_rules()
@@ -376,7 +376,10 @@ def test_a_result_observed_by_lines_is_valid_but_not_recomputed(tmp_path: Path) 
     assert [v.rule for v in problems] == ["observations_invalid"]
     assert "older grader" in problems[0].message and "regrade" in problems[0].message
     assert "3 finding(s) in 64 lines" in render.quality_lines(doc["code_quality"])[0]
-    stored = store.place(doc, tmp_path, "old.json")  # graded under the rules of its day
+    # Graded under the rules of its day, with today's dependencies (their own staleness
+    # comes first, tests/test_leaderboard.py):
+    doc["grader"]["dependencies_sha256"] = dependencies.fingerprint()
+    stored = store.place(doc, tmp_path, "old.json")
     stored.parent.mkdir(parents=True)
     stored.write_text(result.dumps(doc))
     assert "other rules" in store.verify(stored, RULES, tmp_path).stale

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import __version__, leaderboard, result, store
+from grader import __version__, dependencies, leaderboard, result, store
 from grader.cli import main
 from grader.config import load_rules
 from grader.errors import ConfigError
@@ -31,6 +31,7 @@ def variant(team: str, slower: float = 1.0, correct: int | None = None, **sub: o
     doc["submission"]["content_sha256"] = f"{abs(hash(team)):064x}"[-64:]
     doc["submission"].update(sub)
     doc["grader"]["version"] = __version__
+    doc["grader"]["dependencies_sha256"] = dependencies.fingerprint()
     doc["grader"]["rules_sha256"] = RULES.sha256
     metrics = doc["optimized"]["metrics"]
     metrics["latency_samples_ms"] = [t * slower for t in metrics["latency_samples_ms"]]
@@ -197,6 +198,52 @@ def test_another_grader_version_is_stale_not_ranked(root: Path, tmp_path: Path) 
     assert "- old\\-timer: graded by grader 0.0.9, not" in text
 
 
+def test_other_runtime_dependencies_are_stale_not_ranked(root: Path, tmp_path: Path) -> None:
+    # a lock that moved NumPy on: the result says it ran with another set
+    old = variant("old-deps")
+    old["grader"]["dependencies_sha256"] = "0" * 64
+    target = store.place(old, root, "old")  # put by hand: store() refuses a stale result
+    target.parent.mkdir(parents=True)
+    target.write_text(result.dumps(old))
+    put(root, variant("fast"), tmp_path)
+    text = build(root)
+    assert [r[1] for r in table(text, "Latency Sprint")] == ["fast"]
+    assert "- old\\-deps: graded with other runtime dependencies (000000000000…, not" in text
+
+
+def test_a_result_from_before_the_fingerprint_is_read_and_stale(root: Path, tmp_path: Path) -> None:
+    # results stored before dependencies were recorded: valid, shown, not ranked, re-graded
+    old = variant("before")
+    del old["grader"]["dependencies_sha256"]
+    assert result.check(old, RULES, "old.json") == []
+    assert store.stale_reason(old, RULES) == (
+        "graded before results recorded their runtime dependencies: re-grade"
+    )
+    target = store.place(old, root, "old")
+    target.parent.mkdir(parents=True)
+    target.write_text(result.dumps(old))
+    text = build(root)
+    assert "- before: graded before results recorded their runtime dependencies" in text
+
+
+def test_a_rejected_result_of_other_dependencies_is_stale_too() -> None:
+    old = variant("crashed")
+    old["verdict"] = {"status": "rejected", "code": "crash", "message": "numpy changed"}
+    assert store.stale_reason(old, RULES) is None
+    old["grader"]["dependencies_sha256"] = "0" * 64
+    assert "graded with other runtime dependencies" in store.stale_reason(old, RULES)
+
+
+def test_where_the_grader_is_not_installed_every_result_is_stale(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    doc = variant("fast")
+    monkeypatch.setattr(dependencies, "fingerprint", lambda: None)
+    assert "this grader is not installed" in store.stale_reason(doc, RULES)
+    doc["grader"]["dependencies_sha256"] = None  # graded so: never matched either
+    assert "this grader is not installed" in store.stale_reason(doc, RULES)
+
+
 def test_student_text_is_inert(root: Path, tmp_path: Path) -> None:
     hostile = "[win](http://evil.example)<script>@octocat|x"
     doc = variant("fast", techniques_claimed=[hostile])
@@ -265,6 +312,16 @@ def test_a_stale_result_is_not_stored(root: Path, tmp_path: Path) -> None:
     source.write_text(json.dumps(doc))
     with pytest.raises(ConfigError, match="graded under other rules"):
         store.store(source, root, RULES)
+
+
+def test_a_result_of_other_dependencies_is_not_stored(root: Path, tmp_path: Path) -> None:
+    doc = variant("fast")
+    doc["grader"]["dependencies_sha256"] = "0" * 64
+    source = tmp_path / "r.json"
+    source.write_text(json.dumps(doc))
+    with pytest.raises(ConfigError, match="graded with other runtime dependencies"):
+        store.store(source, root, RULES)
+    assert not root.exists()
 
 
 def test_a_result_moved_to_another_team_s_folder_is_refused(root: Path, tmp_path: Path) -> None:
@@ -350,6 +407,20 @@ def test_the_plan_re_grades_what_has_no_current_result(root: Path, tmp_path: Pat
     put(root, graded_from(tree, "bravo"), tmp_path)
     (tree / "submissions" / "bravo" / "model.py").write_text("# a new version\n")
     assert store.to_regrade(tree, root, RULES) == ["submissions/bravo", "submissions/charlie"]
+
+
+def test_the_plan_re_grades_what_other_dependencies_graded(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = tree_with(tmp_path, "alpha", "bravo")
+    for team in ("alpha", "bravo"):
+        (tree / "submissions" / team / "submission.yaml").write_text(f"team: {team}\n")
+    put(root, graded_from(tree, "alpha"), tmp_path)
+    put(root, graded_from(tree, "bravo"), tmp_path)
+    assert store.to_regrade(tree, root, RULES) == []
+    # the lock moved on (a new NumPy): this grader now runs with another set
+    monkeypatch.setattr(dependencies, "fingerprint", lambda: "f" * 64)
+    assert store.to_regrade(tree, root, RULES) == ["submissions/alpha", "submissions/bravo"]
 
 
 def test_the_grade_book_has_a_row_per_member_and_event(root: Path, tmp_path: Path) -> None:
@@ -481,3 +552,13 @@ def test_a_cache_from_other_rules_is_ignored(
     monkeypatch.setattr(result, "check", lambda *a: calls.append(1) or real(*a))
     build(root)
     assert calls == [1]
+
+
+def test_a_cache_from_other_dependencies_is_ignored(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    put(root, variant("fast"), tmp_path)
+    build(root)
+    assert store.load_cache(root, RULES)[0]
+    monkeypatch.setattr(dependencies, "fingerprint", lambda: "f" * 64)
+    assert store.load_cache(root, RULES) == ({}, {})

@@ -6,8 +6,12 @@ import re
 from grader.config import project_root
 
 ROOT = project_root()
-TEST_COMMAND = "python -m pip install -e '.[test]' && python -m pytest"
-GRADE_COMMAND = "python -m pip install -e . && olympics grade submissions/example-baseline"
+INSTALL = (
+    "python -m pip install --require-hashes -r requirements.txt && "
+    "python -m pip install --no-deps --no-build-isolation -e ."
+)
+TEST_COMMAND = f"{INSTALL} && python -m pytest"
+GRADE_COMMAND = f"{INSTALL} && olympics grade submissions/example-baseline"
 
 
 def test_readme_opens_with_the_two_commands() -> None:

@@ -28,7 +28,7 @@ import pytest
 import yaml
 from fakegithub import TOKEN, FakeGitHub, Fault, Hook
 
-from grader import __version__, result, scope, store
+from grader import __version__, dependencies, result, scope, store
 from grader.config import load_rules, project_root
 from grader.github import MARKER
 
@@ -716,7 +716,7 @@ def test_leaderboard_grades_read_only_and_only_its_publisher_writes() -> None:
     assert board["on"]["push"]["branches"] == ["main"]
     assert board["on"]["push"]["paths"] == [
         "submissions/**", "events.yaml", "baselines/**", "grader/**", "schemas/**",
-        "pyproject.toml",
+        "pyproject.toml", "requirements.txt",  # a lock bump re-grades too
     ]  # fmt: skip
     assert "workflow_dispatch" in board["on"]
     assert board["concurrency"] == {
@@ -761,7 +761,11 @@ def test_a_push_to_main_is_re_graded_and_the_leaderboard_committed(tmp_path: Pat
     current["submission"]["content_sha256"] = result.content_sha256(
         ws / "submissions" / "example-baseline"
     )
-    current["grader"].update(version=__version__, rules_sha256=load_rules().sha256)
+    current["grader"].update(
+        version=__version__,
+        dependencies_sha256=dependencies.fingerprint(),
+        rules_sha256=load_rules().sha256,
+    )
     kept = store.place(current, ws / "results", "kept")
     kept.parent.mkdir(parents=True)
     kept.write_text(result.dumps(current))  # example-baseline has a current result: not re-graded
