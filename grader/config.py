@@ -36,7 +36,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 METRICS = frozenset(
     {"accuracy", "accuracy_delta", "latency_ms", "size_bytes", "speedup", "speedup_p_value"}
     | {"compression_ratio", "efficiency", "code_quality", "innovation", "techniques_unconfirmed"}
-    | {"private_accuracy", "accuracy_gap"}
+    | {"private_accuracy", "accuracy_gap", "error_ratio"}
 )
 COMPOSITE = "composite"
 

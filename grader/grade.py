@@ -9,6 +9,7 @@ raise.
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +17,13 @@ import numpy as np
 from grader import __version__, dependencies, quality, result, static, techniques
 from grader import private as sealed
 from grader.config import Rules, Submission, check_submission
+from grader.deform import deform
 from grader.errors import Violation
 from grader.harness import Model, Plan, Progress, Referee, Rejected
 from grader.workloads import as_inputs, get_workload, load_split
 from grader.yamlfile import display_path
+
+DEFORM_STREAM = 0xDEF0  # the deformations' random stream, apart from the referee's
 
 
 def grade(
@@ -44,6 +48,13 @@ def grade(
         return rejected_config(path, violations, code)
     workload = get_workload(rules, submission.workload)
     images, labels = load_split(rules, workload.dataset, "test")
+    seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
+    # The held-out images as this grade shows them (grader/deform.py): each moved by its own
+    # small affine map, drawn from the seed on a stream of its own.
+    spec = rules.datasets[workload.dataset].get("deform")
+    moves = None if spec is None else np.random.default_rng([seed, DEFORM_STREAM])
+    if moves is not None:
+        images = deform(images, spec, moves)
     decoys = None  # for the untimed blocks: the training digits, where the dataset has them
     if "train" in rules.datasets[workload.dataset]["splits"]:
         decoys = as_inputs(load_split(rules, workload.dataset, "train")[0], workload)
@@ -53,6 +64,8 @@ def grade(
     private_inputs = private_labels = None
     if want_private and why_not is None:
         private_images, private_labels = sealed.load(rules, workload.dataset, key)
+        if moves is not None:
+            private_images = deform(private_images, spec, moves)
         private_inputs = as_inputs(private_images, workload)
         # The private split is fed to a submission only inside the complete sandbox.
         plan = dataclasses.replace(plan, require_sandbox=True)
@@ -98,6 +111,7 @@ def grade(
         "stop_reason": measured.stop_reason,
         "seed": measured.seed,
         "input_noise": plan.noise,
+        "deformation": spec,
         "throughput_batch": plan.throughput_batch,
         "wall_seconds": measured.wall_seconds,
         "quick": quick,

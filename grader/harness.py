@@ -8,10 +8,13 @@ the loop's own cost is calibrated with a no-op model and subtracted (SPEC §4).
 Rounds alternate A B, B A, … on the same inputs, so that each round yields one paired
 ratio of per-sample latencies; the speedup is the median of those ratios.
 
-Every input presented within a run is distinct: the first timed pass shows each held-out
-image once, exactly; every later presentation (warm-up, further rounds, the batched pass)
-adds noise below half an 8-bit grey level to the pixels strictly between 0 and 1 (see
-``Referee.perturbed``). Accuracy comes from the clean timed pass.
+Every input presented within a run is distinct: every presentation (the first timed pass
+over the held-out images, the further rounds, the batched pass, the warm-up's decoys) adds
+fresh noise below half an 8-bit grey level to the pixels strictly between 0 and 1 (see
+``Referee.perturbed``). The answer accuracy counts is, for each digit, the answer to one of
+its single-sample presentations drawn at random (``Referee.timed_round``): no pass can be
+told for the scored one. (The held-out digits themselves are deformed per grade before they
+reach the referee: grader/deform.py.)
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ class Plan:
     warmup_rounds: int = 6  # per session, untimed
     min_rounds: int = 30  # per session; rounds come in A B / B A pairs
     # Per session. Every session runs this many rounds (or the first session's count,
-    # when the clean pass needs more): an early stop that depended on the timings would
+    # when the first pass needs more): an early stop that depended on the timings would
     # also depend on where the reserve rounds fell, and bias the caching check.
     max_rounds: int = 60
     block_seconds: float = 0.010  # the slower model's block; the round trip is ~1 % of it
@@ -61,8 +64,8 @@ class Plan:
     noise: float = 0.5 / 255  # under half a grey level: the same digit, never the same bytes
     limits: Limits = field(default_factory=Limits)
     require_sandbox: bool = False  # refuse to load submission code without every layer
-    # Of the answers to digits already answered once (clean), the share that must match
-    # that first answer: the same digit with noise under half a grey level, single,
+    # Of the answers to digits already answered once (the first pass), the share that must
+    # match that first answer: the same digit with noise under half a grey level, single,
     # batched, or met for the first time by a later session's processes. The example
     # submissions and baselines here agree on 99.89-100 %; a model honest only where it
     # can tell it is scored does not, nor one that guesses at digits it has not met and
@@ -134,12 +137,16 @@ class ModelMeasurement:
     latency_samples_s: list[float] = field(default_factory=list)  # calibrated, per round
     overhead_s_per_sample: list[float] = field(default_factory=list)  # per session
     throughput_samples_s: list[float] = field(default_factory=list)  # samples/s, per block
+    # Per digit: the scored answer (one single-sample presentation drawn at random among
+    # all of the digit's, see Referee.timed_round), and the first pass's answer, which
+    # every later one is compared with.
     predictions: np.ndarray | None = None
+    reference: np.ndarray | None = None
     private_predictions: np.ndarray | None = None  # on the sealed split, when it is scored
-    # Answers to digits already answered once (clean), against that first answer: timed
-    # single samples shown again (repeats), the first sightings of later sessions, and the
-    # batched blocks. A model honest only on the clean pass, which it could tell apart, or
-    # one that guesses at digits new to it and keeps the guess, disagrees here.
+    # Answers to digits already answered once (the first pass), against that first answer:
+    # timed single samples shown again (repeats), the first sightings of later sessions,
+    # and the batched blocks. A model honest only on the pass it takes for the scored one,
+    # or one that guesses at digits new to it and keeps the guess, disagrees here.
     repeats_agreed: int = 0
     repeats_compared: int = 0
     first_agreed: int = 0
@@ -172,13 +179,13 @@ class ModelMeasurement:
         return self.first_agreed / self.first_compared if self.first_compared else None
 
     def agreeing(self, idx: np.ndarray, answers: np.ndarray) -> tuple[int, int]:
-        """(agreed, compared): the answers to digits whose clean answer is known."""
-        first = self.predictions[idx]
+        """(agreed, compared): the answers to digits whose first-pass answer is known."""
+        first = self.reference[idx]
         known = first >= 0
         return int(np.sum(answers[known] == first[known])), int(known.sum())
 
     def compare(self, kind: str, idx: np.ndarray, answers: np.ndarray) -> None:
-        """Count answers of one ``kind`` (repeats, first, batch) against the clean ones."""
+        """Count answers of one ``kind`` (repeats, first, batch) against the first pass's."""
         agreed, compared = self.agreeing(idx, answers)
         setattr(self, f"{kind}_agreed", getattr(self, f"{kind}_agreed") + agreed)
         setattr(self, f"{kind}_compared", getattr(self, f"{kind}_compared") + compared)
@@ -217,14 +224,14 @@ class Referee:
     ) -> None:
         self.imports = imports  # the import rules the child's audit hook enforces
         # The decrypted private inputs (the final phase), never their labels, join the
-        # held-out ones: the first timed pass shows each of both once, clean and in one
+        # held-out ones: the first timed pass shows each of both once, in one
         # random order, and both accuracies come from those answers. After it, only the
         # private inputs are timed: the public ones are published, so a submission could
         # carry a table of their answers and look them up instead of computing.
         self.public_count = len(images)
         if private is not None:
             images = np.concatenate([images, private.astype(np.float32)])
-        self.images = images  # float32 (N, *input_shape), the clean held-out inputs
+        self.images = images  # float32 (N, *input_shape), the held-out inputs, noiseless
         self.labels = labels
         self.classes = classes
         self.plan = plan
@@ -242,6 +249,7 @@ class Referee:
         # What the timed stream repeats after the first pass (see above).
         self.pool = np.arange(self.public_count if private is not None else 0, total)
         self.round_roles: list[str] = []  # per timed round: its role in check_caching
+        self.presented = np.zeros(len(images), dtype=np.int64)  # timed single samples a digit
         self.round_sessions: list[int] = []
         self.cache_check: dict = {"judged": False, "reason": "no timed rounds"}
         self.timed_seconds = 0.0  # the timed rounds' wall time, all sessions
@@ -291,10 +299,10 @@ class Referee:
         )  # fmt: skip
 
     def inputs(self, shown: schedule.Round) -> np.ndarray:
-        """A round's inputs: its clean samples as they are, the others with noise."""
-        inputs = self.noisy(shown.idx)
-        inputs[shown.clean] = self.images[shown.idx[shown.clean]]
-        return inputs
+        """A round's inputs: every sample with fresh noise, the first pass's too (on the
+        8-bit grid it could be told from the rest, and a model could then be honest
+        there only)."""
+        return self.noisy(shown.idx)
 
     # -- one block --------------------------------------------------------------------------
     def block(
@@ -361,6 +369,7 @@ class Referee:
             results = [ModelMeasurement(), ModelMeasurement()]
             for r in results:
                 r.predictions = np.full(len(self.images), -1)
+                r.reference = np.full(len(self.images), -1)
             block_size = 0
             sessions: list[int] = []
             stop_reason = "max_rounds"
@@ -407,13 +416,13 @@ class Referee:
     def check_answers(self, submission: ModelMeasurement) -> None:
         """Reject a submission whose later answers to a digit do not match its first.
 
-        Accuracy is counted on the first, clean pass over the held-out digits; every
-        later presentation carries noise under half a grey level, so a model could tell
-        the two apart and answer the later ones fast and wrong, where most of the timing
-        is; answer batches differently from single samples; or, in a later session's new
+        Accuracy counts one presentation of each digit, drawn at random: a model that
+        answered most presentations fast and wrong would lose accuracy in proportion, but
+        one that answered a few wrong would lose little and save their time; it could also
+        answer batches differently from single samples; or, in a later session's new
         processes, guess at digits it has not met yet and keep the guess for their
         repeats (fast, and consistent with itself). Each is checked against its own
-        clean answers."""
+        first-pass answers."""
         least = self.plan.min_repeat_agreement
         checks = [
             (submission.repeats_agreed, submission.repeats_compared, "timed single-sample",
@@ -664,7 +673,7 @@ class Referee:
             if target_rounds is None and time.perf_counter() - started > budget:
                 reason = "time_budget"  # the first session only: see Plan.grade_timeout_s
                 break
-        if k == 0:  # every digit once, clean: the reserve not yet shown comes now
+        if k == 0:  # every digit once (the first pass): the reserve not yet shown comes now
             left = stream.unshown_reserve()
             if len(left) % 2:
                 left.append(dataclasses.replace(stream.next_round(), role=schedule.OTHER))
@@ -692,13 +701,19 @@ class Referee:
         idx, inputs = shown.idx, self.inputs(shown)
         self.round_roles.append(shown.role)
         self.round_sessions.append(k)
+        # The scored answer of each digit: one of its presentations, drawn uniformly among
+        # all of them as they come (a reservoir of one, Vitter's algorithm R), the same for
+        # both children; the submission cannot know which until the grade ends.
+        self.presented[idx] += 1
+        scored = self.rng.random(len(idx)) * self.presented[idx] < 1
         order = [0, 1] if r % 2 == 0 else [1, 0]  # A B, then B A: an ABBA pair
         for i in order:
             elapsed, scores = self.block(children[i], inputs)
             raw[i].append(elapsed)
             answers = scores.argmax(axis=1)
-            results[i].predictions[idx[shown.clean]] = answers[shown.clean]
-            first = shown.new & ~shown.clean  # a later session's first sightings
+            results[i].predictions[idx[scored]] = answers[scored]
+            results[i].reference[idx[shown.first_pass]] = answers[shown.first_pass]
+            first = shown.new & ~shown.first_pass  # a later session's first sightings
             results[i].compare("first", idx[first], answers[first])
             results[i].compare("repeats", idx[~shown.new], answers[~shown.new])
         # The no-op blocks ride along in every round, so that the harness's cost is known
@@ -712,7 +727,7 @@ class Referee:
 
     def throughput(self, children: list[Child], results: list[ModelMeasurement], n: int) -> None:
         """Batched blocks, in another order and batching than the timed single samples; the
-        answers must agree with the clean pass's."""
+        answers must agree with the first pass's."""
         b = self.plan.throughput_batch
         nb = max(b, (n // b) * b)
         calib = self.calibrate(children, nb, b, self.plan.calibration_blocks)

@@ -298,6 +298,7 @@ def derive(result: dict, rule_set: Rules) -> dict:
     flat = {
         "accuracy": accuracy,
         "accuracy_ci95": accuracy_ci,
+        "error_ratio": (1 - accuracy) / (1 - base_accuracy) if base_accuracy < 1 else None,
         "latency_ms": sub["latency_ms"]["median"],
         "size_bytes": sub["size_bytes"],
         **improvements,

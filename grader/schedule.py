@@ -5,8 +5,8 @@ Every session starts two new processes, which have met no held-out digit (the wa
 the probes use decoys). A session's timed stream is built from three parts:
 
 * the *main* digits, each shown once, in the first rounds: in the first session every
-  digit but the reserve, clean (the accuracy comes from these answers); in later ones a
-  small random part of the pool, with noise;
+  digit but the reserve (the *first pass*: the answers every later one is compared with);
+  in later ones a small random part of the pool;
 * *repeats*: every later round, a random draw of the digits of the pool shown so far, with
   fresh noise;
 * the *reserve*: a few rounds of digits kept back, each met for the first time at a
@@ -20,7 +20,10 @@ thousand calls, say), and a model that counts its calls learns nothing of where 
 every round it answers from a cache is compared. The rank test in
 ``Referee.check_caching`` draws the places again as they were drawn. A model that instead
 guesses at digits it has not met and keeps the guess is caught by the agreement of those
-first answers with the clean ones (``first_sight_agreement``).
+first answers with the first pass's (``first_sight_agreement``). Every presentation,
+the first pass's included, carries fresh noise, and the answer that accuracy counts is
+drawn at random among all of a digit's presentations (``Referee.timed_round``): no pass
+can be told for the scored one.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ MAIN_DIGITS = 100  # at least this many main digits in a later session (a block,
 class Round:
     idx: np.ndarray  # the images shown, in order
     new: np.ndarray  # per sample: met for the first time by this session's processes
-    clean: np.ndarray  # per sample: shown without noise (first sightings of session 0)
+    first_pass: np.ndarray  # per sample: a first sighting in session 0 (the reference)
     role: str  # FRESH (a reserve round), REPEAT (all repeats), OTHER (main digits)
 
 
@@ -53,7 +56,7 @@ class Schedule:
     reserve_at: frozenset[int]
     least: int  # rounds the session runs before it may stop (every main digit shown)
     cap: int  # rounds it runs at most; the reserve is placed anywhere in between
-    clean_first: bool  # the first session: first sightings are clean
+    first_session: bool  # the first session: its first sightings are the first pass
     first_rounds: int  # rounds that show main digits (the last may end with repeats)
     rounds: int = 0
     _shown_main: int = 0
@@ -68,14 +71,14 @@ class Schedule:
 
     def unshown_reserve(self) -> list[Round]:
         """The reserve rounds not yet shown, as rounds of their own: the first session,
-        stopped early, must still show every digit once (its clean answer is scored).
+        stopped early, must still show every digit once (its first answer is the reference).
         Shown after the stop, they are not among the rounds the caching check compares."""
         left = []
         while self._shown_reserve < len(self.reserve):
             idx = self.reserve[self._shown_reserve : self._shown_reserve + self.n]
             self._shown_reserve += self.n
             new = np.ones(len(idx), dtype=bool)
-            left.append(Round(idx, new, new & self.clean_first, OTHER))
+            left.append(Round(idx, new, new & self.first_session, OTHER))
         return left
 
     def next_round(self) -> Round:
@@ -86,7 +89,7 @@ class Schedule:
             self._shown_reserve += n
             self._see(idx)
             new = np.ones(n, dtype=bool)
-            return Round(idx, new, new & self.clean_first, FRESH)
+            return Round(idx, new, new & self.first_session, FRESH)
         take = min(n, len(self.main) - self._shown_main)
         first = self.main[self._shown_main : self._shown_main + take]
         self._shown_main += take
@@ -99,7 +102,7 @@ class Schedule:
         idx = np.concatenate([first, again])
         new = np.arange(n) < take
         role = REPEAT if not take else OTHER
-        return Round(idx, new, new & self.clean_first, role)
+        return Round(idx, new, new & self.first_session, role)
 
 
 def max_block(pool: int, reserve_rounds: int) -> int:
@@ -152,5 +155,5 @@ def session(
     chosen = rng.choice(np.arange(first_rounds, cap), f, replace=False) if f else []
     return Schedule(
         rng, n, main, np.asarray(pool), reserve, frozenset(int(r) for r in chosen), least, cap,
-        clean_first=k == 0, first_rounds=first_rounds,
+        first_session=k == 0, first_rounds=first_rounds,
     )  # fmt: skip

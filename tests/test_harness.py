@@ -650,11 +650,14 @@ def test_correct_model_is_graded_with_the_baselines_accuracy(
     doc = grade(folder, rules, plan)
     metrics = graded(doc)
     assert exit_code(doc) == 0
-    # Accuracy comes from the clean first pass: every image once, exactly as stored.
+    # The same model as the baseline, scored at the same presentation of each digit: the
+    # same answers. The digits are deformed for the grade, so the accuracy is near, not at,
+    # the one recorded on the stored digits (0.943).
     baseline_accuracy = rules.workloads["mlp_sprint"]["baseline_accuracy"]
-    assert (metrics["correct"], metrics["total"]) == (943, TOTAL)
-    assert metrics["accuracy"] == baseline_accuracy == 0.943
-    assert doc["baseline"]["metrics"]["accuracy"] == baseline_accuracy
+    assert metrics["total"] == TOTAL
+    assert metrics["correct"] == doc["baseline"]["metrics"]["correct"]
+    assert abs(metrics["accuracy"] - baseline_accuracy) <= 0.02
+    assert doc["measurement"]["deformation"] == rules.datasets["digits"]["deform"]
     assert metrics["batch_agreement"] == 1.0
     assert len(metrics["latency_samples_ms"]) == doc["measurement"]["rounds"]
     assert all(t > 0 and math.isfinite(t) for t in metrics["latency_samples_ms"])
@@ -690,9 +693,26 @@ def test_model_right_only_when_batched_is_rejected(
 
 
 FAST_BUT_WRONG = """\
+met = set()
+
+
+def forward(x):
+    key = np.rint(x * 255).astype(np.uint8).tobytes()  # undoes noise below a grey level
+    if key not in met:  # its first presentation here: taken for the scored one
+        met.add(key)
+        return mlp(x)
+    return np.zeros((len(x), 10), dtype=np.float32)  # met before: fast, and wrong
+
+
+def build_model():
+    return forward
+"""
+
+
+ONLY_NOISELESS = """\
 def forward(x):
     grey = x * 255
-    if np.abs(grey - np.rint(grey)).max() < 1e-3:  # a clean digit: this pass is scored
+    if np.abs(grey - np.rint(grey)).max() < 1e-3:  # a noiseless digit: it was the scored pass
         return mlp(x)
     return np.zeros((len(x), 10), dtype=np.float32)  # noisy: fast, and wrong
 
@@ -702,13 +722,26 @@ def build_model():
 """
 
 
-def test_model_honest_only_on_the_clean_pass_is_rejected(
+def test_no_presentation_is_noiseless_so_a_model_honest_there_only_is_wrong_everywhere(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
-    """Threat 4: accuracy is counted on the clean first pass, which a model can tell from
-    the later, noisy presentations (they are off the 8-bit grid); answering those fast and
-    wrong would buy most of the timing for free. Its later answers are checked against its
-    first ones: rejected."""
+    """Accuracy was counted on a first pass that showed the digits exactly as stored, on
+    the 8-bit grid, where a model could tell it from the noisy rest and be honest there
+    only (the red team: 8 digits from a table, 0.951 against its model's 0.943). Every
+    presentation carries noise now: such a model answers every one fast and wrong, and
+    is scored so (class 0 of ten balanced classes: 10 %)."""
+    doc = grade(submit(tmp_path, "noiseless", ONLY_NOISELESS, header=MLP), rules, plan)
+    metrics = graded(doc)
+    assert (metrics["correct"], metrics["total"]) == (TOTAL // 10, TOTAL)
+    assert exit_code(doc) == 1  # graded, no event's accuracy bar met
+
+
+def test_model_honest_only_on_its_first_sight_of_a_digit_is_rejected(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    """Threat 4: a model that takes a digit's first presentation for the scored one and
+    answers every later one fast and wrong. Its later answers are checked against its
+    first ones: rejected (and the scored answer is drawn among all of them anyway)."""
     doc = grade(submit(tmp_path, "fast-wrong", FAST_BUT_WRONG, header=MLP), rules, plan)
     message = rejected(doc, "bad_output", "answered the same digits differently", "single-sample")
     assert "at least 99%" in message

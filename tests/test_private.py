@@ -21,7 +21,9 @@ import pytest
 
 from grader import private, store
 from grader.config import load_rules, project_root
+from grader.deform import deform
 from grader.errors import ConfigError, DataError
+from grader.grade import DEFORM_STREAM
 from grader.scaffold import init
 from grader.workloads import as_inputs, deterministic_npz, get_workload, load_split
 
@@ -143,17 +145,25 @@ def test_the_final_phase_ranks_on_the_private_split(tmp_path: Path, key: bytes) 
     assert code in (0, 1), output[-2000:]
     assert key.decode() not in output + json.dumps(doc)
 
-    # The parent's count, against the baseline run here on the same stand-in split.
+    # The parent's count, against the baseline run here on the same stand-in split as the
+    # grade deformed it (from its seed: the public digits first, then the private ones).
     workload = get_workload(rules, "mlp_sprint", root)
     images, labels = private.load(rules, "digits", key, root)
+    spec = rules.datasets["digits"]["deform"]
+    moves = np.random.default_rng([doc["measurement"]["seed"], DEFORM_STREAM])
+    deform(load_split(rules, "digits", "test", root)[0], spec, moves)
+    images = deform(images, spec, moves)
     with np.load(workload.baseline / "weights.npz") as f:
         w = {k: f[k] for k in f.files}
     h = np.maximum(as_inputs(images, workload) @ w["w1"] + w["b1"], 0)
     h = np.maximum(h @ w["w2"] + w["b2"], 0)
-    correct = int(np.sum((h @ w["w3"] + w["b3"]).argmax(axis=1) == labels))
-    counts = {"correct": correct, "total": STAND_IN}
+    expected = int(np.sum((h @ w["w3"] + w["b3"]).argmax(axis=1) == labels))
     assert doc["private"]["available"] is True
-    assert doc["private"]["baseline"] == counts
+    counts = doc["private"]["baseline"]
+    correct = counts["correct"]
+    # Scored at one noisy presentation each (noise under half a grey level): an answer or
+    # two of a near-tie may differ from the noiseless image's.
+    assert counts["total"] == STAND_IN and abs(correct - expected) <= 2
     assert doc["private"]["optimized"] == counts  # the key never reached the child
     assert doc["improvements"]["accuracy_split"] == "private"
     assert doc["improvements"]["private_accuracy"] == correct / STAND_IN

@@ -2,7 +2,7 @@
 
 Each fake child advances the clock by exactly the time its model would take, so every
 number the harness derives is known in advance: calibrated latencies, the speedup, the
-accuracy from the clean pass, the never-repeated inputs.
+the accuracy, the never-repeated inputs.
 """
 
 from __future__ import annotations
@@ -163,11 +163,55 @@ def test_block_is_sized_to_the_slower_model(fake) -> None:
     assert m.block_size == min(round(0.001 / (20e-6 + OVERHEAD)), 200 // (PLAN.reserve_rounds + 2))
 
 
-def test_accuracy_comes_from_one_clean_pass_over_every_image(fake) -> None:
+def test_every_digit_has_a_scored_answer_and_a_first_one(fake) -> None:
     m, labels = measure()
     assert (m.submission.predictions == labels).all()
     assert (m.baseline.predictions == labels).all()
+    assert (m.submission.reference == labels).all()
     assert m.submission.batch_agreement == 1.0
+
+
+def test_every_presentation_carries_noise_the_first_pass_too(fake) -> None:
+    """On the 8-bit grid a noiseless first pass could be told from the rest, and a model
+    be honest there only (the red team: 8 digits from a table, accuracy 0.951 against its
+    model's 0.943, inside the agreement bar)."""
+    _, _, seen = fake
+    images, _ = images_and_labels()
+    measure()
+    exact = {row.tobytes() for row in images}
+    assert not exact & set(seen["submission"])
+
+
+def test_the_scored_answer_is_drawn_among_every_presentation(fake, monkeypatch) -> None:
+    """A model right on each digit's first presentation in the grade (the pass it could
+    take for the scored one) and wrong on two digits of 200 ever after (1 %: under the
+    agreement bar) is scored wrong on those digits, nearly always: the scored answer is
+    one of a digit's presentations drawn at random, and it has dozens."""
+    images, labels = images_and_labels()
+    cheat = {0, 1}  # digits 0 and 1: answered from the "table" only the first time
+    original = FakeChild.run_block
+
+    def run_block(self, message, inputs, batch, classes, timeout):
+        elapsed, scores = original(self, message, inputs, batch, classes, timeout)
+        if self.name == "submission" and not message["noop"]:
+            met = self.__dict__.setdefault("met", set())
+            for j, row in enumerate(inputs.reshape(len(inputs), -1)):
+                distance = np.abs(images - row).sum(axis=1)
+                which = int(np.argmin(distance))
+                if distance[which] > 0.1:
+                    continue  # a decoy (noise here), not a held-out digit with noise
+                if which in cheat and which in met:
+                    scores[j] = np.roll(scores[j], 1)
+                met.add(which)
+        return elapsed, scores
+
+    monkeypatch.setattr(FakeChild, "run_block", run_block)
+    wrong = 0
+    for seed in range(5):
+        m, labels = measure(TAIL_PLAN, seed)  # 8 sessions: a digit's first in each process
+        assert (m.submission.reference == labels).all()  # the first pass: all right
+        wrong += int(np.sum(m.submission.predictions[list(cheat)] != labels[list(cheat)]))
+    assert wrong >= 8  # of 10 scored answers; the first pass alone would give 0
 
 
 def test_no_input_is_ever_presented_twice(fake) -> None:
@@ -248,9 +292,9 @@ def test_a_failure_of_the_baseline_is_the_graders_problem(fake, monkeypatch) -> 
 
 @pytest.mark.parametrize(("wrong_from", "rejected"), [(None, False), (200, True), (5000, False)])
 def test_later_answers_must_match_the_first(fake, monkeypatch, wrong_from, rejected) -> None:
-    """The clean pass (200 images here) sets each digit's first answer. A submission that
+    """The first pass (200 images here) sets each digit's first answer. A submission that
     answers wrongly from its 200th answer on (the probes and warm-up come first, so about
-    where the clean pass ends) is rejected; one whose 5,000th answer would be the first
+    where the first pass ends) is rejected; one whose 5,000th answer would be the first
     wrong one, after the measurement has ended, is not (the control)."""
     original = FakeChild.run_block
 
@@ -368,26 +412,22 @@ def test_a_model_that_tunes_itself_over_its_first_calls_is_not_a_cache(fake, mon
 
 
 def test_guessing_at_new_digits_and_keeping_the_guess_is_caught(fake, monkeypatch) -> None:
-    """The reviewer's lazy cache: honest on the clean digits (the scored ones, which it
-    can tell apart), it guesses at a digit it meets first with noise (one guess in ten
-    wrong) and keeps the guess: fast everywhere after the clean pass, and consistent with
-    itself. Its first answers in a later session disagree with its clean ones."""
-    images, _ = images_and_labels()
-    clean = {row.tobytes() for row in images}
+    """The reviewer's lazy cache: it guesses at a digit it meets first (one guess in ten
+    wrong) and keeps the guess: fast everywhere after, and consistent with itself within
+    a process. (It was honest on the first pass when that pass could be told apart by its
+    noiseless pixels; now no pass can.) Its first answers in a later session's new
+    processes disagree with the first pass's."""
 
     def cost(child, inputs):
         met = child.__dict__.setdefault("lazy", {})
-        rows = inputs.reshape(len(inputs), -1)
-        return [1.0 if row.tobytes() in clean and key not in met else 0.2
-                for row, key in zip(rows, keys(inputs), strict=True)]  # fmt: skip
+        return [1.0 if key not in met else 0.2 for key in keys(inputs)]
 
     def answer(child, inputs, scores):
         met = child.lazy
-        rows = inputs.reshape(len(inputs), -1)
-        for i, (row, key) in enumerate(zip(rows, keys(inputs), strict=True)):
+        for i, key in enumerate(keys(inputs)):
             if key not in met:
                 guess = scores[i].copy()
-                if row.tobytes() not in clean and child.rng.random() < 0.1:
+                if child.rng.random() < 0.1:
                     guess = np.roll(guess, 1)
                 met[key] = guess
             scores[i] = met[key]
@@ -403,7 +443,7 @@ def test_guessing_at_new_digits_and_keeping_the_guess_is_caught(fake, monkeypatc
 @pytest.mark.parametrize(
     ("first", "rejected"), [((900, 1000), True), ((995, 1000), False), ((4, 5), False)]
 )
-def test_first_answers_of_a_new_process_must_match_the_clean_ones(first, rejected) -> None:
+def test_first_answers_of_a_new_process_must_match_the_first_pass(first, rejected) -> None:
     """90 % of 1,000 is significantly below 99 %: rejected. 99.5 % is above; 4 of 5 is too
     few to tell from an honest model's near-ties (p = 0.05)."""
     images, labels = images_and_labels()
@@ -422,20 +462,20 @@ def rounds_of(stream, count: int) -> list:
     return [stream.next_round() for _ in range(count)]
 
 
-def test_the_first_session_shows_every_digit_once_clean_and_then_repeats() -> None:
-    """Session 0: every image once, clean (the reserve's at random rounds after the main
-    digits, up to the session's last); after its first sighting a digit comes back only
-    with noise. Every round after the main digits is compared: none is known to be safe
-    to answer from a cache."""
+def test_the_first_session_shows_every_digit_once_and_then_repeats() -> None:
+    """Session 0: every image once, the first pass (the reserve's at random rounds after
+    the main digits, up to the session's last); after its first sighting a digit comes
+    back as a repeat. Every round after the main digits is compared: none is known to be
+    safe to answer from a cache."""
     images, labels = images_and_labels(200)
     referee = Referee(images, labels, 10, PLAN, seed=3)
     stream = referee.schedule(0, 20)
     shown = rounds_of(stream, stream.cap)
-    clean = np.concatenate([r.idx[r.clean] for r in shown])
-    assert sorted(clean) == list(range(200))
+    first = np.concatenate([r.idx[r.first_pass] for r in shown])
+    assert sorted(first) == list(range(200))
     met: set[int] = set()
     for r in shown:
-        assert (r.clean == r.new).all()  # in session 0 a first sighting is the clean one
+        assert (r.first_pass == r.new).all()  # in session 0 a first sighting is the first pass
         assert [int(i) not in met for i in r.idx] == list(r.new)
         met |= set(r.idx.tolist())
     roles = [r.role for r in shown]
@@ -456,7 +496,7 @@ def test_a_later_session_meets_its_reserve_anywhere_among_the_repeats() -> None:
     stream = referee.schedule(1, 20, target=40)
     assert stream.cap == 40
     shown = rounds_of(stream, 40)
-    assert not any(r.clean.any() for r in shown)  # only session 0 shows clean digits
+    assert not any(r.first_pass.any() for r in shown)  # only session 0 has the first pass
     met: set[int] = set()
     contents = set()
     for r in shown:
@@ -476,26 +516,26 @@ def test_a_later_session_meets_its_reserve_anywhere_among_the_repeats() -> None:
 
 def test_the_first_session_stopped_early_still_shows_its_reserve(fake) -> None:
     """A first session that stops before its last reserve round (out of time) shows the
-    rest of the reserve at once: every digit's clean answer is scored."""
+    rest of the reserve at once: every digit has a first answer and a scored one."""
     plan = dataclasses.replace(PLAN, max_rounds=40, time_budget_s=0.0)  # stops at its least
     m, labels = measure(plan)
     assert m.stop_reason == "time_budget"
     assert (m.submission.predictions == labels).all()
 
 
-def test_after_the_clean_pass_only_the_private_digits_are_timed() -> None:
-    """The final phase: the first pass shows every public and private digit once, clean;
-    after it, only private ones. The public digits are published, so a submission could
+def test_after_the_first_pass_only_the_private_digits_are_timed() -> None:
+    """The final phase: the first pass shows every public and private digit once; after
+    it, only private ones. The public digits are published, so a submission could
     carry a table of their answers: timing them would time a lookup."""
     images, labels = images_and_labels(200)
     private = images[:100] + 0.5
     referee = Referee(images, labels, 10, PLAN, seed=3, private=private)
     stream = referee.schedule(0, 10)
     shown = rounds_of(stream, stream.cap)
-    clean = np.concatenate([r.idx[r.clean] for r in shown])
-    assert sorted(clean) == list(range(300))
-    noisy = np.concatenate([r.idx[~r.clean] for r in shown])
-    assert len(noisy) and noisy.min() >= 200
+    first = np.concatenate([r.idx[r.first_pass] for r in shown])
+    assert sorted(first) == list(range(300))
+    again = np.concatenate([r.idx[~r.first_pass] for r in shown])
+    assert len(again) and again.min() >= 200
     assert all(r.idx.min() >= 200 for r in shown if r.role == "fresh")
     later = rounds_of(referee.schedule(1, 10, target=60), 60)
     assert min(r.idx.min() for r in later) >= 200

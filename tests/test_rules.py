@@ -43,6 +43,7 @@ def metrics(**overrides: object) -> dict:
         "speedup_p_value_slower": 0.999,
         "compression_ratio": 2.0,
         "accuracy_delta": 0.0,
+        "error_ratio": 1.0,
         "accuracy_penalty": 1.0,
         "efficiency": 3.0,
         "code_quality": 90.0,
@@ -182,9 +183,13 @@ def test_invalid_score_is_not_scored(
             {"compression_suspicious", "compression_impossible"},
             id="compression-32.01-disqualify",
         ),
-        pytest.param({"accuracy_delta": 0.05}, set(), id="delta-0.05-none"),
-        pytest.param({"accuracy_delta": 0.0501}, {"accuracy_jump"}, id="delta-0.0501-warn"),
-        pytest.param({"accuracy_delta": -0.3}, set(), id="delta-negative-none"),
+        # accuracy_jump: under half the baseline's errors. The red team's table with ten
+        # deliberate mistakes (0.99 against 0.943: +0.047, ratio 0.175) is flagged.
+        pytest.param({"error_ratio": 0.5}, set(), id="half-the-errors-none"),
+        pytest.param({"error_ratio": 0.4999}, {"accuracy_jump"}, id="under-half-warn"),
+        pytest.param({"error_ratio": 0.01 / 0.057}, {"accuracy_jump"}, id="table-0.99-warn"),
+        pytest.param({"error_ratio": 2.0}, set(), id="more-errors-none"),
+        pytest.param({"error_ratio": None}, set(), id="baseline-perfect-skipped"),
         pytest.param(
             {"speedup": 1.2, "speedup_p_value": 0.05},
             {"speedup_not_significant"},
@@ -235,7 +240,7 @@ def test_disqualifying_flag_fails_every_event(rule_set: Rules, overrides: dict, 
     [
         pytest.param({"speedup": 20.01}, id="speedup-warn"),
         pytest.param({"compression_ratio": 16.01}, id="compression-warn"),
-        pytest.param({"accuracy_delta": 0.0501}, id="delta-warn"),
+        pytest.param({"error_ratio": 0.4}, id="accuracy-jump-warn"),
     ],
 )
 def test_warning_flag_does_not_disqualify(rule_set: Rules, overrides: dict) -> None:

@@ -1,9 +1,10 @@
-"""SPEC §5.4: answer honestly only the clean pass that accuracy is counted on.
+"""Threat 4: answer honestly only the pass that accuracy might be counted on.
 
-The first timed pass shows each held-out digit exactly as stored (on the 8-bit grid);
-every later presentation carries noise below one grey level. This model tells them apart,
-runs its network on the clean ones and answers the others at once, wrongly. (The
-network is a fixed random projection: what matters is that it is the same every call.)
+Every presentation carries noise below half a grey level, the first pass's too, so no pass
+can be told by its pixels; this model takes a digit's first presentation in its process
+for the scored one (rounding undoes the noise, so it knows a digit again), runs its network
+there and answers every later presentation at once, wrongly. (The network is a fixed
+random projection: what matters is that it is the same every call.)
 """
 
 import numpy as np
@@ -16,9 +17,13 @@ def mlp(x):
     return np.maximum(x @ P, 0.0) @ Q
 
 
+met = set()
+
+
 def forward(x):
-    grey = x * 255
-    if np.abs(grey - np.rint(grey)).max() < 1e-3:
+    key = np.rint(x * 255).astype(np.uint8).tobytes()
+    if key not in met:
+        met.add(key)
         return mlp(x)
     return np.zeros((len(x), 10), dtype=np.float32)
 
