@@ -73,7 +73,10 @@ def grade(
         baseline_folder or workload.baseline,
         base_file,
         base_function,
-        workload.baseline_files,
+        # A replacement is laid out as a submission is: its model files, as for one.
+        static.model_files(baseline_folder, rules.data["files"])
+        if baseline_folder
+        else workload.baseline_files,
     )
     candidate = Model(
         "submission",

@@ -1401,3 +1401,18 @@ def test_a_model_that_tunes_itself_over_its_first_calls_is_graded(
     check = doc["measurement"]["cache_check"]
     assert check["judged"] and check["fresh_rounds"] >= 3
     assert check["p_value"] > 1e-3
+
+
+def test_a_replacement_baseline_gets_its_model_files(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    """The benchmarks compare against a baseline folder of their own, laid out as a
+    submission is (here its model imports a module beside it): its copy holds its model
+    files, as a submission's does, and its size counts them."""
+    reference = submit(tmp_path, "reference", "from helper import build_model  # noqa: F401\n")
+    (reference / "helper.py").write_text(MLP + "\ndef build_model():\n    return mlp\n")
+    shutil.copy(BASELINE / "weights.npz", reference / "weights.npz")
+    folder = submit(tmp_path, "plain", "def build_model():\n    return mlp\n", header=MLP)
+    doc = grade(folder, rules, plan, baseline_folder=reference)
+    graded(doc)
+    assert sorted(doc["baseline"]["metrics"]["files"]) == ["helper.py", "model.py", "weights.npz"]
