@@ -81,9 +81,22 @@ def grade(
         decoys=decoys,
     )
     base_file, base_function = workload.entrypoint.split(":")
-    baseline = Model("baseline", baseline_folder or workload.baseline, base_file, base_function)
+    baseline = Model(
+        "baseline",
+        baseline_folder or workload.baseline,
+        base_file,
+        base_function,
+        # A replacement is laid out as a submission is: its model files, as for one.
+        static.model_files(baseline_folder, rules.data["files"])
+        if baseline_folder
+        else workload.baseline_files,
+    )
     candidate = Model(
-        "submission", submission.folder, submission.entrypoint_file, submission.entrypoint_function
+        "submission",
+        submission.folder,
+        submission.entrypoint_file,
+        submission.entrypoint_function,
+        static.model_files(submission.folder, rules.data["files"]),
     )
     doc = skeleton(submission)
     doc["grader"]["rules_sha256"] = rules.sha256
@@ -122,19 +135,26 @@ def grade(
         doc["private"] = private_counts(measured, private_labels, why_not)
         if private_labels is not None:
             doc["private"]["sha256"] = sealed.sealed_entry(rules, workload.dataset)["sha256"]
-    doc["artifacts"] = techniques.inspect(submission.folder)
+    # Size and parameters are read here, from the files each child was given: all it could read.
+    doc["artifacts"] = techniques.inspect(candidate.folder, candidate.files)
     doc["code_quality"] = quality.lint(
         submission.folder, rules, f"{submission.entrypoint_file}:{submission.entrypoint_function}"
     )
     doc["baseline"] = {
         "path": display_path(baseline.folder),
         "metrics": result.model_metrics(
-            measured.baseline, labels, result.model_files(baseline.folder, workload.baseline_files)
+            measured.baseline,
+            labels,
+            result.model_files(baseline.folder, baseline.files),
+            techniques.parameters(techniques.inspect(baseline.folder, baseline.files)),
         ),
     }
     doc["optimized"] = {
         "metrics": result.model_metrics(
-            measured.submission, labels, result.model_files(submission.folder)
+            measured.submission,
+            labels,
+            result.model_files(candidate.folder, candidate.files),
+            techniques.parameters(doc["artifacts"]),
         )
     }
     return result.apply_derived(doc, result.derive(doc, rules))

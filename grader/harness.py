@@ -124,12 +124,14 @@ class Rejected(GraderError):
 
 @dataclass(frozen=True)
 class Model:
-    """Where a child finds its model: a folder and ``file.py:function`` inside it."""
+    """Where a child finds its model: the files of a folder that make it up (all that its
+    private copy holds) and ``file.py:function`` among them."""
 
     name: str
     folder: Path
     entrypoint_file: str
     function: str
+    files: tuple[str, ...]
 
 
 @dataclass
@@ -153,8 +155,6 @@ class ModelMeasurement:
     first_compared: int = 0
     batch_agreed: int = 0
     batch_compared: int = 0
-    parameters: int | None = None
-    parameter_dtypes: dict[str, int] = field(default_factory=dict)
     base_rss_bytes: int | None = None
     peak_rss_bytes: int | None = None
     load_seconds: float = 0.0
@@ -569,7 +569,14 @@ class Referee:
                 # sessions, which the interval carries, instead of a bias.
                 for model in models if k % 2 == 0 else models[::-1]:
                     children.append(
-                        spawn(model.name, model.folder, self.plan.limits, core, self.page_bytes)
+                        spawn(
+                            model.name,
+                            model.folder,
+                            self.plan.limits,
+                            core,
+                            self.page_bytes,
+                            files=model.files,
+                        )
                     )
                     self._limits_ok &= children[-1].info.get("limits") == "prlimit"
                 if k % 2:
@@ -590,10 +597,8 @@ class Referee:
                             **({"imports": self.imports} if self.imports else {}),
                         }
                     )
-                    loaded = checked_loaded(child, child.receive(self.plan.load_timeout_s))
+                    checked_loaded(child, child.receive(self.plan.load_timeout_s))
                     res.load_seconds = max(res.load_seconds, time.perf_counter() - t0)
-                    res.parameters = loaded["parameters"]
-                    res.parameter_dtypes = loaded["dtypes"]
                 if not n:
                     n = self.block_size(children)
                 rounds, reason = self.timed_rounds(k, children, results, n, budget, target_rounds)
@@ -756,25 +761,13 @@ def overhead(calib: list[list[float]]) -> float:
     return float(np.median(calib[0]))
 
 
-def checked_loaded(child: Child, message: dict) -> dict:
-    """The "loaded" message, field by field: the submission's code runs in that process
-    and can write to the pipe, so what comes back is checked like any untrusted input."""
-    parameters = message.get("parameters")
-    dtypes = message.get("dtypes") or {}
-    ok = (
-        message.get("op") == "loaded"
-        and (parameters is None or (type(parameters) is int and 0 <= parameters < 2**53))
-        and isinstance(dtypes, dict)
-        and len(dtypes) <= 16
-        and all(
-            isinstance(k, str) and len(k) <= 32 and type(v) is int and 0 <= v < 2**53
-            for k, v in dtypes.items()
-        )
-    )
-    if not ok:
+def checked_loaded(child: Child, message: dict) -> None:
+    """The "loaded" message says the model is built, and nothing else: the submission's code
+    runs in that process and can write to the pipe, so what comes back is checked like any
+    untrusted input. (Its parameters are counted from its weight files, by the grader.)"""
+    if message != {"op": "loaded"}:
         child.kill()
         raise child.failure("bad_output", f"{child.name} sent a malformed 'loaded' message")
-    return {"parameters": parameters, "dtypes": dtypes}
 
 
 class _Verdicts:

@@ -18,6 +18,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,38 +32,34 @@ from grader.errors import ConfigError, Violation
 SCHEMA_VERSION = 1
 RESULT_TYPE = "tinytorch_olympics_result"
 MAX_RESULT_BYTES = 8 * 1024 * 1024
-# Files that describe a submission rather than make it up; not counted in its size.
-NOT_MODEL_FILES = frozenset({"submission.yaml", "README.md"})
 
 
 # -- observations -----------------------------------------------------------------------------
-def model_files(folder: Path, only: tuple[str, ...] | None = None) -> dict[str, int]:
-    """Bytes on disk of each file that makes up a model: code and weights (SPEC §4).
+def model_files(folder: Path, files: Iterable[str]) -> dict[str, int]:
+    """Bytes on disk of each of the model's ``files`` (SPEC §4: code and weights).
 
-    A submission counts every file but its config and docs, so nothing hides in a string;
-    the (trusted) baseline counts only the files its workload lists in ``only``.
+    ``files`` are exactly what its process gets in its private copy, the only files it can
+    read (``static.model_files`` for a submission, the workload's ``baseline_files`` for a
+    baseline), so nothing it uses can hide outside its size.
     """
-    if only is not None:
-        return {name: (folder / name).stat().st_size for name in only}
-    files = {}
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder).as_posix()
-        if "__pycache__" in path.parts or not path.is_file() or path.is_symlink():
-            continue
-        if rel in NOT_MODEL_FILES:
-            continue
-        files[rel] = path.stat().st_size
-    return files
+    return {name: (folder / name).stat().st_size for name in sorted(files)}
 
 
 def content_sha256(folder: Path) -> str:
-    """One hash over every file's relative path and bytes, in sorted order."""
+    """One hash over every entry's relative path and bytes, in sorted order: model and
+    description files alike, and whatever the static check would refuse (a link counts by
+    its target's name, never followed), so that any change to the folder makes a stored
+    result of it stale."""
     digest = hashlib.sha256()
-    for path in sorted(
-        p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-    ):
+    entries = []
+    for root, _dirs, names in os.walk(folder, followlinks=False):
+        entries += [Path(root) / name for name in names]
+    for path in sorted(entries):  # by path components, as every stored hash was made
         digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        if path.is_symlink():
+            digest.update(b"link\0" + os.fsencode(os.readlink(path)))
+        elif path.is_file():
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
 
 
@@ -116,8 +113,12 @@ def now() -> str:
     )
 
 
-def model_metrics(m: Any, labels: np.ndarray, files: dict[str, int]) -> dict:
-    """The observed numbers of one model (a harness.ModelMeasurement) as stored in JSON."""
+def model_metrics(
+    m: Any, labels: np.ndarray, files: dict[str, int], parameters: int | None
+) -> dict:
+    """The observed numbers of one model (a harness.ModelMeasurement) as stored in JSON,
+    with its files' sizes and its parameter count (``techniques.parameters``), both read
+    by the grader."""
     correct = int(np.sum(m.predictions == labels))
     peak = None
     if m.peak_rss_bytes is not None and m.base_rss_bytes is not None:
@@ -135,8 +136,7 @@ def model_metrics(m: Any, labels: np.ndarray, files: dict[str, int]) -> dict:
         "rss_base_bytes": m.base_rss_bytes,
         "rss_peak_bytes": m.peak_rss_bytes,
         "peak_memory_bytes": peak,
-        "parameters": m.parameters,
-        "parameter_dtypes": m.parameter_dtypes,
+        "parameters": parameters,
         "load_seconds": m.load_seconds,
     }
 

@@ -6,10 +6,11 @@ its own where the machine has one to spare, two dedicated pipes and a page of sh
 for the samples (``handoff``). Every read from
 it has a deadline; on expiry the group is killed with SIGKILL.
 
-The child runs in a private, read-only copy of the model's folder, removed with its log
-when the child is closed: whatever it does to its working directory, the real folder is
-untouched. Inside, the worker applies the operating-system layers (``confine``) and then
-the audit hook (``guard``); the layers it reports come back in its hello.
+The child runs in a private, read-only copy of the model's files (never its description:
+``static.kind``), removed with its log when the child is closed: whatever it does to its
+working directory, the real folder is untouched. Inside, the worker applies the
+operating-system layers (``confine``) and then the audit hook (``guard``); the layers it
+reports come back in its hello.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ import os
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -361,21 +364,36 @@ class Child:
         remove_tree(self.log_path.parent)
 
 
-def private_copy(folder: Path, target: Path) -> None:
-    """Copy the regular files and folders of ``folder`` to ``target``, read-only.
+def private_copy(folder: Path, target: Path, files: Iterable[str]) -> None:
+    """Copy ``files`` (POSIX paths inside ``folder``) to ``target``, read-only.
 
-    The static check refused links and special files in a submission before this runs;
-    anything else that is not a plain file or folder is skipped, never followed.
+    The copy holds the listed files and the folders on their way, nothing else: it is all
+    the model can read of its folder, so a file left out (a README, ``submission.yaml``)
+    cannot carry anything the model uses. Each step of a path must be a plain folder and
+    the last a plain file, looked at without following links: a link or a device where
+    the static check saw none is an error, never followed.
     """
     target.mkdir()
-    for entry in os.scandir(folder):
-        dest = target / entry.name
-        if entry.is_dir(follow_symlinks=False):
-            private_copy(Path(entry.path), dest)
-        elif entry.is_file(follow_symlinks=False):
-            shutil.copyfile(entry.path, dest, follow_symlinks=False)
-            dest.chmod(0o444)
-    target.chmod(0o555)
+    made = [target]
+    for relative in sorted(set(files)):
+        parts = PurePosixPath(relative).parts
+        if not parts or PurePosixPath(relative).is_absolute() or ".." in parts:
+            raise OSError(f"{relative!r} is not a path inside the folder")
+        source, dest = folder, target
+        for part in parts[:-1]:
+            source, dest = source / part, dest / part
+            if not stat.S_ISDIR(os.lstat(source).st_mode):
+                raise OSError(f"{relative}: {part} is not a plain folder")
+            if not dest.exists():
+                dest.mkdir()
+                made.append(dest)
+        source, dest = source / parts[-1], dest / parts[-1]
+        if not stat.S_ISREG(os.lstat(source).st_mode):
+            raise OSError(f"{relative} is not a plain file")
+        shutil.copyfile(source, dest, follow_symlinks=False)
+        dest.chmod(0o444)
+    for made_folder in reversed(made):
+        made_folder.chmod(0o555)
 
 
 def remove_tree(path: Path) -> None:
@@ -422,9 +440,15 @@ def apply_limits(pid: int, limits: Limits) -> None:
 
 
 def spawn(
-    name: str, folder: Path, limits: Limits, core: int | None, page_bytes: int = 1 << 20
+    name: str,
+    folder: Path,
+    limits: Limits,
+    core: int | None,
+    page_bytes: int = 1 << 20,
+    *,
+    files: Iterable[str],
 ) -> Child:
-    """Start a worker in ``folder`` and wait for its hello.
+    """Start a worker in a private copy of ``files`` of ``folder`` and wait for its hello.
 
     ``page_bytes`` sizes the hand-over page (``handoff.page_bytes``).
 
@@ -441,7 +465,7 @@ def spawn(
     log_path = log_dir / f"{name}.log"
     workdir = log_dir / "work"
     try:
-        private_copy(folder, workdir)
+        private_copy(folder, workdir, files)
     except OSError as exc:
         remove_tree(log_dir)
         for fd in (to_child_r, to_child_w, from_child_r, from_child_w, page_fd):

@@ -1,9 +1,14 @@
 """What is checked before any of a submission's code runs.
 
-Two rules, both from ``events.yaml``: the folder holds data and code only (the listed
-suffixes; no links, devices or oversized files: ``config_invalid``), and its code imports
-nothing outside NumPy and the standard library, nothing the competition forbids, and no
-module by a computed name (``import_forbidden``). The code is parsed, never imported.
+Two rules, both from ``events.yaml``: the folder holds model and description files only
+(no other kind, no links, devices, bytecode or oversized files: ``config_invalid``), and its
+code imports nothing outside NumPy and the standard library, nothing the competition
+forbids, and no module by a computed name (``import_forbidden``). The code is parsed, never
+imported.
+
+:func:`kind` is the one place that says what a file is: the model's files are what its
+process gets in its private copy and what its size counts; description files are read by
+the grader only.
 
 This is the first layer only: a static check cannot see what ``exec`` or a decoded string
 does at run time. The sandbox's audit hook and operating-system limits stand behind it.
@@ -17,13 +22,16 @@ import stat
 import sys
 import warnings
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from grader.config import Rules
 from grader.errors import Violation
 from grader.yamlfile import display_path
 
 FORBIDDEN_WHY = "the competition's rules forbid it (SPEC §3: the team's own framework, no escapes)"
+MODEL, DESCRIPTION = "model", "description"
+CONFIG_FILE = "submission.yaml"
+BYTECODE_FOLDER = "__pycache__"
 
 
 def check(folder: Path, rules: Rules) -> tuple[str | None, list[Violation]]:
@@ -36,14 +44,48 @@ def check(folder: Path, rules: Rules) -> tuple[str | None, list[Violation]]:
 
 
 # -- files --------------------------------------------------------------------------------------
+def kind(relative: str, limits: dict) -> str | None:
+    """What the file at ``relative`` (a POSIX path inside the folder) is: ``"model"``,
+    ``"description"`` or None (not accepted).
+
+    Model files are copied for the model's process, the only files it can read, and make up
+    its size; description files (``submission.yaml``, a README, a licence) are read by the
+    grader only, so nothing the model uses can hide in them. Nothing inside ``__pycache__``
+    is either: Python would run its bytecode instead of the checked source.
+    """
+    path = PurePosixPath(relative)
+    if BYTECODE_FOLDER in path.parts:
+        return None
+    if relative == CONFIG_FILE:
+        return DESCRIPTION
+    if path.name.endswith(tuple(limits["model"])):
+        return MODEL
+    names = {n.upper() for n in limits["description_names"]}
+    if path.name.endswith(tuple(limits["description"])) or path.name.upper() in names:
+        return DESCRIPTION
+    return None
+
+
+def model_files(folder: Path, limits: dict) -> tuple[str, ...]:
+    """The model's files, as sorted POSIX paths inside ``folder``: what its private copy
+    holds and what its size counts. Only plain files, links never followed (the static
+    check refused links and devices before this is asked)."""
+    found = []
+    for path in _walk(folder):
+        relative = path.relative_to(folder).as_posix()
+        if stat.S_ISREG(path.lstat().st_mode) and kind(relative, limits) == MODEL:
+            found.append(relative)
+    return tuple(sorted(found))
+
+
 def check_files(folder: Path, limits: dict) -> list[Violation]:
-    """Every file that is not plain data or code of an allowed kind, or over a size cap."""
+    """Every file that is not a model or description file, or over a size cap."""
     problems: list[Violation] = []
     total = count = 0
     for path in sorted(_walk(folder)):
         info = path.lstat()
         count += 1
-        problem = _file_problem(path, info, limits)
+        problem = _file_problem(path, path.relative_to(folder).as_posix(), info, limits)
         if problem:
             problems.append(problem)
         elif stat.S_ISREG(info.st_mode):
@@ -74,15 +116,26 @@ def check_files(folder: Path, limits: dict) -> list[Violation]:
     return problems
 
 
-def _file_problem(path: Path, info: os.stat_result, limits: dict) -> Violation | None:
+def _file_problem(
+    path: Path, relative: str, info: os.stat_result, limits: dict
+) -> Violation | None:
     shown = display_path(path)
-    suffixes = tuple(limits["suffixes"])
     if stat.S_ISLNK(info.st_mode):
         return _file(
             shown, "file_symlink", "is a symbolic link", "replace the link with the file itself"
         )
     if stat.S_ISDIR(info.st_mode):
-        return None
+        if path.name != BYTECODE_FOLDER:
+            return None
+        return _file(
+            shown,
+            "file_type",
+            "is a bytecode cache, not an accepted kind of file",
+            "delete the __pycache__ folder: Python would run its bytecode instead of the"
+            " checked source, and nothing of the model may sit in it",
+            expected="source, weights and description files",
+            found=repr(BYTECODE_FOLDER),
+        )
     if not stat.S_ISREG(info.st_mode):
         return _file(
             shown, "file_special", "is not a regular file (a device, pipe or socket)", "remove it"
@@ -94,17 +147,22 @@ def _file_problem(path: Path, info: os.stat_result, limits: dict) -> Violation |
             f"has {info.st_nlink} hard links",
             "replace it with a plain copy",
         )
-    if not path.name.endswith(suffixes):
-        fix = f"keep only {', '.join(suffixes)} files; remove it"
+    if kind(relative, limits) is None:
+        accepted = [*limits["model"], *limits["description"], *limits["description_names"]]
+        fix = (
+            f"keep only the model's files ({', '.join(limits['model'])}) and description"
+            f" files ({', '.join([*limits['description'], *limits['description_names']])});"
+            " remove or rename it"
+        )
         if path.suffix == ".pyc":  # Python would run it instead of its checked source
-            fix = "delete the __pycache__ folder: bytecode is not accepted, only source"
+            fix = "delete it: bytecode is not accepted, only source"
         return _file(
             shown,
             "file_type",
             "is not an accepted kind of file",
             fix,
-            expected=", ".join(suffixes),
-            found=repr(path.suffix),
+            expected=", ".join(accepted),
+            found=repr(path.suffix or path.name),
         )
     if info.st_size > limits["max_file_bytes"]:
         return _file(
@@ -119,11 +177,13 @@ def _file_problem(path: Path, info: os.stat_result, limits: dict) -> Violation |
 
 
 def _walk(folder: Path) -> Iterator[Path]:
-    """Every entry below ``folder``, links not followed."""
+    """Every entry below ``folder``, links not followed; a ``__pycache__`` folder is an
+    entry, its contents are not (one refusal names it)."""
     for root, dirs, files in os.walk(folder, followlinks=False):
         base = Path(root)
         for name in dirs + files:
             yield base / name
+        dirs[:] = [d for d in dirs if d != BYTECODE_FOLDER]
 
 
 def _file(shown: str, rule: str, what: str, fix: str, **extra: str) -> Violation:

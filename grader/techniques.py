@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import os
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -40,8 +40,10 @@ GRID_TOLERANCE = 1e-3  # of the grid step: float32 rounding of scale * q stays f
 
 
 # -- observation ---------------------------------------------------------------------------------
-def inspect(folder: Path) -> dict:
-    """Every array in the folder's ``.npy``/``.npz`` files, described; the parameter count.
+def inspect(folder: Path, files: Iterable[str] | None = None) -> dict:
+    """Every array in the ``.npy``/``.npz`` files among ``files`` (POSIX paths inside
+    ``folder``: the model's files; by default every such file below it), described; the
+    count of their values.
 
     Each array's header is read first: only plain numeric arrays whose declared size fits
     the bytes actually there are read (no pickle, no object arrays, no header promising
@@ -53,7 +55,7 @@ def inspect(folder: Path) -> dict:
     problems: list[str] = []
     parameters = 0
     budget = MAX_INSPECT_BYTES
-    for path in _weight_files(folder):
+    for path in _weight_files(folder, files):
         shown = path.relative_to(folder).as_posix()
         try:
             for key, size, opener in _members(path):
@@ -194,13 +196,29 @@ def grid_levels(values: np.ndarray) -> int | None:
     return round(span / step) + 1
 
 
-def _weight_files(folder: Path) -> Iterator[Path]:
-    for root, dirs, files in os.walk(folder, followlinks=False):
+def _weight_files(folder: Path, files: Iterable[str] | None) -> Iterator[Path]:
+    if files is not None:
+        for relative in sorted(files):
+            if relative.endswith((".npy", ".npz")):
+                yield folder / relative
+        return
+    for root, dirs, names in os.walk(folder, followlinks=False):
         dirs.sort()
-        for name in sorted(files):
+        for name in sorted(names):
             path = Path(root) / name
             if name.endswith((".npy", ".npz")) and path.is_file() and not path.is_symlink():
                 yield path
+
+
+def parameters(artifacts: dict) -> int | None:
+    """The model's parameter count: every value of every array in its weight files, as the
+    grader read them (:func:`inspect`), scales and zero points included: an int8 matrix with
+    a float32 scale per row counts its values and its scales. None where no array was read,
+    or where a weight file could not be read whole (the count would be short). The one
+    count: the score card's, and the one a smaller model is detected by."""
+    if artifacts["problems"] or not artifacts["arrays"]:
+        return None
+    return artifacts["parameters"]
 
 
 def _size(array: dict) -> int:
@@ -271,13 +289,11 @@ def detect(artifacts: dict, rules: Rules, baseline_parameters: int) -> dict[str,
             if _pruned(a) / _size(a) >= 0.05
         ]
 
-    parameters = artifacts["parameters"]
-    ratio = parameters / baseline_parameters
-    # Only when every weight file was read: a skipped file would undercount the parameters.
-    if parameters > 0 and ratio <= limits["max_parameter_ratio"] and not artifacts["problems"]:
+    count = parameters(artifacts)
+    if count and count / baseline_parameters <= limits["max_parameter_ratio"]:
         found["smaller_model"] = [
-            f"{parameters:,} values in the weight files against the baseline's"
-            f" {baseline_parameters:,} ({ratio:.0%})"
+            f"{count:,} values in the weight files against the baseline's"
+            f" {baseline_parameters:,} ({count / baseline_parameters:.0%})"
         ]
 
     halves = [a for a in large if a["dtype"] == "float16"]

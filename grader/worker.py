@@ -48,7 +48,8 @@ def describe(exc: BaseException) -> str:
 
 
 def build(message: dict):
-    """Import the entrypoint module from the working directory and call its function."""
+    """Import the entrypoint module from the working directory and call its function: the
+    model's callable (the model itself, or its ``forward``)."""
     folder = os.getcwd()
     sys.path.insert(0, folder)
     module_name = message["entrypoint_file"][: -len(".py")].replace("/", ".")
@@ -69,23 +70,7 @@ def build(message: dict):
             f"build_model returned {type(model).__name__!s}, which is neither callable nor has "
             "a forward method",
         )
-    return model, call
-
-
-def count_parameters(model) -> tuple[int | None, dict[str, int]]:
-    params = getattr(model, "parameters", None)
-    if not callable(params):
-        return None, {}
-    total = 0
-    dtypes: dict[str, int] = {}
-    try:
-        for p in params():
-            arr = np.asarray(getattr(p, "data", p))
-            total += int(arr.size)
-            dtypes[str(arr.dtype)] = dtypes.get(str(arr.dtype), 0) + int(arr.size)
-    except Exception:
-        return None, {}
-    return total, dtypes
+    return call
 
 
 def run_block(
@@ -186,6 +171,11 @@ def failure(exc: BaseException, doing: str, crashed: str) -> ModelError:
     layer (:func:`limit_verdict`), or else a crash described by ``crashed``."""
     if isinstance(exc, MemoryError):
         return ModelError("memory_limit", f"ran out of memory {doing}")
+    if isinstance(exc, FileNotFoundError):  # often a file of its folder that is not its model's
+        crashed += (
+            "; the model's copy of its folder holds its code and weights only, never its"
+            " description files (submission.yaml, README, licence, notes)"
+        )
     return limit_verdict(exc) or ModelError("crashed", crashed)
 
 
@@ -208,7 +198,7 @@ def serve(fd_in: int, fd_out: int, fd_page: int, skip: list[str], _run_block=run
     wire.send(
         fd_out, {"op": "hello", "pid": os.getpid(), "numpy": np.__version__, "layers": layers}
     )
-    model = call = None
+    call = None
     page = handoff.Page(fd_page)
     while True:
         message = wire.receive(fd_in)
@@ -223,9 +213,8 @@ def serve(fd_in: int, fd_out: int, fd_page: int, skip: list[str], _run_block=run
             # Shift the heap by a random amount before the model allocates anything: see
             # Referee.layout_shift. Kept alive for the child's life.
             layout = bytearray(int(message.get("layout_shift", 0)))  # noqa: F841
-            model, call = build(message)
-            parameters, dtypes = count_parameters(model)
-            wire.send(fd_out, {"op": "loaded", "parameters": parameters, "dtypes": dtypes})
+            call = build(message)
+            wire.send(fd_out, {"op": "loaded"})
         elif op == "block":
             n, batch = int(message["n"]), int(message["batch"])
             in_shape, classes = tuple(message["input_shape"]), int(message["classes"])

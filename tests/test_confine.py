@@ -190,6 +190,10 @@ FILE_ATTACKS = [
         f"open({str(ROOT / 'submissions' / 'example-int8' / 'model.py')!r})",
         id="read-another-team",
     ),
+    pytest.param(  # a description file: never in the model's copy (weights hid there)
+        f"open({str(ROOT / 'submissions' / 'example-int8' / 'README.md')!r})",
+        id="read-a-description-file",
+    ),
     pytest.param("open('/etc/passwd')", id="read-etc"),
     pytest.param("open('/proc/self/environ')", id="read-proc"),
     pytest.param("open('mine.txt', 'w')", id="write-own-folder"),

@@ -9,8 +9,10 @@ every failure ends in a result with a verdict code and a sentence a student can 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import dataclasses
+import io
 import json
 import math
 import os
@@ -664,11 +666,118 @@ def test_correct_model_is_graded_with_the_baselines_accuracy(
     assert doc["events"]["latency_sprint"]["qualified"] is True
 
 
-def test_parameters_held_as_tensors_are_counted(tmp_path: Path, rules: Rules, plan: Plan) -> None:
-    body = GOOD[1].values[0]
-    doc = grade(submit(tmp_path, "tensors", body, header=MLP), rules, plan)
-    assert graded(doc)["parameters"] == MLP_PARAMETERS
+# A course framework's export: Tensors and layers, no parameters() of its own, a licence.
+NO_PARAMETERS_METHOD = GOOD[1].values[0].replace("def parameters(self):", "def params(self):")
+LYING_PARAMETERS = """\
+class Net:
+    def __call__(self, x):
+        return mlp(x)
+
+    def parameters(self):
+        return [np.zeros(10**6, np.float32)]
+
+
+def build_model():
+    return Net()
+"""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(GOOD[1].values[0], id="tensors"),
+        pytest.param(NO_PARAMETERS_METHOD, id="no-parameters-method"),
+        pytest.param(LYING_PARAMETERS, id="parameters-method-lies"),
+    ],
+)
+def test_parameters_are_counted_from_the_weight_files_the_grader_reads(
+    tmp_path: Path, rules: Rules, plan: Plan, body: str
+) -> None:
+    """The count is the grader's, whatever the model's objects say or lack: a course
+    framework's model without parameters() showed "—" on its card."""
+    folder = submit(tmp_path, "tensors", body, header=MLP)
+    (folder / "LICENSE").write_text("MIT License\n\nCopyright (c) 2026 The course staff\n")
+    doc = grade(folder, rules, plan)
+    assert graded(doc)["parameters"] == MLP_PARAMETERS == doc["artifacts"]["parameters"]
     assert doc["baseline"]["metrics"]["parameters"] == MLP_PARAMETERS
+    assert sorted(graded(doc)["files"]) == ["model.py", "weights.npz"]
+
+
+# The baseline's w1 hidden where the grader did not count it (graded at 10.2x before).
+W1_ELSEWHERE = """\
+import base64
+import io
+
+import numpy as np
+
+with np.load("weights.npz", allow_pickle=False) as _f:
+    B1, W2, B2, W3, B3 = (_f[k] for k in ("b1", "w2", "b2", "w3", "b3"))
+W1 = {load}
+
+
+def build_model():
+    def forward(x):
+        h = np.maximum(x @ W1 + B1, 0.0)
+        h = np.maximum(h @ W2 + B2, 0.0)
+        return h @ W3 + B3
+
+    return forward
+"""
+
+
+def hide_w1(tmp_path: Path, load: str) -> tuple[Path, np.ndarray]:
+    folder = submit(tmp_path, "hider", "")
+    (folder / "model.py").write_text(W1_ELSEWHERE.format(load=load))
+    with np.load(BASELINE / "weights.npz") as f:
+        weights = dict(f)
+    np.savez(folder / "weights.npz", **{k: v for k, v in weights.items() if k != "w1"})
+    return folder, weights["w1"]
+
+
+def test_weights_hidden_under_pycache_are_refused_before_any_code_runs(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    folder, w1 = hide_w1(tmp_path, 'np.load("__pycache__/w1.npz")["w1"]')
+    (folder / "__pycache__").mkdir()
+    np.savez(folder / "__pycache__" / "w1.npz", w1=w1)
+    doc = grade(folder, rules, plan)
+    assert (doc["verdict"]["code"], exit_code(doc)) == ("config_invalid", 2)
+    (violation,) = doc["verdict"]["violations"]
+    assert violation["file"].endswith("__pycache__") and "delete" in violation["fix"]
+
+
+def test_weights_hidden_in_the_readme_cannot_be_read_by_the_model(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    folder, w1 = hide_w1(
+        tmp_path, 'np.load(io.BytesIO(base64.b64decode(open("README.md").read())))'
+    )
+    data = io.BytesIO()
+    np.save(data, w1)
+    (folder / "README.md").write_text(base64.b64encode(data.getvalue()).decode())
+    message = rejected(grade(folder, rules, plan), "crashed", "FileNotFoundError", "README.md")
+    assert "description files" in message
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        pytest.param("{folder}/README.md", id="original-folder-absolute"),
+        pytest.param("../README.md", id="beside-the-copy"),
+        pytest.param("{folder}/submission.yaml", id="original-config"),
+    ],
+)
+def test_the_model_cannot_read_its_description_files_by_any_path(
+    tmp_path: Path, rules: Rules, plan: Plan, path: str
+) -> None:
+    """Its private copy holds no description file, and nothing outside the copy (its
+    original folder included) is readable: the audit hook and Landlock refuse it."""
+    folder = tmp_path / "reader"
+    target = path.format(folder=os.path.realpath(folder))
+    body = f"def build_model():\n    open({target!r}).read()\n    return mlp\n"
+    submit(tmp_path, "reader", body, header=MLP)
+    (folder / "README.md").write_text("# our report\n")
+    rejected(grade(folder, rules, plan), "sandbox_violation", f"reading {target!r}")
 
 
 def test_model_right_only_when_batched_is_rejected(
@@ -820,7 +929,7 @@ def build_model():
             'openblas': os.environ.get('OPENBLAS_NUM_THREADS'),
             'omp': os.environ.get('OMP_NUM_THREADS'),
             'secret': [k for k, v in os.environ.items() if 'TOKEN' in k or 'ghp_' in v]}}
-    expected = {{'cwd': seen['cwd'], 'files': ['model.py', 'submission.yaml', 'weights.npz'],
+    expected = {{'cwd': seen['cwd'], 'files': ['model.py', 'weights.npz'],  # no description
                 'openblas': '1', 'omp': '1', 'secret': []}}
     if seen != expected or os.path.realpath(seen['cwd']) == {folder!r}:
         raise RuntimeError(repr(seen))
@@ -1045,7 +1154,7 @@ def test_a_paused_child_does_no_work_inside_the_kernel(tmp_path: Path) -> None:
     on the same core, slowing it by a third. pause() now returns only once every thread
     is stopped: from then on the child gets no CPU time at all."""
     folder = submit(tmp_path, "churn", KERNEL_WORK, header=MLP)
-    child = sandbox.spawn("submission", folder, Limits(), None)
+    child = sandbox.spawn("submission", folder, Limits(), None, files=("model.py", "weights.npz"))
     try:
         child.send({"op": "load", "entrypoint_file": "model.py", "function": "build_model"})
         assert child.receive(30.0)["op"] == "loaded"
@@ -1325,3 +1434,18 @@ def test_a_model_that_tunes_itself_over_its_first_calls_is_graded(
     check = doc["measurement"]["cache_check"]
     assert check["judged"] and check["fresh_rounds"] >= 3
     assert check["p_value"] > 1e-3
+
+
+def test_a_replacement_baseline_gets_its_model_files(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    """The benchmarks compare against a baseline folder of their own, laid out as a
+    submission is (here its model imports a module beside it): its copy holds its model
+    files, as a submission's does, and its size counts them."""
+    reference = submit(tmp_path, "reference", "from helper import build_model  # noqa: F401\n")
+    (reference / "helper.py").write_text(MLP + "\ndef build_model():\n    return mlp\n")
+    shutil.copy(BASELINE / "weights.npz", reference / "weights.npz")
+    folder = submit(tmp_path, "plain", "def build_model():\n    return mlp\n", header=MLP)
+    doc = grade(folder, rules, plan, baseline_folder=reference)
+    graded(doc)
+    assert sorted(doc["baseline"]["metrics"]["files"]) == ["helper.py", "model.py", "weights.npz"]

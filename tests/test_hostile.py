@@ -83,6 +83,9 @@ EXPECTED = {
     # to a later session, or the speed of its reserve rounds (all bad_output).
     "lazy-cache": ("bad_output", ["answered"]),
     "socket-localhost": ("sandbox_violation", ["socket"]),
+    # Every byte the model can read is counted: nothing of it sits where the size does not look.
+    "weights-in-pycache": ("config_invalid", ["__pycache__"]),
+    "weights-in-readme": ("crashed", ["FileNotFoundError", "README.md", "description files"]),
 }
 
 

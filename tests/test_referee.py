@@ -63,7 +63,7 @@ class FakeChild:
 
     def receive(self, timeout: float) -> dict:
         assert self.message["op"] == "load"
-        return {"op": "loaded", "parameters": 42, "dtypes": {"float32": 42}}
+        return {"op": "loaded"}
 
     def run_block(
         self, message: dict, inputs: np.ndarray, batch: int, classes: int, timeout: float
@@ -96,7 +96,7 @@ def fake(monkeypatch):
     latencies = {"baseline": 20e-6, "submission": 10e-6}
     seen: dict[str, list] = {"baseline": [], "submission": []}
 
-    def spawn(name, folder, limits, core, page_bytes):
+    def spawn(name, folder, limits, core, page_bytes, *, files):
         child = FakeChild(name, clock, latencies[name], seen[name])
         spawned.append(child)
         return child
@@ -133,8 +133,8 @@ def measure(plan: Plan = PLAN, seed: int = 7):
     images, labels = images_and_labels()
     referee = Referee(images, labels, 10, plan, seed=seed)
     m = referee.measure(
-        Model("baseline", Path("."), "model.py", "build_model"),
-        Model("submission", Path("."), "model.py", "build_model"),
+        Model("baseline", Path("."), "model.py", "build_model", ("model.py",)),
+        Model("submission", Path("."), "model.py", "build_model", ("model.py",)),
     )
     return m, labels
 

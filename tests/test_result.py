@@ -492,3 +492,45 @@ def test_exit_code_rejected_is_2(rule_set: Rules, code: str) -> None:
     doc["verdict"] = {"status": "rejected", "code": code, "message": "the submission failed"}
     assert result.check(doc, rule_set, "x.json") == []
     assert exit_code(doc) == 2
+
+
+# --- what a submission's files count for --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "changed",
+    ["model.py", "weights.npz", "README.md", "submission.yaml", "LICENSE", "__pycache__/w1.npz"],
+)
+def test_a_changed_byte_anywhere_in_the_folder_changes_the_content_hash(
+    tmp_path: Path, changed: str
+) -> None:
+    """A stored result is current only for the exact folder graded: a byte changed under
+    __pycache__ left the hash as it was, so a stale result looked current."""
+    folder = tmp_path / "team"
+    for name in ("model.py", "weights.npz", "README.md", "submission.yaml", "LICENSE", changed):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"content of " + name.encode())
+    before = result.content_sha256(folder)
+    (folder / changed).write_bytes(b"Content of " + changed.encode())
+    assert result.content_sha256(folder) != before
+
+
+def test_the_content_hash_counts_a_link_by_its_target_and_never_follows_it(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.npz"
+    outside.write_bytes(b"one")
+    folder = tmp_path / "team"
+    folder.mkdir()
+    (folder / "weights.npz").symlink_to(outside)
+    before = result.content_sha256(folder)
+    outside.write_bytes(b"two")  # not read through the link
+    assert result.content_sha256(folder) == before
+    (folder / "weights.npz").unlink()
+    (folder / "weights.npz").symlink_to(tmp_path / "elsewhere.npz")
+    assert result.content_sha256(folder) != before
+
+
+def test_the_size_is_the_files_given_and_no_other(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    for name, size in {"model.py": 10, "lib/x.py": 5, "README.md": 1000}.items():
+        (tmp_path / name).write_bytes(b"x" * size)
+    assert result.model_files(tmp_path, ("model.py", "lib/x.py")) == {"lib/x.py": 5, "model.py": 10}

@@ -206,3 +206,83 @@ def test_bytecode_is_refused_with_a_fix_that_names_pycache(tmp_path, rules) -> N
     folder = team(tmp_path, {"__pycache__/model.cpython-311.pyc": b"\x00"})
     (problem,) = static.check_files(folder, rules.data["files"])
     assert "__pycache__" in problem.fix
+
+
+MIT_LICENSE = """\
+MIT License
+
+Copyright (c) 2026 The course staff
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software
+and associated documentation files (the "Software"), to deal in the Software without
+restriction, including without limitation the rights to use, copy, modify, merge, publish,
+distribute, sublicense, and/or sell copies of the Software, subject to the following conditions:
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND.
+"""
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["LICENSE", "license", "LICENCE", "COPYING", "NOTICE", "requirements.txt", "docs/notes.md"],
+)
+def test_a_licence_and_notes_are_accepted_as_description(tmp_path, rules, name) -> None:
+    """The course framework's export, unchanged: its MIT LICENSE was refused as a file type."""
+    folder = team(tmp_path, {name: MIT_LICENSE})
+    assert static.check(folder, rules) == (None, [])
+    assert static.kind(name, rules.data["files"]) == static.DESCRIPTION
+    assert static.model_files(folder, rules.data["files"]) == ("model.py",)
+
+
+@pytest.mark.parametrize(
+    "relative, kind",
+    [
+        ("model.py", "model"),
+        ("lib/layers.py", "model"),
+        ("weights.npz", "model"),
+        ("w.npy", "model"),
+        ("submission.yaml", "description"),
+        ("README.md", "description"),
+        ("notes.txt", "description"),
+        ("extra.yaml", "description"),
+        ("Copying", "description"),
+        ("LICENSE.md", "description"),
+        ("LICENSE-MIT", None),
+        ("weights.pkl", None),
+        ("__pycache__/w1.npz", None),
+        ("lib/__pycache__/layers.py", None),
+        ("model.pyc", None),
+    ],
+)
+def test_one_function_says_what_each_file_is(rules, relative, kind) -> None:
+    assert static.kind(relative, rules.data["files"]) == kind
+
+
+def test_weights_under_pycache_are_refused_before_any_code_runs(tmp_path, rules) -> None:
+    """The baseline's own w1 moved to __pycache__/w1.npz was read by the model, left out of
+    its size and graded at a compression of 10.2x."""
+    folder = team(tmp_path, {"__pycache__/w1.npz": b"PK\x05\x06" + b"\0" * 18})
+    code, problems = static.check(folder, rules)
+    assert code == "config_invalid"
+    (problem,) = problems
+    assert problem.file.endswith("__pycache__") and "__pycache__" in problem.fix
+
+
+def test_the_model_files_are_code_and_weights_only(tmp_path, rules) -> None:
+    folder = team(
+        tmp_path,
+        {
+            "weights.npz": b"PK",
+            "lib/__init__.py": "",
+            "lib/layers.py": "",
+            "README.md": "# report\n",
+            "docs/plan.md": "notes\n",
+            "LICENSE": MIT_LICENSE,
+        },
+    )
+    assert static.check(folder, rules) == (None, [])
+    assert static.model_files(folder, rules.data["files"]) == (
+        "lib/__init__.py",
+        "lib/layers.py",
+        "model.py",
+        "weights.npz",
+    )

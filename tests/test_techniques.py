@@ -191,9 +191,9 @@ def test_thresholds_are_data(tmp_path: Path) -> None:
 @pytest.mark.parametrize("workload", sorted(RULES.workloads))
 def test_each_baseline_parameter_count_is_its_weight_files(workload: str) -> None:
     wl = get_workload(RULES, workload)
-    seen = techniques.inspect(wl.baseline)
+    seen = techniques.inspect(wl.baseline, wl.baseline_files)
     assert seen["problems"] == []
-    assert seen["parameters"] == RULES.workloads[workload]["baseline_parameters"]
+    assert techniques.parameters(seen) == RULES.workloads[workload]["baseline_parameters"]
     found = techniques.compare(seen, [], RULES, RULES.workloads[workload]["baseline_parameters"])
     assert found["detected"] == []  # a baseline is the reference: no technique
 
@@ -269,3 +269,23 @@ def test_long_names_stay_within_the_result_schema(tmp_path: Path) -> None:
     for part, doc in (("artifacts", seen), ("techniques", found)):
         sub = {**schema["properties"][part], "$defs": schema.get("$defs", {})}
         assert list(result.jsonschema.Draft202012Validator(sub).iter_errors(doc)) == []
+
+
+def test_the_parameter_count_is_every_value_in_the_weight_files(tmp_path: Path) -> None:
+    """An int8 matrix with a float32 scale per column counts both: every value stored."""
+    q, scale = int8(baseline_weights()["w1"])
+    team = folder(tmp_path, w1_q=q, w1_scale=scale)
+    (team / "README.md").write_text("not a weight file")
+    np.save(team / "unused.npy", np.zeros(5, np.float32))
+    seen = techniques.inspect(team, ["model.py", "weights.npz"])  # the model's files only
+    assert techniques.parameters(seen) == 784 * 128 + 128
+    assert techniques.parameters(techniques.inspect(team)) == 784 * 128 + 128 + 5
+
+
+def test_no_parameter_count_without_weights_or_from_a_file_read_in_part(tmp_path: Path) -> None:
+    (tmp_path / "model.py").write_text("def build_model():\n    return None\n")
+    assert techniques.parameters(techniques.inspect(tmp_path)) is None
+    team = folder(tmp_path, w=np.ones((4, 4), np.float32))
+    (team / "broken.npz").write_bytes(b"PK\x03\x04 not a zip")
+    seen = techniques.inspect(team)
+    assert seen["parameters"] == 16 and techniques.parameters(seen) is None
