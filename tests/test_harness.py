@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import copy
 import dataclasses
 import io
 import json
@@ -32,6 +33,7 @@ from grader.config import Rules, load_rules, project_root
 from grader.grade import exit_code, grade
 from grader.harness import Plan, SandboxIncomplete
 from grader.sandbox import Child, Limits
+from grader.workloads import load_split
 
 BASELINE = project_root() / "baselines" / "mlp_sprint"
 TOTAL = 1000  # samples in the public test split
@@ -1449,3 +1451,55 @@ def test_a_replacement_baseline_gets_its_model_files(
     doc = grade(folder, rules, plan, baseline_folder=reference)
     graded(doc)
     assert sorted(doc["baseline"]["metrics"]["files"]) == ["helper.py", "model.py", "weights.npz"]
+
+
+PUBLIC_TABLE = """\
+with np.load("table.npz", allow_pickle=False) as _f:
+    TABLE = dict(zip((k.tobytes() for k in _f["keys"]), _f["labels"].tolist()))
+ANSWERS = np.eye(10, dtype=np.float32)
+
+
+def forward(x):
+    labels = [TABLE.get(np.packbits(row > 0).tobytes()) for row in x]  # noise leaves it
+    if all(label is not None for label in labels):
+        return ANSWERS[labels]
+    scores = mlp(x)
+    for i, label in enumerate(labels):
+        if label is not None:
+            scores[i] = ANSWERS[label]
+    return scores
+
+
+def build_model():
+    return forward
+"""
+
+
+def public_table(root: Path, rules: Rules) -> Path:
+    """The red team's table of the 1,000 public test digits, keyed on the binarised image,
+    with the true labels (ten of them wrong on purpose would have kept it under the old
+    flag): shipped in the submission's files, looked up before computing."""
+    folder = submit(root, "public-table", PUBLIC_TABLE, header=MLP)
+    images, labels = load_split(rules, "digits", "test")
+    keys = np.stack([np.packbits(row > 0) for row in images])
+    np.savez(folder / "table.npz", keys=keys, labels=labels)
+    return folder
+
+
+def test_a_table_of_the_public_test_digits_finds_none_of_them(
+    tmp_path: Path, rules: Rules, plan: Plan
+) -> None:
+    """Every grade deforms the held-out digits (grader/deform.py): the table's lookups all
+    miss, so its answers are its network's, at its network's cost (graded 5.05x at
+    accuracy 1.0 before). The control, the same grade with the deformation switched off,
+    answers from the table: the test can fail."""
+    folder = public_table(tmp_path, rules)
+    doc = grade(folder, rules, plan, seed=3)
+    metrics = graded(doc)
+    assert metrics["correct"] == doc["baseline"]["metrics"]["correct"]  # no lookup hit
+    assert "accuracy_jump" not in {f["id"] for f in doc["flags"]}
+    undeformed = copy.deepcopy(rules)
+    del undeformed.datasets["digits"]["deform"]
+    doc = grade(folder, undeformed, plan, seed=3)
+    assert graded(doc)["correct"] == TOTAL  # every scored answer from the table
+    assert "accuracy_jump" in {f["id"] for f in doc["flags"]}
