@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -422,11 +423,18 @@ def apply_limits(pid: int, limits: Limits) -> None:
 
 
 def spawn(
-    name: str, folder: Path, limits: Limits, core: int | None, page_bytes: int = 1 << 20
+    name: str,
+    folder: Path,
+    limits: Limits,
+    core: int | None,
+    page_bytes: int = 1 << 20,
+    prepare: Callable[[Path], None] | None = None,
 ) -> Child:
     """Start a worker in ``folder`` and wait for its hello.
 
-    ``page_bytes`` sizes the hand-over page (``handoff.page_bytes``).
+    ``page_bytes`` sizes the hand-over page (``handoff.page_bytes``). ``prepare``, if
+    given, changes the private copy before the child starts (the ablation's shuffled
+    weight files); the submission's own folder is never touched.
 
     The limits are set with prlimit before the child hears about any submission code: the
     worker imports nothing of the submission until it receives "load".
@@ -442,6 +450,8 @@ def spawn(
     workdir = log_dir / "work"
     try:
         private_copy(folder, workdir)
+        if prepare is not None:
+            prepare(workdir)
     except OSError as exc:
         remove_tree(log_dir)
         for fd in (to_child_r, to_child_w, from_child_r, from_child_w, page_fd):
