@@ -7,6 +7,8 @@ the detector must find exactly what the files hold, with evidence naming the arr
 
 from __future__ import annotations
 
+import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -14,7 +16,8 @@ import numpy as np
 import pytest
 
 from grader import rules, techniques
-from grader.config import Rules, load_rules
+from grader.cli import main
+from grader.config import Rules, load_rules, project_root
 from grader.workloads import deterministic_npz, get_workload
 
 RULES = load_rules()
@@ -283,3 +286,142 @@ def test_long_names_stay_within_the_result_schema(tmp_path: Path) -> None:
     for part, doc in (("artifacts", seen), ("techniques", found)):
         sub = {**schema["properties"][part], "$defs": schema.get("$defs", {})}
         assert list(result.jsonschema.Draft202012Validator(sub).iter_errors(doc)) == []
+
+
+# -- ablation: the answers must depend on the evidence ---------------------------------------------
+def test_evidence_the_model_does_not_use_earns_nothing(tmp_path: Path) -> None:
+    artifacts = techniques.inspect(folder(tmp_path, **quantized_mlp()))
+    unused = techniques.compare(artifacts, ["int8"], RULES, PARAMS, used_all(artifacts, 200))
+    assert [d["used"] for d in unused["detected"]] == [False]
+    assert unused["confirmed"] == [] and unused["unconfirmed"] == ["quantization"]
+    assert unused["unclaimed"] == [] and unused["innovation"] == 0
+    assert "200 of 200 answers (100%) stayed the same" in evidence(unused, "quantization")
+    used = techniques.compare(artifacts, ["int8"], RULES, PARAMS, used_all(artifacts, 180))
+    assert used["confirmed"] == ["quantization"] and used["innovation"] == 40
+
+
+def test_a_model_that_fails_without_its_evidence_uses_it(tmp_path: Path) -> None:
+    artifacts = techniques.inspect(folder(tmp_path, **quantized_mlp()))
+    ablation = used_all(artifacts)
+    ablation["checks"]["quantization"].update(agreed=None, compared=None, failure="crashed: x")
+    found = techniques.compare(artifacts, [], RULES, PARAMS, ablation)
+    assert found["unclaimed"] == ["quantization"] and found["innovation"] == 40
+    assert "the model failed (crashed: x): it reads them" in evidence(found, "quantization")
+
+
+def test_without_an_ablation_of_those_very_arrays_nothing_counts(tmp_path: Path) -> None:
+    artifacts = techniques.inspect(folder(tmp_path, **quantized_mlp()))
+    other = used_all(artifacts)
+    other["checks"]["quantization"]["arrays"] = ["weights.npz:q1"]  # q2 and q3 not replaced
+    for ablation in (None, {"samples": 0, "checks": {}}, other):
+        found = techniques.compare(artifacts, ["int8"], RULES, PARAMS, ablation)
+        assert [d["used"] for d in found["detected"]] == [None]
+        assert found["confirmed"] == [] and found["innovation"] == 0
+        assert "not checked" in evidence(found, "quantization")
+
+
+def quantized_mlp() -> dict[str, np.ndarray]:
+    arrays = {}
+    for i in (1, 2, 3):
+        w = baseline_weights()
+        arrays[f"q{i}"], arrays[f"scale{i}"] = int8(w[f"w{i}"])
+        arrays[f"b{i}"] = w[f"b{i}"]
+    return arrays
+
+
+def test_ablation_shuffles_only_the_named_arrays_in_the_copy(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    q = rng.integers(-127, 128, (64, 32), dtype=np.int8)
+    keep = rng.standard_normal((8, 3)).astype(np.float32)
+    team = folder(tmp_path, q=q, keep=keep)
+    sub = team / "sub"
+    sub.mkdir()
+    np.save(sub / "half.npy", np.asfortranarray(rng.standard_normal((40, 30)).astype(np.float16)))
+    before = {p: p.read_bytes() for p in (team / "weights.npz", sub / "half.npy")}
+    for path in before:
+        path.chmod(0o444)  # as in the child's private copy
+    techniques.ablate(team, ["weights.npz:q", "sub/half.npy", "absent.npz:x"], rng)
+    with np.load(team / "weights.npz", allow_pickle=False) as f:
+        assert sorted(f.files) == ["keep", "q"]
+        shuffled, kept = f["q"], f["keep"]
+    assert shuffled.dtype == np.int8 and shuffled.shape == q.shape
+    assert not np.array_equal(shuffled, q)
+    assert np.array_equal(np.sort(shuffled, axis=None), np.sort(q, axis=None))
+    assert np.array_equal(kept, keep)
+    half = np.load(sub / "half.npy", allow_pickle=False)
+    original = np.load(io.BytesIO(before[sub / "half.npy"]), allow_pickle=False)
+    assert half.dtype == np.float16 and half.shape == (40, 30)
+    assert not np.array_equal(half, original)
+    assert np.array_equal(np.sort(half, axis=None), np.sort(original, axis=None))
+    assert (sub / "half.npy").stat().st_mode & 0o777 == 0o444
+    # what the detectors observe is the same in the shuffled copy
+    described = {a["name"]: a for a in techniques.inspect(team)["arrays"]}
+    assert described["weights.npz:q"]["distinct"] == techniques.describe("q", q)["distinct"]
+
+
+UNUSED_MODEL = '''"""Innovation for nothing: a model that never reads its weight files, beside
+arrays that pass every detector (int8 zeros, float16 values, few parameters)."""
+
+import numpy as np
+
+P = np.random.default_rng(0).standard_normal((784, 64)).astype(np.float32)
+Q = np.random.default_rng(1).standard_normal((64, 10)).astype(np.float32)
+
+
+def build_model():
+    with np.load("extra.npz", allow_pickle=False) as f:
+        extra = {k: f[k] for k in f.files}  # loaded, summed, never computed with
+    offset = np.float32(extra["q"].astype(np.float32).sum() * 0)
+    return lambda x: np.maximum(x @ P, 0.0) @ Q + offset
+'''
+
+
+@pytest.mark.slow
+def test_unused_arrays_that_pass_the_detectors_earn_no_innovation(tmp_path: Path) -> None:
+    """The attack: every detector fires on arrays the model loads and never computes with;
+    graded for real, the ablation shows its answers unchanged and nothing counts."""
+    team = tmp_path / "unused-arrays"
+    team.mkdir()
+    (team / "model.py").write_text(UNUSED_MODEL)
+    rng = np.random.default_rng(2)
+    (team / "extra.npz").write_bytes(
+        deterministic_npz(
+            q=np.zeros(30_000, dtype=np.int8),
+            h=rng.standard_normal(30_000).astype(np.float16),
+        )
+    )
+    (team / "submission.yaml").write_text(
+        "team: unused-arrays\nmembers: [mallory]\nworkload: mlp_sprint\n"
+        "events: [latency_sprint]\nentrypoint: model.py:build_model\n"
+        "techniques: [int8-quantization, pruning, distillation, fp16]\n"
+        'description: "Arrays for points, never computed with."\n'
+    )
+    doc = grade_for_real(team, tmp_path)
+    found = doc["techniques"]
+    assert {d["technique"] for d in found["detected"]} == {
+        "quantization", "pruning", "smaller-model", "float16"
+    }  # fmt: skip
+    assert [d["used"] for d in found["detected"]] == [False] * 4
+    assert found["confirmed"] == [] and found["unclaimed"] == []
+    assert found["innovation"] == 0
+    for check in doc["ablation"]["checks"].values():
+        assert check["failure"] is None and check["agreed"] == check["compared"] == 200
+
+
+@pytest.mark.slow
+def test_an_honest_int8_model_is_still_confirmed(tmp_path: Path) -> None:
+    doc = grade_for_real(project_root() / "submissions" / "example-int8", tmp_path)
+    check = doc["ablation"]["checks"]["quantization"]
+    assert check["failure"] is None and check["agreed"] / check["compared"] < 0.2
+    assert doc["techniques"]["confirmed"] == ["quantization"]
+    assert doc["techniques"]["innovation"] == 40
+
+
+def grade_for_real(team: Path, tmp_path: Path) -> dict:
+    out = tmp_path / "result.json"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(["grade", str(team), "--quick", "--seed", "3", "--json", str(out)], stdout, stderr)
+    assert code in (0, 1), stdout.getvalue()[-3000:] + stderr.getvalue()
+    doc = json.loads(out.read_text())
+    assert doc["verdict"]["status"] == "graded", doc["verdict"]
+    return doc
