@@ -452,6 +452,7 @@ class Referee:
                     child.close()
                 self.live = []
             checks[kind] = {"agreed": agreed, "compared": compared, "failure": failure}
+            self.progress("checking that the techniques found are used", len(checks), len(rewrites))
         return {"samples": n, "checks": checks}
 
     def check_answers(self, submission: ModelMeasurement) -> None:

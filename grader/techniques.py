@@ -379,8 +379,9 @@ def compare(
         detected.append(
             {
                 "technique": name,
-                "evidence": [e[:600] for e in said[:19]] + [sentence[:600]],
+                "evidence": [e[:600] for e in said[:20]],
                 "used": is_used,
+                "ablation": sentence[:600],
             }
         )
     found = {d["technique"] for d in detected if d["used"]}

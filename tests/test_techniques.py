@@ -62,7 +62,7 @@ def names(found: dict) -> set[str]:
 
 def evidence(found: dict, technique: str) -> str:
     (entry,) = [d for d in found["detected"] if d["technique"] == technique]
-    return " | ".join(entry["evidence"])
+    return " | ".join([*entry["evidence"], entry["ablation"]])
 
 
 def int8(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
