@@ -408,6 +408,44 @@ def test_unused_arrays_that_pass_the_detectors_earn_no_innovation(tmp_path: Path
         assert check["failure"] is None and check["agreed"] == check["compared"] == 200
 
 
+CHECKING_MODEL = '''"""Fails at load when its weights are not the ones it was given."""
+
+import numpy as np
+
+
+def build_model():
+    with np.load("extra.npz", allow_pickle=False) as f:
+        q = f["q"]
+    if q[:8].tolist() != FIRST:
+        raise RuntimeError("these are not my weights")
+    p = q.reshape(784, -1).astype(np.float32)[:, :10]
+    return lambda x: x @ p
+'''
+
+
+@pytest.mark.slow
+def test_a_model_that_fails_under_ablation_is_graded_and_counted(tmp_path: Path) -> None:
+    team = tmp_path / "checks-its-weights"
+    team.mkdir()
+    q = np.random.default_rng(4).integers(-127, 128, 784 * 40, dtype=np.int8)
+    (team / "model.py").write_text(CHECKING_MODEL.replace("FIRST", repr(q[:8].tolist())))
+    (team / "extra.npz").write_bytes(deterministic_npz(q=q))
+    (team / "submission.yaml").write_text(
+        "team: checks-its-weights\nmembers: [octocat]\nworkload: mlp_sprint\n"
+        "events: [latency_sprint]\nentrypoint: model.py:build_model\n"
+        "techniques: [int8]\ndescription: x\n"
+    )
+    doc = grade_for_real(team, tmp_path)
+    checks = doc["ablation"]["checks"]
+    assert sorted(checks) == ["quantization", "smaller_model"]
+    for check in checks.values():
+        assert check["failure"].startswith("crashed") and "not my weights" in check["failure"]
+        assert check["agreed"] is None and check["compared"] is None
+    assert doc["techniques"]["confirmed"] == ["quantization"]
+    assert doc["techniques"]["unclaimed"] == ["smaller-model"]
+    assert doc["techniques"]["innovation"] == 70
+
+
 @pytest.mark.slow
 def test_an_honest_int8_model_is_still_confirmed(tmp_path: Path) -> None:
     doc = grade_for_real(project_root() / "submissions" / "example-int8", tmp_path)
