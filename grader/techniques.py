@@ -329,7 +329,7 @@ def used(check: dict | None, arrays: list[str]) -> tuple[bool | None, str]:
     Used when the model failed with the arrays shuffled (it read them), or when at most
     :data:`MAX_ABLATED_AGREEMENT` of its answers stayed what they were."""
     if check is None or sorted(check["arrays"]) != sorted(arrays[:MAX_ARRAYS]):
-        return None, "ablation: not checked (graded before the grader ran it): not counted"
+        return None, "ablation: not run on these arrays, so their use is not checked: not counted"
     if check["failure"] is not None:
         return True, (
             f"ablation: with these arrays' values shuffled the model failed"
