@@ -300,6 +300,17 @@ def test_evidence_the_model_does_not_use_earns_nothing(tmp_path: Path) -> None:
     assert used["confirmed"] == ["quantization"] and used["innovation"] == 40
 
 
+def test_the_card_says_why_a_technique_found_does_not_count(tmp_path: Path) -> None:
+    from grader.render import technique_lines
+
+    artifacts = techniques.inspect(folder(tmp_path, **quantized_mlp()))
+    for claimed, start in (["int8"], "claimed, found but not counted"), ([], "found, not claimed"):
+        found = techniques.compare(artifacts, claimed, RULES, PARAMS, used_all(artifacts, 199))
+        (line,) = [x for x in technique_lines(found) if x.startswith("technique quantization")]
+        assert line.startswith(f"technique quantization: {start}"), line
+        assert "199 of 200 answers (100%) stayed the same: the answers do not depend" in line
+
+
 def test_a_model_that_fails_without_its_evidence_uses_it(tmp_path: Path) -> None:
     artifacts = techniques.inspect(folder(tmp_path, **quantized_mlp()))
     ablation = used_all(artifacts)
