@@ -4,4 +4,4 @@ Kept import-free on purpose: the worker child runs ``python -m grader.worker`` a
 not pull the parent's modules (labels, rules, rendering) into the submission's process.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -9,6 +9,7 @@ raise.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from grader import private as sealed
 from grader.config import Rules, Submission, check_submission
 from grader.deform import deform
 from grader.errors import Violation
-from grader.harness import Model, Plan, Progress, Referee, Rejected
+from grader.harness import Measurement, Model, Plan, Progress, Referee, Rejected
 from grader.workloads import as_inputs, get_workload, load_split
 from grader.yamlfile import display_path
 
@@ -137,6 +138,9 @@ def grade(
             doc["private"]["sha256"] = sealed.sealed_entry(rules, workload.dataset)["sha256"]
     # Size and parameters are read here, from the files each child was given: all it could read.
     doc["artifacts"] = techniques.inspect(candidate.folder, candidate.files)
+    parameters = rules.workloads[submission.workload].get("baseline_parameters", 1)
+    evidence = techniques.evidence_arrays(doc["artifacts"], rules, parameters)
+    doc["ablation"] = ablation(referee, candidate, measured, evidence)
     doc["code_quality"] = quality.lint(
         submission.folder, rules, f"{submission.entrypoint_file}:{submission.entrypoint_function}"
     )
@@ -158,6 +162,24 @@ def grade(
         )
     }
     return result.apply_derived(doc, result.derive(doc, rules))
+
+
+def ablation(
+    referee: Referee, candidate: Model, measured: Measurement, evidence: dict[str, list[str]]
+) -> dict:
+    """One untimed child per kind of evidence found, with that evidence's arrays shuffled
+    in its private copy: the answers it gives, against the submission's first answers."""
+    rng = np.random.default_rng(measured.seed)
+    rewrites = {
+        kind: functools.partial(techniques.ablate, arrays=names, rng=rng)
+        for kind, names in evidence.items()
+    }
+    observed = referee.ablate(
+        candidate, rewrites, measured.submission.reference, techniques.ABLATION_SAMPLES
+    )
+    for kind, check in observed["checks"].items():
+        check["arrays"] = evidence[kind][: techniques.MAX_ARRAYS]
+    return observed
 
 
 def private_counts(measured, labels, why_not: str | None) -> dict:

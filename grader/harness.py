@@ -413,6 +413,60 @@ class Referee:
             cache_check=self.cache_check,
         )
 
+    def ablate(
+        self,
+        submission: Model,
+        rewrites: dict[str, Callable[[Path], None]],
+        first: np.ndarray,
+        samples: int,
+    ) -> dict:
+        """Untimed, after the measurement: for each ``rewrites`` entry, one more child of the
+        submission whose private copy that rewrite changed (one technique's evidence arrays
+        shuffled) answers ``samples`` public held-out digits, with noise as every timed
+        presentation, one at a time; its answers are counted against ``first``, the
+        submission's own first-pass answers to them.
+
+        A child that fails (crashes, hangs, answers NaN) is no verdict on the submission:
+        its failure is recorded, as the answers' dependence on the arrays it shows."""
+        n = min(samples, self.public_count)
+        idx = np.sort(self.rng.choice(self.public_count, n, replace=False))
+        checks: dict[str, dict] = {}
+        for kind, rewrite in rewrites.items():
+            agreed = compared = failure = None
+            child = None
+            try:
+                child = spawn(
+                    submission.name, submission.folder, self.plan.limits, None,
+                    self.page_bytes, files=submission.files, prepare=rewrite,
+                )  # fmt: skip
+                self.live = [child]
+                child.send(
+                    {
+                        "op": "load",
+                        "entrypoint_file": submission.entrypoint_file,
+                        "function": submission.function,
+                        "layout_shift": self.layout_shift(),
+                        **({"imports": self.imports} if self.imports else {}),
+                    }
+                )
+                checked_loaded(child, child.receive(self.plan.load_timeout_s))
+                for _ in range(2):  # as a timed child begins: its first calls are decoys
+                    self.block(child, self.decoys(32))
+                _, scores = self.block(child, self.noisy(idx))  # as every presentation
+                known = first[idx] >= 0
+                answers = scores.argmax(axis=1)
+                agreed = int(np.sum(answers[known] == first[idx][known]))
+                compared = int(known.sum())
+            except ChildFailure as exc:
+                failure = f"{exc.code}: {exc.message}"[:300]
+            finally:
+                if child is not None:
+                    child.close()
+                self.live = []
+            checks[kind] = {"agreed": agreed, "compared": compared, "failure": failure}
+            self.progress("checking that the techniques found are used", len(checks), len(rewrites))
+        return {"samples": n, "checks": checks}
+
     def check_answers(self, submission: ModelMeasurement) -> None:
         """Reject a submission whose later answers to a digit do not match its first.
 

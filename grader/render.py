@@ -254,6 +254,7 @@ def technique_lines(found: dict | None) -> list[str]:
     if not found or found.get("detected") is None:
         return []
     evidence = {d["technique"]: d["evidence"] for d in found["detected"]}
+    idle = {d["technique"]: d.get("ablation", "") for d in found["detected"] if not d.get("used")}
 
     def shown(name: str) -> str:
         first, more = evidence[name][0], len(evidence[name]) - 1
@@ -262,7 +263,15 @@ def technique_lines(found: dict | None) -> list[str]:
     lines = [f"technique {t}: claimed and found: {shown(t)}" for t in found["confirmed"]]
     lines += [f"technique {t}: found, not claimed: {shown(t)}" for t in found["unclaimed"]]
     lines += [
-        f"technique {t}: claimed, not found in the weight files" for t in found["unconfirmed"]
+        f"technique {t}: claimed, found but not counted: {shown(t)}; {idle[t]}"
+        if t in idle
+        else f"technique {t}: claimed, not found in the weight files"
+        for t in found["unconfirmed"]
+    ]
+    lines += [
+        f"technique {t}: found, not claimed, not counted: {shown(t)}; {idle[t]}"
+        for t in sorted(idle)
+        if t not in found["unconfirmed"]
     ]
     lines += [
         f"technique {t}: claimed; not visible in weight files, so not checked"

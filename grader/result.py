@@ -293,6 +293,7 @@ def derive(result: dict, rule_set: Rules) -> dict:
         result["submission"].get("techniques_claimed", []),
         rule_set,
         workload.get("baseline_parameters", 1),
+        result.get("ablation"),
     )
     code_quality = quality.score(result.get("code_quality"), rule_set)
     flat = {

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -447,10 +447,13 @@ def spawn(
     page_bytes: int = 1 << 20,
     *,
     files: Iterable[str],
+    prepare: Callable[[Path], None] | None = None,
 ) -> Child:
     """Start a worker in a private copy of ``files`` of ``folder`` and wait for its hello.
 
-    ``page_bytes`` sizes the hand-over page (``handoff.page_bytes``).
+    ``page_bytes`` sizes the hand-over page (``handoff.page_bytes``). ``prepare``, if
+    given, changes the private copy before the child starts (the ablation's shuffled
+    weight files); the submission's own folder is never touched.
 
     The limits are set with prlimit before the child hears about any submission code: the
     worker imports nothing of the submission until it receives "load".
@@ -466,6 +469,8 @@ def spawn(
     workdir = log_dir / "work"
     try:
         private_copy(folder, workdir, files)
+        if prepare is not None:
+            prepare(workdir)
     except OSError as exc:
         remove_tree(log_dir)
         for fd in (to_child_r, to_child_w, from_child_r, from_child_w, page_fd):

@@ -13,10 +13,17 @@ zero-point arrays side by side; pruning by the fraction of exact zeros (beyond t
 rounding to a grid makes); a smaller model (distillation, architecture search) by the
 parameter count against the baseline's; float16 storage by dtype. What the files cannot
 show (fused kernels, caches) is "not checkable".
+
+Arrays in the files are no proof that the model computes with them. :func:`ablate` is the
+third part: the harness runs the submission once more, untimed, per kind of evidence found
+(:func:`evidence_arrays`), from a private copy in which those arrays' values are shuffled;
+the result keeps how many of its answers stayed the same (``ablation``), and
+:func:`compare` counts a technique only where its evidence changed them (:func:`used`).
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
 import zipfile
@@ -37,6 +44,15 @@ MAX_INSPECT_BYTES = 512 * 1024 * 1024  # uncompressed bytes read from a submissi
 MIN_CHANNEL_VALUES = 16  # per channel, for a grid per channel to be evidence
 MAX_CHANNELS = 65_536  # channels looked at one by one
 GRID_TOLERANCE = 1e-3  # of the grid step: float32 rounding of scale * q stays far below
+# The ablation (see ``ablate``): held-out digits a second, untimed child answers with one
+# technique's evidence arrays shuffled, and the most of its answers that may stay the same
+# for the evidence to count as used. Measured here (quick grades, a few seeds): example-int8
+# kept 9-27 of 200, example-cnn-int8 15-25, example-vit-fp16 18-22 (chance is about 10 %:
+# a shuffled model answers near one class); arrays the model never reads keep 200 of 200
+# (the harness rejects a model whose answers to the same digit differ more than 1 % of the
+# time, so an honest one keeps at least about 99 %).
+ABLATION_SAMPLES = 200
+MAX_ABLATED_AGREEMENT = 0.9
 
 
 # -- observation ---------------------------------------------------------------------------------
@@ -240,9 +256,24 @@ def _pruned(array: dict) -> float:
 def detect(artifacts: dict, rules: Rules, baseline_parameters: int) -> dict[str, list[str]]:
     """Each detected kind of evidence (``quantization``, ``pruning``, ``smaller_model``,
     ``float16``) with its evidence, one sentence per array or count."""
+    return {k: said for k, (said, _) in _found(artifacts, rules, baseline_parameters).items()}
+
+
+def evidence_arrays(
+    artifacts: dict, rules: Rules, baseline_parameters: int
+) -> dict[str, list[str]]:
+    """Each detected kind of evidence with the arrays it rests on: what an ablation replaces
+    (the quantized or float16 arrays that make the share, the pruned arrays, and for a
+    smaller model every array of the weight files)."""
+    return {k: names for k, (_, names) in _found(artifacts, rules, baseline_parameters).items()}
+
+
+def _found(
+    artifacts: dict, rules: Rules, baseline_parameters: int
+) -> dict[str, tuple[list[str], list[str]]]:
     limits = rules.detection
     large = [a for a in artifacts["arrays"] if _size(a) >= limits["min_values"]]
-    found: dict[str, list[str]] = {}
+    found: dict[str, tuple[list[str], list[str]]] = {}
 
     total = sum(_size(a) for a in large)
     share = limits["min_share"]
@@ -276,37 +307,77 @@ def detect(artifacts: dict, rules: Rules, baseline_parameters: int) -> dict[str,
                     else ""
                 )
             )
-        found["quantization"] = quantized
+        found["quantization"] = (quantized, [a["name"] for a in ints + grids])
 
     pruned = sum(_pruned(a) for a in large)
     if total and pruned / total >= limits["min_zero_fraction"]:
-        found["pruning"] = [
-            f"{pruned / total:.1%} of the values of the large arrays are zeros beyond what"
-            f" rounding to a grid gives ({pruned:,.0f} of {total:,})"
-        ] + [
-            f"{a['name']}: {a['zeros'] / _size(a):.1%} zeros"
-            for a in large
-            if _pruned(a) / _size(a) >= 0.05
-        ]
+        sparse = [a for a in large if _pruned(a) / _size(a) >= 0.05]
+        found["pruning"] = (
+            [
+                f"{pruned / total:.1%} of the values of the large arrays are zeros beyond what"
+                f" rounding to a grid gives ({pruned:,.0f} of {total:,})"
+            ]
+            + [f"{a['name']}: {a['zeros'] / _size(a):.1%} zeros" for a in sparse],
+            [a["name"] for a in sparse],
+        )
 
     count = parameters(artifacts)
     if count and count / baseline_parameters <= limits["max_parameter_ratio"]:
-        found["smaller_model"] = [
-            f"{count:,} values in the weight files against the baseline's"
-            f" {baseline_parameters:,} ({count / baseline_parameters:.0%})"
-        ]
+        found["smaller_model"] = (
+            [
+                f"{count:,} values in the weight files against the baseline's"
+                f" {baseline_parameters:,} ({count / baseline_parameters:.0%})"
+            ],
+            [a["name"] for a in artifacts["arrays"]],
+        )
 
     halves = [a for a in large if a["dtype"] == "float16"]
     if enough(halves):
-        halves = [f"{a['name']} holds float16 ({_size(a):,} values)" for a in halves]
-        found["float16"] = halves
+        said = [f"{a['name']} holds float16 ({_size(a):,} values)" for a in halves]
+        found["float16"] = (said, [a["name"] for a in halves])
     return found
 
 
+def used(check: dict | None, arrays: list[str]) -> tuple[bool | None, str]:
+    """Whether an ablation (``check``, of exactly ``arrays``) shows the model's answers
+    depending on those arrays, and a sentence saying so. None: not checked.
+
+    Used when the model failed with the arrays shuffled (it read them), or when at most
+    :data:`MAX_ABLATED_AGREEMENT` of its answers stayed what they were."""
+    if check is None or sorted(check["arrays"]) != sorted(arrays[:MAX_ARRAYS]):
+        return None, "ablation: not run on these arrays, so their use is not checked: not counted"
+    if check["failure"] is not None:
+        return True, (
+            f"ablation: with these arrays' values shuffled the model failed"
+            f" ({check['failure'][:200]}): it reads them"
+        )
+    agreed, compared = check["agreed"], check["compared"]
+    if not compared:
+        return None, "ablation: no answers to compare: not counted"
+    share = agreed / compared
+    if share <= MAX_ABLATED_AGREEMENT:
+        return True, (
+            f"ablation: with these arrays' values shuffled, {agreed} of {compared} answers"
+            f" ({share:.0%}) stayed the same: the model uses them"
+        )
+    return False, (
+        f"ablation: with these arrays' values shuffled, {agreed} of {compared} answers"
+        f" ({share:.0%}) stayed the same: the answers do not depend on them, not counted"
+    )
+
+
 def compare(
-    artifacts: dict | None, claimed: list[str], rules: Rules, baseline_parameters: int
+    artifacts: dict | None,
+    claimed: list[str],
+    rules: Rules,
+    baseline_parameters: int,
+    ablation: dict | None = None,
 ) -> dict:
-    """The techniques section of a result: detected (with evidence) against claimed."""
+    """The techniques section of a result: detected (with evidence) against claimed.
+
+    A detected technique counts (confirmed, unclaimed, innovation points) only where its
+    ablation shows the model's answers depend on its evidence; ``ablation`` is the result's
+    observations of those runs (``None``: not run, so nothing counts)."""
     names = rules.technique_names
     canonical = [names.get(c) for c in claimed]
     out: dict = {
@@ -321,13 +392,23 @@ def compare(
     }
     if artifacts is None:
         return out
-    evidence = detect(artifacts, rules, baseline_parameters)
-    detected = [
-        {"technique": name, "evidence": [e[:600] for e in evidence[spec["detect"]][:20]]}
-        for name, spec in rules.techniques.items()
-        if spec["detect"] in evidence
-    ]
-    found = {d["technique"] for d in detected}
+    evidence = _found(artifacts, rules, baseline_parameters)
+    checks = (ablation or {}).get("checks", {})
+    detected = []
+    for name, spec in rules.techniques.items():
+        if spec["detect"] not in evidence:
+            continue
+        said, arrays = evidence[spec["detect"]]
+        is_used, sentence = used(checks.get(spec["detect"]), arrays)
+        detected.append(
+            {
+                "technique": name,
+                "evidence": [e[:600] for e in said[:20]],
+                "used": is_used,
+                "ablation": sentence[:600],
+            }
+        )
+    found = {d["technique"] for d in detected if d["used"]}
     wanted = {c for c in canonical if c and _detect(rules, c) != "none"}
     out["detected"] = detected
     out["confirmed"] = sorted(wanted & found)
@@ -340,3 +421,64 @@ def compare(
 
 def _detect(rules: Rules, technique: str) -> str:
     return rules.techniques[technique]["detect"]
+
+
+# -- ablation --------------------------------------------------------------------------------------
+def ablate(folder: Path, arrays: list[str], rng: np.random.Generator) -> None:
+    """Shuffle, in place, the values of each named array of the weight files in ``folder``
+    (the child's private copy, never the submission's own folder).
+
+    Each array keeps its file, member name, shape and dtype, and even its values, zeros and
+    grid: only their order is drawn at random, so nothing the detectors observe changes
+    and no statistic of the array (sum, range, histogram) tells the copy from the original,
+    while any computation that reads the array meets different numbers. Members not named
+    are copied byte for byte; a member that cannot be read as a plain array is left as it
+    is."""
+    wanted = set(arrays)
+    for path in _weight_files(folder, None):
+        shown = path.relative_to(folder).as_posix()
+        if path.suffix == ".npy":
+            if shown in wanted:
+                _rewrite(path, lambda data: _shuffled(data, rng))
+            continue
+        keys = {n[len(shown) + 1 :] for n in wanted if n.startswith(shown + ":")}
+        if keys:
+            _rewrite(path, lambda data, keys=keys: _shuffled_members(data, keys, rng))
+
+
+def _rewrite(path: Path, change: Callable[[bytes], bytes]) -> None:
+    """Replace a read-only file's bytes; unreadable as NumPy data, it stays as it is."""
+    try:
+        data = change(path.read_bytes())
+    except Exception:
+        return
+    mode = path.stat().st_mode
+    path.chmod(0o600)
+    path.write_bytes(data)
+    path.chmod(mode & 0o777)
+
+
+def _shuffled(data: bytes, rng: np.random.Generator) -> bytes:
+    """An ``.npy`` file's bytes with its array's values in a random order."""
+    array = _read_array(io.BytesIO(data), len(data))
+    shuffled = rng.permutation(array.reshape(-1)).reshape(array.shape)
+    out = io.BytesIO()
+    np.lib.format.write_array(out, shuffled, allow_pickle=False)
+    return out.getvalue()
+
+
+def _shuffled_members(data: bytes, keys: set[str], rng: np.random.Generator) -> bytes:
+    """An ``.npz`` file's bytes with the named members' values shuffled, the others kept."""
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(data)) as zin,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zout,
+    ):
+        if sum(i.file_size for i in zin.infolist()) > MAX_INSPECT_BYTES:
+            raise ValueError("larger than what is inspected")
+        for info in zin.infolist():
+            member = zin.read(info)
+            if info.filename.endswith(".npy") and info.filename[:-4] in keys:
+                member = _shuffled(member, rng)
+            zout.writestr(info.filename, member)
+    return out.getvalue()

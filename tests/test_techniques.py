@@ -7,6 +7,8 @@ the detector must find exactly what the files hold, with evidence naming the arr
 
 from __future__ import annotations
 
+import io
+import json
 import zipfile
 from pathlib import Path
 
@@ -14,7 +16,8 @@ import numpy as np
 import pytest
 
 from grader import rules, techniques
-from grader.config import Rules, load_rules
+from grader.cli import main
+from grader.config import Rules, load_rules, project_root
 from grader.workloads import deterministic_npz, get_workload
 
 RULES = load_rules()
@@ -35,8 +38,22 @@ def folder(tmp_path: Path, **arrays: np.ndarray) -> Path:
 
 
 def detected(tmp_path: Path, claimed: list[str] | None = None, **arrays: np.ndarray) -> dict:
+    """What the files show, each kind's evidence taken as used by the model (an ablation
+    that changed 190 of 200 answers): the detectors alone."""
     artifacts = techniques.inspect(folder(tmp_path, **arrays))
-    return techniques.compare(artifacts, claimed or [], RULES, PARAMS)
+    return techniques.compare(artifacts, claimed or [], RULES, PARAMS, used_all(artifacts))
+
+
+def used_all(artifacts: dict, agreed: int = 10) -> dict:
+    """An ablation of every kind of evidence found, ``agreed`` of 200 answers unchanged."""
+    evidence = techniques.evidence_arrays(artifacts, RULES, PARAMS)
+    return {
+        "samples": 200,
+        "checks": {
+            kind: {"arrays": names, "agreed": agreed, "compared": 200, "failure": None}
+            for kind, names in evidence.items()
+        },
+    }
 
 
 def names(found: dict) -> set[str]:
@@ -45,7 +62,7 @@ def names(found: dict) -> set[str]:
 
 def evidence(found: dict, technique: str) -> str:
     (entry,) = [d for d in found["detected"] if d["technique"] == technique]
-    return " | ".join(entry["evidence"])
+    return " | ".join([*entry["evidence"], entry["ablation"]])
 
 
 def int8(w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -289,3 +306,191 @@ def test_no_parameter_count_without_weights_or_from_a_file_read_in_part(tmp_path
     (team / "broken.npz").write_bytes(b"PK\x03\x04 not a zip")
     seen = techniques.inspect(team)
     assert seen["parameters"] == 16 and techniques.parameters(seen) is None
+
+
+# -- ablation: the answers must depend on the evidence ---------------------------------------------
+def test_evidence_the_model_does_not_use_earns_nothing(tmp_path: Path) -> None:
+    artifacts = techniques.inspect(folder(tmp_path, **quantized_mlp()))
+    unused = techniques.compare(artifacts, ["int8"], RULES, PARAMS, used_all(artifacts, 200))
+    assert [d["used"] for d in unused["detected"]] == [False]
+    assert unused["confirmed"] == [] and unused["unconfirmed"] == ["quantization"]
+    assert unused["unclaimed"] == [] and unused["innovation"] == 0
+    assert "200 of 200 answers (100%) stayed the same" in evidence(unused, "quantization")
+    used = techniques.compare(artifacts, ["int8"], RULES, PARAMS, used_all(artifacts, 180))
+    assert used["confirmed"] == ["quantization"] and used["innovation"] == 40
+
+
+def test_the_card_says_why_a_technique_found_does_not_count(tmp_path: Path) -> None:
+    from grader.render import technique_lines
+
+    artifacts = techniques.inspect(folder(tmp_path, **quantized_mlp()))
+    for claimed, start in (["int8"], "claimed, found but not counted"), ([], "found, not claimed"):
+        found = techniques.compare(artifacts, claimed, RULES, PARAMS, used_all(artifacts, 199))
+        (line,) = [x for x in technique_lines(found) if x.startswith("technique quantization")]
+        assert line.startswith(f"technique quantization: {start}"), line
+        assert "199 of 200 answers (100%) stayed the same: the answers do not depend" in line
+
+
+def test_a_model_that_fails_without_its_evidence_uses_it(tmp_path: Path) -> None:
+    artifacts = techniques.inspect(folder(tmp_path, **quantized_mlp()))
+    ablation = used_all(artifacts)
+    ablation["checks"]["quantization"].update(agreed=None, compared=None, failure="crashed: x")
+    found = techniques.compare(artifacts, [], RULES, PARAMS, ablation)
+    assert found["unclaimed"] == ["quantization"] and found["innovation"] == 40
+    assert "the model failed (crashed: x): it reads them" in evidence(found, "quantization")
+
+
+def test_without_an_ablation_of_those_very_arrays_nothing_counts(tmp_path: Path) -> None:
+    artifacts = techniques.inspect(folder(tmp_path, **quantized_mlp()))
+    other = used_all(artifacts)
+    other["checks"]["quantization"]["arrays"] = ["weights.npz:q1"]  # q2 and q3 not replaced
+    for ablation in (None, {"samples": 0, "checks": {}}, other):
+        found = techniques.compare(artifacts, ["int8"], RULES, PARAMS, ablation)
+        assert [d["used"] for d in found["detected"]] == [None]
+        assert found["confirmed"] == [] and found["innovation"] == 0
+        assert "not checked" in evidence(found, "quantization")
+
+
+def quantized_mlp() -> dict[str, np.ndarray]:
+    arrays = {}
+    for i in (1, 2, 3):
+        w = baseline_weights()
+        arrays[f"q{i}"], arrays[f"scale{i}"] = int8(w[f"w{i}"])
+        arrays[f"b{i}"] = w[f"b{i}"]
+    return arrays
+
+
+def test_ablation_shuffles_only_the_named_arrays_in_the_copy(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    q = rng.integers(-127, 128, (64, 32), dtype=np.int8)
+    keep = rng.standard_normal((8, 3)).astype(np.float32)
+    team = folder(tmp_path, q=q, keep=keep)
+    sub = team / "sub"
+    sub.mkdir()
+    np.save(sub / "half.npy", np.asfortranarray(rng.standard_normal((40, 30)).astype(np.float16)))
+    before = {p: p.read_bytes() for p in (team / "weights.npz", sub / "half.npy")}
+    for path in before:
+        path.chmod(0o444)  # as in the child's private copy
+    techniques.ablate(team, ["weights.npz:q", "sub/half.npy", "absent.npz:x"], rng)
+    with np.load(team / "weights.npz", allow_pickle=False) as f:
+        assert sorted(f.files) == ["keep", "q"]
+        shuffled, kept = f["q"], f["keep"]
+    assert shuffled.dtype == np.int8 and shuffled.shape == q.shape
+    assert not np.array_equal(shuffled, q)
+    assert np.array_equal(np.sort(shuffled, axis=None), np.sort(q, axis=None))
+    assert np.array_equal(kept, keep)
+    half = np.load(sub / "half.npy", allow_pickle=False)
+    original = np.load(io.BytesIO(before[sub / "half.npy"]), allow_pickle=False)
+    assert half.dtype == np.float16 and half.shape == (40, 30)
+    assert not np.array_equal(half, original)
+    assert np.array_equal(np.sort(half, axis=None), np.sort(original, axis=None))
+    assert (sub / "half.npy").stat().st_mode & 0o777 == 0o444
+    # what the detectors observe is the same in the shuffled copy
+    described = {a["name"]: a for a in techniques.inspect(team)["arrays"]}
+    assert described["weights.npz:q"]["distinct"] == techniques.describe("q", q)["distinct"]
+
+
+UNUSED_MODEL = '''"""Innovation for nothing: a model that never reads its weight files, beside
+arrays that pass every detector (int8 zeros, float16 values, few parameters)."""
+
+import numpy as np
+
+P = np.random.default_rng(0).standard_normal((784, 64)).astype(np.float32)
+Q = np.random.default_rng(1).standard_normal((64, 10)).astype(np.float32)
+
+
+def build_model():
+    with np.load("extra.npz", allow_pickle=False) as f:
+        extra = {k: f[k] for k in f.files}  # loaded, summed, never computed with
+    offset = np.float32(extra["q"].astype(np.float32).sum() * 0)
+    return lambda x: np.maximum(x @ P, 0.0) @ Q + offset
+'''
+
+
+@pytest.mark.slow
+def test_unused_arrays_that_pass_the_detectors_earn_no_innovation(tmp_path: Path) -> None:
+    """The attack: every detector fires on arrays the model loads and never computes with;
+    graded for real, the ablation shows its answers unchanged and nothing counts."""
+    team = tmp_path / "unused-arrays"
+    team.mkdir()
+    (team / "model.py").write_text(UNUSED_MODEL)
+    rng = np.random.default_rng(2)
+    (team / "extra.npz").write_bytes(
+        deterministic_npz(
+            q=np.zeros(30_000, dtype=np.int8),
+            h=rng.standard_normal(30_000).astype(np.float16),
+        )
+    )
+    (team / "submission.yaml").write_text(
+        "team: unused-arrays\nmembers: [mallory]\nworkload: mlp_sprint\n"
+        "events: [latency_sprint]\nentrypoint: model.py:build_model\n"
+        "techniques: [int8-quantization, pruning, distillation, fp16]\n"
+        'description: "Arrays for points, never computed with."\n'
+    )
+    doc = grade_for_real(team, tmp_path)
+    found = doc["techniques"]
+    assert {d["technique"] for d in found["detected"]} == {
+        "quantization", "pruning", "smaller-model", "float16"
+    }  # fmt: skip
+    assert [d["used"] for d in found["detected"]] == [False] * 4
+    assert found["confirmed"] == [] and found["unclaimed"] == []
+    assert found["innovation"] == 0
+    for check in doc["ablation"]["checks"].values():
+        assert check["failure"] is None and check["agreed"] == check["compared"] == 200
+
+
+CHECKING_MODEL = '''"""Fails at load when its weights are not the ones it was given."""
+
+import numpy as np
+
+
+def build_model():
+    with np.load("extra.npz", allow_pickle=False) as f:
+        q = f["q"]
+    if q[:8].tolist() != FIRST:
+        raise RuntimeError("these are not my weights")
+    p = q.reshape(784, -1).astype(np.float32)[:, :10]
+    return lambda x: x @ p
+'''
+
+
+@pytest.mark.slow
+def test_a_model_that_fails_under_ablation_is_graded_and_counted(tmp_path: Path) -> None:
+    team = tmp_path / "checks-its-weights"
+    team.mkdir()
+    q = np.random.default_rng(4).integers(-127, 128, 784 * 40, dtype=np.int8)
+    (team / "model.py").write_text(CHECKING_MODEL.replace("FIRST", repr(q[:8].tolist())))
+    (team / "extra.npz").write_bytes(deterministic_npz(q=q))
+    (team / "submission.yaml").write_text(
+        "team: checks-its-weights\nmembers: [octocat]\nworkload: mlp_sprint\n"
+        "events: [latency_sprint]\nentrypoint: model.py:build_model\n"
+        "techniques: [int8]\ndescription: x\n"
+    )
+    doc = grade_for_real(team, tmp_path)
+    checks = doc["ablation"]["checks"]
+    assert sorted(checks) == ["quantization", "smaller_model"]
+    for check in checks.values():
+        assert check["failure"].startswith("crashed") and "not my weights" in check["failure"]
+        assert check["agreed"] is None and check["compared"] is None
+    assert doc["techniques"]["confirmed"] == ["quantization"]
+    assert doc["techniques"]["unclaimed"] == ["smaller-model"]
+    assert doc["techniques"]["innovation"] == 70
+
+
+@pytest.mark.slow
+def test_an_honest_int8_model_is_still_confirmed(tmp_path: Path) -> None:
+    doc = grade_for_real(project_root() / "submissions" / "example-int8", tmp_path)
+    check = doc["ablation"]["checks"]["quantization"]
+    assert check["failure"] is None and check["agreed"] / check["compared"] < 0.2
+    assert doc["techniques"]["confirmed"] == ["quantization"]
+    assert doc["techniques"]["innovation"] == 40
+
+
+def grade_for_real(team: Path, tmp_path: Path) -> dict:
+    out = tmp_path / "result.json"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(["grade", str(team), "--quick", "--seed", "3", "--json", str(out)], stdout, stderr)
+    assert code in (0, 1), stdout.getvalue()[-3000:] + stderr.getvalue()
+    doc = json.loads(out.read_text())
+    assert doc["verdict"]["status"] == "graded", doc["verdict"]
+    return doc
