@@ -187,7 +187,7 @@ def key_for(key_file: Path, root: Path) -> tuple[bytes, bool]:
 
     where = key_file.expanduser().resolve()
     if where.is_relative_to(root.resolve()):
-        raise DataError(
+        raise ConfigError(
             f"{key_file}: the key file is inside the repository ({root}), where a commit "
             "could publish it; keep it outside, e.g. --key-file ~/olympics-private.key"
         )
@@ -196,7 +196,7 @@ def key_for(key_file: Path, root: Path) -> tuple[bytes, bool]:
         try:
             Fernet(key)
         except ValueError:
-            raise DataError(
+            raise ConfigError(
                 f"{key_file}: not a Fernet key (32 url-safe base64 bytes); delete the file to "
                 "have a new key made there, or name another --key-file"
             ) from None
