@@ -206,3 +206,22 @@ def test_a_sealed_course_split_is_graded_in_the_final_phase(
     assert doc["improvements"]["accuracy_split"] == "private"
     assert "the course's own sealed digits" in (tmp_path / "r.md").read_text()
     assert os.environ.get(private.KEY_ENV) is None  # taken out of the environment
+
+
+@pytest.mark.parametrize(
+    ("entry", "kind"),
+    [("kind: bundled}", "}"), ("kind: bundled}", "kind: secret}")],
+    ids=["kind_missing", "kind_unknown"],
+)
+def test_a_sealed_split_must_say_its_kind(tmp_path: Path, entry: str, kind: str) -> None:
+    from grader.errors import ConfigError
+
+    text = (
+        (ROOT / "events.yaml")
+        .read_text()
+        .replace(", " + entry, kind if kind == "}" else ", " + kind)
+    )
+    (tmp_path / "events.yaml").write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        load_rules(tmp_path / "events.yaml")
+    assert any("kind" in str(v) for v in raised.value.violations), raised.value.violations
