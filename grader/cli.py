@@ -499,6 +499,13 @@ def cmd_seal(args: argparse.Namespace, out: Console, err: Console) -> int:
     out.print(
         f"sealed {made['count']} digits ({per_class} a class) into {args.out}", soft_wrap=True
     )
+    fewest, most = min(made["per_class"]), max(made["per_class"])
+    if most > 2 * fewest:
+        out.print(
+            f"note: the classes are uneven ({fewest} to {most} digits): a class with few "
+            "digits weighs little in the accuracy",
+            soft_wrap=True,
+        )
     out.print(
         f"key: {made['key_file']} ("
         + ("a new key, readable by you only" if made["new_key"] else "the key already there")
@@ -507,8 +514,13 @@ def cmd_seal(args: argparse.Namespace, out: Console, err: Console) -> int:
     )
     out.print("\nNext:")
     if file is None:
-        out.print(f"0. move {args.out} into the repository (events.yaml names it by path there)")
-    entry = f"{{file: {file or args.out.name}, sha256: {made['sha256']}, kind: course}}"
+        file = f"data/{dataset}/{args.out.name}"
+        out.print(
+            f"0. move {args.out} into the repository as {file} (events.yaml names it by its "
+            "path there)",
+            soft_wrap=True,
+        )
+    entry = f"{{file: {file}, sha256: {made['sha256']}, kind: course}}"
     out.print(
         f"1. in events.yaml, under datasets.{dataset}, replace the sealed private split:\n"
         f"     sealed:\n       private: {entry}",
