@@ -6,7 +6,7 @@ process left behind, no secret of the grader's environment in any output. Afterw
 normal submission still gets the same numbers.
 
 The grades run three at a time (two of them wait out a timeout): about 50-70 s; one at a
-time the corpus takes about 124 s here for its 38 cases (the sandbox issue asks for under
+time the corpus takes about 124 s here for its 39 cases (the sandbox issue asks for under
 3 minutes).
 """
 
@@ -81,6 +81,8 @@ EXPECTED = {
     "thread-off-the-clock": ("sandbox_violation", ["thread"]),
     # Counted before its own blocks and after load too, not only before the baseline's.
     "thread-between-own-blocks": ("sandbox_violation", ["thread"]),
+    # Gone before the first count: the start itself is refused (the starters are replaced).
+    "thread-in-build": ("sandbox_violation", ["starting a thread"]),
     # Caught by whichever check comes first: its repeats, its first answers to digits new
     # to a later session, or the speed of its reserve rounds (all bad_output).
     "lazy-cache": ("bad_output", ["answered"]),

@@ -6,6 +6,8 @@ before Python 3.13). The grader counted the child's threads only before the base
 blocks; the submission's first probe block is followed by its second, so a thread started
 in the first call and ended in the first call of the second block (the probes are 32
 digits each) was alive only where nothing counted, and would work there off the clock.
+Now the thread starters are replaced (the start is refused), and the count runs before
+every block of either child (tests/test_referee.py checks the count on its own).
 """
 
 import sys
