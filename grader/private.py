@@ -168,13 +168,13 @@ def read_course_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in ("x", "y") if k not in f.files]
             if missing:
-                raise DataError(
+                raise ConfigError(
                     f"{path}: no field {missing[0]!r} (fields: {', '.join(f.files) or 'none'}); "
                     "save the split with np.savez(FILE, x=images, y=labels)"
                 )
             return f["x"], f["y"]
     except (OSError, ValueError, EOFError) as exc:  # not an .npz, unreadable, or pickled
-        raise DataError(
+        raise ConfigError(
             f"{path}: cannot read it as an .npz of arrays ({exc}); save the split with "
             "np.savez(FILE, x=images, y=labels)"
         ) from None
@@ -192,7 +192,13 @@ def key_for(key_file: Path, root: Path) -> tuple[bytes, bool]:
             "could publish it; keep it outside, e.g. --key-file ~/olympics-private.key"
         )
     if where.exists():
-        key = where.read_bytes().strip()
+        try:
+            key = where.read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"{key_file}: cannot read the key ({exc.strerror}); name a key file you can "
+                "read, or a path where none exists yet for a new key"
+            ) from None
         try:
             Fernet(key)
         except ValueError:

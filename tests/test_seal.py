@@ -87,6 +87,24 @@ def test_bad_digits_are_refused_by_file_and_field(tmp_path: Path, case: str, wor
     assert not out.exists() and not key_file.exists()  # nothing written, no key made
 
 
+@pytest.mark.parametrize("what", ["missing_images", "key_file_a_folder", "not_a_key"])
+def test_unreadable_input_is_refused_by_name(tmp_path: Path, what: str) -> None:
+    images = write(tmp_path / "mine.npz", *course_digits())
+    key_file = tmp_path / "k.key"
+    if what == "missing_images":
+        images = tmp_path / "nowhere.npz"
+    elif what == "key_file_a_folder":
+        key_file.mkdir()
+    else:
+        key_file.write_text("hunter2\n")
+    out = tmp_path / "s.fernet"
+    code, stdout, stderr = run("seal", "digits", "--images", str(images), "--out", str(out),
+                               "--key-file", str(key_file))  # fmt: skip
+    assert code == 2, stdout + stderr
+    assert (str(images) if what == "missing_images" else str(key_file)) in stderr
+    assert "Traceback" not in stderr and not out.exists()
+
+
 def test_a_key_file_inside_the_repository_is_refused(tmp_path: Path) -> None:
     images = write(tmp_path / "mine.npz", *course_digits())
     out, key = str(tmp_path / "s.fernet"), str(ROOT / "k.key")
