@@ -6,7 +6,7 @@ process left behind, no secret of the grader's environment in any output. Afterw
 normal submission still gets the same numbers.
 
 The grades run three at a time (two of them wait out a timeout): about 50-70 s; one at a
-time the corpus takes about 124 s here for its 39 cases (the sandbox issue asks for under
+time the corpus takes about 124 s here for its 37 cases (the sandbox issue asks for under
 3 minutes).
 """
 
