@@ -753,7 +753,7 @@ def test_a_thread_alive_only_between_the_childs_own_blocks_is_counted(
     now before every block, the timed child's own included, and at the end."""
     clock, latencies, seen = fake
 
-    def spawn(name, folder, limits, core, page_bytes):
+    def spawn(name, folder, limits, core, page_bytes, *, files):
         kind = ThreadBetweenOwnBlocks if name == "submission" else FakeChild
         child = kind(name, clock, latencies[name], seen[name])
         clock.spawned.append(child)
