@@ -233,6 +233,26 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"whose comment is the sticky one (default: {DEFAULT_BOT})",
     )
 
+    se = sub.add_parser(
+        "seal",
+        help="seal a course's own held-out digits as the private split of the final phase",
+        description="Check a course's own held-out digits (an .npz with x: uint8 (N, 784) and "
+        "y: uint8 labels; no digit of the public splits, every class present), encrypt them "
+        "with the key in --key-file (a new key is written there, readable by you only, if the "
+        "file does not exist; never printed), write the sealed file and print the events.yaml "
+        "entry and where the key goes.",
+    )
+    se.add_argument("name", metavar="WORKLOAD_OR_DATASET", help="e.g. mlp_sprint, or digits")
+    se.add_argument("--images", type=Path, required=True, metavar="FILE", help="the .npz to seal")
+    se.add_argument(
+        "--out", type=Path, required=True, metavar="FILE",
+        help="the sealed file, inside the repository, e.g. data/digits/course.npz.fernet",
+    )  # fmt: skip
+    se.add_argument(
+        "--key-file", type=Path, metavar="FILE",
+        help="the key, outside the repository (default: ~/olympics-private-DATASET.key)",
+    )  # fmt: skip
+
     d = sub.add_parser("data", help="export a workload's training split (never a test split)")
     d.add_argument("workload")
     d.add_argument("--out", type=Path, required=True, metavar="DIR")
@@ -264,6 +284,7 @@ def main(
         "store": cmd_store,
         "plan": cmd_plan,
         "leaderboard": cmd_leaderboard,
+        "seal": cmd_seal,
     }[args.command]
     try:
         return handler(args, out, err)
@@ -456,6 +477,83 @@ def cmd_data(args: argparse.Namespace, out: Console, err: Console) -> int:
     target = export_training(rules, get_workload(rules, args.workload), args.out)
     out.print(f"training split of {args.workload} written to {target}")
     return EXIT_OK
+
+
+def cmd_seal(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from grader import private
+    from grader.config import project_root
+
+    rules = load_rules()
+    root = project_root()
+    dataset = rules.workloads.get(args.name, {}).get("dataset", args.name)
+    if dataset not in rules.datasets or not any(
+        w["dataset"] == dataset for w in rules.workloads.values()
+    ):
+        names = sorted(set(rules.workloads) | set(rules.datasets))
+        raise GraderError(f"unknown workload or dataset {args.name!r}; valid: {', '.join(names)}")
+    key_file = args.key_file or Path(f"~/olympics-private-{dataset}.key")
+    made = private.seal_course_split(rules, dataset, args.images, args.out, key_file, root)
+    target = made["out"].resolve()
+    file = target.relative_to(root.resolve()) if target.is_relative_to(root.resolve()) else None
+    per_class = ", ".join(map(str, made["per_class"]))
+    out.print(
+        f"sealed {made['count']} digits ({per_class} a class) into {args.out}", soft_wrap=True
+    )
+    fewest, most = min(made["per_class"]), max(made["per_class"])
+    if most > 2 * fewest:
+        out.print(
+            f"note: the classes are uneven ({fewest} to {most} digits): a class with few "
+            "digits weighs little in the accuracy",
+            soft_wrap=True,
+        )
+    out.print(
+        f"key: {made['key_file']} ("
+        + ("a new key, readable by you only" if made["new_key"] else "the key already there")
+        + "; never commit it, never paste it anywhere but the secret below)",
+        soft_wrap=True,
+    )
+    out.print("\nNext:")
+    if file is None:
+        file = f"data/{dataset}/{args.out.name}"
+        out.print(
+            f"0. move {args.out} into the repository as {file} (events.yaml names it by its "
+            "path there)",
+            soft_wrap=True,
+        )
+    entry = f"{{file: {file}, sha256: {made['sha256']}, kind: course}}"
+    out.print(
+        f"1. in events.yaml, under datasets.{dataset}, replace the sealed private split:\n"
+        f"     sealed:\n       private: {entry}",
+        soft_wrap=True,
+        markup=False,
+    )
+    environment = leaderboard_environment(root)
+    out.print(
+        f"2. store the key as the secret {private.KEY_ENV} of the GitHub Environment "
+        f"{environment!r} (named by .github/workflows/leaderboard.yml): Settings → "
+        f"Environments → {environment} → Add secret; or\n"
+        f"     gh secret set {private.KEY_ENV} --env {environment} < {made['key_file']}",
+        soft_wrap=True,
+        markup=False,
+    )
+    out.print(
+        "3. commit the sealed file and events.yaml (never the key); with phase: final the "
+        "leaderboard then ranks on the course's own sealed split",
+        soft_wrap=True,
+    )
+    return EXIT_OK
+
+
+def leaderboard_environment(root: Path) -> str:
+    """The GitHub Environment whose secrets the leaderboard workflow's grading job reads."""
+    import re
+
+    try:
+        text = (root / ".github" / "workflows" / "leaderboard.yml").read_text()
+    except OSError:
+        return "olympics-final"
+    found = re.search(r"^\s*environment:\s*([\w.-]+)\s*$", text, re.MULTILINE)
+    return found.group(1) if found else "olympics-final"
 
 
 if __name__ == "__main__":

@@ -136,6 +136,7 @@ def grade(
         doc["private"] = private_counts(measured, private_labels, why_not)
         if private_labels is not None:
             doc["private"]["sha256"] = sealed.sealed_entry(rules, workload.dataset)["sha256"]
+            doc["private"]["kind"] = sealed.kind(rules, workload.dataset)
     # Size and parameters are read here, from the files each child was given: all it could read.
     doc["artifacts"] = techniques.inspect(candidate.folder, candidate.files)
     parameters = rules.workloads[submission.workload].get("baseline_parameters", 1)

@@ -53,8 +53,16 @@ ESCAPE_MODULES = frozenset({"_posixsubprocess"})
 STDLIB_PROBES = ("org", "_sysconfigdata_")
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
 DEVICES = frozenset({"/dev/null", "/dev/urandom", "/dev/random", "/dev/zero"})
-# Modules whose attributes a submission may not change: the clocks, and the worker's own.
-SEALED = ("time",)
+# Modules whose attributes a submission may not change: the clocks, the worker's own, and
+# the thread starters' (see disarm_threads).
+SEALED = ("time", "_thread", "threading")
+# What starts a thread. Before Python 3.13 starting one raises no audit event, and
+# ``sys.modules["_thread"]`` hands the module over without an import to refuse.
+THREAD_STARTERS = (
+    ("_thread", "start_new_thread"), ("_thread", "start_new"),
+    ("_thread", "start_joinable_thread"),
+    ("threading", "_start_new_thread"), ("threading", "_start_joinable_thread"),
+)  # fmt: skip
 
 
 class Guard:
@@ -187,9 +195,32 @@ def seal(report: Callable[[str], None]) -> None:
             module.__class__ = Sealed
 
 
+def disarm_threads(report: Callable[[str], None]) -> None:
+    """Replace every function that starts a thread with one that ends the child.
+
+    A thread that ended before the grader first counted the child's threads in /proc
+    (say, one that looked for a second core, found none and returned) was never seen;
+    this refuses it when it starts, whatever it does next. The count stays: a copy of
+    the module made afresh (``_imp.create_builtin``) would start threads unseen here."""
+
+    def start_thread(*args: object, **kwargs: object) -> None:
+        report(
+            "starting a thread is not allowed in a submission: it would run on between "
+            "the timed blocks, off the clock"
+        )
+
+    for module_name, name in THREAD_STARTERS:
+        module = sys.modules.get(module_name)
+        if module is not None and hasattr(module, name):
+            setattr(module, name, start_thread)
+
+
 def install(folder: str, imports: dict, report: Callable[[str], None]) -> Guard:
+    import threading  # noqa: F401  (loaded now, so that its starters are replaced too)
+
     guard = Guard(folder, imports, report, read_roots())
     sys.addaudithook(guard)
+    disarm_threads(report)
     seal(report)
     return guard
 

@@ -321,10 +321,13 @@ class Referee:
         }
         # The other child is stopped while this one works: nothing it left running (a
         # thread, a timer's signal handler) can take the shared core from the timed one.
+        # Both are counted, the timed one too: a thread it started in its last block would
+        # otherwise work on unseen between two of its own blocks (the order runs S S).
         others = [c for c in self.live if c is not child]
         for other in others:
             other.pause()
-            other.check_threads()
+        for counted in (*others, child):
+            counted.check_threads()
         try:
             elapsed, scores = child.run_block(
                 message, inputs, batch, self.classes, self.plan.block_timeout_s
@@ -652,11 +655,14 @@ class Referee:
                         }
                     )
                     checked_loaded(child, child.receive(self.plan.load_timeout_s))
+                    child.check_threads()  # one started by build_model, before any block
                     res.load_seconds = max(res.load_seconds, time.perf_counter() - t0)
                 if not n:
                     n = self.block_size(children)
                 rounds, reason = self.timed_rounds(k, children, results, n, budget, target_rounds)
                 self.throughput(children, results, n)
+                for child in children:  # one started in the last block, never followed
+                    child.check_threads()
                 for child, res, base in zip(children, results, base_rss, strict=True):
                     res.keep_largest_rss(base, child.peak_rss_bytes())
             return n, rounds, reason

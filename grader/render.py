@@ -158,7 +158,12 @@ def card(result: dict) -> dict:
             ),
         )
     if imp.get("accuracy_split") == "private":
-        out["notes"].append("final phase: accuracy and the scores use the private split")
+        kind = private.get("kind") if private else None
+        out["notes"].append(
+            "final phase: accuracy and the scores use the private split"
+            + {"bundled": " (bundled: public MNIST digits, rebuildable by anyone)",
+               "course": " (the course's own sealed digits)"}.get(kind or "", "")
+        )  # fmt: skip
     elif private and not private["available"]:
         out["notes"].append(f"private split not scored here: {private['reason']}")
     for name in result["submission"]["events"]:

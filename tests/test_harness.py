@@ -655,14 +655,17 @@ def test_correct_model_is_graded_with_the_baselines_accuracy(
     metrics = graded(doc)
     assert exit_code(doc) == 0
     # The same model as the baseline, scored at the same presentation of each digit: the
-    # same answers. The digits are deformed for the grade, so the accuracy is near, not at,
-    # the one recorded on the stored digits (0.943).
+    # same answers, but for a near-tie that another code path's rounding tips (a wrapper's
+    # float32 copies). The digits are deformed for the grade, so the accuracy is near, not
+    # at, the one recorded on the stored digits (0.943).
     baseline_accuracy = rules.workloads["mlp_sprint"]["baseline_accuracy"]
     assert metrics["total"] == TOTAL
-    assert metrics["correct"] == doc["baseline"]["metrics"]["correct"]
+    assert abs(metrics["correct"] - doc["baseline"]["metrics"]["correct"]) <= 2
     assert abs(metrics["accuracy"] - baseline_accuracy) <= 0.02
     assert doc["measurement"]["deformation"] == rules.datasets["digits"]["deform"]
-    assert metrics["batch_agreement"] == 1.0
+    # Batches and single samples carry their own noise, the first pass's too: a near-tie
+    # may tip (0.9948 seen once in 25 grades); the grader's bar is 99 %.
+    assert metrics["batch_agreement"] >= 0.99
     assert len(metrics["latency_samples_ms"]) == doc["measurement"]["rounds"]
     assert all(t > 0 and math.isfinite(t) for t in metrics["latency_samples_ms"])
     assert doc["events"]["latency_sprint"]["qualified"] is True
@@ -919,9 +922,12 @@ def test_honest_models_agree_with_their_first_answers(
     doc = grade(submit(tmp_path, "honest", "def build_model():\n    return mlp\n", header=MLP),
                 rules, plan)  # fmt: skip
     metrics = graded(doc)
-    assert metrics["repeat_agreement"] >= 0.999
-    assert metrics["batch_agreement"] >= 0.999
-    assert doc["baseline"]["metrics"]["repeat_agreement"] >= 0.999
+    # Every presentation has its own noise, the first pass's too, so a near-tie may tip
+    # between two of them: repeats are thousands (0.999 and above here), batches a few
+    # hundred (0.9948 seen once); the grader's bar is 0.99.
+    assert metrics["repeat_agreement"] >= 0.995
+    assert metrics["batch_agreement"] >= 0.99
+    assert doc["baseline"]["metrics"]["repeat_agreement"] >= 0.995
 
 
 SNOOP = """\
@@ -1496,7 +1502,9 @@ def test_a_table_of_the_public_test_digits_finds_none_of_them(
     folder = public_table(tmp_path, rules)
     doc = grade(folder, rules, plan, seed=3)
     metrics = graded(doc)
-    assert metrics["correct"] == doc["baseline"]["metrics"]["correct"]  # no lookup hit
+    # No lookup hit: its network's answers, the baseline's (a near-tie apart); a hit on
+    # every public digit would have corrected all of the network's 57-odd errors.
+    assert abs(metrics["correct"] - doc["baseline"]["metrics"]["correct"]) <= 2
     assert "accuracy_jump" not in {f["id"] for f in doc["flags"]}
     undeformed = copy.deepcopy(rules)
     del undeformed.datasets["digits"]["deform"]

@@ -79,6 +79,10 @@ EXPECTED = {
     "fast-but-wrong": ("bad_output", ["answered the same digits differently"]),
     "cache-answers": ("bad_output", ["seen before"]),
     "thread-off-the-clock": ("sandbox_violation", ["thread"]),
+    # Counted before its own blocks and after load too, not only before the baseline's.
+    "thread-between-own-blocks": ("sandbox_violation", ["thread"]),
+    # Gone before the first count: the start itself is refused (the starters are replaced).
+    "thread-in-build": ("sandbox_violation", ["starting a thread"]),
     # Caught by whichever check comes first: its repeats, its first answers to digits new
     # to a later session, or the speed of its reserve rounds (all bad_output).
     "lazy-cache": ("bad_output", ["answered"]),

@@ -723,3 +723,43 @@ def test_a_quick_grade_of_a_model_slow_over_its_first_rounds_is_not_a_cache(
     costing(monkeypatch, cost)
     for seed in range(20):
         assert measure(QUICK_PLAN, seed)[0].cache_check["judged"]
+
+
+class ThreadBetweenOwnBlocks(FakeChild):
+    """A submission whose thread lives from the end of each of its blocks until the grader
+    next stops it (it has ended by the time a paused child is counted): alive only where
+    the grader moves on to another block of the same child, or stops."""
+
+    threads = 1
+
+    def pause(self) -> None:
+        self.threads = 1
+        super().pause()
+
+    def check_threads(self) -> None:
+        if self.threads > 1:
+            raise self.failure("sandbox_violation", f"{self.name} started a thread")
+
+    def run_block(self, message, inputs, batch, classes, timeout):
+        answer = super().run_block(message, inputs, batch, classes, timeout)
+        self.threads = 2
+        return answer
+
+
+def test_a_thread_alive_only_between_the_childs_own_blocks_is_counted(
+    fake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The grader counted a child's threads only when it stopped it for the other's block;
+    now before every block, the timed child's own included, and at the end."""
+    clock, latencies, seen = fake
+
+    def spawn(name, folder, limits, core, page_bytes, *, files):
+        kind = ThreadBetweenOwnBlocks if name == "submission" else FakeChild
+        child = kind(name, clock, latencies[name], seen[name])
+        clock.spawned.append(child)
+        return child
+
+    monkeypatch.setattr(harness, "spawn", spawn)
+    with pytest.raises(harness.Rejected) as raised:
+        measure()
+    assert raised.value.code == "sandbox_violation" and "thread" in raised.value.message

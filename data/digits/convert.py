@@ -12,8 +12,10 @@ training, 100 public-test and 100 private-test images per class (3,000 / 1,000 /
 sealed (``private.npz.fernet``, encrypted with the key in the given file, which is created
 with a new key, readable by its owner only, if it does not exist): its plaintext never
 touches the disk. Record the printed sha256 under ``datasets.digits.sealed.private`` in
-events.yaml and store the key as the repository secret ``OLYMPICS_PRIVATE_KEY``. A course
-that forks the repository seals the split again with a key of its own.
+events.yaml (``kind: bundled``: these digits are public) and store the key as the secret
+``OLYMPICS_PRIVATE_KEY`` of the leaderboard workflow's GitHub Environment. A course that
+forks the repository seals the split again with a key of its own, or seals its own
+held-out digits instead (``olympics seal``, ``kind: course``).
 """
 
 from __future__ import annotations
