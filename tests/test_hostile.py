@@ -298,9 +298,12 @@ def test_a_normal_submission_after_the_corpus_gets_the_same_numbers(
     after = json.loads(out.read_text())
     golden = result.read_json(ROOT / "tests" / "data" / "result_example_int8.json")
     for side in ("baseline", "optimized"):
-        for metric in ("accuracy", "size_bytes", "parameters"):
+        for metric in ("size_bytes", "parameters"):
             assert after[side]["metrics"][metric] == golden[side]["metrics"][metric], (
                 side,
                 metric,
             )
+        # The grade deforms the digits by its own seed: near the stored digits' accuracy.
+        accuracy = after[side]["metrics"]["accuracy"]
+        assert abs(accuracy - golden[side]["metrics"]["accuracy"]) <= 0.02, (side, accuracy)
     assert after["verdict"]["status"] == "graded"
