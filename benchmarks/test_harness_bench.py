@@ -148,8 +148,8 @@ def residual_of_a_noop(rules, folder, smoke: bool) -> float:
     )  # fmt: skip
     file, function = workload.entrypoint.split(":")
     measured = referee.measure(
-        Model("baseline", workload.baseline, file, function),
-        Model("submission", folder, "model.py", "build_model"),
+        Model("baseline", workload.baseline, file, function, workload.baseline_files),
+        Model("submission", folder, "model.py", "build_model", ("model.py",)),
     )
     base = float(np.median(measured.baseline.latency_samples_s))
     return float(np.median(measured.submission.latency_samples_s)) / base

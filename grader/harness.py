@@ -48,6 +48,13 @@ class Plan:
     max_rounds: int = 60
     block_seconds: float = 0.010  # the slower model's block; the round trip is ~1 % of it
     max_block: int = 2048
+    # The fewest samples a block holds, whatever the probes say (unless the pool cannot give
+    # a session its reserve in blocks that large). A submission sets its block size by how
+    # slowly it answers the untimed probes: with blocks of one, each round of new digits
+    # among the repeats was one digit, about 24 in a grade, few enough to guess at cheaply
+    # within the agreement bar while repeats came from a cache (the red team: 2.2-5.8x,
+    # graded). In blocks of 32 they are hundreds, and they are checked on their own.
+    min_block: int = 32
     calibration_blocks: int = 9  # per child before the timed rounds; then one every round
     throughput_batch: int = 32
     throughput_rounds: int = 4  # per session
@@ -153,6 +160,8 @@ class ModelMeasurement:
     repeats_compared: int = 0
     first_agreed: int = 0
     first_compared: int = 0
+    reserve_agreed: int = 0  # of those, the reserve rounds' (met among the repeats)
+    reserve_compared: int = 0
     batch_agreed: int = 0
     batch_compared: int = 0
     base_rss_bytes: int | None = None
@@ -486,6 +495,8 @@ class Referee:
              "the same image with noise under half a grey level"),
             (submission.first_agreed, submission.first_compared, "first",
              "the same image with noise, met for the first time by a new process"),
+            (submission.reserve_agreed, submission.reserve_compared, "first",
+             "the same image with noise, met for the first time among the repeats"),
             (submission.batch_agreed, submission.batch_compared, "batched",
              "the same image with noise, in a batch"),
         ]  # fmt: skip
@@ -696,7 +707,7 @@ class Referee:
         largest = min(
             self.plan.max_block, schedule.max_block(len(self.pool), self.plan.reserve_rounds)
         )
-        return int(np.clip(n, 1, largest))
+        return int(np.clip(n, min(self.plan.min_block, largest), largest))
 
     def timed_rounds(
         self,
@@ -780,6 +791,8 @@ class Referee:
             results[i].reference[idx[shown.first_pass]] = answers[shown.first_pass]
             first = shown.new & ~shown.first_pass  # a later session's first sightings
             results[i].compare("first", idx[first], answers[first])
+            if shown.role == schedule.FRESH:
+                results[i].compare("reserve", idx[first], answers[first])
             results[i].compare("repeats", idx[~shown.new], answers[~shown.new])
         # The no-op blocks ride along in every round, so that the harness's cost is known
         # as precisely as the models' and drifts with them.

@@ -216,10 +216,11 @@ def card(result: dict) -> dict:
     if imp.get("speedup_measured", 0) > imp["speedup"]:
         lo_new, hi_new = imp["speedup_new_digits_ci95"]
         out["notes"].append(
-            f"speedup held to {imp['speedup']:.3f}×, the upper end of its interval on digits "
-            f"new to the model [{lo_new:.3f}, {hi_new:.3f}]: measured over every round "
-            f"{imp['speedup_measured']:.3f}×, faster on digits it had met (a cache of answers "
-            "counts for nothing)"
+            f"speedup held to {imp['speedup']:.3f}×, the upper end of its interval on the "
+            f"rounds of digits new to the model [{lo_new:.3f}, {hi_new:.3f}] "
+            f"({imp['speedup_measured']:.3f}× over every round): a speedup is published as "
+            "far as digits the model has not met support it, so that answers kept from "
+            "earlier calls count for nothing"
         )
     layers = result.get("sandbox") or {}
     weak = sorted(k for k, v in layers.items() if v.startswith(("unavailable", "off")))

@@ -179,6 +179,11 @@ class Child:
                 self.kill()
                 raise self.failure("timeout", f"{self.name} did not answer in time")
             if select.select([self.from_child], [], [], 0)[0]:
+                if words[index] == value:
+                    # It answered since the counter was read, and what it sent is its
+                    # reply to the block, for the caller: the red team's honest models
+                    # were rejected here ("spoke in the middle of a block"), 1 grade in 6.
+                    return
                 self.receive(timeout=5.0)  # an error message, or EOF: the verdict
                 self.kill()
                 raise self.failure("bad_output", f"{self.name} spoke in the middle of a block")

@@ -105,3 +105,40 @@ def test_the_answer_is_dropped_before_it_is_acknowledged() -> None:
         page.close()
     finally:
         os.close(fd)
+
+
+def test_an_answer_that_lands_while_the_pipe_is_checked_is_not_a_verdict(monkeypatch) -> None:
+    """The red team's false positive (1 honest grade in 6): the parent read the counter
+    (not yet answered), yielded, then found the pipe readable: the child had answered the
+    last sample meanwhile and sent its ordinary 'done'. That is the block's end, not a
+    child speaking in the middle of one."""
+    from types import SimpleNamespace
+
+    from grader import sandbox
+
+    class Words:
+        answered = False
+
+        def __getitem__(self, index: int) -> int:
+            return 7 if self.answered else 6
+
+    words = Words()
+
+    def select(readers, writers, errors, timeout):
+        words.answered = True  # the answer landed, and 'done' is in the pipe
+        return readers, [], []
+
+    monkeypatch.setattr(sandbox.select, "select", select)
+    read, write = os.pipe()
+    os.write(write, b"done")
+    child = sandbox.Child.__new__(sandbox.Child)
+    child.page = SimpleNamespace(words=words)
+    child.from_child = read
+    child.name = "submission"
+    child.kill = lambda: None
+    try:
+        child._await(handoff.ANSWERED, 7, 6, deadline=float("inf"))  # returns: answered
+        assert os.read(read, 4) == b"done"  # left for the caller, who reads the reply
+    finally:
+        os.close(read)
+        os.close(write)

@@ -149,11 +149,27 @@ def tracked_files() -> dict[str, str]:
     return digests
 
 
+def corpus_digests() -> set[str]:
+    return {hashlib.sha256(p.read_bytes()).hexdigest() for p in CORPUS.rglob("*") if p.is_file()}
+
+
 def olympics_temp(scratch: Path) -> set[str]:
     """The children's private copies and logs (sandbox.spawn's mkdtemp), and whatever
-    else was left in the grades' temporary directory or as /tmp/olympics-*."""
+    else was left in the grades' temporary directory or as /tmp/olympics-* holding a file
+    of the corpus (a grader that ignored TMPDIR). Another grade on the machine makes
+    /tmp/olympics-* folders of its own: they are not the corpus's (seen in a fresh-clone
+    run beside other grades: three of them, the test failed)."""
+    ours = corpus_digests()
+
+    def of_the_corpus(folder: Path) -> bool:
+        with contextlib.suppress(OSError):
+            for path in folder.rglob("*"):
+                if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() in ours:
+                    return True
+        return False
+
     return {p.name for p in scratch.iterdir()} | {
-        p.name for p in Path(tempfile.gettempdir()).glob("olympics-*")
+        p.name for p in Path(tempfile.gettempdir()).glob("olympics-*") if of_the_corpus(p)
     }
 
 

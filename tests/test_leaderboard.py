@@ -562,3 +562,34 @@ def test_a_cache_from_other_dependencies_is_ignored(
     assert store.load_cache(root, RULES)[0]
     monkeypatch.setattr(dependencies, "fingerprint", lambda: "f" * 64)
     assert store.load_cache(root, RULES) == ({}, {})
+
+
+def test_the_committed_leaderboard_is_made_from_the_committed_results(tmp_path: Path) -> None:
+    """leaderboard.md as committed shows every workload's table and chart, made from the
+    example submissions' stored grades (results/), and regenerates to the same bytes where
+    those grades are current. They are stale on a machine whose runtime dependencies differ
+    (another Python takes other locked versions): there the leaderboard lists them apart,
+    and --check says the committed one is stale, as it must."""
+    root = RULES.path.parent
+    entries = store.latest(root / "results", RULES, cache=False)
+    assert {e.workload for e in entries} == set(RULES.workloads)
+    assert all(e.doc["verdict"]["status"] == "graded" for e in entries)
+    for entry in entries:
+        team = root / "submissions" / entry.team
+        assert entry.doc["submission"]["content_sha256"] == result.content_sha256(team)
+        assert entry.doc["system"]["cpu_model"]  # where it was measured
+    committed = (root / "leaderboard.md").read_text()
+    stale = {e.stale for e in entries if e.stale}
+    out = tmp_path / "leaderboard.md"
+    code, text, _ = run("leaderboard", "--results-dir", str(root / "results"), "--out", str(out))
+    assert code == 0, text
+    if not stale:
+        assert out.read_text() == committed
+        for workload in RULES.workloads:
+            assert f"## {workload}" in committed and f"leaderboard-{workload}.svg" in committed
+            assert (root / f"leaderboard-{workload}.svg").read_bytes() == (
+                tmp_path / f"leaderboard-{workload}.svg"
+            ).read_bytes()
+    else:
+        assert all("runtime dependencies" in why for why in stale), stale
+        assert out.read_text() != committed

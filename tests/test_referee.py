@@ -648,7 +648,7 @@ def test_a_later_session_runs_all_its_rounds_whatever_the_submission_spends(
     costing(monkeypatch, lambda child, inputs: np.full(len(inputs), 100.0))  # 1 ms a sample
     plan = dataclasses.replace(TAIL_PLAN, sessions=3, time_budget_s=0.3)  # 0.1 s a session
     m, _ = measure(plan)
-    assert m.block_size == 1
+    assert m.block_size == plan.min_block  # the fewest a block holds
     assert len(set(np.bincount(m.session_of_round))) == 1  # every session as long
     with pytest.raises(harness.Rejected, match="took more than") as e:
         measure(dataclasses.replace(plan, grade_timeout_s=0.5))
@@ -763,3 +763,33 @@ def test_a_thread_alive_only_between_the_childs_own_blocks_is_counted(
     with pytest.raises(harness.Rejected) as raised:
         measure()
     assert raised.value.code == "sandbox_violation" and "thread" in raised.value.message
+
+
+def test_slow_probes_cannot_make_blocks_of_one(fake, monkeypatch) -> None:
+    """The red team sized its own blocks: 8.5 ms on each untimed probe call gave blocks of
+    one sample, and so rounds of new digits of one digit each, few enough to guess at.
+    A block holds at least ``min_block`` samples whatever the probes say."""
+
+    def cost(child, inputs):
+        calls = child.__dict__.get("calls", 0)
+        child.calls = calls + len(inputs)
+        return np.full(len(inputs), 500.0 if calls < 64 else 1.0)  # only the probes slow
+
+    costing(monkeypatch, cost)
+    m, _ = measure(TAIL_PLAN)
+    assert m.block_size == TAIL_PLAN.min_block == 32
+
+
+def test_guesses_at_the_digits_met_among_the_repeats_are_checked_on_their_own() -> None:
+    """The red team's guesser answered the reserve rounds' digits by a cheap guess (80 %
+    right) and everything else honestly: a few dozen wrong answers among a grade's
+    thousands of first sightings pass the 99 % bar, but not among the reserve's own."""
+    images, labels = images_and_labels()
+    referee = Referee(images, labels, 10, PLAN, seed=1)
+    m = harness.ModelMeasurement(repeats_agreed=5000, repeats_compared=5000)
+    m.first_agreed, m.first_compared = 2000 - 20, 2000  # 99 %: passes as a whole
+    m.reserve_agreed, m.reserve_compared = 650 - 20, 650  # 96.9 %: not on its own
+    with pytest.raises(harness.Rejected, match="met for the first time among the repeats"):
+        referee.check_answers(m)
+    m.reserve_agreed = 650 - 3  # an honest model's near-ties
+    referee.check_answers(m)
