@@ -577,7 +577,7 @@ def test_the_committed_leaderboard_is_made_from_the_committed_results(tmp_path: 
     for entry in entries:
         team = root / "submissions" / entry.team
         assert entry.doc["submission"]["content_sha256"] == result.content_sha256(team)
-        assert result.read_json(entry.path)["system"]["cpu_model"]  # where it was measured
+        assert result.read_json(Path(entry.path))["system"]["cpu_model"]  # where measured
     committed = (root / "leaderboard.md").read_text()
     stale = {e.stale for e in entries if e.stale}
     out = tmp_path / "leaderboard.md"
