@@ -152,8 +152,15 @@ def derive_model(metrics: dict) -> dict:
         "accuracy_ci95": [low, high],
         "latency_ms": stats.summarize(samples),
         "throughput_sps": stats.median(tput) if tput else None,
-        "size_bytes": sum(metrics["files"].values()),
+        "size_bytes": model_size(metrics["files"]),
     }
+
+
+def model_size(files: dict[str, int]) -> int:
+    """A model's size: every byte it can read, its files' contents and their paths (a model
+    can list its copy, so its file names are bytes it can read: some 50 kB within the
+    folder's caps, which a model could have spelt its weights in)."""
+    return sum(files.values()) + sum(len(name.encode()) for name in files)
 
 
 def session_ratios(

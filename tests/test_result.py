@@ -537,3 +537,12 @@ def test_the_size_is_the_files_given_and_no_other(tmp_path: Path) -> None:
     for name, size in {"model.py": 10, "lib/x.py": 5, "README.md": 1000}.items():
         (tmp_path / name).write_bytes(b"x" * size)
     assert result.model_files(tmp_path, ("model.py", "lib/x.py")) == {"lib/x.py": 5, "model.py": 10}
+
+
+def test_a_models_size_counts_its_paths_too() -> None:
+    """A model can list its copy: its file names are bytes it reads, which could spell out
+    weights (some 50 kB within the caps). They count in its size."""
+    plain = {"model.py": 1000, "weights.npz": 5000}
+    spelt = {"model.py": 1000, "weights.npz": 5000, "a" * 200 + ".py": 0}
+    assert result.model_size(plain) == 6000 + len("model.py") + len("weights.npz")
+    assert result.model_size(spelt) == result.model_size(plain) + 203
