@@ -77,8 +77,11 @@ class Plan:
     # submissions and baselines here agree on 99.89-100 %; a model honest only where it
     # can tell it is scored does not, nor one that guesses at digits it has not met and
     # keeps the guess. A share below this one is rejected once it is significantly below
-    # (a one-sided binomial test at AGREEMENT_P_VALUE). What a model could gain by
-    # answering the rest fast and wrong is at most this share's complement of its compute.
+    # (a one-sided binomial test at AGREEMENT_P_VALUE). The slack is not a bound on compute
+    # saved: a cheap guesser that answers only where it is sure (44-67 % of new digits in
+    # the red team's replay, about 1 % of them wrong) passes, and its speed is then that of
+    # the honest cascade of the same parts (guess where sure, compute elsewhere), which
+    # publishes as much (1.13-1.30x against the attack's 1.13-1.18x).
     min_repeat_agreement: float = 0.99
     # How much faster (relative to the baseline) repeated digits may be answered than new
     # ones before a significant difference is taken for a cache of answers.
