@@ -793,3 +793,28 @@ def test_guesses_at_the_digits_met_among_the_repeats_are_checked_on_their_own() 
         referee.check_answers(m)
     m.reserve_agreed = 650 - 3  # an honest model's near-ties
     referee.check_answers(m)
+
+
+@pytest.mark.parametrize(("cached_cost", "rejected"), [(0.8, False), (0.6, True)])
+def test_a_cache_is_rejected_when_its_gain_is_material_and_held_either_way(
+    fake, monkeypatch, cached_cost, rejected
+) -> None:
+    """Repeats at 0.8 of the cost (1.25x, under the 1.5x the check rejects at) are a
+    significant gain, but not rejected: the honest example's own rounds showed 1.10x at
+    p = 0.0002 once in 200 grades on a busy machine. What such a cache publishes is held
+    to the new digits' interval, so it earns nothing it did not compute. At 0.6 (1.67x)
+    the check rejects it."""
+    costing(monkeypatch, cache(cached_cost))
+    if rejected:
+        with pytest.raises(harness.Rejected, match="seen before"):
+            measure(TAIL_PLAN)
+        return
+    m, _ = measure(TAIL_PLAN)
+    check = m.cache_check
+    assert check["judged"] and check["p_value"] < harness.CACHE_P_VALUE
+    assert 1.15 < check["gain"] < 1 + TAIL_PLAN.max_repeat_gain
+    _, latencies, _ = fake
+    honest = latencies["baseline"] / latencies["submission"]
+    speedup, held = published(m)
+    assert held["speedup_measured"] > 1.1 * honest
+    assert speedup == held["speedup_new_digits_ci95"][1] <= 1.05 * honest
