@@ -84,11 +84,11 @@ class Plan:
     # publishes as much (1.13-1.30x against the attack's 1.13-1.18x).
     min_repeat_agreement: float = 0.99
     # How much faster (relative to the baseline) repeated digits may be answered than new
-    # ones before a significant difference is taken for a cache of answers. The published
-    # speedup is held to the new digits' interval whatever this check says, so a cache that
-    # gains less than this earns nothing it does not compute: rejecting it would only deter,
-    # and at 10 % the honest example was rejected in 1 of 200 full grades on a busy machine
-    # (1.10x, p = 0.0002). The caches this check is for gain several times over (4.9-6.3x).
+    # ones before a significant difference is taken for a cache of answers. Whatever this
+    # check says, the published speedup is held to the upper end of the new digits'
+    # interval, which bounds what a smaller cache publishes; a tighter bound would protect
+    # no score and rejected honest grades (at 10 %: the honest example in 1 of 200 full
+    # grades on a busy machine, 1.10x at p = 0.0002). Caches gain several times (4.9-6.3x).
     max_repeat_gain: float = 0.5
     # Per session: rounds of digits kept back and first shown at random places among all
     # its rounds after the main digits (see grader/schedule.py), and how many rounds at
