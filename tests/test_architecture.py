@@ -1,0 +1,132 @@
+"""The architecture as a checked contract: import-linter reads every import of ``grader/``,
+lazy ones inside functions included, against the contracts of ``pyproject.toml``
+(``[tool.importlinter]``; README, Development). Offline: nothing is fetched or run but
+import-linter on the source files. A contract that no longer holds fails here with
+import-linter's own report (the chain of imports, with line numbers); each contract is shown
+to fail on a copy of the package with one import added."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: tomli comes with pytest there
+    import tomli as tomllib
+
+from grader.config import project_root
+
+ROOT = project_root()
+CONFIG = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+    "importlinter"
+]
+CONTRACTS = {contract["id"]: contract for contract in CONFIG["contracts"]}
+# import-linter's report: one line per contract, "<name> KEPT" or "<name> BROKEN"
+STATUS = re.compile(r"^(?P<name>.+) (?P<status>KEPT|BROKEN)\b", re.MULTILINE)
+
+
+def lint_imports(cwd: Path) -> subprocess.CompletedProcess:
+    """``lint-imports`` on the package found from ``cwd``, with this repository's contracts."""
+    if sys.version_info < (3, 11):
+        pytest.skip("import-linter needs Python >= 3.11 (the lock installs it there)")
+    try:
+        importlib.metadata.version("import-linter")
+    except importlib.metadata.PackageNotFoundError:
+        if os.environ.get("CI"):
+            pytest.fail("import-linter is not installed: .ci/run installs the lock")
+        pytest.skip("import-linter is not installed (the README's commands install the lock)")
+    command = "from importlinter.cli import lint_imports_command as c; c(prog_name='lint-imports')"
+    config = str(ROOT / "pyproject.toml")
+    return subprocess.run(
+        # no cache: it would be written into cwd
+        [sys.executable, "-c", command, "--config", config, "--no-cache", "--no-logo"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def statuses(report: str) -> dict[str, str]:
+    """Each contract's id and KEPT or BROKEN, from import-linter's report."""
+    by_name = {contract["name"]: id_ for id_, contract in CONTRACTS.items()}
+    return {by_name[m["name"]]: m["status"] for m in STATUS.finditer(report)}
+
+
+def test_the_contracts_are_kept() -> None:
+    done = lint_imports(ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert statuses(done.stdout) == dict.fromkeys(CONTRACTS, "KEPT"), done.stdout
+
+
+# -- each contract can fail ---------------------------------------------------------------------
+LAZY = "\n\ndef _added_for_the_test() -> None:\n    {}\n"
+BREAKS = {
+    # a child-side module reaching the parent, lazily (inside a function) as a loophole would
+    "child-imports-harness": ("wire.py", LAZY.format("from grader import harness"), "child"),
+    "child-imports-yaml": ("guard.py", "\nimport yaml\n", "child-packages"),
+    "root-imports-cli": ("__init__.py", "\nfrom grader import cli\n", "root"),
+    "lower-layer-imports-higher": (
+        "result.py",
+        LAZY.format("from grader import store"),
+        "layers",
+    ),
+    "siblings-import-each-other": ("grade.py", "\nfrom grader import chart\n", "layers"),
+    "module-without-a-layer": ("inputs.py", '"""A module no layer names."""\n', "layers"),
+    "stats-imports-errors": ("stats.py", "\nfrom grader import errors\n", "stats"),
+    "pygithub-outside-github": ("comment.py", "\nimport github\n", "pygithub"),
+}
+
+
+@pytest.mark.parametrize(("module", "added", "contract"), BREAKS.values(), ids=BREAKS)
+def test_a_contract_fails_when_an_import_breaks_it(
+    tmp_path: Path, module: str, added: str, contract: str
+) -> None:
+    shutil.copytree(ROOT / "grader", tmp_path / "grader", ignore=shutil.ignore_patterns("*.pyc"))
+    path = tmp_path / "grader" / module
+    with path.open("a", encoding="utf-8") as file:
+        file.write(added)
+    done = lint_imports(tmp_path)  # the copy comes first on sys.path there
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert statuses(done.stdout)[contract] == "BROKEN", done.stdout
+    shown = f"grader.{path.stem}" if module != "__init__.py" else "grader"
+    assert shown in done.stdout.split("Broken contracts", 1)[1], done.stdout
+
+
+# -- the contracts agree with each other and with pyproject.toml ---------------------------------
+def test_the_layers_leave_exactly_the_child_side_to_the_child_contracts() -> None:
+    child = set(CONTRACTS["child"]["source_modules"])
+    left = {f"grader.{m}" for m in CONTRACTS["layers"]["exhaustive_ignores"]}
+    assert left == child, "pyproject.toml: the layers' exhaustive_ignores are not the child side"
+    assert set(CONTRACTS["child-packages"]["source_modules"]) == child, (
+        "pyproject.toml: the two child contracts name different source_modules"
+    )
+
+
+def test_the_child_packages_contract_names_every_declared_third_party_package() -> None:
+    """Every top-level module installed by a runtime dependency or the github extra, NumPy's
+    aside, is forbidden to the child: a dependency added later is not forgotten."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    declared = pyproject["dependencies"] + pyproject["optional-dependencies"]["github"]
+    names = {canonicalize_name(Requirement(r).name) for r in declared} - {"numpy"}
+    installs: dict[str, set[str]] = {}
+    for top, distributions in importlib.metadata.packages_distributions().items():
+        for distribution in distributions:
+            installs.setdefault(canonicalize_name(distribution), set()).add(top)
+    assert names <= installs.keys(), f"not installed: {sorted(names - installs.keys())}"
+    wanted = {top for n in names for top in installs[n] if not top.startswith("_")}
+    missing = wanted - set(CONTRACTS["child-packages"]["forbidden_modules"])
+    assert not missing, (
+        f"pyproject.toml: add {sorted(missing)} to child-packages' forbidden_modules"
+    )
