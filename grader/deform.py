@@ -3,8 +3,8 @@
 Every held-out digit of the bundled data is public (README, "Data"), so a submission could
 carry a table of them, keyed on their pixels, and look answers up instead of computing
 them: the noise under half a grey level that every presentation carries leaves a
-binarised image intact. A table keyed on the public test digits answered every timed
-sample, new or repeated, from memory (5x, accuracy 1.0: the issue's red team). So before
+binarised image intact. A table keyed on the undeformed public test digits answers every
+timed sample, new or repeated, from memory (5x, accuracy 1.0). So before
 the referee sees them, each held-out image is moved by a small affine map drawn per grade
 from the grade's seed: shifted by up to ``shift_px`` each way, turned by up to
 ``rotate_deg``, scaled by up to ``scale``, resampled bilinearly about the image's centre

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-# The command line's exit codes (SPEC §6); a GraderError carries its own (2, or 3).
+# The command line's exit codes (docs/DESIGN.md, Verdicts and exit codes); a GraderError
+# carries its own (2, or 3).
 # EXIT_FAILED: the grader itself could not finish a grade (never a verdict on the code).
 EXIT_OK, EXIT_RULES, EXIT_REJECTED, EXIT_FAILED = 0, 1, 2, 3
 

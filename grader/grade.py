@@ -270,7 +270,8 @@ def rejected(team: str, violations: list[Violation], code: str) -> dict:
 
 
 def exit_code(doc: dict) -> int:
-    """SPEC §6: 0 graded and every rule met, 1 graded with a rule not met, 2 rejected."""
+    """0 graded and every rule met, 1 graded with a rule not met, 2 rejected
+    (docs/DESIGN.md, Verdicts and exit codes)."""
     if doc["verdict"]["status"] != "graded":
         return 2
     return 0 if result.qualified_everywhere(doc) else 1

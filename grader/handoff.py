@@ -6,7 +6,7 @@ scores back and sets its own counter to say *answered*; only then does the paren
 scores out and write sample k+1 over sample k. So the next sample exists nowhere the child
 can reach (not in a pipe, not in its memory) until the current one is answered, whatever
 the child's code does, and the block's clock runs in the parent from the first release to
-the last answer: the pipe's wake-ups stay outside it (SPEC §4).
+the last answer: the pipe's wake-ups stay outside it (docs/DESIGN.md, Measurement).
 
 Both sides spin on the counters (one core each when the machine has two, see
 ``harness.pick_cores``), then yield the core: on one core the other side must get to run.

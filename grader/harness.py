@@ -4,7 +4,8 @@ The baseline and the submission each run in a worker child of their own. Each ti
 *block* of distinct samples is ordered over the pipe and then handed to the child's loop
 one sample (or batch) at a time through a shared page, the next only once the current one
 is answered (``handoff``); the clock runs from the first release to the last answer, and
-the loop's own cost is calibrated with a no-op model and subtracted (SPEC §4).
+the loop's own cost is calibrated with a no-op model and subtracted
+(docs/DESIGN.md, Measurement).
 Rounds alternate A B, B A, … on the same inputs, so that each round yields one paired
 ratio of per-sample latencies; the speedup is the median of those ratios.
 
@@ -51,9 +52,9 @@ class Plan:
     # The fewest samples a block holds, whatever the probes say (unless the pool cannot give
     # a session its reserve in blocks that large). A submission sets its block size by how
     # slowly it answers the untimed probes: with blocks of one, each round of new digits
-    # among the repeats was one digit, about 24 in a grade, few enough to guess at cheaply
-    # within the agreement bar while repeats came from a cache (the red team: 2.2-5.8x,
-    # graded). In blocks of 32 they are hundreds, and they are checked on their own.
+    # among the repeats is one digit, about 24 in a grade, few enough to guess at cheaply
+    # within the agreement bar while repeats come from a cache (such a model graded
+    # 2.2-5.8x). In blocks of 32 they are hundreds, and they are checked on their own.
     min_block: int = 32
     calibration_blocks: int = 9  # per child before the timed rounds; then one every round
     throughput_batch: int = 32
@@ -78,10 +79,10 @@ class Plan:
     # can tell it is scored does not, nor one that guesses at digits it has not met and
     # keeps the guess. A share below this one is rejected once it is significantly below
     # (a one-sided binomial test at AGREEMENT_P_VALUE). The slack is not a bound on compute
-    # saved: a cheap guesser that answers only where it is sure (44-67 % of new digits in
-    # the red team's replay, about 1 % of them wrong) passes, and its speed is then that of
-    # the honest cascade of the same parts (guess where sure, compute elsewhere), which
-    # publishes as much (1.13-1.30x against the attack's 1.13-1.18x).
+    # saved: a cheap guesser that answers only where it is sure (44-67 % of new digits,
+    # about 1 % of them wrong, in a replay) passes, and its speed is then that of the
+    # honest cascade of the same parts (guess where sure, compute elsewhere), which
+    # publishes as much (1.13-1.30x against the guesser's 1.13-1.18x).
     min_repeat_agreement: float = 0.99
     # How much faster (relative to the baseline) repeated digits may be answered than new
     # ones before a significant difference is taken for a cache of answers. Whatever this
@@ -114,8 +115,8 @@ QUICK = Plan(
 MIN_LATENCY_S = 1e-8  # floor for a calibrated latency: below this the clock cannot tell
 MIN_FRESH_ROUNDS = 3  # rounds of new digits needed before caching is judged at the end
 # ... and before a grade's last session: judged on a few rounds, a model whose speed
-# depends on the digit was rejected as a cache (the reviewer: 10 % of grades, nearly all
-# right after the second session with 3 reserve rounds; 0 of 300 judged once at the end).
+# depends on the digit is taken for a cache (10 % of grades, nearly all right after the
+# second session with 3 reserve rounds; 0 of 300 judged once at the end).
 MIN_EARLY_FRESH_ROUNDS = 12
 CACHE_P_VALUE = 1e-3  # repeated rounds faster than new ones at this significance: a cache
 AGREEMENT_P_VALUE = 1e-3  # agreement below the least share at this significance: rejected
@@ -569,7 +570,7 @@ class Referee:
         # rejected honest grades on a busy machine (1.79x and 1.94x, seen). What a cache
         # that escapes it could gain is held by the speedup's cap at the new digits'
         # interval (result.new_digit_bound), which also covers a cache on part of the
-        # repeats, ranked to stay under the test (a reviewer's rank split: p about 0.01).
+        # repeats, ranked to stay under the test (p about 0.01: docs/DESIGN.md, Caching check).
         bound = 1 + self.plan.max_repeat_gain
         if gain < 1 / bound and p_reverse < CACHE_P_VALUE:
             # An honest model is as fast on both; one that knows a new digit when it meets
@@ -869,7 +870,7 @@ def pick_cores() -> tuple[int | None, int | None]:
     """One core for the parent and one shared by both children, where there are two.
 
     Measured here: pinned, identical models came out 0.999 with a CV of 0.56 %;
-    unpinned, 0.973 with a CV of 7.4 % (SPEC §4).
+    unpinned, 0.973 with a CV of 7.4 % (docs/DESIGN.md, Measurement).
     """
     try:
         cores = sorted(os.sched_getaffinity(0))

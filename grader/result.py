@@ -36,7 +36,7 @@ MAX_RESULT_BYTES = 8 * 1024 * 1024
 
 # -- observations -----------------------------------------------------------------------------
 def model_files(folder: Path, files: Iterable[str]) -> dict[str, int]:
-    """Bytes on disk of each of the model's ``files`` (SPEC §4: code and weights).
+    """Bytes on disk of each of the model's ``files`` (docs/DESIGN.md, Owners of the numbers).
 
     ``files`` are exactly what its process gets in its private copy, the only files it can
     read (``static.model_files`` for a submission, the workload's ``baseline_files`` for a
@@ -184,13 +184,13 @@ def session_ratios(
 def speedup_estimate(groups: np.ndarray) -> tuple[float, list[float], float, float]:
     """Speedup, 95 % interval and one-sided p-values (faster, slower) from session groups.
 
-    The speedup is the median of all ABBA ratios (SPEC §4). The p-values come from a
-    two-stage bootstrap (sessions, then rounds): robust to one odd session, since the
-    pooled median hardly moves. The interval is the bootstrap's percentile interval,
-    widened where need be to Student's t interval of the session medians: with a few
-    sessions the bootstrap alone sees too little of their spread, and fresh processes of
-    the same model differ by about ±1 % here. One session (``--quick``) can only speak
-    for itself: the bootstrap alone.
+    The speedup is the median of all ABBA ratios (docs/DESIGN.md, Statistics). The p-values
+    come from a two-stage bootstrap (sessions, then rounds): robust to one odd session,
+    since the pooled median hardly moves. The interval is the bootstrap's percentile
+    interval, widened where need be to Student's t interval of the session medians: with a
+    few sessions the bootstrap alone sees too little of their spread, and fresh processes of
+    the same model differ by about ±1 % here. One session (``--quick``) can only speak for
+    itself: the bootstrap alone.
     """
     speedup = stats.median(groups.ravel())
     replicates = stats.grouped_bootstrap(groups)

@@ -16,7 +16,7 @@ from grader.config import Rules
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
 
 # Metrics that are a measurement of something that exists: NaN, infinite, zero or negative
-# never qualifies (SPEC §2 boundaries).
+# never qualifies (docs/DESIGN.md, Rules and scoring).
 POSITIVE = frozenset(
     {"latency_ms", "size_bytes", "speedup", "compression_ratio", "efficiency", "accuracy"}
 )

@@ -181,8 +181,8 @@ class Child:
             if select.select([self.from_child], [], [], 0)[0]:
                 if words[index] == value:
                     # It answered since the counter was read, and what it sent is its
-                    # reply to the block, for the caller: the red team's honest models
-                    # were rejected here ("spoke in the middle of a block"), 1 grade in 6.
+                    # reply to the block, for the caller. Rejecting it here ("spoke in
+                    # the middle of a block") rejected 1 honest grade in 6.
                     return
                 self.receive(timeout=5.0)  # an error message, or EOF: the verdict
                 self.kill()

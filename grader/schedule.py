@@ -131,8 +131,9 @@ def session(
     The session runs at least ``least`` rounds and at most ``cap``: ``target`` (the first
     session's count) for the later ones. The reserve rounds are placed at random anywhere
     after the main digits up to ``cap``, so that no round is known to be safe to answer
-    from a cache (a model can count its calls: counting told it where a window that ended
-    early left the rest of the session unchecked, as the reviewer's attack did, 4.7-8x)."""
+    from a cache (a model can count its calls: were the reserve confined to a window that
+    ended early, counting would tell it where the rest of the session goes unchecked, and a
+    cache there gains 4.7-8x)."""
     # How many reserve rounds: drawn, from half to all of ``reserve_rounds`` (as many as
     # fit), so that a model that has met some cannot tell whether more will come.
     fit = min(reserve_rounds, max(0, (len(pool) - 1) // n))

@@ -3,7 +3,7 @@
 The changes come from git (``git diff --raw -z -M base...head``: what the PR adds on top of
 the point where it left the base branch, as GitHub shows it). Each rule broken is a
 :class:`Violation` naming the offending path; the CLI turns any into ``scope_violation``
-(SPEC §5, threat 7).
+(SECURITY.md, threat 7).
 
 The team is known from the folder. Whose the folder is comes from ``members`` in its
 ``submission.yaml``: on the base branch for a folder that already exists (a PR cannot add its

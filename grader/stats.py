@@ -5,8 +5,8 @@ can be recomputed from the stored samples (``olympics validate`` does exactly th
 array-likes of floats; outputs are plain Python numbers, ready for ``json.dump``.
 
 The speedup of a submission is the median of the order-balanced (ABBA) ratios of interleaved
-rounds (SPEC §4), with a two-stage (sessions, then rounds) percentile-bootstrap 95 % interval
-and one-sided bootstrap p-values.
+rounds, with a two-stage (sessions, then rounds) percentile-bootstrap 95 % interval and
+one-sided bootstrap p-values (docs/DESIGN.md, Statistics).
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def paired_ratios(baseline: ArrayLike, submission: ArrayLike) -> np.ndarray:
     """Per-round speedups ``baseline[r] / submission[r]`` (> 1 means the submission is faster).
 
     Both samples come from the same rounds, interleaved A B A B, so pairing them cancels the
-    machine's drift between rounds. Every latency must be finite and > 0 (SPEC §2 boundaries).
+    machine's drift between rounds. Every latency must be finite and > 0
+    (docs/DESIGN.md, Rules and scoring).
     """
     b = _sample(baseline, "baseline", positive=True)
     s = _sample(submission, "submission", positive=True)

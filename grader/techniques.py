@@ -7,12 +7,12 @@ whether those lie on an evenly spaced grid. :func:`compare` is *derived*: it app
 thresholds and the vocabulary of ``events.yaml`` to those observations, so that a stored
 result's detected techniques are recomputed on read like every other derived number.
 
-What the files show (SPEC §4): quantization by integer arrays, by float arrays holding few
-evenly spaced values (TinyTorch keeps quantized weights as float32), or by scale and
-zero-point arrays side by side; pruning by the fraction of exact zeros (beyond those that
-rounding to a grid makes); a smaller model (distillation, architecture search) by the
-parameter count against the baseline's; float16 storage by dtype. What the files cannot
-show (fused kernels, caches) is "not checkable".
+What the files show (docs/DESIGN.md, Techniques and code quality): quantization by integer
+arrays, by float arrays holding few evenly spaced values (TinyTorch keeps quantized weights
+as float32), or by scale and zero-point arrays side by side; pruning by the fraction of
+exact zeros (beyond those that rounding to a grid makes); a smaller model (distillation,
+architecture search) by the parameter count against the baseline's; float16 storage by
+dtype. What the files cannot show (fused kernels, caches) is "not checkable".
 
 Arrays in the files are no proof that the model computes with them. :func:`ablate` is the
 third part: the harness runs the submission once more, untimed, per kind of evidence found

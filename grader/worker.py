@@ -121,8 +121,8 @@ OUTPUT_LIMIT_BYTES = 1 << 20
 
 class CappedOutput(io.TextIOBase):
     """``sys.stdout`` and ``sys.stderr`` of the child: the first ``limit`` bytes reach the
-    log; the write that would pass the limit ends the child with ``bad_output`` (SPEC §5:
-    an output limit stops the submission with a verdict). Writing to descriptor 1
+    log; the write that would pass the limit ends the child with ``bad_output`` (SECURITY.md,
+    threat 5: an output limit stops the submission with a verdict). Writing to descriptor 1
     directly bypasses this; RLIMIT_FSIZE on the log stops that (EFBIG, see ``limit_verdict``).
     """
 
