@@ -1,4 +1,5 @@
-"""Benchmarks of the measuring harness (issue: grading end to end), on this machine.
+"""Benchmarks of the measuring harness, grading end to end, on this machine
+(docs/DESIGN.md, Measurement).
 
     python -m pytest benchmarks/ -s --benchmark-enable   # minutes; prints a table of numbers
 

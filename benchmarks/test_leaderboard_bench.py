@@ -1,4 +1,4 @@
-"""The leaderboard at scale (issue 6): 10,000 stored results regenerated.
+"""The leaderboard at scale: 10,000 stored results regenerated.
 
     python -m pytest benchmarks/test_leaderboard_bench.py -s --benchmark-enable
 

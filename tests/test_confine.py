@@ -2,7 +2,7 @@
 
 Each case starts a real Python process, confines it exactly as the worker confines itself
 (``confine.confine``), and then runs hostile code that a bypassed Python layer would let
-through (SPEC §5; the sandbox issue's item 5). Layers can be skipped one at a time, so each
+through (SECURITY.md, "Threat by threat"). Layers can be skipped one at a time, so each
 threat is shown to be stopped by the named layer alone.
 """
 

@@ -13,7 +13,7 @@ from grader.deform import deform
 from grader.workloads import as_inputs, get_workload, load_split
 
 RULES = load_rules()
-SPEC = RULES.datasets["digits"]["deform"]
+DEFORM = RULES.datasets["digits"]["deform"]
 
 
 @pytest.fixture(scope="module")
@@ -27,9 +27,9 @@ def keys(images: np.ndarray, level: int) -> set[bytes]:
 
 def test_the_same_seed_deforms_alike_and_another_otherwise(digits) -> None:
     images, _ = digits
-    a = deform(images[:50], SPEC, np.random.default_rng([7, 1]))
-    b = deform(images[:50], SPEC, np.random.default_rng([7, 1]))
-    c = deform(images[:50], SPEC, np.random.default_rng([8, 1]))
+    a = deform(images[:50], DEFORM, np.random.default_rng([7, 1]))
+    b = deform(images[:50], DEFORM, np.random.default_rng([7, 1]))
+    c = deform(images[:50], DEFORM, np.random.default_rng([8, 1]))
     assert a.dtype == np.uint8 and a.shape == images[:50].shape
     assert np.array_equal(a, b)
     assert not np.array_equal(a, c)
@@ -40,7 +40,7 @@ def test_no_deformed_digit_is_a_public_one_even_binarised(digits, seed) -> None:
     """A table keyed on a public digit's binarised image (the noise leaves it intact) finds
     none of them; at a threshold of one half, under 2 % (measured under 1 %)."""
     images, _ = digits
-    moved = deform(images, SPEC, np.random.default_rng(seed))
+    moved = deform(images, DEFORM, np.random.default_rng(seed))
     assert not keys(moved, 0) & keys(images, 0)
     public = keys(images, 127)
     assert sum(k in public for k in (r.tobytes() for r in moved > 127)) < 0.02 * len(images)
@@ -58,14 +58,14 @@ def test_a_deformed_digit_is_still_its_digit(digits) -> None:
         mp.chdir(workload.baseline)
         model = module.build_model()
     for seed in range(3):
-        moved = deform(images, SPEC, np.random.default_rng(seed))
+        moved = deform(images, DEFORM, np.random.default_rng(seed))
         accuracy = float(np.mean(model(as_inputs(moved, workload)).argmax(axis=1) == labels))
         assert abs(accuracy - workload.baseline_accuracy) <= 0.02, (seed, accuracy)
 
 
 def test_no_deformation_at_all_leaves_the_digits_as_they_are(digits) -> None:
     images, _ = digits
-    still = dict(SPEC, shift_px=0, rotate_deg=0, scale=0)
+    still = dict(DEFORM, shift_px=0, rotate_deg=0, scale=0)
     assert np.array_equal(deform(images[:20], still, np.random.default_rng(0)), images[:20])
 
 
@@ -76,4 +76,4 @@ def test_no_deformation_at_all_leaves_the_digits_as_they_are(digits) -> None:
 )
 def test_other_images_are_refused(images) -> None:
     with pytest.raises(ValueError, match="uint8 rows"):
-        deform(images, SPEC, np.random.default_rng(0))
+        deform(images, DEFORM, np.random.default_rng(0))

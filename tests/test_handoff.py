@@ -108,10 +108,10 @@ def test_the_answer_is_dropped_before_it_is_acknowledged() -> None:
 
 
 def test_an_answer_that_lands_while_the_pipe_is_checked_is_not_a_verdict(monkeypatch) -> None:
-    """The red team's false positive (1 honest grade in 6): the parent read the counter
-    (not yet answered), yielded, then found the pipe readable: the child had answered the
-    last sample meanwhile and sent its ordinary 'done'. That is the block's end, not a
-    child speaking in the middle of one."""
+    """The parent reads the counter (not yet answered), yields, then finds the pipe
+    readable: the child answered the last sample meanwhile and sent its ordinary 'done'.
+    That is the block's end, not a child speaking in the middle of one (taking it for one
+    rejected 1 honest grade in 6)."""
     from types import SimpleNamespace
 
     from grader import sandbox

@@ -4,7 +4,7 @@ Each test writes a submission into ``tmp_path/<team>/`` and grades it with
 ``grader.grade.grade`` against the real baseline, with a plan small enough that one grade
 takes a fraction of a second. The grader must never raise for anything a submission does:
 every failure ends in a result with a verdict code and a sentence a student can act on
-(SPEC §5). The wire protocol's own checks are tested without processes at the end.
+(SECURITY.md). The wire protocol's own checks are tested without processes at the end.
 """
 
 from __future__ import annotations
@@ -502,7 +502,7 @@ GRANDCHILD = """\
     return mlp
 """
 # Code that reaches the Guard through the garbage collector and switches it off: past
-# this, only the operating-system layers stand (SPEC §5, the sandbox issue's item 5).
+# this, only the operating-system layers stand (SECURITY.md, "Threat by threat").
 HOOK_OFF = """\
 import gc
 
@@ -839,11 +839,11 @@ def build_model():
 def test_no_presentation_is_noiseless_so_a_model_honest_there_only_is_wrong_everywhere(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
-    """Accuracy was counted on a first pass that showed the digits exactly as stored, on
-    the 8-bit grid, where a model could tell it from the noisy rest and be honest there
-    only (the red team: 8 digits from a table, 0.951 against its model's 0.943). Every
-    presentation carries noise now: such a model answers every one fast and wrong, and
-    is scored so (class 0 of ten balanced classes: 10 %)."""
+    """A model honest only on presentations exactly on the 8-bit grid (a first pass
+    without noise could be told from the noisy rest so: 8 digits from a table scored
+    0.951 against the model's 0.943) meets none: every presentation carries noise, so it
+    answers every one fast and wrong, and is scored so (class 0 of ten balanced classes:
+    10 %). docs/DESIGN.md, Answer checks."""
     doc = grade(submit(tmp_path, "noiseless", ONLY_NOISELESS, header=MLP), rules, plan)
     metrics = graded(doc)
     assert (metrics["correct"], metrics["total"]) == (TOTAL // 10, TOTAL)
@@ -896,9 +896,9 @@ def cache_plan(plan: Plan) -> Plan:
 def test_model_that_caches_answers_by_rounding_is_rejected(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
-    """Threat 4 (the reviewer's attack): later presentations differ from the first by
-    noise below one grey level, which rounding undoes, so a dict of answers hits every
-    time and scored 5.3x. Each session keeps rounds of digits back, which its processes
+    """Threat 4: later presentations differ from the first by noise below one grey
+    level, which rounding undoes, so a dict of answers hits every time (5.3x without the
+    check). Each session keeps rounds of digits back, which its processes
     meet for the first time at random places among the repeats; answering repeated ones
     much faster than those is a cache."""
     plan = cache_plan(plan)
@@ -1080,9 +1080,9 @@ def build_model():
 def test_model_finds_no_sample_ahead_through_the_frames(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
-    """SPEC §4 and the sandbox issue's item 5: the worker holds one sample (or one batch)
-    at a time; the rest of the block is still in the pipe. The model raises if it finds
-    anything more, so a graded result is the proof. (gc.get_objects is refused: see
+    """docs/DESIGN.md, Measurement: the worker holds one sample (or one batch) at a time;
+    the rest of the block is still in the pipe. The model raises if it finds anything more,
+    so a graded result is the proof. (gc.get_objects is refused: see
     test_a_model_cannot_start_a_grandchild[hook-switched-off].)"""
     graded(grade(submit(tmp_path, "peek-frames", PEEK_FRAMES, header=MLP), rules, plan))
 
@@ -1118,7 +1118,7 @@ def test_patching_the_workers_loop_is_a_sandbox_violation(
 def test_replacing_the_workers_loop_around_the_seal_does_not_change_the_timed_loop(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
-    """The reviewer's attack, past the seal (ModuleType.__setattr__ is no audit event):
+    """Past the seal (ModuleType.__setattr__ is no audit event):
     swap the worker's run_block for one that would read the whole block and answer it as
     one batch. serve bound the loop before any submission code existed, so the
     replacement never runs (it would raise: the grade would be rejected)."""
@@ -1157,10 +1157,10 @@ def cpu_ns(pid: int) -> int:
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc")
 def test_a_paused_child_does_no_work_inside_the_kernel(tmp_path: Path) -> None:
-    """Threat 3 (the reviewer's attack): SIGSTOP takes effect when a thread leaves the
-    kernel, so a thread inside mmap(MAP_POPULATE) ran on while the other child was timed
-    on the same core, slowing it by a third. pause() now returns only once every thread
-    is stopped: from then on the child gets no CPU time at all."""
+    """Threat 3: SIGSTOP takes effect when a thread leaves the kernel, so a thread
+    inside mmap(MAP_POPULATE) runs on while the other child is timed on the same core
+    (slowing it by a third, were it not waited for). pause() returns only once every
+    thread is stopped: from then on the child gets no CPU time at all."""
     folder = submit(tmp_path, "churn", KERNEL_WORK, header=MLP)
     child = sandbox.spawn("submission", folder, Limits(), None, files=("model.py", "weights.npz"))
     try:
@@ -1181,10 +1181,11 @@ def test_a_paused_child_does_no_work_inside_the_kernel(tmp_path: Path) -> None:
 def test_model_finds_nothing_ahead_in_the_workers_pipe(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
-    """SPEC §4: the model must not see sample i+1 before answering sample i. Samples come
+    """docs/DESIGN.md, Measurement: the model must not see sample i+1 before answering
+    sample i. Samples come
     through the shared page, one per answer; the pipe carries only the block's message,
     so reading it from the model finds nothing (the model raises if it finds anything:
-    it did when the block's samples travelled in the pipe)."""
+    it would, were the block's samples in the pipe)."""
     graded(grade(submit(tmp_path, "peek", PEEK_AHEAD, header=MLP), rules, plan))
 
 
@@ -1397,8 +1398,8 @@ def build_model():
 def test_a_model_that_binarises_its_input_answers_every_repeat_the_same(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
-    """The reviewer's false positive: with noise on the background too, ``x > 0`` saw a
-    different image every time and the honest model was rejected as answering the same
+    """With noise on the background too, ``x > 0`` would see a different image every
+    time and an honest model that binarises would be rejected as answering the same
     digits differently. The noise leaves pixels at 0 and 1 alone."""
     metrics = graded(grade(submit(tmp_path, "binarise", BINARISE, header=MLP), rules, plan))
     assert metrics["repeat_agreement"] == 1.0
@@ -1425,12 +1426,12 @@ def build_model():
 def test_a_model_that_tunes_itself_over_its_first_calls_is_graded(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
-    """The reviewer's false positive, in real processes: a model three times slower over
-    its first calls (it tunes itself) was rejected as a cache (gain 1.80) when the new
-    digits all came first. The reserve rounds sit at random places among the repeats: the
-    slow start weighs on both alike. Blocks of 100 (the cap; asked for 50 ms): 664 calls
-    of probes, warm-up and main digits, then a window of 26 rounds, the first 6 slow: as
-    many as the reserve, which placed there would look like a cache (p = 1 / C(26, 6))."""
+    """In real processes: a model three times slower over its first calls (it tunes itself)
+    would be taken for a cache (gain 1.80) were the new digits all first. The reserve rounds
+    sit at random places among the repeats: the slow start weighs on both alike. Blocks of
+    100 (the cap; asked for 50 ms): 664 calls of probes, warm-up and main digits, then a
+    window of 26 rounds, the first 6 slow: as many as the reserve, which placed there would
+    look like a cache (p = 1 / C(26, 6))."""
     folder = submit(tmp_path, "tunes-itself", TUNES_ITSELF, header=MLP)
     tuned = dataclasses.replace(
         plan, min_rounds=30, max_rounds=30, max_block=100, reserve_rounds=6, window_rounds=24,
@@ -1482,9 +1483,9 @@ def build_model():
 
 
 def public_table(root: Path, rules: Rules) -> Path:
-    """The red team's table of the 1,000 public test digits, keyed on the binarised image,
-    with the true labels (ten of them wrong on purpose would have kept it under the old
-    flag): shipped in the submission's files, looked up before computing."""
+    """A table of the 1,000 public test digits, keyed on the binarised image, with the
+    true labels (ten of them wrong on purpose stay under a fixed +0.05 accuracy flag):
+    shipped in the submission's files, looked up before computing."""
     folder = submit(root, "public-table", PUBLIC_TABLE, header=MLP)
     images, labels = load_split(rules, "digits", "test")
     keys = np.stack([np.packbits(row > 0) for row in images])

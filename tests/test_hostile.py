@@ -1,13 +1,12 @@
 """The hostile corpus (``tests/hostile/``): each folder is a submission that tries one
-threat of SPEC §5, graded the way CI grades, with ``olympics grade --json`` in a
+threat of SECURITY.md, graded the way CI grades, with ``olympics grade --json`` in a
 subprocess. For each: the right verdict code and a sentence naming what was stopped, exit
 2, and nothing escapes: no file of the repository changed and none written outside, no
 process left behind, no secret of the grader's environment in any output. Afterwards a
 normal submission still gets the same numbers.
 
 The grades run three at a time (two of them wait out a timeout): about 50-70 s; one at a
-time the corpus takes about 124 s here for its 37 cases (the sandbox issue asks for under
-3 minutes).
+time the corpus takes about 124 s here for its 37 cases (the bound is 3 minutes).
 """
 
 from __future__ import annotations

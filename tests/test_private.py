@@ -1,4 +1,4 @@
-"""The sealed private split and the final phase (issue 6, item 4).
+"""The sealed private split and the final phase (docs/DESIGN.md, Data).
 
 The repository's own sealed split cannot be opened here: its key is a secret. The tests
 seal a stand-in of their own (real digits from the public test split) with a key of their

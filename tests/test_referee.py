@@ -173,8 +173,8 @@ def test_every_digit_has_a_scored_answer_and_a_first_one(fake) -> None:
 
 def test_every_presentation_carries_noise_the_first_pass_too(fake) -> None:
     """On the 8-bit grid a noiseless first pass could be told from the rest, and a model
-    be honest there only (the red team: 8 digits from a table, accuracy 0.951 against its
-    model's 0.943, inside the agreement bar)."""
+    be honest there only (8 digits from a table score 0.951 against the model's 0.943,
+    inside the agreement bar). docs/DESIGN.md, Answer checks."""
     _, _, seen = fake
     images, _ = images_and_labels()
     measure()
@@ -379,10 +379,10 @@ def test_answering_repeated_digits_faster_is_a_cache(
 
 
 def test_a_model_too_fast_for_the_pool_is_still_checked_for_a_cache(fake) -> None:
-    """The reviewer's hole: a model fast enough for blocks as large as the pool left no
-    round of digits new to a session's processes, and the caching check was skipped
-    without a word. Blocks are capped so that every session keeps a reserve, and the
-    result says what was compared."""
+    """A model fast enough for blocks as large as the pool would leave no round of
+    digits new to a session's processes, and nothing to check a cache on. Blocks are
+    capped so that every session keeps a reserve, and the result says what was
+    compared."""
     _, latencies, _ = fake
     latencies.update(baseline=0.2e-6, submission=0.1e-6)  # blocks of 300 would be asked
     m, _ = measure()
@@ -395,10 +395,10 @@ TUNING_CALLS = 300  # past the probes, the warm-up and the main digits: into the
 
 
 def test_a_model_that_tunes_itself_over_its_first_calls_is_not_a_cache(fake, monkeypatch) -> None:
-    """The reviewer's false positive: a model three times slower over its first calls (it
-    tunes itself) ran its first rounds, which held all the new digits, slowly, and was
-    rejected as a cache (gain 1.80). The reserve rounds sit at random places among the
-    repeats, so a trend over time weighs on both alike."""
+    """A model three times slower over its first calls (it tunes itself) runs its first
+    rounds slowly; were the new digits all in them, it would be taken for a cache (gain
+    1.80). The reserve rounds sit at random places among the repeats, so a trend over
+    time weighs on both alike."""
 
     def cost(child, inputs):
         done = child.__dict__.get("calls", 0)
@@ -412,11 +412,10 @@ def test_a_model_that_tunes_itself_over_its_first_calls_is_not_a_cache(fake, mon
 
 
 def test_guessing_at_new_digits_and_keeping_the_guess_is_caught(fake, monkeypatch) -> None:
-    """The reviewer's lazy cache: it guesses at a digit it meets first (one guess in ten
-    wrong) and keeps the guess: fast everywhere after, and consistent with itself within
-    a process. (It was honest on the first pass when that pass could be told apart by its
-    noiseless pixels; now no pass can.) Its first answers in a later session's new
-    processes disagree with the first pass's."""
+    """A lazy cache guesses at a digit it meets first (one guess in ten wrong) and keeps
+    the guess: fast everywhere after, and consistent with itself within a process (and no
+    pass can be told for the scored one, so it cannot be honest there only). Its first
+    answers in a later session's new processes disagree with the first pass's."""
 
     def cost(child, inputs):
         met = child.__dict__.setdefault("lazy", {})
@@ -552,8 +551,8 @@ def test_without_a_private_split_every_digit_can_be_repeated() -> None:
 
 def test_noise_moves_no_pixel_at_either_end_of_the_range() -> None:
     """A model that binarises its input (``x > 0``) must see the same image every time:
-    unclipped noise turned half the background on, and such a model agreed with its
-    first answers on a quarter of the digits (the reviewer's case). Pixels in between
+    unclipped noise would turn half the background on, and such a model would agree with
+    its first answers on a quarter of the digits. Pixels in between
     move by less than half a grey level and stay in [0, 1]."""
     from grader.config import load_rules
     from grader.workloads import as_inputs, get_workload, load_split
@@ -581,10 +580,10 @@ TAIL_PLAN = dataclasses.replace(PLAN, sessions=8, min_rounds=20, max_rounds=60, 
 
 
 def test_a_cache_that_waits_for_the_unchecked_rounds_is_caught(fake, monkeypatch) -> None:
-    """The reviewer's tail cache: a model can count its calls (the warm-up's decoys are
-    training digits it has), and the compared rounds used to end at a session's least
-    rounds, with as many after them unchecked. It answers honestly until then and from a
-    cache after: 2.6-8x, graded. Every round after the main digits is compared now."""
+    """A tail cache: a model can count its calls (the warm-up's decoys are training
+    digits it has). Were the compared rounds to end at a session's least rounds, with as
+    many after them unchecked, it would answer honestly until then and from a cache after
+    (2.6-8x). Every round after the main digits is compared."""
 
     def cost(child, inputs):
         met = child.__dict__.setdefault("met", set())
@@ -605,11 +604,11 @@ def test_a_cache_that_waits_for_the_unchecked_rounds_is_caught(fake, monkeypatch
 def test_a_model_whose_speed_depends_on_the_digit_is_not_a_cache(
     fake, monkeypatch, share, factor
 ) -> None:
-    """The reviewer's false positive: an honest model that spends more on hard digits (9.4 %
-    of them at 6.5x; 5 % at 10x) was rejected as a cache in about one grade in ten: the
-    repeats showed one fixed set of digits round after round, and caching was judged
-    after the second session on 3 reserve rounds. Repeats are now drawn from every digit
-    seen, and caching is judged at the end (or on 12 reserve rounds). 20 grades."""
+    """An honest model that spends more on hard digits (9.4 % of them at 6.5x; 5 % at
+    10x) is no cache. Were the repeats one fixed set of digits round after round, and
+    caching judged after the second session on 3 reserve rounds, it would be taken for one
+    in about one grade in ten. Repeats are drawn from every digit seen, and caching is
+    judged at the end (or on 12 reserve rounds). 20 grades."""
     images, _ = images_and_labels()
     hard = {tuple(k) for k in keys(images[np.random.default_rng(0).random(len(images)) < share])}
     costing(monkeypatch, lambda child, inputs: [factor if k in hard else 1.0 for k in keys(inputs)])
@@ -619,7 +618,7 @@ def test_a_model_whose_speed_depends_on_the_digit_is_not_a_cache(
 
 
 def test_new_digits_answered_faster_than_repeats_is_hiding_something(fake, monkeypatch) -> None:
-    """The second reviewer's counter-bias: a model knows at a round's first sample whether
+    """A counter-bias: a model knows at a round's first sample whether
     it has met the digit; slowing the repeats where the check compares them (here, all of
     them) makes the new digits look faster, which would cancel a cache elsewhere. An
     honest model is as fast on both: new digits significantly faster is rejected too."""
@@ -640,10 +639,10 @@ def test_new_digits_answered_faster_than_repeats_is_hiding_something(fake, monke
 def test_a_later_session_runs_all_its_rounds_whatever_the_submission_spends(
     fake, monkeypatch
 ) -> None:
-    """The second reviewer's stop: a submission that spent its session's time budget in a
-    later session ended it early, and every session was then cut to the shortest for the
-    speedup, leaving only rounds it had cached. Later sessions now run the first's count;
-    a grade that runs past its deadline is a timeout."""
+    """A submission that spends its session's time budget in a later session must not
+    end it early: every session would then be cut to the shortest for the speedup,
+    leaving only rounds it had cached. Later sessions run the first's count; a grade that
+    runs past its deadline is a timeout."""
 
     costing(monkeypatch, lambda child, inputs: np.full(len(inputs), 100.0))  # 1 ms a sample
     plan = dataclasses.replace(TAIL_PLAN, sessions=3, time_budget_s=0.3)  # 0.1 s a session
@@ -670,10 +669,10 @@ def published(m) -> tuple[float, dict]:
 def test_a_cache_on_most_repeats_padded_slow_on_the_rest_gains_nothing(
     fake, monkeypatch, share
 ) -> None:
-    """The third reviewer's rank split: repeat rounds answered from a cache (60 % of them,
-    10x faster) or padded to be slower than any new digit (the rest), so that the new
-    digits' ranks sit near the middle (the rank test: p about 0.01) while the median
-    speedup rode on the cached ones (4-5x, graded). The speedup is held to what the rounds
+    """A rank split: repeat rounds answered from a cache (60 % of them, 10x faster) or
+    padded to be slower than any new digit (the rest), so that the new digits' ranks sit
+    near the middle (the rank test: p about 0.01) while the median speedup rides on the
+    cached ones (4-5x unheld). The speedup is held to what the rounds
     of digits new to the processes support: the cache buys nothing, caught or not."""
     rng = np.random.default_rng(5)
 
@@ -766,8 +765,9 @@ def test_a_thread_alive_only_between_the_childs_own_blocks_is_counted(
 
 
 def test_slow_probes_cannot_make_blocks_of_one(fake, monkeypatch) -> None:
-    """The red team sized its own blocks: 8.5 ms on each untimed probe call gave blocks of
-    one sample, and so rounds of new digits of one digit each, few enough to guess at.
+    """A submission sizes its own blocks by its speed on the probes: 8.5 ms on each
+    untimed probe call would give blocks of one sample, and so rounds of new digits of one
+    digit each, few enough to guess at.
     A block holds at least ``min_block`` samples whatever the probes say."""
 
     def cost(child, inputs):
@@ -781,8 +781,8 @@ def test_slow_probes_cannot_make_blocks_of_one(fake, monkeypatch) -> None:
 
 
 def test_guesses_at_the_digits_met_among_the_repeats_are_checked_on_their_own() -> None:
-    """The red team's guesser answered the reserve rounds' digits by a cheap guess (80 %
-    right) and everything else honestly: a few dozen wrong answers among a grade's
+    """A guesser that answers the reserve rounds' digits by a cheap guess (80 % right)
+    and everything else honestly: a few dozen wrong answers among a grade's
     thousands of first sightings pass the 99 % bar, but not among the reserve's own."""
     images, labels = images_and_labels()
     referee = Referee(images, labels, 10, PLAN, seed=1)

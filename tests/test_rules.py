@@ -1,4 +1,5 @@
-"""The events of events.yaml at their boundaries (SPEC §2), with the real rules file.
+"""The events of events.yaml at their boundaries (docs/DESIGN.md, Rules and scoring), with
+the real rules file.
 
 Thresholds are met at equality (``>=``), latency and size limits are strict (``<``), and a
 measurement that is NaN, infinite, zero, negative, missing or not a number never qualifies.
@@ -183,7 +184,7 @@ def test_invalid_score_is_not_scored(
             {"compression_suspicious", "compression_impossible"},
             id="compression-32.01-disqualify",
         ),
-        # accuracy_jump: under half the baseline's errors. The red team's table with ten
+        # accuracy_jump: under half the baseline's errors. A table of the public digits with ten
         # deliberate mistakes (0.99 against 0.943: +0.047, ratio 0.175) is flagged.
         pytest.param({"error_ratio": 0.5}, set(), id="half-the-errors-none"),
         pytest.param({"error_ratio": 0.4999}, {"accuracy_jump"}, id="under-half-warn"),
@@ -263,7 +264,7 @@ def test_evaluate_runs_every_check(rule_set: Rules) -> None:
 
 
 def by_hand(accuracy: float, speedup: float, compression: float, quality: float, innovation: float):
-    """SPEC §2's weights and events.yaml's formulas, written out again."""
+    """The All-Around weights and events.yaml's formulas, written out again."""
 
     def clip(x: float) -> float:
         return min(100.0, max(0.0, x))

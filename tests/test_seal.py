@@ -1,4 +1,5 @@
-"""``olympics seal``: a course's own held-out digits sealed as the private split (issue 7).
+"""``olympics seal``: a course's own held-out digits sealed as the private split
+(docs/DESIGN.md, Data).
 
 The digits sealed here are real training digits moved one pixel to the right: no longer
 byte-identical to any public digit, as a course's own would be.

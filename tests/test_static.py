@@ -20,7 +20,8 @@ SUBMISSION_YAML = (
 )
 MODEL = "import numpy as np\n\n\ndef build_model():\n    return lambda x: np.zeros((len(x), 10))\n"
 
-# What TinyTorch's own exported framework imports (SPEC §3): it must pass unchanged.
+# What TinyTorch's own exported framework imports (docs/DESIGN.md, Submission): it must pass
+# unchanged.
 TINYTORCH_HEADER = """\
 import copy
 import math

@@ -1,4 +1,5 @@
-"""Technique detection on hand-made weight files (SPEC §4), compared with what a team claims.
+"""Technique detection on hand-made weight files, compared with what a team claims
+(docs/DESIGN.md, Techniques and code quality).
 
 Each case builds the weights a student would: int8 with per-channel scales, TinyTorch-style
 float32 weights on a quantization grid, magnitude pruning, a smaller MLP, float16 storage;
