@@ -288,7 +288,7 @@ def test_injected_error_text_is_inert_in_the_pull_request_comment(corpus: Corpus
     assert "<img" not in md and "](" not in md and "\x1b" not in md
     assert "@octocat" not in md and "http://" not in md
     # the heading, the description, the verdict: the error's newline and "##" started nothing
-    assert [line[:4] for line in md.splitlines() if line] == ["### ", "_SPE", "**Re"]
+    assert [line[:4] for line in md.splitlines() if line] == ["### ", "_Thr", "**Re"]
 
 
 def test_the_corpus_grades_within_three_minutes(corpus: Corpus) -> None:

@@ -1,4 +1,4 @@
-"""SPEC §5.5: never finish building the model."""
+"""Threat 5 (SECURITY.md): never finish building the model."""
 
 import time
 

@@ -1,4 +1,4 @@
-"""SPEC §5.4: keep every answer and look repeated digits up.
+"""Threat 4 (SECURITY.md): keep every answer and look repeated digits up.
 
 Every presentation after the first carries noise below one grey level, which rounding to
 the 8-bit grid undoes: a dict keyed on the rounded image hits every time. (The network is

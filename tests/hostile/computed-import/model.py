@@ -1,4 +1,4 @@
-"""SPEC §5.6: import a process module by a computed name."""
+"""Threat 6 (SECURITY.md): import a process module by a computed name."""
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""SPEC §5.6: reach libc through NumPy's ctypes helpers, with no import of ctypes."""
+"""Threat 6 (SECURITY.md): reach libc through NumPy's ctypes helpers, with no import of ctypes."""
 
 import numpy as np
 

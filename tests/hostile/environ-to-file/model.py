@@ -1,4 +1,4 @@
-"""SPEC §5.8: collect the environment's tokens and leave them in /tmp."""
+"""Threat 8 (SECURITY.md): collect the environment's tokens and leave them in /tmp."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""SPEC §5.9: inject Markdown, HTML, a mention, a link and ANSI escapes through the error text."""
+"""Threat 9 (SECURITY.md): inject Markdown, HTML, a mention, a link and ANSI escapes through the error text."""
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""SPEC §5.6: import a framework inside exec, where no import statement shows."""
+"""Threat 6 (SECURITY.md): import a framework inside exec, where no import statement shows."""
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""SPEC §5.6: reach the network through an import the static check cannot see."""
+"""Threat 6 (SECURITY.md): reach the network through an import the static check cannot see."""
 
 import numpy as np
 

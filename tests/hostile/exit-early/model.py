@@ -1,4 +1,4 @@
-"""SPEC §5.5: leave in the middle of the measurement with status 0."""
+"""Threat 5 (SECURITY.md): leave in the middle of the measurement with status 0."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""SPEC §5.5: a fork bomb."""
+"""Threat 5 (SECURITY.md): a fork bomb."""
 
 import os
 

@@ -1,4 +1,4 @@
-"""SPEC §5.5: spin forever inside forward, after answering the first few calls."""
+"""Threat 5 (SECURITY.md): spin forever inside forward, after answering the first few calls."""
 
 import numpy as np
 

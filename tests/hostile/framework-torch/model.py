@@ -1,4 +1,4 @@
-"""SPEC §5.6: import a forbidden framework."""
+"""Threat 6 (SECURITY.md): import a forbidden framework."""
 
 import numpy as np
 import torch

@@ -1,4 +1,4 @@
-"""The sandbox issue's item 5: disarm the audit hook, then fork a grandchild that outlives the grade."""
+"""Threats 5 and 6 (SECURITY.md): disarm the audit hook, then fork a grandchild that outlives the grade."""
 
 import os
 

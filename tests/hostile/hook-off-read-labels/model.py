@@ -1,4 +1,4 @@
-"""The sandbox issue's item 5: disarm the audit hook, then read the labels."""
+"""Threat 1 (SECURITY.md): disarm the audit hook, then read the labels."""
 
 import os
 import sys

@@ -1,4 +1,4 @@
-"""SPEC §5.6: import a framework through importlib."""
+"""Threat 6 (SECURITY.md): import a framework through importlib."""
 
 import importlib
 

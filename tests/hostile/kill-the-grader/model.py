@@ -1,4 +1,4 @@
-"""SPEC §5.2 and §5.5: kill the grader's process (its parent)."""
+"""Threats 2 and 5 (SECURITY.md): kill the grader's process (its parent)."""
 
 import os
 

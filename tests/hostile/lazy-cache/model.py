@@ -1,12 +1,13 @@
-"""SPEC §5.4: compute the scored digits, guess at new noisy ones, and keep every answer.
+"""Threat 4 (SECURITY.md): compute the scored digits, guess at new noisy ones, and keep every answer.
 
-The reviewer's lazy cache. A clean digit (on the 8-bit grid) is one the accuracy is
-counted on: it gets the full network, and its answer is kept. A noisy digit already met is
-looked up (rounding undoes the noise). A noisy digit not met yet, which only a new
-process sees, gets a cheap guess (half the network: it agrees with the full one on about
-four digits in five), kept too, so that every later answer to it agrees with the guess.
-Fast everywhere after the clean pass, and consistent with itself: it beat the caching
-check (gain 1.04) and the agreement of repeats (98 %) before first answers were checked.
+A lazy cache. A clean digit (on the 8-bit grid) is taken for one the accuracy is counted
+on: it gets the full network, and its answer is kept. A noisy digit already met is looked
+up (rounding undoes the noise). A noisy digit not met yet, which only a new process sees,
+gets a cheap guess (half the network: it agrees with the full one on about four digits in
+five), kept too, so that every later answer to it agrees with the guess. Fast everywhere
+after the first pass, and consistent with itself: the caching check alone sees a gain of
+1.04 and the agreement of repeats 98 %; the first answers of new processes, checked
+against the first pass (docs/DESIGN.md, Answer checks), give it away.
 """
 
 import numpy as np

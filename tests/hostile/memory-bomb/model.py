@@ -1,4 +1,4 @@
-"""SPEC §5.5: allocate far beyond the memory limit, a little at a time.
+"""Threat 5 (SECURITY.md): allocate far beyond the memory limit, a little at a time.
 
 Zeroed blocks: the address-space limit counts them as they are mapped, before a page is
 touched, so the limit is met in milliseconds on any machine. (Blocks of ones wrote 4 GB

@@ -1,4 +1,4 @@
-"""SPEC §5.4: answer NaN, which no argmax should turn into a class."""
+"""Threat 4 (SECURITY.md): answer NaN, which no argmax should turn into a class."""
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""The sandbox issue's item 5: NumPy's f2py imports subprocess; use it from there."""
+"""Threat 6 (SECURITY.md): NumPy's f2py imports subprocess; use it from there."""
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""SPEC §5.8: read the grader's environment (tokens) through /proc."""
+"""Threat 8 (SECURITY.md): read the grader's environment (tokens) through /proc."""
 
 import os
 

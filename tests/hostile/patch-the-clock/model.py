@@ -1,4 +1,4 @@
-"""SPEC §5.2: make the clock stand still by patching time.perf_counter."""
+"""Threat 2 (SECURITY.md): make the clock stand still by patching time.perf_counter."""
 
 import time
 

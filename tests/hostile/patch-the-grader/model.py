@@ -1,4 +1,4 @@
-"""SPEC §5.2: replace the worker's timed loop with one that batches the block."""
+"""Threat 2 (SECURITY.md): replace the worker's timed loop with one that batches the block."""
 
 import sys
 

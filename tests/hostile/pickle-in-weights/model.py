@@ -1,4 +1,4 @@
-"""SPEC §5.6: run code through the weights: an object array whose pickle calls os.system."""
+"""Threat 6 (SECURITY.md): run code through the weights: an object array whose pickle calls os.system."""
 
 import numpy as np
 

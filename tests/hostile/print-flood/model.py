@@ -1,4 +1,4 @@
-"""SPEC §5.5: flood the log from every call."""
+"""Threat 5 (SECURITY.md): flood the log from every call."""
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""SPEC §5.1: read the held-out labels and answer from them."""
+"""Threat 1 (SECURITY.md): read the held-out labels and answer from them."""
 
 import os
 import sys

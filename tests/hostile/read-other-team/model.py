@@ -1,4 +1,4 @@
-"""SPEC §5.1: read another team's weights."""
+"""Threat 1 (SECURITY.md): read another team's weights."""
 
 import os
 import sys

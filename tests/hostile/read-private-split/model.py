@@ -1,4 +1,4 @@
-"""Issue 6: read the sealed private split, and its key from the environment."""
+"""Threat 1 (SECURITY.md): read the sealed private split, and its key from the environment."""
 
 import os
 import sys

@@ -1,4 +1,4 @@
-"""SPEC §5.6: reach a service on the runner's own loopback.
+"""Threat 6 (SECURITY.md): reach a service on the runner's own loopback.
 
 A runner's 127.0.0.1 may serve something (a cache, a metadata proxy, a Docker socket's
 TCP twin). The corpus listens on 127.0.0.1:47654 while it runs and checks that nothing

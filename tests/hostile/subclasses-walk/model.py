@@ -1,4 +1,4 @@
-"""SPEC §5.6 and the sandbox issue's item 5: reach os.system without an import, through object.__subclasses__()."""
+"""Threat 6 (SECURITY.md), past the audit hook: reach os.system without an import, through object.__subclasses__()."""
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-"""SPEC §5.1: bring the held-out labels in as "weights" through a symbolic link."""
+"""Threat 1 (SECURITY.md): bring the held-out labels in as "weights" through a symbolic link."""
 
 import numpy as np
 

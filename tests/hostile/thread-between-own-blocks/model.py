@@ -1,4 +1,4 @@
-"""SPEC §5.4: a thread that lives only between two blocks of the submission's own.
+"""Threat 4 (SECURITY.md): a thread that lives only between two blocks of the submission's own.
 
 ``threading`` and ``_thread`` are forbidden imports, but the interpreter has loaded
 ``_thread`` already, and ``sys.modules`` hands it over without an import (no audit event

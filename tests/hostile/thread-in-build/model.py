@@ -1,4 +1,4 @@
-"""SPEC §5.4: a thread started while the model is built, gone before the grader counts.
+"""Threat 4 (SECURITY.md): a thread started while the model is built, gone before the grader counts.
 
 ``sys.modules["_thread"]`` hands the module over without an import (no audit event before
 Python 3.13). This thread looks for a second core to work on (the child has one, so it

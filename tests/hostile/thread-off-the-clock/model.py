@@ -1,4 +1,4 @@
-"""SPEC §5.4: work in a thread between the timed blocks, where no clock runs.
+"""Threat 4 (SECURITY.md): work in a thread between the timed blocks, where no clock runs.
 
 The grader stops the submission's process while the baseline is timed, but both run while
 the grader does its bookkeeping between blocks: a thread started here (``threading`` is

@@ -1,4 +1,4 @@
-"""SPEC §5.7: change leaderboard.md from the grader's runner."""
+"""Threat 7 (SECURITY.md): change leaderboard.md from the grader's runner."""
 
 import os
 import sys

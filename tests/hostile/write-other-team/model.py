@@ -1,4 +1,4 @@
-"""SPEC §5.7: overwrite another team's model."""
+"""Threat 7 (SECURITY.md): overwrite another team's model."""
 
 import os
 import sys
