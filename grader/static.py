@@ -28,7 +28,10 @@ from grader.config import Rules
 from grader.errors import Violation
 from grader.yamlfile import display_path
 
-FORBIDDEN_WHY = "the competition's rules forbid it (SPEC §3: the team's own framework, no escapes)"
+FORBIDDEN_WHY = (
+    "the competition's rules forbid it "
+    "(docs/DESIGN.md, Submission: the team's own framework, no escapes)"
+)
 MODEL, DESCRIPTION = "model", "description"
 CONFIG_FILE = "submission.yaml"
 BYTECODE_FOLDER = "__pycache__"
