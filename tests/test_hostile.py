@@ -291,12 +291,6 @@ def test_injected_error_text_is_inert_in_the_pull_request_comment(corpus: Corpus
     assert [line[:4] for line in md.splitlines() if line] == ["### ", "_Thr", "**Re"]
 
 
-def test_the_corpus_grades_within_three_minutes(corpus: Corpus) -> None:
-    """The wall time of grading every case (three at a time, as CI does). One at a time
-    the 37 cases took 124 s here, 53 s of it two cases waiting out their timeouts."""
-    assert corpus.wall_seconds < 180, {n: round(g.seconds, 1) for n, g in corpus.graded.items()}
-
-
 def test_a_normal_submission_after_the_corpus_gets_the_same_numbers(
     corpus: Corpus, tmp_path: Path
 ) -> None:
