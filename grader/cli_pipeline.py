@@ -14,7 +14,7 @@ from rich.console import Console
 
 from grader import comment, github, render, result, scope
 from grader.config import load_rules, project_root
-from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, GraderError
+from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, GraderError, Verdict
 from grader.grade import rejected
 
 
@@ -35,7 +35,7 @@ def cmd_changed(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(f"  ✗ {render.rich_escape(render.clean(violation, 2000))}", soft_wrap=True)
     if args.json:
         team = checked.teams[0] if len(checked.teams) == 1 else ""
-        doc = rejected(team, checked.violations, "scope_violation")
+        doc = rejected(team, checked.violations, Verdict.SCOPE_VIOLATION)
         result.write(doc, args.json)
         err.print(f"result written to {args.json}")
     return EXIT_REJECTED

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from grader import __version__, render, result, scope
 from grader.config import Rules
-from grader.errors import GraderError, Violation
+from grader.errors import GraderError, Verdict, Violation
 from grader.github import MAX_COMPARE_FILES, Comparison, GitHubError, Pull, body
 from grader.grade import rejected
 
@@ -87,7 +87,9 @@ def scope_card(compared: Comparison, head_sha: str | None) -> str | None:
     if not violations:
         return None
     team = next(iter(by_team)) if len(by_team) == 1 else ""
-    return with_footer([render.markdown(rejected(team, violations, "scope_violation"))], head_sha)
+    return with_footer(
+        [render.markdown(rejected(team, violations, Verdict.SCOPE_VIOLATION))], head_sha
+    )
 
 
 def check_base(pull: Pull, default_branch: str) -> None:

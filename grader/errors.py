@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+# Defined beside the wire protocol, the one module the child may import; the grader's
+# modules take them from here.
+from grader.wire import Verdict as Verdict
+
 # The command line's exit codes (docs/DESIGN.md, Verdicts and exit codes); a GraderError
 # carries its own (2, or 3).
 # EXIT_FAILED: the grader itself could not finish a grade (never a verdict on the code).

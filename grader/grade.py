@@ -19,7 +19,7 @@ from grader import __version__, dependencies, quality, result, static, technique
 from grader import private as sealed
 from grader.config import Rules, Submission, check_submission
 from grader.deform import deform
-from grader.errors import Violation
+from grader.errors import Verdict, Violation
 from grader.harness import Measurement, Model, Plan, Progress, Referee, Rejected
 from grader.workloads import as_inputs, get_workload, load_split
 from grader.yamlfile import display_path
@@ -199,12 +199,12 @@ def private_counts(measured, labels, why_not: str | None) -> dict:
 
 def check_before_running(
     path: Path, rules: Rules
-) -> tuple[Submission | None, str | None, list[Violation]]:
+) -> tuple[Submission | None, Verdict | None, list[Violation]]:
     """The config, then the files and imports: the submission, or a verdict code and every
     violation. Nothing of the submission runs."""
     submission, violations = check_submission(path, rules)
     if submission is None or violations:
-        return None, "config_invalid", violations
+        return None, Verdict.CONFIG_INVALID, violations
     code, violations = static.check(submission.folder, rules)
     return (None, code, violations) if code else (submission, None, [])
 
@@ -243,19 +243,21 @@ def skeleton(submission: Submission) -> dict:
 
 
 WHAT_FAILED = {
-    "config_invalid": "in the submission's configuration or files",
-    "import_forbidden": "with what the submission's code imports",
-    "scope_violation": "with what the pull request changes",
+    Verdict.CONFIG_INVALID: "in the submission's configuration or files",
+    Verdict.IMPORT_FORBIDDEN: "with what the submission's code imports",
+    Verdict.SCOPE_VIOLATION: "with what the pull request changes",
 }
 
 
-def rejected_config(path: Path, violations: list[Violation], code: str = "config_invalid") -> dict:
+def rejected_config(
+    path: Path, violations: list[Violation], code: Verdict = Verdict.CONFIG_INVALID
+) -> dict:
     """A verdict reached before any code ran: the config, the files or the imports."""
     folder = path.parent if path.name == "submission.yaml" else path
     return rejected(folder.name, violations, code)
 
 
-def rejected(team: str, violations: list[Violation], code: str) -> dict:
+def rejected(team: str, violations: list[Violation], code: Verdict) -> dict:
     """A result with a verdict and no measurement: nothing of the submission ran."""
     return {
         **header(),
