@@ -27,10 +27,17 @@ from grader.cli_pipeline import (
     cmd_store,
 )
 from grader.config import Rules, load_rules
-from grader.errors import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, GraderError, Violation
+from grader.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    GraderError,
+    SandboxIncomplete,
+    Violation,
+)
 from grader.github import DEFAULT_BOT
 from grader.grade import check_before_running, exit_code, grade
-from grader.harness import QUICK, Plan, SandboxIncomplete
+from grader.harness import QUICK, Plan
 
 
 def add_results(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from grader import comment, github, render, result, scope
 from grader.config import load_rules, project_root
-from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, GraderError, Verdict
+from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, GitHubError, GraderError, Verdict
 from grader.grade import rejected
 
 
@@ -156,7 +156,7 @@ def cmd_comment(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise GraderError("name the pull request: --pr N, or --event $GITHUB_EVENT_PATH")
     token = os.environ.get("GITHUB_TOKEN")
     if not token:
-        raise github.GitHubError(
+        raise GitHubError(
             "GITHUB_TOKEN is not set: the comment is written above but not posted "
             "(in a workflow: env: GITHUB_TOKEN: ${{ github.token }})"
         )

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from grader import __version__, render, result, scope
 from grader.config import Rules
-from grader.errors import GraderError, Verdict, Violation
-from grader.github import MAX_COMPARE_FILES, Comparison, GitHubError, Pull, body
+from grader.errors import GitHubError, GraderError, Verdict, Violation
+from grader.github import MAX_COMPARE_FILES, Comparison, Pull, body
 from grader.grade import rejected
 
 MAX_CLAIM_BYTES = 4096

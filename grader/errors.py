@@ -6,7 +6,11 @@ from dataclasses import asdict, dataclass
 
 # Defined beside the wire protocol, the one module the child may import; the grader's
 # modules take them from here.
+from grader.wire import CHILD_EXIT_OK as CHILD_EXIT_OK
+from grader.wire import CHILD_EXIT_PROTOCOL as CHILD_EXIT_PROTOCOL
+from grader.wire import CHILD_EXIT_REPORTED as CHILD_EXIT_REPORTED
 from grader.wire import Verdict as Verdict
+from grader.wire import WireError as WireError
 
 # The command line's exit codes (docs/DESIGN.md, Verdicts and exit codes); a GraderError
 # carries its own (2, or 3).
@@ -55,7 +59,7 @@ class Violation:
 class GraderError(Exception):
     """Base of every error the grader reports to a user; only the CLI turns it into an exit."""
 
-    exit_code = 2
+    exit_code = EXIT_REJECTED
 
     def __init__(self, message: str, violations: list[Violation] | None = None) -> None:
         super().__init__(message)
@@ -72,3 +76,41 @@ class DataError(GraderError):
     grader cannot grade (exit 3), whatever the submission."""
 
     exit_code = EXIT_FAILED
+
+
+class Rejected(GraderError):
+    """The submission failed in a way that earns a verdict (timeout, crashed, bad_output…)."""
+
+    def __init__(self, code: Verdict, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class SandboxIncomplete(GraderError):
+    """This machine cannot give the submission every sandbox layer, and they were required:
+    not a verdict on the submission (exit 3), and none of its code was loaded."""
+
+    exit_code = EXIT_FAILED
+
+
+class GitError(GraderError):
+    """git could not answer: not a verdict on the pull request (exit 3, not 2)."""
+
+    exit_code = EXIT_FAILED
+
+
+class GitHubError(GraderError):
+    """GitHub could not be reached or refused: nothing was posted (the card is on disk)."""
+
+    exit_code = EXIT_FAILED
+
+
+class ChildFailure(Exception):
+    """A child broke a limit or the protocol; ``code`` is a verdict code. The referee turns
+    the submission's into ``Rejected`` and the baseline's into a ``GraderError``."""
+
+    def __init__(self, code: Verdict, message: str, who: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.who = who  # the child's name: "baseline" or "submission"

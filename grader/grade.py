@@ -19,8 +19,8 @@ from grader import __version__, dependencies, quality, result, static, technique
 from grader import private as sealed
 from grader.config import Rules, Submission, check_submission
 from grader.deform import deform
-from grader.errors import Verdict, Violation
-from grader.harness import Measurement, Model, Plan, Progress, Referee, Rejected
+from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, Rejected, Verdict, Violation
+from grader.harness import Measurement, Model, Plan, Progress, Referee
 from grader.workloads import as_inputs, get_workload, load_split
 from grader.yamlfile import display_path
 
@@ -275,5 +275,5 @@ def exit_code(doc: dict) -> int:
     """0 graded and every rule met, 1 graded with a rule not met, 2 rejected
     (docs/DESIGN.md, Verdicts and exit codes)."""
     if doc["verdict"]["status"] != "graded":
-        return 2
-    return 0 if result.qualified_everywhere(doc) else 1
+        return EXIT_REJECTED
+    return EXIT_OK if result.qualified_everywhere(doc) else EXIT_RULES

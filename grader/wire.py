@@ -47,6 +47,11 @@ class Verdict(str, Enum):
         return self.value
 
 
+# The child's exit codes. The parent reads the verdict from the "error" message, never from
+# these; it describes any other death by its code or signal.
+CHILD_EXIT_OK, CHILD_EXIT_REPORTED, CHILD_EXIT_PROTOCOL = 0, 3, 4
+
+
 class WireError(Exception):
     """The other side broke the protocol: a short read, an oversized or malformed message."""
 

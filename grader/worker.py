@@ -27,12 +27,10 @@ import numpy as np
 
 from grader import confine, guard, handoff, wire
 
-EXIT_OK = 0
-EXIT_REPORTED = 3  # the child sent an error message before exiting
-EXIT_PROTOCOL = 4  # the parent broke the protocol
-
 
 class ModelError(Exception):
+    """The model's failure, as the verdict the child reports in its "error" message."""
+
     def __init__(self, code: wire.Verdict, message: str) -> None:
         super().__init__(message)
         self.code = code
@@ -98,7 +96,7 @@ def run_block(
                 if spins > handoff.FAST_SPINS:
                     os.sched_yield()
                     if spins % handoff.CHECK_EVERY == 0 and os.getppid() != parent:
-                        os._exit(EXIT_PROTOCOL)  # the grader is gone: do not spin on
+                        os._exit(wire.CHILD_EXIT_PROTOCOL)  # the grader is gone: do not spin on
         y = returned = call(x)
         if type(y) is not ndarray:
             y = np.asarray(getattr(y, "data", y))
@@ -186,7 +184,7 @@ def reporter(fd_out: int, code: wire.Verdict) -> Callable[[str], None]:
     def report(why: str) -> None:
         with contextlib.suppress(OSError, wire.WireError):
             wire.send(fd_out, {"op": "error", "code": code, "message": why})
-        os._exit(EXIT_REPORTED)
+        os._exit(wire.CHILD_EXIT_REPORTED)
 
     return report
 
@@ -204,7 +202,7 @@ def serve(fd_in: int, fd_out: int, fd_page: int, skip: list[str], _run_block=run
         message = wire.receive(fd_in)
         op = message["op"]
         if op == "exit":
-            return EXIT_OK
+            return wire.CHILD_EXIT_OK
         if op == "load":
             if "imports" in message:
                 guard.install(
@@ -257,10 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as exc:
         with contextlib.suppress(OSError):
             wire.send(fd_out, {"op": "error", "code": exc.code, "message": exc.message})
-        return EXIT_REPORTED
+        return wire.CHILD_EXIT_REPORTED
     except (wire.WireError, OSError) as exc:
         print(f"worker: protocol error: {exc}", file=sys.stderr)
-        return EXIT_PROTOCOL
+        return wire.CHILD_EXIT_PROTOCOL
 
 
 def run() -> None:
