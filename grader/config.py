@@ -26,18 +26,12 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError
 
 from grader.errors import ConfigError, Violation
+from grader.metrics import OBSERVED
 from grader.yamlfile import RULES as YAML_RULES
 from grader.yamlfile import Report, display_path, line_of, load_yaml, show
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
-# What the grader observes (events.yaml's header defines each). Rules and flags may name only
-# these: a metric is code, not data, and naming a new one in YAML cannot make it measured.
-METRICS = frozenset(
-    {"accuracy", "accuracy_delta", "latency_ms", "size_bytes", "speedup", "speedup_p_value"}
-    | {"compression_ratio", "efficiency", "code_quality", "innovation", "techniques_unconfirmed"}
-    | {"private_accuracy", "accuracy_gap", "error_ratio"}
-)
 COMPOSITE = "composite"
 
 _RULES_FIX = "see the comments in events.yaml and schemas/events.schema.json"
@@ -294,7 +288,7 @@ def load_rules(path: Path | None = None) -> Rules:
 
 
 def _cross_check_rules(report: Report, data: dict) -> None:
-    def metric(name: str, path: tuple, known: frozenset = METRICS, what: str = "metric") -> None:
+    def metric(name: str, path: tuple, known: frozenset = OBSERVED, what: str = "metric") -> None:
         _check_known(report, "unknown_metric", path, name, known, what=what)
 
     def finite(path: tuple, value: float) -> None:  # JSON Schema has no word for NaN

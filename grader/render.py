@@ -12,52 +12,29 @@ from rich.table import Table
 from rich.text import Text
 
 from grader.errors import Violation
-from grader.escape import clean, command_data, command_property, md
+from grader.escape import MD_TABLE, clean, command_data, command_property, md
+from grader.metrics import FORMATS, G4, PLAIN, fmt_bytes, fmt_ms, fmt_value
 
 
-def fmt_ms(ms: float | None) -> str:
-    if ms is None:
-        return "—"
-    if ms < 1:
-        return f"{ms * 1000:.2f} µs"
-    return f"{ms:.3f} ms" if ms < 100 else f"{ms:.1f} ms"
-
-
-def fmt_bytes(n: int | None) -> str:
-    if n is None:
-        return "—"
-    for unit, size in (("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
-
-
-# The metrics shown as a plain number, each with its format (the leaderboard's score cells
-# look them up directly).
-PLAIN_FORMATS = {
-    **dict.fromkeys(("speedup", "compression_ratio", "efficiency"), "{:.3f}×".format),
-    "accuracy": "{:.3f}".format,
-    **dict.fromkeys(("composite", "code_quality", "innovation"), "{:.1f}".format),  # of 100
-}
-
-
-def fmt_value(metric: str, value: float | None) -> str:
-    if value is None:
-        return "—"
-    if metric == "latency_ms":
-        return fmt_ms(value)
-    if metric == "size_bytes":
-        return fmt_bytes(int(value))
-    return PLAIN_FORMATS.get(metric, "{:.4g}".format)(value)
-
-
-def score_text(ev: dict) -> str:
-    """An event's score with its 95 % interval, when it has one wider than a point."""
+def score_text(ev: dict, markdown: bool = False) -> str:
+    """An event's score with its 95 % interval, when it has one wider than a point; escaped
+    for Markdown if asked, as :data:`escape.MD_TABLE` escapes it (a leaderboard of 10,000
+    entries shows 30,000 of them: this is written for speed)."""
     metric = ev.get("score_metric", "")
-    score = fmt_value(metric, ev["score"])
-    if ev.get("score_ci95") and ev["score_ci95"][0] != ev["score_ci95"][1]:
-        score += " [" + ", ".join(fmt_value(metric, v) for v in ev["score_ci95"]) + "]"
-    return score
+    fmt = FORMATS.get(metric, G4)
+    score = ev["score"]
+    text = "—" if score is None else fmt(score)
+    plain = markdown and metric in PLAIN
+    ci = ev.get("score_ci95")
+    if ci and ci[0] != ci[1]:
+        lo, hi = ci  # two numbers (the result schema)
+        lo, hi = "—" if lo is None else fmt(lo), "—" if hi is None else fmt(hi)
+        text += f" \\[{lo}, {hi}\\]" if plain else f" [{lo}, {hi}]"
+    if not markdown:
+        return text
+    if plain:
+        return text.replace("-", "\\-") if "-" in text else text
+    return text.translate(MD_TABLE)
 
 
 def card(result: dict) -> dict:

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from grader import escape, render, result, rules
-from grader.config import load_rules
+from grader import escape, metrics, render, result, rules
+from grader.config import load_rules, project_root
 from grader.errors import Violation
 from grader.grade import rejected_config
 
@@ -356,3 +356,27 @@ def test_card_says_what_the_answer_checks_found() -> None:
         "judged": False, "fresh_rounds": 0, "repeated_rounds": 30, "reason": "too few rounds"
     }  # fmt: skip
     assert "caching: not judged (too few rounds)" in flat(terminal_text(doc))
+
+
+@pytest.mark.parametrize("metric", [*metrics.TABLE, "unknown"])
+@pytest.mark.parametrize(
+    ("score", "ci"),
+    [
+        pytest.param(1.25, [1.0, 1.5], id="interval"),
+        pytest.param(-0.0123, [-0.02, 0.01], id="negative"),
+        pytest.param(3e-7, [1e-9, 2e6], id="exponent"),
+        pytest.param(0.95, [0.95, 0.95], id="point"),
+        pytest.param(None, None, id="none"),
+    ],
+)
+def test_score_text_for_markdown_is_its_text_escaped(
+    metric: str, score: float | None, ci: list | None
+) -> None:
+    ev = {"score_metric": metric, "score": score, "score_ci95": ci}
+    assert render.score_text(ev, markdown=True) == render.score_text(ev).translate(escape.MD_TABLE)
+
+
+def test_the_metrics_table_is_the_one_events_yaml_documents() -> None:
+    header = (project_root() / "events.yaml").read_text().split("\nevents:")[0]
+    documented = set(re.findall(r"^#   ([a-z_]+) ", header, re.MULTILINE))
+    assert documented == metrics.OBSERVED
