@@ -18,7 +18,7 @@ import keyword
 import math
 import os
 import warnings
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -210,12 +210,21 @@ def _report_schema_error(
 # ---------------------------------------------------------------- events.yaml
 
 
+def final_phase(data: Mapping[str, Any]) -> bool:
+    """events.yaml's ``phase: final``: events rank on the sealed private split."""
+    return data.get("phase") == "final"
+
+
 @dataclass(frozen=True)
 class Rules:
     """events.yaml as checked data, shared by every stage of a grade."""
 
     path: Path
     data: dict
+
+    @property
+    def is_final(self) -> bool:
+        return final_phase(self.data)
 
     @property
     def events(self) -> dict[str, dict]:
@@ -346,7 +355,7 @@ def _cross_check_rules(report: Report, data: dict) -> None:
     for name, workload in data["workloads"].items():
         at = ("workloads", name, "dataset")
         _check_known(report, "unknown_dataset", at, workload["dataset"], data["datasets"])
-    if data["phase"] == "final":
+    if final_phase(data):
         for name in sorted({w["dataset"] for w in data["workloads"].values()}):
             if "private" not in data["datasets"].get(name, {}).get("sealed", {}):
                 report.add("phase_unsealed", ("phase",), found="final", name=name)

@@ -59,7 +59,7 @@ def grade(
     decoys = None  # for the untimed blocks: the training digits, where the dataset has them
     if "train" in rules.datasets[workload.dataset]["splits"]:
         decoys = as_inputs(load_split(rules, workload.dataset, "train")[0], workload)
-    want_private = private or rules.data["phase"] == "final"
+    want_private = private or rules.is_final
     key = sealed.take_key()  # out of the environment in any case, before any child starts
     why_not = sealed.unavailable(rules, workload.dataset, key) if want_private else None
     private_inputs = private_labels = None

@@ -149,7 +149,7 @@ def _flags(messages: tuple[str, ...]) -> str:
 
 
 def phase_line(rules: Rules, entries: list[Entry]) -> str:
-    if rules.data["phase"] != "final":
+    if not rules.is_final:
         return (
             "Public phase: ranked on the public test split; the final ranking, on the sealed "
             "private split, comes when the instructor sets `phase: final`."

@@ -10,7 +10,7 @@ make it measured. events.yaml's header says how each is computed. Standard libra
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -68,6 +68,11 @@ OBSERVED = frozenset(name for name, m in TABLE.items() if m.observed)
 POSITIVE = frozenset(name for name, m in TABLE.items() if m.positive)
 # Formatted as digits, ".", "-" and "×" only (or "—", "inf", "nan"): Markdown escapes the minus.
 PLAIN = frozenset(name for name, m in TABLE.items() if m.format in (F3, F1, TIMES))
+
+
+def accuracy_of(counts: Mapping[str, int]) -> float:
+    """correct / total: a model's accuracy on one split, public or private."""
+    return counts["correct"] / counts["total"]
 
 
 def fmt_value(metric: str, value: float | None) -> str:

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from grader.errors import Violation
 from grader.escape import MD_TABLE, clean, command_data, command_property, md
-from grader.metrics import FORMATS, G4, PLAIN, fmt_bytes, fmt_ms, fmt_value
+from grader.metrics import FORMATS, G4, PLAIN, accuracy_of, fmt_bytes, fmt_ms, fmt_value
 
 
 def score_text(ev: dict, markdown: bool = False) -> str:
@@ -96,8 +96,8 @@ def card(result: dict) -> dict:
             1,
             (
                 "accuracy, private split",
-                f"{pb['correct'] / pb['total']:.3f} ({pb['correct']}/{pb['total']})",
-                f"{ps['correct'] / ps['total']:.3f} ({ps['correct']}/{ps['total']})",
+                f"{accuracy_of(pb):.3f} ({pb['correct']}/{pb['total']})",
+                f"{accuracy_of(ps):.3f} ({ps['correct']}/{ps['total']})",
                 f"|public − private| {imp['accuracy_gap']:.3f}",
             ),
         )

@@ -88,7 +88,7 @@ def stale_reason(doc: dict, rules: Rules) -> str | None:
         return None
     if grader.get("rules_sha256") != rules.sha256:
         return "graded under other rules (events.yaml changed since): re-grade"
-    if rules.data["phase"] == "final" and doc["improvements"].get("accuracy_split") != "private":
+    if rules.is_final and doc["improvements"].get("accuracy_split") != "private":
         return (
             "graded without the private split, and the final phase ranks on it: re-grade "
             "where $OLYMPICS_PRIVATE_KEY is set (the leaderboard workflow)"
