@@ -18,7 +18,7 @@ import keyword
 import math
 import os
 import warnings
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -144,67 +144,138 @@ def _kind(value: Any) -> str:
     return kinds.get(type(value), type(value).__name__)
 
 
+# A schema error as the violations it stands for: each a rule id, the path it is at and
+# Report.add's keywords. One small function per JSON Schema keyword, as jsonschema's own
+# validators are; a keyword without one gets the validator's own sentence (_bad_value).
+Finding = tuple[str, tuple, dict[str, Any]]
+Fixes = Mapping[str, str]
+
+
 def _report_schema_error(
-    report: Report, error: ValidationError, path: tuple, fix: str, fixes: dict[str, str]
+    report: Report, error: ValidationError, path: tuple, fix: str, fixes: Fixes
 ) -> None:
-    value, schema, kind = error.instance, error.schema, error.validator
-    top = str(path[0]) if path else ""
     if "propertyNames" in error.absolute_schema_path:  # the value is the offending name
-        wanted = schema.get("description")
-        report.add(
-            "bad_key", (*path, value), expected=wanted, found=show(value), fix=fix, key=value
+        explain = _bad_key
+    else:
+        explain = SCHEMA_ERRORS.get(str(error.validator), _bad_value)
+    for rule, at, details in explain(error, path, fix, fixes, report.lines):
+        report.add(rule, at, **details)
+
+
+def _bad_key(
+    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
+) -> Iterator[Finding]:
+    key = error.instance
+    wanted = error.schema.get("description")
+    yield "bad_key", (*path, key), {"expected": wanted, "found": show(key), "fix": fix, "key": key}
+
+
+def _unknown_keys(
+    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
+) -> Iterator[Finding]:
+    allowed = sorted(error.schema.get("properties", {}))
+    for key in (k for k in error.instance if k not in allowed):
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        shown = {"expected": "one of " + ", ".join(allowed), "found": show(key)}
+        fix = f"rename it to {close[0]}" if close else "remove it"
+        yield "unknown_key", (*path, key), {**shown, "fix": fix, "key": key, "hint": hint}
+
+
+def _missing_keys(
+    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
+) -> Iterator[Finding]:
+    for key in (k for k in error.validator_value if k not in error.instance):
+        fix = fixes.get(key, f"add {key}; {_RULES_FIX}")
+        line = line_of(lines, path)
+        yield (
+            "missing_key",
+            (*path, key),
+            {"line": line, "expected": f"a `{key}:` line", "fix": fix, "key": key},
         )
-    elif kind == "additionalProperties":
-        allowed = sorted(schema.get("properties", {}))
-        for key in (k for k in value if k not in allowed):
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            shown = {"expected": "one of " + ", ".join(allowed), "found": show(key)}
-            fix = f"rename it to {close[0]}" if close else "remove it"
-            report.add("unknown_key", (*path, key), **shown, fix=fix, key=key, hint=hint)
-    elif kind == "required":
-        for key in (k for k in error.validator_value if k not in value):
-            fix = fixes.get(key, f"add {key}; {_RULES_FIX}")
-            line = line_of(report.lines, path)
-            report.add(
-                "missing_key",
-                (*path, key),
-                line=line,
-                expected=f"a `{key}:` line",
-                fix=fix,
-                key=key,
-            )
-    elif kind == "type":
-        if schema.get("type") == "array" and isinstance(value, str):
-            fix = f"write it as a list: {path[-1]}: [{value}]"
-        elif schema.get("type") == "string" and isinstance(value, (bool, int, float)):
-            fix = "put the value in quotes (YAML reads it as a number or true/false)"
-        elif value is None:
-            fix = f"fill in a value; {fix}"
-        expected = _describe(schema)
-        report.add(
-            "wrong_type", path, expected=expected, found=show(value), fix=fix, kind=_kind(value)
-        )
-    elif kind == "pattern":
-        rule = _FORMAT_RULES.get(top, "bad_format")
-        expected = schema.get("description", f"text matching {schema['pattern']}")
-        report.add(rule, path, expected=expected, found=show(value), fix=fix, detail="")
-    elif kind == "uniqueItems":
-        dup = next(i for i, item in enumerate(value) if item in value[:i])
-        rule = "duplicate_event" if path == ("events",) else "duplicate_item"
-        report.add(rule, (*path, dup), expected="each once", found=show(value), item=value[dup])
-    elif kind in ("minItems", "minProperties", "minLength"):
-        rule = "events_empty" if path == ("events",) else "empty_value"
-        expected = f"at least {error.validator_value}"
-        report.add(rule, path, expected=expected, found=show(value), fix=fix)
-    elif kind == "maxLength":
-        expected = f"at most {error.validator_value} characters"
-        report.add("too_long", path, expected=expected, found=f"{len(value)} characters", fix=fix)
-    else:  # enum, const, minimum, maximum: the validator's own sentence says it well
-        wanted = schema.get("description")
-        report.add(
-            "bad_value", path, expected=wanted, found=show(value), fix=fix, detail=error.message
-        )
+
+
+def _wrong_type(
+    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
+) -> Iterator[Finding]:
+    value, schema = error.instance, error.schema
+    if schema.get("type") == "array" and isinstance(value, str):
+        fix = f"write it as a list: {path[-1]}: [{value}]"
+    elif schema.get("type") == "string" and isinstance(value, (bool, int, float)):
+        fix = "put the value in quotes (YAML reads it as a number or true/false)"
+    elif value is None:
+        fix = f"fill in a value; {fix}"
+    expected = _describe(schema)
+    yield (
+        "wrong_type",
+        path,
+        {"expected": expected, "found": show(value), "fix": fix, "kind": _kind(value)},
+    )
+
+
+def _bad_format(
+    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
+) -> Iterator[Finding]:
+    rule = _FORMAT_RULES.get(str(path[0]) if path else "", "bad_format")
+    expected = error.schema.get("description", f"text matching {error.schema['pattern']}")
+    yield (
+        rule,
+        path,
+        {"expected": expected, "found": show(error.instance), "fix": fix, "detail": ""},
+    )
+
+
+def _duplicate(
+    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
+) -> Iterator[Finding]:
+    value = error.instance
+    dup = next(i for i, item in enumerate(value) if item in value[:i])
+    rule = "duplicate_event" if path == ("events",) else "duplicate_item"
+    yield rule, (*path, dup), {"expected": "each once", "found": show(value), "item": value[dup]}
+
+
+def _empty(
+    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
+) -> Iterator[Finding]:
+    rule = "events_empty" if path == ("events",) else "empty_value"
+    expected = f"at least {error.validator_value}"
+    yield rule, path, {"expected": expected, "found": show(error.instance), "fix": fix}
+
+
+def _too_long(
+    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
+) -> Iterator[Finding]:
+    expected = f"at most {error.validator_value} characters"
+    yield (
+        "too_long",
+        path,
+        {"expected": expected, "found": f"{len(error.instance)} characters", "fix": fix},
+    )
+
+
+def _bad_value(
+    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
+) -> Iterator[Finding]:
+    """enum, const, minimum, maximum: the validator's own sentence says it well."""
+    wanted = error.schema.get("description")
+    yield (
+        "bad_value",
+        path,
+        {"expected": wanted, "found": show(error.instance), "fix": fix, "detail": error.message},
+    )
+
+
+SCHEMA_ERRORS: dict[str, Callable[..., Iterator[Finding]]] = {
+    "additionalProperties": _unknown_keys,
+    "required": _missing_keys,
+    "type": _wrong_type,
+    "pattern": _bad_format,
+    "uniqueItems": _duplicate,
+    "minItems": _empty,
+    "minProperties": _empty,
+    "minLength": _empty,
+    "maxLength": _too_long,
+}
 
 
 # ---------------------------------------------------------------- events.yaml
