@@ -21,7 +21,7 @@ import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from jsonschema import Draft202012Validator, ValidationError
 
@@ -148,124 +148,100 @@ def _kind(value: Any) -> str:
 # Report.add's keywords. One small function per JSON Schema keyword, as jsonschema's own
 # validators are; a keyword without one gets the validator's own sentence (_bad_value).
 Finding = tuple[str, tuple, dict[str, Any]]
-Fixes = Mapping[str, str]
+
+
+class At(NamedTuple):
+    """Where a schema error is: its path in the file, the fix for its part of the file, the
+    fixes of the required keys, and the file's line map."""
+
+    path: tuple
+    fix: str
+    fixes: Mapping[str, str]
+    lines: dict
 
 
 def _report_schema_error(
-    report: Report, error: ValidationError, path: tuple, fix: str, fixes: Fixes
+    report: Report, error: ValidationError, path: tuple, fix: str, fixes: Mapping[str, str]
 ) -> None:
     if "propertyNames" in error.absolute_schema_path:  # the value is the offending name
         explain = _bad_key
     else:
         explain = SCHEMA_ERRORS.get(str(error.validator), _bad_value)
-    for rule, at, details in explain(error, path, fix, fixes, report.lines):
-        report.add(rule, at, **details)
+    for rule, where, details in explain(error, At(path, fix, fixes, report.lines)):
+        report.add(rule, where, **details)
 
 
-def _bad_key(
-    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
-) -> Iterator[Finding]:
-    key = error.instance
-    wanted = error.schema.get("description")
-    yield "bad_key", (*path, key), {"expected": wanted, "found": show(key), "fix": fix, "key": key}
+def _bad_key(error: ValidationError, at: At) -> Iterator[Finding]:
+    key, wanted = error.instance, error.schema.get("description")
+    yield (
+        "bad_key",
+        (*at.path, key),
+        {"expected": wanted, "found": show(key), "fix": at.fix, "key": key},
+    )
 
 
-def _unknown_keys(
-    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
-) -> Iterator[Finding]:
+def _unknown_keys(error: ValidationError, at: At) -> Iterator[Finding]:
     allowed = sorted(error.schema.get("properties", {}))
     for key in (k for k in error.instance if k not in allowed):
         close = difflib.get_close_matches(str(key), allowed, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         shown = {"expected": "one of " + ", ".join(allowed), "found": show(key)}
         fix = f"rename it to {close[0]}" if close else "remove it"
-        yield "unknown_key", (*path, key), {**shown, "fix": fix, "key": key, "hint": hint}
+        yield "unknown_key", (*at.path, key), {**shown, "fix": fix, "key": key, "hint": hint}
 
 
-def _missing_keys(
-    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
-) -> Iterator[Finding]:
+def _missing_keys(error: ValidationError, at: At) -> Iterator[Finding]:
     for key in (k for k in error.validator_value if k not in error.instance):
-        fix = fixes.get(key, f"add {key}; {_RULES_FIX}")
-        line = line_of(lines, path)
-        yield (
-            "missing_key",
-            (*path, key),
-            {"line": line, "expected": f"a `{key}:` line", "fix": fix, "key": key},
-        )
+        fix = at.fixes.get(key, f"add {key}; {_RULES_FIX}")
+        shown = {"line": line_of(at.lines, at.path), "expected": f"a `{key}:` line"}
+        yield "missing_key", (*at.path, key), {**shown, "fix": fix, "key": key}
 
 
-def _wrong_type(
-    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
-) -> Iterator[Finding]:
-    value, schema = error.instance, error.schema
+def _wrong_type(error: ValidationError, at: At) -> Iterator[Finding]:
+    value, schema, fix = error.instance, error.schema, at.fix
     if schema.get("type") == "array" and isinstance(value, str):
-        fix = f"write it as a list: {path[-1]}: [{value}]"
+        fix = f"write it as a list: {at.path[-1]}: [{value}]"
     elif schema.get("type") == "string" and isinstance(value, (bool, int, float)):
         fix = "put the value in quotes (YAML reads it as a number or true/false)"
     elif value is None:
         fix = f"fill in a value; {fix}"
-    expected = _describe(schema)
-    yield (
-        "wrong_type",
-        path,
-        {"expected": expected, "found": show(value), "fix": fix, "kind": _kind(value)},
-    )
+    shown = {"expected": _describe(schema), "found": show(value)}
+    yield "wrong_type", at.path, {**shown, "fix": fix, "kind": _kind(value)}
 
 
-def _bad_format(
-    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
-) -> Iterator[Finding]:
-    rule = _FORMAT_RULES.get(str(path[0]) if path else "", "bad_format")
+def _bad_format(error: ValidationError, at: At) -> Iterator[Finding]:
+    rule = _FORMAT_RULES.get(str(at.path[0]) if at.path else "", "bad_format")
     expected = error.schema.get("description", f"text matching {error.schema['pattern']}")
-    yield (
-        rule,
-        path,
-        {"expected": expected, "found": show(error.instance), "fix": fix, "detail": ""},
-    )
+    shown = {"expected": expected, "found": show(error.instance)}
+    yield rule, at.path, {**shown, "fix": at.fix, "detail": ""}
 
 
-def _duplicate(
-    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
-) -> Iterator[Finding]:
+def _duplicate(error: ValidationError, at: At) -> Iterator[Finding]:
     value = error.instance
     dup = next(i for i, item in enumerate(value) if item in value[:i])
-    rule = "duplicate_event" if path == ("events",) else "duplicate_item"
-    yield rule, (*path, dup), {"expected": "each once", "found": show(value), "item": value[dup]}
+    rule = "duplicate_event" if at.path == ("events",) else "duplicate_item"
+    yield rule, (*at.path, dup), {"expected": "each once", "found": show(value), "item": value[dup]}
 
 
-def _empty(
-    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
-) -> Iterator[Finding]:
-    rule = "events_empty" if path == ("events",) else "empty_value"
-    expected = f"at least {error.validator_value}"
-    yield rule, path, {"expected": expected, "found": show(error.instance), "fix": fix}
+def _empty(error: ValidationError, at: At) -> Iterator[Finding]:
+    rule = "events_empty" if at.path == ("events",) else "empty_value"
+    shown = {"expected": f"at least {error.validator_value}", "found": show(error.instance)}
+    yield rule, at.path, {**shown, "fix": at.fix}
 
 
-def _too_long(
-    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
-) -> Iterator[Finding]:
+def _too_long(error: ValidationError, at: At) -> Iterator[Finding]:
     expected = f"at most {error.validator_value} characters"
-    yield (
-        "too_long",
-        path,
-        {"expected": expected, "found": f"{len(error.instance)} characters", "fix": fix},
-    )
+    shown = {"expected": expected, "found": f"{len(error.instance)} characters"}
+    yield "too_long", at.path, {**shown, "fix": at.fix}
 
 
-def _bad_value(
-    error: ValidationError, path: tuple, fix: str, fixes: Fixes, lines: dict
-) -> Iterator[Finding]:
+def _bad_value(error: ValidationError, at: At) -> Iterator[Finding]:
     """enum, const, minimum, maximum: the validator's own sentence says it well."""
-    wanted = error.schema.get("description")
-    yield (
-        "bad_value",
-        path,
-        {"expected": wanted, "found": show(error.instance), "fix": fix, "detail": error.message},
-    )
+    shown = {"expected": error.schema.get("description"), "found": show(error.instance)}
+    yield "bad_value", at.path, {**shown, "fix": at.fix, "detail": error.message}
 
 
-SCHEMA_ERRORS: dict[str, Callable[..., Iterator[Finding]]] = {
+SCHEMA_ERRORS: dict[str, Callable[[ValidationError, At], Iterator[Finding]]] = {
     "additionalProperties": _unknown_keys,
     "required": _missing_keys,
     "type": _wrong_type,
