@@ -10,8 +10,9 @@ import contextlib
 import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -27,10 +28,17 @@ from grader.cli_pipeline import (
     cmd_store,
 )
 from grader.config import Rules, load_rules
-from grader.errors import EXIT_FAILED, EXIT_OK, EXIT_REJECTED, GraderError, Violation
+from grader.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    GraderError,
+    SandboxIncomplete,
+    Violation,
+)
 from grader.github import DEFAULT_BOT
 from grader.grade import check_before_running, exit_code, grade
-from grader.harness import QUICK, Plan, SandboxIncomplete
+from grader.harness import QUICK, Plan
 
 
 def add_results(parser: argparse.ArgumentParser) -> None:
@@ -39,15 +47,36 @@ def add_results(parser: argparse.ArgumentParser) -> None:
     )
 
 
+Handler = Callable[[argparse.Namespace, Console, Console], int]
+Subparsers = Any  # argparse's _SubParsersAction, private to argparse
+
+
+def add_command(
+    sub: Subparsers, name: str, handler: Handler, **kwargs: Any
+) -> argparse.ArgumentParser:
+    """A subcommand's parser, registered with the handler that runs it: the two cannot drift
+    apart (``main`` runs ``args.handler``)."""
+    parser = sub.add_parser(name, **kwargs)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="olympics", description="TinyTorch Olympics grader: a referee for NumPy models."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
 
-    g = sub.add_parser(
+
+def add_grade(sub: Subparsers) -> None:
+    g = add_command(
+        sub,
         "grade",
+        cmd_grade,
         help="grade submissions and print their score cards",
         description="Grade submissions. Exit 0: graded and every rule met; "
         "1: graded with a rule not met; 2: rejected.",
@@ -91,15 +120,27 @@ def build_parser() -> argparse.ArgumentParser:
         "submission code is loaded",
     )
 
-    v = sub.add_parser("validate", help="validate a submission.yaml or a result JSON")
+
+def add_validate(sub: Subparsers) -> None:
+    v = add_command(
+        sub, "validate", cmd_validate, help="validate a submission.yaml or a result JSON"
+    )
     v.add_argument("files", nargs="+", type=Path, metavar="FILE")
 
-    r = sub.add_parser("rules", help="print the events and workloads as the rules stand")
+
+def add_rules(sub: Subparsers) -> None:
+    r = add_command(
+        sub, "rules", cmd_rules, help="print the events and workloads as the rules stand"
+    )
     r.add_argument("event", nargs="?", help="show one event only")
     r.add_argument("--json", action="store_true", help="machine-readable output")
 
-    i = sub.add_parser(
+
+def add_init(sub: Subparsers) -> None:
+    i = add_command(
+        sub,
         "init",
+        cmd_init,
         help="start a submission from a workload's baseline",
         description="Write submissions/TEAM/ from the workload's baseline: its model files "
         "(grades out of the box), submission.yaml, the TinyTorch adapter in a comment, and a "
@@ -116,8 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="the team members' GitHub logins (at least yours)",
     )  # fmt: skip
 
-    c = sub.add_parser(
+
+def add_changed(sub: Subparsers) -> None:
+    c = add_command(
+        sub,
         "changed",
+        cmd_changed,
         help="list the submissions a pull request touches; refuse one that touches anything else",
         description="List the submission folders changed between the merge base of BASE and "
         "HEAD, and HEAD, one per line. Exit 2 (scope_violation) if the changes reach outside "
@@ -138,8 +183,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="on refusal, write a rejected result (scope_violation) here for the PR comment",
     )
 
-    pl = sub.add_parser(
+
+def add_plan(sub: Subparsers) -> None:
+    pl = add_command(
+        sub,
         "plan",
+        cmd_plan,
         help="the submissions to re-grade, dealt into shards (a GitHub job matrix)",
         description="Print JSON {count, shards: [{index, folders}]}: the submissions whose "
         "latest stored result is missing, of other files, or from another grader or rules "
@@ -150,8 +199,12 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--repo", type=Path, default=Path("."), metavar="DIR")
     pl.add_argument("--results-dir", type=Path, metavar="DIR", help="default: results/")
 
-    st = sub.add_parser(
+
+def add_store(sub: Subparsers) -> None:
+    st = add_command(
+        sub,
         "store",
+        cmd_store,
         help="validate result JSON and file it in the results folder",
         description="Validate each result (schema, every derived number recomputed, this "
         "grader and rules) and file it as results/<team>/<workload>/<timestamp>-<content>.json; "
@@ -173,8 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(results-<index>/), each shard's results taken only for its own teams",
     )
 
-    lb = sub.add_parser(
+
+def add_leaderboard(sub: Subparsers) -> None:
+    lb = add_command(
+        sub,
         "leaderboard",
+        cmd_leaderboard,
         help="regenerate leaderboard.md from the stored results",
         description="Rank the latest stored result of each team per workload and event. "
         "--check: exit 1 if the file is not what regenerating would write.",
@@ -189,16 +246,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write the grade book: a row per team, member, workload and event",
     )
 
-    a = sub.add_parser(
+
+def add_annotate(sub: Subparsers) -> None:
+    a = add_command(
+        sub,
         "annotate",
+        cmd_annotate,
         help="print GitHub annotations (::error file=…,line=…::) for result JSON",
         description="Print one GitHub workflow command per problem in the results: each "
         "violation on its file and line, each event not qualified on the submission.yaml.",
     )
     add_results(a)
 
-    m = sub.add_parser(
+
+def add_comment(sub: Subparsers) -> None:
+    m = add_command(
+        sub,
         "comment",
+        cmd_comment,
         help="render the PR comment from result JSON and post or update it",
         description="Render the score card from result JSON files (validated and recomputed: "
         "they are untrusted), write it to --markdown and the job summary, then post it as the "
@@ -233,8 +298,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"whose comment is the sticky one (default: {DEFAULT_BOT})",
     )
 
-    se = sub.add_parser(
+
+def add_seal(sub: Subparsers) -> None:
+    se = add_command(
+        sub,
         "seal",
+        cmd_seal,
         help="seal a course's own held-out digits as the private split of the final phase",
         description="Check a course's own held-out digits (an .npz with x: uint8 (N, 784) and "
         "y: uint8 labels; no digit of the public splits, every class present), encrypt them "
@@ -253,10 +322,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="the key, outside the repository (default: ~/olympics-private-DATASET.key)",
     )  # fmt: skip
 
-    d = sub.add_parser("data", help="export a workload's training split (never a test split)")
+
+def add_data(sub: Subparsers) -> None:
+    d = add_command(
+        sub, "data", cmd_data, help="export a workload's training split (never a test split)"
+    )
     d.add_argument("workload")
     d.add_argument("--out", type=Path, required=True, metavar="DIR")
-    return parser
+
+
+# In the order `olympics --help` lists them.
+COMMANDS = (
+    add_grade,
+    add_validate,
+    add_rules,
+    add_init,
+    add_changed,
+    add_plan,
+    add_store,
+    add_leaderboard,
+    add_annotate,
+    add_comment,
+    add_seal,
+    add_data,
+)
 
 
 def main(
@@ -272,22 +361,8 @@ def main(
             args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed its usage, help or version
         return EXIT_REJECTED if exc.code else EXIT_OK
-    handler = {
-        "grade": cmd_grade,
-        "validate": cmd_validate,
-        "rules": cmd_rules,
-        "data": cmd_data,
-        "changed": cmd_changed,
-        "init": cmd_init,
-        "comment": cmd_comment,
-        "annotate": cmd_annotate,
-        "store": cmd_store,
-        "plan": cmd_plan,
-        "leaderboard": cmd_leaderboard,
-        "seal": cmd_seal,
-    }[args.command]
     try:
-        return handler(args, out, err)
+        return args.handler(args, out, err)
     except GraderError as exc:
         err.print(f"[bold red]error:[/] {render.rich_escape(exc.message)}")
         for violation in exc.violations:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import comment, github, render, result, scope
+from grader import comment, escape, github, render, result, scope
 from grader.config import load_rules, project_root
-from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, GraderError
+from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, GitHubError, GraderError, Verdict
 from grader.grade import rejected
 
 
@@ -32,10 +32,10 @@ def cmd_changed(args: argparse.Namespace, out: Console, err: Console) -> int:
         "submissions/<team>/ folder only"
     )
     for violation in checked.violations:  # one line each: nothing can start a workflow command
-        err.print(f"  ✗ {render.rich_escape(render.clean(violation, 2000))}", soft_wrap=True)
+        err.print(f"  ✗ {render.rich_escape(escape.clean(violation, 2000))}", soft_wrap=True)
     if args.json:
         team = checked.teams[0] if len(checked.teams) == 1 else ""
-        doc = rejected(team, checked.violations, "scope_violation")
+        doc = rejected(team, checked.violations, Verdict.SCOPE_VIOLATION)
         result.write(doc, args.json)
         err.print(f"result written to {args.json}")
     return EXIT_REJECTED
@@ -156,7 +156,7 @@ def cmd_comment(args: argparse.Namespace, out: Console, err: Console) -> int:
         raise GraderError("name the pull request: --pr N, or --event $GITHUB_EVENT_PATH")
     token = os.environ.get("GITHUB_TOKEN")
     if not token:
-        raise github.GitHubError(
+        raise GitHubError(
             "GITHUB_TOKEN is not set: the comment is written above but not posted "
             "(in a workflow: env: GITHUB_TOKEN: ${{ github.token }})"
         )

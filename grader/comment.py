@@ -14,10 +14,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import __version__, render, result, scope
+from grader import __version__, escape, render, result, scope
 from grader.config import Rules
-from grader.errors import GraderError, Violation
-from grader.github import MAX_COMPARE_FILES, Comparison, GitHubError, Pull, body
+from grader.errors import GitHubError, GraderError, Verdict, Violation
+from grader.github import MAX_COMPARE_FILES, Comparison, Pull, body
 from grader.grade import rejected
 
 MAX_CLAIM_BYTES = 4096
@@ -35,12 +35,12 @@ def card_for(file: Path, rules: Rules) -> str:
     lines = [
         "### TinyTorch Olympics · result not verified",
         "",
-        f"The grading run's result {render.code(file.name, 100)} failed validation, so it is "
+        f"The grading run's result {escape.code(file.name, 100)} failed validation, so it is "
         "not shown as a grade. Re-run the grading workflow; if this persists, tell the "
         "instructors.",
         "",
     ]
-    lines += [f"- {render.md(str(p), 300)}" for p in problems[:10]]
+    lines += [f"- {escape.md(str(p), 300)}" for p in problems[:10]]
     if len(problems) > 10:
         lines.append(f"- … and {len(problems) - 10} more")
     return "\n".join(lines) + "\n"
@@ -60,9 +60,9 @@ def compose(files: list[Path], rules: Rules, head_sha: str | None = None) -> str
 
 def with_footer(cards: list[str], head_sha: str | None) -> str:
     # The card is of the graded commit, which need not be the PR's head when it is read.
-    at = f" · graded at {render.code(head_sha[:12], 20)}" if head_sha else ""
+    at = f" · graded at {escape.code(head_sha[:12], 20)}" if head_sha else ""
     return body(
-        cards, f"<sub>olympics grader {render.md(__version__, 20)}{at} · {PRELIMINARY}</sub>"
+        cards, f"<sub>olympics grader {escape.md(__version__, 20)}{at} · {PRELIMINARY}</sub>"
     )
 
 
@@ -87,7 +87,9 @@ def scope_card(compared: Comparison, head_sha: str | None) -> str | None:
     if not violations:
         return None
     team = next(iter(by_team)) if len(by_team) == 1 else ""
-    return with_footer([render.markdown(rejected(team, violations, "scope_violation"))], head_sha)
+    return with_footer(
+        [render.markdown(rejected(team, violations, Verdict.SCOPE_VIOLATION))], head_sha
+    )
 
 
 def check_base(pull: Pull, default_branch: str) -> None:

@@ -18,26 +18,20 @@ import keyword
 import math
 import os
 import warnings
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 from jsonschema import Draft202012Validator, ValidationError
 
 from grader.errors import ConfigError, Violation
+from grader.metrics import OBSERVED
 from grader.yamlfile import RULES as YAML_RULES
 from grader.yamlfile import Report, display_path, line_of, load_yaml, show
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
-# What the grader observes (events.yaml's header defines each). Rules and flags may name only
-# these: a metric is code, not data, and naming a new one in YAML cannot make it measured.
-METRICS = frozenset(
-    {"accuracy", "accuracy_delta", "latency_ms", "size_bytes", "speedup", "speedup_p_value"}
-    | {"compression_ratio", "efficiency", "code_quality", "innovation", "techniques_unconfirmed"}
-    | {"private_accuracy", "accuracy_gap", "error_ratio"}
-)
 COMPOSITE = "composite"
 
 _RULES_FIX = "see the comments in events.yaml and schemas/events.schema.json"
@@ -150,70 +144,122 @@ def _kind(value: Any) -> str:
     return kinds.get(type(value), type(value).__name__)
 
 
+# A schema error as the violations it stands for: each a rule id, the path it is at and
+# Report.add's keywords. One small function per JSON Schema keyword, as jsonschema's own
+# validators are; a keyword without one gets the validator's own sentence (_bad_value).
+Finding = tuple[str, tuple, dict[str, Any]]
+
+
+class At(NamedTuple):
+    """Where a schema error is: its path in the file, the fix for its part of the file, the
+    fixes of the required keys, and the file's line map."""
+
+    path: tuple
+    fix: str
+    fixes: Mapping[str, str]
+    lines: dict
+
+
 def _report_schema_error(
-    report: Report, error: ValidationError, path: tuple, fix: str, fixes: dict[str, str]
+    report: Report, error: ValidationError, path: tuple, fix: str, fixes: Mapping[str, str]
 ) -> None:
-    value, schema, kind = error.instance, error.schema, error.validator
-    top = str(path[0]) if path else ""
     if "propertyNames" in error.absolute_schema_path:  # the value is the offending name
-        wanted = schema.get("description")
-        report.add(
-            "bad_key", (*path, value), expected=wanted, found=show(value), fix=fix, key=value
-        )
-    elif kind == "additionalProperties":
-        allowed = sorted(schema.get("properties", {}))
-        for key in (k for k in value if k not in allowed):
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            shown = {"expected": "one of " + ", ".join(allowed), "found": show(key)}
-            fix = f"rename it to {close[0]}" if close else "remove it"
-            report.add("unknown_key", (*path, key), **shown, fix=fix, key=key, hint=hint)
-    elif kind == "required":
-        for key in (k for k in error.validator_value if k not in value):
-            fix = fixes.get(key, f"add {key}; {_RULES_FIX}")
-            line = line_of(report.lines, path)
-            report.add(
-                "missing_key",
-                (*path, key),
-                line=line,
-                expected=f"a `{key}:` line",
-                fix=fix,
-                key=key,
-            )
-    elif kind == "type":
-        if schema.get("type") == "array" and isinstance(value, str):
-            fix = f"write it as a list: {path[-1]}: [{value}]"
-        elif schema.get("type") == "string" and isinstance(value, (bool, int, float)):
-            fix = "put the value in quotes (YAML reads it as a number or true/false)"
-        elif value is None:
-            fix = f"fill in a value; {fix}"
-        expected = _describe(schema)
-        report.add(
-            "wrong_type", path, expected=expected, found=show(value), fix=fix, kind=_kind(value)
-        )
-    elif kind == "pattern":
-        rule = _FORMAT_RULES.get(top, "bad_format")
-        expected = schema.get("description", f"text matching {schema['pattern']}")
-        report.add(rule, path, expected=expected, found=show(value), fix=fix, detail="")
-    elif kind == "uniqueItems":
-        dup = next(i for i, item in enumerate(value) if item in value[:i])
-        rule = "duplicate_event" if path == ("events",) else "duplicate_item"
-        report.add(rule, (*path, dup), expected="each once", found=show(value), item=value[dup])
-    elif kind in ("minItems", "minProperties", "minLength"):
-        rule = "events_empty" if path == ("events",) else "empty_value"
-        expected = f"at least {error.validator_value}"
-        report.add(rule, path, expected=expected, found=show(value), fix=fix)
-    elif kind == "maxLength":
-        expected = f"at most {error.validator_value} characters"
-        report.add("too_long", path, expected=expected, found=f"{len(value)} characters", fix=fix)
-    else:  # enum, const, minimum, maximum: the validator's own sentence says it well
-        wanted = schema.get("description")
-        report.add(
-            "bad_value", path, expected=wanted, found=show(value), fix=fix, detail=error.message
-        )
+        explain = _bad_key
+    else:
+        explain = SCHEMA_ERRORS.get(str(error.validator), _bad_value)
+    for rule, where, details in explain(error, At(path, fix, fixes, report.lines)):
+        report.add(rule, where, **details)
+
+
+def _bad_key(error: ValidationError, at: At) -> Iterator[Finding]:
+    key, wanted = error.instance, error.schema.get("description")
+    yield (
+        "bad_key",
+        (*at.path, key),
+        {"expected": wanted, "found": show(key), "fix": at.fix, "key": key},
+    )
+
+
+def _unknown_keys(error: ValidationError, at: At) -> Iterator[Finding]:
+    allowed = sorted(error.schema.get("properties", {}))
+    for key in (k for k in error.instance if k not in allowed):
+        close = difflib.get_close_matches(str(key), allowed, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        shown = {"expected": "one of " + ", ".join(allowed), "found": show(key)}
+        fix = f"rename it to {close[0]}" if close else "remove it"
+        yield "unknown_key", (*at.path, key), {**shown, "fix": fix, "key": key, "hint": hint}
+
+
+def _missing_keys(error: ValidationError, at: At) -> Iterator[Finding]:
+    for key in (k for k in error.validator_value if k not in error.instance):
+        fix = at.fixes.get(key, f"add {key}; {_RULES_FIX}")
+        shown = {"line": line_of(at.lines, at.path), "expected": f"a `{key}:` line"}
+        yield "missing_key", (*at.path, key), {**shown, "fix": fix, "key": key}
+
+
+def _wrong_type(error: ValidationError, at: At) -> Iterator[Finding]:
+    value, schema, fix = error.instance, error.schema, at.fix
+    if schema.get("type") == "array" and isinstance(value, str):
+        fix = f"write it as a list: {at.path[-1]}: [{value}]"
+    elif schema.get("type") == "string" and isinstance(value, (bool, int, float)):
+        fix = "put the value in quotes (YAML reads it as a number or true/false)"
+    elif value is None:
+        fix = f"fill in a value; {fix}"
+    shown = {"expected": _describe(schema), "found": show(value)}
+    yield "wrong_type", at.path, {**shown, "fix": fix, "kind": _kind(value)}
+
+
+def _bad_format(error: ValidationError, at: At) -> Iterator[Finding]:
+    rule = _FORMAT_RULES.get(str(at.path[0]) if at.path else "", "bad_format")
+    expected = error.schema.get("description", f"text matching {error.schema['pattern']}")
+    shown = {"expected": expected, "found": show(error.instance)}
+    yield rule, at.path, {**shown, "fix": at.fix, "detail": ""}
+
+
+def _duplicate(error: ValidationError, at: At) -> Iterator[Finding]:
+    value = error.instance
+    dup = next(i for i, item in enumerate(value) if item in value[:i])
+    rule = "duplicate_event" if at.path == ("events",) else "duplicate_item"
+    yield rule, (*at.path, dup), {"expected": "each once", "found": show(value), "item": value[dup]}
+
+
+def _empty(error: ValidationError, at: At) -> Iterator[Finding]:
+    rule = "events_empty" if at.path == ("events",) else "empty_value"
+    shown = {"expected": f"at least {error.validator_value}", "found": show(error.instance)}
+    yield rule, at.path, {**shown, "fix": at.fix}
+
+
+def _too_long(error: ValidationError, at: At) -> Iterator[Finding]:
+    expected = f"at most {error.validator_value} characters"
+    shown = {"expected": expected, "found": f"{len(error.instance)} characters"}
+    yield "too_long", at.path, {**shown, "fix": at.fix}
+
+
+def _bad_value(error: ValidationError, at: At) -> Iterator[Finding]:
+    """enum, const, minimum, maximum: the validator's own sentence says it well."""
+    shown = {"expected": error.schema.get("description"), "found": show(error.instance)}
+    yield "bad_value", at.path, {**shown, "fix": at.fix, "detail": error.message}
+
+
+SCHEMA_ERRORS: dict[str, Callable[[ValidationError, At], Iterator[Finding]]] = {
+    "additionalProperties": _unknown_keys,
+    "required": _missing_keys,
+    "type": _wrong_type,
+    "pattern": _bad_format,
+    "uniqueItems": _duplicate,
+    "minItems": _empty,
+    "minProperties": _empty,
+    "minLength": _empty,
+    "maxLength": _too_long,
+}
 
 
 # ---------------------------------------------------------------- events.yaml
+
+
+def final_phase(data: Mapping[str, Any]) -> bool:
+    """events.yaml's ``phase: final``: events rank on the sealed private split."""
+    return data.get("phase") == "final"
 
 
 @dataclass(frozen=True)
@@ -222,6 +268,10 @@ class Rules:
 
     path: Path
     data: dict
+
+    @property
+    def is_final(self) -> bool:
+        return final_phase(self.data)
 
     @property
     def events(self) -> dict[str, dict]:
@@ -294,7 +344,7 @@ def load_rules(path: Path | None = None) -> Rules:
 
 
 def _cross_check_rules(report: Report, data: dict) -> None:
-    def metric(name: str, path: tuple, known: frozenset = METRICS, what: str = "metric") -> None:
+    def metric(name: str, path: tuple, known: frozenset = OBSERVED, what: str = "metric") -> None:
         _check_known(report, "unknown_metric", path, name, known, what=what)
 
     def finite(path: tuple, value: float) -> None:  # JSON Schema has no word for NaN
@@ -352,7 +402,7 @@ def _cross_check_rules(report: Report, data: dict) -> None:
     for name, workload in data["workloads"].items():
         at = ("workloads", name, "dataset")
         _check_known(report, "unknown_dataset", at, workload["dataset"], data["datasets"])
-    if data["phase"] == "final":
+    if final_phase(data):
         for name in sorted({w["dataset"] for w in data["workloads"].values()}):
             if "private" not in data["datasets"].get(name, {}).get("sealed", {}):
                 report.add("phase_unsealed", ("phase",), found="final", name=name)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from grader.errors import GraderError
+from grader.errors import GitHubError
 from grader.scope import Change
 
 MARKER = "<!-- tinytorch-olympics:score-card -->"
@@ -35,12 +35,6 @@ MAX_WAIT_S = 120.0
 T = TypeVar("T")
 # GitHub's file statuses, as git's letters
 STATUS_LETTER = {"added": "A", "removed": "D", "modified": "M", "renamed": "R", "changed": "T"}
-
-
-class GitHubError(GraderError):
-    """GitHub could not be reached or refused: nothing was posted (the card is on disk)."""
-
-    exit_code = 3
 
 
 @dataclass(frozen=True)

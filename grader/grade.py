@@ -19,8 +19,8 @@ from grader import __version__, dependencies, quality, result, static, technique
 from grader import private as sealed
 from grader.config import Rules, Submission, check_submission
 from grader.deform import deform
-from grader.errors import Violation
-from grader.harness import Measurement, Model, Plan, Progress, Referee, Rejected
+from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, Rejected, Verdict, Violation
+from grader.harness import Measurement, Model, Plan, Progress, Referee
 from grader.workloads import as_inputs, get_workload, load_split
 from grader.yamlfile import display_path
 
@@ -59,7 +59,7 @@ def grade(
     decoys = None  # for the untimed blocks: the training digits, where the dataset has them
     if "train" in rules.datasets[workload.dataset]["splits"]:
         decoys = as_inputs(load_split(rules, workload.dataset, "train")[0], workload)
-    want_private = private or rules.data["phase"] == "final"
+    want_private = private or rules.is_final
     key = sealed.take_key()  # out of the environment in any case, before any child starts
     why_not = sealed.unavailable(rules, workload.dataset, key) if want_private else None
     private_inputs = private_labels = None
@@ -199,12 +199,12 @@ def private_counts(measured, labels, why_not: str | None) -> dict:
 
 def check_before_running(
     path: Path, rules: Rules
-) -> tuple[Submission | None, str | None, list[Violation]]:
+) -> tuple[Submission | None, Verdict | None, list[Violation]]:
     """The config, then the files and imports: the submission, or a verdict code and every
     violation. Nothing of the submission runs."""
     submission, violations = check_submission(path, rules)
     if submission is None or violations:
-        return None, "config_invalid", violations
+        return None, Verdict.CONFIG_INVALID, violations
     code, violations = static.check(submission.folder, rules)
     return (None, code, violations) if code else (submission, None, [])
 
@@ -243,19 +243,21 @@ def skeleton(submission: Submission) -> dict:
 
 
 WHAT_FAILED = {
-    "config_invalid": "in the submission's configuration or files",
-    "import_forbidden": "with what the submission's code imports",
-    "scope_violation": "with what the pull request changes",
+    Verdict.CONFIG_INVALID: "in the submission's configuration or files",
+    Verdict.IMPORT_FORBIDDEN: "with what the submission's code imports",
+    Verdict.SCOPE_VIOLATION: "with what the pull request changes",
 }
 
 
-def rejected_config(path: Path, violations: list[Violation], code: str = "config_invalid") -> dict:
+def rejected_config(
+    path: Path, violations: list[Violation], code: Verdict = Verdict.CONFIG_INVALID
+) -> dict:
     """A verdict reached before any code ran: the config, the files or the imports."""
     folder = path.parent if path.name == "submission.yaml" else path
     return rejected(folder.name, violations, code)
 
 
-def rejected(team: str, violations: list[Violation], code: str) -> dict:
+def rejected(team: str, violations: list[Violation], code: Verdict) -> dict:
     """A result with a verdict and no measurement: nothing of the submission ran."""
     return {
         **header(),
@@ -273,5 +275,5 @@ def exit_code(doc: dict) -> int:
     """0 graded and every rule met, 1 graded with a rule not met, 2 rejected
     (docs/DESIGN.md, Verdicts and exit codes)."""
     if doc["verdict"]["status"] != "graded":
-        return 2
-    return 0 if result.qualified_everywhere(doc) else 1
+        return EXIT_REJECTED
+    return EXIT_OK if result.qualified_everywhere(doc) else EXIT_RULES

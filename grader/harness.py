@@ -30,8 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from grader import handoff, schedule, stats
-from grader.errors import EXIT_FAILED, GraderError
-from grader.sandbox import Child, ChildFailure, Limits, spawn
+from grader.errors import ChildFailure, GraderError, Rejected, SandboxIncomplete
+from grader.sandbox import Child, Limits, spawn
 
 Progress = Callable[[str, int, int], None]
 
@@ -120,21 +120,6 @@ MIN_FRESH_ROUNDS = 3  # rounds of new digits needed before caching is judged at 
 MIN_EARLY_FRESH_ROUNDS = 12
 CACHE_P_VALUE = 1e-3  # repeated rounds faster than new ones at this significance: a cache
 AGREEMENT_P_VALUE = 1e-3  # agreement below the least share at this significance: rejected
-
-
-class SandboxIncomplete(GraderError):
-    """This machine cannot give the submission every sandbox layer, and they were required:
-    not a verdict on the submission (exit 3), and none of its code was loaded."""
-
-    exit_code = EXIT_FAILED
-
-
-class Rejected(GraderError):
-    """The submission failed in a way that earns a verdict (timeout, crashed, bad_output…)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

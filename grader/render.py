@@ -5,92 +5,36 @@ disagree. Every piece of text that came from a student is escaped for its target
 
 from __future__ import annotations
 
-import re
-
 from rich.console import Console, Group
 from rich.markup import escape as rich_escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-# A zero-width space (as dependabot writes "@&#8203;user") keeps GitHub from turning the
-# text that follows into a mention, an e-mail link or a bare-URL autolink; the entity is
-# decoded to the character before GitHub's autolinker and mention filter see the text.
-ZWSP = "&#8203;"
-AUTOLINK = re.compile(r"(?i)(?<=[a-z])(?=://)|(?<=\bwww)(?=\.)")
+from grader.errors import Violation
+from grader.escape import MD_TABLE, clean, command_data, command_property, md
+from grader.metrics import FORMATS, G4, PLAIN, accuracy_of, fmt_bytes, fmt_ms, fmt_value
 
 
-def clean(text: object, limit: int = 200) -> str:
-    """Student text made inert: no control or bidi characters, no newlines, capped."""
-    s = CONTROL.sub("", str(text)).replace("\n", " ").replace("\r", " ")
-    return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
-# What html.escape, a backslash before each Markdown special character and "@" + ZWSP
-# would do, in one pass.
-MD_TABLE = str.maketrans(
-    {"&": "&amp;", "<": "&lt;", ">": "&gt;", "@": "@" + ZWSP}
-    | {c: "\\" + c for c in "\\`*_{}[]()#+!|~-"}
-)
-
-
-def md(text: object, limit: int = 200) -> str:
-    """Escape for GitHub Markdown: no HTML, links (written or bare), emphasis, table breaks
-    or @-mentions."""
-    s = clean(text, limit).translate(MD_TABLE)
-    return AUTOLINK.sub(ZWSP, s) if "://" in s or "ww." in s.lower() else s
-
-
-def code(text: object, limit: int = 200) -> str:
-    """A Markdown code span: its content is shown literally (no links, mentions or HTML),
-    so it is only cleaned, and backticks, which would end it, become quotes."""
-    return "`" + clean(text, limit).replace("`", "'") + "`"
-
-
-def fmt_ms(ms: float | None) -> str:
-    if ms is None:
-        return "—"
-    if ms < 1:
-        return f"{ms * 1000:.2f} µs"
-    return f"{ms:.3f} ms" if ms < 100 else f"{ms:.1f} ms"
-
-
-def fmt_bytes(n: int | None) -> str:
-    if n is None:
-        return "—"
-    for unit, size in (("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
-
-
-# The metrics shown as a plain number, each with its format (the leaderboard's score cells
-# look them up directly).
-PLAIN_FORMATS = {
-    **dict.fromkeys(("speedup", "compression_ratio", "efficiency"), "{:.3f}×".format),
-    "accuracy": "{:.3f}".format,
-    **dict.fromkeys(("composite", "code_quality", "innovation"), "{:.1f}".format),  # of 100
-}
-
-
-def fmt_value(metric: str, value: float | None) -> str:
-    if value is None:
-        return "—"
-    if metric == "latency_ms":
-        return fmt_ms(value)
-    if metric == "size_bytes":
-        return fmt_bytes(int(value))
-    return PLAIN_FORMATS.get(metric, "{:.4g}".format)(value)
-
-
-def score_text(ev: dict) -> str:
-    """An event's score with its 95 % interval, when it has one wider than a point."""
+def score_text(ev: dict, markdown: bool = False) -> str:
+    """An event's score with its 95 % interval, when it has one wider than a point; escaped
+    for Markdown if asked, as :data:`escape.MD_TABLE` escapes it (a leaderboard of 10,000
+    entries shows 30,000 of them: this is written for speed)."""
     metric = ev.get("score_metric", "")
-    score = fmt_value(metric, ev["score"])
-    if ev.get("score_ci95") and ev["score_ci95"][0] != ev["score_ci95"][1]:
-        score += " [" + ", ".join(fmt_value(metric, v) for v in ev["score_ci95"]) + "]"
-    return score
+    fmt = FORMATS.get(metric, G4)
+    score = ev["score"]
+    text = "—" if score is None else fmt(score)
+    plain = markdown and metric in PLAIN
+    ci = ev.get("score_ci95")
+    if ci and ci[0] != ci[1]:
+        lo, hi = ci  # two numbers (the result schema)
+        lo, hi = "—" if lo is None else fmt(lo), "—" if hi is None else fmt(hi)
+        text += f" \\[{lo}, {hi}\\]" if plain else f" [{lo}, {hi}]"
+    if not markdown:
+        return text
+    if plain:
+        return text.replace("-", "\\-") if "-" in text else text
+    return text.translate(MD_TABLE)
 
 
 def card(result: dict) -> dict:
@@ -104,7 +48,7 @@ def card(result: dict) -> dict:
         "status": verdict["status"],
         "code": verdict.get("code"),
         "message": verdict.get("message", ""),
-        "violations": [{**v, "where": _where(v)} for v in verdict.get("violations", [])],
+        "violations": [Violation.from_dict(v) for v in verdict.get("violations", [])],
         "metrics": [],
         "events": [],
         "flags": [],
@@ -152,8 +96,8 @@ def card(result: dict) -> dict:
             1,
             (
                 "accuracy, private split",
-                f"{pb['correct'] / pb['total']:.3f} ({pb['correct']}/{pb['total']})",
-                f"{ps['correct'] / ps['total']:.3f} ({ps['correct']}/{ps['total']})",
+                f"{accuracy_of(pb):.3f} ({pb['correct']}/{pb['total']})",
+                f"{accuracy_of(ps):.3f} ({ps['correct']}/{ps['total']})",
                 f"|public − private| {imp['accuracy_gap']:.3f}",
             ),
         )
@@ -310,12 +254,6 @@ def quality_lines(observed: dict | None) -> list[str]:
     ]
 
 
-def _where(violation: dict) -> str:
-    """file:line of a stored violation, as ``Violation.where`` gives it."""
-    file = violation.get("file", "")
-    return f"{file}:{violation['line']}" if violation.get("line") else file
-
-
 def _sps(v: float | None) -> str:
     return "—" if v is None else f"{v:,.0f}/s"
 
@@ -331,9 +269,7 @@ def terminal(result: dict, console: Console) -> None:
     if c["status"] != "graded":
         body = [Text(f"REJECTED ({c['code']}): {clean(c['message'], 2000)}", style="bold red")]
         for v in c["violations"]:
-            body.append(Text(clean(f"✗ {v['where']} {v['message']}", 1000)))
-            if v.get("fix"):
-                body.append(Text(clean(f"    fix: {v['fix']}", 1000)))
+            body.extend(Text(line) for line in v.render("terminal").split("\n"))
         console.print(Panel(Group(*body), title=title, border_style="red"))
         return
     table = Table(show_header=True, header_style="bold", expand=False)
@@ -378,9 +314,7 @@ def markdown(result: dict) -> str:
     if c["status"] != "graded":
         lines.append(f"**Rejected** (`{c['code']}`): {md(c['message'], 2000)}")
         lines.append("")
-        for v in c["violations"]:
-            fix = f" — fix: {md(v['fix'], 300)}" if v.get("fix") else ""
-            lines.append(f"- ✗ {code(v['where'], 200)} {md(v['message'], 500)}{fix}")
+        lines += [v.render("markdown") for v in c["violations"]]
         return "\n".join(lines) + "\n"
     lines += ["| | baseline | submission | |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {s} | {d} |" for a, b, s, d in c["metrics"]]
@@ -400,39 +334,22 @@ def markdown(result: dict) -> str:
 
 
 # -- GitHub workflow commands (annotations) ------------------------------------------------------
-def _command_data(text: object, limit: int = 1000) -> str:
-    """A workflow command's message: escaped as GitHub's toolkit does, so student text can
-    neither end the command nor start another one."""
-    s = clean(text, limit)
-    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _command_property(text: object, limit: int = 300) -> str:
-    return _command_data(text, limit).replace(":", "%3A").replace(",", "%2C")
-
-
 def annotations(result: dict, config: str | None = None) -> list[str]:
     """``::error``/``::warning`` lines for a grade: each violation on its file and line,
     each event whose rules were not met on ``config`` (the submission.yaml)."""
     c = card(result)
     lines = []
     if c["status"] != "graded":
-        for v in c["violations"] or [{"message": c["message"]}]:
-            props = [f"title={_command_property('rejected: ' + str(c['code']))}"]
-            file = v.get("file") or config
-            if file:
-                props.insert(0, f"file={_command_property(file)}")
-            if v.get("line") and v.get("file"):
-                props.insert(1, f"line={int(v['line'])}")
-            fix = f" Fix: {v['fix']}" if v.get("fix") else ""
-            lines.append(f"::error {','.join(props)}::{_command_data(str(v['message']) + fix)}")
+        title = "rejected: " + str(c["code"])
+        for v in c["violations"] or [Violation(rule=str(c["code"]), message=c["message"])]:
+            lines.append(v.render("annotation", title=title, config=config))
         return lines
     for ev in c["events"]:
         if ev["status"] != "not qualified":
             continue
         missed = "; ".join(t for ok, t in ev["checks"] if ok is False) or ev["reason"]
-        props = [f"title={_command_property(ev['title'] + ': not qualified')}"]
+        props = [f"title={command_property(ev['title'] + ': not qualified')}"]
         if config:
-            props.insert(0, f"file={_command_property(config)}")
-        lines.append(f"::warning {','.join(props)}::{_command_data(missed)}")
+            props.insert(0, f"file={command_property(config)}")
+        lines.append(f"::warning {','.join(props)}::{command_data(missed)}")
     return lines

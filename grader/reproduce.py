@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader.errors import EXIT_OK, EXIT_RULES
+
 ENV_FILE = "weights.env.json"
 ENV_VERSION = 1
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -199,9 +201,9 @@ def save_or_check(
         record = {"schema_version": ENV_VERSION, "weights_sha256": digest,
                   "held_out_accuracy": held_out_accuracy, **env}  # fmt: skip
         (folder / ENV_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        return 0
+        return EXIT_OK
     with np.load(target, allow_pickle=False) as f:
         committed = {k: f[k] for k in f.files}
     verdict = judge(params, committed, held_out_accuracy, recorded_accuracy, env, recorded(folder))
     print(verdict, file=sys.stdout if verdict.reproduced else sys.stderr)
-    return 0 if verdict.reproduced else 1
+    return EXIT_OK if verdict.reproduced else EXIT_RULES  # not reproduced: a check failed

@@ -28,6 +28,7 @@ import numpy as np
 from grader import quality, rules, stats, techniques
 from grader.config import SCHEMA_DIR, Rules
 from grader.errors import ConfigError, Violation
+from grader.metrics import accuracy_of
 
 SCHEMA_VERSION = 1
 RESULT_TYPE = "tinytorch_olympics_result"
@@ -148,7 +149,7 @@ def derive_model(metrics: dict) -> dict:
     low, high = stats.wilson_interval(metrics["correct"], metrics["total"])
     tput = metrics["throughput_samples_sps"]
     return {
-        "accuracy": metrics["correct"] / metrics["total"],
+        "accuracy": accuracy_of(metrics),
         "accuracy_ci95": [low, high],
         "latency_ms": stats.summarize(samples),
         "throughput_sps": stats.median(tput) if tput else None,
@@ -274,12 +275,12 @@ def derive(result: dict, rule_set: Rules) -> dict:
     private_accuracy = gap = None
     if private.get("available"):
         mine, theirs = private["optimized"], private["baseline"]
-        private_accuracy = mine["correct"] / mine["total"]
+        private_accuracy = accuracy_of(mine)
         gap = abs(accuracy - private_accuracy)  # either way: fit to one split, or told apart
     split = "public"
-    if rule_set.data.get("phase") == "final" and private_accuracy is not None:
+    if rule_set.is_final and private_accuracy is not None:
         split = "private"  # the final ranking: accuracy, its delta and the scores on it
-        accuracy, base_accuracy = private_accuracy, theirs["correct"] / theirs["total"]
+        accuracy, base_accuracy = private_accuracy, accuracy_of(theirs)
         accuracy_ci = list(stats.wilson_interval(mine["correct"], mine["total"]))
     delta = accuracy - base_accuracy
     penalty = 1 + max(0.0, -delta)

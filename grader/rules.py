@@ -12,14 +12,9 @@ import operator
 from collections.abc import Mapping
 
 from grader.config import Rules
+from grader.metrics import POSITIVE
 
 OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt}
-
-# Metrics that are a measurement of something that exists: NaN, infinite, zero or negative
-# never qualifies (docs/DESIGN.md, Rules and scoring).
-POSITIVE = frozenset(
-    {"latency_ms", "size_bytes", "speedup", "compression_ratio", "efficiency", "accuracy"}
-)
 
 
 def measurement_problem(metric: str, value: object) -> str | None:

@@ -33,6 +33,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from grader import handoff, wire
+from grader.errors import ChildFailure
 
 F_SETPIPE_SZ = 1031  # Linux fcntl; absent elsewhere, where the default pipe size is used
 STDERR_TAIL_BYTES = 4096
@@ -40,16 +41,6 @@ STOP_TIMEOUT_S = 2.0  # for a paused child's threads to leave the kernel and sto
 GRADER_PARENT = Path(__file__).resolve().parent.parent
 
 BOOTSTRAP = "import sys; sys.path.append({root!r}); from grader.worker import run; run()"
-
-
-class ChildFailure(Exception):
-    """The child broke a limit or the protocol; ``code`` is a verdict code."""
-
-    def __init__(self, code: str, message: str, who: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.who = who  # the child's name: "baseline" or "submission"
 
 
 @dataclass

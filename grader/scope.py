@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml
 
-from grader.errors import GraderError, Violation
+from grader.errors import GitError, GraderError, Violation
 
 SUBMISSIONS = "submissions"
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
@@ -28,12 +28,6 @@ MAX_YAML_BYTES = 64 * 1024
 # git's modes for what a submission must not hold: a symlink and a submodule (a "gitlink").
 SYMLINK, GITLINK = "120000", "160000"
 STATUS = {"A": "adds", "M": "changes", "D": "deletes", "T": "changes the type of", "R": "renames"}
-
-
-class GitError(GraderError):
-    """git could not answer: not a verdict on the pull request (exit 3, not 2)."""
-
-    exit_code = 3
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from grader.config import Rules
-from grader.errors import Violation
+from grader.errors import Verdict, Violation
 from grader.yamlfile import display_path
 
 FORBIDDEN_WHY = (
@@ -37,13 +37,13 @@ CONFIG_FILE = "submission.yaml"
 BYTECODE_FOLDER = "__pycache__"
 
 
-def check(folder: Path, rules: Rules) -> tuple[str | None, list[Violation]]:
+def check(folder: Path, rules: Rules) -> tuple[Verdict | None, list[Violation]]:
     """The verdict code and every violation, or (None, []) for a clean folder."""
     files = check_files(folder, rules.data["files"])
     if files:
-        return "config_invalid", files
+        return Verdict.CONFIG_INVALID, files
     imports = check_imports(folder, rules.imports)
-    return ("import_forbidden", imports) if imports else (None, [])
+    return (Verdict.IMPORT_FORBIDDEN, imports) if imports else (None, [])
 
 
 # -- files --------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import orjson
 
-from grader import __version__, dependencies, render, result
+from grader import __version__, dependencies, escape, result
 from grader.config import Rules
 from grader.errors import ConfigError, GraderError, Violation
 from grader.scope import SLUG, SUBMISSIONS, all_submissions
@@ -68,7 +68,7 @@ def stale_reason(doc: dict, rules: Rules) -> str | None:
     grader = doc.get("grader", {})
     if grader.get("version") != __version__:
         return (
-            f"graded by grader {render.md(grader.get('version'), 20)}, not {__version__}: re-grade"
+            f"graded by grader {escape.md(grader.get('version'), 20)}, not {__version__}: re-grade"
         )
     # Every verdict, as for the version: a rejection can come from a dependency too (a NumPy
     # that changed what a model computes). A result from before the fingerprint was recorded
@@ -81,14 +81,14 @@ def stale_reason(doc: dict, rules: Rules) -> str | None:
         return "graded before results recorded their runtime dependencies: re-grade"
     if ran_with != runs_with:
         return (
-            f"graded with other runtime dependencies ({render.md(ran_with, 13)}, not "
+            f"graded with other runtime dependencies ({escape.md(ran_with, 13)}, not "
             f"{runs_with[:12]}…: requirements.txt changed since): re-grade"
         )
     if doc["verdict"]["status"] != "graded":
         return None
     if grader.get("rules_sha256") != rules.sha256:
         return "graded under other rules (events.yaml changed since): re-grade"
-    if rules.data["phase"] == "final" and doc["improvements"].get("accuracy_split") != "private":
+    if rules.is_final and doc["improvements"].get("accuracy_split") != "private":
         return (
             "graded without the private split, and the final phase ranks on it: re-grade "
             "where $OLYMPICS_PRIVATE_KEY is set (the leaderboard workflow)"
@@ -312,7 +312,7 @@ def store_files(
         try:
             done.paths.append(store(file, root, rules, tree=tree, teams=teams))
         except GraderError as exc:
-            done.refused.append(render.clean(exc.message, 500))
+            done.refused.append(escape.clean(exc.message, 500))
     return done
 
 

@@ -21,9 +21,35 @@ from __future__ import annotations
 import json
 import os
 import struct
+from enum import Enum
 
 LENGTH = struct.Struct("!I")
 MAX_MESSAGE_BYTES = 64 * 1024
+
+
+class Verdict(str, Enum):
+    """Why a submission was rejected: a result's ``verdict.code``, and the ``code`` of the
+    child's ``error`` message. Defined here, not in ``errors`` (which re-exports it), because
+    the child imports nothing of the grader but this module. A ``str``, so it compares
+    equal to its value and is written to JSON as it.
+    """
+
+    CONFIG_INVALID = "config_invalid"
+    IMPORT_FORBIDDEN = "import_forbidden"
+    SANDBOX_VIOLATION = "sandbox_violation"
+    TIMEOUT = "timeout"
+    MEMORY_LIMIT = "memory_limit"
+    CRASHED = "crashed"
+    BAD_OUTPUT = "bad_output"
+    SCOPE_VIOLATION = "scope_violation"
+
+    def __str__(self) -> str:  # the value, where a plain str-and-Enum gives Verdict.TIMEOUT
+        return self.value
+
+
+# The child's exit codes. The parent reads the verdict from the "error" message, never from
+# these; it describes any other death by its code or signal.
+CHILD_EXIT_OK, CHILD_EXIT_REPORTED, CHILD_EXIT_PROTOCOL = 0, 3, 4
 
 
 class WireError(Exception):

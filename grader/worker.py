@@ -27,13 +27,11 @@ import numpy as np
 
 from grader import confine, guard, handoff, wire
 
-EXIT_OK = 0
-EXIT_REPORTED = 3  # the child sent an error message before exiting
-EXIT_PROTOCOL = 4  # the parent broke the protocol
-
 
 class ModelError(Exception):
-    def __init__(self, code: str, message: str) -> None:
+    """The model's failure, as the verdict the child reports in its "error" message."""
+
+    def __init__(self, code: wire.Verdict, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -66,7 +64,7 @@ def build(message: dict):
         call = model.forward
     else:
         raise ModelError(
-            "bad_output",
+            wire.Verdict.BAD_OUTPUT,
             f"build_model returned {type(model).__name__!s}, which is neither callable nor has "
             "a forward method",
         )
@@ -98,14 +96,14 @@ def run_block(
                 if spins > handoff.FAST_SPINS:
                     os.sched_yield()
                     if spins % handoff.CHECK_EVERY == 0 and os.getppid() != parent:
-                        os._exit(EXIT_PROTOCOL)  # the grader is gone: do not spin on
+                        os._exit(wire.CHILD_EXIT_PROTOCOL)  # the grader is gone: do not spin on
         y = returned = call(x)
         if type(y) is not ndarray:
             y = np.asarray(getattr(y, "data", y))
         if y.shape != expected or (y.dtype is not float32 and y.dtype.kind not in "biuf"):
             what = "" if type(returned) is ndarray else f"a {type(returned).__name__} holding "
             raise ModelError(
-                "bad_output",
+                wire.Verdict.BAD_OUTPUT,
                 f"the model returned {what}{y.dtype} scores of shape {y.shape} for an input of "
                 f"shape {x.shape}; expected numbers of shape {expected}",
             )
@@ -160,9 +158,9 @@ def limit_verdict(exc: BaseException) -> ModelError | None:
     Landlock refuses files outside it, and nothing else the child may touch needs rights.
     """
     if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
-        return ModelError("bad_output", f"wrote more to its output than allowed ({exc})")
+        return ModelError(wire.Verdict.BAD_OUTPUT, f"wrote more to its output than allowed ({exc})")
     if isinstance(exc, PermissionError):
-        return ModelError("sandbox_violation", f"the sandbox refused: {describe(exc)}")
+        return ModelError(wire.Verdict.SANDBOX_VIOLATION, f"the sandbox refused: {describe(exc)}")
     return None
 
 
@@ -170,23 +168,23 @@ def failure(exc: BaseException, doing: str, crashed: str) -> ModelError:
     """The verdict for what the model's code raised: out of memory, stopped by a sandbox
     layer (:func:`limit_verdict`), or else a crash described by ``crashed``."""
     if isinstance(exc, MemoryError):
-        return ModelError("memory_limit", f"ran out of memory {doing}")
+        return ModelError(wire.Verdict.MEMORY_LIMIT, f"ran out of memory {doing}")
     if isinstance(exc, FileNotFoundError):  # often a file of its folder that is not its model's
         crashed += (
             "; the model's copy of its folder holds its code and weights only, never its"
             " description files (submission.yaml, README, licence, notes)"
         )
-    return limit_verdict(exc) or ModelError("crashed", crashed)
+    return limit_verdict(exc) or ModelError(wire.Verdict.CRASHED, crashed)
 
 
-def reporter(fd_out: int, code: str) -> Callable[[str], None]:
+def reporter(fd_out: int, code: wire.Verdict) -> Callable[[str], None]:
     """Report a verdict to the parent and end the child at once: no ``except`` in the
     submission's code can swallow it."""
 
     def report(why: str) -> None:
         with contextlib.suppress(OSError, wire.WireError):
             wire.send(fd_out, {"op": "error", "code": code, "message": why})
-        os._exit(EXIT_REPORTED)
+        os._exit(wire.CHILD_EXIT_REPORTED)
 
     return report
 
@@ -204,11 +202,13 @@ def serve(fd_in: int, fd_out: int, fd_page: int, skip: list[str], _run_block=run
         message = wire.receive(fd_in)
         op = message["op"]
         if op == "exit":
-            return EXIT_OK
+            return wire.CHILD_EXIT_OK
         if op == "load":
             if "imports" in message:
                 guard.install(
-                    os.getcwd(), message["imports"], reporter(fd_out, "sandbox_violation")
+                    os.getcwd(),
+                    message["imports"],
+                    reporter(fd_out, wire.Verdict.SANDBOX_VIOLATION),
                 )
             # Shift the heap by a random amount before the model allocates anything: see
             # Referee.layout_shift. Kept alive for the child's life.
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     fd_in, fd_out = int(argv[0]), int(argv[1])
     output = CappedOutput(1, OUTPUT_LIMIT_BYTES)
-    output.exceeded = reporter(fd_out, "bad_output")
+    output.exceeded = reporter(fd_out, wire.Verdict.BAD_OUTPUT)
     sys.stdout = sys.stderr = output
     fd_page = int(argv[2])
     skip = [name for name in argv[3].split(",") if name] if len(argv) > 3 else []
@@ -255,10 +255,10 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as exc:
         with contextlib.suppress(OSError):
             wire.send(fd_out, {"op": "error", "code": exc.code, "message": exc.message})
-        return EXIT_REPORTED
+        return wire.CHILD_EXIT_REPORTED
     except (wire.WireError, OSError) as exc:
         print(f"worker: protocol error: {exc}", file=sys.stderr)
-        return EXIT_PROTOCOL
+        return wire.CHILD_EXIT_PROTOCOL
 
 
 def run() -> None:

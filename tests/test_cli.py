@@ -6,6 +6,7 @@ start processes.
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import re
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 
 from grader import __version__, result
-from grader.cli import main
+from grader.cli import COMMANDS, build_parser, main
 from grader.config import load_rules, project_root
 from grader.workloads import load_split
 
@@ -258,6 +259,15 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0
     assert "validate" in out
     assert capsys.readouterr() == ("", "")
+
+
+def test_every_command_is_registered_with_its_handler() -> None:
+    parser = build_parser()
+    (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert len(commands.choices) == len(COMMANDS)
+    for name, command in commands.choices.items():
+        handler = command.get_default("handler")
+        assert callable(handler) and handler.__name__ == f"cmd_{name}", name
 
 
 def test_usage_error_goes_to_the_injected_stderr() -> None:

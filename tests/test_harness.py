@@ -30,8 +30,9 @@ from processes import worker_pids, zombie
 
 from grader import harness, result, sandbox, wire
 from grader.config import Rules, load_rules, project_root
+from grader.errors import SandboxIncomplete
 from grader.grade import exit_code, grade
-from grader.harness import Plan, SandboxIncomplete
+from grader.harness import Plan
 from grader.sandbox import Child, Limits
 from grader.workloads import load_split
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from grader import render, result, rules
-from grader.config import load_rules
+from grader import escape, metrics, render, result, rules
+from grader.config import load_rules, project_root
 from grader.errors import Violation
 from grader.grade import rejected_config
 
@@ -280,11 +280,53 @@ def test_terminal_keeps_student_markup_literal(force_terminal: bool) -> None:
     ],
 )
 def test_md_escapes(text: str, expected: str) -> None:
-    assert render.md(text) == expected
+    assert escape.md(text) == expected
+
+
+HOSTILE_VIOLATION = Violation(
+    rule="r", message="bad [x](http://e.com) @me", file="sub/a.yaml", line=3, field="f.g",
+    expected="1", found="2", fix="use *1*",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        pytest.param(
+            "text",
+            "sub/a.yaml:3: bad [x](http://e.com) @me [field f.g]; expected 1, found 2. "
+            "Fix: use *1*",
+            id="text",
+        ),
+        pytest.param(
+            "terminal", "✗ sub/a.yaml:3 bad [x](http://e.com) @me\n    fix: use *1*", id="terminal"
+        ),
+        pytest.param(
+            "markdown",
+            r"- ✗ `sub/a.yaml:3` bad \[x\]\(http&#8203;://e.com\) @&#8203;me — fix: use \*1\*",
+            id="markdown",
+        ),
+        pytest.param(
+            "annotation",
+            "::error file=sub/a.yaml,line=3,title=rejected%3A x::"
+            "bad [x](http://e.com) @me Fix: use *1*",
+            id="annotation",
+        ),
+    ],
+)
+def test_one_violation_renders_for_each_target(target: str, expected: str) -> None:
+    assert HOSTILE_VIOLATION.render(target, title="rejected: x") == expected
+    stored = Violation.from_dict(HOSTILE_VIOLATION.as_dict())
+    assert stored.render(target, title="rejected: x") == expected
+
+
+def test_a_violation_refuses_an_unknown_target() -> None:
+    with pytest.raises(ValueError, match="unknown target 'html'"):
+        HOSTILE_VIOLATION.render("html")  # type: ignore[arg-type]
 
 
 def test_md_keeps_apostrophes_readable() -> None:
-    assert "&\\#" not in render.md("the submission's configuration")
+    assert "&\\#" not in escape.md("the submission's configuration")
     assert "&\\#" not in render.markdown(rejected_result())
 
 
@@ -314,3 +356,27 @@ def test_card_says_what_the_answer_checks_found() -> None:
         "judged": False, "fresh_rounds": 0, "repeated_rounds": 30, "reason": "too few rounds"
     }  # fmt: skip
     assert "caching: not judged (too few rounds)" in flat(terminal_text(doc))
+
+
+@pytest.mark.parametrize("metric", [*metrics.TABLE, "unknown"])
+@pytest.mark.parametrize(
+    ("score", "ci"),
+    [
+        pytest.param(1.25, [1.0, 1.5], id="interval"),
+        pytest.param(-0.0123, [-0.02, 0.01], id="negative"),
+        pytest.param(3e-7, [1e-9, 2e6], id="exponent"),
+        pytest.param(0.95, [0.95, 0.95], id="point"),
+        pytest.param(None, None, id="none"),
+    ],
+)
+def test_score_text_for_markdown_is_its_text_escaped(
+    metric: str, score: float | None, ci: list | None
+) -> None:
+    ev = {"score_metric": metric, "score": score, "score_ci95": ci}
+    assert render.score_text(ev, markdown=True) == render.score_text(ev).translate(escape.MD_TABLE)
+
+
+def test_the_metrics_table_is_the_one_events_yaml_documents() -> None:
+    header = (project_root() / "events.yaml").read_text().split("\nevents:")[0]
+    documented = set(re.findall(r"^#   ([a-z_]+) ", header, re.MULTILINE))
+    assert documented == metrics.OBSERVED

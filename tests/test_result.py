@@ -26,8 +26,8 @@ from pathlib import Path
 import pytest
 
 from grader import result
-from grader.config import Rules, load_rules
-from grader.errors import ConfigError, Violation
+from grader.config import SCHEMA_DIR, Rules, load_rules
+from grader.errors import ConfigError, Verdict, Violation
 from grader.grade import exit_code, rejected_config
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -277,6 +277,12 @@ def test_unknown_schema_version_is_refused(rule_set: Rules, version: object) -> 
     assert violation.field == "$.schema_version"
     assert "schema_version" in violation.message
     assert repr(version) in violation.message
+
+
+def test_verdict_codes_are_the_schemas() -> None:
+    schema = json.loads((SCHEMA_DIR / "result.schema.json").read_text())
+    (codes, _null) = schema["properties"]["verdict"]["properties"]["code"]["oneOf"]
+    assert [v.value for v in Verdict] == codes["enum"]
 
 
 def test_missing_schema_version_is_refused(rule_set: Rules) -> None:
