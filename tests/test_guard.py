@@ -11,17 +11,12 @@ import numpy as np
 import pytest
 
 from grader import guard
-from grader.config import load_rules, project_root
+from grader.config import project_root
 from grader.grade import exit_code, grade
 from grader.harness import Plan
 
 ROOT = project_root()
 LABELS = ROOT / "data" / "digits" / "test.npz"
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules()
 
 
 @pytest.fixture

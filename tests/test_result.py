@@ -26,18 +26,13 @@ from pathlib import Path
 import pytest
 
 from grader import result
-from grader.config import Rules, load_rules
+from grader.config import Rules
 from grader.errors import ConfigError, Violation
 from grader.grade import exit_code, rejected_config
 
 DATA = Path(__file__).resolve().parent / "data"
 GOLDEN = ["result_example_baseline.json", "result_example_int8.json"]
 _CACHE: dict[str, dict] = {}
-
-
-@pytest.fixture(scope="module")
-def rule_set() -> Rules:
-    return load_rules()
 
 
 def golden(name: str = "result_example_baseline.json") -> dict:
