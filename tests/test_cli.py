@@ -6,9 +6,7 @@ start processes.
 
 from __future__ import annotations
 
-import io
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -16,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clirun import flat, runner
 
 from grader import __version__, result
-from grader.cli import main
 from grader.config import load_rules, project_root
 from grader.workloads import load_split
 
@@ -36,15 +34,7 @@ techniques: []
 """  # line 4: the unknown event
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout, stderr)
-    return code, stdout.getvalue(), stderr.getvalue()
-
-
-def flat(text: str) -> str:
-    """The output without the line breaks and indentation a narrow console adds."""
-    return re.sub(r"\s+", " ", text)
+run = runner()
 
 
 @pytest.fixture

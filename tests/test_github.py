@@ -6,17 +6,16 @@ The client's own tests use a recording ``sleep`` and no write pacing; the CLI te
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 from pathlib import Path
 
 import pytest
+from clirun import runner
 from fakegithub import BASE_SHA, BOT, TOKEN, FakeGitHub, Fault, Hook
 
 from grader import __version__, comment, github
-from grader.cli import main
 from grader.config import load_rules
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -39,10 +38,7 @@ def client(api: FakeGitHub, token: str = TOKEN) -> tuple[github.Client, list[flo
     return made, slept
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout, stderr)
-    return code, stdout.getvalue(), " ".join(stderr.getvalue().split())
+run = runner(flat_err=True)
 
 
 def event_file(tmp_path: Path, head_sha: str = SHA, head_repo: str = FORK) -> Path:

@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 
 import pytest
+from clirun import runner
 
 from grader import __version__, dependencies, leaderboard, result, store
-from grader.cli import main
 from grader.config import load_rules
 from grader.errors import ConfigError
 
@@ -48,10 +48,7 @@ def put(root: Path, doc: dict, tmp_path: Path) -> Path:
     return store.store(source, root, RULES)
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout, stderr)
-    return code, " ".join(stdout.getvalue().split()), " ".join(stderr.getvalue().split())
+run = runner(flat_out=True, flat_err=True)
 
 
 def table(text: str, title: str) -> list[list[str]]:

@@ -20,6 +20,7 @@ import re
 from pathlib import Path
 
 import pytest
+from clirun import flat
 from rich.console import Console
 
 from grader import render, result, rules
@@ -34,10 +35,6 @@ NASTY = (
     "@octocat <img src=x onerror=alert(1)> [link](http://evil) | col |\n"
     "second line `code` \x1b[31mred\x1b[0m"
 )
-
-
-def flat(text: str) -> str:
-    return re.sub(r"\s+", " ", text)
 
 
 def golden_result() -> dict:

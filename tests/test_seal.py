@@ -7,7 +7,6 @@ byte-identical to any public digit, as a course's own would be.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -17,9 +16,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from clirun import runner
 
 from grader import leaderboard, private, render
-from grader.cli import main
 from grader.config import load_rules, project_root
 from grader.workloads import load_split
 
@@ -27,10 +26,7 @@ ROOT = project_root()
 RULES = load_rules()
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
+run = runner()
 
 
 def course_digits(n: int = 200) -> tuple[np.ndarray, np.ndarray]:
