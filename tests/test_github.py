@@ -14,15 +14,14 @@ from pathlib import Path
 import pytest
 from clirun import runner
 from fakegithub import BASE_SHA, BOT, TOKEN, FakeGitHub, Fault, Hook
+from golden import DATA, check_golden
 
 from grader import __version__, comment, github
 from grader.config import load_rules
 
-DATA = Path(__file__).resolve().parent / "data"
 RESULTS = [DATA / "result_example_baseline.json", DATA / "result_example_int8.json"]
 SHA = "3f2a9c1e5b7d4a6f8e0c2b4d6f8a0c2e4b6d8f0a"
 FORK = "student/olympics"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
 @pytest.fixture
@@ -301,10 +300,7 @@ def test_the_comment_is_capped_at_github_s_limit() -> None:
 def test_the_comment_matches_its_golden_file() -> None:
     text = comment.compose(RESULTS, load_rules(), head_sha=SHA)
     text = re.sub(re.escape(__version__.replace("-", "\\-")), "VERSION", text)
-    golden = DATA / "comment_two_results.md"
-    if UPDATE:
-        golden.write_text(text)
-    assert text == golden.read_text()
+    check_golden("comment_two_results.md", text)
 
 
 def test_a_pr_that_rewrites_the_workflow_gets_its_scope_violation_not_its_grade(

@@ -15,21 +15,18 @@ from __future__ import annotations
 
 import copy
 import io
-import os
 import re
 from pathlib import Path
 
 import pytest
 from clirun import flat
+from golden import DATA, check_golden
 from rich.console import Console
 
 from grader import render, result, rules
 from grader.config import load_rules
 from grader.errors import Violation
 from grader.grade import rejected_config
-
-DATA = Path(__file__).resolve().parent / "data"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 NASTY = (
     "@octocat <img src=x onerror=alert(1)> [link](http://evil) | col |\n"
@@ -123,16 +120,6 @@ def rejected_result(team: str = "broken-team", text: str = "") -> dict:
     doc["timestamp"] = "2026-01-01T00:00:00Z"
     doc["grader"]["commit"] = "0" * 40
     return doc
-
-
-def check_golden(name: str, text: str) -> None:
-    path = DATA / name
-    if UPDATE:
-        path.write_text(text, encoding="utf-8")
-    assert path.read_text(encoding="utf-8") == text, (
-        f"{name} differs; if the change is deliberate: UPDATE_GOLDEN=1 python -m pytest "
-        "tests/test_render.py, then review the diff"
-    )
 
 
 def terminal_text(doc: dict, width: int = 200) -> str:
