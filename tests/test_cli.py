@@ -208,6 +208,7 @@ def test_grade_json_to_standard_output(broken: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_grade_example_baseline_end_to_end(tmp_path: Path) -> None:
     target, card = tmp_path / "result.json", tmp_path / "card.md"
     code, out, err = run(
@@ -269,6 +270,7 @@ def test_version_via_python_m_grader() -> None:
     assert done.stdout.strip() == f"olympics {__version__}"
 
 
+@pytest.mark.e2e
 def test_a_grader_failure_on_one_path_does_not_stop_the_others(monkeypatch, tmp_path) -> None:
     from grader import grade as grade_module
 
@@ -290,6 +292,7 @@ def test_a_grader_failure_on_one_path_does_not_stop_the_others(monkeypatch, tmp_
     assert_no_traceback(out, err)
 
 
+@pytest.mark.e2e
 def test_a_result_that_cannot_be_written_does_not_stop_the_others(monkeypatch, tmp_path) -> None:
     from grader import cli
     from grader.errors import ConfigError

@@ -141,6 +141,7 @@ ESCAPES = [
 
 
 @pytest.mark.parametrize("body, needle", ESCAPES)
+@pytest.mark.e2e
 def test_escapes_at_run_time_end_in_sandbox_violation(tmp_path, rules, body, needle) -> None:
     folder = tmp_path / "escape"
     folder.mkdir()

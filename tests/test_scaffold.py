@@ -52,6 +52,7 @@ def test_init_writes_a_submission_that_validates(course: Path) -> None:
 
 
 @pytest.mark.parametrize("workload", sorted(RULES.workloads))
+@pytest.mark.e2e
 def test_the_scaffold_grades_out_of_the_box(
     course: Path, monkeypatch: pytest.MonkeyPatch, workload: str
 ) -> None:
@@ -173,6 +174,7 @@ def build_model():
 """
 
 
+@pytest.mark.e2e
 def test_an_instructor_adds_a_workload_with_a_folder_and_an_entry(
     course: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -312,6 +314,7 @@ def build_model():
 }
 
 
+@pytest.mark.e2e
 def test_a_tinytorch_model_grades_through_the_two_line_adapter(
     course: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -194,6 +194,7 @@ def test_the_score_card_says_which_kind_of_split_it_was_scored_on() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_a_sealed_course_split_is_graded_in_the_final_phase(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
