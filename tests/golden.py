@@ -6,11 +6,15 @@ the diff of ``tests/data/`` before committing it."""
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
+from grader import result
+
 DATA = Path(__file__).resolve().parent / "data"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+_RESULTS: dict[str, dict] = {}
 
 
 def check_golden(name: str, text: str) -> None:
@@ -22,3 +26,10 @@ def check_golden(name: str, text: str) -> None:
         f"tests/data/{name} differs; if the change is deliberate: UPDATE_GOLDEN=1 python -m "
         "pytest on the test that compares it, then review the diff"
     )
+
+
+def golden_result(name: str = "result_example_baseline.json") -> dict:
+    """A fresh deep copy of a golden result under ``tests/data/`` (read once per session)."""
+    if name not in _RESULTS:
+        _RESULTS[name] = result.read_json(DATA / name)
+    return copy.deepcopy(_RESULTS[name])

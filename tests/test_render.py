@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 from clirun import flat
-from golden import DATA, check_golden
+from golden import check_golden, golden_result
 from rich.console import Console
 
-from grader import render, result, rules
+from grader import render, rules
 from grader.config import load_rules
 from grader.errors import Violation
 from grader.grade import rejected_config
@@ -32,10 +32,6 @@ NASTY = (
     "@octocat <img src=x onerror=alert(1)> [link](http://evil) | col |\n"
     "second line `code` \x1b[31mred\x1b[0m"
 )
-
-
-def golden_result() -> dict:
-    return result.read_json(DATA / "result_example_baseline.json")
 
 
 def normalise(doc: dict) -> dict:

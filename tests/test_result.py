@@ -17,13 +17,13 @@ a regrade replaces it with the rest.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from golden import golden_result as golden
 
 from grader import result
 from grader.config import Rules
@@ -32,14 +32,6 @@ from grader.grade import exit_code, rejected_config
 
 DATA = Path(__file__).resolve().parent / "data"
 GOLDEN = ["result_example_baseline.json", "result_example_int8.json"]
-_CACHE: dict[str, dict] = {}
-
-
-def golden(name: str = "result_example_baseline.json") -> dict:
-    """A fresh deep copy of a golden result (read once per session)."""
-    if name not in _CACHE:
-        _CACHE[name] = result.read_json(DATA / name)
-    return copy.deepcopy(_CACHE[name])
 
 
 def rederive(doc: dict, rule_set: Rules) -> dict:
