@@ -7,9 +7,7 @@ start processes.
 from __future__ import annotations
 
 import argparse
-import io
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -17,9 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from clirun import flat, runner
 
 from grader import __version__, result
-from grader.cli import COMMANDS, build_parser, main
+from grader.cli import COMMANDS, build_parser
 from grader.config import load_rules, project_root
 from grader.workloads import load_split
 
@@ -37,15 +36,7 @@ techniques: []
 """  # line 4: the unknown event
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout, stderr)
-    return code, stdout.getvalue(), stderr.getvalue()
-
-
-def flat(text: str) -> str:
-    """The output without the line breaks and indentation a narrow console adds."""
-    return re.sub(r"\s+", " ", text)
+run = runner()
 
 
 @pytest.fixture
@@ -219,6 +210,7 @@ def test_grade_json_to_standard_output(broken: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_grade_example_baseline_end_to_end(tmp_path: Path) -> None:
     target, card = tmp_path / "result.json", tmp_path / "card.md"
     code, out, err = run(
@@ -289,6 +281,7 @@ def test_version_via_python_m_grader() -> None:
     assert done.stdout.strip() == f"olympics {__version__}"
 
 
+@pytest.mark.e2e
 def test_a_grader_failure_on_one_path_does_not_stop_the_others(monkeypatch, tmp_path) -> None:
     from grader import grade as grade_module
 
@@ -310,6 +303,7 @@ def test_a_grader_failure_on_one_path_does_not_stop_the_others(monkeypatch, tmp_
     assert_no_traceback(out, err)
 
 
+@pytest.mark.e2e
 def test_a_result_that_cannot_be_written_does_not_stop_the_others(monkeypatch, tmp_path) -> None:
     from grader import cli
     from grader.errors import ConfigError

@@ -46,11 +46,6 @@ g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
 """
 
 
-@pytest.fixture(scope="module")
-def rules() -> Rules:
-    return load_rules(EVENTS_YAML)
-
-
 def with_line(number: int, text: str) -> str:
     """VALID with its line ``number`` (1-based) replaced by ``text`` (several lines allowed)."""
     lines = VALID.splitlines()

@@ -29,6 +29,7 @@ def test_every_workload_has_an_example() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(EXAMPLES))
+@pytest.mark.e2e
 def test_each_example_grades_as_its_readme_says(name: str, tmp_path: Path) -> None:
     workload, found, faster, smaller = EXAMPLES[name]
     folder = ROOT / "submissions" / name

@@ -6,24 +6,22 @@ The client's own tests use a recording ``sleep`` and no write pacing; the CLI te
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
 from pathlib import Path
 
 import pytest
+from clirun import runner
 from fakegithub import BASE_SHA, BOT, TOKEN, FakeGitHub, Fault, Hook
+from golden import DATA, check_golden
 
 from grader import __version__, comment, github
-from grader.cli import main
 from grader.config import load_rules
 
-DATA = Path(__file__).resolve().parent / "data"
 RESULTS = [DATA / "result_example_baseline.json", DATA / "result_example_int8.json"]
 SHA = "3f2a9c1e5b7d4a6f8e0c2b4d6f8a0c2e4b6d8f0a"
 FORK = "student/olympics"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
 @pytest.fixture
@@ -39,10 +37,7 @@ def client(api: FakeGitHub, token: str = TOKEN) -> tuple[github.Client, list[flo
     return made, slept
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout, stderr)
-    return code, stdout.getvalue(), " ".join(stderr.getvalue().split())
+run = runner(flat_err=True)
 
 
 def event_file(tmp_path: Path, head_sha: str = SHA, head_repo: str = FORK) -> Path:
@@ -305,10 +300,7 @@ def test_the_comment_is_capped_at_github_s_limit() -> None:
 def test_the_comment_matches_its_golden_file() -> None:
     text = comment.compose(RESULTS, load_rules(), head_sha=SHA)
     text = re.sub(re.escape(__version__.replace("-", "\\-")), "VERSION", text)
-    golden = DATA / "comment_two_results.md"
-    if UPDATE:
-        golden.write_text(text)
-    assert text == golden.read_text()
+    check_golden("comment_two_results.md", text)
 
 
 def test_a_pr_that_rewrites_the_workflow_gets_its_scope_violation_not_its_grade(

@@ -11,17 +11,12 @@ import numpy as np
 import pytest
 
 from grader import guard
-from grader.config import load_rules, project_root
+from grader.config import project_root
 from grader.grade import exit_code, grade
 from grader.harness import Plan
 
 ROOT = project_root()
 LABELS = ROOT / "data" / "digits" / "test.npz"
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules()
 
 
 @pytest.fixture
@@ -146,6 +141,7 @@ ESCAPES = [
 
 
 @pytest.mark.parametrize("body, needle", ESCAPES)
+@pytest.mark.e2e
 def test_escapes_at_run_time_end_in_sandbox_violation(tmp_path, rules, body, needle) -> None:
     folder = tmp_path / "escape"
     folder.mkdir()

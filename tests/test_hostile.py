@@ -28,7 +28,7 @@ import pytest
 from processes import worker_pids
 
 from grader import result
-from grader.config import Rules, load_rules, project_root
+from grader.config import Rules, project_root
 
 ROOT = project_root()
 CORPUS = ROOT / "tests" / "hostile"
@@ -90,11 +90,6 @@ EXPECTED = {
     "weights-in-pycache": ("config_invalid", ["__pycache__"]),
     "weights-in-readme": ("crashed", ["FileNotFoundError", "README.md", "description files"]),
 }
-
-
-@pytest.fixture(scope="module")
-def rules() -> Rules:
-    return load_rules()
 
 
 @dataclass

@@ -12,16 +12,15 @@ import os
 from pathlib import Path
 
 import pytest
+from clirun import runner
+from golden import DATA, check_golden
 
 from grader import __version__, dependencies, leaderboard, result, store
-from grader.cli import main
 from grader.config import load_rules
 from grader.errors import ConfigError
 
-DATA = Path(__file__).resolve().parent / "data"
 INT8 = json.loads((DATA / "result_example_int8.json").read_text())
 RULES = load_rules()
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
 def variant(team: str, slower: float = 1.0, correct: int | None = None, **sub: object) -> dict:
@@ -48,10 +47,7 @@ def put(root: Path, doc: dict, tmp_path: Path) -> Path:
     return store.store(source, root, RULES)
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout, stderr)
-    return code, " ".join(stdout.getvalue().split()), " ".join(stderr.getvalue().split())
+run = runner(flat_out=True, flat_err=True)
 
 
 def table(text: str, title: str) -> list[list[str]]:
@@ -278,10 +274,7 @@ def test_the_leaderboard_matches_its_golden_file(root: Path, tmp_path: Path) -> 
     put(root, variant("slow", slower=2.0), tmp_path)
     put(root, variant("sloppy", correct=800), tmp_path)
     text = build(root).replace(f"grader {__version__}", "grader VERSION")
-    golden = DATA / "leaderboard_four_teams.md"
-    if UPDATE:
-        golden.write_text(text)
-    assert text == golden.read_text()
+    check_golden("leaderboard_four_teams.md", text)
 
 
 def test_a_noisy_lower_score_never_ranks_above_a_higher_one() -> None:

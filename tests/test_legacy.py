@@ -6,14 +6,9 @@ import json
 import pytest
 
 from grader import legacy
-from grader.config import load_rules, project_root
+from grader.config import project_root
 
 GOLDEN = project_root() / "tests" / "data" / "legacy_capstone.json"
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules()
 
 
 @pytest.fixture

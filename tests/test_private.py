@@ -132,6 +132,7 @@ def grade(root: Path, folder: Path, key: bytes | None, out: Path) -> tuple[int, 
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_the_final_phase_ranks_on_the_private_split(tmp_path: Path, key: bytes) -> None:
     root = course(tmp_path, key)
     rules = load_rules(root / "events.yaml")
@@ -200,6 +201,7 @@ def test_the_final_phase_ranks_on_the_private_split(tmp_path: Path, key: bytes) 
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_a_failure_in_the_final_phase_publishes_no_detail(tmp_path: Path, key: bytes) -> None:
     """A model's error text could carry the private inputs it saw out into the results."""
     root = course(tmp_path, key)

@@ -15,33 +15,23 @@ from __future__ import annotations
 
 import copy
 import io
-import os
 import re
 from pathlib import Path
 
 import pytest
+from clirun import flat
+from golden import check_golden, golden_result
 from rich.console import Console
 
-from grader import escape, metrics, render, result, rules
+from grader import escape, metrics, render, rules
 from grader.config import load_rules, project_root
 from grader.errors import Violation
 from grader.grade import rejected_config
-
-DATA = Path(__file__).resolve().parent / "data"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 NASTY = (
     "@octocat <img src=x onerror=alert(1)> [link](http://evil) | col |\n"
     "second line `code` \x1b[31mred\x1b[0m"
 )
-
-
-def flat(text: str) -> str:
-    return re.sub(r"\s+", " ", text)
-
-
-def golden_result() -> dict:
-    return result.read_json(DATA / "result_example_baseline.json")
 
 
 def normalise(doc: dict) -> dict:
@@ -126,16 +116,6 @@ def rejected_result(team: str = "broken-team", text: str = "") -> dict:
     doc["timestamp"] = "2026-01-01T00:00:00Z"
     doc["grader"]["commit"] = "0" * 40
     return doc
-
-
-def check_golden(name: str, text: str) -> None:
-    path = DATA / name
-    if UPDATE:
-        path.write_text(text, encoding="utf-8")
-    assert path.read_text(encoding="utf-8") == text, (
-        f"{name} differs; if the change is deliberate: UPDATE_GOLDEN=1 python -m pytest "
-        "tests/test_render.py, then review the diff"
-    )
 
 
 def terminal_text(doc: dict, width: int = 200) -> str:

@@ -17,34 +17,21 @@ a regrade replaces it with the rest.
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from golden import golden_result as golden
 
 from grader import result
-from grader.config import SCHEMA_DIR, Rules, load_rules
+from grader.config import SCHEMA_DIR, Rules
 from grader.errors import ConfigError, Verdict, Violation
 from grader.grade import exit_code, rejected_config
 
 DATA = Path(__file__).resolve().parent / "data"
 GOLDEN = ["result_example_baseline.json", "result_example_int8.json"]
-_CACHE: dict[str, dict] = {}
-
-
-@pytest.fixture(scope="module")
-def rule_set() -> Rules:
-    return load_rules()
-
-
-def golden(name: str = "result_example_baseline.json") -> dict:
-    """A fresh deep copy of a golden result (read once per session)."""
-    if name not in _CACHE:
-        _CACHE[name] = result.read_json(DATA / name)
-    return copy.deepcopy(_CACHE[name])
 
 
 def rederive(doc: dict, rule_set: Rules) -> dict:

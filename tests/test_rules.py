@@ -14,16 +14,11 @@ from pathlib import Path
 import pytest
 
 from grader import result, rules
-from grader.config import Rules, load_rules
+from grader.config import Rules
 
 DATA = Path(__file__).resolve().parent / "data"
 SCORED_EVENTS = ["latency_sprint", "memory_challenge", "accuracy_contest", "extreme_push"]
 ALL_EVENTS = [*SCORED_EVENTS, "all_around"]
-
-
-@pytest.fixture(scope="module")
-def rule_set() -> Rules:
-    return load_rules()
 
 
 @pytest.fixture(scope="module")

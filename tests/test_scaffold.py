@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+from clirun import runner
 
-from grader.cli import main
 from grader.config import check_submission, load_rules, project_root
 from grader.errors import GraderError
 from grader.scaffold import ADAPTER, init
@@ -30,10 +29,7 @@ def course(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout, stderr)
-    return code, " ".join(stdout.getvalue().split()), " ".join(stderr.getvalue().split())
+run = runner(flat_out=True, flat_err=True)
 
 
 def test_init_writes_a_submission_that_validates(course: Path) -> None:
@@ -56,6 +52,7 @@ def test_init_writes_a_submission_that_validates(course: Path) -> None:
 
 
 @pytest.mark.parametrize("workload", sorted(RULES.workloads))
+@pytest.mark.e2e
 def test_the_scaffold_grades_out_of_the_box(
     course: Path, monkeypatch: pytest.MonkeyPatch, workload: str
 ) -> None:
@@ -177,6 +174,7 @@ def build_model():
 """
 
 
+@pytest.mark.e2e
 def test_an_instructor_adds_a_workload_with_a_folder_and_an_entry(
     course: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -316,6 +314,7 @@ def build_model():
 }
 
 
+@pytest.mark.e2e
 def test_a_tinytorch_model_grades_through_the_two_line_adapter(
     course: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,16 +14,13 @@ from pathlib import Path
 
 import gitrepo
 import pytest
+from clirun import runner
 
 from grader import result
 from grader.cli import main
 from grader.config import load_rules
 
-
-def run(*argv: str) -> tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout, stderr)
-    return code, stdout.getvalue(), " ".join(stderr.getvalue().split())
+run = runner(flat_err=True)
 
 
 class Repo(gitrepo.Repo):

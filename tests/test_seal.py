@@ -8,7 +8,6 @@ byte-identical to any public digit, as a course's own would be.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -18,9 +17,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from clirun import runner
 
 from grader import leaderboard, private, render
-from grader.cli import main
 from grader.config import load_rules, project_root
 from grader.workloads import load_split
 
@@ -28,10 +27,7 @@ ROOT = project_root()
 RULES = load_rules()
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
+run = runner()
 
 
 def course_digits(n: int = 200) -> tuple[np.ndarray, np.ndarray]:
@@ -199,6 +195,7 @@ def test_the_score_card_says_which_kind_of_split_it_was_scored_on() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_a_sealed_course_split_is_graded_in_the_final_phase(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

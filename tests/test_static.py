@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from grader import static
-from grader.config import load_rules
 from grader.grade import exit_code, grade
 from grader.harness import QUICK
 
@@ -33,11 +32,6 @@ from typing import Any, List, Optional
 
 import numpy as np
 """
-
-
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules()
 
 
 def team(tmp_path: Path, files: dict[str, str | bytes], name: str = "team") -> Path:

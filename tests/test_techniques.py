@@ -409,6 +409,7 @@ def build_model():
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_unused_arrays_that_pass_the_detectors_earn_no_innovation(tmp_path: Path) -> None:
     """The attack: every detector fires on arrays the model loads and never computes with;
     graded for real, the ablation shows its answers unchanged and nothing counts."""
@@ -456,6 +457,7 @@ def build_model():
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_a_model_that_fails_under_ablation_is_graded_and_counted(tmp_path: Path) -> None:
     team = tmp_path / "checks-its-weights"
     team.mkdir()
@@ -479,6 +481,7 @@ def test_a_model_that_fails_under_ablation_is_graded_and_counted(tmp_path: Path)
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_an_honest_int8_model_is_still_confirmed(tmp_path: Path) -> None:
     doc = grade_for_real(project_root() / "submissions" / "example-int8", tmp_path)
     check = doc["ablation"]["checks"]["quantization"]

@@ -666,6 +666,7 @@ def test_a_pr_adding_modules_at_its_root_runs_none_of_them(
     assert "scope_violation" in api.comments[12][0]["body"]
 
 
+@pytest.mark.e2e
 def test_a_pr_adding_modules_in_its_folder_runs_them_only_in_the_child(
     tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub
 ) -> None:
@@ -682,6 +683,7 @@ def test_a_pr_adding_modules_in_its_folder_runs_them_only_in_the_child(
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_a_good_pr_with_an_injecting_description_is_graded_and_commented_inertly(
     tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub
 ) -> None:
@@ -746,6 +748,7 @@ def test_the_plan_deals_folders_into_at_most_so_many_shards() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.e2e
 def test_a_push_to_main_is_re_graded_and_the_leaderboard_committed(tmp_path: Path) -> None:
     fork = gitrepo.Repo(tmp_path / "fork")
     origin = tmp_path / "origin.git"

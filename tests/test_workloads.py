@@ -16,11 +16,6 @@ from grader.workloads import as_inputs, deterministic_npz, export_training, get_
 ROOT = project_root()
 
 
-@pytest.fixture(scope="module")
-def rules():
-    return load_rules()
-
-
 @pytest.mark.parametrize("split, count", [("train", 3000), ("test", 1000)], ids=["train", "test"])
 def test_splits_are_balanced_real_digits(rules, split, count) -> None:
     images, labels = load_split(rules, "digits", split)
