@@ -114,10 +114,12 @@ QUICK = Plan(
 
 MIN_LATENCY_S = 1e-8  # floor for a calibrated latency: below this the clock cannot tell
 MIN_FRESH_ROUNDS = 3  # rounds of new digits needed before caching is judged at the end
-# ... and before a grade's last session: judged on a few rounds, a model whose speed
-# depends on the digit is taken for a cache (10 % of grades, nearly all right after the
-# second session with 3 reserve rounds; 0 of 300 judged once at the end).
-MIN_EARLY_FRESH_ROUNDS = 12
+# Caching is judged once, at the end of the grade: each look is a test at CACHE_P_VALUE,
+# each way, so judging after every session once 12 reserve rounds were in multiplied the
+# honest model's chance of a rejection (3 of 679 honest full grades of the example beside
+# a grade loop, load 1.4-11.5, two of them on an early look, one 3.00x on 12 new rounds;
+# the final looks fell under p = 0.001 twice, at gains of 1.21x and less, neither over the
+# 1.5x bound). The published speedup's hold needs no early verdict.
 CACHE_P_VALUE = 1e-3  # repeated rounds faster than new ones at this significance: a cache
 AGREEMENT_P_VALUE = 1e-3  # agreement below the least share at this significance: rejected
 
@@ -537,7 +539,7 @@ class Referee:
         fresh = sum(int(m.sum()) for _, m in windows)
         repeat = sum(int((~m).sum()) for _, m in windows)
         check = {"judged": False, "fresh_rounds": fresh, "repeated_rounds": repeat}
-        if not final and fresh < MIN_EARLY_FRESH_ROUNDS:
+        if not final:
             check["reason"] = f"{fresh} rounds of new digits so far: judged at the end"
             self.cache_check = check
             return

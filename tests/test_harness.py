@@ -884,7 +884,7 @@ def build_model():
 def cache_plan(plan: Plan) -> Plan:
     """Blocks of at most 38 samples, whatever the machine's speed, and one session of 60
     rounds in which 12 to 24 reserve rounds of digits new to the processes are drawn: enough
-    for the bound that holds whatever the rank test says (harness.MIN_EARLY_FRESH_ROUNDS),
+    for the bound that holds whatever the rank test says (result.MIN_NEW_DIGIT_ROUNDS),
     which compares medians. With the quick grade's 3-6 reserve rounds the verdict rested on
     the rank test alone, whose least p with 3 of them is 1/2,925: on a busy machine one
     repeat round slowed by the scheduler past a new one left p above 0.001, and the cache
