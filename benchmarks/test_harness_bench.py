@@ -134,7 +134,7 @@ class Unchecked(Referee):
     and new digits the check would read as a cache (a full grade rejects it, bad_output).
     The residual is a property of the harness, not a verdict on a submission."""
 
-    def check_caching(self, results, final: bool = True) -> None:
+    def check_caching(self, results) -> None:
         return None
 
 

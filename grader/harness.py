@@ -113,7 +113,7 @@ QUICK = Plan(
 )
 
 MIN_LATENCY_S = 1e-8  # floor for a calibrated latency: below this the clock cannot tell
-MIN_FRESH_ROUNDS = 3  # rounds of new digits needed before caching is judged at the end
+MIN_FRESH_ROUNDS = 3  # rounds of new digits needed for caching to be judged
 # Caching is judged once, at the end of the grade: each look is a test at CACHE_P_VALUE,
 # each way, so judging after every session once 12 reserve rounds were in multiplied the
 # honest model's chance of a rejection (3 of 679 honest full grades of the example beside
@@ -394,10 +394,10 @@ class Referee:
                 )
                 # After each session: a submission caught need not be measured further.
                 self.check_answers(results[1])
-                self.check_caching(results, final=k == self.plan.sessions - 1)
                 target_rounds = target_rounds or rounds
                 sessions += [k] * rounds
                 stop_reason = reason if k == 0 else stop_reason
+            self.check_caching(results)  # once, on every session's rounds
         finally:
             if parent_core is not None:
                 os.sched_setaffinity(0, original)
@@ -512,7 +512,7 @@ class Referee:
                 "the first (and check that no layer behaves differently in a batch).",
             )
 
-    def check_caching(self, results: list[ModelMeasurement], final: bool = True) -> None:
+    def check_caching(self, results: list[ModelMeasurement]) -> None:
         """Reject a submission that answers digits faster once it has seen them.
 
         Every later presentation of a digit carries fresh noise, but the noise cannot hide
@@ -539,10 +539,6 @@ class Referee:
         fresh = sum(int(m.sum()) for _, m in windows)
         repeat = sum(int((~m).sum()) for _, m in windows)
         check = {"judged": False, "fresh_rounds": fresh, "repeated_rounds": repeat}
-        if not final:
-            check["reason"] = f"{fresh} rounds of new digits so far: judged at the end"
-            self.cache_check = check
-            return
         if fresh < MIN_FRESH_ROUNDS or repeat < 2:
             check["reason"] = (
                 f"{fresh} rounds of new digits and {repeat} of repeated ones: too few to "

@@ -608,7 +608,7 @@ def test_a_model_whose_speed_depends_on_the_digit_is_not_a_cache(
     10x) is no cache. Were the repeats one fixed set of digits round after round, and
     caching judged after the second session on 3 reserve rounds, it would be taken for one
     in about one grade in ten. Repeats are drawn from every digit seen, and caching is
-    judged at the end (or on 12 reserve rounds). 20 grades."""
+    judged once, at the end. 20 grades."""
     images, _ = images_and_labels()
     hard = {tuple(k) for k in keys(images[np.random.default_rng(0).random(len(images)) < share])}
     costing(monkeypatch, lambda child, inputs: [factor if k in hard else 1.0 for k in keys(inputs)])
