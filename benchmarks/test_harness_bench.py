@@ -17,9 +17,9 @@ import pytest
 
 from grader import stats
 from grader.config import project_root
+from grader.data.workloads import as_inputs, get_workload, load_split
 from grader.grade import grade
-from grader.harness import QUICK, Model, Plan, Referee
-from grader.workloads import as_inputs, get_workload, load_split
+from grader.measure.harness import QUICK, Model, Plan, Referee
 
 EXAMPLE = project_root() / "submissions" / "example-baseline"
 pytestmark = pytest.mark.slow  # real grades, even in the smoke mode
@@ -201,7 +201,7 @@ def test_every_workload_grades_a_copy_of_its_baseline_as_even(
     against the baseline's latency, and the wall time of a full grade."""
     import shutil
 
-    from grader.scaffold import init
+    from grader.cli.scaffold import init
 
     shutil.copytree(project_root() / "baselines", tmp_path / "baselines")
     rows, docs = {}, {}

@@ -26,8 +26,11 @@ from pathlib import Path
 
 import pytest
 
-from grader import __version__, dependencies, leaderboard, result, store
+from grader import __version__
 from grader.config import load_rules, project_root
+from grader.publish import leaderboard, store
+from grader.result import dependencies
+from grader.result import document as result
 
 RULES = load_rules()
 SOURCE = json.loads((project_root() / "tests" / "data" / "result_example_int8.json").read_text())

@@ -1,6 +1,6 @@
 """TinyTorch Olympics grader: a referee for NumPy models.
 
-Kept import-free on purpose: the worker child runs ``python -m grader.worker`` and must
+Kept import-free on purpose: the worker child runs ``python -m grader.child.worker`` and must
 not pull the parent's modules (labels, rules, rendering) into the submission's process.
 """
 

@@ -10,11 +10,11 @@ from grader import escape
 
 # Defined beside the wire protocol, the one module the child may import; the grader's
 # modules take them from here.
-from grader.wire import CHILD_EXIT_OK as CHILD_EXIT_OK
-from grader.wire import CHILD_EXIT_PROTOCOL as CHILD_EXIT_PROTOCOL
-from grader.wire import CHILD_EXIT_REPORTED as CHILD_EXIT_REPORTED
-from grader.wire import Verdict as Verdict
-from grader.wire import WireError as WireError
+from grader.child.wire import CHILD_EXIT_OK as CHILD_EXIT_OK
+from grader.child.wire import CHILD_EXIT_PROTOCOL as CHILD_EXIT_PROTOCOL
+from grader.child.wire import CHILD_EXIT_REPORTED as CHILD_EXIT_REPORTED
+from grader.child.wire import Verdict as Verdict
+from grader.child.wire import WireError as WireError
 
 # The command line's exit codes (docs/DESIGN.md, Verdicts and exit codes); a GraderError
 # carries its own (2, or 3).

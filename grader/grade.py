@@ -15,13 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import __version__, dependencies, quality, result, static, techniques
-from grader import private as sealed
+from grader import __version__
+from grader.analysis import quality, static, techniques
 from grader.config import Rules, Submission, check_submission
-from grader.deform import deform
+from grader.data import private as sealed
+from grader.data.deform import deform
+from grader.data.workloads import as_inputs, get_workload, load_split
 from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, Rejected, Verdict, Violation
-from grader.harness import Measurement, Model, Plan, Progress, Referee
-from grader.workloads import as_inputs, get_workload, load_split
+from grader.measure.harness import Measurement, Model, Plan, Progress, Referee
+from grader.result import dependencies
+from grader.result import document as result
 from grader.yamlfile import display_path
 
 DEFORM_STREAM = 0xDEF0  # the deformations' random stream, apart from the referee's
@@ -50,7 +53,7 @@ def grade(
     workload = get_workload(rules, submission.workload)
     images, labels = load_split(rules, workload.dataset, "test")
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
-    # The held-out images as this grade shows them (grader/deform.py): each moved by its own
+    # The held-out images as this grade shows them (grader/data/deform.py): each moved by its own
     # small affine map, drawn from the seed on a stream of its own.
     spec = rules.datasets[workload.dataset].get("deform")
     moves = None if spec is None else np.random.default_rng([seed, DEFORM_STREAM])

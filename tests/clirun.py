@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
-from grader.cli import main
+from grader.cli.main import main
 
 Run = Callable[..., tuple[int, str, str]]
 

@@ -10,7 +10,7 @@ import copy
 import os
 from pathlib import Path
 
-from grader import result
+from grader.result import document as result
 
 DATA = Path(__file__).resolve().parent / "data"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"

@@ -28,7 +28,7 @@ def worker_pids(under: Path | None = None) -> set[int]:
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
                 cmdline = Path(entry.path, "cmdline").read_bytes()
-                if b"grader.worker" not in cmdline or zombie(int(entry.name)):
+                if b"grader.child.worker" not in cmdline or zombie(int(entry.name)):
                     continue
                 if prefix is None or os.readlink(Path(entry.path, "cwd")).startswith(prefix):
                     pids.add(int(entry.name))

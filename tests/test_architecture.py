@@ -73,18 +73,37 @@ def test_the_contracts_are_kept() -> None:
 LAZY = "\n\ndef _added_for_the_test() -> None:\n    {}\n"
 BREAKS = {
     # a child-side module reaching the parent, lazily (inside a function) as a loophole would
-    "child-imports-harness": ("wire.py", LAZY.format("from grader import harness"), "child"),
-    "child-imports-yaml": ("guard.py", "\nimport yaml\n", "child-packages"),
-    "root-imports-cli": ("__init__.py", "\nfrom grader import cli\n", "root"),
+    "child-imports-harness": (
+        "child/wire.py",
+        LAZY.format("from grader.measure import harness"),
+        "child",
+    ),
+    "child-imports-yaml": ("child/guard.py", "\nimport yaml\n", "child-packages"),
+    "root-imports-cli": ("__init__.py", "\nfrom grader.cli import main\n", "root"),
+    "folder-root-imports-its-module": (
+        "child/__init__.py",
+        "\nfrom grader.child import wire\n",
+        "root",
+    ),
     "lower-layer-imports-higher": (
-        "result.py",
-        LAZY.format("from grader import store"),
+        "result/document.py",
+        LAZY.format("from grader.publish import store"),
         "layers",
     ),
-    "siblings-import-each-other": ("grade.py", "\nfrom grader import chart\n", "layers"),
+    "siblings-import-each-other": ("grade.py", "\nfrom grader.publish import chart\n", "layers"),
     "module-without-a-layer": ("inputs.py", '"""A module no layer names."""\n', "layers"),
+    "folder-module-without-a-layer": (
+        "measure/inputs.py",
+        '"""A module no layer names."""\n',
+        "layers-measure",
+    ),
+    "lower-module-in-a-folder-imports-higher": (
+        "publish/store.py",
+        LAZY.format("from grader.publish import leaderboard"),
+        "layers-publish",
+    ),
     "stats-imports-errors": ("stats.py", "\nfrom grader import errors\n", "stats"),
-    "pygithub-outside-github": ("comment.py", "\nimport github\n", "pygithub"),
+    "pygithub-outside-github": ("publish/comment.py", "\nimport github\n", "pygithub"),
 }
 
 
@@ -101,18 +120,30 @@ def test_a_contract_fails_when_an_import_breaks_it(
     assert done.returncode == 1, done.stdout + done.stderr
     assert not done.stderr, done.stderr
     assert statuses(done.stdout)[contract] == "BROKEN", done.stdout
-    shown = f"grader.{path.stem}" if module != "__init__.py" else "grader"
+    dotted = module.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
+    shown = "grader" if dotted == "__init__" else f"grader.{dotted}"
     assert shown in done.stdout.split("Broken contracts", 1)[1], done.stdout
 
 
 # -- the contracts agree with each other and with pyproject.toml ---------------------------------
-def test_the_layers_leave_exactly_the_child_side_to_the_child_contracts() -> None:
-    child = set(CONTRACTS["child"]["source_modules"])
-    left = {f"grader.{m}" for m in CONTRACTS["layers"]["exhaustive_ignores"]}
-    assert left == child, "pyproject.toml: the layers' exhaustive_ignores are not the child side"
-    assert set(CONTRACTS["child-packages"]["source_modules"]) == child, (
-        "pyproject.toml: the two child contracts name different source_modules"
+def test_the_child_contract_forbids_every_other_top_level_module() -> None:
+    """The child's forbidden list names every top-level module and folder of grader/ but the
+    child's own: one added later is not forgotten."""
+    package = ROOT / "grader"
+    tops = {f"grader.{p.stem}" for p in package.glob("*.py") if p.name != "__init__.py"}
+    tops |= {f"grader.{p.parent.name}" for p in package.glob("*/__init__.py")}
+    assert set(CONTRACTS["child"]["forbidden_modules"]) == tops - {"grader.child"}, (
+        "pyproject.toml: the child contract's forbidden_modules are not every other module"
     )
+    assert CONTRACTS["child"]["source_modules"] == CONTRACTS["child-packages"]["source_modules"]
+
+
+def test_every_folder_has_its_own_layers_and_an_import_free_root() -> None:
+    folders = {p.parent.name for p in (ROOT / "grader").glob("*/__init__.py")}
+    layered = {c["containers"][0] for c in CONTRACTS.values() if c["id"].startswith("layers-")}
+    assert layered == {f"grader.{f}" for f in folders}, "pyproject.toml: a folder has no layers"
+    roots = set(CONTRACTS["root"]["source_modules"])
+    assert roots == {"grader"} | {f"grader.{f}" for f in folders}
 
 
 def test_the_child_packages_contract_names_every_declared_third_party_package() -> None:

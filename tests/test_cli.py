@@ -17,10 +17,11 @@ import numpy as np
 import pytest
 from clirun import flat, runner
 
-from grader import __version__, result
-from grader.cli import COMMANDS, build_parser
+from grader import __version__
+from grader.cli.main import COMMANDS, build_parser
 from grader.config import load_rules, project_root
-from grader.workloads import load_split
+from grader.data.workloads import load_split
+from grader.result import document as result
 
 ROOT = project_root()
 DATA = Path(__file__).resolve().parent / "data"
@@ -305,7 +306,7 @@ def test_a_grader_failure_on_one_path_does_not_stop_the_others(monkeypatch, tmp_
 
 @pytest.mark.e2e
 def test_a_result_that_cannot_be_written_does_not_stop_the_others(monkeypatch, tmp_path) -> None:
-    from grader import cli
+    from grader.cli import main as cli
     from grader.errors import ConfigError
 
     real = cli.result.write

@@ -9,8 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from grader import dependencies, quality, reach, render, result, store
+from grader import render
+from grader.analysis import quality, reach
 from grader.config import Rules, load_rules
+from grader.publish import store
+from grader.result import dependencies
+from grader.result import document as result
 
 RULES = load_rules()
 MESSY = """\

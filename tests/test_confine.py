@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import confine, guard
+from grader.child import confine, guard
 from grader.config import project_root
 
 ROOT = project_root()
@@ -30,7 +30,8 @@ ALL = confine.LAYERS
 PRELUDE = """\
 import json, os, sys
 sys.path.insert(0, {root!r})
-from grader import confine, guard
+from grader.child import confine
+from grader.child import guard
 layers = confine.confine([*guard.read_roots(), os.getcwd(), "/dev/null"], {skip!r})
 print(json.dumps(layers), flush=True)
 """
@@ -93,7 +94,7 @@ def test_a_kernel_that_refuses_every_layer_is_reported_and_the_child_goes_on() -
     script = (
         "import json, sys\n"
         f"sys.path.insert(0, {str(ROOT)!r})\n"
-        "from grader import confine\n"
+        "from grader.child import confine\n"
         "class Refusing:  # a C library on which every call fails, as on an old kernel\n"
         "    def __getattr__(self, name):\n"
         "        return lambda *a: -1\n"

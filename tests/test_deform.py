@@ -1,4 +1,4 @@
-"""Per-grade deformations of the held-out digits (grader/deform.py): no timed image is a
+"""Per-grade deformations of the held-out digits (grader/data/deform.py): no timed image is a
 public one, the digit stays the digit."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from grader.config import load_rules
-from grader.deform import deform
-from grader.workloads import as_inputs, get_workload, load_split
+from grader.data.deform import deform
+from grader.data.workloads import as_inputs, get_workload, load_split
 
 RULES = load_rules()
 DEFORM = RULES.datasets["digits"]["deform"]

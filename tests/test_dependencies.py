@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from grader import dependencies, grade
-from grader.cli import main
+from grader import grade
+from grader.cli.main import main
+from grader.result import dependencies
 
 
 @pytest.fixture(autouse=True)

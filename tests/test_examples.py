@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.cli import main
+from grader.cli.main import main
 from grader.config import check_submission, load_rules, project_root
 
 ROOT = project_root()

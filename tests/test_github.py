@@ -16,8 +16,9 @@ from clirun import runner
 from fakegithub import BASE_SHA, BOT, TOKEN, FakeGitHub, Fault, Hook
 from golden import DATA, check_golden
 
-from grader import __version__, comment, github
+from grader import __version__
 from grader.config import load_rules
+from grader.publish import comment, github
 
 RESULTS = [DATA / "result_example_baseline.json", DATA / "result_example_int8.json"]
 SHA = "3f2a9c1e5b7d4a6f8e0c2b4d6f8a0c2e4b6d8f0a"

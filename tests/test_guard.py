@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import guard
+from grader.child import guard
 from grader.config import project_root
 from grader.grade import exit_code, grade
-from grader.harness import Plan
+from grader.measure.harness import Plan
 
 ROOT = project_root()
 LABELS = ROOT / "data" / "digits" / "test.npz"

@@ -1,4 +1,4 @@
-"""The hand-over page (``grader/handoff.py``) on its own: what the child can and cannot do
+"""The hand-over page (``grader/child/handoff.py``) on its own: what the child can and cannot do
 to the memory it shares with the grader. The protocol itself is exercised by every real
 grade (``tests/test_harness.py``: nothing ahead in the pipe or the page, counters checked)."""
 
@@ -12,7 +12,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from grader import handoff
+from grader.child import handoff
 
 SHRINK = """\
 import os, sys
@@ -87,7 +87,7 @@ class Answer(np.ndarray):
 def test_the_answer_is_dropped_before_it_is_acknowledged() -> None:
     """Whatever the model's returned objects do as they go (a ``__del__``) runs before the
     answer is acknowledged, so on the clock, even after a block's last sample."""
-    from grader import worker
+    from grader.child import worker
 
     fd = handoff.create(handoff.page_bytes(1, 16 * 4, 40))
     try:
@@ -114,7 +114,7 @@ def test_an_answer_that_lands_while_the_pipe_is_checked_is_not_a_verdict(monkeyp
     rejected 1 honest grade in 6)."""
     from types import SimpleNamespace
 
-    from grader import sandbox
+    from grader.sandbox import handle as sandbox
 
     class Words:
         answered = False

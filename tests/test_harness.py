@@ -28,13 +28,16 @@ import numpy as np
 import pytest
 from processes import worker_pids, zombie
 
-from grader import harness, result, sandbox, wire
+from grader.child import wire
 from grader.config import Rules, load_rules, project_root
+from grader.data.workloads import load_split
 from grader.errors import SandboxIncomplete
 from grader.grade import exit_code, grade
-from grader.harness import Plan
-from grader.sandbox import Child, Limits
-from grader.workloads import load_split
+from grader.measure import harness
+from grader.measure.harness import Plan
+from grader.result import document as result
+from grader.sandbox import handle as sandbox
+from grader.sandbox.handle import Child, Limits
 
 BASELINE = project_root() / "baselines" / "mlp_sprint"
 TOTAL = 1000  # samples in the public test split
@@ -1104,7 +1107,7 @@ def build_model():
     def whole_block_at_once(*args):
         raise RuntimeError("the replaced loop ran: it could have read the whole block")
 
-    worker = sys.modules["grader.worker"]
+    worker = sys.modules["grader.child.worker"]
     types.ModuleType.__setattr__(worker, "run_block", whole_block_at_once)  # around the seal
     assert worker.run_block is whole_block_at_once
     return mlp
@@ -1121,7 +1124,7 @@ def test_patching_the_workers_loop_is_a_sandbox_violation(
     )
     assert body != REPLACE_LOOP
     doc = grade(submit(tmp_path, "loop", body, header=MLP), rules, plan)
-    rejected(doc, "sandbox_violation", "grader.worker.run_block")
+    rejected(doc, "sandbox_violation", "grader.child.worker.run_block")
 
 
 def test_replacing_the_workers_loop_around_the_seal_does_not_change_the_timed_loop(
@@ -1505,7 +1508,7 @@ def public_table(root: Path, rules: Rules) -> Path:
 def test_a_table_of_the_public_test_digits_finds_none_of_them(
     tmp_path: Path, rules: Rules, plan: Plan
 ) -> None:
-    """Every grade deforms the held-out digits (grader/deform.py): the table's lookups all
+    """Every grade deforms the held-out digits (grader/data/deform.py): the table's lookups all
     miss, so its answers are its network's, at its network's cost (graded 5.05x at
     accuracy 1.0 before). The control, the same grade with the deformation switched off,
     answers from the table: the test can fail."""

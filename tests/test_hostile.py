@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 from processes import worker_pids
 
-from grader import result
 from grader.config import Rules, project_root
+from grader.result import document as result
 
 ROOT = project_root()
 CORPUS = ROOT / "tests" / "hostile"
@@ -64,7 +64,7 @@ EXPECTED = {
     "print-flood": ("bad_output", ["printed more than"]),
     "error-injection": ("crashed", ["RuntimeError"]),
     "patch-the-clock": ("sandbox_violation", ["time.perf_counter"]),
-    "patch-the-grader": ("sandbox_violation", ["grader.worker.run_block"]),
+    "patch-the-grader": ("sandbox_violation", ["grader.child.worker.run_block"]),
     "fork-bomb": ("sandbox_violation", ["os.fork"]),
     "ctypes-through-numpy": ("sandbox_violation", ["ctypes"]),
     "exit-early": ("crashed", ["exited with code 0"]),

@@ -15,9 +15,12 @@ import pytest
 from clirun import runner
 from golden import DATA, check_golden
 
-from grader import __version__, dependencies, leaderboard, result, store
+from grader import __version__
 from grader.config import load_rules
 from grader.errors import ConfigError
+from grader.publish import leaderboard, store
+from grader.result import dependencies
+from grader.result import document as result
 
 INT8 = json.loads((DATA / "result_example_int8.json").read_text())
 RULES = load_rules()
@@ -440,7 +443,7 @@ def test_the_grade_book_has_a_row_per_member_and_event(root: Path, tmp_path: Pat
 
 # -- the Pareto chart -----------------------------------------------------------------------------
 def test_the_pareto_front_keeps_what_nothing_beats_on_both() -> None:
-    from grader.chart import Point, front
+    from grader.publish.chart import Point, front
 
     found = [Point("a", 1.0, 0.90, 1), Point("b", 2.0, 0.95, 1), Point("c", 3.0, 0.93, 1),
              Point("d", 0.5, 0.80, 1), Point("e", 2.0, 0.94, 1)]  # fmt: skip

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from grader import legacy
 from grader.config import project_root
+from grader.result import legacy
 
 GOLDEN = project_root() / "tests" / "data" / "legacy_capstone.json"
 

@@ -22,8 +22,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10: tomli comes with pytest there
     import tomli as tomllib
 
-from grader import dependencies
 from grader.config import project_root
+from grader.result import dependencies
 
 ROOT = project_root()
 LOCK = ROOT / "requirements.txt"

@@ -19,13 +19,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import private, store
+from grader.cli.scaffold import init
 from grader.config import load_rules, project_root
-from grader.deform import deform
+from grader.data import private
+from grader.data.deform import deform
+from grader.data.workloads import as_inputs, deterministic_npz, get_workload, load_split
 from grader.errors import ConfigError, DataError
 from grader.grade import DEFORM_STREAM
-from grader.scaffold import init
-from grader.workloads import as_inputs, deterministic_npz, get_workload, load_split
+from grader.publish import store
 
 ROOT = project_root()
 RULES = load_rules()
@@ -187,7 +188,7 @@ def test_the_final_phase_ranks_on_the_private_split(tmp_path: Path, key: bytes) 
     assert "private split not scored here" in output
 
     # The leaderboard of the final phase: the private grade ranked, the public one stale.
-    from grader import leaderboard
+    from grader.publish import leaderboard
 
     results = tmp_path / "results"
     store.store(tmp_path / "final.json", results, rules)
@@ -220,7 +221,7 @@ def test_a_failure_in_the_final_phase_publishes_no_detail(tmp_path: Path, key: b
 
 
 def test_the_public_phase_never_uses_the_private_split(tmp_path: Path, key: bytes) -> None:
-    from grader import result
+    from grader.result import document as result
 
     root = course(tmp_path, key, phase="public")
     rules = load_rules(root / "events.yaml")

@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import harness, result, stats
-from grader.harness import Model, Plan, Referee
-from grader.sandbox import ChildFailure
+from grader import stats
+from grader.measure import harness
+from grader.measure.harness import Model, Plan, Referee
+from grader.result import document as result
+from grader.sandbox.handle import ChildFailure
 
 OVERHEAD = 3e-6  # the worker loop's cost per sample
 ROUND_TRIP = 100e-6  # per block
@@ -555,7 +557,7 @@ def test_noise_moves_no_pixel_at_either_end_of_the_range() -> None:
     its first answers on a quarter of the digits. Pixels in between
     move by less than half a grey level and stay in [0, 1]."""
     from grader.config import load_rules
-    from grader.workloads import as_inputs, get_workload, load_split
+    from grader.data.workloads import as_inputs, get_workload, load_split
 
     rules = load_rules()
     workload = get_workload(rules, "mlp_sprint")

@@ -1,4 +1,4 @@
-"""The reproduction check of the baselines' weights (grader/reproduce.py): pinned kernels
+"""The reproduction check of the baselines' weights (grader/data/reproduce.py): pinned kernels
 before NumPy loads, bytes where they can be equal, a stated tolerance where they cannot."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import sys
 import numpy as np
 import pytest
 
-from grader import reproduce
 from grader.config import project_root
+from grader.data import reproduce
 
 ROOT = project_root()
 RECORDED = {
@@ -102,7 +102,7 @@ def pinned_in_a_child(folder, **env: str) -> dict[str, str | None]:
     code = (
         "import json, os, sys\n"
         "from pathlib import Path\n"
-        "from grader import reproduce\n"
+        "from grader.data import reproduce\n"
         "reproduce.pin(Path(sys.argv[1]))\n"
         "print(json.dumps({v: os.environ.get(v) for v in "
         "('OPENBLAS_CORETYPE', 'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS')}))"

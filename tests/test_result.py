@@ -25,10 +25,10 @@ from pathlib import Path
 import pytest
 from golden import golden_result as golden
 
-from grader import result
 from grader.config import SCHEMA_DIR, Rules
 from grader.errors import ConfigError, Verdict, Violation
 from grader.grade import exit_code, rejected_config
+from grader.result import document as result
 
 DATA = Path(__file__).resolve().parent / "data"
 GOLDEN = ["result_example_baseline.json", "result_example_int8.json"]

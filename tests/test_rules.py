@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import result, rules
+from grader import rules
 from grader.config import Rules
+from grader.result import document as result
 
 DATA = Path(__file__).resolve().parent / "data"
 SCORED_EVENTS = ["latency_sprint", "memory_challenge", "accuracy_contest", "extreme_push"]

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from clirun import runner
 
+from grader.cli.scaffold import ADAPTER, init
 from grader.config import check_submission, load_rules, project_root
 from grader.errors import GraderError
-from grader.scaffold import ADAPTER, init
 
 ROOT = project_root()
 RULES = load_rules()
@@ -180,7 +180,7 @@ def test_an_instructor_adds_a_workload_with_a_folder_and_an_entry(
 ) -> None:
     """A fourth workload, defined only here: a linear model on the digits seen as 28x28
     images. No Python of the grader changes; init, grade and validate take it as data."""
-    from grader.workloads import as_inputs, deterministic_npz, get_workload, load_split
+    from grader.data.workloads import as_inputs, deterministic_npz, get_workload, load_split
 
     shutil.copytree(ROOT / "data", course / "data")
     folder = course / "baselines" / "tiny_linear"

@@ -16,9 +16,9 @@ import gitrepo
 import pytest
 from clirun import runner
 
-from grader import result
-from grader.cli import main
+from grader.cli.main import main
 from grader.config import load_rules
+from grader.result import document as result
 
 run = runner(flat_err=True)
 

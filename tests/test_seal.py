@@ -19,9 +19,11 @@ import numpy as np
 import pytest
 from clirun import runner
 
-from grader import leaderboard, private, render
+from grader import render
 from grader.config import load_rules, project_root
-from grader.workloads import load_split
+from grader.data import private
+from grader.data.workloads import load_split
+from grader.publish import leaderboard
 
 ROOT = project_root()
 RULES = load_rules()
@@ -199,7 +201,7 @@ def test_the_score_card_says_which_kind_of_split_it_was_scored_on() -> None:
 def test_a_sealed_course_split_is_graded_in_the_final_phase(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from grader.scaffold import init
+    from grader.cli.scaffold import init
 
     root = course_root(tmp_path)
     stdout, key_file = seal_into(root, tmp_path, monkeypatch)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import static
+from grader.analysis import static
 from grader.grade import exit_code, grade
-from grader.harness import QUICK
+from grader.measure.harness import QUICK
 
 SUBMISSION_YAML = (
     "team: {team}\nworkload: mlp_sprint\nevents: [latency_sprint]\n"

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from grader import rules, techniques
-from grader.cli import main
+from grader import rules
+from grader.analysis import techniques
+from grader.cli.main import main
 from grader.config import Rules, load_rules, project_root
-from grader.workloads import deterministic_npz, get_workload
+from grader.data.workloads import deterministic_npz, get_workload
 
 RULES = load_rules()
 BASELINE = get_workload(RULES, "mlp_sprint")
@@ -270,7 +271,7 @@ def test_a_skipped_file_never_makes_a_smaller_model(tmp_path: Path) -> None:
 
 
 def test_long_names_stay_within_the_result_schema(tmp_path: Path) -> None:
-    from grader import result
+    from grader.result import document as result
 
     team = tmp_path / "team"
     deep = team / ("a" * 200) / ("w" * 200)

@@ -28,9 +28,13 @@ import pytest
 import yaml
 from fakegithub import TOKEN, FakeGitHub, Fault, Hook
 
-from grader import __version__, dependencies, result, scope, store
+from grader import __version__
+from grader.analysis import scope
 from grader.config import load_rules, project_root
-from grader.github import MARKER
+from grader.publish import store
+from grader.publish.github import MARKER
+from grader.result import dependencies
+from grader.result import document as result
 
 ROOT = project_root()
 DATA = Path(__file__).resolve().parent / "data"

@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 
 from grader.config import load_rules, project_root
+from grader.data.workloads import (
+    as_inputs,
+    deterministic_npz,
+    export_training,
+    get_workload,
+    load_split,
+)
 from grader.errors import ConfigError, DataError
-from grader.workloads import as_inputs, deterministic_npz, export_training, get_workload, load_split
 
 ROOT = project_root()
 
@@ -110,7 +116,7 @@ def numpy_dispatch_targets() -> str:
 # The CPU-feature settings a check must hold under: as the machine is; OpenBLAS made to run
 # another kernel set (the user's OPENBLAS_CORETYPE is never overridden); NumPy held to its
 # baseline SIMD. The first rebuilds the bytes on any AVX2 CPU; the others are judged by what
-# holds everywhere (grader/reproduce.py).
+# holds everywhere (grader/data/reproduce.py).
 SETTINGS = {
     "as-is": {},
     "openblas-prescott": {"OPENBLAS_CORETYPE": "Prescott"},

@@ -7,7 +7,7 @@
 Training follows the CPU's SIMD kernels, so the script pins them before NumPy loads (one
 BLAS thread, OpenBLAS's kernels as recorded in weights.env.json): the committed bytes come
 back on any x86-64 CPU with AVX2. Elsewhere --check judges what holds on every machine
-(held-out accuracy and the weights within a stated tolerance: grader/reproduce.py).
+(held-out accuracy and the weights within a stated tolerance: grader/data/reproduce.py).
 
 The backward pass is written by hand, layer by layer, mirroring the forward pass of
 ``model.py`` (patch embedding, pre-norm transformer blocks, mean pooling, classifier);
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from grader import reproduce
+from grader.data import reproduce
 
 HERE = Path(__file__).resolve().parent
 reproduce.pin(HERE)  # BLAS threads and kernels, before NumPy loads
@@ -29,7 +29,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from grader.config import load_rules  # noqa: E402
-from grader.workloads import as_inputs, get_workload, load_split  # noqa: E402
+from grader.data.workloads import as_inputs, get_workload, load_split  # noqa: E402
 
 SEED = 1234
 EPOCHS = 120

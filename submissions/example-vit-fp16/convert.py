@@ -5,7 +5,7 @@ python submissions/example-vit-fp16/convert.py
 Weight matrices become float16; biases and layer-norm parameters stay float32. Each block's
 q, k, v projections are fused into one (32, 96) matrix, columns q | k | v, bias [bq | 0 | bv].
 The blocks' arrays are stacked (first axis: block). The bytes depend only on the arrays:
-deterministic_npz is grader.workloads' (copied: a submission may import only NumPy and the
+deterministic_npz is grader.data.workloads' (copied: a submission may import only NumPy and the
 standard library).
 """
 

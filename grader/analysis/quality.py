@@ -1,7 +1,7 @@
 """Code quality: the linter's findings on a submission's code, and the 0-100 score from them.
 
 The linter (ruff) runs in a subprocess on the modules the entrypoint reaches
-(:mod:`grader.reach`), which it parses and never imports. It runs ``--isolated`` (no
+(:mod:`grader.analysis.reach`), which it parses and never imports. It runs ``--isolated`` (no
 configuration file of the submission's can switch a rule off) with exactly the settings of
 ``events.yaml``, every file named on the command line (so that the linter's default
 exclusions, such as a folder called ``build``, hide nothing). The rules are those of defects,
@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-from grader import reach
+from grader.analysis import reach
 from grader.config import Rules
 
 TIMEOUT_S = 120

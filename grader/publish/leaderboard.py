@@ -18,10 +18,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-from grader import __version__, escape, render, store
+from grader import __version__, escape, render
 from grader.config import Rules
 from grader.metrics import fmt_value
-from grader.store import Entry
+from grader.publish import store
+from grader.publish.store import Entry
 
 
 class Ranked(NamedTuple):  # a tuple: 80,000 of them are made ranking 10,000 results
@@ -165,7 +166,7 @@ def phase_line(rules: Rules, entries: list[Entry]) -> str:
 def split_kinds(rules: Rules) -> str:
     """What the private split(s) ranked on are, in words: bundled (public digits) or the
     course's own."""
-    from grader import private
+    from grader.data import private
 
     kinds = sorted({private.kind(rules, w["dataset"]) or "bundled"
                     for w in rules.workloads.values()})  # fmt: skip
@@ -229,7 +230,7 @@ def chart_name(workload: str) -> str:
 
 def charts(entries: Iterable[Entry]) -> dict[str, bytes]:
     """The Pareto chart of each workload with current graded entries, by file name."""
-    from grader.chart import pareto_svg
+    from grader.publish.chart import pareto_svg
 
     current = [e for e in entries if e.current]
     made = {}

@@ -1,10 +1,10 @@
 """``olympics comment``: the PR comment from result JSON files that came from a grading run.
 
 The files are untrusted (the run executed a stranger's code): each is size-capped, checked
-against the schema and recomputed (:func:`grader.result.check`) before it is rendered, and a
-file that fails is shown as such, never rendered as if it were a grade. The Markdown is
-written to disk and to the job summary *before* anything is posted, so a failure to post
-loses nothing.
+against the schema and recomputed (:func:`grader.result.document.check`) before it is
+rendered, and a file that fails is shown as such, never rendered as if it were a grade.
+The Markdown is written to disk and to the job summary *before* anything is posted, so a
+failure to post loses nothing.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import __version__, escape, render, result, scope
+from grader import __version__, escape, render
+from grader.analysis import scope
 from grader.config import Rules
 from grader.errors import GitHubError, GraderError, Verdict, Violation
-from grader.github import MAX_COMPARE_FILES, Comparison, Pull, body
 from grader.grade import rejected
+from grader.publish.github import MAX_COMPARE_FILES, Comparison, Pull, body
+from grader.result import document as result
 
 MAX_CLAIM_BYTES = 4096
 

@@ -13,9 +13,9 @@ import re
 import shutil
 from pathlib import Path
 
+from grader.analysis.scope import SLUG, SUBMISSIONS
 from grader.config import Rules, check_submission, project_root
 from grader.errors import GraderError
-from grader.scope import SLUG, SUBMISSIONS
 
 LOGIN = r"^(?=.{1,39}$)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$"
 

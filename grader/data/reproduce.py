@@ -186,7 +186,7 @@ def save_or_check(
     or (``check``) judge the fresh weights against the committed ones; the exit code."""
     import numpy as np
 
-    from grader.workloads import deterministic_npz
+    from grader.data.workloads import deterministic_npz
 
     target = folder / "weights.npz"
     blob = deterministic_npz(**{k: params[k] for k in sorted(params)})

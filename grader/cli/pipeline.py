@@ -1,5 +1,5 @@
 """The pipeline's commands: what the GitHub workflows run (``changed``, ``annotate``,
-``comment``, ``plan``, ``store``, ``leaderboard``). ``grader.cli`` parses the arguments and
+``comment``, ``plan``, ``store``, ``leaderboard``). ``grader.cli.main`` parses the arguments and
 dispatches here; these handlers print and return an exit code, like the students' commands.
 """
 
@@ -12,10 +12,13 @@ from pathlib import Path
 
 from rich.console import Console
 
-from grader import comment, escape, github, render, result, scope
+from grader import escape, render
+from grader.analysis import scope
 from grader.config import load_rules, project_root
 from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, GitHubError, GraderError, Verdict
 from grader.grade import rejected
+from grader.publish import comment, github
+from grader.result import document as result
 
 
 def cmd_changed(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -56,7 +59,7 @@ def result_files(paths: list[Path], err: Console, cap: int | None = MAX_RESULT_F
 
 
 def cmd_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from grader import store
+    from grader.publish import store
 
     if args.all:
         folders = scope.all_submissions(args.repo)
@@ -69,7 +72,7 @@ def cmd_plan(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_store(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from grader import store
+    from grader.publish import store
 
     rules = load_rules()
     root = args.results_dir or project_root() / "results"
@@ -87,7 +90,7 @@ def cmd_store(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from grader import leaderboard, store
+    from grader.publish import leaderboard, store
 
     rules = load_rules()
     root = project_root()

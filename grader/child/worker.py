@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from grader import confine, guard, handoff, wire
+from grader.child import confine, guard, handoff, wire
 
 
 class ModelError(Exception):

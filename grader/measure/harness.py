@@ -15,7 +15,7 @@ fresh noise below half an 8-bit grey level to the pixels strictly between 0 and 
 ``Referee.perturbed``). The answer accuracy counts is, for each digit, the answer to one of
 its single-sample presentations drawn at random (``Referee.timed_round``): no pass can be
 told for the scored one. (The held-out digits themselves are deformed per grade before they
-reach the referee: grader/deform.py.)
+reach the referee: grader/data/deform.py.)
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import handoff, schedule, stats
+from grader import stats
+from grader.child import handoff
 from grader.errors import ChildFailure, GraderError, Rejected, SandboxIncomplete
-from grader.sandbox import Child, Limits, spawn
+from grader.measure import schedule
+from grader.sandbox.handle import Child, Limits, spawn
 
 Progress = Callable[[str, int, int], None]
 
@@ -92,7 +94,7 @@ class Plan:
     # grades on a busy machine, 1.10x at p = 0.0002). Caches gain several times (4.9-6.3x).
     max_repeat_gain: float = 0.5
     # Per session: rounds of digits kept back and first shown at random places among all
-    # its rounds after the main digits (see grader/schedule.py), and how many rounds at
+    # its rounds after the main digits (see grader/measure/schedule.py), and how many rounds at
     # least follow the main digits before a session may stop.
     reserve_rounds: int = 4
     window_rounds: int = 12
@@ -294,7 +296,7 @@ class Referee:
         return self.perturbed(pool[self.rng.choice(len(pool), n, replace=n > len(pool))])
 
     def schedule(self, k: int, n: int, target: int | None = None) -> schedule.Schedule:
-        """Session ``k``'s timed stream (see grader/schedule.py); ``target``: the number of
+        """Session ``k``'s timed stream (see grader/measure/schedule.py); ``target``: the number of
         rounds the first session ran, which the later ones run."""
         plan = self.plan
         return schedule.session(
@@ -519,7 +521,7 @@ class Referee:
         the digit from a model that looks it up (rounding to the 8-bit grid undoes it); a
         cache of answers would then make repeated digits cheaper than new ones. Each
         session keeps a few rounds of digits back and shows them, new to its processes,
-        at random places among all its rounds after the main digits (grader/schedule.py):
+        at random places among all its rounds after the main digits (grader/measure/schedule.py):
         there the submission's per-round speedup is compared with the repeats', each
         round's taken relative to its session's median, by a test that draws the positions
         again as they were drawn (``stats.randomised_gain``). An honest model is as fast on both; a
@@ -581,7 +583,7 @@ class Referee:
         is not active here."""
         if not self.plan.require_sandbox:
             return
-        from grader.confine import LAYERS
+        from grader.child.confine import LAYERS
 
         reported = self.layers()
         weak = {k: v for k, v in reported.items() if v.startswith(("unavailable", "off"))}

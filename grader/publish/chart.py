@@ -12,7 +12,7 @@ import io
 import statistics
 from dataclasses import dataclass
 
-from grader.store import Entry
+from grader.publish.store import Entry
 
 SVG_SETTINGS = {"svg.hashsalt": "tinytorch-olympics", "svg.fonttype": "path"}
 

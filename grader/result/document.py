@@ -25,7 +25,8 @@ from typing import Any, TextIO
 import jsonschema
 import numpy as np
 
-from grader import quality, rules, stats, techniques
+from grader import rules, stats
+from grader.analysis import quality, techniques
 from grader.config import SCHEMA_DIR, Rules
 from grader.errors import ConfigError, Violation
 from grader.metrics import accuracy_of
@@ -218,7 +219,7 @@ def new_digit_bound(
 ) -> list[float] | None:
     """The 95 % interval of the median speedup over the rounds of digits new to the
     submission's processes (the reserve rounds, placed at random among the repeats; see
-    grader/schedule.py), or None where the result does not say which rounds those were.
+    grader/measure/schedule.py), or None where the result does not say which rounds those were.
 
     What a submission gains by answering a digit faster once it has met it (a cache of
     answers, in whatever share of the repeated rounds) shows in the repeated rounds only:

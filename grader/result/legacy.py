@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 
-from grader import result, rules
+from grader import rules
 from grader.config import Rules
 from grader.errors import Violation
+from grader.result import document as result
 
 SUBMISSION_TYPE = "capstone_benchmark"
 

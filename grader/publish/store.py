@@ -9,7 +9,7 @@ content hash) and by the shard that was asked to grade that team. It is checked 
 is read: it must sit where :func:`store` would have put it, and recompute under the rules it
 was graded with; one that does not was edited by hand and is refused with its path. A result
 graded by another grader version, with other runtime dependencies (``requirements.txt``:
-:mod:`grader.dependencies`) or under other rules is *stale*: shown, never ranked.
+:mod:`grader.result.dependencies`) or under other rules is *stale*: shown, never ranked.
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ from pathlib import Path
 
 import orjson
 
-from grader import __version__, dependencies, escape, result
+from grader import __version__, escape
+from grader.analysis.scope import SLUG, SUBMISSIONS, all_submissions
 from grader.config import Rules
 from grader.errors import ConfigError, GraderError, Violation
-from grader.scope import SLUG, SUBMISSIONS, all_submissions
+from grader.result import dependencies
+from grader.result import document as result
 
 REJECTED = "_rejected"  # the workload folder of a result rejected before its workload was read
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")

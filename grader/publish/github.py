@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from grader.analysis.scope import Change
 from grader.errors import GitHubError
-from grader.scope import Change
 
 MARKER = "<!-- tinytorch-olympics:score-card -->"
 DEFAULT_BOT = "github-actions[bot]"  # the login GitHub gives the workflow's GITHUB_TOKEN

@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from grader.config import Rules
+from grader.data.workloads import deterministic_npz, load_split, read_fingerprinted, split_arrays
 from grader.errors import ConfigError, DataError, Violation
-from grader.workloads import deterministic_npz, load_split, read_fingerprinted, split_arrays
 
 KEY_ENV = "OLYMPICS_PRIVATE_KEY"
 SPLIT = "private"

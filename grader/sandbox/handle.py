@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from grader import handoff, wire
+from grader.child import handoff, wire
 from grader.errors import ChildFailure
 
 F_SETPIPE_SZ = 1031  # Linux fcntl; absent elsewhere, where the default pipe size is used
@@ -40,7 +40,7 @@ STDERR_TAIL_BYTES = 4096
 STOP_TIMEOUT_S = 2.0  # for a paused child's threads to leave the kernel and stop
 GRADER_PARENT = Path(__file__).resolve().parent.parent
 
-BOOTSTRAP = "import sys; sys.path.append({root!r}); from grader.worker import run; run()"
+BOOTSTRAP = "import sys; sys.path.append({root!r}); from grader.child.worker import run; run()"
 
 
 @dataclass

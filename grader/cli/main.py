@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from grader import __version__, legacy, render, result
-from grader.cli_pipeline import (
+from grader import __version__, render
+from grader.cli.pipeline import (
     cmd_annotate,
     cmd_changed,
     cmd_comment,
@@ -36,9 +36,11 @@ from grader.errors import (
     SandboxIncomplete,
     Violation,
 )
-from grader.github import DEFAULT_BOT
 from grader.grade import check_before_running, exit_code, grade
-from grader.harness import QUICK, Plan
+from grader.measure.harness import QUICK, Plan
+from grader.publish.github import DEFAULT_BOT
+from grader.result import document as result
+from grader.result import legacy
 
 
 def add_results(parser: argparse.ArgumentParser) -> None:
@@ -534,7 +536,7 @@ def composite_formula(part: dict) -> str:
 
 
 def cmd_init(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from grader.scaffold import course_root, init
+    from grader.cli.scaffold import course_root, init
 
     root = course_root()
     rules = load_rules(root / "events.yaml")
@@ -546,7 +548,7 @@ def cmd_init(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_data(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from grader.workloads import export_training, get_workload
+    from grader.data.workloads import export_training, get_workload
 
     rules = load_rules()
     target = export_training(rules, get_workload(rules, args.workload), args.out)
@@ -555,8 +557,8 @@ def cmd_data(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_seal(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from grader import private
     from grader.config import project_root
+    from grader.data import private
 
     rules = load_rules()
     root = project_root()

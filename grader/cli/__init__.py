@@ -1,0 +1,3 @@
+"""The command line: `olympics` and its commands, the workflows' commands, and `olympics init`
+(docs/DESIGN.md, Pipeline).
+"""
