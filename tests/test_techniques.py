@@ -271,7 +271,7 @@ def test_a_skipped_file_never_makes_a_smaller_model(tmp_path: Path) -> None:
 
 
 def test_long_names_stay_within_the_result_schema(tmp_path: Path) -> None:
-    from grader.result import document as result
+    from grader.result import verify
 
     team = tmp_path / "team"
     deep = team / ("a" * 200) / ("w" * 200)
@@ -284,10 +284,10 @@ def test_long_names_stay_within_the_result_schema(tmp_path: Path) -> None:
     found = techniques.compare(seen, ["int8"], RULES, PARAMS)
     assert all(len(p) <= 400 for p in seen["problems"])
     assert all(len(e) <= 600 for d in found["detected"] for e in d["evidence"])
-    schema = result.validator().schema
+    schema = verify.validator().schema
     for part, doc in (("artifacts", seen), ("techniques", found)):
         sub = {**schema["properties"][part], "$defs": schema.get("$defs", {})}
-        assert list(result.jsonschema.Draft202012Validator(sub).iter_errors(doc)) == []
+        assert list(verify.jsonschema.Draft202012Validator(sub).iter_errors(doc)) == []
 
 
 def test_the_parameter_count_is_every_value_in_the_weight_files(tmp_path: Path) -> None:

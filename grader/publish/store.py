@@ -32,8 +32,7 @@ from grader import __version__, escape
 from grader.analysis.scope import SLUG, SUBMISSIONS, all_submissions
 from grader.config import Rules
 from grader.errors import ConfigError, GraderError, Violation
-from grader.result import dependencies
-from grader.result import document as result
+from grader.result import build, dependencies, jsonfile, verify
 
 REJECTED = "_rejected"  # the workload folder of a result rejected before its workload was read
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -125,16 +124,16 @@ def place_name(doc: dict, root: Path | str, file: str) -> str:
     return f"{root}/{team}/{workload}/{doc['timestamp'].replace(':', '-')}-{content}.json"
 
 
-def verify(path: Path, rules: Rules, root: Path, data: bytes | None = None) -> Entry:
+def read_verified(path: Path, rules: Rules, root: Path, data: bytes | None = None) -> Entry:
     """Read a stored result: in its place, schema-valid; recomputed when current."""
-    doc = result.read_json(path) if data is None else result.parse_json(data, path)
-    problems = result.schema_violations(doc, str(path)) if isinstance(doc, dict) else []
+    doc = jsonfile.read_json(path) if data is None else jsonfile.parse_json(data, path)
+    problems = verify.schema_violations(doc, str(path)) if isinstance(doc, dict) else []
     if not isinstance(doc, dict) or problems:
         raise ConfigError(f"{path}: not a valid result", problems)
     check_place(doc, root, path)
     stale = stale_reason(doc, rules)
     if stale is None:
-        problems = result.check(doc, rules, str(path))
+        problems = verify.check(doc, rules, str(path))
         if problems:
             raise ConfigError(
                 f"{path}: its numbers do not recompute: it was edited by hand "
@@ -244,8 +243,8 @@ def store(
     graded result without one is refused).
     ``teams``: the teams whose results this source may carry (its shard's).
     """
-    doc = result.read_json(source)
-    problems = result.check(doc, rules, str(source))  # a non-object is a problem too
+    doc = jsonfile.read_json(source)
+    problems = verify.check(doc, rules, str(source))  # a non-object is a problem too
     if problems:
         raise ConfigError(f"{source}: not a valid result; not stored", problems)
     stale = stale_reason(doc, rules)
@@ -267,13 +266,13 @@ def store(
                 f"ties it to the files {SUBMISSIONS}/{team} has; not stored (re-grade it with "
                 "`olympics grade`, which records the hash of the files it graded)"
             )
-        if claimed is not None and claimed != result.content_sha256(folder):
+        if claimed is not None and claimed != build.content_sha256(folder):
             raise ConfigError(
                 f"{source}: graded from other files than {SUBMISSIONS}/{team} has now "
                 "(the next run re-grades it)"
             )
     target.parent.mkdir(parents=True, exist_ok=True)
-    result.write(doc, target)
+    jsonfile.write(doc, target)
     return target
 
 
@@ -391,7 +390,7 @@ def _latest(root: Path, rules: Rules, *, cache: bool) -> list[Entry]:
                 check_place(doc, root, path)
                 entries.append(Entry(Path(path), doc, stale_reason(doc, rules)))
             else:
-                entry = verify(Path(path), rules, root, data)  # read above: not cached
+                entry = read_verified(Path(path), rules, root, data)  # read above: not cached
                 entries.append(Entry(path, slim(entry.doc), entry.stale))
             seen[digest] = entries[-1].doc
     if cache and (seen.keys() != known.keys() or seen_stamps != stamps):
@@ -408,7 +407,7 @@ def needs_grade(folder: Path, root: Path, rules: Rules) -> bool:
         return True
     try:
         doc = json.loads(newest[-1].read_text(encoding="utf-8"))
-        current = doc["submission"].get("content_sha256") == result.content_sha256(folder)
+        current = doc["submission"].get("content_sha256") == build.content_sha256(folder)
         return not current or stale_reason(doc, rules) is not None
     except (OSError, ValueError, KeyError, TypeError):
         return True  # unreadable: grade it again
