@@ -28,7 +28,7 @@ import pytest
 
 from grader import __version__
 from grader.config import load_rules, project_root
-from grader.publish import leaderboard, store
+from grader.publish import leaderboard, store, verified
 from grader.result import dependencies, derive, jsonfile, verify
 
 RULES = load_rules()
@@ -73,8 +73,8 @@ def big_store(tmp_path_factory: pytest.TempPathFactory, smoke: bool) -> tuple[Pa
         path.parent.mkdir(parents=True, exist_ok=True)
         data = jsonfile.dumps(doc).encode()
         path.write_bytes(data)
-        cache[hashlib.sha256(data).hexdigest()] = store.slim(doc)
-    store.save_cache(root, RULES, cache)
+        cache[hashlib.sha256(data).hexdigest()] = verified.slim(doc)
+    verified.save_cache(root, RULES, cache)
     store.latest(root, RULES)  # as after any earlier run: each file's size and time recorded
     return root, cold, n
 

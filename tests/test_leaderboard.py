@@ -18,7 +18,7 @@ from golden import DATA, check_golden
 from grader import __version__
 from grader.config import load_rules
 from grader.errors import ConfigError
-from grader.publish import leaderboard, store
+from grader.publish import leaderboard, store, verified
 from grader.result import dependencies, derive, jsonfile, verify
 from grader.result.build import content_sha256
 
@@ -151,7 +151,7 @@ def test_an_edit_after_a_warm_run_is_refused_too(root: Path, tmp_path: Path) -> 
     past = stored.stat().st_mtime_ns - 10_000_000_000
     os.utime(stored, ns=(past, past))  # older than the racy window: its size and time recorded
     assert run("leaderboard", "--results-dir", str(root), "--out", str(tmp_path / "l"))[0] == 0
-    cache = json.loads((root / store.CACHE).read_text())
+    cache = json.loads((root / verified.CACHE).read_text())
     assert cache["files"][str(stored)][:2] == [stored.stat().st_size, past]
     text = stored.read_text()
     score = json.loads(text)["events"]["latency_sprint"]["score"]
@@ -516,7 +516,7 @@ def test_verified_bytes_are_not_recomputed_again(
 ) -> None:
     put(root, variant("fast"), tmp_path)
     first = build(root)
-    assert (root / store.CACHE).is_file()
+    assert (root / verified.CACHE).is_file()
 
     def no_recompute(*args: object) -> list:
         raise AssertionError("recomputed although the bytes were verified")
@@ -540,9 +540,9 @@ def test_a_cache_from_other_rules_is_ignored(
 ) -> None:
     put(root, variant("fast"), tmp_path)
     build(root)
-    cache = json.loads((root / store.CACHE).read_text())
+    cache = json.loads((root / verified.CACHE).read_text())
     cache["key"] = "0.0.0:" + "0" * 64
-    (root / store.CACHE).write_text(json.dumps(cache))
+    (root / verified.CACHE).write_text(json.dumps(cache))
     calls = []
     real = verify.check
     monkeypatch.setattr(verify, "check", lambda *a: calls.append(1) or real(*a))
@@ -555,9 +555,9 @@ def test_a_cache_from_other_dependencies_is_ignored(
 ) -> None:
     put(root, variant("fast"), tmp_path)
     build(root)
-    assert store.load_cache(root, RULES)[0]
+    assert verified.load_cache(root, RULES)[0]
     monkeypatch.setattr(dependencies, "fingerprint", lambda: "f" * 64)
-    assert store.load_cache(root, RULES) == ({}, {})
+    assert verified.load_cache(root, RULES) == ({}, {})
 
 
 def test_the_committed_leaderboard_is_made_from_the_committed_results(tmp_path: Path) -> None:
