@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.analysis import quality, static, techniques
+from grader.analysis import quality, static, techniques, weights
 from grader.config import Rules, Submission, check_submission
 from grader.data import private as sealed
 from grader.data.deform import deform
@@ -139,7 +139,7 @@ def grade(
             doc["private"]["sha256"] = sealed.sealed_entry(rules, workload.dataset)["sha256"]
             doc["private"]["kind"] = sealed.kind(rules, workload.dataset)
     # Size and parameters are read here, from the files each child was given: all it could read.
-    doc["artifacts"] = techniques.inspect(candidate.folder, candidate.files)
+    doc["artifacts"] = weights.inspect(candidate.folder, candidate.files)
     parameters = rules.workloads[submission.workload].get("baseline_parameters", 1)
     evidence = techniques.evidence_arrays(doc["artifacts"], rules, parameters)
     doc["ablation"] = ablation(referee, candidate, measured, evidence)
@@ -152,7 +152,7 @@ def grade(
             measured.baseline,
             labels,
             build.model_files(baseline.folder, baseline.files),
-            techniques.parameters(techniques.inspect(baseline.folder, baseline.files)),
+            weights.parameters(weights.inspect(baseline.folder, baseline.files)),
         ),
     }
     doc["optimized"] = {
@@ -160,7 +160,7 @@ def grade(
             measured.submission,
             labels,
             build.model_files(candidate.folder, candidate.files),
-            techniques.parameters(doc["artifacts"]),
+            weights.parameters(doc["artifacts"]),
         )
     }
     return derive.apply_derived(doc, derive.derive(doc, rules))
@@ -173,14 +173,14 @@ def ablation(
     in its private copy: the answers it gives, against the submission's first answers."""
     rng = np.random.default_rng(measured.seed)
     rewrites = {
-        kind: functools.partial(techniques.ablate, arrays=names, rng=rng)
+        kind: functools.partial(weights.ablate, arrays=names, rng=rng)
         for kind, names in evidence.items()
     }
     observed = referee.ablate(
         candidate, rewrites, measured.submission.reference, techniques.ABLATION_SAMPLES
     )
     for kind, check in observed["checks"].items():
-        check["arrays"] = evidence[kind][: techniques.MAX_ARRAYS]
+        check["arrays"] = evidence[kind][: weights.MAX_ARRAYS]
     return observed
 
 

@@ -286,14 +286,14 @@ def test_version_via_python_m_grader() -> None:
 def test_a_grader_failure_on_one_path_does_not_stop_the_others(monkeypatch, tmp_path) -> None:
     from grader import grade as grade_module
 
-    real = grade_module.techniques.inspect
+    real = grade_module.weights.inspect
 
     def inspect(folder, files=None):
         if folder.name == "example-baseline":
             raise RuntimeError("the grader broke on this one")
         return real(folder, files)
 
-    monkeypatch.setattr(grade_module.techniques, "inspect", inspect)
+    monkeypatch.setattr(grade_module.weights, "inspect", inspect)
     out_dir = tmp_path / "results"
     code, out, err = run("grade", str(ROOT / "submissions" / "example-baseline"),
                          str(ROOT / "submissions" / "example-int8"), "--quick", "--seed", "2",

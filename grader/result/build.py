@@ -109,7 +109,7 @@ def model_metrics(
     m: Any, labels: np.ndarray, files: dict[str, int], parameters: int | None
 ) -> dict:
     """The observed numbers of one model (a harness.ModelMeasurement) as stored in JSON,
-    with its files' sizes and its parameter count (``techniques.parameters``), both read
+    with its files' sizes and its parameter count (``weights.parameters``), both read
     by the grader."""
     correct = int(np.sum(m.predictions == labels))
     peak = None
