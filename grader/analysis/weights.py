@@ -5,7 +5,8 @@ The *observation* half of technique detection
 process, every ``.npy`` and ``.npz`` file of a model as data (never with pickle) and
 records, for each array, its dtype, shape, exact zeros, distinct values and whether those
 lie on an evenly spaced grid; the derived half, :mod:`grader.analysis.techniques`, applies
-the thresholds of ``events.yaml`` to what is recorded here. :func:`parameters` is the model's parameter count from the same reading.
+the thresholds of ``events.yaml`` to what is recorded here. :func:`parameters` is the
+model's parameter count from the same reading.
 
 :func:`ablate` rewrites the weight files of a child's private copy with the named arrays'
 values shuffled: the harness runs the submission once more from it, untimed, to see whether
