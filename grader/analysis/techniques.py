@@ -62,8 +62,8 @@ def _found(artifacts: dict, rules: Rules, baseline_parameters: int) -> dict[str,
     """Each kind of evidence the weight files show, each detector applied to the large
     arrays (those of at least ``min_values`` values) against the limits of ``events.yaml``."""
     limits = rules.detection
-    large = [a for a in artifacts["arrays"] if weights.size(a) >= limits["min_values"]]
-    total = sum(weights.size(a) for a in large)
+    large = [a for a in artifacts["arrays"] if weights.value_count(a) >= limits["min_values"]]
+    total = sum(weights.value_count(a) for a in large)
     found = {
         "quantization": _quantization(artifacts["arrays"], large, total, limits),
         "pruning": _pruning(large, total, limits),
@@ -76,7 +76,9 @@ def _found(artifacts: dict, rules: Rules, baseline_parameters: int) -> dict[str,
 def _enough(arrays: list[dict], total: int, limits: dict) -> bool:
     """Whether ``arrays`` hold the ``min_share`` of the large arrays' values: unused arrays
     added for points do not count."""
-    return bool(total) and sum(weights.size(a) for a in arrays) / total >= limits["min_share"]
+    return (
+        bool(total) and sum(weights.value_count(a) for a in arrays) / total >= limits["min_share"]
+    )
 
 
 def _quantization(
@@ -88,7 +90,9 @@ def _quantization(
     grids = [a for a in large if a not in ints and _grid(a, limits["max_levels"])]
     if not _enough(ints + grids, total, limits):
         return None
-    quantized = [f"{a['name']} holds {a['dtype']} ({weights.size(a):,} values)" for a in ints]
+    quantized = [
+        f"{a['name']} holds {a['dtype']} ({weights.value_count(a):,} values)" for a in ints
+    ]
     quantized += [
         f"{a['name']} holds {a['distinct'] or 'many'} distinct {a['dtype']} values on "
         + (
@@ -96,7 +100,7 @@ def _quantization(
             if a["levels"] is not None
             else f"a grid per channel of at most {a['channel_levels']} levels"
         )
-        + f" ({weights.size(a):,} values)"
+        + f" ({weights.value_count(a):,} values)"
         for a in grids
     ]
     keys = {a["name"]: a["name"].rpartition(":")[2].lower() for a in arrays}
@@ -119,13 +123,13 @@ def _pruning(large: list[dict], total: int, limits: dict) -> Evidence | None:
     pruned = sum(_pruned(a) for a in large)
     if not (total and pruned / total >= limits["min_zero_fraction"]):
         return None
-    sparse = [a for a in large if _pruned(a) / weights.size(a) >= 0.05]
+    sparse = [a for a in large if _pruned(a) / weights.value_count(a) >= 0.05]
     return (
         [
             f"{pruned / total:.1%} of the values of the large arrays are zeros beyond what"
             f" rounding to a grid gives ({pruned:,.0f} of {total:,})"
         ]
-        + [f"{a['name']}: {a['zeros'] / weights.size(a):.1%} zeros" for a in sparse],
+        + [f"{a['name']}: {a['zeros'] / weights.value_count(a):.1%} zeros" for a in sparse],
         [a["name"] for a in sparse],
     )
 
@@ -149,7 +153,7 @@ def _float16(large: list[dict], total: int, limits: dict) -> Evidence | None:
     halves = [a for a in large if a["dtype"] == "float16"]
     if not _enough(halves, total, limits):
         return None
-    said = [f"{a['name']} holds float16 ({weights.size(a):,} values)" for a in halves]
+    said = [f"{a['name']} holds float16 ({weights.value_count(a):,} values)" for a in halves]
     return said, [a["name"] for a in halves]
 
 

@@ -67,7 +67,7 @@ def inspect(folder: Path, files: Iterable[str] | None = None) -> dict:
     arrays.sort(key=lambda a: a["name"])
     if len(arrays) > MAX_ARRAYS:
         problems.append(f"{len(arrays)} arrays; the {MAX_ARRAYS} largest are recorded")
-        arrays = sorted(arrays, key=lambda a: (-size(a), a["name"]))[:MAX_ARRAYS]
+        arrays = sorted(arrays, key=lambda a: (-value_count(a), a["name"]))[:MAX_ARRAYS]
         arrays.sort(key=lambda a: a["name"])
     return {
         "arrays": arrays,
@@ -215,7 +215,7 @@ def parameters(artifacts: dict) -> int | None:
     return artifacts["parameters"]
 
 
-def size(array: dict) -> int:
+def value_count(array: dict) -> int:
     """The count of an array's values, from its recorded shape."""
     return math.prod(array["shape"])
 
