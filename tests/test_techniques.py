@@ -190,6 +190,16 @@ def test_a_file_too_large_to_inspect_is_skipped(tmp_path: Path, monkeypatch) -> 
         assert zf.infolist()[0].file_size > 2000
 
 
+def test_beyond_the_array_limit_the_largest_are_recorded(tmp_path: Path, monkeypatch) -> None:
+    sizes = {"a": 5, "b": 1, "c": 9, "d": 2, "e": 7}
+    team = folder(tmp_path, **{k: np.ones(n, np.float32) for k, n in sizes.items()})
+    monkeypatch.setattr(weights, "MAX_ARRAYS", 3)
+    seen = weights.inspect(team)
+    assert [a["name"] for a in seen["arrays"]] == [f"weights.npz:{k}" for k in "ace"]
+    assert seen["parameters"] == sum(sizes.values())  # the totals cover every array
+    assert seen["problems"] == ["5 arrays; the 3 largest are recorded"]
+
+
 def test_without_weight_files_nothing_is_detected(tmp_path: Path) -> None:
     (tmp_path / "model.py").write_text("def build_model():\n    return None\n")
     found = techniques.compare(weights.inspect(tmp_path), ["pruning"], RULES, PARAMS)
