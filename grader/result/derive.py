@@ -205,12 +205,11 @@ def derive(result: dict, rule_set: Rules) -> dict:
         result.get("ablation"),
     )
     code_quality = quality.score(result.get("code_quality"), rule_set)
+    error_ratio = (1 - ranked.accuracy) / (1 - ranked.baseline) if ranked.baseline < 1 else None
     flat = {
         "accuracy": ranked.accuracy,
         "accuracy_ci95": ranked.ci95,
-        "error_ratio": (1 - ranked.accuracy) / (1 - ranked.baseline)
-        if ranked.baseline < 1
-        else None,
+        "error_ratio": error_ratio,
         "latency_ms": sub["latency_ms"]["median"],
         "size_bytes": sub["size_bytes"],
         **improvements,
