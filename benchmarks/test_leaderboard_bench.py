@@ -28,9 +28,8 @@ import pytest
 
 from grader import __version__
 from grader.config import load_rules, project_root
-from grader.publish import leaderboard, store
-from grader.result import dependencies
-from grader.result import document as result
+from grader.publish import leaderboard, store, verified
+from grader.result import dependencies, derive, jsonfile, verify
 
 RULES = load_rules()
 SOURCE = json.loads((project_root() / "tests" / "data" / "result_example_int8.json").read_text())
@@ -57,12 +56,12 @@ def make(i: int) -> dict:
 def big_store(tmp_path_factory: pytest.TempPathFactory, smoke: bool) -> tuple[Path, float, int]:
     n = 200 if smoke else N
     root = tmp_path_factory.mktemp("store") / "results"
-    template = result.apply_derived(make(0), result.derive(make(0), RULES))
+    template = derive.apply_derived(make(0), derive.derive(make(0), RULES))
     started = time.perf_counter()
     for i in range(20):  # the cold path, for the record
         doc = make(i)
-        result.apply_derived(doc, result.derive(doc, RULES))
-        assert result.check(doc, RULES, "bench") == []
+        derive.apply_derived(doc, derive.derive(doc, RULES))
+        assert verify.check(doc, RULES, "bench") == []
     cold = (time.perf_counter() - started) / 20
     cache = {}
     for i in range(n):
@@ -72,10 +71,10 @@ def big_store(tmp_path_factory: pytest.TempPathFactory, smoke: bool) -> tuple[Pa
         doc["events"]["latency_sprint"]["score"] *= 1 + (i % 997) / 1000
         path = store.place(doc, root, "bench")
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = result.dumps(doc).encode()
+        data = jsonfile.dumps(doc).encode()
         path.write_bytes(data)
-        cache[hashlib.sha256(data).hexdigest()] = store.slim(doc)
-    store.save_cache(root, RULES, cache)
+        cache[hashlib.sha256(data).hexdigest()] = verified.slim(doc)
+    verified.save_cache(root, RULES, cache)
     store.latest(root, RULES)  # as after any earlier run: each file's size and time recorded
     return root, cold, n
 

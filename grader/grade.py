@@ -15,16 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import __version__
-from grader.analysis import quality, static, techniques
+from grader.analysis import quality, static, techniques, weights
 from grader.config import Rules, Submission, check_submission
 from grader.data import private as sealed
 from grader.data.deform import deform
 from grader.data.workloads import as_inputs, get_workload, load_split
 from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, Rejected, Verdict, Violation
 from grader.measure.harness import Measurement, Model, Plan, Progress, Referee
-from grader.result import dependencies
-from grader.result import document as result
+from grader.result import build, derive
 from grader.yamlfile import display_path
 
 DEFORM_STREAM = 0xDEF0  # the deformations' random stream, apart from the referee's
@@ -116,7 +114,7 @@ def grade(
         doc["verdict"] = {"status": "rejected", "code": exc.code, "message": message}
         doc["sandbox"] = referee.layers()
         return doc
-    doc["system"] = result.system_info(measured.affinity)
+    doc["system"] = build.system_info(measured.affinity)
     doc["verdict"] = {"status": "graded", "code": None, "message": "graded"}
     doc["measurement"] = {
         "block_size": measured.block_size,
@@ -141,7 +139,7 @@ def grade(
             doc["private"]["sha256"] = sealed.sealed_entry(rules, workload.dataset)["sha256"]
             doc["private"]["kind"] = sealed.kind(rules, workload.dataset)
     # Size and parameters are read here, from the files each child was given: all it could read.
-    doc["artifacts"] = techniques.inspect(candidate.folder, candidate.files)
+    doc["artifacts"] = weights.inspect(candidate.folder, candidate.files)
     parameters = rules.workloads[submission.workload].get("baseline_parameters", 1)
     evidence = techniques.evidence_arrays(doc["artifacts"], rules, parameters)
     doc["ablation"] = ablation(referee, candidate, measured, evidence)
@@ -150,22 +148,22 @@ def grade(
     )
     doc["baseline"] = {
         "path": display_path(baseline.folder),
-        "metrics": result.model_metrics(
+        "metrics": build.model_metrics(
             measured.baseline,
             labels,
-            result.model_files(baseline.folder, baseline.files),
-            techniques.parameters(techniques.inspect(baseline.folder, baseline.files)),
+            build.model_files(baseline.folder, baseline.files),
+            weights.parameters(weights.inspect(baseline.folder, baseline.files)),
         ),
     }
     doc["optimized"] = {
-        "metrics": result.model_metrics(
+        "metrics": build.model_metrics(
             measured.submission,
             labels,
-            result.model_files(candidate.folder, candidate.files),
-            techniques.parameters(doc["artifacts"]),
+            build.model_files(candidate.folder, candidate.files),
+            weights.parameters(doc["artifacts"]),
         )
     }
-    return result.apply_derived(doc, result.derive(doc, rules))
+    return derive.apply_derived(doc, derive.derive(doc, rules))
 
 
 def ablation(
@@ -175,14 +173,14 @@ def ablation(
     in its private copy: the answers it gives, against the submission's first answers."""
     rng = np.random.default_rng(measured.seed)
     rewrites = {
-        kind: functools.partial(techniques.ablate, arrays=names, rng=rng)
+        kind: functools.partial(weights.ablate, arrays=names, rng=rng)
         for kind, names in evidence.items()
     }
     observed = referee.ablate(
         candidate, rewrites, measured.submission.reference, techniques.ABLATION_SAMPLES
     )
     for kind, check in observed["checks"].items():
-        check["arrays"] = evidence[kind][: techniques.MAX_ARRAYS]
+        check["arrays"] = evidence[kind][: weights.MAX_ARRAYS]
     return observed
 
 
@@ -212,24 +210,9 @@ def check_before_running(
     return (None, code, violations) if code else (submission, None, [])
 
 
-def header() -> dict:
-    """What every result starts with, graded or rejected: format, time, grader, machine."""
-    return {
-        "schema_version": result.SCHEMA_VERSION,
-        "submission_type": result.RESULT_TYPE,
-        "timestamp": result.now(),
-        "grader": {
-            "version": __version__,
-            "commit": result.grader_commit(),
-            "dependencies_sha256": dependencies.fingerprint(),
-        },
-        "system": result.system_info(),
-    }
-
-
 def skeleton(submission: Submission) -> dict:
     return {
-        **header(),
+        **build.header(),
         "submission": {
             "team": submission.team,
             "members": list(submission.members),
@@ -238,18 +221,11 @@ def skeleton(submission: Submission) -> dict:
             "techniques_claimed": list(submission.techniques),
             "description": submission.description,
             "entrypoint": f"{submission.entrypoint_file}:{submission.entrypoint_function}",
-            "content_sha256": result.content_sha256(submission.folder),
+            "content_sha256": build.content_sha256(submission.folder),
         },
         "techniques": {"claimed": list(submission.techniques), "detected": None},
         "verdict": {"status": "graded", "code": None, "message": ""},
     }
-
-
-WHAT_FAILED = {
-    Verdict.CONFIG_INVALID: "in the submission's configuration or files",
-    Verdict.IMPORT_FORBIDDEN: "with what the submission's code imports",
-    Verdict.SCOPE_VIOLATION: "with what the pull request changes",
-}
 
 
 def rejected_config(
@@ -257,21 +233,7 @@ def rejected_config(
 ) -> dict:
     """A verdict reached before any code ran: the config, the files or the imports."""
     folder = path.parent if path.name == "submission.yaml" else path
-    return rejected(folder.name, violations, code)
-
-
-def rejected(team: str, violations: list[Violation], code: Verdict) -> dict:
-    """A result with a verdict and no measurement: nothing of the submission ran."""
-    return {
-        **header(),
-        "submission": {"team": team[:100], "workload": "", "events": []},
-        "verdict": {
-            "status": "rejected",
-            "code": code,
-            "message": f"{len(violations)} problem(s) {WHAT_FAILED[code]}",
-            "violations": [v.as_dict() for v in violations[:200]],
-        },
-    }
+    return build.rejected(folder.name, violations, code)
 
 
 def exit_code(doc: dict) -> int:
@@ -279,4 +241,4 @@ def exit_code(doc: dict) -> int:
     (docs/DESIGN.md, Verdicts and exit codes)."""
     if doc["verdict"]["status"] != "graded":
         return EXIT_REJECTED
-    return EXIT_OK if result.qualified_everywhere(doc) else EXIT_RULES
+    return EXIT_OK if derive.qualified_everywhere(doc) else EXIT_RULES

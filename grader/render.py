@@ -57,10 +57,25 @@ def card(result: dict) -> dict:
     }
     if verdict["status"] != "graded":
         return out
+    out["metrics"] = metric_rows(result)
+    out["events"] = [event_row(name, result["events"][name]) for name in sub["events"]]
+    out["flags"] = [
+        (f["severity"], f["message"], f"{f['metric']} = {f['value']:.4g}") for f in result["flags"]
+    ]
+    out["details"] = technique_lines(result.get("techniques")) + quality_lines(
+        result.get("code_quality")
+    )
+    out["notes"] = split_notes(result) + measurement_notes(result)
+    return out
+
+
+def metric_rows(result: dict) -> list[tuple[str, str, str, str]]:
+    """The metrics table: a row per metric, the baseline's, the submission's and how they
+    compare; the private split's accuracy second where the result scored it."""
     b, s = result["baseline"]["metrics"], result["optimized"]["metrics"]
     imp = result["improvements"]
     lo, hi = imp["speedup_ci95"]
-    out["metrics"] = [
+    rows = [
         (
             "accuracy",
             f"{b['accuracy']:.3f} ({b['correct']}/{b['total']})",
@@ -92,7 +107,7 @@ def card(result: dict) -> dict:
     private = result.get("private")
     if private and private["available"]:
         pb, ps = private["baseline"], private["optimized"]
-        out["metrics"].insert(
+        rows.insert(
             1,
             (
                 "accuracy, private split",
@@ -101,65 +116,70 @@ def card(result: dict) -> dict:
                 f"|public − private| {imp['accuracy_gap']:.3f}",
             ),
         )
-    if imp.get("accuracy_split") == "private":
+    return rows
+
+
+def split_notes(result: dict) -> list[str]:
+    """Which split the accuracy and the scores are on, where a private split is concerned."""
+    private = result.get("private")
+    if result["improvements"].get("accuracy_split") == "private":
         kind = private.get("kind") if private else None
-        out["notes"].append(
+        return [
             "final phase: accuracy and the scores use the private split"
             + {"bundled": " (bundled: public MNIST digits, rebuildable by anyone)",
                "course": " (the course's own sealed digits)"}.get(kind or "", "")
-        )  # fmt: skip
-    elif private and not private["available"]:
-        out["notes"].append(f"private split not scored here: {private['reason']}")
-    for name in result["submission"]["events"]:
-        ev = result["events"][name]
-        checks = [
-            (
-                c["passed"],
-                f"{c['metric']} {fmt_value(c['metric'], c['actual'])} "
-                f"{c['op']} {fmt_value(c['metric'], c['expected'])}",
-            )
-            for c in ev["rules"]
-        ]
-        checks += [
-            (None, f"{part} {p['points']:.1f}/100 × {p['weight']:.0%}")
-            for part, p in sorted(
-                ev.get("parts", {}).items(), key=lambda kv: (-kv[1]["weight"], kv[0])
-            )
-        ]
-        if not ev["scored"] and ev["qualified"] is None:
-            status, score = "not scored", ev.get("reason", "")
-        else:
-            status = "qualified" if ev["qualified"] else "not qualified"
-            score = score_text(ev)
-        out["events"].append(
-            {
-                "name": name,
-                "title": ev["title"],
-                "status": status,
-                "score": score,
-                "checks": checks,
-                "reason": ev.get("reason", "") if not ev["qualified"] else "",
-            }
+        ]  # fmt: skip
+    if private and not private["available"]:
+        return [f"private split not scored here: {private['reason']}"]
+    return []
+
+
+def event_row(name: str, ev: dict) -> dict:
+    """One event of the card: its status, its score and each of its checks."""
+    checks = [
+        (
+            c["passed"],
+            f"{c['metric']} {fmt_value(c['metric'], c['actual'])} "
+            f"{c['op']} {fmt_value(c['metric'], c['expected'])}",
         )
-    out["flags"] = [
-        (f["severity"], f["message"], f"{f['metric']} = {f['value']:.4g}") for f in result["flags"]
+        for c in ev["rules"]
     ]
-    out["details"] = technique_lines(result.get("techniques")) + quality_lines(
-        result.get("code_quality")
-    )
-    m = result["measurement"]
-    out["notes"].append(
+    checks += [
+        (None, f"{part} {p['points']:.1f}/100 × {p['weight']:.0%}")
+        for part, p in sorted(ev.get("parts", {}).items(), key=lambda kv: (-kv[1]["weight"], kv[0]))
+    ]
+    if not ev["scored"] and ev["qualified"] is None:
+        status, score = "not scored", ev.get("reason", "")
+    else:
+        status = "qualified" if ev["qualified"] else "not qualified"
+        score = score_text(ev)
+    return {
+        "name": name,
+        "title": ev["title"],
+        "status": status,
+        "score": score,
+        "checks": checks,
+        "reason": ev.get("reason", "") if not ev["qualified"] else "",
+    }
+
+
+def measurement_notes(result: dict) -> list[str]:
+    """How the numbers were measured: the rounds, the answer checks, a held speedup and the
+    sandbox's layers."""
+    m, imp = result["measurement"], result["improvements"]
+    overhead = result["optimized"]["metrics"]["harness_overhead_ms_per_sample"]
+    notes = [
         f"{m['rounds']} interleaved rounds of {m['block_size']} samples "
         f"({m['stop_reason'].replace('_', ' ')}), harness cost "
-        f"{fmt_ms(s['harness_overhead_ms_per_sample'])}/sample subtracted; "
+        f"{fmt_ms(overhead)}/sample subtracted; "
         f"{'pinned' if result['system']['affinity']['pinned'] else 'not pinned'}; "
         f"{m['wall_seconds']:.1f} s" + (" (quick)" if m["quick"] else "")
-    )
+    ]
     if line := answer_checks_line(result):
-        out["notes"].append(line)
+        notes.append(line)
     if imp.get("speedup_measured", 0) > imp["speedup"]:
         lo_new, hi_new = imp["speedup_new_digits_ci95"]
-        out["notes"].append(
+        notes.append(
             f"speedup held to {imp['speedup']:.3f}×, the upper end of its interval on the "
             f"rounds of digits new to the model [{lo_new:.3f}, {hi_new:.3f}] "
             f"({imp['speedup_measured']:.3f}× over every round): a speedup is published as "
@@ -169,13 +189,13 @@ def card(result: dict) -> dict:
     layers = result.get("sandbox") or {}
     weak = sorted(k for k, v in layers.items() if v.startswith(("unavailable", "off")))
     if layers:
-        out["notes"].append(
+        notes.append(
             f"sandbox: all {len(layers)} layers active"
             if not weak
             else f"sandbox: {', '.join(weak)} not active on this machine (the result's "
             "'sandbox' says why)"
         )
-    return out
+    return notes
 
 
 def answer_checks_line(result: dict) -> str | None:

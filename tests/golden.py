@@ -10,7 +10,7 @@ import copy
 import os
 from pathlib import Path
 
-from grader.result import document as result
+from grader.result import jsonfile
 
 DATA = Path(__file__).resolve().parent / "data"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -31,5 +31,5 @@ def check_golden(name: str, text: str) -> None:
 def golden_result(name: str = "result_example_baseline.json") -> dict:
     """A fresh deep copy of a golden result under ``tests/data/`` (read once per session)."""
     if name not in _RESULTS:
-        _RESULTS[name] = result.read_json(DATA / name)
+        _RESULTS[name] = jsonfile.read_json(DATA / name)
     return copy.deepcopy(_RESULTS[name])

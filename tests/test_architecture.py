@@ -86,7 +86,7 @@ BREAKS = {
         "root",
     ),
     "lower-layer-imports-higher": (
-        "result/document.py",
+        "result/derive.py",
         LAZY.format("from grader.publish import store"),
         "layers",
     ),

@@ -21,7 +21,7 @@ from grader import __version__
 from grader.cli.main import COMMANDS, build_parser
 from grader.config import load_rules, project_root
 from grader.data.workloads import load_split
-from grader.result import document as result
+from grader.result import jsonfile, verify
 
 ROOT = project_root()
 DATA = Path(__file__).resolve().parent / "data"
@@ -83,7 +83,7 @@ def test_validate_golden_result() -> None:
 def test_validate_edited_result_names_the_path(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    doc = result.read_json(GOLDEN)
+    doc = jsonfile.read_json(GOLDEN)
     doc["improvements"]["speedup"] *= 3
     (tmp_path / "edited.json").write_text(json.dumps(doc))
     monkeypatch.chdir(tmp_path)
@@ -194,9 +194,9 @@ def test_grade_config_invalid_is_rejected(broken: Path, tmp_path: Path) -> None:
     assert "broken/submission.yaml:4" in text
     assert "nope_event" in text
     assert_no_traceback(out, err)
-    doc = result.read_json(tmp_path / "r.json")
+    doc = jsonfile.read_json(tmp_path / "r.json")
     assert doc["verdict"]["code"] == "config_invalid"
-    assert result.check(doc, load_rules(), "r.json") == []
+    assert verify.check(doc, load_rules(), "r.json") == []
     assert "**Rejected**" in (tmp_path / "card.md").read_text()
 
 
@@ -218,9 +218,9 @@ def test_grade_example_baseline_end_to_end(tmp_path: Path) -> None:
         "grade", str(BASELINE_SUBMISSION), "--quick", "--json", str(target), "--markdown", str(card)
     )
     assert code in (0, 1), out + err
-    doc = result.read_json(target)
+    doc = jsonfile.read_json(target)
     assert doc["verdict"]["status"] == "graded"
-    assert result.check(doc, load_rules(), str(target)) == []
+    assert verify.check(doc, load_rules(), str(target)) == []
     markdown = card.read_text()
     assert "| event | status | score [95 % CI] | rules |" in markdown
     assert "| Latency Sprint |" in markdown
@@ -286,14 +286,14 @@ def test_version_via_python_m_grader() -> None:
 def test_a_grader_failure_on_one_path_does_not_stop_the_others(monkeypatch, tmp_path) -> None:
     from grader import grade as grade_module
 
-    real = grade_module.techniques.inspect
+    real = grade_module.weights.inspect
 
     def inspect(folder, files=None):
         if folder.name == "example-baseline":
             raise RuntimeError("the grader broke on this one")
         return real(folder, files)
 
-    monkeypatch.setattr(grade_module.techniques, "inspect", inspect)
+    monkeypatch.setattr(grade_module.weights, "inspect", inspect)
     out_dir = tmp_path / "results"
     code, out, err = run("grade", str(ROOT / "submissions" / "example-baseline"),
                          str(ROOT / "submissions" / "example-int8"), "--quick", "--seed", "2",
@@ -309,14 +309,14 @@ def test_a_result_that_cannot_be_written_does_not_stop_the_others(monkeypatch, t
     from grader.cli import main as cli
     from grader.errors import ConfigError
 
-    real = cli.result.write
+    real = cli.jsonfile.write
 
     def write(doc, target, stdout=None):
         if doc["submission"]["team"] == "example-baseline":
             raise ConfigError(f"refusing to write an invalid result to {target}")
         real(doc, target, stdout)
 
-    monkeypatch.setattr(cli.result, "write", write)
+    monkeypatch.setattr(cli.jsonfile, "write", write)
     out_dir = tmp_path / "results"
     code, out, err = run("grade", str(ROOT / "submissions" / "example-baseline"),
                          str(ROOT / "submissions" / "example-int8"), "--quick", "--seed", "2",

@@ -13,8 +13,7 @@ from grader import render
 from grader.analysis import quality, reach
 from grader.config import Rules, load_rules
 from grader.publish import store
-from grader.result import dependencies
-from grader.result import document as result
+from grader.result import dependencies, jsonfile, verify
 
 RULES = load_rules()
 MESSY = """\
@@ -362,7 +361,7 @@ def test_a_missing_entrypoint_file_leaves_the_score_unmeasured(tmp_path: Path) -
 
 # --- results from before statements were counted ------------------------------------------
 def test_a_result_observed_by_lines_is_valid_but_not_recomputed(tmp_path: Path) -> None:
-    doc = result.read_json(Path(__file__).resolve().parent / "data" / "result_example_int8.json")
+    doc = jsonfile.read_json(Path(__file__).resolve().parent / "data" / "result_example_int8.json")
     doc["code_quality"] = {
         "linter": "ruff",
         "version": "0.14.0",
@@ -375,8 +374,8 @@ def test_a_result_observed_by_lines_is_valid_but_not_recomputed(tmp_path: Path) 
         "per_100_lines": 100 * 3 / 64,
         "score": 100 * 5 / (5 + 100 * 3 / 64),
     }
-    assert result.schema_violations(doc, "old.json") == []
-    problems = result.check(doc, RULES, "old.json")
+    assert verify.schema_violations(doc, "old.json") == []
+    problems = verify.check(doc, RULES, "old.json")
     assert [v.rule for v in problems] == ["observations_invalid"]
     assert "older grader" in problems[0].message and "regrade" in problems[0].message
     assert "3 finding(s) in 64 lines" in render.quality_lines(doc["code_quality"])[0]
@@ -385,7 +384,7 @@ def test_a_result_observed_by_lines_is_valid_but_not_recomputed(tmp_path: Path) 
     doc["grader"]["dependencies_sha256"] = dependencies.fingerprint()
     stored = store.place(doc, tmp_path, "old.json")
     stored.parent.mkdir(parents=True)
-    stored.write_text(result.dumps(doc))
-    assert "other rules" in store.verify(stored, RULES, tmp_path).stale
+    stored.write_text(jsonfile.dumps(doc))
+    assert "other rules" in store.read_verified(stored, RULES, tmp_path).stale
     del doc["code_quality"]["lines"]  # neither lines nor statements
-    assert result.schema_violations(doc, "old.json")
+    assert verify.schema_violations(doc, "old.json")

@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from grader import grade
 from grader.cli.main import main
-from grader.result import dependencies
+from grader.result import build, dependencies
 
 
 @pytest.fixture(autouse=True)
@@ -125,7 +124,8 @@ def test_this_environment_s_set_is_the_runtime_s_only() -> None:
 
 def test_a_new_grade_records_the_fingerprint(tmp_path: Path) -> None:
     # A rejection is the quickest complete grade (nothing runs); graded results start from
-    # the same header (grade.skeleton), and tests/test_private.py grades for real.
+    # the same header (build.header, through grade.skeleton), and tests/test_private.py grades
+    # for real.
     folder = tmp_path / "submissions" / "no-config"
     folder.mkdir(parents=True)
     out = tmp_path / "out.json"
@@ -133,4 +133,4 @@ def test_a_new_grade_records_the_fingerprint(tmp_path: Path) -> None:
     assert code == 2
     doc = json.loads(out.read_text())
     assert doc["grader"]["dependencies_sha256"] == dependencies.fingerprint()
-    assert grade.header()["grader"]["dependencies_sha256"] == dependencies.fingerprint()
+    assert build.header()["grader"]["dependencies_sha256"] == dependencies.fingerprint()

@@ -35,7 +35,7 @@ from grader.errors import SandboxIncomplete
 from grader.grade import exit_code, grade
 from grader.measure import harness
 from grader.measure.harness import Plan
-from grader.result import document as result
+from grader.result import verify
 from grader.sandbox import handle as sandbox
 from grader.sandbox.handle import Child, Limits
 
@@ -116,7 +116,7 @@ def rejected(doc: dict, code: str, *needles: str) -> str:
     message = verdict["message"]
     for needle in needles:
         assert needle.lower() in message.lower(), message
-    assert result.schema_violations(doc, "result.json") == []
+    assert verify.schema_violations(doc, "result.json") == []
     return message
 
 
@@ -124,7 +124,7 @@ def graded(doc: dict) -> dict:
     """Assert a graded, schema-valid result; return the submission's metrics."""
     assert doc["verdict"]["status"] == "graded", doc["verdict"]
     assert doc["verdict"]["code"] is None
-    assert result.schema_violations(doc, "result.json") == []
+    assert verify.schema_violations(doc, "result.json") == []
     return doc["optimized"]["metrics"]
 
 
@@ -887,7 +887,7 @@ def build_model():
 def cache_plan(plan: Plan) -> Plan:
     """Blocks of at most 38 samples, whatever the machine's speed, and one session of 60
     rounds in which 12 to 24 reserve rounds of digits new to the processes are drawn: enough
-    for the bound that holds whatever the rank test says (result.MIN_NEW_DIGIT_ROUNDS),
+    for the bound that holds whatever the rank test says (derive.MIN_NEW_DIGIT_ROUNDS),
     which compares medians. With the quick grade's 3-6 reserve rounds the verdict rested on
     the rank test alone, whose least p with 3 of them is 1/2,925: on a busy machine one
     repeat round slowed by the scheduler past a new one left p above 0.001, and the cache

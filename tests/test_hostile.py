@@ -28,7 +28,7 @@ import pytest
 from processes import worker_pids
 
 from grader.config import Rules, project_root
-from grader.result import document as result
+from grader.result import jsonfile, verify
 
 ROOT = project_root()
 CORPUS = ROOT / "tests" / "hostile"
@@ -245,7 +245,7 @@ def test_each_hostile_case_gets_its_verdict(corpus: Corpus, rules: Rules, name: 
     message = json.dumps(got.doc["verdict"])
     for word in words:
         assert word in message, (word, message)
-    assert result.check(got.doc, rules, "result.json") == [], "the rejected result must be valid"
+    assert verify.check(got.doc, rules, "result.json") == [], "the rejected result must be valid"
     assert "Traceback" not in got.output
 
 
@@ -300,7 +300,7 @@ def test_a_normal_submission_after_the_corpus_gets_the_same_numbers(
     )
     assert proc.returncode in (0, 1), proc.stderr[-1500:]
     after = json.loads(out.read_text())
-    golden = result.read_json(ROOT / "tests" / "data" / "result_example_int8.json")
+    golden = jsonfile.read_json(ROOT / "tests" / "data" / "result_example_int8.json")
     for side in ("baseline", "optimized"):
         for metric in ("size_bytes", "parameters"):
             assert after[side]["metrics"][metric] == golden[side]["metrics"][metric], (

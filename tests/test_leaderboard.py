@@ -18,9 +18,9 @@ from golden import DATA, check_golden
 from grader import __version__
 from grader.config import load_rules
 from grader.errors import ConfigError
-from grader.publish import leaderboard, store
-from grader.result import dependencies
-from grader.result import document as result
+from grader.publish import leaderboard, store, verified
+from grader.result import dependencies, derive, jsonfile, verify
+from grader.result.build import content_sha256
 
 INT8 = json.loads((DATA / "result_example_int8.json").read_text())
 RULES = load_rules()
@@ -39,14 +39,14 @@ def variant(team: str, slower: float = 1.0, correct: int | None = None, **sub: o
     metrics["latency_samples_ms"] = [t * slower for t in metrics["latency_samples_ms"]]
     if correct is not None:
         metrics["correct"] = correct
-    doc = result.apply_derived(doc, result.derive(doc, RULES))
-    assert result.check(doc, RULES, team) == []
+    doc = derive.apply_derived(doc, derive.derive(doc, RULES))
+    assert verify.check(doc, RULES, team) == []
     return doc
 
 
 def put(root: Path, doc: dict, tmp_path: Path) -> Path:
     source = tmp_path / f"in-{doc['submission']['team']}-{doc['timestamp']}.json"
-    source.write_text(result.dumps(doc))
+    source.write_text(jsonfile.dumps(doc))
     return store.store(source, root, RULES)
 
 
@@ -151,7 +151,7 @@ def test_an_edit_after_a_warm_run_is_refused_too(root: Path, tmp_path: Path) -> 
     past = stored.stat().st_mtime_ns - 10_000_000_000
     os.utime(stored, ns=(past, past))  # older than the racy window: its size and time recorded
     assert run("leaderboard", "--results-dir", str(root), "--out", str(tmp_path / "l"))[0] == 0
-    cache = json.loads((root / store.CACHE).read_text())
+    cache = json.loads((root / verified.CACHE).read_text())
     assert cache["files"][str(stored)][:2] == [stored.stat().st_size, past]
     text = stored.read_text()
     score = json.loads(text)["events"]["latency_sprint"]["score"]
@@ -190,7 +190,7 @@ def test_another_grader_version_is_stale_not_ranked(root: Path, tmp_path: Path) 
     old["grader"]["version"] = "0.0.9"
     target = store.place(old, root, "old")  # put by hand: store() refuses a stale result
     target.parent.mkdir(parents=True)
-    target.write_text(result.dumps(old))
+    target.write_text(jsonfile.dumps(old))
     put(root, variant("fast"), tmp_path)
     text = build(root)
     assert [r[1] for r in table(text, "Latency Sprint")] == ["fast"]
@@ -203,7 +203,7 @@ def test_other_runtime_dependencies_are_stale_not_ranked(root: Path, tmp_path: P
     old["grader"]["dependencies_sha256"] = "0" * 64
     target = store.place(old, root, "old")  # put by hand: store() refuses a stale result
     target.parent.mkdir(parents=True)
-    target.write_text(result.dumps(old))
+    target.write_text(jsonfile.dumps(old))
     put(root, variant("fast"), tmp_path)
     text = build(root)
     assert [r[1] for r in table(text, "Latency Sprint")] == ["fast"]
@@ -214,13 +214,13 @@ def test_a_result_from_before_the_fingerprint_is_read_and_stale(root: Path, tmp_
     # results stored before dependencies were recorded: valid, shown, not ranked, re-graded
     old = variant("before")
     del old["grader"]["dependencies_sha256"]
-    assert result.check(old, RULES, "old.json") == []
+    assert verify.check(old, RULES, "old.json") == []
     assert store.stale_reason(old, RULES) == (
         "graded before results recorded their runtime dependencies: re-grade"
     )
     target = store.place(old, root, "old")
     target.parent.mkdir(parents=True)
-    target.write_text(result.dumps(old))
+    target.write_text(jsonfile.dumps(old))
     text = build(root)
     assert "- before: graded before results recorded their runtime dependencies" in text
 
@@ -248,7 +248,7 @@ def test_student_text_is_inert(root: Path, tmp_path: Path) -> None:
     doc = variant("fast", techniques_claimed=[hostile])
     target = store.place(doc, root, "hostile")
     target.parent.mkdir(parents=True)
-    target.write_text(result.dumps(doc))  # not derived, so not checked: only escaped
+    target.write_text(jsonfile.dumps(doc))  # not derived, so not checked: only escaped
     row = next(r for r in build(root).splitlines() if "evil" in r)
     assert "<script" not in row and "](" not in row and "http://" not in row
     assert "@octocat" not in row and row.count(" | ") == 5  # no extra cell
@@ -257,7 +257,7 @@ def test_student_text_is_inert(root: Path, tmp_path: Path) -> None:
 def test_a_rejected_result_is_listed_not_ranked(root: Path, tmp_path: Path) -> None:
     put(root, variant("fast"), tmp_path)
     from grader.errors import Violation
-    from grader.grade import rejected
+    from grader.result.build import rejected
 
     bad = rejected("broken", [Violation(rule="x", message="no model")], "config_invalid")
     put(root, bad, tmp_path)
@@ -339,7 +339,7 @@ def tree_with(tmp_path: Path, *teams: str) -> Path:
 
 
 def graded_from(tree: Path, team: str) -> dict:
-    return variant(team, content_sha256=result.content_sha256(tree / "submissions" / team))
+    return variant(team, content_sha256=content_sha256(tree / "submissions" / team))
 
 
 def test_a_result_must_be_of_the_files_the_checkout_has(root: Path, tmp_path: Path) -> None:
@@ -347,7 +347,7 @@ def test_a_result_must_be_of_the_files_the_checkout_has(root: Path, tmp_path: Pa
     doc = graded_from(tree, "fast")
     (tree / "submissions" / "fast" / "model.py").write_text("# changed after the grade\n")
     source = tmp_path / "r.json"
-    source.write_text(result.dumps(doc))
+    source.write_text(jsonfile.dumps(doc))
     with pytest.raises(ConfigError, match="graded from other files"):
         store.store(source, root, RULES, tree=tree)
 
@@ -360,9 +360,9 @@ def test_a_graded_result_without_its_content_hash_is_not_stored_against_a_checko
     tree = tree_with(tmp_path, "fast")
     doc = graded_from(tree, "fast")
     del doc["submission"]["content_sha256"]
-    assert result.check(doc, RULES, "fast") == []  # valid otherwise: the schema allows it
+    assert verify.check(doc, RULES, "fast") == []  # valid otherwise: the schema allows it
     source = tmp_path / "r.json"
-    source.write_text(result.dumps(doc))
+    source.write_text(jsonfile.dumps(doc))
     code, out, err = run("store", str(source), "--results-dir", str(root), "--tree", str(tree))
     assert code == 1 and "stored" not in out
     assert f"refused: {source}: a graded result without submission.content_sha256" in err
@@ -374,9 +374,9 @@ def test_a_shard_may_store_only_its_own_teams(root: Path, tmp_path: Path) -> Non
     tree = tree_with(tmp_path, "alpha", "bravo", "victim")
     artifacts = tmp_path / "artifacts"
     (artifacts / "results-1").mkdir(parents=True)
-    (artifacts / "results-1" / "alpha.json").write_text(result.dumps(graded_from(tree, "alpha")))
+    (artifacts / "results-1" / "alpha.json").write_text(jsonfile.dumps(graded_from(tree, "alpha")))
     forged = graded_from(tree, "victim")
-    (artifacts / "results-1" / "victim.json").write_text(result.dumps(forged))
+    (artifacts / "results-1" / "victim.json").write_text(jsonfile.dumps(forged))
     plan = tmp_path / "plan.json"
     plan.write_text(
         json.dumps(
@@ -476,7 +476,7 @@ def test_the_chart_is_written_beside_the_leaderboard_and_is_deterministic(
 # -- review mends ---------------------------------------------------------------------------------
 def rejected_doc(team: str, when: str) -> dict:
     from grader.errors import Violation
-    from grader.grade import rejected
+    from grader.result.build import rejected
 
     doc = rejected(team, [Violation(rule="x", message="no model")], "config_invalid")
     doc["timestamp"] = when
@@ -516,12 +516,12 @@ def test_verified_bytes_are_not_recomputed_again(
 ) -> None:
     put(root, variant("fast"), tmp_path)
     first = build(root)
-    assert (root / store.CACHE).is_file()
+    assert (root / verified.CACHE).is_file()
 
     def no_recompute(*args: object) -> list:
         raise AssertionError("recomputed although the bytes were verified")
 
-    monkeypatch.setattr(result, "check", no_recompute)
+    monkeypatch.setattr(verify, "check", no_recompute)
     assert build(root) == first  # from the cache, the same leaderboard
 
 
@@ -530,7 +530,7 @@ def test_an_edit_after_caching_is_still_refused(root: Path, tmp_path: Path) -> N
     build(root)  # verified and cached
     doc = json.loads(stored.read_text())
     doc["events"]["latency_sprint"]["score"] = 9.0
-    stored.write_text(result.dumps(doc))
+    stored.write_text(jsonfile.dumps(doc))
     with pytest.raises(ConfigError, match="its numbers do not recompute"):
         store.latest(root, RULES)
 
@@ -540,12 +540,12 @@ def test_a_cache_from_other_rules_is_ignored(
 ) -> None:
     put(root, variant("fast"), tmp_path)
     build(root)
-    cache = json.loads((root / store.CACHE).read_text())
+    cache = json.loads((root / verified.CACHE).read_text())
     cache["key"] = "0.0.0:" + "0" * 64
-    (root / store.CACHE).write_text(json.dumps(cache))
+    (root / verified.CACHE).write_text(json.dumps(cache))
     calls = []
-    real = result.check
-    monkeypatch.setattr(result, "check", lambda *a: calls.append(1) or real(*a))
+    real = verify.check
+    monkeypatch.setattr(verify, "check", lambda *a: calls.append(1) or real(*a))
     build(root)
     assert calls == [1]
 
@@ -555,9 +555,9 @@ def test_a_cache_from_other_dependencies_is_ignored(
 ) -> None:
     put(root, variant("fast"), tmp_path)
     build(root)
-    assert store.load_cache(root, RULES)[0]
+    assert verified.load_cache(root, RULES)[0]
     monkeypatch.setattr(dependencies, "fingerprint", lambda: "f" * 64)
-    assert store.load_cache(root, RULES) == ({}, {})
+    assert verified.load_cache(root, RULES) == ({}, {})
 
 
 def test_the_committed_leaderboard_is_made_from_the_committed_results(tmp_path: Path) -> None:
@@ -572,8 +572,8 @@ def test_the_committed_leaderboard_is_made_from_the_committed_results(tmp_path: 
     assert all(e.doc["verdict"]["status"] == "graded" for e in entries)
     for entry in entries:
         team = root / "submissions" / entry.team
-        assert entry.doc["submission"]["content_sha256"] == result.content_sha256(team)
-        assert result.read_json(Path(entry.path))["system"]["cpu_model"]  # where measured
+        assert entry.doc["submission"]["content_sha256"] == content_sha256(team)
+        assert jsonfile.read_json(Path(entry.path))["system"]["cpu_model"]  # where measured
     committed = (root / "leaderboard.md").read_text()
     stale = {e.stale for e in entries if e.stale}
     out = tmp_path / "leaderboard.md"

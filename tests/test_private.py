@@ -221,18 +221,18 @@ def test_a_failure_in_the_final_phase_publishes_no_detail(tmp_path: Path, key: b
 
 
 def test_the_public_phase_never_uses_the_private_split(tmp_path: Path, key: bytes) -> None:
-    from grader.result import document as result
+    from grader.result import derive, jsonfile
 
     root = course(tmp_path, key, phase="public")
     rules = load_rules(root / "events.yaml")
-    doc = result.read_json(ROOT / "tests" / "data" / "result_example_int8.json")
+    doc = jsonfile.read_json(ROOT / "tests" / "data" / "result_example_int8.json")
     doc["private"] = {
         "available": True,
         "reason": None,
         "baseline": {"correct": 300, "total": 400},
         "optimized": {"correct": 200, "total": 400},
     }
-    derived = result.derive(doc, rules)
+    derived = derive.derive(doc, rules)
     public = doc["optimized"]["metrics"]["accuracy"]
     assert derived["improvements"]["accuracy_split"] == "public"
     assert derived["improvements"]["accuracy_gap"] == pytest.approx(public - 0.5)
@@ -240,7 +240,7 @@ def test_the_public_phase_never_uses_the_private_split(tmp_path: Path, key: byte
     assert "private_gap" in {f["id"] for f in derived["flags"]}
     (tmp_path / "f").mkdir()
     final = load_rules(course(tmp_path / "f", key, phase="final") / "events.yaml")
-    derived = result.derive(doc, final)
+    derived = derive.derive(doc, final)
     assert derived["improvements"]["accuracy_split"] == "private"
     assert derived["improvements"]["accuracy_delta"] == pytest.approx(0.5 - 0.75)
     assert derived["events"]["latency_sprint"]["rules"][0]["actual"] == 0.5

@@ -16,7 +16,7 @@ import pytest
 from grader import stats
 from grader.measure import harness
 from grader.measure.harness import Model, Plan, Referee
-from grader.result import document as result
+from grader.result import derive
 from grader.sandbox.handle import ChildFailure
 
 OVERHEAD = 3e-6  # the worker loop's cost per sample
@@ -152,7 +152,7 @@ def test_calibrated_latency_is_exactly_the_models_own(fake) -> None:
 
 def test_speedup_is_the_ratio_of_latencies(fake) -> None:
     m, _ = measure()
-    groups = result.session_ratios(
+    groups = derive.session_ratios(
         m.baseline.latency_samples_s, m.submission.latency_samples_s, m.session_of_round
     )
     assert groups.shape[0] == 2
@@ -658,7 +658,7 @@ def test_a_later_session_runs_all_its_rounds_whatever_the_submission_spends(
 
 def published(m) -> tuple[float, dict]:
     """The speedup as the result publishes it, from the measurement's own rounds."""
-    speedup, _, _, _, held = result.published_speedup(
+    speedup, _, _, _, held = derive.published_speedup(
         m.baseline.latency_samples_s,
         m.submission.latency_samples_s,
         m.session_of_round,

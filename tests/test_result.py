@@ -28,14 +28,14 @@ from golden import golden_result as golden
 from grader.config import SCHEMA_DIR, Rules
 from grader.errors import ConfigError, Verdict, Violation
 from grader.grade import exit_code, rejected_config
-from grader.result import document as result
+from grader.result import build, derive, jsonfile, verify
 
 DATA = Path(__file__).resolve().parent / "data"
 GOLDEN = ["result_example_baseline.json", "result_example_int8.json"]
 
 
 def rederive(doc: dict, rule_set: Rules) -> dict:
-    return result.apply_derived(doc, result.derive(doc, rule_set))
+    return derive.apply_derived(doc, derive.derive(doc, rule_set))
 
 
 def fields(violations: list[Violation]) -> set[str]:
@@ -46,14 +46,14 @@ def fields(violations: list[Violation]) -> set[str]:
 def test_golden_results_are_valid(rule_set: Rules, name: str) -> None:
     doc = golden(name)
     assert doc["verdict"]["status"] == "graded"
-    assert result.check(doc, rule_set, name) == []
+    assert verify.check(doc, rule_set, name) == []
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, id=n.split(".")[0]) for n in GOLDEN])
 def test_golden_results_are_as_written(name: str) -> None:
     # sort_keys + indent + final newline: the file is exactly what `write` produces.
     text = (DATA / name).read_text(encoding="utf-8")
-    assert text == result.dumps(json.loads(text))
+    assert text == jsonfile.dumps(json.loads(text))
 
 
 # --- hand edits are caught ----------------------------------------------------------------------
@@ -157,7 +157,7 @@ EDITS = [
 def test_hand_edit_is_caught(rule_set: Rules, edit: Callable[[dict], None], path: str) -> None:
     doc = golden()
     edit(doc)
-    violations = result.check(doc, rule_set, "edited.json")
+    violations = verify.check(doc, rule_set, "edited.json")
     assert path in fields(violations), [str(v) for v in violations]
     mine = next(v for v in violations if v.field == path)
     assert mine.rule == "derived_mismatch"
@@ -173,9 +173,9 @@ def test_removed_flag_is_caught(rule_set: Rules) -> None:
     sub["latency_samples_ms"] = [t / 25 for t in doc["baseline"]["metrics"]["latency_samples_ms"]]
     doc = rederive(doc, rule_set)
     assert "speedup_suspicious" in {f["id"] for f in doc["flags"]}
-    assert result.check(doc, rule_set, "x.json") == []
+    assert verify.check(doc, rule_set, "x.json") == []
     doc["flags"] = [f for f in doc["flags"] if f["id"] != "speedup_suspicious"]
-    assert "$.flags" in fields(result.check(doc, rule_set, "x.json"))
+    assert "$.flags" in fields(verify.check(doc, rule_set, "x.json"))
 
 
 def test_consistent_edit_of_an_observation_is_rederived(rule_set: Rules) -> None:
@@ -184,14 +184,14 @@ def test_consistent_edit_of_an_observation_is_rederived(rule_set: Rules) -> None
     sub = doc["optimized"]["metrics"]
     sub["latency_samples_ms"] = [2 * t for t in sub["latency_samples_ms"]]
     # Stored derived numbers now disagree with the observations...
-    stale = fields(result.check(doc, rule_set, "x.json"))
+    stale = fields(verify.check(doc, rule_set, "x.json"))
     assert {"$.improvements.speedup", "$.optimized.metrics.latency_ms.median"} <= stale
     # ...and re-deriving gives half the speedup (the baseline's is about 1, so about 0.5).
     doc = rederive(doc, rule_set)
     after = doc["improvements"]["speedup"]
     assert after == pytest.approx(before / 2, rel=1e-9)
     assert 0.4 < after < 0.6
-    assert result.check(doc, rule_set, "x.json") == []
+    assert verify.check(doc, rule_set, "x.json") == []
 
 
 def with_roles(doc: dict, fresh_every: int = 5) -> tuple[dict, list[int]]:
@@ -208,7 +208,7 @@ def test_a_speedup_earned_on_repeats_only_is_held_to_the_new_digits(rule_set: Ru
     published speedup is the new digits' interval's upper end, and a stored speedup that
     was not held is caught as a hand edit."""
     doc, fresh = with_roles(golden())
-    assert len(fresh) >= result.MIN_NEW_DIGIT_ROUNDS
+    assert len(fresh) >= derive.MIN_NEW_DIGIT_ROUNDS
     sub = doc["optimized"]["metrics"]
     sub["latency_samples_ms"] = [
         t if i in fresh else t / 10 for i, t in enumerate(sub["latency_samples_ms"])
@@ -218,9 +218,9 @@ def test_a_speedup_earned_on_repeats_only_is_held_to_the_new_digits(rule_set: Ru
     hi = imp["speedup_new_digits_ci95"][1]
     assert imp["speedup_measured"] > 5 and imp["speedup"] == hi < 1.2
     assert imp["speedup_ci95"][1] == hi and imp["speedup_ci95"][0] <= hi
-    assert result.check(doc, rule_set, "x.json") == []
+    assert verify.check(doc, rule_set, "x.json") == []
     doc["improvements"]["speedup"] = doc["improvements"]["speedup_measured"]
-    assert "$.improvements.speedup" in fields(result.check(doc, rule_set, "x.json"))
+    assert "$.improvements.speedup" in fields(verify.check(doc, rule_set, "x.json"))
 
 
 def test_an_honest_speedup_is_published_as_measured(rule_set: Rules) -> None:
@@ -232,7 +232,7 @@ def test_an_honest_speedup_is_published_as_measured(rule_set: Rules) -> None:
 
 def test_too_few_new_digit_rounds_hold_nothing(rule_set: Rules) -> None:
     doc, fresh = with_roles(golden(), fresh_every=40)
-    assert len(fresh) < result.MIN_NEW_DIGIT_ROUNDS
+    assert len(fresh) < derive.MIN_NEW_DIGIT_ROUNDS
     doc = rederive(doc, rule_set)
     assert "speedup_measured" not in doc["improvements"]
 
@@ -241,7 +241,7 @@ def test_round_roles_of_another_length_are_refused(rule_set: Rules) -> None:
     doc, _ = with_roles(golden())
     doc["measurement"]["round_roles"].pop()
     with pytest.raises(ValueError, match="round_roles"):
-        result.derive(doc, rule_set)
+        derive.derive(doc, rule_set)
 
 
 # --- schema ---------------------------------------------------------------------------------------
@@ -259,7 +259,7 @@ def test_round_roles_of_another_length_are_refused(rule_set: Rules) -> None:
 def test_unknown_schema_version_is_refused(rule_set: Rules, version: object) -> None:
     doc = golden()
     doc["schema_version"] = version
-    (violation,) = result.check(doc, rule_set, "x.json")
+    (violation,) = verify.check(doc, rule_set, "x.json")
     assert violation.rule == "schema_version"
     assert violation.field == "$.schema_version"
     assert "schema_version" in violation.message
@@ -275,7 +275,7 @@ def test_verdict_codes_are_the_schemas() -> None:
 def test_missing_schema_version_is_refused(rule_set: Rules) -> None:
     doc = golden()
     del doc["schema_version"]
-    (violation,) = result.check(doc, rule_set, "x.json")
+    (violation,) = verify.check(doc, rule_set, "x.json")
     assert violation.rule == "schema_version"
 
 
@@ -297,7 +297,7 @@ def test_missing_required_key_is_a_schema_violation(
     for part in filter(None, path.split(".")):
         target = target[part]
     del target[key]
-    violations = result.check(doc, rule_set, "x.json")
+    violations = verify.check(doc, rule_set, "x.json")
     assert violations
     assert all(v.rule == "schema" for v in violations)
     mine = [v for v in violations if v.field == parent and repr(key) in v.message]
@@ -305,14 +305,14 @@ def test_missing_required_key_is_a_schema_violation(
 
 
 def test_not_an_object_is_refused(rule_set: Rules) -> None:
-    (violation,) = result.check([1, 2], rule_set, "x.json")
+    (violation,) = verify.check([1, 2], rule_set, "x.json")
     assert violation.rule == "schema"
 
 
 def test_wrong_type_names_the_path(rule_set: Rules) -> None:
     doc = golden()
     doc["improvements"]["speedup"] = "fast"
-    violations = result.check(doc, rule_set, "x.json")
+    violations = verify.check(doc, rule_set, "x.json")
     assert "$.improvements.speedup" in fields(violations)
     assert all(v.rule == "schema" for v in violations)
 
@@ -337,7 +337,7 @@ def test_read_json_refuses(tmp_path: Path, content: bytes, message: str) -> None
     path = tmp_path / "r.json"
     path.write_bytes(content)
     with pytest.raises(ConfigError) as info:
-        result.read_json(path)
+        jsonfile.read_json(path)
     assert message in info.value.message
     assert str(path) in info.value.message
     assert info.value.__cause__ is None
@@ -346,31 +346,31 @@ def test_read_json_refuses(tmp_path: Path, content: bytes, message: str) -> None
 
 def test_read_json_refuses_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
-        result.read_json(tmp_path / "nope.json")
+        jsonfile.read_json(tmp_path / "nope.json")
 
 
 def test_read_json_refuses_a_file_over_the_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(result, "MAX_RESULT_BYTES", 100)
+    monkeypatch.setattr(jsonfile, "MAX_RESULT_BYTES", 100)
     path = tmp_path / "big.json"
     path.write_text(json.dumps({"pad": "x" * 100}))
     with pytest.raises(ConfigError, match="over the 100-byte limit"):
-        result.read_json(path)
+        jsonfile.read_json(path)
     path.write_text("{}")
-    assert result.read_json(path) == {}
+    assert jsonfile.read_json(path) == {}
 
 
 def test_golden_results_are_far_below_the_limit() -> None:
     for name in GOLDEN:
-        assert (DATA / name).stat().st_size < result.MAX_RESULT_BYTES / 100
+        assert (DATA / name).stat().st_size < jsonfile.MAX_RESULT_BYTES / 100
 
 
 def test_read_json_refuses_deep_nesting(tmp_path: Path) -> None:
     path = tmp_path / "deep.json"
     path.write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(ConfigError):
-        result.read_json(path)
+        jsonfile.read_json(path)
 
 
 # --- write ----------------------------------------------------------------------------------------
@@ -379,11 +379,11 @@ def test_read_json_refuses_deep_nesting(tmp_path: Path) -> None:
 def test_write_is_sorted_indented_and_ends_with_newline(tmp_path: Path) -> None:
     doc = golden()
     target = tmp_path / "out.json"
-    result.write(doc, target)
+    jsonfile.write(doc, target)
     text = target.read_text(encoding="utf-8")
     assert text == json.dumps(doc, indent=2, sort_keys=True) + "\n"
     assert text.startswith('{\n  "artifacts": {')
-    assert result.read_json(target) == doc
+    assert jsonfile.read_json(target) == doc
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]  # no temporary left
 
 
@@ -393,7 +393,7 @@ def test_write_refuses_an_invalid_result_and_keeps_the_target(tmp_path: Path) ->
     doc = golden()
     del doc["timestamp"]
     with pytest.raises(ConfigError) as info:
-        result.write(doc, target)
+        jsonfile.write(doc, target)
     assert "refusing to write" in info.value.message
     assert any(v.rule == "schema" and "'timestamp'" in v.message for v in info.value.violations)
     assert target.read_text() == "previous\n"
@@ -407,9 +407,9 @@ def test_write_replaces_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     def crash(src: object, dst: object) -> None:
         raise OSError("disk pulled out")
 
-    monkeypatch.setattr(result.os, "replace", crash)
+    monkeypatch.setattr(jsonfile.os, "replace", crash)
     with pytest.raises(OSError, match="disk pulled out"):
-        result.write(golden(), target)
+        jsonfile.write(golden(), target)
     assert target.read_text() == "previous\n"  # the half-done write never reached the target
 
 
@@ -417,7 +417,7 @@ def test_write_refuses_nan_with_a_config_error(tmp_path: Path) -> None:
     doc = golden()
     doc["improvements"]["speedup"] = math.nan
     with pytest.raises(ConfigError):
-        result.write(doc, tmp_path / "out.json")
+        jsonfile.write(doc, tmp_path / "out.json")
 
 
 # --- rejected results and exit codes -------------------------------------------------------------
@@ -450,7 +450,7 @@ def _violations(n: int) -> list[Violation]:
 )
 def test_rejected_result_validates(rule_set: Rules, path: str, count: int) -> None:
     doc = rejected_config(Path(path), _violations(count))
-    assert result.check(doc, rule_set, "rejected.json") == []
+    assert verify.check(doc, rule_set, "rejected.json") == []
     assert doc["submission"]["team"] == "broken"
     assert doc["verdict"]["code"] == "config_invalid"
     assert len(doc["verdict"]["violations"]) == min(count, 200)
@@ -468,7 +468,7 @@ def test_exit_code_rule_not_met_is_1(rule_set: Rules) -> None:
     doc = rederive(doc, rule_set)
     assert doc["events"]["latency_sprint"]["qualified"] is False
     assert doc["events"]["extreme_push"]["qualified"] is True
-    assert result.check(doc, rule_set, "x.json") == []
+    assert verify.check(doc, rule_set, "x.json") == []
     assert exit_code(doc) == 1
 
 
@@ -486,7 +486,7 @@ def test_exit_code_rejected_is_2(rule_set: Rules, code: str) -> None:
     for key in ("measurement", "baseline", "optimized", "improvements", "events", "flags"):
         del doc[key]
     doc["verdict"] = {"status": "rejected", "code": code, "message": "the submission failed"}
-    assert result.check(doc, rule_set, "x.json") == []
+    assert verify.check(doc, rule_set, "x.json") == []
     assert exit_code(doc) == 2
 
 
@@ -506,9 +506,9 @@ def test_a_changed_byte_anywhere_in_the_folder_changes_the_content_hash(
     for name in ("model.py", "weights.npz", "README.md", "submission.yaml", "LICENSE", changed):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(b"content of " + name.encode())
-    before = result.content_sha256(folder)
+    before = build.content_sha256(folder)
     (folder / changed).write_bytes(b"Content of " + changed.encode())
-    assert result.content_sha256(folder) != before
+    assert build.content_sha256(folder) != before
 
 
 def test_the_content_hash_counts_a_link_by_its_target_and_never_follows_it(tmp_path: Path) -> None:
@@ -517,19 +517,19 @@ def test_the_content_hash_counts_a_link_by_its_target_and_never_follows_it(tmp_p
     folder = tmp_path / "team"
     folder.mkdir()
     (folder / "weights.npz").symlink_to(outside)
-    before = result.content_sha256(folder)
+    before = build.content_sha256(folder)
     outside.write_bytes(b"two")  # not read through the link
-    assert result.content_sha256(folder) == before
+    assert build.content_sha256(folder) == before
     (folder / "weights.npz").unlink()
     (folder / "weights.npz").symlink_to(tmp_path / "elsewhere.npz")
-    assert result.content_sha256(folder) != before
+    assert build.content_sha256(folder) != before
 
 
 def test_the_size_is_the_files_given_and_no_other(tmp_path: Path) -> None:
     (tmp_path / "lib").mkdir()
     for name, size in {"model.py": 10, "lib/x.py": 5, "README.md": 1000}.items():
         (tmp_path / name).write_bytes(b"x" * size)
-    assert result.model_files(tmp_path, ("model.py", "lib/x.py")) == {"lib/x.py": 5, "model.py": 10}
+    assert build.model_files(tmp_path, ("model.py", "lib/x.py")) == {"lib/x.py": 5, "model.py": 10}
 
 
 def test_a_models_size_counts_its_paths_too() -> None:
@@ -537,5 +537,5 @@ def test_a_models_size_counts_its_paths_too() -> None:
     weights (some 50 kB within the caps). They count in its size."""
     plain = {"model.py": 1000, "weights.npz": 5000}
     spelt = {"model.py": 1000, "weights.npz": 5000, "a" * 200 + ".py": 0}
-    assert result.model_size(plain) == 6000 + len("model.py") + len("weights.npz")
-    assert result.model_size(spelt) == result.model_size(plain) + 203
+    assert derive.model_size(plain) == 6000 + len("model.py") + len("weights.npz")
+    assert derive.model_size(spelt) == derive.model_size(plain) + 203

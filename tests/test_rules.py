@@ -15,7 +15,7 @@ import pytest
 
 from grader import rules
 from grader.config import Rules
-from grader.result import document as result
+from grader.result import derive, jsonfile, verify
 
 DATA = Path(__file__).resolve().parent / "data"
 SCORED_EVENTS = ["latency_sprint", "memory_challenge", "accuracy_contest", "extreme_push"]
@@ -24,7 +24,7 @@ ALL_EVENTS = [*SCORED_EVENTS, "all_around"]
 
 @pytest.fixture(scope="module")
 def golden_baseline() -> dict:
-    return result.read_json(DATA / "result_example_baseline.json")
+    return jsonfile.read_json(DATA / "result_example_baseline.json")
 
 
 def metrics(**overrides: object) -> dict:
@@ -323,15 +323,15 @@ def test_all_around_in_a_result_is_recomputed_on_read(
     doc = copy.deepcopy(golden_baseline)
     event = doc["events"]["all_around"]
     assert event["qualified"] is True
-    assert result.check(doc, rule_set, "x.json") == []
+    assert verify.check(doc, rule_set, "x.json") == []
     tampered = copy.deepcopy(doc)
     tampered["events"]["all_around"]["score"] += 1
-    assert {v.field for v in result.check(tampered, rule_set, "x.json")} == {
+    assert {v.field for v in verify.check(tampered, rule_set, "x.json")} == {
         "$.events.all_around.score"
     }
     fewer = copy.deepcopy(doc)  # an observation changed: the score no longer follows from it
     fewer["code_quality"]["findings"] += 3
-    fields = {v.field for v in result.check(fewer, rule_set, "x.json")}
+    fields = {v.field for v in verify.check(fewer, rule_set, "x.json")}
     assert {"$.code_quality.score", "$.events.all_around.score"} <= fields
 
 
@@ -358,7 +358,7 @@ def test_extreme_push_efficiency_by_hand(
     sub["latency_samples_ms"] = [t / 2.5 for t in base["latency_samples_ms"]]
     sub["files"] = {"model.py": 1_000, "weights.npz": 101_000}
     sub["correct"] = correct
-    derived = result.derive(doc, rule_set)
+    derived = derive.derive(doc, rule_set)
     imp = derived["improvements"]
     # Size: the files' bytes and their paths' ("model.py" 8, "weights.npz" 11).
     size = lambda files: sum(files.values()) + sum(len(name) for name in files)  # noqa: E731

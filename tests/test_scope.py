@@ -18,7 +18,7 @@ from clirun import runner
 
 from grader.cli.main import main
 from grader.config import load_rules
-from grader.result import document as result
+from grader.result import verify
 
 run = runner(flat_err=True)
 
@@ -178,7 +178,7 @@ def test_a_refusal_can_be_written_as_a_rejected_result(repo: Repo, tmp_path: Pat
     code, _, _ = repo.changed("--json", str(target))
     assert code == 2
     doc = json.loads(target.read_text())
-    assert result.check(doc, load_rules(), str(target)) == []
+    assert verify.check(doc, load_rules(), str(target)) == []
     assert doc["verdict"]["code"] == "scope_violation"
     assert doc["submission"]["team"] == "bravo"
     assert [v["file"] for v in doc["verdict"]["violations"]] == ["README.md"]

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from grader import rules
-from grader.analysis import techniques
+from grader.analysis import techniques, weights
 from grader.cli.main import main
 from grader.config import Rules, load_rules, project_root
 from grader.data.workloads import deterministic_npz, get_workload
@@ -42,7 +42,7 @@ def folder(tmp_path: Path, **arrays: np.ndarray) -> Path:
 def detected(tmp_path: Path, claimed: list[str] | None = None, **arrays: np.ndarray) -> dict:
     """What the files show, each kind's evidence taken as used by the model (an ablation
     that changed 190 of 200 answers): the detectors alone."""
-    artifacts = techniques.inspect(folder(tmp_path, **arrays))
+    artifacts = weights.inspect(folder(tmp_path, **arrays))
     return techniques.compare(artifacts, claimed or [], RULES, PARAMS, used_all(artifacts))
 
 
@@ -111,10 +111,10 @@ def test_float32_weights_on_a_grid_are_quantization(tmp_path: Path) -> None:
 
 
 def test_unevenly_spaced_values_are_not_a_grid() -> None:
-    assert techniques.grid_levels(np.array([0.0, 0.1, 0.2, 0.35])) is None
-    assert techniques.grid_levels(np.array([-0.2, 0.0, 0.1, 0.3])) == 6  # a step of 0.1
+    assert weights.grid_levels(np.array([0.0, 0.1, 0.2, 0.35])) is None
+    assert weights.grid_levels(np.array([-0.2, 0.0, 0.1, 0.3])) == 6  # a step of 0.1
     values = np.float32(0.0123) * np.arange(-127, 128, dtype=np.float32)
-    assert techniques.grid_levels(values.astype(np.float64)) == 255
+    assert weights.grid_levels(values.astype(np.float64)) == 255
 
 
 def test_magnitude_pruning_is_found_with_its_fraction(tmp_path: Path) -> None:
@@ -175,7 +175,7 @@ def test_unreadable_files_are_named_and_skipped(tmp_path: Path) -> None:
     (team / "broken.npz").write_bytes(b"PK\x03\x04 not a zip")
     (team / "sub").mkdir()
     np.save(team / "sub" / "extra.npy", np.zeros(8, np.int8))
-    seen = techniques.inspect(team)
+    seen = weights.inspect(team)
     assert [a["name"] for a in seen["arrays"]] == ["sub/extra.npy", "weights.npz:w"]
     assert seen["parameters"] == 24
     assert [p.split(":")[0] for p in seen["problems"]] == ["broken.npz", "pickled.npy"]
@@ -183,16 +183,26 @@ def test_unreadable_files_are_named_and_skipped(tmp_path: Path) -> None:
 
 def test_a_file_too_large_to_inspect_is_skipped(tmp_path: Path, monkeypatch) -> None:
     team = folder(tmp_path, w=np.zeros(1000, np.float32))
-    monkeypatch.setattr(techniques, "MAX_INSPECT_BYTES", 2000)
-    seen = techniques.inspect(team)
+    monkeypatch.setattr(weights, "MAX_INSPECT_BYTES", 2000)
+    seen = weights.inspect(team)
     assert seen["arrays"] == [] and "beyond what is inspected" in seen["problems"][0]
     with zipfile.ZipFile(team / "weights.npz") as zf:  # the declared size decided, unread
         assert zf.infolist()[0].file_size > 2000
 
 
+def test_beyond_the_array_limit_the_largest_are_recorded(tmp_path: Path, monkeypatch) -> None:
+    sizes = {"a": 5, "b": 1, "c": 9, "d": 2, "e": 7}
+    team = folder(tmp_path, **{k: np.ones(n, np.float32) for k, n in sizes.items()})
+    monkeypatch.setattr(weights, "MAX_ARRAYS", 3)
+    seen = weights.inspect(team)
+    assert [a["name"] for a in seen["arrays"]] == [f"weights.npz:{k}" for k in "ace"]
+    assert seen["parameters"] == sum(sizes.values())  # the totals cover every array
+    assert seen["problems"] == ["5 arrays; the 3 largest are recorded"]
+
+
 def test_without_weight_files_nothing_is_detected(tmp_path: Path) -> None:
     (tmp_path / "model.py").write_text("def build_model():\n    return None\n")
-    found = techniques.compare(techniques.inspect(tmp_path), ["pruning"], RULES, PARAMS)
+    found = techniques.compare(weights.inspect(tmp_path), ["pruning"], RULES, PARAMS)
     assert found["detected"] == [] and found["unconfirmed"] == ["pruning"]
 
 
@@ -202,7 +212,7 @@ def test_thresholds_are_data(tmp_path: Path) -> None:
     w["w1"] = np.where(np.abs(w["w1"]) < cut, np.float32(0), w["w1"])
     strict = Rules(RULES.path, {**RULES.data, "detection": {**RULES.detection,
                                                            "min_zero_fraction": 0.9}})  # fmt: skip
-    artifacts = techniques.inspect(folder(tmp_path, **w))
+    artifacts = weights.inspect(folder(tmp_path, **w))
     assert "pruning" in techniques.detect(artifacts, RULES, PARAMS)
     assert "pruning" not in techniques.detect(artifacts, strict, PARAMS)
 
@@ -210,9 +220,9 @@ def test_thresholds_are_data(tmp_path: Path) -> None:
 @pytest.mark.parametrize("workload", sorted(RULES.workloads))
 def test_each_baseline_parameter_count_is_its_weight_files(workload: str) -> None:
     wl = get_workload(RULES, workload)
-    seen = techniques.inspect(wl.baseline, wl.baseline_files)
+    seen = weights.inspect(wl.baseline, wl.baseline_files)
     assert seen["problems"] == []
-    assert techniques.parameters(seen) == RULES.workloads[workload]["baseline_parameters"]
+    assert weights.parameters(seen) == RULES.workloads[workload]["baseline_parameters"]
     found = techniques.compare(seen, [], RULES, RULES.workloads[workload]["baseline_parameters"])
     assert found["detected"] == []  # a baseline is the reference: no technique
 
@@ -229,7 +239,7 @@ def test_hostile_weight_files_are_problems_not_crashes(tmp_path: Path) -> None:
     header += b" " * (117 - len(header)) + b"\n"
     huge += len(header).to_bytes(2, "little") + header + b"\0" * 64
     (team / "huge.npy").write_bytes(bytes(huge))  # promises 80 TB, holds 64 bytes
-    seen = techniques.inspect(team)
+    seen = weights.inspect(team)
     assert [a["name"] for a in seen["arrays"]] == ["weights.npz:w"]
     assert sorted(p.split(":")[0] for p in seen["problems"]) == [
         "huge.npy", "junk.npz", "notes.npz", "zip.npy",
@@ -266,12 +276,12 @@ def test_a_skipped_file_never_makes_a_smaller_model(tmp_path: Path) -> None:
     with zipfile.ZipFile(team / "weights.npz", "a") as zf:
         zf.writestr("README.txt", b"np.load still reads the arrays; the inspection does not")
     np.save(team / "tiny.npy", np.ones(1, np.float32))
-    found = techniques.compare(techniques.inspect(team), [], RULES, PARAMS)
+    found = techniques.compare(weights.inspect(team), [], RULES, PARAMS)
     assert found["detected"] == [] and found["innovation"] == 0
 
 
 def test_long_names_stay_within_the_result_schema(tmp_path: Path) -> None:
-    from grader.result import document as result
+    from grader.result import verify
 
     team = tmp_path / "team"
     deep = team / ("a" * 200) / ("w" * 200)
@@ -280,14 +290,14 @@ def test_long_names_stay_within_the_result_schema(tmp_path: Path) -> None:
     long = {f"{'s' * 250}_scale_{i}": np.ones(4, np.float32) for i in range(3)}
     q = {f"q{i}": np.zeros(4096, np.int8) for i in range(2)}
     (team / "weights.npz").write_bytes(deterministic_npz(**long, **q))
-    seen = techniques.inspect(team)
+    seen = weights.inspect(team)
     found = techniques.compare(seen, ["int8"], RULES, PARAMS)
     assert all(len(p) <= 400 for p in seen["problems"])
     assert all(len(e) <= 600 for d in found["detected"] for e in d["evidence"])
-    schema = result.validator().schema
+    schema = verify.validator().schema
     for part, doc in (("artifacts", seen), ("techniques", found)):
         sub = {**schema["properties"][part], "$defs": schema.get("$defs", {})}
-        assert list(result.jsonschema.Draft202012Validator(sub).iter_errors(doc)) == []
+        assert list(verify.jsonschema.Draft202012Validator(sub).iter_errors(doc)) == []
 
 
 def test_the_parameter_count_is_every_value_in_the_weight_files(tmp_path: Path) -> None:
@@ -296,23 +306,23 @@ def test_the_parameter_count_is_every_value_in_the_weight_files(tmp_path: Path) 
     team = folder(tmp_path, w1_q=q, w1_scale=scale)
     (team / "README.md").write_text("not a weight file")
     np.save(team / "unused.npy", np.zeros(5, np.float32))
-    seen = techniques.inspect(team, ["model.py", "weights.npz"])  # the model's files only
-    assert techniques.parameters(seen) == 784 * 128 + 128
-    assert techniques.parameters(techniques.inspect(team)) == 784 * 128 + 128 + 5
+    seen = weights.inspect(team, ["model.py", "weights.npz"])  # the model's files only
+    assert weights.parameters(seen) == 784 * 128 + 128
+    assert weights.parameters(weights.inspect(team)) == 784 * 128 + 128 + 5
 
 
 def test_no_parameter_count_without_weights_or_from_a_file_read_in_part(tmp_path: Path) -> None:
     (tmp_path / "model.py").write_text("def build_model():\n    return None\n")
-    assert techniques.parameters(techniques.inspect(tmp_path)) is None
+    assert weights.parameters(weights.inspect(tmp_path)) is None
     team = folder(tmp_path, w=np.ones((4, 4), np.float32))
     (team / "broken.npz").write_bytes(b"PK\x03\x04 not a zip")
-    seen = techniques.inspect(team)
-    assert seen["parameters"] == 16 and techniques.parameters(seen) is None
+    seen = weights.inspect(team)
+    assert seen["parameters"] == 16 and weights.parameters(seen) is None
 
 
 # -- ablation: the answers must depend on the evidence ---------------------------------------------
 def test_evidence_the_model_does_not_use_earns_nothing(tmp_path: Path) -> None:
-    artifacts = techniques.inspect(folder(tmp_path, **quantized_mlp()))
+    artifacts = weights.inspect(folder(tmp_path, **quantized_mlp()))
     unused = techniques.compare(artifacts, ["int8"], RULES, PARAMS, used_all(artifacts, 200))
     assert [d["used"] for d in unused["detected"]] == [False]
     assert unused["confirmed"] == [] and unused["unconfirmed"] == ["quantization"]
@@ -325,7 +335,7 @@ def test_evidence_the_model_does_not_use_earns_nothing(tmp_path: Path) -> None:
 def test_the_card_says_why_a_technique_found_does_not_count(tmp_path: Path) -> None:
     from grader.render import technique_lines
 
-    artifacts = techniques.inspect(folder(tmp_path, **quantized_mlp()))
+    artifacts = weights.inspect(folder(tmp_path, **quantized_mlp()))
     for claimed, start in (["int8"], "claimed, found but not counted"), ([], "found, not claimed"):
         found = techniques.compare(artifacts, claimed, RULES, PARAMS, used_all(artifacts, 199))
         (line,) = [x for x in technique_lines(found) if x.startswith("technique quantization")]
@@ -334,7 +344,7 @@ def test_the_card_says_why_a_technique_found_does_not_count(tmp_path: Path) -> N
 
 
 def test_a_model_that_fails_without_its_evidence_uses_it(tmp_path: Path) -> None:
-    artifacts = techniques.inspect(folder(tmp_path, **quantized_mlp()))
+    artifacts = weights.inspect(folder(tmp_path, **quantized_mlp()))
     ablation = used_all(artifacts)
     ablation["checks"]["quantization"].update(agreed=None, compared=None, failure="crashed: x")
     found = techniques.compare(artifacts, [], RULES, PARAMS, ablation)
@@ -343,7 +353,7 @@ def test_a_model_that_fails_without_its_evidence_uses_it(tmp_path: Path) -> None
 
 
 def test_without_an_ablation_of_those_very_arrays_nothing_counts(tmp_path: Path) -> None:
-    artifacts = techniques.inspect(folder(tmp_path, **quantized_mlp()))
+    artifacts = weights.inspect(folder(tmp_path, **quantized_mlp()))
     other = used_all(artifacts)
     other["checks"]["quantization"]["arrays"] = ["weights.npz:q1"]  # q2 and q3 not replaced
     for ablation in (None, {"samples": 0, "checks": {}}, other):
@@ -373,7 +383,7 @@ def test_ablation_shuffles_only_the_named_arrays_in_the_copy(tmp_path: Path) -> 
     before = {p: p.read_bytes() for p in (team / "weights.npz", sub / "half.npy")}
     for path in before:
         path.chmod(0o444)  # as in the child's private copy
-    techniques.ablate(team, ["weights.npz:q", "sub/half.npy", "absent.npz:x"], rng)
+    weights.ablate(team, ["weights.npz:q", "sub/half.npy", "absent.npz:x"], rng)
     with np.load(team / "weights.npz", allow_pickle=False) as f:
         assert sorted(f.files) == ["keep", "q"]
         shuffled, kept = f["q"], f["keep"]
@@ -388,8 +398,8 @@ def test_ablation_shuffles_only_the_named_arrays_in_the_copy(tmp_path: Path) -> 
     assert np.array_equal(np.sort(half, axis=None), np.sort(original, axis=None))
     assert (sub / "half.npy").stat().st_mode & 0o777 == 0o444
     # what the detectors observe is the same in the shuffled copy
-    described = {a["name"]: a for a in techniques.inspect(team)["arrays"]}
-    assert described["weights.npz:q"]["distinct"] == techniques.describe("q", q)["distinct"]
+    described = {a["name"]: a for a in weights.inspect(team)["arrays"]}
+    assert described["weights.npz:q"]["distinct"] == weights.describe("q", q)["distinct"]
 
 
 UNUSED_MODEL = '''"""Innovation for nothing: a model that never reads its weight files, beside

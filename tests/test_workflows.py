@@ -33,8 +33,7 @@ from grader.analysis import scope
 from grader.config import load_rules, project_root
 from grader.publish import store
 from grader.publish.github import MARKER
-from grader.result import dependencies
-from grader.result import document as result
+from grader.result import build, dependencies, jsonfile
 
 ROOT = project_root()
 DATA = Path(__file__).resolve().parent / "data"
@@ -765,7 +764,7 @@ def test_a_push_to_main_is_re_graded_and_the_leaderboard_committed(tmp_path: Pat
     pusher.git("config", "user.name", "instructor")
     current = copy.deepcopy(json.loads((DATA / "result_example_int8.json").read_text()))
     current["submission"]["team"] = "example-baseline"
-    current["submission"]["content_sha256"] = result.content_sha256(
+    current["submission"]["content_sha256"] = build.content_sha256(
         ws / "submissions" / "example-baseline"
     )
     current["grader"].update(
@@ -775,7 +774,7 @@ def test_a_push_to_main_is_re_graded_and_the_leaderboard_committed(tmp_path: Pat
     )
     kept = store.place(current, ws / "results", "kept")
     kept.parent.mkdir(parents=True)
-    kept.write_text(result.dumps(current))  # example-baseline has a current result: not re-graded
+    kept.write_text(jsonfile.dumps(current))  # example-baseline has a current result: not re-graded
     (ws / "submissions" / "alpha" / "README.md").write_text("# alpha's report\n")
     after = pusher.commit("alpha's report")
     pusher.git("push", "-q", "origin", "HEAD:main")

@@ -1,9 +1,8 @@
 """Technique detection: what the weight files show, compared with what the team claims.
 
-Two halves, like the rest of a result. :func:`inspect` is the *observation*: the grader's
-own process reads every ``.npy`` and ``.npz`` file of the submission as data (never with
-pickle) and records, for each array, its dtype, shape, exact zeros, distinct values and
-whether those lie on an evenly spaced grid. :func:`compare` is *derived*: it applies the
+Two halves, like the rest of a result. :func:`grader.analysis.weights.inspect` is the
+*observation*: every array of the weight files described as data (dtype, shape, exact
+zeros, distinct values, grid levels). :func:`compare` is *derived*: it applies the
 thresholds and the vocabulary of ``events.yaml`` to those observations, so that a stored
 result's detected techniques are recomputed on read like every other derived number.
 
@@ -14,37 +13,23 @@ exact zeros (beyond those that rounding to a grid makes); a smaller model (disti
 architecture search) by the parameter count against the baseline's; float16 storage by
 dtype. What the files cannot show (fused kernels, caches) is "not checkable".
 
-Arrays in the files are no proof that the model computes with them. :func:`ablate` is the
+Arrays in the files are no proof that the model computes with them. The ablation is the
 third part: the harness runs the submission once more, untimed, per kind of evidence found
-(:func:`evidence_arrays`), from a private copy in which those arrays' values are shuffled;
-the result keeps how many of its answers stayed the same (``ablation``), and
-:func:`compare` counts a technique only where its evidence changed them (:func:`used`).
+(:func:`evidence_arrays`), from a private copy in which those arrays' values are shuffled
+(:func:`grader.analysis.weights.ablate`); the result keeps how many of its answers stayed
+the same (``ablation``), and :func:`compare` counts a technique only where its evidence
+changed them (:func:`used`).
 """
 
 from __future__ import annotations
 
-import io
-import math
-import os
-import zipfile
-from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
-from typing import IO
-
-import numpy as np
-
+from grader.analysis import weights
 from grader.config import Rules
 
 # Integer dtypes that hold quantized values. Wider integers are indices (sparse storage),
 # not evidence of quantization.
 QUANTIZED_INTS = frozenset({"int8", "uint8", "int16", "uint16"})
-MAX_DISTINCT = 65536  # distinct values are counted up to this; above it, "many"
-MAX_ARRAYS = 1000  # arrays recorded in a result; the totals cover all of them
-MAX_INSPECT_BYTES = 512 * 1024 * 1024  # uncompressed bytes read from a submission's files
-MIN_CHANNEL_VALUES = 16  # per channel, for a grid per channel to be evidence
-MAX_CHANNELS = 65_536  # channels looked at one by one
-GRID_TOLERANCE = 1e-3  # of the grid step: float32 rounding of scale * q stays far below
-# The ablation (see ``ablate``): held-out digits a second, untimed child answers with one
+# The ablation (see ``weights.ablate``): held-out digits a second, untimed child answers with one
 # technique's evidence arrays shuffled, and the most of its answers that may stay the same
 # for the evidence to count as used. Measured here (quick grades, a few seeds): example-int8
 # kept 9-27 of 200, example-cnn-int8 15-25, example-vit-fp16 18-22 (chance is about 10 %:
@@ -53,203 +38,8 @@ GRID_TOLERANCE = 1e-3  # of the grid step: float32 rounding of scale * q stays f
 # time, so an honest one keeps at least about 99 %).
 ABLATION_SAMPLES = 200
 MAX_ABLATED_AGREEMENT = 0.9
-
-
-# -- observation ---------------------------------------------------------------------------------
-def inspect(folder: Path, files: Iterable[str] | None = None) -> dict:
-    """Every array in the ``.npy``/``.npz`` files among ``files`` (POSIX paths inside
-    ``folder``: the model's files; by default every such file below it), described; the
-    count of their values.
-
-    Each array's header is read first: only plain numeric arrays whose declared size fits
-    the bytes actually there are read (no pickle, no object arrays, no header promising
-    terabytes). Anything else (a broken zip, a member that is not an array, an encrypted
-    member) is named in ``problems`` and skipped: the model's own loading decides whether
-    it grades, and one odd file never stops the grade.
-    """
-    arrays: list[dict] = []
-    problems: list[str] = []
-    parameters = 0
-    budget = MAX_INSPECT_BYTES
-    for path in _weight_files(folder, files):
-        shown = path.relative_to(folder).as_posix()
-        try:
-            for key, size, opener in _members(path):
-                name = f"{shown}:{key}" if key else shown
-                if size > budget:
-                    problems.append(f"{name}: {size:,} bytes, beyond what is inspected")
-                    continue
-                budget -= size
-                with opener() as f:
-                    array = _read_array(f, size)
-                parameters += int(array.size)
-                arrays.append(describe(name, array))
-        except Exception as exc:
-            problems.append(f"{shown}: not readable as NumPy data ({str(exc)[:200]})")
-    arrays.sort(key=lambda a: a["name"])
-    if len(arrays) > MAX_ARRAYS:
-        problems.append(f"{len(arrays)} arrays; the {MAX_ARRAYS} largest are recorded")
-        arrays = sorted(arrays, key=lambda a: (-_size(a), a["name"]))[:MAX_ARRAYS]
-        arrays.sort(key=lambda a: a["name"])
-    return {
-        "arrays": arrays,
-        "parameters": parameters,
-        "problems": [p if len(p) <= 400 else p[:399] + "…" for p in problems[:1000]],
-    }
-
-
-def _members(path: Path) -> Iterator[tuple[str, int, Callable[[], IO[bytes]]]]:
-    """(key, declared bytes, opener) of each array in a ``.npy`` or ``.npz`` file."""
-    if path.suffix == ".npy":
-        yield "", path.stat().st_size, lambda: path.open("rb")
-        return
-    with zipfile.ZipFile(path) as zf:
-        for info in sorted(zf.infolist(), key=lambda i: i.filename):
-            if not info.filename.endswith(".npy"):
-                raise ValueError(f"member {info.filename[:80]!r} is not an .npy array")
-            yield info.filename[:-4], info.file_size, lambda info=info: zf.open(info)
-
-
-def _read_array(f: IO[bytes], size: int) -> np.ndarray:
-    """A plain numeric array from an ``.npy`` stream of ``size`` bytes, header checked first."""
-    version = np.lib.format.read_magic(f)
-    readers = {
-        (1, 0): np.lib.format.read_array_header_1_0,
-        (2, 0): np.lib.format.read_array_header_2_0,
-    }
-    if version not in readers:
-        raise ValueError(f"npy format version {version} is not read here")
-    shape, fortran, dtype = readers[version](f)
-    if dtype.kind not in "biuf" or dtype.hasobject:
-        raise ValueError(f"dtype {dtype} is not a plain number type")
-    count = math.prod(shape)
-    if count * dtype.itemsize > size:
-        raise ValueError(f"the header declares {count:,} values, more than the bytes hold")
-    data = f.read(count * dtype.itemsize)
-    if len(data) != count * dtype.itemsize:
-        raise ValueError("the array's data is cut short")
-    array = np.frombuffer(data, dtype=dtype, count=count)
-    return array.reshape(shape, order="F" if fortran else "C")
-
-
-def describe(name: str, array: np.ndarray) -> dict:
-    """An array as observed: dtype, shape, exact zeros, distinct values, grid levels.
-
-    ``adjacent`` counts the values equal to the nearest non-zero value on either side of
-    zero: on a quantization grid, the levels next to zero. Rounding alone fills the zero
-    level about as densely as its neighbours; pruning empties them.
-    """
-    kind = array.dtype.kind
-    flat = array.reshape(-1)
-    numeric = kind in "iuf"
-    zeros = adjacent = 0
-    if numeric:
-        zeros = int(np.count_nonzero(flat == 0))
-        for side in (flat[flat > 0], flat[flat < 0]):
-            if side.size:
-                nearest = side.min() if side[0] > 0 else side.max()
-                adjacent += int(np.count_nonzero(side == nearest))
-    distinct = levels = channel_levels = None
-    if numeric and flat.size:
-        finite = flat if kind in "iu" else flat[np.isfinite(flat)]
-        values = np.unique(finite)
-        if len(values) <= MAX_DISTINCT:
-            distinct = len(values)
-        if kind == "f" and len(finite) == flat.size and 2 <= len(values) <= MAX_DISTINCT:
-            levels = grid_levels(values.astype(np.float64))
-        if kind == "f" and levels is None and len(values) >= 2 and len(finite) == flat.size:
-            channel_levels = per_channel_levels(array)
-    return {
-        "name": name[:300],
-        "dtype": str(array.dtype)[:20],
-        "shape": [int(n) for n in array.shape][:16],
-        "zeros": zeros,
-        "adjacent": adjacent,
-        "distinct": distinct,
-        "levels": levels,
-        "channel_levels": channel_levels,
-    }
-
-
-def per_channel_levels(array: np.ndarray) -> int | None:
-    """The most grid levels any channel uses, when every channel (the slices along the
-    first axis, or else along the last) lies on a grid of its own: per-channel quantization
-    stored dequantized. None if neither way holds."""
-    if array.ndim < 2:
-        return None
-    for axis in (0, array.ndim - 1):
-        channels = array.shape[axis]
-        if not MIN_CHANNEL_VALUES * channels <= array.size or channels > MAX_CHANNELS:
-            continue  # a channel of a few values is on some grid by chance: no evidence
-        slices = np.moveaxis(array, axis, 0).reshape(channels, -1)
-        worst = 0
-        for row in slices:
-            values = np.unique(row)
-            found = grid_levels(values.astype(np.float64)) if len(values) >= 2 else 1
-            if found is None or found > 65536:
-                break
-            worst = max(worst, found)
-        else:
-            return worst
-    return None
-
-
-def grid_levels(values: np.ndarray) -> int | None:
-    """The number of levels of the evenly spaced grid the sorted ``values`` lie on, or None.
-
-    The step is the span over the whole number of smallest gaps it holds; every value must
-    sit on a whole multiple of it from the smallest. Quantized weights
-    ``scale * (q - zero_point)`` do, whatever the scale.
-    """
-    gap = float(np.min(np.diff(values)))
-    span = float(values[-1] - values[0])
-    if gap <= 0 or not math.isfinite(span) or span / gap >= 2**31:
-        return None
-    step = span / round(span / gap)  # the span pins the step; one gap carries float32 rounding
-    offsets = (values - values[0]) / step
-    if np.max(np.abs(offsets - np.round(offsets))) > GRID_TOLERANCE:
-        return None
-    return round(span / step) + 1
-
-
-def _weight_files(folder: Path, files: Iterable[str] | None) -> Iterator[Path]:
-    if files is not None:
-        for relative in sorted(files):
-            if relative.endswith((".npy", ".npz")):
-                yield folder / relative
-        return
-    for root, dirs, names in os.walk(folder, followlinks=False):
-        dirs.sort()
-        for name in sorted(names):
-            path = Path(root) / name
-            if name.endswith((".npy", ".npz")) and path.is_file() and not path.is_symlink():
-                yield path
-
-
-def parameters(artifacts: dict) -> int | None:
-    """The model's parameter count: every value of every array in its weight files, as the
-    grader read them (:func:`inspect`), scales and zero points included: an int8 matrix with
-    a float32 scale per row counts its values and its scales. None where no array was read,
-    or where a weight file could not be read whole (the count would be short). The one
-    count: the score card's, and the one a smaller model is detected by."""
-    if artifacts["problems"] or not artifacts["arrays"]:
-        return None
-    return artifacts["parameters"]
-
-
-def _size(array: dict) -> int:
-    return math.prod(array["shape"])
-
-
-def _grid(array: dict, max_levels: int) -> bool:
-    """On an evenly spaced grid of at most ``max_levels`` levels, as a whole or per channel."""
-    levels = array["levels"] if array["levels"] is not None else array.get("channel_levels")
-    return levels is not None and levels <= max_levels
-
-
-def _pruned(array: dict) -> float:
-    """Zeros beyond the rounding's: the zero level's count less the mean of its neighbours'."""
-    return max(0.0, array["zeros"] - array["adjacent"] / 2)
+# What a detector finds: sentences, one per array or count; and the arrays they name.
+Evidence = tuple[list[str], list[str]]
 
 
 # -- derivation ------------------------------------------------------------------------------------
@@ -268,74 +58,114 @@ def evidence_arrays(
     return {k: names for k, (_, names) in _found(artifacts, rules, baseline_parameters).items()}
 
 
-def _found(
-    artifacts: dict, rules: Rules, baseline_parameters: int
-) -> dict[str, tuple[list[str], list[str]]]:
+def _found(artifacts: dict, rules: Rules, baseline_parameters: int) -> dict[str, Evidence]:
+    """Each kind of evidence the weight files show, each detector applied to the large
+    arrays (those of at least ``min_values`` values) against the limits of ``events.yaml``."""
     limits = rules.detection
-    large = [a for a in artifacts["arrays"] if _size(a) >= limits["min_values"]]
-    found: dict[str, tuple[list[str], list[str]]] = {}
+    large = [a for a in artifacts["arrays"] if weights.value_count(a) >= limits["min_values"]]
+    total = sum(weights.value_count(a) for a in large)
+    found = {
+        "quantization": _quantization(artifacts["arrays"], large, total, limits),
+        "pruning": _pruning(large, total, limits),
+        "smaller_model": _smaller_model(artifacts, baseline_parameters, limits),
+        "float16": _float16(large, total, limits),
+    }
+    return {kind: evidence for kind, evidence in found.items() if evidence is not None}
 
-    total = sum(_size(a) for a in large)
-    share = limits["min_share"]
 
-    def enough(arrays: list[dict]) -> bool:  # unused arrays added for points do not count
-        return bool(total) and sum(_size(a) for a in arrays) / total >= share
+def _enough(arrays: list[dict], total: int, limits: dict) -> bool:
+    """Whether ``arrays`` hold the ``min_share`` of the large arrays' values: unused arrays
+    added for points do not count."""
+    return (
+        bool(total) and sum(weights.value_count(a) for a in arrays) / total >= limits["min_share"]
+    )
 
+
+def _quantization(
+    arrays: list[dict], large: list[dict], total: int, limits: dict
+) -> Evidence | None:
+    """Integer arrays and float arrays on a grid, named with the scale and zero-point arrays
+    beside them (never evidence on their own)."""
     ints = [a for a in large if a["dtype"] in QUANTIZED_INTS]
     grids = [a for a in large if a not in ints and _grid(a, limits["max_levels"])]
-    if enough(ints + grids):
-        quantized = [f"{a['name']} holds {a['dtype']} ({_size(a):,} values)" for a in ints]
-        quantized += [
-            f"{a['name']} holds {a['distinct'] or 'many'} distinct {a['dtype']} values on "
+    if not _enough(ints + grids, total, limits):
+        return None
+    quantized = [
+        f"{a['name']} holds {a['dtype']} ({weights.value_count(a):,} values)" for a in ints
+    ]
+    quantized += [
+        f"{a['name']} holds {a['distinct'] or 'many'} distinct {a['dtype']} values on "
+        + (
+            f"an evenly spaced grid of {a['levels']} levels"
+            if a["levels"] is not None
+            else f"a grid per channel of at most {a['channel_levels']} levels"
+        )
+        + f" ({weights.value_count(a):,} values)"
+        for a in grids
+    ]
+    keys = {a["name"]: a["name"].rpartition(":")[2].lower() for a in arrays}
+    scales = sorted(n for n, k in keys.items() if "scale" in k)
+    zero_points = sorted(n for n, k in keys.items() if "zero_point" in k or k.endswith("_zp"))
+    if scales:  # beside quantized arrays, not on their own
+        quantized.append(
+            f"scale arrays ({', '.join(n[:80] for n in scales[:3])})"
             + (
-                f"an evenly spaced grid of {a['levels']} levels"
-                if a["levels"] is not None
-                else f"a grid per channel of at most {a['channel_levels']} levels"
+                f" and zero-point arrays ({', '.join(n[:80] for n in zero_points[:3])})"
+                if zero_points
+                else ""
             )
-            + f" ({_size(a):,} values)"
-            for a in grids
-        ]
-        keys = {a["name"]: a["name"].rpartition(":")[2].lower() for a in artifacts["arrays"]}
-        scales = sorted(n for n, k in keys.items() if "scale" in k)
-        zero_points = sorted(n for n, k in keys.items() if "zero_point" in k or k.endswith("_zp"))
-        if scales:  # beside quantized arrays, not on their own
-            quantized.append(
-                f"scale arrays ({', '.join(n[:80] for n in scales[:3])})"
-                + (
-                    f" and zero-point arrays ({', '.join(n[:80] for n in zero_points[:3])})"
-                    if zero_points
-                    else ""
-                )
-            )
-        found["quantization"] = (quantized, [a["name"] for a in ints + grids])
+        )
+    return quantized, [a["name"] for a in ints + grids]
 
+
+def _pruning(large: list[dict], total: int, limits: dict) -> Evidence | None:
+    """Zeros beyond the rounding's, over the large arrays, with the arrays that hold them."""
     pruned = sum(_pruned(a) for a in large)
-    if total and pruned / total >= limits["min_zero_fraction"]:
-        sparse = [a for a in large if _pruned(a) / _size(a) >= 0.05]
-        found["pruning"] = (
-            [
-                f"{pruned / total:.1%} of the values of the large arrays are zeros beyond what"
-                f" rounding to a grid gives ({pruned:,.0f} of {total:,})"
-            ]
-            + [f"{a['name']}: {a['zeros'] / _size(a):.1%} zeros" for a in sparse],
-            [a["name"] for a in sparse],
-        )
+    if not (total and pruned / total >= limits["min_zero_fraction"]):
+        return None
+    sparse = [a for a in large if _pruned(a) / weights.value_count(a) >= 0.05]
+    return (
+        [
+            f"{pruned / total:.1%} of the values of the large arrays are zeros beyond what"
+            f" rounding to a grid gives ({pruned:,.0f} of {total:,})"
+        ]
+        + [f"{a['name']}: {a['zeros'] / weights.value_count(a):.1%} zeros" for a in sparse],
+        [a["name"] for a in sparse],
+    )
 
-    count = parameters(artifacts)
-    if count and count / baseline_parameters <= limits["max_parameter_ratio"]:
-        found["smaller_model"] = (
-            [
-                f"{count:,} values in the weight files against the baseline's"
-                f" {baseline_parameters:,} ({count / baseline_parameters:.0%})"
-            ],
-            [a["name"] for a in artifacts["arrays"]],
-        )
 
+def _smaller_model(artifacts: dict, baseline_parameters: int, limits: dict) -> Evidence | None:
+    """The parameter count against the baseline's; every array of the weight files."""
+    count = weights.parameters(artifacts)
+    if not (count and count / baseline_parameters <= limits["max_parameter_ratio"]):
+        return None
+    return (
+        [
+            f"{count:,} values in the weight files against the baseline's"
+            f" {baseline_parameters:,} ({count / baseline_parameters:.0%})"
+        ],
+        [a["name"] for a in artifacts["arrays"]],
+    )
+
+
+def _float16(large: list[dict], total: int, limits: dict) -> Evidence | None:
+    """Arrays stored as float16, where they make the share."""
     halves = [a for a in large if a["dtype"] == "float16"]
-    if enough(halves):
-        said = [f"{a['name']} holds float16 ({_size(a):,} values)" for a in halves]
-        found["float16"] = (said, [a["name"] for a in halves])
-    return found
+    if not _enough(halves, total, limits):
+        return None
+    said = [f"{a['name']} holds float16 ({weights.value_count(a):,} values)" for a in halves]
+    return said, [a["name"] for a in halves]
+
+
+def _grid(array: dict, max_levels: int) -> bool:
+    """On an evenly spaced grid of at most ``max_levels`` levels, as a whole or per channel."""
+    levels = array["levels"] if array["levels"] is not None else array.get("channel_levels")
+    return levels is not None and levels <= max_levels
+
+
+def _pruned(array: dict) -> float:
+    """Zeros beyond the rounding's: the zero level's count less the mean of its neighbours'."""
+    return max(0.0, array["zeros"] - array["adjacent"] / 2)
 
 
 def used(check: dict | None, arrays: list[str]) -> tuple[bool | None, str]:
@@ -344,7 +174,7 @@ def used(check: dict | None, arrays: list[str]) -> tuple[bool | None, str]:
 
     Used when the model failed with the arrays shuffled (it read them), or when at most
     :data:`MAX_ABLATED_AGREEMENT` of its answers stayed what they were."""
-    if check is None or sorted(check["arrays"]) != sorted(arrays[:MAX_ARRAYS]):
+    if check is None or sorted(check["arrays"]) != sorted(arrays[: weights.MAX_ARRAYS]):
         return None, "ablation: not run on these arrays, so their use is not checked: not counted"
     if check["failure"] is not None:
         return True, (
@@ -421,64 +251,3 @@ def compare(
 
 def _detect(rules: Rules, technique: str) -> str:
     return rules.techniques[technique]["detect"]
-
-
-# -- ablation --------------------------------------------------------------------------------------
-def ablate(folder: Path, arrays: list[str], rng: np.random.Generator) -> None:
-    """Shuffle, in place, the values of each named array of the weight files in ``folder``
-    (the child's private copy, never the submission's own folder).
-
-    Each array keeps its file, member name, shape and dtype, and even its values, zeros and
-    grid: only their order is drawn at random, so nothing the detectors observe changes
-    and no statistic of the array (sum, range, histogram) tells the copy from the original,
-    while any computation that reads the array meets different numbers. Members not named
-    are copied byte for byte; a member that cannot be read as a plain array is left as it
-    is."""
-    wanted = set(arrays)
-    for path in _weight_files(folder, None):
-        shown = path.relative_to(folder).as_posix()
-        if path.suffix == ".npy":
-            if shown in wanted:
-                _rewrite(path, lambda data: _shuffled(data, rng))
-            continue
-        keys = {n[len(shown) + 1 :] for n in wanted if n.startswith(shown + ":")}
-        if keys:
-            _rewrite(path, lambda data, keys=keys: _shuffled_members(data, keys, rng))
-
-
-def _rewrite(path: Path, change: Callable[[bytes], bytes]) -> None:
-    """Replace a read-only file's bytes; unreadable as NumPy data, it stays as it is."""
-    try:
-        data = change(path.read_bytes())
-    except Exception:
-        return
-    mode = path.stat().st_mode
-    path.chmod(0o600)
-    path.write_bytes(data)
-    path.chmod(mode & 0o777)
-
-
-def _shuffled(data: bytes, rng: np.random.Generator) -> bytes:
-    """An ``.npy`` file's bytes with its array's values in a random order."""
-    array = _read_array(io.BytesIO(data), len(data))
-    shuffled = rng.permutation(array.reshape(-1)).reshape(array.shape)
-    out = io.BytesIO()
-    np.lib.format.write_array(out, shuffled, allow_pickle=False)
-    return out.getvalue()
-
-
-def _shuffled_members(data: bytes, keys: set[str], rng: np.random.Generator) -> bytes:
-    """An ``.npz`` file's bytes with the named members' values shuffled, the others kept."""
-    out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(data)) as zin,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as zout,
-    ):
-        if sum(i.file_size for i in zin.infolist()) > MAX_INSPECT_BYTES:
-            raise ValueError("larger than what is inspected")
-        for info in zin.infolist():
-            member = zin.read(info)
-            if info.filename.endswith(".npy") and info.filename[:-4] in keys:
-                member = _shuffled(member, rng)
-            zout.writestr(info.filename, member)
-    return out.getvalue()

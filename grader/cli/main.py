@@ -39,8 +39,7 @@ from grader.errors import (
 from grader.grade import check_before_running, exit_code, grade
 from grader.measure.harness import QUICK, Plan
 from grader.publish.github import DEFAULT_BOT
-from grader.result import document as result
-from grader.result import legacy
+from grader.result import jsonfile, legacy, verify
 
 
 def add_results(parser: argparse.ArgumentParser) -> None:
@@ -400,7 +399,7 @@ def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
                     if into_folder
                     else args.json
                 )
-                result.write(doc, target, json_stream)
+                jsonfile.write(doc, target, json_stream)
                 if not to_stdout:
                     err.print(f"result written to {target}")
         except SandboxIncomplete:
@@ -467,10 +466,10 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
 def validate_file(file: Path, rules) -> list[Violation]:
     if file.suffix in (".yaml", ".yml") or file.is_dir():
         return check_before_running(file, rules)[2]
-    doc = result.read_json(file)
+    doc = jsonfile.read_json(file)
     if legacy.is_legacy(doc):
         return legacy.check(doc, rules, str(file))
-    return result.check(doc, rules, str(file))
+    return verify.check(doc, rules, str(file))
 
 
 def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:

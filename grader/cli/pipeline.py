@@ -16,9 +16,8 @@ from grader import escape, render
 from grader.analysis import scope
 from grader.config import load_rules, project_root
 from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, GitHubError, GraderError, Verdict
-from grader.grade import rejected
 from grader.publish import comment, github
-from grader.result import document as result
+from grader.result import build, jsonfile, verify
 
 
 def cmd_changed(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -38,8 +37,8 @@ def cmd_changed(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(f"  ✗ {render.rich_escape(escape.clean(violation, 2000))}", soft_wrap=True)
     if args.json:
         team = checked.teams[0] if len(checked.teams) == 1 else ""
-        doc = rejected(team, checked.violations, Verdict.SCOPE_VIOLATION)
-        result.write(doc, args.json)
+        doc = build.rejected(team, checked.violations, Verdict.SCOPE_VIOLATION)
+        jsonfile.write(doc, args.json)
         err.print(f"result written to {args.json}")
     return EXIT_REJECTED
 
@@ -132,8 +131,8 @@ def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int
 def cmd_annotate(args: argparse.Namespace, out: Console, err: Console) -> int:
     rules = load_rules()
     for file in result_files(args.results, err):
-        doc = result.read_json(file)
-        problems = result.check(doc, rules, str(file))
+        doc = jsonfile.read_json(file)
+        problems = verify.check(doc, rules, str(file))
         if problems:
             raise GraderError(f"{file}: not a valid result; no annotations", problems)
         team = doc["submission"]["team"]

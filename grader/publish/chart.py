@@ -11,8 +11,12 @@ from __future__ import annotations
 import io
 import statistics
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from grader.publish.store import Entry
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 SVG_SETTINGS = {"svg.hashsalt": "tinytorch-olympics", "svg.fonttype": "path"}
 
@@ -50,7 +54,6 @@ def pareto_svg(workload: str, entries: list[Entry]) -> bytes | None:
     import matplotlib
     import matplotlib.style
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
 
     base = [e.doc["baseline"]["metrics"] for e in entries]
     base_latency = statistics.median(m["latency_ms"]["median"] for m in base)
@@ -89,20 +92,28 @@ def pareto_svg(workload: str, entries: list[Entry]) -> bytes | None:
         for p in best:  # the front is labelled; with thousands of entries, all would blur
             ax.annotate(p.team[:24], (p.latency_ms, p.accuracy), fontsize=7,
                         xytext=(4, 4), textcoords="offset points")  # fmt: skip
-        ax.set_xscale("log")
-        plain = FuncFormatter(lambda v, _: f"{v * 1e3:g}")  # ms on the axis, µs on the ticks
-        ax.xaxis.set_major_formatter(plain)
-        ax.xaxis.set_minor_formatter(plain)
-        ax.tick_params(axis="x", which="minor", labelsize=7)
-        low, high = ax.get_xlim()
-        if high / low > 10:  # more than a decade: the major ticks are enough
-            ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-        ax.set_xlabel("latency, median of one sample (µs, log scale; lower is better)")
-        ax.set_ylabel("accuracy (higher is better)")
-        ax.set_title(f"{workload}: accuracy against latency")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+        _label(ax, workload)
         fig.tight_layout()
         out = io.BytesIO()
         fig.savefig(out, format="svg", metadata={"Date": None, "Creator": "olympics leaderboard"})
     return out.getvalue()
+
+
+def _label(ax: Axes, workload: str) -> None:
+    """Latency on a log scale in µs, its minor ticks labelled within a decade; the axes'
+    labels, the title, the grid and the legend beside the plot."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_xscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v * 1e3:g}")  # ms on the axis, µs on the ticks
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
+    ax.tick_params(axis="x", which="minor", labelsize=7)
+    low, high = ax.get_xlim()
+    if high / low > 10:  # more than a decade: the major ticks are enough
+        ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    ax.set_xlabel("latency, median of one sample (µs, log scale; lower is better)")
+    ax.set_ylabel("accuracy (higher is better)")
+    ax.set_title(f"{workload}: accuracy against latency")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)

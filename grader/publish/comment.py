@@ -1,7 +1,7 @@
 """``olympics comment``: the PR comment from result JSON files that came from a grading run.
 
 The files are untrusted (the run executed a stranger's code): each is size-capped, checked
-against the schema and recomputed (:func:`grader.result.document.check`) before it is
+against the schema and recomputed (:func:`grader.result.verify.check`) before it is
 rendered, and a file that fails is shown as such, never rendered as if it were a grade.
 The Markdown is written to disk and to the job summary *before* anything is posted, so a
 failure to post loses nothing.
@@ -18,9 +18,8 @@ from grader import __version__, escape, render
 from grader.analysis import scope
 from grader.config import Rules
 from grader.errors import GitHubError, GraderError, Verdict, Violation
-from grader.grade import rejected
 from grader.publish.github import MAX_COMPARE_FILES, Comparison, Pull, body
-from grader.result import document as result
+from grader.result import build, jsonfile, verify
 
 MAX_CLAIM_BYTES = 4096
 
@@ -28,8 +27,8 @@ MAX_CLAIM_BYTES = 4096
 def card_for(file: Path, rules: Rules) -> str:
     """The score card of one result file, or a card saying why it cannot be shown."""
     try:
-        doc = result.read_json(file)
-        problems = result.check(doc, rules, file.name)
+        doc = jsonfile.read_json(file)
+        problems = verify.check(doc, rules, file.name)
     except GraderError as exc:
         problems, doc = [exc.message], None
     if not problems:
@@ -90,7 +89,7 @@ def scope_card(compared: Comparison, head_sha: str | None) -> str | None:
         return None
     team = next(iter(by_team)) if len(by_team) == 1 else ""
     return with_footer(
-        [render.markdown(rejected(team, violations, Verdict.SCOPE_VIOLATION))], head_sha
+        [render.markdown(build.rejected(team, violations, Verdict.SCOPE_VIOLATION))], head_sha
     )
 
 

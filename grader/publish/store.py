@@ -10,6 +10,8 @@ is read: it must sit where :func:`store` would have put it, and recompute under 
 was graded with; one that does not was edited by hand and is refused with its path. A result
 graded by another grader version, with other runtime dependencies (``requirements.txt``:
 :mod:`grader.result.dependencies`) or under other rules is *stale*: shown, never ranked.
+Bytes verified before, under the same grader, dependencies and rules, are not recomputed
+again (the verification cache: :mod:`grader.publish.verified`).
 """
 
 from __future__ import annotations
@@ -26,14 +28,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
-
 from grader import __version__, escape
 from grader.analysis.scope import SLUG, SUBMISSIONS, all_submissions
 from grader.config import Rules
 from grader.errors import ConfigError, GraderError, Violation
-from grader.result import dependencies
-from grader.result import document as result
+from grader.publish import verified
+from grader.result import build, dependencies, jsonfile, verify
 
 REJECTED = "_rejected"  # the workload folder of a result rejected before its workload was read
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -125,16 +125,16 @@ def place_name(doc: dict, root: Path | str, file: str) -> str:
     return f"{root}/{team}/{workload}/{doc['timestamp'].replace(':', '-')}-{content}.json"
 
 
-def verify(path: Path, rules: Rules, root: Path, data: bytes | None = None) -> Entry:
+def read_verified(path: Path, rules: Rules, root: Path, data: bytes | None = None) -> Entry:
     """Read a stored result: in its place, schema-valid; recomputed when current."""
-    doc = result.read_json(path) if data is None else result.parse_json(data, path)
-    problems = result.schema_violations(doc, str(path)) if isinstance(doc, dict) else []
+    doc = jsonfile.read_json(path) if data is None else jsonfile.parse_json(data, path)
+    problems = verify.schema_violations(doc, str(path)) if isinstance(doc, dict) else []
     if not isinstance(doc, dict) or problems:
         raise ConfigError(f"{path}: not a valid result", problems)
     check_place(doc, root, path)
     stale = stale_reason(doc, rules)
     if stale is None:
-        problems = result.check(doc, rules, str(path))
+        problems = verify.check(doc, rules, str(path))
         if problems:
             raise ConfigError(
                 f"{path}: its numbers do not recompute: it was edited by hand "
@@ -152,84 +152,6 @@ def check_place(doc: dict, root: Path, path: Path | str) -> None:
         )
 
 
-# -- the verification cache ------------------------------------------------------------------------
-# Recomputing a result costs about 0.1 s (the bootstraps of its intervals), so reading 10,000
-# of them each time would take minutes. A result whose exact bytes were verified before, under
-# the same grader and rules, is not verified again: the cache maps the sha256 of the bytes to
-# what the leaderboard reads of them. An edited file has other bytes and is verified afresh.
-# The cache lives beside the results and is never committed (.gitignore): nobody who can
-# edit the repository can vouch for a result through it.
-CACHE = ".verified.json"
-
-
-SLIM_SUBMISSION = ("team", "workload", "events", "members", "techniques_claimed",
-                   "content_sha256")  # fmt: skip
-SLIM_EVENT = ("qualified", "scored", "score", "score_ci95", "score_metric", "reason")
-SLIM_TECHNIQUES = ("confirmed", "unconfirmed", "unclaimed", "uncheckable", "unknown")
-
-
-def slim(doc: dict) -> dict:
-    """What the leaderboard, the chart and the grade book read of a result, and no more."""
-    kept = {k: doc[k] for k in ("flags", "timestamp", "verdict") if k in doc}
-    grader = doc.get("grader", {})  # what stale_reason reads: not the commit
-    kept["grader"] = {
-        k: grader[k] for k in ("version", "dependencies_sha256", "rules_sha256") if k in grader
-    }
-    kept["submission"] = {k: v for k, v in doc["submission"].items() if k in SLIM_SUBMISSION}
-    if "improvements" in doc:
-        kept["improvements"] = {"accuracy_split": doc["improvements"].get("accuracy_split")}
-    if "techniques" in doc:
-        kept["techniques"] = {k: v for k, v in doc["techniques"].items() if k in SLIM_TECHNIQUES}
-    if "events" in doc:
-        kept["events"] = {
-            name: {k: ev[k] for k in SLIM_EVENT if k in ev}
-            | {"rules": [r for r in ev.get("rules", []) if not r["passed"]]}
-            for name, ev in doc["events"].items()
-        }
-    for side in ("baseline", "optimized"):
-        if side in doc:
-            m = doc[side]["metrics"]
-            latency = {"median": m["latency_ms"]["median"]}
-            kept[side] = {
-                "metrics": {"accuracy": m["accuracy"], "size_bytes": m["size_bytes"],
-                            "latency_ms": latency}
-            }  # fmt: skip
-    return kept
-
-
-def cache_key(rules: Rules) -> str:
-    # the dependencies too: a result is recomputed (bootstraps, SciPy's p-values) by them
-    return f"{__version__}:{dependencies.fingerprint()}:{rules.sha256}"
-
-
-def load_cache(root: Path, rules: Rules) -> tuple[dict[str, dict], dict[str, list]]:
-    """The verified entries by sha256, and each file's [size, mtime_ns, sha256] when last
-    read; empty for another grader, other dependencies or other rules."""
-    try:
-        data = orjson.loads((root / CACHE).read_bytes())  # 16 MB at 10,000 results
-    except (OSError, orjson.JSONDecodeError):
-        return {}, {}
-    if not isinstance(data, dict) or data.get("key") != cache_key(rules):
-        return {}, {}
-    entries, files = data.get("entries"), data.get("files")
-    return (
-        entries if isinstance(entries, dict) else {},
-        files if isinstance(files, dict) else {},
-    )
-
-
-def save_cache(
-    root: Path, rules: Rules, entries: dict[str, dict], files: dict[str, list] | None = None
-) -> None:
-    tmp = root / f".{CACHE}.tmp"
-    try:
-        data = {"key": cache_key(rules), "entries": entries, "files": files or {}}
-        tmp.write_bytes(orjson.dumps(data))
-        os.replace(tmp, root / CACHE)
-    except OSError:
-        pass  # a read-only store is still read, only not faster next time
-
-
 def store(
     source: Path,
     root: Path,
@@ -244,8 +166,8 @@ def store(
     graded result without one is refused).
     ``teams``: the teams whose results this source may carry (its shard's).
     """
-    doc = result.read_json(source)
-    problems = result.check(doc, rules, str(source))  # a non-object is a problem too
+    doc = jsonfile.read_json(source)
+    problems = verify.check(doc, rules, str(source))  # a non-object is a problem too
     if problems:
         raise ConfigError(f"{source}: not a valid result; not stored", problems)
     stale = stale_reason(doc, rules)
@@ -267,13 +189,13 @@ def store(
                 f"ties it to the files {SUBMISSIONS}/{team} has; not stored (re-grade it with "
                 "`olympics grade`, which records the hash of the files it graded)"
             )
-        if claimed is not None and claimed != result.content_sha256(folder):
+        if claimed is not None and claimed != build.content_sha256(folder):
             raise ConfigError(
                 f"{source}: graded from other files than {SUBMISSIONS}/{team} has now "
                 "(the next run re-grades it)"
             )
     target.parent.mkdir(parents=True, exist_ok=True)
-    result.write(doc, target)
+    jsonfile.write(doc, target)
     return target
 
 
@@ -350,7 +272,7 @@ def _latest(root: Path, rules: Rules, *, cache: bool) -> list[Entry]:
     entries: list[Entry] = []
     if not root.is_dir():
         return entries
-    known, stamps = load_cache(root, rules) if cache else ({}, {})
+    known, stamps = verified.load_cache(root, rules) if cache else ({}, {})
     seen: dict[str, dict] = {}
     seen_stamps: dict[str, list] = {}
     racy = time.time_ns() - 2_000_000_000  # files changed since then are hashed next time too
@@ -391,11 +313,11 @@ def _latest(root: Path, rules: Rules, *, cache: bool) -> list[Entry]:
                 check_place(doc, root, path)
                 entries.append(Entry(Path(path), doc, stale_reason(doc, rules)))
             else:
-                entry = verify(Path(path), rules, root, data)  # read above: not cached
-                entries.append(Entry(path, slim(entry.doc), entry.stale))
+                entry = read_verified(Path(path), rules, root, data)  # read above: not cached
+                entries.append(Entry(path, verified.slim(entry.doc), entry.stale))
             seen[digest] = entries[-1].doc
     if cache and (seen.keys() != known.keys() or seen_stamps != stamps):
-        save_cache(root, rules, seen, seen_stamps)
+        verified.save_cache(root, rules, seen, seen_stamps)
     return entries
 
 
@@ -408,7 +330,7 @@ def needs_grade(folder: Path, root: Path, rules: Rules) -> bool:
         return True
     try:
         doc = json.loads(newest[-1].read_text(encoding="utf-8"))
-        current = doc["submission"].get("content_sha256") == result.content_sha256(folder)
+        current = doc["submission"].get("content_sha256") == build.content_sha256(folder)
         return not current or stale_reason(doc, rules) is not None
     except (OSError, ValueError, KeyError, TypeError):
         return True  # unreadable: grade it again

@@ -16,7 +16,7 @@ import math
 from grader import rules
 from grader.config import Rules
 from grader.errors import Violation
-from grader.result import document as result
+from grader.result import verify
 
 SUBMISSION_TYPE = "capstone_benchmark"
 
@@ -40,7 +40,7 @@ def improvements(baseline: dict, optimized: dict) -> dict:
 
 
 def check(doc: dict, rule_set: Rules, file: str) -> list[Violation]:
-    problems = result.schema_violations(
+    problems = verify.schema_violations(
         doc,
         file,
         "legacy_capstone.schema.json",

@@ -1,0 +1,245 @@
+"""Every published number of a result, derived from its observations: recomputed when the
+result is built and again each time it is read, so that a hand-edited number is caught
+rather than trusted (docs/DESIGN.md, Owners of the numbers).
+
+Only the *observations* are stored as given (per-round latencies, correct/total, file
+sizes, resident memory: :mod:`grader.result.build`); every derived number (latency
+summaries, speedup and its interval and p-values, compression ratio, accuracy delta, event
+scores, rule checks, flags) is computed by :func:`derive`, and :mod:`grader.result.verify`
+holds a stored file to it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from grader import rules, stats
+from grader.analysis import quality, techniques
+from grader.config import Rules
+from grader.metrics import accuracy_of
+
+
+# -- derived numbers ----------------------------------------------------------------------------
+def derive_model(metrics: dict) -> dict:
+    """Numbers of one model that follow from its observations."""
+    samples = metrics["latency_samples_ms"]
+    low, high = stats.wilson_interval(metrics["correct"], metrics["total"])
+    tput = metrics["throughput_samples_sps"]
+    return {
+        "accuracy": accuracy_of(metrics),
+        "accuracy_ci95": [low, high],
+        "latency_ms": stats.summarize(samples),
+        "throughput_sps": stats.median(tput) if tput else None,
+        "size_bytes": model_size(metrics["files"]),
+    }
+
+
+def model_size(files: dict[str, int]) -> int:
+    """A model's size: every byte it can read, its files' contents and their paths (a model
+    can list its copy, so its file names are bytes it can read: some 50 kB within the
+    folder's caps, which a model could have spelt its weights in)."""
+    return sum(files.values()) + sum(len(name.encode()) for name in files)
+
+
+def session_ratios(
+    baseline: list[float], submission: list[float], session_of_round: list[int]
+) -> np.ndarray:
+    """ABBA ratios grouped by session, as a (sessions, pairs) array for the grouped bootstrap.
+
+    Sessions are cut to the shortest one's pair count (normally all have the same).
+    """
+    if not (len(baseline) == len(submission) == len(session_of_round)):
+        raise ValueError("latency samples and session_of_round differ in length")
+    sessions = np.asarray(session_of_round)
+    groups = []
+    for k in sorted(set(session_of_round)):
+        mask = sessions == k
+        groups.append(stats.abba_ratios(np.asarray(baseline)[mask], np.asarray(submission)[mask]))
+    m = min(len(g) for g in groups)
+    return np.stack([g[:m] for g in groups])
+
+
+def speedup_estimate(groups: np.ndarray) -> tuple[float, list[float], float, float]:
+    """Speedup, 95 % interval and one-sided p-values (faster, slower) from session groups.
+
+    The speedup is the median of all ABBA ratios (docs/DESIGN.md, Statistics). The p-values
+    come from a two-stage bootstrap (sessions, then rounds): robust to one odd session,
+    since the pooled median hardly moves. The interval is the bootstrap's percentile
+    interval, widened where need be to Student's t interval of the session medians: with a
+    few sessions the bootstrap alone sees too little of their spread, and fresh processes of
+    the same model differ by about ±1 % here. One session (``--quick``) can only speak for
+    itself: the bootstrap alone.
+    """
+    speedup = stats.median(groups.ravel())
+    replicates = stats.grouped_bootstrap(groups)
+    lo, hi = stats.percentile_interval(replicates)
+    if len(groups) > 1:
+        t_lo, t_hi = stats.session_interval(np.median(groups, axis=1))
+        lo, hi = min(lo, t_lo), max(hi, t_hi)
+    return (
+        speedup,
+        [lo, hi],
+        stats.bootstrap_p_value(replicates, 1.0, "greater"),
+        stats.bootstrap_p_value(replicates, 1.0, "less"),
+    )
+
+
+# Rounds of digits new to the processes that can bound a speedup: a full grade has about 24.
+# A quick grade's 3-6 cannot: with 3, the bound is about their largest ratio, which an
+# honest model's median exceeds one time in eight (2 % a time with 12 or more).
+MIN_NEW_DIGIT_ROUNDS = 12
+
+
+def new_digit_bound(
+    baseline: list[float], submission: list[float], round_roles: list[str] | None
+) -> list[float] | None:
+    """The 95 % interval of the median speedup over the rounds of digits new to the
+    submission's processes (the reserve rounds, placed at random among the repeats; see
+    grader/measure/schedule.py), or None where the result does not say which rounds those were.
+
+    What a submission gains by answering a digit faster once it has met it (a cache of
+    answers, in whatever share of the repeated rounds) shows in the repeated rounds only:
+    the published speedup is held to this interval's upper end, so a cache buys nothing
+    beyond the interval's own width, whether or not the caching check can tell it apart."""
+    if round_roles is None:
+        return None
+    if len(round_roles) != len(baseline):
+        raise ValueError("round_roles and the latency samples differ in length")
+    fresh = [i for i, role in enumerate(round_roles) if role == "fresh"]
+    if len(fresh) < MIN_NEW_DIGIT_ROUNDS:
+        return None
+    ratios = stats.paired_ratios([baseline[i] for i in fresh], [submission[i] for i in fresh])
+    return list(stats.bootstrap_ci(ratios, "median"))
+
+
+def published_speedup(
+    baseline: list[float],
+    submission: list[float],
+    session_of_round: list[int],
+    round_roles: list[str] | None,
+) -> tuple[float, list[float], float, float, dict]:
+    """The speedup as published: :func:`speedup_estimate` over every round, held to the
+    upper end of :func:`new_digit_bound` where the result records the rounds' roles; with
+    the interval, the p-values and what holding it took (the two extra improvements)."""
+    speedup, interval, p_faster, p_slower = speedup_estimate(
+        session_ratios(baseline, submission, session_of_round)
+    )
+    bound = new_digit_bound(baseline, submission, round_roles)
+    if bound is None:
+        return speedup, interval, p_faster, p_slower, {}
+    held = {"speedup_measured": speedup, "speedup_new_digits_ci95": bound}
+    if speedup > bound[1]:
+        # Held: the interval keeps its lower end (below the held value where it was) and
+        # ends at it. Taking the new digits' own lower end as well widened an honest
+        # model's interval that was held by a hair (1.239 held at 1.213: [0.631, 1.213]).
+        speedup, interval = bound[1], [min(interval[0], bound[1]), bound[1]]
+    return speedup, interval, p_faster, p_slower, held
+
+
+class RankedAccuracy(NamedTuple):
+    """The accuracy the events rank on, and the private split's where the result has it."""
+
+    accuracy: float
+    ci95: list[float]
+    baseline: float  # the baseline's, on the same split
+    split: str  # "public", or "private" in the final phase
+    private: float | None  # the submission's accuracy on the private split
+    gap: float | None  # |public - private|
+
+
+def ranked_accuracy(result: dict, rule_set: Rules, base: dict, sub: dict) -> RankedAccuracy:
+    """The public split's accuracy; in the final phase, the private split's where the result
+    scored it (the final ranking: accuracy, its delta and the scores on it)."""
+    accuracy, accuracy_ci, base_accuracy = sub["accuracy"], sub["accuracy_ci95"], base["accuracy"]
+    private = result.get("private") or {}
+    private_accuracy = gap = None
+    if private.get("available"):
+        mine, theirs = private["optimized"], private["baseline"]
+        private_accuracy = accuracy_of(mine)
+        gap = abs(accuracy - private_accuracy)  # either way: fit to one split, or told apart
+    split = "public"
+    if rule_set.is_final and private_accuracy is not None:
+        split = "private"
+        accuracy, base_accuracy = private_accuracy, accuracy_of(theirs)
+        accuracy_ci = list(stats.wilson_interval(mine["correct"], mine["total"]))
+    return RankedAccuracy(accuracy, accuracy_ci, base_accuracy, split, private_accuracy, gap)
+
+
+def derive(result: dict, rule_set: Rules) -> dict:
+    """Every derived part of a graded result, recomputed from its observations."""
+    base = {**result["baseline"]["metrics"], **derive_model(result["baseline"]["metrics"])}
+    sub = {**result["optimized"]["metrics"], **derive_model(result["optimized"]["metrics"])}
+    speedup, interval, p_faster, p_slower, held = published_speedup(
+        base["latency_samples_ms"],
+        sub["latency_samples_ms"],
+        result["measurement"]["session_of_round"],
+        result["measurement"].get("round_roles"),
+    )
+    compression = base["size_bytes"] / sub["size_bytes"] if sub["size_bytes"] > 0 else math.inf
+    ranked = ranked_accuracy(result, rule_set, base, sub)
+    delta = ranked.accuracy - ranked.baseline
+    penalty = 1 + max(0.0, -delta)
+    improvements = {
+        "speedup": speedup,
+        "speedup_ci95": interval,
+        "speedup_p_value": p_faster,
+        "speedup_p_value_slower": p_slower,
+        "compression_ratio": compression,
+        "accuracy_delta": delta,
+        "accuracy_penalty": penalty,
+        "efficiency": speedup * compression / penalty,
+        "accuracy_split": ranked.split,
+        "private_accuracy": ranked.private,
+        "accuracy_gap": ranked.gap,
+        **held,
+    }
+    workload = rule_set.workloads.get(result["submission"]["workload"], {})
+    found = techniques.compare(
+        result.get("artifacts"),
+        result["submission"].get("techniques_claimed", []),
+        rule_set,
+        workload.get("baseline_parameters", 1),
+        result.get("ablation"),
+    )
+    code_quality = quality.score(result.get("code_quality"), rule_set)
+    error_ratio = (1 - ranked.accuracy) / (1 - ranked.baseline) if ranked.baseline < 1 else None
+    flat = {
+        "accuracy": ranked.accuracy,
+        "accuracy_ci95": ranked.ci95,
+        "error_ratio": error_ratio,
+        "latency_ms": sub["latency_ms"]["median"],
+        "size_bytes": sub["size_bytes"],
+        **improvements,
+        "code_quality": code_quality["score"],
+        "innovation": found["innovation"],
+        "techniques_unconfirmed": None if found["detected"] is None else len(found["unconfirmed"]),
+    }
+    events, flags = rules.evaluate(rule_set, flat, result["submission"]["events"])
+    return {
+        "baseline_derived": {k: base[k] for k in derive_model(base)},
+        "optimized_derived": {k: sub[k] for k in derive_model(sub)},
+        "improvements": improvements,
+        "techniques": found,
+        "code_quality_derived": code_quality,
+        "events": events,
+        "flags": flags,
+    }
+
+
+def apply_derived(result: dict, derived: dict) -> dict:
+    result["baseline"]["metrics"].update(derived["baseline_derived"])
+    result["optimized"]["metrics"].update(derived["optimized_derived"])
+    if "code_quality" in result:
+        result["code_quality"].update(derived["code_quality_derived"])
+    result["improvements"] = derived["improvements"]
+    result["techniques"] = derived["techniques"]
+    result["events"] = derived["events"]
+    result["flags"] = derived["flags"]
+    return result
+
+
+def qualified_everywhere(result: dict) -> bool:
+    return all(e["qualified"] is not False for e in result.get("events", {}).values())
