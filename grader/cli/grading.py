@@ -118,7 +118,7 @@ def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
     return worst
 
 
-def validate_file(file: Path, rules) -> list[Violation]:
+def validate_file(file: Path, rules: Rules) -> list[Violation]:
     if file.suffix in (".yaml", ".yml") or file.is_dir():
         return check_before_running(file, rules)[2]
     doc = result.read_json(file)
