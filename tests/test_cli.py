@@ -306,7 +306,7 @@ def test_a_grader_failure_on_one_path_does_not_stop_the_others(monkeypatch, tmp_
 
 @pytest.mark.e2e
 def test_a_result_that_cannot_be_written_does_not_stop_the_others(monkeypatch, tmp_path) -> None:
-    from grader.cli import main as cli
+    from grader.cli import grading as cli
     from grader.errors import ConfigError
 
     real = cli.jsonfile.write

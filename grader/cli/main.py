@@ -1,24 +1,27 @@
 """``olympics``: the command line. Text in, text out; the only module that exits.
 
-Callable in-process with injected streams: ``main(argv, stdout, stderr)``.
+Callable in-process with injected streams: ``main(argv, stdout, stderr)``. This module holds
+the parser, each command's arguments registered with its handler (``add_command``), and the
+exit handling; the handlers live by what they do: ``grading`` (grade, validate), ``info``
+(rules), ``scaffold`` (init), ``datasets`` (data, seal) and ``pipeline`` (the workflows'
+commands).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from grader import __version__, render
+from grader.cli.datasets import cmd_data, cmd_seal
+from grader.cli.grading import cmd_grade, cmd_validate
+from grader.cli.info import cmd_rules
 from grader.cli.pipeline import (
     cmd_annotate,
     cmd_changed,
@@ -27,19 +30,9 @@ from grader.cli.pipeline import (
     cmd_plan,
     cmd_store,
 )
-from grader.config import Rules, load_rules
-from grader.errors import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_REJECTED,
-    GraderError,
-    SandboxIncomplete,
-    Violation,
-)
-from grader.grade import check_before_running, exit_code, grade
-from grader.measure.harness import QUICK, Plan
+from grader.cli.scaffold import cmd_init
+from grader.errors import EXIT_OK, EXIT_REJECTED, GraderError
 from grader.publish.github import DEFAULT_BOT
-from grader.result import jsonfile, legacy, verify
 
 
 def add_results(parser: argparse.ArgumentParser) -> None:
@@ -372,264 +365,6 @@ def main(
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
-
-
-def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
-    rules = load_rules()
-    plan: Plan = QUICK if args.quick else Plan()
-    if args.require_sandbox:
-        plan = dataclasses.replace(plan, require_sandbox=True)
-    to_stdout = str(args.json) == "-"
-    json_stream = out.file
-    if to_stdout:
-        out = err  # standard output carries the JSON alone
-    into_folder = bool(args.json) and not to_stdout and (len(args.paths) > 1 or args.json.is_dir())
-    if into_folder:
-        args.json.mkdir(parents=True, exist_ok=True)
-    codes = []
-    cards = []
-    for path in args.paths:
-        try:
-            doc = graded(path, args, rules, plan, err)
-            render.terminal(doc, out)
-            card = render.markdown(doc)
-            if args.json:
-                target = (
-                    args.json / f"{doc['submission']['team'] or path.name}.json"
-                    if into_folder
-                    else args.json
-                )
-                jsonfile.write(doc, target, json_stream)
-                if not to_stdout:
-                    err.print(f"result written to {target}")
-        except SandboxIncomplete:
-            raise  # the same for every path: stop before any submission code loads
-        except Exception as exc:  # one path's failure never stops the rest
-            message = exc.message if isinstance(exc, GraderError) else repr(exc)[:500]
-            err.print(f"[bold red]error:[/] could not grade {render.rich_escape(str(path))}: "
-                      f"{render.rich_escape(message)}")  # fmt: skip
-            codes.append(EXIT_FAILED)  # the grader's failure, never a verdict on the code
-            continue
-        cards.append(card)
-        codes.append(exit_code(doc))
-    if args.markdown:
-        args.markdown.write_text("\n".join(cards))
-    return max(codes, default=EXIT_FAILED)
-
-
-def graded(path: Path, args: argparse.Namespace, rules: Rules, plan: Plan, err: Console) -> dict:
-    """One grade, with a progress bar on a terminal."""
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    ) as bar:
-        task = bar.add_task(f"grading {path}", total=1)
-
-        def progress(phase: str, done: int, total: int) -> None:
-            bar.update(task, description=f"{path}: {phase}", completed=done, total=total)
-
-        return grade(
-            path,
-            rules,
-            plan,
-            quick=args.quick,
-            progress=progress,
-            seed=args.seed,
-            private=args.private,
-        )
-
-
-def cmd_validate(args: argparse.Namespace, out: Console, err: Console) -> int:
-    rules = load_rules()
-    worst = EXIT_OK
-    for file in args.files:
-        try:
-            problems = validate_file(file, rules)
-        except GraderError as exc:  # unreadable: report it and go on with the next file
-            problems = [Violation(rule="unreadable", file=str(file), message=exc.message)]
-        name = render.rich_escape(str(file))
-        if problems:
-            worst = EXIT_REJECTED
-            out.print(f"[red]✗[/] {name}: {len(problems)} problem(s)", soft_wrap=True)
-            for p in problems:
-                out.print(f"  ✗ {render.rich_escape(str(p))}", soft_wrap=True)
-        else:
-            out.print(f"[green]✓[/] {name} is valid", soft_wrap=True)
-    return worst
-
-
-def validate_file(file: Path, rules) -> list[Violation]:
-    if file.suffix in (".yaml", ".yml") or file.is_dir():
-        return check_before_running(file, rules)[2]
-    doc = jsonfile.read_json(file)
-    if legacy.is_legacy(doc):
-        return legacy.check(doc, rules, str(file))
-    return verify.check(doc, rules, str(file))
-
-
-def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
-    rules = load_rules()
-    events = rules.events
-    if args.event:
-        if args.event not in events:
-            raise GraderError(
-                f"unknown event {args.event!r}; valid events: " + ", ".join(sorted(events))
-            )
-        events = {args.event: events[args.event]}
-    if args.json:
-        keys = ("phase", "flags", "workloads", "composite_parts", "code_quality", "techniques")
-        out.print_json(json.dumps({"events": events} | {k: rules.data[k] for k in keys}))
-        return EXIT_OK
-    table = Table(title="Events", show_lines=True)
-    for col in ("event", "ranks by", "constraints"):
-        table.add_column(col)
-    for name, ev in events.items():
-        constraints = "\n".join(f"{r['metric']} {r['op']} {r['value']}" for r in ev["rules"])
-        if ev["score"] == "composite":
-            constraints = "\n".join(
-                f"{k} {w:.0%}: {composite_formula(rules.composite_parts[k])}"
-                for k, w in ev["composite"].items()
-            )
-        table.add_row(f"{name}\n{ev['title']}", ev["score"], constraints or "—")
-    out.print(table)
-    out.print(f"phase: {rules.data['phase']} (ranked on the {PHASE_SPLIT[rules.data['phase']]})")
-    if not args.event:
-        wl = Table(title="Workloads")
-        for col in ("workload", "input", "classes", "baseline"):
-            wl.add_column(col)
-        for name, w in rules.workloads.items():
-            wl.add_row(name, "×".join(map(str, w["input_shape"])), str(w["classes"]), w["baseline"])
-        out.print(wl)
-        tech = Table(title="Techniques (claim any name; innovation counts those found)")
-        for col in ("technique", "also called", "found in the weight files by", "points"):
-            tech.add_column(col)
-        for name, spec in rules.techniques.items():
-            found = DETECTED_BY[spec["detect"]]
-            tech.add_row(name, ", ".join(spec["aliases"]), found, str(spec.get("points", "—")))
-        out.print(tech)
-    return EXIT_OK
-
-
-PHASE_SPLIT = {"public": "public test split", "final": "sealed private test split"}
-DETECTED_BY = {
-    "quantization": "integer arrays, or floats on a grid of few levels, or scales + zero points",
-    "pruning": "exact zeros beyond those rounding makes",
-    "smaller_model": "fewer parameters than the baseline",
-    "float16": "float16 arrays",
-    "none": "not visible there: not checked",
-}
-
-
-def composite_formula(part: dict) -> str:
-    metric = part["metric"]
-    if part["formula"] == "percent":
-        return f"100 × {metric}"
-    if part["formula"] == "log_ratio":
-        return f"50 + 50·log({metric})/log({part['cap']:g}), in 0–100"
-    return f"{metric} (0–100)"
-
-
-def cmd_init(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from grader.cli.scaffold import course_root, init
-
-    root = course_root()
-    rules = load_rules(root / "events.yaml")
-    folder = init(args.team, args.workload, args.events, rules, root, args.members)
-    name = render.rich_escape(str(folder))
-    out.print(f"[green]✓[/] {name} is ready: grade it with `olympics grade {name}`", soft_wrap=True)
-    out.print("  then edit model.py, list your techniques in submission.yaml and fill in README.md")
-    return EXIT_OK
-
-
-def cmd_data(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from grader.data.workloads import export_training, get_workload
-
-    rules = load_rules()
-    target = export_training(rules, get_workload(rules, args.workload), args.out)
-    out.print(f"training split of {args.workload} written to {target}")
-    return EXIT_OK
-
-
-def cmd_seal(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from grader.config import project_root
-    from grader.data import private
-
-    rules = load_rules()
-    root = project_root()
-    dataset = rules.workloads.get(args.name, {}).get("dataset", args.name)
-    if dataset not in rules.datasets or not any(
-        w["dataset"] == dataset for w in rules.workloads.values()
-    ):
-        names = sorted(set(rules.workloads) | set(rules.datasets))
-        raise GraderError(f"unknown workload or dataset {args.name!r}; valid: {', '.join(names)}")
-    key_file = args.key_file or Path(f"~/olympics-private-{dataset}.key")
-    made = private.seal_course_split(rules, dataset, args.images, args.out, key_file, root)
-    target = made["out"].resolve()
-    file = target.relative_to(root.resolve()) if target.is_relative_to(root.resolve()) else None
-    per_class = ", ".join(map(str, made["per_class"]))
-    out.print(
-        f"sealed {made['count']} digits ({per_class} a class) into {args.out}", soft_wrap=True
-    )
-    fewest, most = min(made["per_class"]), max(made["per_class"])
-    if most > 2 * fewest:
-        out.print(
-            f"note: the classes are uneven ({fewest} to {most} digits): a class with few "
-            "digits weighs little in the accuracy",
-            soft_wrap=True,
-        )
-    out.print(
-        f"key: {made['key_file']} ("
-        + ("a new key, readable by you only" if made["new_key"] else "the key already there")
-        + "; never commit it, never paste it anywhere but the secret below)",
-        soft_wrap=True,
-    )
-    out.print("\nNext:")
-    if file is None:
-        file = f"data/{dataset}/{args.out.name}"
-        out.print(
-            f"0. move {args.out} into the repository as {file} (events.yaml names it by its "
-            "path there)",
-            soft_wrap=True,
-        )
-    entry = f"{{file: {file}, sha256: {made['sha256']}, kind: course}}"
-    out.print(
-        f"1. in events.yaml, under datasets.{dataset}, replace the sealed private split:\n"
-        f"     sealed:\n       private: {entry}",
-        soft_wrap=True,
-        markup=False,
-    )
-    environment = leaderboard_environment(root)
-    out.print(
-        f"2. store the key as the secret {private.KEY_ENV} of the GitHub Environment "
-        f"{environment!r} (named by .github/workflows/leaderboard.yml): Settings → "
-        f"Environments → {environment} → Add secret; or\n"
-        f"     gh secret set {private.KEY_ENV} --env {environment} < {made['key_file']}",
-        soft_wrap=True,
-        markup=False,
-    )
-    out.print(
-        "3. commit the sealed file and events.yaml (never the key); with phase: final the "
-        "leaderboard then ranks on the course's own sealed split",
-        soft_wrap=True,
-    )
-    return EXIT_OK
-
-
-def leaderboard_environment(root: Path) -> str:
-    """The GitHub Environment whose secrets the leaderboard workflow's grading job reads."""
-    import re
-
-    try:
-        text = (root / ".github" / "workflows" / "leaderboard.yml").read_text()
-    except OSError:
-        return "olympics-final"
-    found = re.search(r"^\s*environment:\s*([\w.-]+)\s*$", text, re.MULTILINE)
-    return found.group(1) if found else "olympics-final"
 
 
 if __name__ == "__main__":

@@ -3,19 +3,24 @@
 The folder gets the baseline's model files (so it grades out of the box, as a copy of the
 baseline: a speedup near 1), a valid ``submission.yaml``, the adapter for a TinyTorch model
 in a comment of ``model.py``, and a README template for the technical report.
+``grader.cli.main`` parses the arguments and dispatches to ``cmd_init``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 import shutil
 from pathlib import Path
 
+from rich.console import Console
+
+from grader import render
 from grader.analysis.scope import SLUG, SUBMISSIONS
-from grader.config import Rules, check_submission, project_root
-from grader.errors import GraderError
+from grader.config import Rules, check_submission, load_rules, project_root
+from grader.errors import EXIT_OK, GraderError
 
 LOGIN = r"^(?=.{1,39}$)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$"
 
@@ -57,6 +62,16 @@ def refuse(message: str) -> GraderError:
     return GraderError(message)
 
 
+def cmd_init(args: argparse.Namespace, out: Console, err: Console) -> int:
+    root = course_root()
+    rules = load_rules(root / "events.yaml")
+    folder = init(args.team, args.workload, args.events, rules, root, args.members)
+    name = render.rich_escape(str(folder))
+    out.print(f"[green]✓[/] {name} is ready: grade it with `olympics grade {name}`", soft_wrap=True)
+    out.print("  then edit model.py, list your techniques in submission.yaml and fill in README.md")
+    return EXIT_OK
+
+
 def init(
     team: str,
     workload: str,
@@ -66,6 +81,30 @@ def init(
     members: list[str] | None = None,
 ) -> Path:
     """Write ``root/submissions/<team>/``; refuse what would not be a valid submission."""
+    members = check_entry(team, workload, events, rules, members)
+    folder = root / SUBMISSIONS / team
+    if folder.exists():
+        raise refuse(
+            f"{folder} already exists: edit it, or choose another team name "
+            "(init never overwrites a submission)"
+        )
+    folder.mkdir(parents=True)
+    try:
+        write_folder(folder, root, rules.workloads[workload], team, workload, events, members)
+        problems = check_submission(folder, rules)[1]
+        if problems:  # a scaffold that would not validate is a bug here: say so, keep nothing
+            raise GraderError("the scaffold would not validate; nothing was written", problems)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)  # never leave half a submission
+        raise
+    return folder
+
+
+def check_entry(
+    team: str, workload: str, events: list[str], rules: Rules, members: list[str] | None
+) -> list[str]:
+    """The members, once the team, workload, events and members make a valid entry; else
+    the first refusal, saying how to fix it."""
     if not SLUG.fullmatch(team):
         raise refuse(
             f"{team!r} is not a team slug: use lowercase letters, digits and inner hyphens, "
@@ -89,44 +128,41 @@ def init(
     bad = [m for m in members if not re.fullmatch(LOGIN, m)]
     if bad:
         raise refuse(f"not a GitHub login: {', '.join(map(repr, bad))}")
-    folder = root / SUBMISSIONS / team
-    if folder.exists():
-        raise refuse(
-            f"{folder} already exists: edit it, or choose another team name "
-            "(init never overwrites a submission)"
-        )
-    spec = rules.workloads[workload]
+    return members
+
+
+def write_folder(
+    folder: Path,
+    root: Path,
+    spec: dict,
+    team: str,
+    workload: str,
+    events: list[str],
+    members: list[str],
+) -> None:
+    """The baseline's model files with the adapter, submission.yaml and the README template."""
     baseline = root / spec["baseline"]
-    folder.mkdir(parents=True)
-    try:
-        for name in spec["baseline_files"]:
-            shutil.copy(baseline / name, folder / name)
-        module = spec["entrypoint"].split(":")[0]
-        with open(folder / module, "a", encoding="utf-8") as handle:
-            handle.write(ADAPTER)
-        quoted = json.dumps  # a quoted string stays a string in YAML: "2024", "yes", "null"
-        (folder / "submission.yaml").write_text(
-            f"# Your entry. `olympics rules` lists the events and their constraints.\n"
-            f"team: {quoted(team)}\n"
-            f"members: [{', '.join(map(quoted, members))}]  # GitHub logins, checked\n"
-            f"workload: {quoted(workload)}\n"
-            f"events: [{', '.join(map(quoted, events))}]\n"
-            f"entrypoint: {quoted(spec['entrypoint'])}\n"
-            f"techniques: []  # e.g. [int8-quantization, magnitude-pruning]\n"
-            f"description: A copy of the {workload} baseline, not optimized yet.\n",
-            encoding="utf-8",
-        )
-        (folder / "README.md").write_text(
-            README.format(team=team, workload=workload, events=", ".join(events)),
-            encoding="utf-8",
-        )
-        problems = check_submission(folder, rules)[1]
-        if problems:  # a scaffold that would not validate is a bug here: say so, keep nothing
-            raise GraderError("the scaffold would not validate; nothing was written", problems)
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)  # never leave half a submission
-        raise
-    return folder
+    for name in spec["baseline_files"]:
+        shutil.copy(baseline / name, folder / name)
+    module = spec["entrypoint"].split(":")[0]
+    with open(folder / module, "a", encoding="utf-8") as handle:
+        handle.write(ADAPTER)
+    quoted = json.dumps  # a quoted string stays a string in YAML: "2024", "yes", "null"
+    (folder / "submission.yaml").write_text(
+        f"# Your entry. `olympics rules` lists the events and their constraints.\n"
+        f"team: {quoted(team)}\n"
+        f"members: [{', '.join(map(quoted, members))}]  # GitHub logins, checked\n"
+        f"workload: {quoted(workload)}\n"
+        f"events: [{', '.join(map(quoted, events))}]\n"
+        f"entrypoint: {quoted(spec['entrypoint'])}\n"
+        f"techniques: []  # e.g. [int8-quantization, magnitude-pruning]\n"
+        f"description: A copy of the {workload} baseline, not optimized yet.\n",
+        encoding="utf-8",
+    )
+    (folder / "README.md").write_text(
+        README.format(team=team, workload=workload, events=", ".join(events)),
+        encoding="utf-8",
+    )
 
 
 def course_root() -> Path:

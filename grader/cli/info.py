@@ -1,0 +1,76 @@
+"""``olympics rules``: the events, workloads and techniques as the rules stand, as tables or
+as JSON. ``grader.cli.main`` parses the arguments and dispatches here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from rich.console import Console
+from rich.table import Table
+
+from grader.config import load_rules
+from grader.errors import EXIT_OK, GraderError
+
+
+def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
+    rules = load_rules()
+    events = rules.events
+    if args.event:
+        if args.event not in events:
+            raise GraderError(
+                f"unknown event {args.event!r}; valid events: " + ", ".join(sorted(events))
+            )
+        events = {args.event: events[args.event]}
+    if args.json:
+        keys = ("phase", "flags", "workloads", "composite_parts", "code_quality", "techniques")
+        out.print_json(json.dumps({"events": events} | {k: rules.data[k] for k in keys}))
+        return EXIT_OK
+    table = Table(title="Events", show_lines=True)
+    for col in ("event", "ranks by", "constraints"):
+        table.add_column(col)
+    for name, ev in events.items():
+        constraints = "\n".join(f"{r['metric']} {r['op']} {r['value']}" for r in ev["rules"])
+        if ev["score"] == "composite":
+            constraints = "\n".join(
+                f"{k} {w:.0%}: {composite_formula(rules.composite_parts[k])}"
+                for k, w in ev["composite"].items()
+            )
+        table.add_row(f"{name}\n{ev['title']}", ev["score"], constraints or "—")
+    out.print(table)
+    out.print(f"phase: {rules.data['phase']} (ranked on the {PHASE_SPLIT[rules.data['phase']]})")
+    if not args.event:
+        wl = Table(title="Workloads")
+        for col in ("workload", "input", "classes", "baseline"):
+            wl.add_column(col)
+        for name, w in rules.workloads.items():
+            wl.add_row(name, "×".join(map(str, w["input_shape"])), str(w["classes"]), w["baseline"])
+        out.print(wl)
+        tech = Table(title="Techniques (claim any name; innovation counts those found)")
+        for col in ("technique", "also called", "found in the weight files by", "points"):
+            tech.add_column(col)
+        for name, spec in rules.techniques.items():
+            found = DETECTED_BY[spec["detect"]]
+            tech.add_row(name, ", ".join(spec["aliases"]), found, str(spec.get("points", "—")))
+        out.print(tech)
+    return EXIT_OK
+
+
+PHASE_SPLIT = {"public": "public test split", "final": "sealed private test split"}
+DETECTED_BY = {
+    "quantization": "integer arrays, or floats on a grid of few levels, or scales + zero points",
+    "pruning": "exact zeros beyond those rounding makes",
+    "smaller_model": "fewer parameters than the baseline",
+    "float16": "float16 arrays",
+    "none": "not visible there: not checked",
+}
+
+
+def composite_formula(part: dict) -> str:
+    metric = part["metric"]
+    if part["formula"] == "percent":
+        return f"100 × {metric}"
+    if part["formula"] == "log_ratio":
+        return f"50 + 50·log({metric})/log({part['cap']:g}), in 0–100"
+    return f"{metric} (0–100)"

@@ -1,0 +1,281 @@
+"""What events.yaml and submission.yaml must hold that their JSON Schemas cannot express.
+
+``grader.config`` runs these on data its schema accepted, so that they may trust its shape.
+Each check is a small function that reports its violations with their rule id and file:line;
+events.yaml's are listed in one table, ``EVENTS_YAML_CHECKS``, and all of them run, in its
+order (the report's order among violations of one line).
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import keyword
+import math
+import os
+import warnings
+from collections.abc import Callable, Collection, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from grader.metrics import OBSERVED
+from grader.yamlfile import Report, display_path, show
+
+COMPOSITE = "composite"
+
+# The rule ids of the cross-checks, each with its message and its fix. Where the fix is empty,
+# the check gives one that fits the field. {field} and {expected} are always available.
+RULES: dict[str, tuple[str, str]] = {
+    "team_mismatch": ("the team is not named after its folder", "write team: {folder}"),
+    "unknown_workload": ("there is no workload {name!r}", "choose {expected}"),
+    "unknown_event": ("there is no event {name!r}", "choose {expected}"),
+    "entrypoint_outside": ("the entrypoint file {how} the submission folder", ""),
+    "entrypoint_missing": ("there is no file {module!r} in the folder", ""),
+    "entrypoint_syntax": ("{module} is not valid Python: {reason}", ""),
+    "entrypoint_function_missing": ("{module} defines no module-level {function!r}", ""),
+    "unknown_metric": ("the grader knows no {what} {name!r}", "choose {expected}"),
+    "unknown_dataset": ("there is no dataset {name!r}", "add it under `datasets:`, or fix it"),
+    "composite_missing": ("a composite score needs its weights", "add `composite:` weights"),
+    "composite_unused": ("weights are given but the score is not composite", "remove them"),
+    "composite_weights": ("the composite weights sum to {total:g}, not 1", "make them sum to 1"),
+    "duplicate_id": ("the id {name!r} is used twice", "give each its own id"),
+    "duplicate_alias": (
+        "{name!r} names both {first!r} and {second!r}",
+        "let each name belong to one technique",
+    ),
+    "import_conflict": ("{name!r} is both allowed and forbidden", "keep it in one list"),
+    "phase_unsealed": (
+        "the final phase needs a sealed private split for dataset {name!r}",
+        "seal it (data/digits/README.md) or keep phase: public",
+    ),
+}
+
+
+def final_phase(data: Mapping[str, Any]) -> bool:
+    """events.yaml's ``phase: final``: events rank on the sealed private split."""
+    return data.get("phase") == "final"
+
+
+# ---------------------------------------------------------------- events.yaml
+
+
+def events_yaml(report: Report, data: dict) -> None:
+    """Every cross-check of events.yaml, in the order of ``EVENTS_YAML_CHECKS``."""
+    for check in EVENTS_YAML_CHECKS:
+        check(report, data)
+
+
+def _metric(
+    report: Report, name: str, path: tuple, known: frozenset = OBSERVED, what: str = "metric"
+) -> None:
+    _check_known(report, "unknown_metric", path, name, known, what=what)
+
+
+def _finite(report: Report, path: tuple, value: float) -> None:
+    """A threshold is a finite number: JSON Schema has no word for NaN."""
+    if not math.isfinite(value):
+        detail = "a threshold must be a finite number"
+        report.add("bad_value", path, expected="a finite number", found=show(value), detail=detail)
+
+
+def _unique_ids(report: Report, items: list[dict], path: tuple) -> None:
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        if item["id"] in seen:
+            report.add("duplicate_id", (*path, i, "id"), found="a second use", name=item["id"])
+        seen.add(item["id"])
+
+
+def _events(report: Report, data: dict) -> None:
+    """Each event's score, composite weights and rules name known metrics, with finite
+    thresholds and distinct ids."""
+    parts = frozenset(data["composite_parts"])
+    for name, event in data["events"].items():
+        at = ("events", name)
+        _score(report, event, at, parts)
+        for i, rule in enumerate(event["rules"]):
+            _metric(report, rule["metric"], (*at, "rules", i, "metric"))
+            _finite(report, (*at, "rules", i, "value"), rule["value"])
+        _unique_ids(report, event["rules"], (*at, "rules"))
+
+
+def _score(report: Report, event: dict, at: tuple, parts: frozenset) -> None:
+    """A metric, or ``composite`` with weights of known parts that sum to 1."""
+    if event["score"] != COMPOSITE:
+        _metric(report, event["score"], (*at, "score"))
+    elif "composite" not in event:
+        report.add("composite_missing", (*at, "score"), expected="`composite:` weights")
+    if "composite" in event:
+        if event["score"] != COMPOSITE:
+            report.add("composite_unused", (*at, "composite"), found=show(event["score"]))
+        for part in event["composite"]:
+            _metric(report, part, (*at, "composite", part), parts, "composite part")
+        total = math.fsum(event["composite"].values())
+        if abs(total - 1) > 1e-9:
+            shown = {"expected": "a sum of 1", "found": repr(total)}
+            report.add("composite_weights", (*at, "composite"), **shown, total=total)
+
+
+def _flags(report: Report, data: dict) -> None:
+    for i, flag in enumerate(data["flags"]):
+        _metric(report, flag["metric"], ("flags", i, "metric"))
+        _finite(report, ("flags", i, "value"), flag["value"])
+        if "when" in flag:
+            _metric(report, flag["when"]["metric"], ("flags", i, "when", "metric"))
+    _unique_ids(report, data["flags"], ("flags",))
+
+
+def _composite_parts(report: Report, data: dict) -> None:
+    for name, part in data["composite_parts"].items():
+        _metric(report, part["metric"], ("composite_parts", name, "metric"))
+
+
+def _technique_names(report: Report, data: dict) -> None:
+    """A name (a technique's own or an alias) belongs to one technique."""
+    owner: dict[str, str] = {}
+    for name, technique in data["techniques"].items():
+        for i, alias in enumerate([name, *technique["aliases"]]):
+            if alias in owner and owner[alias] != name:
+                at = ("techniques", name, "aliases", i - 1) if i else ("techniques", name)
+                found = f"also a name of {owner[alias]!r}"
+                report.add(
+                    "duplicate_alias", at, found=found, name=alias, first=owner[alias], second=name
+                )
+            owner.setdefault(alias, name)
+
+
+def _workload_datasets(report: Report, data: dict) -> None:
+    for name, workload in data["workloads"].items():
+        at = ("workloads", name, "dataset")
+        _check_known(report, "unknown_dataset", at, workload["dataset"], data["datasets"])
+
+
+def _final_phase_sealed(report: Report, data: dict) -> None:
+    """The final phase ranks on the sealed private split: every workload's dataset has one."""
+    if final_phase(data):
+        for name in sorted({w["dataset"] for w in data["workloads"].values()}):
+            if "private" not in data["datasets"].get(name, {}).get("sealed", {}):
+                report.add("phase_unsealed", ("phase",), found="final", name=name)
+
+
+def _import_conflicts(report: Report, data: dict) -> None:
+    forbidden = data["imports"]["forbidden"]
+    for module in sorted(set(data["imports"]["allowed"]) & set(forbidden)):
+        at = ("imports", "forbidden", forbidden.index(module))
+        report.add("import_conflict", at, found=show(module), name=module)
+
+
+EVENTS_YAML_CHECKS: tuple[Callable[[Report, dict], None], ...] = (
+    _events,
+    _flags,
+    _composite_parts,
+    _technique_names,
+    _workload_datasets,
+    _final_phase_sealed,
+    _import_conflicts,
+)
+
+
+# ---------------------------------------------------------------- submission.yaml
+
+
+def submission_yaml(
+    report: Report,
+    folder: Path,
+    data: dict,
+    valid: dict,
+    workloads: Collection[str],
+    events: Collection[str],
+) -> None:
+    """The team is named after its folder, the workload and events exist, the entrypoint is
+    a function defined in a file of the folder. ``valid``: the keys the schema accepted."""
+    folder_name = Path(os.path.abspath(folder)).name
+    if "team" in valid and valid["team"] != folder_name:
+        shown = {"expected": repr(folder_name), "found": show(valid["team"])}
+        fix = f"write team: {folder_name}, or rename the folder to {valid['team']}"
+        report.add("team_mismatch", ("team",), **shown, fix=fix)
+    if "workload" in valid:
+        _check_known(report, "unknown_workload", ("workload",), valid["workload"], workloads)
+    entered = data.get("events") if isinstance(data.get("events"), list) else []
+    for i, event in enumerate(entered):
+        if isinstance(event, str) and entered.index(event) == i:  # a repeat is reported once
+            _check_known(report, "unknown_event", ("events", i), event, events)
+    if "entrypoint" in valid:
+        _check_entrypoint(report, folder, valid["entrypoint"])
+
+
+def _check_known(
+    report: Report, rule: str, path: tuple, name: str, known: Collection[str], **details: Any
+) -> None:
+    """Report ``name`` unless it is in ``known``, suggesting the closest known name."""
+    if name not in known:
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        expected = "one of " + ", ".join(sorted(known))
+        fix = f"did you mean {close[0]!r}?" if close else None
+        report.add(rule, path, expected=expected, found=show(name), fix=fix, name=name, **details)
+
+
+def _check_entrypoint(report: Report, folder: Path, entrypoint: str) -> None:
+    """The file lies inside the folder (no absolute path, '..' or link out), parses, defines."""
+    module, _, function = entrypoint.rpartition(":")
+    relative, target = PurePosixPath(module), folder / module
+
+    def add(rule: str, expected: str, fix: str, **details: Any) -> None:
+        shown = {"expected": expected, "found": show(entrypoint), "fix": fix}
+        report.add(rule, ("entrypoint",), **shown, module=module, function=function, **details)
+
+    named = function.isidentifier() and not keyword.iskeyword(function)
+    if not named:
+        detail = f": {function!r} is not a Python function name"
+        fix = "name a function after the colon, e.g. model.py:build_model"
+        add("entrypoint_format", "file.py:function", fix, detail=detail)
+    if relative.is_absolute() or ".." in relative.parts:
+        fix = "name a file inside the folder, relative to it"
+        add("entrypoint_outside", "a relative path without '..'", fix, how="lies outside")
+        return
+    try:
+        if not target.resolve().is_relative_to(folder.resolve()):
+            fix = "replace the link with the file itself"
+            add("entrypoint_outside", "a file inside the folder", fix, how="links out of")
+            return
+        source = target.read_bytes() if target.is_file() else None
+    except OSError:  # a name too long, a link loop, no permission: all mean "not there"
+        source = None
+    if source is None:
+        present = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.py"))
+        fix = "fix the name or add the file; .py files here: " + (", ".join(present[:10]) or "none")
+        add("entrypoint_missing", "an existing .py file", fix)
+        return
+    try:
+        with warnings.catch_warnings():  # a student's SyntaxWarning is not the grader's error
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, filename=str(target))
+    except SyntaxError as exc:
+        shown = {"expected": "valid Python", "found": show((exc.text or "").strip())}
+        fix = f"fix it; `python -m py_compile {module}` shows the error"
+        where = {"file": display_path(target), "line": exc.lineno}
+        report.add("entrypoint_syntax", **where, **shown, fix=fix, module=module, reason=exc.msg)
+        return
+    except ValueError as exc:  # null bytes, before Python 3.12
+        add("entrypoint_syntax", "valid Python", "save it as UTF-8 text", reason=exc)
+        return
+    if named and not _defines(tree.body, function):
+        fix = f"define `def {function}():` at the top level of {module}"
+        add("entrypoint_function_missing", f"def {function}(): at module level", fix)
+
+
+def _defines(body: list[ast.stmt], name: str) -> bool:
+    """Whether a module-level statement binds ``name``: def, class, assignment or import."""
+    for stmt in body:
+        if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)) and stmt.name == name:
+            return True
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+        if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            targets = [stmt.target]
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+            return True
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)) and any(
+            (alias.asname or alias.name.partition(".")[0]) == name for alias in stmt.names
+        ):
+            return True
+    return False
