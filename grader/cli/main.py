@@ -37,7 +37,7 @@ from grader.errors import (
     Violation,
 )
 from grader.grade import check_before_running, exit_code, grade
-from grader.measure.harness import QUICK, Plan
+from grader.measure.plan import QUICK, Plan
 from grader.publish.github import DEFAULT_BOT
 from grader.result import document as result
 from grader.result import legacy
