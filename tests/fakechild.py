@@ -105,6 +105,7 @@ class Fakes:
     def spawn(self, name, folder, limits, core, page_bytes, *, files, prepare=None) -> FakeChild:
         kind = self.kinds.get(name, FakeChild)
         child = kind(name, self.clock, self.latencies[name], self.seen[name])
+        child.prepare = prepare  # what changed its private copy (the ablation's rewrite)
         self.spawned.append(child)
         return child
 
