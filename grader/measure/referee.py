@@ -52,7 +52,6 @@ class Referee:
         clock: Clock = time.perf_counter,
         spawner: Spawner = spawn,
     ) -> None:
-        self.classes = classes
         self.plan = plan
         self.progress = progress or (lambda phase, done, total: None)
         self.clock = clock
