@@ -19,7 +19,8 @@ from grader import stats
 from grader.config import project_root
 from grader.data.workloads import as_inputs, get_workload, load_split
 from grader.grade import grade
-from grader.measure.harness import QUICK, Model, Plan, Referee
+from grader.measure.plan import QUICK, Model, Plan
+from grader.measure.referee import Referee
 
 EXAMPLE = project_root() / "submissions" / "example-baseline"
 pytestmark = pytest.mark.slow  # real grades, even in the smoke mode
@@ -129,9 +130,10 @@ def test_true_2x(benchmark, rules, twice_baseline, smoke) -> None:
 
 
 class Unchecked(Referee):
-    """The referee without its caching check, for the no-op model only: a model that does
-    nothing has a calibrated latency of the clock's own noise, whose ratio between repeated
-    and new digits the check would read as a cache (a full grade rejects it, bad_output).
+    """The referee without its caching check (grader/measure/caching.py), for the no-op
+    model only: a model that does nothing has a calibrated latency of the clock's own
+    noise, whose ratio between repeated and new digits the check would read as a cache (a
+    full grade rejects it, bad_output).
     The residual is a property of the harness, not a verdict on a submission."""
 
     def check_caching(self, results) -> None:
@@ -142,9 +144,9 @@ def residual_of_a_noop(rules, folder, smoke: bool) -> float:
     """The no-op submission's calibrated latency over the baseline's, measured as a grade
     measures it (the same plan, children and subtraction)."""
     workload = get_workload(rules, "mlp_sprint")
-    images, labels = load_split(rules, workload.dataset, "test")
+    images, _ = load_split(rules, workload.dataset, "test")
     referee = Unchecked(
-        as_inputs(images, workload), labels, workload.classes, plan(smoke, throughput_batch=1),
+        as_inputs(images, workload), workload.classes, plan(smoke, throughput_batch=1),
         imports=rules.imports,
     )  # fmt: skip
     file, function = workload.entrypoint.split(":")

@@ -1,4 +1,4 @@
-"""One grade, end to end: config → data → harness → result.
+"""One grade, end to end: config → data → referee → result.
 
 Every failure of the submission ends in a *result* with a verdict (never an exception
 that loses it): a config error is ``config_invalid``, a child's failure carries the
@@ -19,13 +19,32 @@ from grader.analysis import quality, static, techniques, weights
 from grader.config import Rules, Submission, check_submission
 from grader.data import private as sealed
 from grader.data.deform import deform
-from grader.data.workloads import as_inputs, get_workload, load_split
+from grader.data.workloads import Workload, as_inputs, get_workload, load_split
 from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, Rejected, Verdict, Violation
-from grader.measure.harness import Measurement, Model, Plan, Progress, Referee
+from grader.measure.ablation import Ablation
+from grader.measure.measurement import Measurement
+from grader.measure.plan import Model, Plan
+from grader.measure.referee import Progress, Referee, Spawner
 from grader.result import build, derive
+from grader.sandbox.handle import spawn
 from grader.yamlfile import display_path
 
 DEFORM_STREAM = 0xDEF0  # the deformations' random stream, apart from the referee's
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldOut:
+    """The data one grade shows: the held-out inputs as deformed for it, the decoys, and the
+    sealed private split where it is scored (or why it is not)."""
+
+    inputs: np.ndarray
+    labels: np.ndarray
+    deformation: dict | None
+    decoys: np.ndarray | None
+    want_private: bool
+    why_not: str | None = None
+    private_inputs: np.ndarray | None = None
+    private_labels: np.ndarray | None = None
 
 
 def grade(
@@ -38,19 +57,60 @@ def grade(
     baseline_folder: Path | None = None,
     seed: int | None = None,
     private: bool = False,
+    spawner: Spawner = spawn,
 ) -> dict:
     """Grade the submission at ``path`` (a folder or its submission.yaml); return the result.
 
     ``baseline_folder`` replaces the workload's reference model (the benchmarks use it to
     compare against a model of known speed). ``private`` (or ``phase: final``) also scores
     the sealed private split, where its key is set; where it is not, the result says why.
+    ``spawner`` starts the children (the tests record them).
     """
     submission, code, violations = check_before_running(path, rules)
     if code:
         return rejected_config(path, violations, code)
     workload = get_workload(rules, submission.workload)
-    images, labels = load_split(rules, workload.dataset, "test")
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
+    data = held_out(rules, workload, seed, private or rules.is_final)
+    if data.private_inputs is not None:
+        # The private split is fed to a submission only inside the complete sandbox.
+        plan = dataclasses.replace(plan, require_sandbox=True)
+    referee = Referee(
+        data.inputs,
+        workload.classes,
+        plan,
+        progress=progress,
+        seed=seed,
+        imports=rules.imports,
+        private=data.private_inputs,
+        decoys=data.decoys,
+        spawner=spawner,
+    )
+    baseline, candidate = models(rules, workload, submission, baseline_folder)
+    doc = skeleton(submission)
+    doc["grader"]["rules_sha256"] = rules.sha256
+    try:
+        measured = referee.measure(baseline, candidate)
+    except Rejected as exc:
+        doc["verdict"] = referee_verdict(exc, data.private_inputs is not None)
+        doc["sandbox"] = referee.sandbox.layers()
+        return doc
+    doc["system"] = build.system_info(measured.affinity)
+    doc["verdict"] = {"status": "graded", "code": None, "message": "graded"}
+    doc["measurement"] = measurement_section(measured, plan, data.deformation, quick)
+    doc["sandbox"] = referee.sandbox.layers()
+    if data.want_private:
+        doc["private"] = private_section(rules, workload, measured, data)
+    doc.update(file_sections(rules, submission, candidate, referee, measured))
+    doc.update(model_sections(measured, data.labels, baseline, candidate, doc["artifacts"]))
+    return derive.apply_derived(doc, derive.derive(doc, rules))
+
+
+def held_out(rules: Rules, workload: Workload, seed: int, want_private: bool) -> HeldOut:
+    """The held-out inputs as this grade shows them, the decoys, and the private split where
+    it is wanted and its key is set. The key is taken out of the environment in any case,
+    before any child starts."""
+    images, labels = load_split(rules, workload.dataset, "test")
     # The held-out images as this grade shows them (grader/data/deform.py): each moved by its own
     # small affine map, drawn from the seed on a stream of its own.
     spec = rules.datasets[workload.dataset].get("deform")
@@ -60,28 +120,23 @@ def grade(
     decoys = None  # for the untimed blocks: the training digits, where the dataset has them
     if "train" in rules.datasets[workload.dataset]["splits"]:
         decoys = as_inputs(load_split(rules, workload.dataset, "train")[0], workload)
-    want_private = private or rules.is_final
     key = sealed.take_key()  # out of the environment in any case, before any child starts
     why_not = sealed.unavailable(rules, workload.dataset, key) if want_private else None
-    private_inputs = private_labels = None
-    if want_private and why_not is None:
-        private_images, private_labels = sealed.load(rules, workload.dataset, key)
-        if moves is not None:
-            private_images = deform(private_images, spec, moves)
-        private_inputs = as_inputs(private_images, workload)
-        # The private split is fed to a submission only inside the complete sandbox.
-        plan = dataclasses.replace(plan, require_sandbox=True)
-    referee = Referee(
-        as_inputs(images, workload),
-        labels,
-        workload.classes,
-        plan,
-        progress=progress,
-        seed=seed,
-        imports=rules.imports,
-        private=private_inputs,
-        decoys=decoys,
+    data = HeldOut(as_inputs(images, workload), labels, spec, decoys, want_private, why_not)
+    if not want_private or why_not is not None:
+        return data
+    private_images, private_labels = sealed.load(rules, workload.dataset, key)
+    if moves is not None:
+        private_images = deform(private_images, spec, moves)
+    return dataclasses.replace(
+        data, private_inputs=as_inputs(private_images, workload), private_labels=private_labels
     )
+
+
+def models(
+    rules: Rules, workload: Workload, submission: Submission, baseline_folder: Path | None
+) -> tuple[Model, Model]:
+    """Where the baseline's child and the submission's find their models."""
     base_file, base_function = workload.entrypoint.split(":")
     baseline = Model(
         "baseline",
@@ -100,23 +155,25 @@ def grade(
         submission.entrypoint_function,
         static.model_files(submission.folder, rules.data["files"]),
     )
-    doc = skeleton(submission)
-    doc["grader"]["rules_sha256"] = rules.sha256
-    try:
-        measured = referee.measure(baseline, candidate)
-    except Rejected as exc:
-        message = exc.message
-        if private_inputs is not None:  # its text could carry private inputs out
-            message = (
-                f"the submission failed ({exc.code}) with the sealed private split among its "
-                "inputs; in the final phase the details are not published"
-            )
-        doc["verdict"] = {"status": "rejected", "code": exc.code, "message": message}
-        doc["sandbox"] = referee.layers()
-        return doc
-    doc["system"] = build.system_info(measured.affinity)
-    doc["verdict"] = {"status": "graded", "code": None, "message": "graded"}
-    doc["measurement"] = {
+    return baseline, candidate
+
+
+def referee_verdict(exc: Rejected, private: bool) -> dict:
+    """The verdict of a submission the referee rejected."""
+    message = exc.message
+    if private:  # its text could carry private inputs out
+        message = (
+            f"the submission failed ({exc.code}) with the sealed private split among its "
+            "inputs; in the final phase the details are not published"
+        )
+    return {"status": "rejected", "code": exc.code, "message": message}
+
+
+def measurement_section(
+    measured: Measurement, plan: Plan, deformation: dict | None, quick: bool
+) -> dict:
+    """How the grade measured: the result's ``measurement``."""
+    return {
         "block_size": measured.block_size,
         "rounds": measured.rounds,
         "sessions": plan.sessions,
@@ -126,44 +183,65 @@ def grade(
         "stop_reason": measured.stop_reason,
         "seed": measured.seed,
         "input_noise": plan.noise,
-        "deformation": spec,
+        "deformation": deformation,
         "throughput_batch": plan.throughput_batch,
         "wall_seconds": measured.wall_seconds,
         "quick": quick,
-        "cache_check": measured.cache_check,
+        "cache_check": measured.cache_check.as_dict(),
     }
-    doc["sandbox"] = referee.layers()
-    if want_private:
-        doc["private"] = private_counts(measured, private_labels, why_not)
-        if private_labels is not None:
-            doc["private"]["sha256"] = sealed.sealed_entry(rules, workload.dataset)["sha256"]
-            doc["private"]["kind"] = sealed.kind(rules, workload.dataset)
-    # Size and parameters are read here, from the files each child was given: all it could read.
-    doc["artifacts"] = weights.inspect(candidate.folder, candidate.files)
+
+
+def private_section(rules: Rules, workload: Workload, measured: Measurement, data: HeldOut) -> dict:
+    """The result's ``private``: each model's counts on the sealed split, or why not."""
+    section = private_counts(measured, data.private_labels, data.why_not)
+    if data.private_labels is not None:
+        section["sha256"] = sealed.sealed_entry(rules, workload.dataset)["sha256"]
+        section["kind"] = sealed.kind(rules, workload.dataset)
+    return section
+
+
+def model_sections(
+    measured: Measurement, labels: np.ndarray, baseline: Model, candidate: Model, artifacts: dict
+) -> dict:
+    """The result's ``baseline`` and ``optimized``: each model's observed metrics."""
+    return {
+        "baseline": {
+            "path": display_path(baseline.folder),
+            "metrics": build.model_metrics(
+                measured.baseline,
+                labels,
+                build.model_files(baseline.folder, baseline.files),
+                weights.parameters(weights.inspect(baseline.folder, baseline.files)),
+            ),
+        },
+        "optimized": {
+            "metrics": build.model_metrics(
+                measured.submission,
+                labels,
+                build.model_files(candidate.folder, candidate.files),
+                weights.parameters(artifacts),
+            )
+        },
+    }
+
+
+def file_sections(
+    rules: Rules, submission: Submission, candidate: Model, referee: Referee, measured: Measurement
+) -> dict:
+    """The result's ``artifacts`` (size and parameters, read here from the files each child
+    was given: all it could read), ``ablation`` and ``code_quality``."""
+    artifacts = weights.inspect(candidate.folder, candidate.files)
     parameters = rules.workloads[submission.workload].get("baseline_parameters", 1)
-    evidence = techniques.evidence_arrays(doc["artifacts"], rules, parameters)
-    doc["ablation"] = ablation(referee, candidate, measured, evidence)
-    doc["code_quality"] = quality.lint(
-        submission.folder, rules, f"{submission.entrypoint_file}:{submission.entrypoint_function}"
-    )
-    doc["baseline"] = {
-        "path": display_path(baseline.folder),
-        "metrics": build.model_metrics(
-            measured.baseline,
-            labels,
-            build.model_files(baseline.folder, baseline.files),
-            weights.parameters(weights.inspect(baseline.folder, baseline.files)),
+    evidence = techniques.evidence_arrays(artifacts, rules, parameters)
+    return {
+        "artifacts": artifacts,
+        "ablation": ablation(referee, candidate, measured, evidence),
+        "code_quality": quality.lint(
+            submission.folder,
+            rules,
+            f"{submission.entrypoint_file}:{submission.entrypoint_function}",
         ),
     }
-    doc["optimized"] = {
-        "metrics": build.model_metrics(
-            measured.submission,
-            labels,
-            build.model_files(candidate.folder, candidate.files),
-            weights.parameters(doc["artifacts"]),
-        )
-    }
-    return derive.apply_derived(doc, derive.derive(doc, rules))
 
 
 def ablation(
@@ -176,8 +254,8 @@ def ablation(
         kind: functools.partial(weights.ablate, arrays=names, rng=rng)
         for kind, names in evidence.items()
     }
-    observed = referee.ablate(
-        candidate, rewrites, measured.submission.reference, techniques.ABLATION_SAMPLES
+    observed = Ablation(referee).ablate(
+        candidate, rewrites, measured.submission.answers.reference, techniques.ABLATION_SAMPLES
     )
     for kind, check in observed["checks"].items():
         check["arrays"] = evidence[kind][: weights.MAX_ARRAYS]
@@ -192,7 +270,10 @@ def private_counts(measured, labels, why_not: str | None) -> dict:
         "available": True,
         "reason": None,
         **{
-            side: {"correct": int(np.sum(m.private_predictions == labels)), "total": len(labels)}
+            side: {
+                "correct": int(np.sum(m.answers.private_predictions == labels)),
+                "total": len(labels),
+            }
             for side, m in (("baseline", measured.baseline), ("optimized", measured.submission))
         },
     }

@@ -1,11 +1,13 @@
 """Fixtures the test modules share. Plain helpers live in modules beside this one
-(``clirun.py``, ``golden.py``, ``processes.py``, ``fakegithub.py``, ``gitrepo.py``)."""
+(``clirun.py``, ``golden.py``, ``processes.py``, ``fakegithub.py``, ``gitrepo.py``,
+``fakechild.py``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from fakechild import Fakes
 
 from grader.config import Rules, load_rules
 
@@ -23,11 +25,17 @@ def rule_set(rules: Rules) -> Rules:
     return rules
 
 
+@pytest.fixture
+def fake() -> Fakes:
+    """A fake clock and the fake children a referee starts on it (tests/fakechild.py)."""
+    return Fakes()
+
+
 # The modules of end-to-end grades, listed here where they can all be read: each of their
 # tests is marked e2e (the few checks that ride along, such as test_hostile.py's corpus
-# listing and test_harness.py's wire-format checks, with them). A module of unit tests marks
+# listing and test_grades.py's wire-format checks, with them). A module of unit tests marks
 # its own end-to-end grades one by one, with ``@pytest.mark.e2e``.
-E2E_MODULES = ("test_harness.py", "test_hostile.py")
+E2E_MODULES = ("test_grades.py", "test_hostile.py")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -73,9 +73,9 @@ def test_the_contracts_are_kept() -> None:
 LAZY = "\n\ndef _added_for_the_test() -> None:\n    {}\n"
 BREAKS = {
     # a child-side module reaching the parent, lazily (inside a function) as a loophole would
-    "child-imports-harness": (
+    "child-imports-referee": (
         "child/wire.py",
-        LAZY.format("from grader.measure import harness"),
+        LAZY.format("from grader.measure import referee"),
         "child",
     ),
     "child-imports-yaml": ("child/guard.py", "\nimport yaml\n", "child-packages"),
@@ -93,7 +93,7 @@ BREAKS = {
     "siblings-import-each-other": ("grade.py", "\nfrom grader.publish import chart\n", "layers"),
     "module-without-a-layer": ("inputs.py", '"""A module no layer names."""\n', "layers"),
     "folder-module-without-a-layer": (
-        "measure/inputs.py",
+        "measure/unnamed.py",
         '"""A module no layer names."""\n',
         "layers-measure",
     ),

@@ -13,7 +13,7 @@ import pytest
 from grader.child import guard
 from grader.config import project_root
 from grader.grade import exit_code, grade
-from grader.measure.harness import Plan
+from grader.measure.plan import Plan
 
 ROOT = project_root()
 LABELS = ROOT / "data" / "digits" / "test.npz"

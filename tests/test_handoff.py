@@ -1,6 +1,6 @@
 """The hand-over page (``grader/child/handoff.py``) on its own: what the child can and cannot do
 to the memory it shares with the grader. The protocol itself is exercised by every real
-grade (``tests/test_harness.py``: nothing ahead in the pipe or the page, counters checked)."""
+grade (``tests/test_grades.py``: nothing ahead in the pipe or the page, counters checked)."""
 
 from __future__ import annotations
 

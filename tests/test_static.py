@@ -11,7 +11,7 @@ import pytest
 
 from grader.analysis import static
 from grader.grade import exit_code, grade
-from grader.measure.harness import QUICK
+from grader.measure.plan import QUICK
 
 SUBMISSION_YAML = (
     "team: {team}\nworkload: mlp_sprint\nevents: [latency_sprint]\n"

@@ -9,7 +9,7 @@ the child's code does, and the block's clock runs in the parent from the first r
 the last answer: the pipe's wake-ups stay outside it (docs/DESIGN.md, Measurement).
 
 Both sides spin on the counters (one core each when the machine has two, see
-``harness.pick_cores``), then yield the core: on one core the other side must get to run.
+``referee.pick_cores``), then yield the core: on one core the other side must get to run.
 
 The page is a ``memfd`` (a file with no name) passed to the child on its command line; it
 is created before the child starts and mapped by both. Layout: three 64-bit counters, each

@@ -211,7 +211,7 @@ def serve(fd_in: int, fd_out: int, fd_page: int, skip: list[str], _run_block=run
                     reporter(fd_out, wire.Verdict.SANDBOX_VIOLATION),
                 )
             # Shift the heap by a random amount before the model allocates anything: see
-            # Referee.layout_shift. Kept alive for the child's life.
+            # Launcher.layout_shift. Kept alive for the child's life.
             layout = bytearray(int(message.get("layout_shift", 0)))  # noqa: F841
             call = build(message)
             wire.send(fd_out, {"op": "loaded"})

@@ -24,7 +24,7 @@ from grader.errors import (
     Violation,
 )
 from grader.grade import check_before_running, exit_code, grade
-from grader.measure.harness import QUICK, Plan
+from grader.measure.plan import QUICK, Plan
 from grader.result import jsonfile, legacy, verify
 
 

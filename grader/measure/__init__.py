@@ -1,4 +1,5 @@
 """The measurement: the referee that runs sessions and times blocks of the baseline and the
-submission in interleaved ABBA order, and the schedule of what each round shows
-(docs/DESIGN.md, Measurement).
+submission in interleaved ABBA order (``referee``), what each block and round shows
+(``inputs``, ``schedule``), the answer checks (``answers``), the caching check (``caching``)
+and the techniques' ablation (``ablation``) (docs/DESIGN.md, Measurement).
 """

@@ -18,11 +18,11 @@ among all the rounds after the main digits, the two kinds are exchangeable there
 honest model, whatever its speed does over time (a model that tunes itself over its first
 thousand calls, say), and a model that counts its calls learns nothing of where they are:
 every round it answers from a cache is compared. The rank test in
-``Referee.check_caching`` draws the places again as they were drawn. A model that instead
+``caching.compare`` draws the places again as they were drawn. A model that instead
 guesses at digits it has not met and keeps the guess is caught by the agreement of those
 first answers with the first pass's (``first_sight_agreement``). Every presentation,
 the first pass's included, carries fresh noise, and the answer that accuracy counts is
-drawn at random among all of a digit's presentations (``Referee.timed_round``): no pass
+drawn at random among all of a digit's presentations (``answers.ScoredDraw``): no pass
 can be told for the scored one.
 """
 

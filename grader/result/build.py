@@ -108,10 +108,10 @@ def now() -> str:
 def model_metrics(
     m: Any, labels: np.ndarray, files: dict[str, int], parameters: int | None
 ) -> dict:
-    """The observed numbers of one model (a harness.ModelMeasurement) as stored in JSON,
+    """The observed numbers of one model (a measurement.ModelMeasurement) as stored in JSON,
     with its files' sizes and its parameter count (``weights.parameters``), both read
     by the grader."""
-    correct = int(np.sum(m.predictions == labels))
+    correct = int(np.sum(m.answers.predictions == labels))
     peak = None
     if m.peak_rss_bytes is not None and m.base_rss_bytes is not None:
         peak = max(0, m.peak_rss_bytes - m.base_rss_bytes)
@@ -121,9 +121,9 @@ def model_metrics(
         "latency_samples_ms": [t * 1e3 for t in m.latency_samples_s],
         "harness_overhead_ms_per_sample": float(np.median(m.overhead_s_per_sample)) * 1e3,
         "throughput_samples_sps": list(m.throughput_samples_s),
-        "batch_agreement": m.batch_agreement,
-        "repeat_agreement": m.repeat_agreement,
-        "first_sight_agreement": m.first_sight_agreement,
+        "batch_agreement": m.answers.batch_agreement,
+        "repeat_agreement": m.answers.repeat_agreement,
+        "first_sight_agreement": m.answers.first_sight_agreement,
         "files": files,
         "rss_base_bytes": m.base_rss_bytes,
         "rss_peak_bytes": m.peak_rss_bytes,

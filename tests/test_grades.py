@@ -33,8 +33,7 @@ from grader.config import Rules, load_rules, project_root
 from grader.data.workloads import load_split
 from grader.errors import SandboxIncomplete
 from grader.grade import exit_code, grade
-from grader.measure import harness
-from grader.measure.harness import Plan
+from grader.measure.plan import Plan
 from grader.result import verify
 from grader.sandbox import handle as sandbox
 from grader.sandbox.handle import Child, Limits
@@ -153,18 +152,22 @@ def reap() -> Iterator[list[int]]:
             os.kill(pid, signal.SIGKILL)
 
 
-@pytest.fixture
-def spawned(monkeypatch: pytest.MonkeyPatch) -> list[Child]:
-    """Every worker child the harness starts, as the parent's own spawn returned it."""
-    children: list[Child] = []
+class Recorded:
+    """A grade's spawner that records every worker child it starts, as the parent's own
+    spawn returned it."""
 
-    def recording_spawn(*args, **kwargs) -> Child:
+    def __init__(self) -> None:
+        self.children: list[Child] = []
+
+    def spawn(self, *args, **kwargs) -> Child:
         child = sandbox.spawn(*args, **kwargs)
-        children.append(child)
+        self.children.append(child)
         return child
 
-    monkeypatch.setattr(harness, "spawn", recording_spawn)
-    return children
+
+@pytest.fixture
+def spawned() -> Recorded:
+    return Recorded()
 
 
 # -- rejections with a verdict ----------------------------------------------------------------
@@ -445,7 +448,7 @@ def test_hostile_submission_gets_a_verdict(
 
 
 def test_build_model_that_sleeps_forever_times_out_and_its_group_is_killed(
-    tmp_path: Path, rules: Rules, plan: Plan, spawned: list[Child]
+    tmp_path: Path, rules: Rules, plan: Plan, spawned: Recorded
 ) -> None:
     plan = dataclasses.replace(plan, load_timeout_s=1.0)
     folder = submit(
@@ -457,12 +460,12 @@ def test_build_model_that_sleeps_forever_times_out_and_its_group_is_killed(
         """,
     )
     started = time.perf_counter()
-    doc = grade(folder, rules, plan)
+    doc = grade(folder, rules, plan, spawner=spawned.spawn)
     elapsed = time.perf_counter() - started
     rejected(doc, "timeout", "in time")
     assert plan.load_timeout_s <= elapsed < plan.load_timeout_s + 2.5
-    pid = spawned[-1].pid  # the submission's child
-    assert spawned[-1].name == "submission"
+    pid = spawned.children[-1].pid  # the submission's child
+    assert spawned.children[-1].name == "submission"
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     with pytest.raises(ProcessLookupError):
@@ -470,7 +473,7 @@ def test_build_model_that_sleeps_forever_times_out_and_its_group_is_killed(
 
 
 def test_forward_that_hangs_times_out_within_the_block_timeout(
-    tmp_path: Path, rules: Rules, plan: Plan, spawned: list[Child]
+    tmp_path: Path, rules: Rules, plan: Plan, spawned: Recorded
 ) -> None:
     plan = dataclasses.replace(plan, block_timeout_s=1.0)
     # The block-size probe makes 64 calls; the 100th comes during the warm-up.
@@ -490,11 +493,11 @@ def test_forward_that_hangs_times_out_within_the_block_timeout(
         """,
     )
     started = time.perf_counter()
-    doc = grade(folder, rules, plan)
+    doc = grade(folder, rules, plan, spawner=spawned.spawn)
     elapsed = time.perf_counter() - started
     rejected(doc, "timeout", "in time")
     assert plan.block_timeout_s <= elapsed < plan.block_timeout_s + 2.5
-    assert spawned and all(gone(child.pid) for child in spawned)
+    assert spawned.children and all(gone(child.pid) for child in spawned.children)
 
 
 GRANDCHILD = """\
@@ -1389,16 +1392,6 @@ def test_require_sandbox_grades_where_every_layer_starts(
     except SandboxIncomplete as exc:
         pytest.skip(f"this machine lacks a layer: {exc.message}")
     rejected(doc, "crashed", "loaded")  # the switch let the grade go on
-
-
-def test_require_sandbox_counts_a_layer_the_child_did_not_report(rules: Rules, plan: Plan) -> None:
-    referee = harness.Referee(
-        np.zeros((1, 784), np.float32), np.zeros(1, int), 10,
-        dataclasses.replace(plan, require_sandbox=True), imports=rules.imports,
-    )  # fmt: skip
-    referee.child_layers = {"network": "active", "processes": "active", "filesystem": "active"}
-    with pytest.raises(SandboxIncomplete, match="syscalls: not reported by the child"):
-        referee.check_sandbox()
 
 
 BINARISE = """\

@@ -1,0 +1,110 @@
+"""One timed block, and the blocks' size and calibration (docs/DESIGN.md, Measurement).
+
+A timed *block* of distinct samples is ordered once over the pipe and then handed to the
+child's loop one sample (or batch) at a time through a shared page, the next only once the
+current one is answered (``handoff``); the clock runs from the first release to the last
+answer, and the loop's own cost is calibrated with no-op blocks and subtracted. The child
+not being timed is stopped meanwhile.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.measure import schedule
+from grader.measure.inputs import Inputs
+from grader.measure.plan import Plan
+from grader.sandbox.handle import Child
+
+MIN_LATENCY_S = 1e-8  # floor for a calibrated latency: below this the clock cannot tell
+
+
+class BlockTimer:
+    """Times blocks of inputs in the session's live children, one child at a time."""
+
+    def __init__(self, plan: Plan, inputs: Inputs, classes: int) -> None:
+        self.plan = plan
+        self.inputs = inputs
+        self.in_shape = inputs.in_shape
+        self.classes = classes
+        self.live: list[Child] = []  # the current session's children
+
+    def block(
+        self, child: Child, inputs: np.ndarray, batch: int = 1, noop: bool = False
+    ) -> tuple[float, np.ndarray]:
+        """Time one block of ``inputs``, handed over ``batch`` at a time; return (seconds,
+        scores). The clock runs from the first sample's release to the last answer."""
+        n = len(inputs)
+        message = {
+            "op": "block",
+            "n": n,
+            "batch": batch,
+            "noop": noop,
+            "input_shape": list(self.in_shape),
+            "classes": self.classes,
+        }
+        # The other child is stopped while this one works: nothing it left running (a
+        # thread, a timer's signal handler) can take the shared core from the timed one.
+        # Both are counted, the timed one too: a thread it started in its last block would
+        # otherwise work on unseen between two of its own blocks (the order runs S S).
+        others = [c for c in self.live if c is not child]
+        for other in others:
+            other.pause()
+        for counted in (*others, child):
+            counted.check_threads()
+        try:
+            elapsed, scores = child.run_block(
+                message, inputs, batch, self.classes, self.plan.block_timeout_s
+            )
+        finally:
+            for other in others:
+                other.resume()
+        if not noop:
+            bad = ~np.isfinite(scores).all(axis=1)
+            if bad.any():
+                raise child.failure(
+                    "bad_output",
+                    f"{child.name} returned NaN or infinite scores for {int(bad.sum())} of "
+                    f"{n} samples",
+                )
+        return elapsed, scores
+
+    def calibrate(
+        self, children: list[Child], n: int, batch: int, blocks: int
+    ) -> list[list[float]]:
+        """No-op blocks of the same size through the same loop: the harness's own cost."""
+        times: list[list[float]] = [[] for _ in children]
+        for _ in range(blocks):
+            inputs = self.inputs.decoys(n)
+            for i, child in enumerate(children):
+                times[i].append(self.block(child, inputs, batch, noop=True)[0])
+        return times
+
+    def block_size(self, children: list[Child]) -> int:
+        """Untimed probe blocks that size a block to the slower model's ``block_seconds``."""
+        per_sample = []
+        for child in children:
+            for _ in range(2):  # the first call pays for lazy imports and page faults
+                elapsed, _ = self.block(child, self.inputs.decoys(32))
+            per_sample.append(elapsed / 32)
+        n = round(self.plan.block_seconds / max(per_sample))
+        largest = min(
+            self.plan.max_block, schedule.max_block(len(self.inputs.pool), self.plan.reserve_rounds)
+        )
+        return int(np.clip(n, min(self.plan.min_block, largest), largest))
+
+
+def calibrated(raw: list[float], overhead: float, n: int) -> list[float]:
+    """Per-sample latencies of blocks of ``n`` samples, the harness's cost taken off."""
+    return [max((t - overhead) / n, MIN_LATENCY_S) for t in raw]
+
+
+def overhead(calib: list[list[float]]) -> float:
+    """The harness cost to subtract from either child's blocks: the baseline child's no-op
+    blocks' median (index 0), for both children. The two run the same loop, but only the
+    baseline's process runs nothing but our code: the submission's no-op blocks share a
+    process with its code (a signal handler could slow them down to inflate what is
+    subtracted). Taking the smaller of the two medians instead would be
+    biased: the minimum of two noisy estimates runs low, which charged an identical
+    model about 1 % of extra latency where the loop's cost is a fifth of the model's."""
+    return float(np.median(calib[0]))

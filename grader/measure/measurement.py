@@ -1,0 +1,46 @@
+"""What the referee hands to the result: each model's observations and the grade's
+measurement as a whole (docs/DESIGN.md, Owners of the numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from grader.measure.answers import Answers
+from grader.measure.caching import CacheCheck
+
+
+@dataclass
+class ModelMeasurement:
+    """One model's observations, over every session."""
+
+    answers: Answers  # what it answered, and how its later answers agreed with its first
+    latency_samples_s: list[float] = field(default_factory=list)  # calibrated, per round
+    overhead_s_per_sample: list[float] = field(default_factory=list)  # per session
+    throughput_samples_s: list[float] = field(default_factory=list)  # samples/s, per block
+    base_rss_bytes: int | None = None
+    peak_rss_bytes: int | None = None
+    load_seconds: float = 0.0
+
+    def keep_largest_rss(self, base: int | None, peak: int | None) -> None:
+        """Keep the session whose model took the most memory above its bare footprint."""
+        if base is None or peak is None:
+            return
+        if self.peak_rss_bytes is None or peak - base > self.peak_rss_bytes - self.base_rss_bytes:
+            self.base_rss_bytes, self.peak_rss_bytes = base, peak
+
+
+@dataclass
+class Measurement:
+    baseline: ModelMeasurement
+    submission: ModelMeasurement
+    block_size: int
+    warmup_rounds: int
+    rounds: int
+    session_of_round: list[int]
+    round_roles: list[str]
+    stop_reason: str
+    seed: int
+    affinity: dict
+    wall_seconds: float
+    cache_check: CacheCheck

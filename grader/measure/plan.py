@@ -1,0 +1,100 @@
+"""What a grade measures and how much: the two models a child loads (``Model``) and the
+plan of the measurement (``Plan``: sessions, rounds, blocks, timeouts, the answer checks'
+bars), with ``QUICK`` for ``--quick`` (docs/DESIGN.md, Measurement).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader.sandbox.handle import Limits
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much to measure. The defaults aim at a full grade within about 30 s here."""
+
+    sessions: int = 8  # fresh process pairs: their spread enters the speedup's interval
+    warmup_rounds: int = 6  # per session, untimed
+    min_rounds: int = 30  # per session; rounds come in A B / B A pairs
+    # Per session. Every session runs this many rounds (or the first session's count,
+    # when the first pass needs more): an early stop that depended on the timings would
+    # also depend on where the reserve rounds fell, and bias the caching check.
+    max_rounds: int = 60
+    block_seconds: float = 0.010  # the slower model's block; the round trip is ~1 % of it
+    max_block: int = 2048
+    # The fewest samples a block holds, whatever the probes say (unless the pool cannot give
+    # a session its reserve in blocks that large). A submission sets its block size by how
+    # slowly it answers the untimed probes: with blocks of one, each round of new digits
+    # among the repeats is one digit, about 24 in a grade, few enough to guess at cheaply
+    # within the agreement bar while repeats come from a cache (such a model graded
+    # 2.2-5.8x). In blocks of 32 they are hundreds, and they are checked on their own.
+    min_block: int = 32
+    calibration_blocks: int = 9  # per child before the timed rounds; then one every round
+    throughput_batch: int = 32
+    throughput_rounds: int = 4  # per session
+    time_budget_s: float = 24.0  # for the timed rounds of all sessions together
+    # The first session may stop early on its share of the budget (a very slow model's
+    # safety valve); the later ones run exactly as many rounds, whatever their timings
+    # (a submission that could end a session would choose which rounds are counted). A
+    # grade whose timed rounds take longer than this in all is a timeout.
+    grade_timeout_s: float = 600.0
+    # A hang costs this long before its verdict. The probe block (32 samples) is the
+    # longest: 20 s allows 0.6 s a sample, six times the Accuracy Contest's 100 ms rule.
+    load_timeout_s: float = 30.0
+    block_timeout_s: float = 20.0
+    noise: float = 0.5 / 255  # under half a grey level: the same digit, never the same bytes
+    limits: Limits = field(default_factory=Limits)
+    require_sandbox: bool = False  # refuse to load submission code without every layer
+    # Of the answers to digits already answered once (the first pass), the share that must
+    # match that first answer: the same digit with noise under half a grey level, single,
+    # batched, or met for the first time by a later session's processes. The example
+    # submissions and baselines here agree on 99.89-100 %; a model honest only where it
+    # can tell it is scored does not, nor one that guesses at digits it has not met and
+    # keeps the guess. A share below this one is rejected once it is significantly below
+    # (a one-sided binomial test at AGREEMENT_P_VALUE). The slack is not a bound on compute
+    # saved: a cheap guesser that answers only where it is sure (44-67 % of new digits,
+    # about 1 % of them wrong, in a replay) passes, and its speed is then that of the
+    # honest cascade of the same parts (guess where sure, compute elsewhere), which
+    # publishes as much (1.13-1.30x against the guesser's 1.13-1.18x).
+    min_repeat_agreement: float = 0.99
+    # How much faster (relative to the baseline) repeated digits may be answered than new
+    # ones before a significant difference is taken for a cache of answers. Whatever this
+    # check says, the published speedup is held to the upper end of the new digits'
+    # interval, which bounds what a smaller cache publishes; a tighter bound would protect
+    # no score and rejected honest grades (at 10 %: the honest example in 1 of 200 full
+    # grades on a busy machine, 1.10x at p = 0.0002). Caches gain several times (4.9-6.3x).
+    max_repeat_gain: float = 0.5
+    # Per session: rounds of digits kept back and first shown at random places among all
+    # its rounds after the main digits (see grader/measure/schedule.py), and how many rounds at
+    # least follow the main digits before a session may stop.
+    reserve_rounds: int = 4
+    window_rounds: int = 12
+
+
+QUICK = Plan(
+    sessions=1,
+    warmup_rounds=4,
+    min_rounds=40,
+    max_rounds=80,
+    calibration_blocks=5,
+    throughput_rounds=4,
+    time_budget_s=4.0,
+    # One session: enough reserve rounds for the caching check to reach its significance
+    # on its own (6 among 40 or more rounds).
+    reserve_rounds=6,
+    window_rounds=24,
+)
+
+
+@dataclass(frozen=True)
+class Model:
+    """Where a child finds its model: the files of a folder that make it up (all that its
+    private copy holds) and ``file.py:function`` among them."""
+
+    name: str
+    folder: Path
+    entrypoint_file: str
+    function: str
+    files: tuple[str, ...]
