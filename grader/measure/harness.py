@@ -33,7 +33,8 @@ from grader import stats
 from grader.child import handoff
 from grader.errors import ChildFailure, GraderError, Rejected, SandboxIncomplete
 from grader.measure import schedule
-from grader.sandbox.handle import Child, Limits, spawn
+from grader.sandbox.handle import Child
+from grader.sandbox.launch import Limits, spawn
 
 Progress = Callable[[str, int, int], None]
 
@@ -317,14 +318,6 @@ class Referee:
         """Time one block of ``inputs``, handed over ``batch`` at a time; return (seconds,
         scores). The clock runs from the first sample's release to the last answer."""
         n = len(inputs)
-        message = {
-            "op": "block",
-            "n": n,
-            "batch": batch,
-            "noop": noop,
-            "input_shape": list(self.in_shape),
-            "classes": self.classes,
-        }
         # The other child is stopped while this one works: nothing it left running (a
         # thread, a timer's signal handler) can take the shared core from the timed one.
         # Both are counted, the timed one too: a thread it started in its last block would
@@ -335,8 +328,8 @@ class Referee:
         for counted in (*others, child):
             counted.check_threads()
         try:
-            elapsed, scores = child.run_block(
-                message, inputs, batch, self.classes, self.plan.block_timeout_s
+            elapsed, scores = child.time_block(
+                inputs, batch, noop, self.in_shape, self.classes, self.plan.block_timeout_s
             )
         finally:
             for other in others:
@@ -449,16 +442,10 @@ class Referee:
                     self.page_bytes, files=submission.files, prepare=rewrite,
                 )  # fmt: skip
                 self.live = [child]
-                child.send(
-                    {
-                        "op": "load",
-                        "entrypoint_file": submission.entrypoint_file,
-                        "function": submission.function,
-                        "layout_shift": self.layout_shift(),
-                        **({"imports": self.imports} if self.imports else {}),
-                    }
-                )
-                checked_loaded(child, child.receive(self.plan.load_timeout_s))
+                child.load(
+                    submission.entrypoint_file, submission.function, self.layout_shift(),
+                    self.imports, self.plan.load_timeout_s,
+                )  # fmt: skip
                 for _ in range(2):  # as a timed child begins: its first calls are decoys
                     self.block(child, self.decoys(32))
                 _, scores = self.block(child, self.noisy(idx))  # as every presentation
@@ -649,16 +636,10 @@ class Referee:
                 base_rss = [c.peak_rss_bytes() for c in children]
                 for child, res, model in zip(children, results, models, strict=True):
                     t0 = time.perf_counter()
-                    child.send(
-                        {
-                            "op": "load",
-                            "entrypoint_file": model.entrypoint_file,
-                            "function": model.function,
-                            "layout_shift": self.layout_shift(),
-                            **({"imports": self.imports} if self.imports else {}),
-                        }
-                    )
-                    checked_loaded(child, child.receive(self.plan.load_timeout_s))
+                    child.load(
+                        model.entrypoint_file, model.function, self.layout_shift(),
+                        self.imports, self.plan.load_timeout_s,
+                    )  # fmt: skip
                     child.check_threads()  # one started by build_model, before any block
                     res.load_seconds = max(res.load_seconds, time.perf_counter() - t0)
                 if not n:
@@ -825,15 +806,6 @@ def overhead(calib: list[list[float]]) -> float:
     is biased: the minimum of two noisy estimates runs low, which charged an identical
     model about 1 % of extra latency where the loop's cost is a fifth of the model's."""
     return float(np.median(calib[0]))
-
-
-def checked_loaded(child: Child, message: dict) -> None:
-    """The "loaded" message says the model is built, and nothing else: the submission's code
-    runs in that process and can write to the pipe, so what comes back is checked like any
-    untrusted input. (Its parameters are counted from its weight files, by the grader.)"""
-    if message != {"op": "loaded"}:
-        child.kill()
-        raise child.failure("bad_output", f"{child.name} sent a malformed 'loaded' message")
 
 
 class _Verdicts:
