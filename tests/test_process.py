@@ -21,11 +21,11 @@ def annotations(cls: type) -> dict[str, object]:
     """The class's annotated attributes, its bases' included."""
     found: dict[str, object] = {}
     for klass in reversed(cls.__mro__):
-        found.update(vars(klass).get("__annotations__", {}))
+        found.update(inspect.get_annotations(klass))
     return found
 
 
-ATTRIBUTES = dict(vars(ModelProcess)["__annotations__"])
+ATTRIBUTES = inspect.get_annotations(ModelProcess)
 METHODS = {
     name: member
     for name, member in vars(ModelProcess).items()

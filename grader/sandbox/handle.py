@@ -25,8 +25,8 @@ import numpy as np
 
 from grader.child import handoff
 from grader.errors import ChildFailure
-from grader.sandbox import channel, probes, verdicts, workdir
-from grader.sandbox.channel import Channel
+from grader.sandbox import probes, verdicts, workdir
+from grader.sandbox.channel import Broken, Channel, Hangup, Interrupted
 
 
 @dataclass
@@ -56,13 +56,13 @@ class Child:
     def send(self, message: dict, timeout: float = 30.0) -> None:
         try:
             self.channel.send(message, timeout)
-        except channel.Interrupted:
+        except Interrupted:
             # The child answered mid-message: only an error message or EOF can explain that.
             self.receive(timeout=5.0)
             raise self.failure(
                 "bad_output", f"{self.name} answered before reading its whole input"
             ) from None
-        except channel.Broken as exc:
+        except Broken as exc:
             self.kill()
             raise self.failure(exc.code, exc.message) from None
 
@@ -71,10 +71,10 @@ class Child:
         verdict."""
         try:
             message = self.channel.receive(timeout)
-        except channel.Hangup:  # it closed its pipe: how it died is its verdict
+        except Hangup:  # it closed its pipe: how it died is its verdict
             death = verdicts.death(self.name, self.wait(5.0), self.killed, self.log_path)
             raise self.failure(*death) from None
-        except channel.Broken as exc:
+        except Broken as exc:
             self.kill()
             raise self.failure(exc.code, exc.message) from None
         if message["op"] == "error":
