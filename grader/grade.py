@@ -26,7 +26,7 @@ from grader.measure.measurement import Measurement
 from grader.measure.plan import Model, Plan
 from grader.measure.referee import Progress, Referee, Spawner
 from grader.result import build, derive
-from grader.sandbox.handle import spawn
+from grader.sandbox.launch import spawn
 from grader.yamlfile import display_path
 
 DEFORM_STREAM = 0xDEF0  # the deformations' random stream, apart from the referee's

@@ -1,24 +1,28 @@
 """Fake children and a fake clock for the referee's tests (no processes): the spawner and
-the clock a ``Referee`` is given in place of ``grader.sandbox.handle.spawn`` and
+the clock a ``Referee`` is given in place of ``grader.sandbox.launch.spawn`` and
 ``time.perf_counter``.
 
-Each fake child advances the clock by exactly the time its model would take, so every
-number the referee derives is known in advance: calibrated latencies, the speedup, the
-accuracy, the never-repeated inputs.
+``FakeChild`` satisfies ``grader.sandbox.process.ModelProcess`` as ``handle.Child`` does
+(tests/test_process.py checks both): it answers from pixel 0 (which encodes the label) and
+charges the clock exactly what its model would take, so every number the referee derives
+is known in advance: calibrated latencies, the speedup, the accuracy, the never-repeated
+inputs. Tests change its behaviour by subclassing it and replacing ``run_block`` or
+``send``, which see the messages a real child would receive.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from grader.errors import ChildFailure
 from grader.measure.measurement import Measurement
 from grader.measure.plan import QUICK, Model, Plan
 from grader.measure.referee import Referee
 from grader.result import derive
-from grader.sandbox.handle import ChildFailure
 
 OVERHEAD = 3e-6  # the worker loop's cost per sample
 ROUND_TRIP = 100e-6  # per block
@@ -31,9 +35,15 @@ class FakeClock:
     def perf_counter(self) -> float:
         return self.now
 
+    def monotonic(self) -> float:
+        return self.now
+
 
 class FakeChild:
     """Answers from pixel 0 (which encodes the label) and charges the clock per sample."""
+
+    name: str
+    info: dict
 
     def __init__(self, name: str, clock: FakeClock, latency: float, seen: list) -> None:
         self.name, self.clock, self.latency, self.seen = name, clock, latency, seen
@@ -56,6 +66,27 @@ class FakeChild:
     def check_threads(self) -> None:
         pass
 
+    def load(
+        self,
+        entrypoint_file: str,
+        function: str,
+        layout_shift: int,
+        imports: dict | None,
+        timeout: float,
+    ) -> None:
+        """The load message as ``handle.Child`` sends it, through ``send``."""
+        self.send(
+            {
+                "op": "load",
+                "entrypoint_file": entrypoint_file,
+                "function": function,
+                "layout_shift": layout_shift,
+                **({"imports": imports} if imports else {}),
+            }
+        )
+        if self.receive(timeout) != {"op": "loaded"}:
+            raise self.failure("bad_output", f"{self.name} sent a malformed 'loaded' message")
+
     def send(self, message: dict, payload=None, timeout: float = 0.0) -> None:
         assert not self.paused, f"{self.name} was sent a message while stopped"
         self.message = message
@@ -64,6 +95,26 @@ class FakeChild:
     def receive(self, timeout: float) -> dict:
         assert self.message["op"] == "load"
         return {"op": "loaded"}
+
+    def time_block(
+        self,
+        inputs: np.ndarray,
+        batch: int,
+        noop: bool,
+        input_shape: Sequence[int],
+        classes: int,
+        timeout: float,
+    ) -> tuple[float, np.ndarray]:
+        """The block message as ``handle.Child`` sends it, through ``run_block``."""
+        message = {
+            "op": "block",
+            "n": len(inputs),
+            "batch": batch,
+            "noop": noop,
+            "input_shape": list(input_shape),
+            "classes": classes,
+        }
+        return self.run_block(message, inputs, batch, classes, timeout)
 
     def run_block(
         self, message: dict, inputs: np.ndarray, batch: int, classes: int, timeout: float
@@ -83,7 +134,7 @@ class FakeChild:
             scores[np.arange(len(x)), label] = 1.0
         return elapsed, scores
 
-    def peak_rss_bytes(self) -> int:
+    def peak_rss_bytes(self) -> int | None:
         return 50_000_000 if self.loaded else 30_000_000
 
     def close(self) -> None:

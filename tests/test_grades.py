@@ -35,8 +35,9 @@ from grader.errors import SandboxIncomplete
 from grader.grade import exit_code, grade
 from grader.measure.plan import Plan
 from grader.result import verify
-from grader.sandbox import handle as sandbox
-from grader.sandbox.handle import Child, Limits
+from grader.sandbox import launch as sandbox
+from grader.sandbox.handle import Child
+from grader.sandbox.launch import Limits
 
 BASELINE = project_root() / "baselines" / "mlp_sprint"
 TOTAL = 1000  # samples in the public test split

@@ -114,7 +114,7 @@ def test_an_answer_that_lands_while_the_pipe_is_checked_is_not_a_verdict(monkeyp
     rejected 1 honest grade in 6)."""
     from types import SimpleNamespace
 
-    from grader.sandbox import handle as sandbox
+    from grader.sandbox import channel, handle
 
     class Words:
         answered = False
@@ -128,12 +128,12 @@ def test_an_answer_that_lands_while_the_pipe_is_checked_is_not_a_verdict(monkeyp
         words.answered = True  # the answer landed, and 'done' is in the pipe
         return readers, [], []
 
-    monkeypatch.setattr(sandbox.select, "select", select)
+    monkeypatch.setattr(channel.select, "select", select)
     read, write = os.pipe()
     os.write(write, b"done")
-    child = sandbox.Child.__new__(sandbox.Child)
+    child = handle.Child.__new__(handle.Child)
     child.page = SimpleNamespace(words=words)
-    child.from_child = read
+    child.channel = channel.Channel("submission", write, read)
     child.name = "submission"
     child.kill = lambda: None
     try:

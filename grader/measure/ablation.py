@@ -16,7 +16,6 @@ import numpy as np
 
 from grader.errors import ChildFailure
 from grader.measure.answers import agreement, answers_of
-from grader.measure.launch import checked_loaded
 from grader.measure.plan import Model
 from grader.measure.referee import Referee
 
@@ -75,16 +74,10 @@ class Ablation:
                 self.page_bytes, files=submission.files, prepare=rewrite,
             )  # fmt: skip
             self.timer.live = [child]
-            child.send(
-                {
-                    "op": "load",
-                    "entrypoint_file": submission.entrypoint_file,
-                    "function": submission.function,
-                    "layout_shift": self.layout_shift(),
-                    **({"imports": self.imports} if self.imports else {}),
-                }
-            )
-            checked_loaded(child, child.receive(self.plan.load_timeout_s))
+            child.load(
+                submission.entrypoint_file, submission.function, self.layout_shift(),
+                self.imports, self.plan.load_timeout_s,
+            )  # fmt: skip
             for _ in range(2):  # as a timed child begins: its first calls are decoys
                 self.block(child, self.decoys(32))
             _, scores = self.block(child, self.noisy(idx))  # as every presentation

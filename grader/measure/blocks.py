@@ -14,7 +14,7 @@ import numpy as np
 from grader.measure import schedule
 from grader.measure.inputs import Inputs
 from grader.measure.plan import Plan
-from grader.sandbox.handle import Child
+from grader.sandbox.process import ModelProcess
 
 MIN_LATENCY_S = 1e-8  # floor for a calibrated latency: below this the clock cannot tell
 
@@ -27,22 +27,14 @@ class BlockTimer:
         self.inputs = inputs
         self.in_shape = inputs.in_shape
         self.classes = classes
-        self.live: list[Child] = []  # the current session's children
+        self.live: list[ModelProcess] = []  # the current session's children
 
     def block(
-        self, child: Child, inputs: np.ndarray, batch: int = 1, noop: bool = False
+        self, child: ModelProcess, inputs: np.ndarray, batch: int = 1, noop: bool = False
     ) -> tuple[float, np.ndarray]:
         """Time one block of ``inputs``, handed over ``batch`` at a time; return (seconds,
         scores). The clock runs from the first sample's release to the last answer."""
         n = len(inputs)
-        message = {
-            "op": "block",
-            "n": n,
-            "batch": batch,
-            "noop": noop,
-            "input_shape": list(self.in_shape),
-            "classes": self.classes,
-        }
         # The other child is stopped while this one works: nothing it left running (a
         # thread, a timer's signal handler) can take the shared core from the timed one.
         # Both are counted, the timed one too: a thread it started in its last block would
@@ -53,8 +45,8 @@ class BlockTimer:
         for counted in (*others, child):
             counted.check_threads()
         try:
-            elapsed, scores = child.run_block(
-                message, inputs, batch, self.classes, self.plan.block_timeout_s
+            elapsed, scores = child.time_block(
+                inputs, batch, noop, self.in_shape, self.classes, self.plan.block_timeout_s
             )
         finally:
             for other in others:
@@ -70,7 +62,7 @@ class BlockTimer:
         return elapsed, scores
 
     def calibrate(
-        self, children: list[Child], n: int, batch: int, blocks: int
+        self, children: list[ModelProcess], n: int, batch: int, blocks: int
     ) -> list[list[float]]:
         """No-op blocks of the same size through the same loop: the harness's own cost."""
         times: list[list[float]] = [[] for _ in children]
@@ -80,7 +72,7 @@ class BlockTimer:
                 times[i].append(self.block(child, inputs, batch, noop=True)[0])
         return times
 
-    def block_size(self, children: list[Child]) -> int:
+    def block_size(self, children: list[ModelProcess]) -> int:
         """Untimed probe blocks that size a block to the slower model's ``block_seconds``."""
         per_sample = []
         for child in children:

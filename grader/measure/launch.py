@@ -1,7 +1,7 @@
 """A session's children: started in turn, the sandbox checked, each model loaded at a
 random heap offset (docs/DESIGN.md, Measurement; SECURITY.md).
 
-The children come from the spawner passed in (``grader.sandbox.handle.spawn`` in a grade;
+The children come from the spawner passed in (``grader.sandbox.launch.spawn`` in a grade;
 fake children in the tests), and the load's time from the clock passed in.
 """
 
@@ -14,10 +14,10 @@ import numpy as np
 from grader.measure.measurement import ModelMeasurement
 from grader.measure.plan import Model, Plan
 from grader.measure.sandbox_report import SandboxReport
-from grader.sandbox.handle import Child
+from grader.sandbox.process import ModelProcess
 
 Clock = Callable[[], float]
-Spawner = Callable[..., Child]  # grader.sandbox.handle.spawn's signature
+Spawner = Callable[..., ModelProcess]  # grader.sandbox.launch.spawn's signature
 
 
 class Launcher:
@@ -40,7 +40,7 @@ class Launcher:
         self.sandbox = SandboxReport(imports, plan.require_sandbox)
 
     def start(
-        self, k: int, models: tuple[Model, Model], core: int | None, children: list[Child]
+        self, k: int, models: tuple[Model, Model], core: int | None, children: list[ModelProcess]
     ) -> None:
         """Start session ``k``'s two children into ``children`` (baseline first, there)."""
         # Sessions alternate which child starts first: measured here, the child
@@ -65,21 +65,18 @@ class Launcher:
         self.sandbox.check()
 
     def load(
-        self, children: list[Child], results: list[ModelMeasurement], models: tuple[Model, Model]
+        self,
+        children: list[ModelProcess],
+        results: list[ModelMeasurement],
+        models: tuple[Model, Model],
     ) -> None:
         """Each child builds its model; the slowest load of each model is kept."""
         for child, res, model in zip(children, results, models, strict=True):
             t0 = self.clock()
-            child.send(
-                {
-                    "op": "load",
-                    "entrypoint_file": model.entrypoint_file,
-                    "function": model.function,
-                    "layout_shift": self.layout_shift(),
-                    **({"imports": self.imports} if self.imports else {}),
-                }
-            )
-            checked_loaded(child, child.receive(self.plan.load_timeout_s))
+            child.load(
+                model.entrypoint_file, model.function, self.layout_shift(),
+                self.imports, self.plan.load_timeout_s,
+            )  # fmt: skip
             child.check_threads()  # one started by build_model, before any block
             res.load_seconds = max(res.load_seconds, self.clock() - t0)
 
@@ -97,12 +94,3 @@ class Launcher:
         Randomised per child, it becomes spread between sessions, which the interval
         carries."""
         return int(self.rng.integers(0, 4096)) * 16
-
-
-def checked_loaded(child: Child, message: dict) -> None:
-    """The "loaded" message says the model is built, and nothing else: the submission's code
-    runs in that process and can write to the pipe, so what comes back is checked like any
-    untrusted input. (Its parameters are counted from its weight files, by the grader.)"""
-    if message != {"op": "loaded"}:
-        child.kill()
-        raise child.failure("bad_output", f"{child.name} sent a malformed 'loaded' message")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.sandbox.handle import Limits
+from grader.sandbox.launch import Limits
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,8 @@ from grader.measure.inputs import Inputs
 from grader.measure.launch import Clock, Launcher, Spawner
 from grader.measure.measurement import Measurement, ModelMeasurement
 from grader.measure.plan import Model, Plan
-from grader.sandbox.handle import Child, spawn
+from grader.sandbox.launch import spawn
+from grader.sandbox.process import ModelProcess
 
 Progress = Callable[[str, int, int], None]
 
@@ -147,7 +148,7 @@ class Referee:
         target_rounds: int | None,
     ) -> tuple[int, int, str]:
         """One pair of fresh children: calibrate, load, warm up, time rounds, throughput."""
-        children: list[Child] = []
+        children: list[ModelProcess] = []
         self.timer.live = children
         try:
             with _Verdicts():
@@ -173,7 +174,7 @@ class Referee:
     def timed_rounds(
         self,
         k: int,
-        children: list[Child],
+        children: list[ModelProcess],
         results: list[ModelMeasurement],
         n: int,
         budget: float,
@@ -228,7 +229,7 @@ class Referee:
         k: int,
         r: int,
         shown: schedule.Round,
-        children: list[Child],
+        children: list[ModelProcess],
         results: list[ModelMeasurement],
         raw: list[list[float]],
         calib: list[list[float]],
@@ -249,7 +250,9 @@ class Referee:
         for i in order:
             calib[i].append(self.timer.block(children[i], inputs, noop=True)[0])
 
-    def throughput(self, children: list[Child], results: list[ModelMeasurement], n: int) -> None:
+    def throughput(
+        self, children: list[ModelProcess], results: list[ModelMeasurement], n: int
+    ) -> None:
         """Batched blocks, in another order and batching than the timed single samples; the
         answers must agree with the first pass's."""
         b = self.plan.throughput_batch
