@@ -141,8 +141,8 @@ class Guard:
 
 def read_roots() -> list[str]:
     """Where Python, NumPy and the worker's own code live: the child may read from there
-    (imports, and tracebacks quoting source). The grader's package holds code only; its
-    data and the baselines are outside it."""
+    (imports, and tracebacks quoting source). The worker's own code is ``grader/child/``
+    alone: the parent's modules, the data and the baselines are outside it."""
     import numpy
 
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}

@@ -29,7 +29,9 @@ from grader.sandbox.handle import Child
 from grader.sandbox.workdir import private_copy, remove_tree
 
 F_SETPIPE_SZ = 1031  # Linux fcntl; absent elsewhere, where the default pipe size is used
-GRADER_PARENT = Path(__file__).resolve().parent.parent
+# The checkout (or site-packages) holding the grader package: the child imports its worker
+# from there, installed or not.
+GRADER_PARENT = Path(__file__).resolve().parents[2]
 
 BOOTSTRAP = "import sys; sys.path.append({root!r}); from grader.child.worker import run; run()"
 
