@@ -7,6 +7,7 @@ to fail on a copy of the package with one import added."""
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 import os
 import re
@@ -162,3 +163,46 @@ def test_the_child_packages_contract_names_every_declared_third_party_package() 
     assert not missing, (
         f"pyproject.toml: add {sorted(missing)} to child-packages' forbidden_modules"
     )
+
+
+# -- sizes ---------------------------------------------------------------------------------------
+MAX_LINES = {"module": 400, "class": 250, "function": 60}
+# A module may go past these where its docstring says why, on a line starting "Size:".
+WAIVER = "Size:"
+
+
+def oversized(source: str) -> list[str]:
+    """What in ``source`` is over the house limits, unless its module docstring waives it."""
+    tree = ast.parse(source)
+    if WAIVER in (ast.get_docstring(tree) or ""):
+        return []
+    found = []
+    if len(source.splitlines()) > MAX_LINES["module"]:
+        found.append(f"the module: {len(source.splitlines())} lines")
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            kind = "class" if isinstance(node, ast.ClassDef) else "function"
+            lines = node.end_lineno - node.lineno + 1
+            if lines > MAX_LINES[kind]:
+                found.append(f"{kind} {node.name} (line {node.lineno}): {lines} lines")
+    return found
+
+
+def test_no_module_class_or_function_is_over_its_size() -> None:
+    over = {
+        str(path.relative_to(ROOT)): found
+        for path in sorted((ROOT / "grader").rglob("*.py"))
+        if (found := oversized(path.read_text(encoding="utf-8")))
+    }
+    assert not over, (
+        f"over the limits {MAX_LINES} (split it along a seam, or say why in the module's "
+        f"docstring on a line starting {WAIVER!r}): {over}"
+    )
+
+
+def test_the_size_check_finds_a_long_function_and_honours_a_waiver() -> None:
+    body = "".join(f"    x{i} = {i}\n" for i in range(61))
+    long = f"def f():\n{body}"
+    assert oversized(long) == ["function f (line 1): 62 lines"]
+    assert oversized('"""A module.\n\nSize: one table, read top to bottom."""\n' + long) == []
+    assert oversized("x = 1\n" * 401) == ["the module: 401 lines"]
