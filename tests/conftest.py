@@ -33,7 +33,7 @@ def fake() -> Fakes:
 
 # The modules of end-to-end grades, listed here where they can all be read: each of their
 # tests is marked e2e (the few checks that ride along, such as test_hostile.py's corpus
-# listing and test_grades.py's wire-format checks, with them). A module of unit tests marks
+# listing, with them). A module of unit tests marks
 # its own end-to-end grades one by one, with ``@pytest.mark.e2e``.
 E2E_MODULES = ("test_grades.py", "test_hostile.py")
 
