@@ -219,25 +219,47 @@ def derive(result: dict, rule_set: Rules) -> dict:
     }
     events, flags = rules.evaluate(rule_set, flat, result["submission"]["events"])
     return {
-        "baseline_derived": {k: base[k] for k in derive_model(base)},
-        "optimized_derived": {k: sub[k] for k in derive_model(sub)},
+        "baseline": {"metrics": {k: base[k] for k in derive_model(base)}},
+        "optimized": {"metrics": {k: sub[k] for k in derive_model(sub)}},
         "improvements": improvements,
         "techniques": found,
-        "code_quality_derived": code_quality,
+        "code_quality": code_quality,
         "events": events,
         "flags": flags,
     }
 
 
+# Where :func:`derive`'s numbers sit among the stored observations (merged into the mapping
+# there) rather than replacing a whole section of the result.
+MERGED = (("baseline", "metrics"), ("optimized", "metrics"), ("code_quality",))
+
+
+def stored_part(result: dict, derived: dict) -> dict:
+    """What ``result`` stores where :func:`derive` puts its numbers, in the same shape: the
+    two can be compared key by key, and a difference names the stored field's own path."""
+    part: dict = {k: result.get(k) for k in derived if k not in {m[0] for m in MERGED}}
+    for path in MERGED:
+        section, new = result, derived
+        for key in path:
+            section, new = (section or {}).get(key), new[key]
+        part.setdefault(path[0], {})
+        target = part[path[0]] if len(path) == 1 else part[path[0]].setdefault(path[1], {})
+        target.update({k: (section or {}).get(k) for k in new})
+    return part
+
+
 def apply_derived(result: dict, derived: dict) -> dict:
-    result["baseline"]["metrics"].update(derived["baseline_derived"])
-    result["optimized"]["metrics"].update(derived["optimized_derived"])
-    if "code_quality" in result:
-        result["code_quality"].update(derived["code_quality_derived"])
-    result["improvements"] = derived["improvements"]
-    result["techniques"] = derived["techniques"]
-    result["events"] = derived["events"]
-    result["flags"] = derived["flags"]
+    """``result`` with :func:`derive`'s numbers written where they are stored."""
+    for path in MERGED:
+        if path[0] not in result:
+            continue  # a result without code quality keeps none
+        section, new = result, derived
+        for key in path:
+            section, new = section[key], new[key]
+        section.update(new)
+    for key, value in derived.items():
+        if key not in {m[0] for m in MERGED}:
+            result[key] = value
     return result
 
 

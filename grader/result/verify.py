@@ -77,44 +77,10 @@ def recompute_violations(result: dict, rule_set: Rules, file: str) -> list[Viola
                 fix="regrade the submission",
             )
         ]
-    stored = {
-        "baseline_derived": {
-            k: result["baseline"]["metrics"].get(k) for k in derived["baseline_derived"]
-        },
-        "optimized_derived": {
-            k: result["optimized"]["metrics"].get(k) for k in derived["optimized_derived"]
-        },
-        "improvements": result.get("improvements"),
-        "techniques": result.get("techniques"),
-        "code_quality_derived": {
-            k: (result.get("code_quality") or {}).get(k) for k in derived["code_quality_derived"]
-        },
-        "events": result.get("events"),
-        "flags": result.get("flags"),
-    }
-    found = mismatches(stored, derived)
-    names = {
-        "$.baseline_derived": "$.baseline.metrics",
-        "$.optimized_derived": "$.optimized.metrics",
-        "$.code_quality_derived": "$.code_quality",
-    }
     return [
-        Violation(
-            **{
-                **v.as_dict(),
-                "file": file,
-                "field": _rename(v.field or "", names),
-                "message": _rename(v.message, names),
-            }
-        )
-        for v in found
+        Violation(**{**v.as_dict(), "file": file})
+        for v in mismatches(derive.stored_part(result, derived), derived)
     ]
-
-
-def _rename(text: str, names: dict[str, str]) -> str:
-    for old, new in names.items():
-        text = text.replace(old, new)
-    return text
 
 
 # -- the schema ------------------------------------------------------------------------------------
