@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.child import wire
 from grader.errors import ChildFailure
 from grader.measure.measurement import Measurement
 from grader.measure.plan import QUICK, Model, Plan
@@ -75,15 +76,7 @@ class FakeChild:
         timeout: float,
     ) -> None:
         """The load message as ``handle.Child`` sends it, through ``send``."""
-        self.send(
-            {
-                "op": "load",
-                "entrypoint_file": entrypoint_file,
-                "function": function,
-                "layout_shift": layout_shift,
-                **({"imports": imports} if imports else {}),
-            }
-        )
+        self.send(wire.load_message(entrypoint_file, function, layout_shift, imports))
         if self.receive(timeout) != {"op": "loaded"}:
             raise self.failure("bad_output", f"{self.name} sent a malformed 'loaded' message")
 
@@ -106,14 +99,7 @@ class FakeChild:
         timeout: float,
     ) -> tuple[float, np.ndarray]:
         """The block message as ``handle.Child`` sends it, through ``run_block``."""
-        message = {
-            "op": "block",
-            "n": len(inputs),
-            "batch": batch,
-            "noop": noop,
-            "input_shape": list(input_shape),
-            "classes": classes,
-        }
+        message = wire.block_message(len(inputs), batch, noop, input_shape, classes)
         return self.run_block(message, inputs, batch, classes, timeout)
 
     def run_block(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 import struct
+from collections.abc import Sequence
 from enum import Enum
 
 LENGTH = struct.Struct("!I")
@@ -104,3 +105,30 @@ def receive(fd: int) -> dict:
     if length > MAX_MESSAGE_BYTES:
         raise WireError(f"message of {length} bytes exceeds {MAX_MESSAGE_BYTES}")
     return decode(read_exact(fd, length))
+
+
+# -- the parent's requests: one builder each, for the real child's handle and the tests' fake --
+def load_message(
+    entrypoint_file: str, function: str, layout_shift: int, imports: dict | None
+) -> dict:
+    """Build the model (``imports``: the rules the audit hook enforces, none if empty)."""
+    return {
+        "op": "load",
+        "entrypoint_file": entrypoint_file,
+        "function": function,
+        "layout_shift": layout_shift,
+        **({"imports": imports} if imports else {}),
+    }
+
+
+def block_message(n: int, batch: int, noop: bool, input_shape: Sequence[int], classes: int) -> dict:
+    """Answer ``n`` samples handed over ``batch`` at a time (``noop``: with a model that
+    answers zeros)."""
+    return {
+        "op": "block",
+        "n": n,
+        "batch": batch,
+        "noop": noop,
+        "input_shape": list(input_shape),
+        "classes": classes,
+    }

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.child import handoff
+from grader.child import handoff, wire
 from grader.errors import ChildFailure
 from grader.sandbox import probes, verdicts, workdir
 from grader.sandbox.channel import Broken, Channel, Hangup, Interrupted
@@ -100,15 +100,7 @@ class Child:
     ) -> None:
         """Have the child build its model (``imports``: the rules its audit hook enforces,
         none if empty), and wait up to ``timeout`` for it to say it has."""
-        self.send(
-            {
-                "op": "load",
-                "entrypoint_file": entrypoint_file,
-                "function": function,
-                "layout_shift": layout_shift,
-                **({"imports": imports} if imports else {}),
-            }
-        )
+        self.send(wire.load_message(entrypoint_file, function, layout_shift, imports))
         # "loaded" says the model is built, and nothing else: the submission's code runs in
         # that process and can write to the pipe, so what comes back is checked like any
         # untrusted input. (Its parameters are counted from its weight files, by the grader.)
@@ -128,14 +120,7 @@ class Child:
         """Hand ``inputs`` over ``batch`` at a time through the page (``noop``: to a model
         that answers zeros, the harness's own cost); return the seconds from the first
         release to the last answer, on the parent's clock, and the scores."""
-        message = {
-            "op": "block",
-            "n": len(inputs),
-            "batch": batch,
-            "noop": noop,
-            "input_shape": list(input_shape),
-            "classes": classes,
-        }
+        message = wire.block_message(len(inputs), batch, noop, input_shape, classes)
         return self._hand_over(message, inputs, batch, classes, timeout)
 
     # -- the hand-over ---------------------------------------------------------------------------
