@@ -3,10 +3,9 @@
     conv 3x3 (1 -> 8) -> ReLU -> max-pool 2 -> conv 3x3 (8 -> 16) -> ReLU -> max-pool 2
     -> flatten (7 * 7 * 16 = 784) -> dense 784 -> 10
 
-Follows the submission protocol (README.md, "A submission"): ``build_model()`` takes no
-arguments and runs with this folder as the working directory; the returned model maps a
-float32 batch of shape (N, 1, 28, 28), pixels scaled to [0, 1], to class scores of shape
-(N, 10).
+Follows the README.md submission protocol: ``build_model()`` takes no arguments, and runs
+with this folder as the working directory; the returned model maps a float32 batch of
+shape (N, 1, 28, 28), pixels scaled to [0, 1], to class scores of shape (N, 10).
 Start your own submission from a copy of this folder.
 
 Inside, activations are channels-last (N, H, W, C); the convolution kernels are stored as

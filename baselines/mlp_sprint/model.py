@@ -1,8 +1,8 @@
 """Reference model of the mlp_sprint workload: a plain NumPy MLP 784 -> 128 -> 64 -> 10.
 
-Follows the submission protocol (README.md, "A submission"): ``build_model()`` takes no
-arguments and runs with this folder as the working directory; the returned model maps a
-float32 batch of shape (N, 784), pixels scaled to [0, 1], to class scores of shape (N, 10).
+Follows the README.md submission protocol: ``build_model()`` takes no arguments, and runs
+with this folder as the working directory; the returned model maps a float32 batch of
+shape (N, 784), pixels scaled to [0, 1], to class scores of shape (N, 10).
 Start your own submission from a copy of this folder.
 """
 

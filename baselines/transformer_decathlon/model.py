@@ -1,9 +1,8 @@
 """Reference model of the transformer_decathlon workload: a tiny vision transformer in NumPy.
 
-Follows the submission protocol (README.md, "A submission"): ``build_model()`` takes no
-arguments and runs with this folder as the working directory; the returned model maps a
-float32 batch of shape (N, 1, 28, 28), pixels scaled to [0, 1], to class scores of shape
-(N, 10).
+Follows the README.md submission protocol: ``build_model()`` takes no arguments, and runs
+with this folder as the working directory; the returned model maps a float32 batch of
+shape (N, 1, 28, 28), pixels scaled to [0, 1], to class scores of shape (N, 10).
 Start your own submission from a copy of this folder.
 
 The forward pass, for a batch of N images:
