@@ -103,6 +103,19 @@ def test_reads_and_writes(policy) -> None:
         assert g.judge("open", args), args
 
 
+def test_only_the_child_package_of_the_grader_is_readable(policy) -> None:
+    """The read root is grader/child/ alone (grader/child/guard.py, read_roots): the parent's
+    modules beside it, the private split's among them, are refused, also through ``..``."""
+    g, _, _ = policy
+    package = ROOT / "grader"
+    for own in ("worker.py", "wire.py", "handoff.py", "guard.py"):
+        assert g.judge("open", (str(package / "child" / own), "rb", 0)) is None, own
+    for parent in ("data/private.py", "measure/referee.py", "result/build.py", "__init__.py"):
+        assert g.judge("open", (str(package / parent), "rb", 0)), parent
+    dotdot = str(package / "child" / ".." / "data" / "private.py")
+    assert g.judge("open", (dotdot, "r", 0))
+
+
 def test_a_violation_is_reported_once(policy) -> None:
     g, _, reports = policy
     g("os.system", ("ls",))
