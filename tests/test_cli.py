@@ -324,3 +324,16 @@ def test_a_result_that_cannot_be_written_does_not_stop_the_others(monkeypatch, t
     assert code == 3 and "refusing to write an invalid result" in flat(err)
     assert_no_traceback(out, err)
     assert sorted(p.name for p in out_dir.iterdir()) == ["example-int8.json"]
+
+
+def test_a_folder_of_results_skips_hidden_files(tmp_path: Path) -> None:
+    """``results/`` holds the store's verification cache, ``.verified.json``: not a result."""
+    import io
+
+    from rich.console import Console
+
+    from grader.cli.pipeline import result_files
+
+    (tmp_path / ".verified.json").write_text("{}")
+    (tmp_path / "team.json").write_text("{}")
+    assert result_files([tmp_path], Console(file=io.StringIO())) == [tmp_path / "team.json"]

@@ -47,10 +47,14 @@ MAX_RESULT_FILES = 10
 
 
 def result_files(paths: list[Path], err: Console, cap: int | None = MAX_RESULT_FILES) -> list[Path]:
-    """The JSON files named, a folder standing for the ``*.json`` in it; at most ``cap``."""
+    """The JSON files named, a folder standing for the ``*.json`` in it (hidden ones aside:
+    the store's verification cache is not a result); at most ``cap``."""
     files: list[Path] = []
     for path in paths:
-        files += sorted(path.glob("*.json")) if path.is_dir() else [path]
+        if path.is_dir():
+            files += sorted(f for f in path.glob("*.json") if not f.name.startswith("."))
+        else:
+            files.append(path)
     if cap is not None and len(files) > cap:
         err.print(f"{len(files)} result files: reading the first {cap}")
         files = files[:cap]
