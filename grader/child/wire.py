@@ -17,8 +17,8 @@ scores do not travel here but through the shared page (``handoff``), one at a ti
 A model speaks one of two protocols, named at load: a *classification* model is called on a
 batch of samples and returns one row of scores per sample; a *generation* model keeps
 ``batch`` sequences from ``reset(batch)`` on, and each hand-over of a block is one step:
-the batch's next tokens in, the scores of the token after each out (docs/DESIGN.md, Trust
-boundaries).
+the batch's next tokens in, the scores of the token after each out
+(docs/DESIGN.md, Trust boundaries).
 
 This module is imported by the child, so it imports nothing of the grader and only the
 standard library.
