@@ -74,11 +74,19 @@ class FakeChild:
         layout_shift: int,
         imports: dict | None,
         timeout: float,
+        protocol: str = wire.CLASSIFICATION,
     ) -> None:
         """The load message as ``handle.Child`` sends it, through ``send``."""
-        self.send(wire.load_message(entrypoint_file, function, layout_shift, imports))
+        message = wire.load_message(entrypoint_file, function, layout_shift, imports, protocol)
+        self.send(message)
         if self.receive(timeout) != {"op": "loaded"}:
             raise self.failure("bad_output", f"{self.name} sent a malformed 'loaded' message")
+
+    def reset(self, batch: int, timeout: float) -> None:
+        """The reset message as ``handle.Child`` sends it, through ``send``."""
+        self.send(wire.reset_message(batch))
+        if self.receive(timeout) != {"op": "ready"}:
+            raise self.failure("bad_output", f"{self.name} sent a malformed 'ready' message")
 
     def send(self, message: dict, payload=None, timeout: float = 0.0) -> None:
         assert not self.paused, f"{self.name} was sent a message while stopped"
@@ -86,8 +94,9 @@ class FakeChild:
         self.loaded |= message["op"] == "load"
 
     def receive(self, timeout: float) -> dict:
-        assert self.message["op"] == "load"
-        return {"op": "loaded"}
+        replies = {"load": {"op": "loaded"}, "reset": {"op": "ready"}}
+        assert self.message["op"] in replies
+        return replies[self.message["op"]]
 
     def time_block(
         self,

@@ -119,3 +119,73 @@ def test_time_block_sends_the_workers_block_message(ends) -> None:
         }
     )
     assert child.killed
+
+
+def test_a_generation_load_names_its_protocol_and_reset_waits_for_ready(ends) -> None:
+    """The load message gains ``"protocol": "generation"`` (a classification load's bytes
+    stay as above); ``reset`` sends the batch and takes "ready"."""
+    child, sent, says = ends
+    wire.send(says, {"op": "loaded"})
+    child.load("model.py", "build_model", 48, None, timeout=5.0, protocol="generation")
+    wire.send(says, {"op": "ready"})
+    child.reset(4, timeout=5.0)
+    assert os.read(sent, 1 << 16) == wire.encode(
+        {
+            "op": "load",
+            "entrypoint_file": "model.py",
+            "function": "build_model",
+            "layout_shift": 48,
+            "protocol": "generation",
+        }
+    ) + wire.encode({"op": "reset", "batch": 4})
+    assert (child.protocol, child.sequences, child.killed) == ("generation", 4, False)
+
+
+def test_a_ready_message_with_anything_more_ends_the_child(ends) -> None:
+    child, _, says = ends
+    wire.send(says, {"op": "loaded"})
+    child.load("model.py", "build_model", 0, None, timeout=5.0, protocol="generation")
+    wire.send(says, {"op": "ready", "batch": 4})
+    with pytest.raises(ChildFailure) as raised:
+        child.reset(4, timeout=5.0)
+    assert (raised.value.code, raised.value.who) == ("bad_output", "submission")
+    assert "malformed 'ready' message" in raised.value.message
+    assert child.killed
+    assert child.proc.wait(5.0) == -signal.SIGKILL
+
+
+def test_a_classification_model_is_never_sent_a_reset(ends) -> None:
+    child, sent, says = ends
+    wire.send(says, {"op": "loaded"})
+    child.load("model.py", "build_model", 0, None, timeout=5.0)
+    os.read(sent, 1 << 16)
+    with pytest.raises(ValueError, match="classification"):
+        child.reset(2, timeout=5.0)
+    os.set_blocking(sent, False)
+    with pytest.raises(BlockingIOError):
+        os.read(sent, 1 << 16)  # nothing was sent
+
+
+def test_a_generation_block_sends_one_token_a_sample_and_batch_sequences(ends) -> None:
+    """Three steps of two sequences: six samples of shape (), handed over two at a time."""
+    child, sent, says = ends
+    wire.send(says, {"op": "loaded"})
+    child.load("model.py", "build_model", 0, None, timeout=5.0, protocol="generation")
+    wire.send(says, {"op": "ready"})
+    child.reset(2, timeout=5.0)
+    os.read(sent, 1 << 16)
+    with pytest.raises(ChildFailure) as raised:
+        child.time_block(np.zeros((3, 2), np.int64), 2, False, (), 10, timeout=0.2)
+    assert raised.value.code == "timeout"
+    assert os.read(sent, 1 << 16) == wire.encode(
+        {
+            "op": "block",
+            "n": 6,
+            "batch": 2,
+            "noop": False,
+            "input_shape": [],
+            "classes": 10,
+            "block": 1,
+            "first": 0,
+        }
+    )

@@ -137,7 +137,7 @@ def test_an_answer_that_lands_while_the_pipe_is_checked_is_not_a_verdict(monkeyp
     child.name = "submission"
     child.kill = lambda: None
     try:
-        child._await(handoff.ANSWERED, 7, 6, deadline=float("inf"))  # returns: answered
+        handle.await_counter(child, handoff.ANSWERED, 7, 6, deadline=float("inf"))  # answered
         assert os.read(read, 4) == b"done"  # left for the caller, who reads the reply
     finally:
         os.close(read)

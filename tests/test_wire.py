@@ -99,3 +99,17 @@ def test_wire_short_read_is_refused() -> None:
         os.close(r)
         if w >= 0:
             os.close(w)
+
+
+def test_a_load_message_names_its_protocol_only_when_it_is_not_classification() -> None:
+    plain = wire.load_message("model.py", "build_model", 8, None)
+    assert plain == wire.load_message("model.py", "build_model", 8, None, wire.CLASSIFICATION)
+    assert "protocol" not in plain
+    generation = wire.load_message("model.py", "build_model", 8, None, wire.GENERATION)
+    assert generation == {**plain, "protocol": "generation"}
+    with pytest.raises(ValueError, match="unknown model protocol 'chat'"):
+        wire.load_message("model.py", "build_model", 8, None, "chat")
+
+
+def test_a_reset_message_holds_the_batch() -> None:
+    assert wire.reset_message(3) == {"op": "reset", "batch": 3}

@@ -4,13 +4,21 @@ Two dedicated pipes, never stdout. A *message* is a 4-byte big-endian length fol
 that many bytes of UTF-8 JSON holding one object with an ``op``. A block's samples and
 scores do not travel here but through the shared page (``handoff``), one at a time:
 
-    parent -> child  {"op": "load", ...}
+    parent -> child  {"op": "load", ...}             ("protocol": "generation", if so)
     child -> parent  {"op": "loaded", ...}
+    parent -> child  {"op": "reset", "batch"}        (a generation model: B new sequences)
+    child -> parent  {"op": "ready"}
     parent -> child  {"op": "block", "n", "batch", "noop", "block", "first", ...}
                      ... n / batch hand-overs through the page ...
     child -> parent  {"op": "done", "n"}
     parent -> child  {"op": "exit"}
     child -> parent  {"op": "error", "code", "message"} at any point; then the child exits
+
+A model speaks one of two protocols, named at load: a *classification* model is called on a
+batch of samples and returns one row of scores per sample; a *generation* model keeps
+``batch`` sequences from ``reset(batch)`` on, and each hand-over of a block is one step:
+the batch's next tokens in, the scores of the token after each out
+(docs/DESIGN.md, Trust boundaries).
 
 This module is imported by the child, so it imports nothing of the grader and only the
 standard library.
@@ -51,6 +59,11 @@ class Verdict(str, Enum):
 # The child's exit codes. The parent reads the verdict from the "error" message, never from
 # these; it describes any other death by its code or signal.
 CHILD_EXIT_OK, CHILD_EXIT_REPORTED, CHILD_EXIT_PROTOCOL = 0, 3, 4
+
+
+# The models' protocols: what "load" names (classification when it names none).
+CLASSIFICATION, GENERATION = "classification", "generation"
+PROTOCOLS = (CLASSIFICATION, GENERATION)
 
 
 class WireError(Exception):
@@ -109,21 +122,35 @@ def receive(fd: int) -> dict:
 
 # -- the parent's requests: one builder each, for the real child's handle and the tests' fake --
 def load_message(
-    entrypoint_file: str, function: str, layout_shift: int, imports: dict | None
+    entrypoint_file: str,
+    function: str,
+    layout_shift: int,
+    imports: dict | None,
+    protocol: str = CLASSIFICATION,
 ) -> dict:
-    """Build the model (``imports``: the rules the audit hook enforces, none if empty)."""
+    """Build the model (``imports``: the rules the audit hook enforces, none if empty;
+    ``protocol``: named only when it is not the default, classification)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown model protocol {protocol!r}; one of {PROTOCOLS}")
     return {
         "op": "load",
         "entrypoint_file": entrypoint_file,
         "function": function,
         "layout_shift": layout_shift,
         **({"imports": imports} if imports else {}),
+        **({"protocol": protocol} if protocol != CLASSIFICATION else {}),
     }
+
+
+def reset_message(batch: int) -> dict:
+    """Start ``batch`` new sequences in a generation model (its ``reset(batch)``)."""
+    return {"op": "reset", "batch": batch}
 
 
 def block_message(n: int, batch: int, noop: bool, input_shape: Sequence[int], classes: int) -> dict:
     """Answer ``n`` samples handed over ``batch`` at a time (``noop``: with a model that
-    answers zeros)."""
+    answers zeros). For a generation model a sample is one token (``input_shape`` is
+    ``()``), ``batch`` is the number of sequences and each hand-over is one step."""
     return {
         "op": "block",
         "n": n,

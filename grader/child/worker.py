@@ -9,7 +9,9 @@ hook (``guard``), installed before the submission's code is imported.
 A block's samples come one at a time (or one batch at a time) through the shared page,
 and the parent writes the next only once the current one is answered: the model cannot
 hold sample i+1 while answering sample i, whatever it does (frames, the garbage
-collector, the pipe, the page itself all hold nothing ahead).
+collector, the pipe, the page itself all hold nothing ahead). A generation model
+(``wire.GENERATION``) is served the same way: after ``reset(batch)``, each hand-over is one
+step of its ``batch`` sequences, one token each, and it answers the next token's scores.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,30 +48,65 @@ def describe(exc: BaseException) -> str:
     return (text[:300] + "…" if len(text) > 300 else text) + where
 
 
-def build(message: dict):
+def build(message: dict) -> object:
     """Import the entrypoint module from the working directory and call its function: the
-    model's callable (the model itself, or its ``forward``)."""
+    model."""
     folder = os.getcwd()
     sys.path.insert(0, folder)
     module_name = message["entrypoint_file"][: -len(".py")].replace("/", ".")
     try:
         module = importlib.import_module(module_name)
         factory = getattr(module, message["function"])
-        model = factory()
+        return factory()
     except BaseException as exc:
         why = f"build_model failed: {describe(exc)}"
         raise failure(exc, "while building the model", why) from None
+
+
+def classifier(model: object) -> Callable:
+    """A classification model's callable: the model itself, or its ``forward``."""
     if callable(model):
-        call = model
-    elif callable(getattr(model, "forward", None)):
-        call = model.forward
-    else:
+        return model
+    if callable(getattr(model, "forward", None)):
+        return model.forward
+    raise ModelError(
+        wire.Verdict.BAD_OUTPUT,
+        f"build_model returned {type(model).__name__!s}, which is neither callable nor has "
+        "a forward method",
+    )
+
+
+@dataclass
+class Served:
+    """The model the child serves, as its protocol calls it."""
+
+    protocol: str
+    call: Callable  # classification: the model's callable; generation: its step, on int64 ids
+    reset: Callable | None = None  # generation: the model's reset(batch)
+    sequences: int = 0  # generation: the batch of its last reset (0: none yet)
+    layout: bytearray = field(default_factory=bytearray)  # the heap's shift, kept alive
+
+
+def generator(model: object) -> Served:
+    """A generation model's ``reset`` and ``step``, checked at load. The tokens come
+    through the page as float32 (exact below 2**24) and reach ``step`` as a fresh int64
+    array each step: the model may keep it, and the page's next step cannot change it."""
+    try:
+        reset, step = getattr(model, "reset", None), getattr(model, "step", None)
+        missing = [name for name, f in (("reset", reset), ("step", step)) if not callable(f)]
+    except BaseException as exc:
+        raise failure(exc, "while loading the model", f"the model raised {describe(exc)}") from None
+    if missing:
         raise ModelError(
             wire.Verdict.BAD_OUTPUT,
-            f"build_model returned {type(model).__name__!s}, which is neither callable nor has "
-            "a forward method",
+            f"build_model returned {type(model).__name__!s}, which has no callable "
+            f"{' or '.join(missing)}: a generation model has reset(batch) and step(tokens)",
         )
-    return call
+
+    def call(x, _step=step, _int64=np.int64):
+        return _step(x.astype(_int64))
+
+    return Served(wire.GENERATION, call, reset)
 
 
 def run_block(
@@ -189,14 +227,110 @@ def reporter(fd_out: int, code: wire.Verdict) -> Callable[[str], None]:
     return report
 
 
-def serve(fd_in: int, fd_out: int, fd_page: int, skip: list[str], _run_block=run_block) -> int:
+def load(fd_out: int, message: dict) -> Served:
+    """Install the audit hook, shift the heap, build the model and check it against its
+    protocol."""
+    protocol = message.get("protocol", wire.CLASSIFICATION)
+    if protocol not in wire.PROTOCOLS:
+        raise wire.WireError(f"unknown model protocol {protocol!r}")
+    if "imports" in message:
+        guard.install(
+            os.getcwd(),
+            message["imports"],
+            reporter(fd_out, wire.Verdict.SANDBOX_VIOLATION),
+        )
+    # Shift the heap by a random amount before the model allocates anything: see
+    # Launcher.layout_shift. Kept alive for the child's life, by what it serves.
+    layout = bytearray(int(message.get("layout_shift", 0)))
+    model = build(message)
+    if protocol == wire.GENERATION:
+        served = generator(model)
+    else:
+        served = Served(wire.CLASSIFICATION, classifier(model))
+    served.layout = layout
+    return served
+
+
+def reset(served: Served | None, message: dict) -> None:
+    """Start ``batch`` new sequences in a generation model."""
+    if served is None or served.reset is None:
+        raise wire.WireError("reset for a model that is not a loaded generation model")
+    batch = int(message["batch"])
+    if batch < 1:
+        raise wire.WireError(f"reset for a batch of {batch}")
+    try:
+        served.reset(batch)
+    except BaseException as exc:
+        why = f"reset({batch}) failed: {describe(exc)}"
+        raise failure(exc, "while resetting the model", why) from None
+    served.sequences = batch
+
+
+def noop(batch: int, classes: int, steps: bool) -> Callable:
+    """The harness's own model: zeros. For a block of steps (one token a sample) it also
+    converts the tokens as a generation model's ``call`` does (about 0.4 us a step here),
+    so that the calibrated cost subtracted includes that conversion."""
+    zeros = np.zeros((batch, classes), dtype=np.float32)
+    if steps:
+
+        def tokens_in(x, _zeros=zeros, _int64=np.int64):
+            x.astype(_int64)
+            return _zeros
+
+        return tokens_in
+
+    def target(x, _zeros=zeros):
+        return _zeros
+
+    return target
+
+
+def block(page: handoff.Page, served: Served | None, message: dict, _run_block) -> None:
+    """Answer one block through ``_run_block``: with the model, or with zeros for a no-op
+    block (the harness's own cost, which needs no model loaded)."""
+    n, batch = int(message["n"]), int(message["batch"])
+    in_shape, classes = tuple(message["input_shape"]), int(message["classes"])
+    if message.get("noop"):
+        target = noop(batch, classes, steps=in_shape == ())
+    elif served is None:
+        raise wire.WireError("block before load")
+    elif served.protocol == wire.GENERATION and (batch, in_shape) != (served.sequences, ()):
+        raise wire.WireError(
+            f"a generation block of {batch} x {in_shape} after reset({served.sequences})"
+        )
+    else:
+        target = served.call
+    try:
+        page.words[handoff.READY] = int(message["block"])
+        _run_block(page, target, n, batch, in_shape, classes, int(message["first"]))
+    except (ModelError, wire.WireError):
+        raise
+    except BaseException as exc:
+        why = f"the model raised {describe(exc)}"
+        raise failure(exc, "during inference", why) from None
+
+
+def serve(
+    fd_in: int,
+    fd_out: int,
+    fd_page: int,
+    skip: list[str],
+    _run_block=run_block,
+    _handlers=(load, reset, block),
+) -> int:
+    """Say hello, then answer the parent's requests until "exit".
+
+    The timed loop and the requests' handlers are bound when serve is defined: replacing
+    the module's functions, even through its ``__dict__`` (which the seal does not see),
+    does not change what is called."""
     # The OS layers go on before hello: before the parent sends any submission code.
     readable = [*guard.read_roots(), os.getcwd(), *sorted(guard.DEVICES)]
     layers = confine.confine(readable, skip)
     wire.send(
         fd_out, {"op": "hello", "pid": os.getpid(), "numpy": np.__version__, "layers": layers}
     )
-    call = None
+    load_, reset_, block_ = _handlers
+    served = None
     page = handoff.Page(fd_page)
     while True:
         message = wire.receive(fd_in)
@@ -204,40 +338,14 @@ def serve(fd_in: int, fd_out: int, fd_page: int, skip: list[str], _run_block=run
         if op == "exit":
             return wire.CHILD_EXIT_OK
         if op == "load":
-            if "imports" in message:
-                guard.install(
-                    os.getcwd(),
-                    message["imports"],
-                    reporter(fd_out, wire.Verdict.SANDBOX_VIOLATION),
-                )
-            # Shift the heap by a random amount before the model allocates anything: see
-            # Launcher.layout_shift. Kept alive for the child's life.
-            layout = bytearray(int(message.get("layout_shift", 0)))  # noqa: F841
-            call = build(message)
+            served = load_(fd_out, message)
             wire.send(fd_out, {"op": "loaded"})
+        elif op == "reset":
+            reset_(served, message)
+            wire.send(fd_out, {"op": "ready"})
         elif op == "block":
-            n, batch = int(message["n"]), int(message["batch"])
-            in_shape, classes = tuple(message["input_shape"]), int(message["classes"])
-            if message.get("noop"):
-                zeros = np.zeros((batch, classes), dtype=np.float32)
-
-                def target(x, _zeros=zeros):
-                    return _zeros
-            elif call is None:
-                raise wire.WireError("block before load")
-            else:
-                target = call
-            try:
-                # Bound when serve was defined: replacing the module's run_block (not an
-                # audit event) does not change the loop that is timed.
-                page.words[handoff.READY] = int(message["block"])
-                _run_block(page, target, n, batch, in_shape, classes, int(message["first"]))
-            except (ModelError, wire.WireError):
-                raise
-            except BaseException as exc:
-                why = f"the model raised {describe(exc)}"
-                raise failure(exc, "during inference", why) from None
-            wire.send(fd_out, {"op": "done", "n": n})
+            block_(page, served, message, _run_block)
+            wire.send(fd_out, {"op": "done", "n": int(message["n"])})
         else:
             raise wire.WireError(f"unknown op {op!r}")
 

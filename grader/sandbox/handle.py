@@ -2,8 +2,9 @@
 give, the hand-over of a block's samples through the shared page, its pauses, and its end.
 
 ``Child`` owns the wire's message format on the parent's side (``grader/child/wire.py``
-draws the exchange): the referee asks it to ``load`` a model and to ``time_block`` samples,
-and never writes a message itself. Everything the child sends back is untrusted input,
+draws the exchange): the referee asks it to ``load`` a model, to ``reset`` a generation
+model's sequences and to ``time_block`` samples (or steps), and never writes a message
+itself. Everything the child sends back is untrusted input,
 checked here (docs/DESIGN.md, Trust boundaries): a reply of the wrong shape, a counter of
 the page out of step, a second thread or a thread that will not stop ends the child with
 its verdict. The pipe transport is ``channel``'s, the /proc probes and group signals are
@@ -44,6 +45,8 @@ class Child:
     info: dict = field(default_factory=dict)
     released: int = 0  # the last sample (or batch) handed over
     blocks: int = 0
+    protocol: str = wire.CLASSIFICATION  # the loaded model's (wire.PROTOCOLS)
+    sequences: int = 0  # a generation model's batch since its last reset (0: none yet)
 
     def failure(self, code: str, message: str) -> ChildFailure:
         return ChildFailure(code, message, self.name)
@@ -97,16 +100,31 @@ class Child:
         layout_shift: int,
         imports: dict | None,
         timeout: float,
+        protocol: str = wire.CLASSIFICATION,
     ) -> None:
         """Have the child build its model (``imports``: the rules its audit hook enforces,
-        none if empty), and wait up to ``timeout`` for it to say it has."""
-        self.send(wire.load_message(entrypoint_file, function, layout_shift, imports))
+        none if empty; ``protocol``: how the model is called, ``wire.PROTOCOLS``), and wait
+        up to ``timeout`` for it to say it has."""
+        message = wire.load_message(entrypoint_file, function, layout_shift, imports, protocol)
+        self.send(message)
         # "loaded" says the model is built, and nothing else: the submission's code runs in
         # that process and can write to the pipe, so what comes back is checked like any
         # untrusted input. (Its parameters are counted from its weight files, by the grader.)
         if self.receive(timeout) != {"op": "loaded"}:
             self.kill()
             raise self.failure("bad_output", f"{self.name} sent a malformed 'loaded' message")
+        self.protocol, self.sequences = protocol, 0
+
+    def reset(self, batch: int, timeout: float) -> None:
+        """Have a generation model start ``batch`` new sequences, and wait up to ``timeout``
+        for it to say it is ready; any other reply is ``bad_output``, as for "loaded"."""
+        if self.protocol != wire.GENERATION or batch < 1:
+            raise ValueError(f"reset({batch}) of a {self.protocol} model")
+        self.send(wire.reset_message(batch))
+        if self.receive(timeout) != {"op": "ready"}:
+            self.kill()
+            raise self.failure("bad_output", f"{self.name} sent a malformed 'ready' message")
+        self.sequences = batch
 
     def time_block(
         self,
@@ -119,9 +137,28 @@ class Child:
     ) -> tuple[float, np.ndarray]:
         """Hand ``inputs`` over ``batch`` at a time through the page (``noop``: to a model
         that answers zeros, the harness's own cost); return the seconds from the first
-        release to the last answer, on the parent's clock, and the scores."""
-        message = wire.block_message(len(inputs), batch, noop, input_shape, classes)
-        return self._hand_over(message, inputs, batch, classes, timeout)
+        release to the last answer, on the parent's clock, and the scores.
+
+        A generation model (loaded so, then ``reset(batch)``) takes one step of its
+        ``batch`` sequences per hand-over: ``inputs`` holds token ids of shape
+        ``(steps, batch)``, ``input_shape`` is ``()`` (which also marks a no-op block of
+        steps before any model is loaded), and the scores come back of shape
+        ``(steps, batch, classes)``, every one of them checked to be finite."""
+        if self.protocol != wire.GENERATION and tuple(input_shape) != ():
+            message = wire.block_message(len(inputs), batch, noop, input_shape, classes)
+            return self._hand_over(message, inputs, batch, classes, timeout)
+        flat = step_tokens(inputs, batch, input_shape, classes, self.sequences, noop)
+        message = wire.block_message(len(flat), batch, noop, (), classes)
+        elapsed, scores = self._hand_over(message, flat, batch, classes, timeout)
+        # Checked here, not by the referee as a digit's scores are: every number of a
+        # generation grade is the parent's reading of these scores, step by step.
+        if not noop and (bad := int((~np.isfinite(scores).all(axis=1)).sum())):
+            self.kill()
+            raise self.failure(
+                "bad_output",
+                f"{self.name} returned NaN or infinite scores for {bad} of {len(flat)} tokens",
+            )
+        return elapsed, scores.reshape(-1, batch, classes)
 
     # -- the hand-over ---------------------------------------------------------------------------
     def _hand_over(
@@ -147,7 +184,7 @@ class Child:
             (sources[k * chunk : (k + 1) * chunk], targets[k * size : (k + 1) * size])
             for k in range(steps)
         ]
-        self._await(handoff.READY, self.blocks, self.blocks - 1, deadline)  # untimed
+        await_counter(self, handoff.READY, self.blocks, self.blocks - 1, deadline)  # untimed
         released, answered = handoff.RELEASED, handoff.ANSWERED
         seq = first
         start = time.perf_counter()
@@ -156,7 +193,7 @@ class Child:
             seq += 1
             words[released] = seq
             if words[answered] != seq:
-                self._await(answered, seq, seq - 1, deadline)
+                await_counter(self, answered, seq, seq - 1, deadline)
             target[:] = answer_bytes
         elapsed = time.perf_counter() - start
         self.released = seq
@@ -165,37 +202,6 @@ class Child:
             self.kill()
             raise self.failure("bad_output", f"{self.name} sent {reply!r}, not 'done'")
         return elapsed, scores
-
-    def _await(self, index: int, value: int, before: int, deadline: float) -> None:
-        """Spin until the child's counter ``index`` reaches ``value``; it may only hold
-        ``before`` meanwhile. Past the deadline: ``timeout``; an error or EOF from the
-        child meanwhile: its verdict."""
-        words = self.page.words
-        spins = 0
-        while (seen := words[index]) != value:
-            spins += 1
-            if spins <= handoff.FAST_SPINS:
-                continue
-            os.sched_yield()
-            if spins % handoff.CHECK_EVERY:
-                continue
-            if seen != before:
-                self.kill()
-                raise self.failure(
-                    "bad_output", f"{self.name} wrote {seen} to the hand-over page's counter"
-                )
-            if time.monotonic() > deadline:
-                self.kill()
-                raise self.failure("timeout", f"{self.name} did not answer in time")
-            if self.channel.readable():
-                if words[index] == value:
-                    # It answered since the counter was read, and what it sent is its
-                    # reply to the block, for the caller. Rejecting it here ("spoke in
-                    # the middle of a block") rejected 1 honest grade in 6.
-                    return
-                self.receive(timeout=5.0)  # an error message, or EOF: the verdict
-                self.kill()
-                raise self.failure("bad_output", f"{self.name} spoke in the middle of a block")
 
     # -- the process -----------------------------------------------------------------------------
     def peak_rss_bytes(self) -> int | None:
@@ -259,3 +265,58 @@ class Child:
         self.page.close()
         # The log is only read for a verdict's message, always before close.
         workdir.remove_tree(self.log_path.parent)
+
+
+def await_counter(child: Child, index: int, value: int, before: int, deadline: float) -> None:
+    """Spin until the child's counter ``index`` of the page reaches ``value``; it may only
+    hold ``before`` meanwhile. Past the deadline: ``timeout``; an error or EOF from the
+    child meanwhile: its verdict."""
+    words = child.page.words
+    spins = 0
+    while (seen := words[index]) != value:
+        spins += 1
+        if spins <= handoff.FAST_SPINS:
+            continue
+        os.sched_yield()
+        if spins % handoff.CHECK_EVERY:
+            continue
+        if seen != before:
+            child.kill()
+            raise child.failure(
+                "bad_output", f"{child.name} wrote {seen} to the hand-over page's counter"
+            )
+        if time.monotonic() > deadline:
+            child.kill()
+            raise child.failure("timeout", f"{child.name} did not answer in time")
+        if child.channel.readable():
+            if words[index] == value:
+                # It answered since the counter was read, and what it sent is its
+                # reply to the block, for the caller. Rejecting it here ("spoke in
+                # the middle of a block") rejected 1 honest grade in 6.
+                return
+            child.receive(timeout=5.0)  # an error message, or EOF: the verdict
+            child.kill()
+            raise child.failure("bad_output", f"{child.name} spoke in the middle of a block")
+
+
+def step_tokens(
+    tokens: np.ndarray,
+    batch: int,
+    input_shape: Sequence[int],
+    classes: int,
+    sequences: int,
+    noop: bool,
+) -> np.ndarray:
+    """A generation block's tokens, ``(steps, batch)`` ids, as the float32 input slots carry
+    them (exact below 2**24; the worker hands ``step`` a fresh int64 copy). What the
+    referee asks for is checked: a wrong request is the grader's error, never the child's
+    verdict."""
+    if tokens.ndim != 2 or tokens.shape[1] != batch or tuple(input_shape) != ():
+        raise ValueError(f"a generation block takes tokens (steps, {batch}) of shape ()")
+    if not noop and batch != sequences:
+        raise ValueError(f"a block of {batch} sequences after reset({sequences})")
+    if tokens.dtype.kind not in "iu" or (
+        tokens.size and not 0 <= tokens.min() <= tokens.max() < min(classes, 1 << 24)
+    ):
+        raise ValueError(f"a generation block takes int token ids in 0..{classes - 1}")
+    return tokens.reshape(-1).astype(np.float32)

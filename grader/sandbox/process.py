@@ -3,7 +3,7 @@
 ``handle.Child`` (a real worker process) satisfies it, and so does the tests' fake child
 (``tests/fakechild.py``), which runs the referee on a fake clock; ``tests/test_process.py``
 checks both against it, signatures included. A child speaks the wire's messages for the
-referee (``load``, ``time_block``): the referee never writes one itself.
+referee (``load``, ``reset``, ``time_block``): the referee never writes one itself.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from grader.child import wire
 from grader.errors import ChildFailure
 
 
@@ -35,9 +36,15 @@ class ModelProcess(Protocol):
         layout_shift: int,
         imports: dict | None,
         timeout: float,
+        protocol: str = wire.CLASSIFICATION,
     ) -> None:
-        """Build the model; raise the verdict if it fails or answers anything but
-        "loaded"."""
+        """Build the model, to be called by ``protocol`` (``wire.PROTOCOLS``); raise the
+        verdict if it fails or answers anything but "loaded"."""
+        ...
+
+    def reset(self, batch: int, timeout: float) -> None:
+        """Start ``batch`` new sequences of a generation model; raise the verdict if it
+        fails or answers anything but "ready"."""
         ...
 
     def time_block(
@@ -49,7 +56,9 @@ class ModelProcess(Protocol):
         classes: int,
         timeout: float,
     ) -> tuple[float, np.ndarray]:
-        """Time one block of ``inputs``, ``batch`` at a time: (seconds, scores)."""
+        """Time one block of ``inputs``, ``batch`` at a time: (seconds, scores). For a
+        generation model, ``inputs`` are token ids ``(steps, batch)``, one step per
+        hand-over, ``input_shape`` is ``()`` and the scores ``(steps, batch, classes)``."""
         ...
 
     def pause(self) -> None:
