@@ -126,6 +126,18 @@ class ScoredDraw:
         return self.rng.random(len(idx)) * self.presented[idx] < 1
 
 
+def significantly_below(found: Agreement, least: float) -> float | None:
+    """The p-value of ``found`` agreeing less often than ``least`` (a one-sided binomial
+    test), where it is below ``AGREEMENT_P_VALUE``; None where too few answers disagree to
+    tell it from an honest model's near-ties."""
+    if not found.compared or found.agreed >= least * found.compared:
+        return None
+    from scipy.stats import binomtest
+
+    p = binomtest(found.agreed, found.compared, least, alternative="less").pvalue
+    return p if p < AGREEMENT_P_VALUE else None
+
+
 def check_answers(submission: Answers, least: float) -> None:
     """Reject a submission whose later answers to a digit do not match its first.
 
@@ -148,13 +160,8 @@ def check_answers(submission: Answers, least: float) -> None:
     ]  # fmt: skip
     for found, kind, how in checks:
         agreed, compared = found.agreed, found.compared
-        if not compared or agreed >= least * compared:
+        if (p := significantly_below(found, least)) is None:
             continue
-        from scipy.stats import binomtest
-
-        p = binomtest(agreed, compared, least, alternative="less").pvalue
-        if p >= AGREEMENT_P_VALUE:
-            continue  # too few answers to tell from an honest model's near-ties
         raise Rejected(
             "bad_output",
             f"the model answered the same digits differently: of its {compared:,} "

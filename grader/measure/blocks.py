@@ -9,6 +9,8 @@ not being timed is stopped meanwhile.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
 from grader.measure import schedule
@@ -20,13 +22,22 @@ MIN_LATENCY_S = 1e-8  # floor for a calibrated latency: below this the clock can
 
 
 class BlockTimer:
-    """Times blocks of inputs in the session's live children, one child at a time."""
+    """Times blocks of inputs in the session's live children, one child at a time.
 
-    def __init__(self, plan: Plan, inputs: Inputs, classes: int) -> None:
-        self.plan = plan
-        self.inputs = inputs
-        self.in_shape = inputs.in_shape
+    ``decoys(n)`` gives the inputs of ``n`` samples (or steps) for untimed and no-op
+    blocks; ``in_shape`` is a sample's shape, ``()`` for a generation model's tokens."""
+
+    def __init__(
+        self,
+        timeout: float,
+        in_shape: Sequence[int],
+        classes: int,
+        decoys: Callable[[int], np.ndarray],
+    ) -> None:
+        self.timeout = timeout
+        self.in_shape = tuple(in_shape)
         self.classes = classes
+        self.decoys = decoys
         self.live: list[ModelProcess] = []  # the current session's children
 
     def block(
@@ -34,7 +45,6 @@ class BlockTimer:
     ) -> tuple[float, np.ndarray]:
         """Time one block of ``inputs``, handed over ``batch`` at a time; return (seconds,
         scores). The clock runs from the first sample's release to the last answer."""
-        n = len(inputs)
         # The other child is stopped while this one works: nothing it left running (a
         # thread, a timer's signal handler) can take the shared core from the timed one.
         # Both are counted, the timed one too: a thread it started in its last block would
@@ -46,18 +56,18 @@ class BlockTimer:
             counted.check_threads()
         try:
             elapsed, scores = child.time_block(
-                inputs, batch, noop, self.in_shape, self.classes, self.plan.block_timeout_s
+                inputs, batch, noop, self.in_shape, self.classes, self.timeout
             )
         finally:
             for other in others:
                 other.resume()
         if not noop:
-            bad = ~np.isfinite(scores).all(axis=1)
+            bad = ~np.isfinite(scores).all(axis=-1)  # per sample, or per step and sequence
             if bad.any():
                 raise child.failure(
                     "bad_output",
                     f"{child.name} returned NaN or infinite scores for {int(bad.sum())} of "
-                    f"{n} samples",
+                    f"{bad.size} samples",
                 )
         return elapsed, scores
 
@@ -67,23 +77,22 @@ class BlockTimer:
         """No-op blocks of the same size through the same loop: the harness's own cost."""
         times: list[list[float]] = [[] for _ in children]
         for _ in range(blocks):
-            inputs = self.inputs.decoys(n)
+            inputs = self.decoys(n)
             for i, child in enumerate(children):
                 times[i].append(self.block(child, inputs, batch, noop=True)[0])
         return times
 
-    def block_size(self, children: list[ModelProcess]) -> int:
-        """Untimed probe blocks that size a block to the slower model's ``block_seconds``."""
-        per_sample = []
-        for child in children:
-            for _ in range(2):  # the first call pays for lazy imports and page faults
-                elapsed, _ = self.block(child, self.inputs.decoys(32))
-            per_sample.append(elapsed / 32)
-        n = round(self.plan.block_seconds / max(per_sample))
-        largest = min(
-            self.plan.max_block, schedule.max_block(len(self.inputs.pool), self.plan.reserve_rounds)
-        )
-        return int(np.clip(n, min(self.plan.min_block, largest), largest))
+
+def block_size(timer: BlockTimer, children: list[ModelProcess], plan: Plan, inputs: Inputs) -> int:
+    """Untimed probe blocks that size a block to the slower model's ``block_seconds``."""
+    per_sample = []
+    for child in children:
+        for _ in range(2):  # the first call pays for lazy imports and page faults
+            elapsed, _ = timer.block(child, inputs.decoys(32))
+        per_sample.append(elapsed / 32)
+    n = round(plan.block_seconds / max(per_sample))
+    largest = min(plan.max_block, schedule.max_block(len(inputs.pool), plan.reserve_rounds))
+    return int(np.clip(n, min(plan.min_block, largest), largest))
 
 
 def calibrated(raw: list[float], overhead: float, n: int) -> list[float]:

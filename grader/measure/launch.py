@@ -11,8 +11,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from grader.measure.measurement import ModelMeasurement
-from grader.measure.plan import Model, Plan
+from grader.child import wire
+from grader.measure.measurement import Footprint
+from grader.measure.plan import GenerationPlan, Model, Plan
 from grader.measure.sandbox_report import SandboxReport
 from grader.sandbox.process import ModelProcess
 
@@ -25,7 +26,7 @@ class Launcher:
 
     def __init__(
         self,
-        plan: Plan,
+        plan: Plan | GenerationPlan,
         imports: dict | None,
         rng: np.random.Generator,
         page_bytes: int,
@@ -67,15 +68,17 @@ class Launcher:
     def load(
         self,
         children: list[ModelProcess],
-        results: list[ModelMeasurement],
+        results: list[Footprint],
         models: tuple[Model, Model],
+        protocol: str = wire.CLASSIFICATION,
     ) -> None:
-        """Each child builds its model; the slowest load of each model is kept."""
+        """Each child builds its model, called by ``protocol``; the slowest load of each
+        model is kept."""
         for child, res, model in zip(children, results, models, strict=True):
             t0 = self.clock()
             child.load(
                 model.entrypoint_file, model.function, self.layout_shift(),
-                self.imports, self.plan.load_timeout_s,
+                self.imports, self.plan.load_timeout_s, protocol,
             )  # fmt: skip
             child.check_threads()  # one started by build_model, before any block
             res.load_seconds = max(res.load_seconds, self.clock() - t0)

@@ -10,14 +10,11 @@ from grader.measure.answers import Answers
 from grader.measure.caching import CacheCheck
 
 
-@dataclass
-class ModelMeasurement:
-    """One model's observations, over every session."""
+@dataclass(kw_only=True)
+class Footprint:
+    """A model's load time and its memory above its process's bare footprint, kept from
+    the session whose model took the most."""
 
-    answers: Answers  # what it answered, and how its later answers agreed with its first
-    latency_samples_s: list[float] = field(default_factory=list)  # calibrated, per round
-    overhead_s_per_sample: list[float] = field(default_factory=list)  # per session
-    throughput_samples_s: list[float] = field(default_factory=list)  # samples/s, per block
     base_rss_bytes: int | None = None
     peak_rss_bytes: int | None = None
     load_seconds: float = 0.0
@@ -28,6 +25,16 @@ class ModelMeasurement:
             return
         if self.peak_rss_bytes is None or peak - base > self.peak_rss_bytes - self.base_rss_bytes:
             self.base_rss_bytes, self.peak_rss_bytes = base, peak
+
+
+@dataclass
+class ModelMeasurement(Footprint):
+    """One model's observations, over every session."""
+
+    answers: Answers  # what it answered, and how its later answers agreed with its first
+    latency_samples_s: list[float] = field(default_factory=list)  # calibrated, per round
+    overhead_s_per_sample: list[float] = field(default_factory=list)  # per session
+    throughput_samples_s: list[float] = field(default_factory=list)  # samples/s, per block
 
 
 @dataclass

@@ -89,6 +89,33 @@ QUICK = Plan(
 
 
 @dataclass(frozen=True)
+class GenerationPlan:
+    """How much a generation grade measures (docs/DESIGN.md, Generation). The defaults aim
+    at a full grade of the tinytalks baseline against itself within about a minute here."""
+
+    sessions: int = 4  # fresh process pairs; every one after the first replays walks
+    length: int = 128  # steps in a walk: the context of the workload's baseline
+    block_steps: int = 8  # steps a timed block holds; every step of a walk is timed
+    replays: int = 8  # per session after the first: walks shown again in fresh processes
+    probes: int = 46  # questions composed for the grade, beside the 46 held-out ones
+    lengths: tuple[int, ...] = (16, 64, 120)  # contexts the per-token latency is shown at
+    answer_cap: int = 64  # characters a greedy answer may take
+    calibration_blocks: int = 5  # no-op blocks per child before a session's walks
+    # Of the answers to walks shown again, the share that must match their first showing's
+    # (arg-max, position by position), and of the greedy answers given twice, the share
+    # that must be identical; below it and significantly so, rejected (as for the digits).
+    min_agreement: float = 0.99
+    grade_timeout_s: float = 600.0  # the walks' wall time, all sessions
+    load_timeout_s: float = 30.0
+    block_timeout_s: float = 20.0
+    limits: Limits = field(default_factory=Limits)
+    require_sandbox: bool = False
+
+
+QUICK_GENERATION = GenerationPlan(sessions=1, probes=8, calibration_blocks=3)
+
+
+@dataclass(frozen=True)
 class Model:
     """Where a child finds its model: the files of a folder that make it up (all that its
     private copy holds) and ``file.py:function`` among them."""

@@ -25,7 +25,7 @@ from grader.child import handoff
 from grader.errors import ChildFailure, GraderError, Rejected
 from grader.measure import caching, schedule
 from grader.measure.answers import Answers, ScoredDraw, check_answers
-from grader.measure.blocks import MIN_LATENCY_S, BlockTimer, calibrated, overhead
+from grader.measure.blocks import MIN_LATENCY_S, BlockTimer, block_size, calibrated, overhead
 from grader.measure.inputs import Inputs
 from grader.measure.launch import Clock, Launcher, Spawner
 from grader.measure.measurement import Measurement, ModelMeasurement
@@ -65,7 +65,9 @@ class Referee:
         )
         self.launcher = Launcher(plan, imports, self.rng, page_bytes, clock, spawner)
         self.sandbox = self.launcher.sandbox  # what the children reported, for the result
-        self.timer = BlockTimer(plan, self.inputs, classes)
+        self.timer = BlockTimer(
+            plan.block_timeout_s, self.inputs.in_shape, classes, self.inputs.decoys
+        )
         self.scored = ScoredDraw(len(images), self.rng)
         self.round_roles: list[str] = []  # per timed round: its role in the caching check
         self.round_sessions: list[int] = []
@@ -151,14 +153,14 @@ class Referee:
         children: list[ModelProcess] = []
         self.timer.live = children
         try:
-            with _Verdicts():
+            with Verdicts():
                 self.launcher.start(k, models, core, children)
                 # The interpreter-plus-NumPy footprint, before any model code is imported.
                 self.timer.calibrate(children, 16, 1, 3)
                 base_rss = [c.peak_rss_bytes() for c in children]
                 self.launcher.load(children, results, models)
                 if not n:
-                    n = self.timer.block_size(children)
+                    n = block_size(self.timer, children, self.plan, self.inputs)
                 rounds, reason = self.timed_rounds(k, children, results, n, budget, target_rounds)
                 self.throughput(children, results, n)
                 for child in children:  # one started in the last block, never followed
@@ -267,7 +269,7 @@ class Referee:
                 results[i].answers.batched(idx, scores)
 
 
-class _Verdicts:
+class Verdicts:
     """Turn a child's failure into a verdict: the submission's is ``Rejected``; the
     baseline's is the grader's own problem and says so."""
 

@@ -1,0 +1,194 @@
+"""The referee of a generation workload: sessions of two fresh children stepped through the
+grade's walks in interleaved blocks, every step timed, every answer read by the parent
+(docs/DESIGN.md, Generation).
+
+Each session starts a pair of children (the baseline's and the submission's), loads both
+models with the generation protocol and, in the first and the last session, has them
+answer the scored questions greedily before anything else (``greedy``): a process answers
+a question before it has been shown any answer. Then every walk of the session
+(``walks.plan``): both models ``reset(1)``, then step through the walk's text in blocks of
+``block_steps`` tokens, the two in turn, A B then B A, block by block; each block is timed
+on the parent's clock, and its scores come back for the parent to read
+(``GenerationAnswers``). A no-op block of each child at a random place in each walk
+measures the harness's own cost per step, which is subtracted as for the digits.
+
+The clock and the spawner are passed in, as to the digits' referee.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+
+from grader.child import handoff, wire
+from grader.data import text
+from grader.errors import Rejected
+from grader.measure.blocks import BlockTimer, overhead
+from grader.measure.launch import Clock, Launcher, Spawner
+from grader.measure.plan import GenerationPlan, Model
+from grader.measure.referee import Progress, Verdicts, pick_cores, pinned
+from grader.measure.textanswers import GenerationMeasurement, TextMeasurement, greedy_answers
+from grader.measure.walks import Walk, plan
+from grader.sandbox.launch import spawn
+from grader.sandbox.process import ModelProcess
+
+
+class GenerationReferee:
+    """Runs one generation grade: two children per session, one clock."""
+
+    def __init__(
+        self,
+        scored: list[text.Pair],
+        filler: list[text.Pair],
+        vocab: int,
+        gplan: GenerationPlan,
+        progress: Progress | None = None,
+        seed: int | None = None,
+        imports: dict | None = None,
+        *,
+        clock: Clock = time.perf_counter,
+        spawner: Spawner = spawn,
+    ) -> None:
+        self.plan = gplan
+        self.scored = scored
+        self.vocab = vocab
+        self.progress = progress or (lambda phase, done, total: None)
+        self.clock = clock
+        self.seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
+        self.rng = np.random.default_rng(self.seed)
+        self.walks = plan(scored, filler, gplan.sessions, gplan.replays, gplan.length, self.rng)
+        page_bytes = handoff.page_bytes(len(scored), 1, vocab * 4)
+        self.launcher = Launcher(gplan, imports, self.rng, page_bytes, clock, spawner)
+        self.sandbox = self.launcher.sandbox
+        self.timer = BlockTimer(gplan.block_timeout_s, (), vocab, self.decoys)
+        self.walked_seconds = 0.0
+
+    def decoys(self, n: int) -> np.ndarray:
+        """``n`` steps of random tokens of one sequence, for the untimed and no-op blocks."""
+        return self.rng.integers(0, self.vocab, size=(n, 1), dtype=np.int64)
+
+    # -- the whole measurement ----------------------------------------------------------------
+    def measure(self, baseline: Model, submission: Model) -> GenerationMeasurement:
+        started = self.clock()
+        parent_core, child_core = pick_cores()
+        results = [TextMeasurement.of(len(self.scored)) for _ in range(2)]
+        with pinned(parent_core):
+            for k in range(self.plan.sessions):
+                self.session(k, (baseline, submission), results, child_core)
+                results[1].check(self.plan.min_agreement)
+        return GenerationMeasurement(
+            baseline=results[0],
+            submission=results[1],
+            seed=self.seed,
+            walks=[[(w.index, w.replay) for w in session] for session in self.walks],
+            affinity={
+                "parent": parent_core,
+                "children": child_core,
+                "pinned": parent_core is not None and child_core is not None,
+            },
+            wall_seconds=self.clock() - started,
+        )
+
+    # -- one session ---------------------------------------------------------------------------
+    def session(
+        self,
+        k: int,
+        models: tuple[Model, Model],
+        results: list[TextMeasurement],
+        core: int | None,
+    ) -> None:
+        """One pair of fresh children: load, greedy answers (first and last session), walks."""
+        children: list[ModelProcess] = []
+        self.timer.live = children
+        steps = self.plan.block_steps
+        try:
+            with Verdicts():
+                self.launcher.start(k, models, core, children)
+                self.timer.calibrate(children, steps, 1, 3)  # before any model code runs
+                base_rss = [c.peak_rss_bytes() for c in children]
+                self.launcher.load(children, results, models, wire.GENERATION)
+                self.greedy(k, children, results)
+                calib = self.timer.calibrate(children, steps, 1, self.plan.calibration_blocks)
+                raw: list[list[np.ndarray]] = [[], []]
+                for w, walk in enumerate(self.walks[k]):
+                    self.walk(w, walk, children, results, raw, calib)
+                    self.progress(
+                        f"session {k + 1}/{self.plan.sessions}: walks", w + 1, len(self.walks[k])
+                    )
+                cost = overhead(calib)
+                for i, res in enumerate(results):
+                    res.keep_blocks(raw[i], cost, steps, k)
+                for child in children:
+                    child.check_threads()
+                for child, res, base in zip(children, results, base_rss, strict=True):
+                    res.keep_largest_rss(base, child.peak_rss_bytes())
+        finally:
+            for child in children:
+                child.close()
+
+    def greedy(self, k: int, children: list[ModelProcess], results: list[TextMeasurement]) -> None:
+        """The scored questions answered greedily, in a random order: both models in the
+        first session, in one batch; the submission again in the last session's fresh
+        process, in another order and two batches, to be compared with its first answers."""
+        again = k > 0 and k == self.plan.sessions - 1
+        if k and not again:
+            return
+        order = self.rng.permutation(len(self.scored))
+        questions = [self.scored[i].question for i in order]
+        for i, child in enumerate(children):
+            if again and i == 0:
+                continue  # the baseline's answers are not in question
+            answers: list[str] = [""] * len(order)
+            for part in np.array_split(np.arange(len(order)), 2 if again else 1):
+                said = greedy_answers(
+                    self.timer,
+                    child,
+                    [questions[j] for j in part],
+                    self.plan.answer_cap,
+                    self.plan.block_timeout_s,
+                )
+                for j, answer in zip(part, said, strict=True):
+                    answers[order[j]] = answer
+            results[i].keep_greedy(answers, again)
+
+    # -- one walk: ABBA, block by block --------------------------------------------------------
+    def walk(
+        self,
+        w: int,
+        walk: Walk,
+        children: list[ModelProcess],
+        results: list[TextMeasurement],
+        raw: list[list[np.ndarray]],
+        calib: list[list[float]],
+    ) -> None:
+        """Both models step through ``walk``: block ``j`` of the one, then of the other, in
+        A B order and B A for the next block; a no-op block of each at a random block."""
+        started = self.clock()
+        steps, length = self.plan.block_steps, self.plan.length
+        blocks = length // steps
+        feed = walk.tokens[:length].reshape(blocks, steps, 1)
+        noop_at = int(self.rng.integers(blocks))
+        for child in children:
+            child.reset(1, self.plan.block_timeout_s)
+        scores = [np.empty((length, self.vocab), dtype=np.float32) for _ in children]
+        times = [np.empty(blocks) for _ in children]
+        for j in range(blocks):
+            order = [0, 1] if (w + j) % 2 == 0 else [1, 0]
+            for i in order:
+                times[i][j], out = self.timer.block(children[i], feed[j])
+                scores[i][j * steps : (j + 1) * steps] = out[:, 0, :]
+            if j == noop_at:
+                for i in order:
+                    calib[i].append(self.timer.block(children[i], feed[j], noop=True)[0])
+        for i, res in enumerate(results):
+            raw[i].append(times[i])
+            res.walked(walk, scores[i])
+        self.walked_seconds += self.clock() - started
+        if self.walked_seconds > self.plan.grade_timeout_s:
+            raise Rejected(
+                "timeout",
+                f"the grade's walks took more than {self.plan.grade_timeout_s:g} s in all: "
+                "the submission steps too slowly to be measured",
+            )

@@ -1,0 +1,163 @@
+"""What a generation model answered, read by the parent (docs/DESIGN.md, Generation).
+
+This is the generation workload's answer protocol, as ``answers.py`` is the digits': the
+referee hands over each walk's scores and each block's time and reads no answer itself.
+From a walk's scores, position by position: the negative log-likelihood of the character
+that follows (teacher forcing) and the arg-max. Its first record's answer characters give
+the record's perplexity terms, on its first showing; the whole walk's give the walk's
+(every timed step is scored: an answer that is cheap and wrong anywhere costs perplexity
+there); a walk shown again must give the same arg-max, position by position, as on its
+first showing. The greedy answers are generated here, one step at a time, the parent
+choosing every next token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from grader.data import text
+from grader.errors import Rejected
+from grader.measure.answers import Agreement, p_text, significantly_below
+from grader.measure.blocks import BlockTimer, calibrated
+from grader.measure.measurement import Footprint
+from grader.measure.walks import Walk
+from grader.sandbox.process import ModelProcess
+
+NEWLINE = int(text.encode("\n")[0])
+
+
+def log_softmax(scores: np.ndarray) -> np.ndarray:
+    """Log-probabilities over the last axis, in float64."""
+    z = np.asarray(scores, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+@dataclass
+class TextMeasurement(Footprint):
+    """One generation model's observations, over every session."""
+
+    # Per scored record, on its first showing: its answer characters' summed negative
+    # log-likelihood (nats), how many there are, and how many the arg-max predicted.
+    record_nll: np.ndarray
+    record_chars: np.ndarray
+    record_correct: np.ndarray
+    walk_nll: list[float] = field(default_factory=list)  # per showing, over all its steps
+    walk_steps: list[int] = field(default_factory=list)
+    first_argmax: dict[int, np.ndarray] = field(default_factory=dict)  # walk index -> arg-max
+    replays: Agreement = field(default_factory=Agreement)  # positions of walks shown again
+    greedy: list[str] | None = None  # per scored record, the first session's
+    greedy_again: list[str] | None = None  # the last session's, in fresh processes
+    greedy_agreement: Agreement = field(default_factory=Agreement)
+    # Per showing, in order: each block's time per token, the harness's cost taken off.
+    token_latency_s: list[list[float]] = field(default_factory=list)
+    showing_session: list[int] = field(default_factory=list)
+    overhead_s_per_token: list[float] = field(default_factory=list)  # per session
+
+    @classmethod
+    def of(cls, scored: int) -> TextMeasurement:
+        return cls(
+            record_nll=np.full(scored, np.nan),
+            record_chars=np.zeros(scored, dtype=np.int64),
+            record_correct=np.zeros(scored, dtype=np.int64),
+        )
+
+    def walked(self, walk: Walk, scores: np.ndarray) -> None:
+        """A walk's scores, ``(steps, vocab)``: row t answers token t and predicts t + 1."""
+        steps = len(scores)
+        logp = log_softmax(scores)
+        following = walk.tokens[1 : steps + 1]
+        nll = -logp[np.arange(steps), following]
+        argmax = logp.argmax(axis=-1)
+        self.walk_nll.append(float(nll.sum()))
+        self.walk_steps.append(steps)
+        if walk.replay:
+            first = self.first_argmax[walk.index]
+            self.replays.add(Agreement(int((argmax == first).sum()), steps))
+            return
+        self.first_argmax[walk.index] = argmax
+        start, end = walk.span
+        at = np.arange(start - 1, min(end, steps + 1) - 1)  # the rows that predict the answer
+        self.record_nll[walk.scored] = float(nll[at].sum())
+        self.record_chars[walk.scored] = len(at)
+        self.record_correct[walk.scored] = int((argmax[at] == following[at]).sum())
+
+    def keep_blocks(self, raw: list[np.ndarray], cost: float, steps: int, session: int) -> None:
+        """A session's walks' block times: per token, the harness's cost per block off."""
+        for times in raw:
+            self.token_latency_s.append(calibrated(list(times), cost, steps))
+            self.showing_session.append(session)
+        self.overhead_s_per_token.append(cost / steps)
+
+    def keep_greedy(self, answers: list[str], again: bool) -> None:
+        if not again:
+            self.greedy = answers
+            return
+        self.greedy_again = answers
+        first = self.greedy or []
+        same = sum(a == b for a, b in zip(first, answers, strict=True))
+        self.greedy_agreement = Agreement(same, len(answers))
+
+    def check(self, least: float) -> None:
+        """Reject a model whose answers to walks shown again, or whose greedy answers given
+        again, do not match their first showing's."""
+        checks = [
+            (self.replays, "answers to walks it was shown again (position by position, "
+             "in fresh processes)"),
+            (self.greedy_agreement, "greedy answers to questions it was asked again (in a "
+             "fresh process, in another order and batch)"),
+        ]  # fmt: skip
+        for found, what in checks:
+            if (p := significantly_below(found, least)) is None:
+                continue
+            raise Rejected(
+                "bad_output",
+                f"the model answered the same text differently: of its {found.compared:,} "
+                f"{what}, {found.share:.1%} matched its first answer; at least {least:.0%} "
+                f"must ({p_text(p)}). Every step is scored: answer each one as you would "
+                "the first, and keep nothing across reset.",
+            )
+
+
+@dataclass
+class GenerationMeasurement:
+    """What the generation referee hands to the result."""
+
+    baseline: TextMeasurement
+    submission: TextMeasurement
+    seed: int
+    walks: list[list[tuple[int, bool]]]  # per session: (walk index, shown again?)
+    affinity: dict
+    wall_seconds: float
+
+
+def greedy_answers(
+    timer: BlockTimer, child: ModelProcess, questions: list[str], cap: int, timeout: float
+) -> list[str]:
+    """Each question's greedy answer, all sequences stepped together, one untimed block of
+    one step at a time: a sequence still in its prompt is fed the prompt's next character,
+    the others the highest-scoring character of their last step (the lowest id on a tie),
+    until a newline or ``cap`` characters; a finished sequence is fed newlines, its scores
+    unread. The parent chooses every token."""
+    prompts = [text.encode(text.prompt(q)) for q in questions]
+    answers: list[list[int]] = [[] for _ in questions]
+    done = np.zeros(len(questions), dtype=bool)
+    child.reset(len(questions), timeout)
+    scores: np.ndarray | None = None
+    for t in range(max(len(p) for p in prompts) + cap + 1):
+        tokens = np.full(len(questions), NEWLINE, dtype=np.int64)
+        for b, p in enumerate(prompts):
+            if t < len(p):
+                tokens[b] = p[t]
+            elif not done[b] and scores is not None:
+                choice = int(np.argmax(scores[b]))
+                done[b] = choice == NEWLINE or len(answers[b]) == cap
+                if not done[b]:
+                    answers[b].append(choice)
+                    tokens[b] = choice
+        if done.all():
+            break
+        scores = timer.block(child, tokens[None, :], batch=len(questions))[1][0]
+    return [text.decode(a).strip() for a in answers]
