@@ -15,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from grader import gradetext
 from grader.analysis import quality, static, techniques, weights
+from grader.child import wire
 from grader.config import Rules, Submission, check_submission
 from grader.data import private as sealed
 from grader.data.deform import deform
@@ -23,7 +25,7 @@ from grader.data.workloads import Workload, as_inputs, get_workload, load_split
 from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, Rejected, Verdict, Violation
 from grader.measure.ablation import Ablation
 from grader.measure.measurement import Measurement
-from grader.measure.plan import Model, Plan
+from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model, Plan
 from grader.measure.referee import Progress, Referee, Spawner
 from grader.result import build, derive
 from grader.sandbox.launch import spawn
@@ -69,6 +71,11 @@ def grade(
     submission, code, violations = check_before_running(path, rules)
     if code:
         return rejected_config(path, violations, code)
+    if rules.workloads[submission.workload].get("protocol") == wire.GENERATION:
+        plan = QUICK_GENERATION if quick else GenerationPlan()
+        return gradetext.grade_text(
+            submission, rules, plan, quick, progress, baseline_folder, seed, spawner
+        )
     workload = get_workload(rules, submission.workload)
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
     data = held_out(rules, workload, seed, private or rules.is_final)
@@ -87,12 +94,12 @@ def grade(
         spawner=spawner,
     )
     baseline, candidate = models(rules, workload, submission, baseline_folder)
-    doc = skeleton(submission)
+    doc = build.skeleton(submission)
     doc["grader"]["rules_sha256"] = rules.sha256
     try:
         measured = referee.measure(baseline, candidate)
     except Rejected as exc:
-        doc["verdict"] = referee_verdict(exc, data.private_inputs is not None)
+        doc["verdict"] = build.referee_verdict(exc, data.private_inputs is not None)
         doc["sandbox"] = referee.sandbox.layers()
         return doc
     doc["system"] = build.system_info(measured.affinity)
@@ -156,17 +163,6 @@ def models(
         static.model_files(submission.folder, rules.data["files"]),
     )
     return baseline, candidate
-
-
-def referee_verdict(exc: Rejected, private: bool) -> dict:
-    """The verdict of a submission the referee rejected."""
-    message = exc.message
-    if private:  # its text could carry private inputs out
-        message = (
-            f"the submission failed ({exc.code}) with the sealed private split among its "
-            "inputs; in the final phase the details are not published"
-        )
-    return {"status": "rejected", "code": exc.code, "message": message}
 
 
 def measurement_section(
@@ -289,24 +285,6 @@ def check_before_running(
         return None, Verdict.CONFIG_INVALID, violations
     code, violations = static.check(submission.folder, rules)
     return (None, code, violations) if code else (submission, None, [])
-
-
-def skeleton(submission: Submission) -> dict:
-    return {
-        **build.header(),
-        "submission": {
-            "team": submission.team,
-            "members": list(submission.members),
-            "workload": submission.workload,
-            "events": list(submission.events),
-            "techniques_claimed": list(submission.techniques),
-            "description": submission.description,
-            "entrypoint": f"{submission.entrypoint_file}:{submission.entrypoint_function}",
-            "content_sha256": build.content_sha256(submission.folder),
-        },
-        "techniques": {"claimed": list(submission.techniques), "detected": None},
-        "verdict": {"status": "graded", "code": None, "message": ""},
-    }
 
 
 def rejected_config(

@@ -11,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from grader import rendertext
 from grader.errors import Violation
 from grader.escape import MD_TABLE, clean, command_data, command_property, md
 from grader.metrics import FORMATS, G4, PLAIN, accuracy_of, fmt_bytes, fmt_ms, fmt_value
@@ -57,7 +58,8 @@ def card(result: dict) -> dict:
     }
     if verdict["status"] != "graded":
         return out
-    out["metrics"] = metric_rows(result)
+    generation = rendertext.is_generation(result)
+    out["metrics"] = rendertext.text_metric_rows(result) if generation else metric_rows(result)
     out["events"] = [event_row(name, result["events"][name]) for name in sub["events"]]
     out["flags"] = [
         (f["severity"], f["message"], f"{f['metric']} = {f['value']:.4g}") for f in result["flags"]
@@ -65,7 +67,11 @@ def card(result: dict) -> dict:
     out["details"] = technique_lines(result.get("techniques")) + quality_lines(
         result.get("code_quality")
     )
-    out["notes"] = split_notes(result) + measurement_notes(result)
+    out["notes"] = (
+        rendertext.text_notes(result) + sandbox_notes(result)
+        if generation
+        else split_notes(result) + measurement_notes(result)
+    )
     return out
 
 
@@ -186,16 +192,21 @@ def measurement_notes(result: dict) -> list[str]:
             "far as digits the model has not met support it, so that answers kept from "
             "earlier calls count for nothing"
         )
+    return notes + sandbox_notes(result)
+
+
+def sandbox_notes(result: dict) -> list[str]:
+    """The sandbox's layers: all active, or which are not."""
     layers = result.get("sandbox") or {}
     weak = sorted(k for k, v in layers.items() if v.startswith(("unavailable", "off")))
-    if layers:
-        notes.append(
-            f"sandbox: all {len(layers)} layers active"
-            if not weak
-            else f"sandbox: {', '.join(weak)} not active on this machine (the result's "
-            "'sandbox' says why)"
-        )
-    return notes
+    if not layers:
+        return []
+    return [
+        f"sandbox: all {len(layers)} layers active"
+        if not weak
+        else f"sandbox: {', '.join(weak)} not active on this machine (the result's "
+        "'sandbox' says why)"
+    ]
 
 
 def answer_checks_line(result: dict) -> str | None:

@@ -133,6 +133,36 @@ def model_metrics(
     }
 
 
+def skeleton(submission: Any) -> dict:
+    """A graded result's start: the header and the submission (a config.Submission) as read."""
+    return {
+        **header(),
+        "submission": {
+            "team": submission.team,
+            "members": list(submission.members),
+            "workload": submission.workload,
+            "events": list(submission.events),
+            "techniques_claimed": list(submission.techniques),
+            "description": submission.description,
+            "entrypoint": f"{submission.entrypoint_file}:{submission.entrypoint_function}",
+            "content_sha256": content_sha256(submission.folder),
+        },
+        "techniques": {"claimed": list(submission.techniques), "detected": None},
+        "verdict": {"status": "graded", "code": None, "message": ""},
+    }
+
+
+def referee_verdict(exc: Any, private: bool) -> dict:
+    """The verdict of a submission the referee rejected (an errors.Rejected)."""
+    message = exc.message
+    if private:  # its text could carry private inputs out
+        message = (
+            f"the submission failed ({exc.code}) with the sealed private split among its "
+            "inputs; in the final phase the details are not published"
+        )
+    return {"status": "rejected", "code": exc.code, "message": message}
+
+
 # -- the header and a rejection ----------------------------------------------------------------
 def header() -> dict:
     """What every result starts with, graded or rejected: format, time, grader, machine."""
@@ -166,5 +196,49 @@ def rejected(team: str, violations: list[Violation], code: Verdict) -> dict:
             "code": code,
             "message": f"{len(violations)} problem(s) {WHAT_FAILED[code]}",
             "violations": [v.as_dict() for v in violations[:200]],
+        },
+    }
+
+
+def text_metrics(m: Any, kinds: list[str], files: dict[str, int], parameters: int | None) -> dict:
+    """The observed numbers of one generation model (a textanswers.TextMeasurement) as
+    stored in JSON: the digits' fields where they mean the same (``correct``/``total``: the
+    held-out answers' characters the arg-max predicted; ``latency_samples_ms``: each walk's
+    time per token), and under ``text`` what only a text model has."""
+    test = np.array([k == "test" for k in kinds])
+    peak = None
+    if m.peak_rss_bytes is not None and m.base_rss_bytes is not None:
+        peak = max(0, m.peak_rss_bytes - m.base_rss_bytes)
+    blocks = [[t * 1e3 for t in walk] for walk in m.token_latency_s]
+
+    def counts(found: Any) -> dict:
+        return {"agreed": found.agreed, "compared": found.compared}
+
+    return {
+        "correct": int(m.record_correct[test].sum()),
+        "total": int(m.record_chars[test].sum()),
+        "latency_samples_ms": [float(np.mean(walk)) for walk in blocks],
+        "harness_overhead_ms_per_sample": float(np.median(m.overhead_s_per_token)) * 1e3,
+        "throughput_samples_sps": [],
+        "batch_agreement": m.greedy_agreement.share,
+        "repeat_agreement": m.replays.share,
+        "first_sight_agreement": None,
+        "files": files,
+        "rss_base_bytes": m.base_rss_bytes,
+        "rss_peak_bytes": m.peak_rss_bytes,
+        "peak_memory_bytes": peak,
+        "parameters": parameters,
+        "load_seconds": m.load_seconds,
+        "text": {
+            "record_nll": [float(x) for x in m.record_nll],
+            "record_chars": [int(x) for x in m.record_chars],
+            "record_correct": [int(x) for x in m.record_correct],
+            "walk_nll": list(m.walk_nll),
+            "walk_steps": list(m.walk_steps),
+            "block_latency_ms": blocks,
+            "greedy": list(m.greedy or []),
+            "greedy_again": m.greedy_again,
+            "replays": counts(m.replays),
+            "greedy_agreement": counts(m.greedy_agreement),
         },
     }

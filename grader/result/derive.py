@@ -20,21 +20,37 @@ from grader import rules, stats
 from grader.analysis import quality, techniques
 from grader.config import Rules
 from grader.metrics import accuracy_of
+from grader.result import text
+
+# A generation model's own numbers that rules may name (beside the improvements).
+TEXT_METRICS = (
+    "perplexity", "probe_perplexity", "walk_perplexity", "exact_match", "char_f1",
+    "probe_exact_match", "probe_char_f1", "tokens_per_s",
+)  # fmt: skip
 
 
 # -- derived numbers ----------------------------------------------------------------------------
-def derive_model(metrics: dict) -> dict:
-    """Numbers of one model that follow from its observations."""
+def derive_model(metrics: dict, measurement: dict | None = None) -> dict:
+    """Numbers of one model that follow from its observations (and, for a generation
+    workload, from what its measurement showed: ``text.derive_text_model``)."""
     samples = metrics["latency_samples_ms"]
     low, high = stats.wilson_interval(metrics["correct"], metrics["total"])
     tput = metrics["throughput_samples_sps"]
-    return {
+    derived = {
         "accuracy": accuracy_of(metrics),
         "accuracy_ci95": [low, high],
         "latency_ms": stats.summarize(samples),
         "throughput_sps": stats.median(tput) if tput else None,
         "size_bytes": model_size(metrics["files"]),
     }
+    if is_generation(measurement):
+        derived |= text.derive_text_model(metrics, measurement)
+    return derived
+
+
+def is_generation(measurement: dict | None) -> bool:
+    """Whether a result's measurement is a generation workload's (docs/DESIGN.md, Generation)."""
+    return (measurement or {}).get("protocol") == "generation"
 
 
 def model_size(files: dict[str, int]) -> int:
@@ -170,8 +186,11 @@ def ranked_accuracy(result: dict, rule_set: Rules, base: dict, sub: dict) -> Ran
 
 def derive(result: dict, rule_set: Rules) -> dict:
     """Every derived part of a graded result, recomputed from its observations."""
-    base = {**result["baseline"]["metrics"], **derive_model(result["baseline"]["metrics"])}
-    sub = {**result["optimized"]["metrics"], **derive_model(result["optimized"]["metrics"])}
+    measurement = result["measurement"]
+    base_derived = derive_model(result["baseline"]["metrics"], measurement)
+    sub_derived = derive_model(result["optimized"]["metrics"], measurement)
+    base = {**result["baseline"]["metrics"], **base_derived}
+    sub = {**result["optimized"]["metrics"], **sub_derived}
     speedup, interval, p_faster, p_slower, held = published_speedup(
         base["latency_samples_ms"],
         sub["latency_samples_ms"],
@@ -196,6 +215,8 @@ def derive(result: dict, rule_set: Rules) -> dict:
         "accuracy_gap": ranked.gap,
         **held,
     }
+    if is_generation(measurement):
+        improvements |= text.derive_text_improvements(base, sub, measurement, speedup_estimate)
     workload = rule_set.workloads.get(result["submission"]["workload"], {})
     found = techniques.compare(
         result.get("artifacts"),
@@ -217,10 +238,13 @@ def derive(result: dict, rule_set: Rules) -> dict:
         "innovation": found["innovation"],
         "techniques_unconfirmed": None if found["detected"] is None else len(found["unconfirmed"]),
     }
+    if is_generation(measurement):
+        flat |= {key: sub[key] for key in TEXT_METRICS}
+        flat["perplexity_ci95"] = sub["perplexity_ci95"]
     events, flags = rules.evaluate(rule_set, flat, result["submission"]["events"])
     return {
-        "baseline": {"metrics": {k: base[k] for k in derive_model(base)}},
-        "optimized": {"metrics": {k: sub[k] for k in derive_model(sub)}},
+        "baseline": {"metrics": base_derived},
+        "optimized": {"metrics": sub_derived},
         "improvements": improvements,
         "techniques": found,
         "code_quality": code_quality,

@@ -1,0 +1,128 @@
+"""One generation grade, end to end: config → TinyTalks and the grade's composed questions →
+the generation referee → result (docs/DESIGN.md, Generation).
+
+``grade.grade`` hands a submission of a generation workload here once its config, files
+and imports have passed; like a digit grade, every failure of the submission ends in a
+result with a verdict.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from grader.analysis import quality, static, weights
+from grader.child import wire
+from grader.config import Rules, Submission, project_root
+from grader.data import probes, text
+from grader.errors import Rejected
+from grader.measure.generation import GenerationReferee
+from grader.measure.launch import Spawner
+from grader.measure.plan import GenerationPlan, Model
+from grader.measure.referee import Progress
+from grader.result import build, derive
+from grader.yamlfile import display_path
+
+
+def grade_text(
+    submission: Submission,
+    rules: Rules,
+    plan: GenerationPlan,
+    quick: bool,
+    progress: Progress | None,
+    baseline_folder: Path | None,
+    seed: int | None,
+    spawner: Spawner,
+) -> dict:
+    """A generation workload's grade (docs/DESIGN.md, Generation): the held-out pairs and
+    the questions composed for this grade, walked and answered by both models."""
+    spec = rules.workloads[submission.workload]
+    seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
+    folder = project_root() / spec["dataset_folder"]
+    held = [(p, "test") for p in text.load_split(folder, "test")]
+    held += [(p, "probe") for p in probes.compose(seed, plan.probes)]
+    filler = text.load_split(folder, "train") + text.load_split(folder, "val")
+    referee = GenerationReferee(
+        [p for p, _ in held], filler, int(spec["vocab_size"]), plan, progress, seed,
+        rules.imports, spawner=spawner,
+    )  # fmt: skip
+    baseline, candidate = text_models(rules, spec, submission, baseline_folder)
+    doc = build.skeleton(submission)
+    doc["grader"]["rules_sha256"] = rules.sha256
+    try:
+        measured = referee.measure(baseline, candidate)
+    except Rejected as exc:
+        doc["verdict"] = build.referee_verdict(exc, False)
+        doc["sandbox"] = referee.sandbox.layers()
+        return doc
+    kinds = [kind for _, kind in held]
+    doc["system"] = build.system_info(measured.affinity)
+    doc["verdict"] = {"status": "graded", "code": None, "message": "graded"}
+    doc["measurement"] = text_measurement(measured, plan, held, quick)
+    doc["sandbox"] = referee.sandbox.layers()
+    artifacts = weights.inspect(candidate.folder, candidate.files)
+    doc["artifacts"] = artifacts
+    doc["code_quality"] = quality.lint(
+        submission.folder, rules, f"{submission.entrypoint_file}:{submission.entrypoint_function}"
+    )
+    for side, model, m, found in (
+        ("baseline", baseline, measured.baseline, weights.inspect(baseline.folder, baseline.files)),
+        ("optimized", candidate, measured.submission, artifacts),
+    ):
+        files = build.model_files(model.folder, model.files)
+        doc[side] = {"metrics": build.text_metrics(m, kinds, files, weights.parameters(found))}
+    doc["baseline"]["path"] = display_path(baseline.folder)
+    return derive.apply_derived(doc, derive.derive(doc, rules))
+
+
+def text_models(
+    rules: Rules, spec: dict, submission: Submission, baseline_folder: Path | None
+) -> tuple[Model, Model]:
+    """Where a generation grade's two children find their models."""
+    base_file, base_function = spec["entrypoint"].split(":")
+    folder = baseline_folder or project_root() / spec["baseline"]
+    files = (
+        static.model_files(baseline_folder, rules.data["files"])
+        if baseline_folder
+        else tuple(spec["baseline_files"])
+    )
+    baseline = Model("baseline", folder, base_file, base_function, files)
+    candidate = Model(
+        "submission",
+        submission.folder,
+        submission.entrypoint_file,
+        submission.entrypoint_function,
+        static.model_files(submission.folder, rules.data["files"]),
+    )
+    return baseline, candidate
+
+
+def text_measurement(measured, plan: GenerationPlan, held: list, quick: bool) -> dict:
+    """How a generation grade measured: the result's ``measurement``."""
+    return {
+        "protocol": wire.GENERATION,
+        "block_size": plan.block_steps,
+        "rounds": len(measured.submission.token_latency_s),
+        "sessions": plan.sessions,
+        "session_of_round": list(measured.submission.showing_session),
+        "warmup_rounds": 0,
+        "stop_reason": "max_rounds",
+        "seed": measured.seed,
+        "input_noise": 0.0,
+        "deformation": None,
+        "throughput_batch": 0,
+        "wall_seconds": measured.wall_seconds,
+        "quick": quick,
+        "text": {
+            "vocab_version": text.VOCAB_VERSION,
+            "probe_version": probes.PROBE_VERSION,
+            "walk_length": plan.length,
+            "block_steps": plan.block_steps,
+            "context_lengths": list(plan.lengths),
+            "replays_per_session": plan.replays,
+            "walks": [[index, replay] for session in measured.walks for index, replay in session],
+            "scored": [
+                {"question": p.question, "reference": p.answer, "kind": kind} for p, kind in held
+            ],
+        },
+    }

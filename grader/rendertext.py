@@ -1,0 +1,128 @@
+"""The score card's rows and notes for a generation workload (docs/DESIGN.md, Generation):
+perplexity with its interval, the greedy answers' quality on the held-out and the composed
+questions, the speedup per token over a whole walk and at each context length, tokens per
+second. ``render.card`` draws them as it draws a digit grade's.
+"""
+
+from __future__ import annotations
+
+from grader.metrics import fmt_bytes, fmt_ms
+
+
+def is_generation(result: dict) -> bool:
+    return (result.get("measurement") or {}).get("protocol") == "generation"
+
+
+def _f(value: float | None, spec: str = ".3f") -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def _ci(pair: list[float] | None, spec: str = ".3f") -> str:
+    return "" if not pair else f" [{pair[0]:{spec}}, {pair[1]:{spec}}]"
+
+
+def _speedup(found: dict) -> str:
+    return f"speedup {found['speedup']:.3f}×{_ci(found['ci95'])}, p={found['p_value']:.3g}"
+
+
+def text_metric_rows(result: dict) -> list[tuple[str, str, str, str]]:
+    """A row per number: the baseline's, the submission's and how they compare."""
+    b, s = result["baseline"]["metrics"], result["optimized"]["metrics"]
+    imp = result["improvements"]
+    rows = [
+        (
+            "perplexity (held-out answers)",
+            _f(b["perplexity"]) + _ci(b["perplexity_ci95"]),
+            _f(s["perplexity"]) + _ci(s["perplexity_ci95"]),
+            f"ratio {_f(imp['perplexity_ratio'])}",
+        ),
+        (
+            "next-character accuracy",
+            f"{b['accuracy']:.3f} ({b['correct']}/{b['total']})",
+            f"{s['accuracy']:.3f} ({s['correct']}/{s['total']})",
+            f"{imp['accuracy_delta']:+.3f}",
+        ),
+        (
+            "greedy answers: exact, char F1",
+            f"{_f(b['exact_match'])}, {_f(b['char_f1'])}",
+            f"{_f(s['exact_match'])}, {_f(s['char_f1'])}",
+            f"F1 {_f(imp['char_f1_delta'], '+.3f')}",
+        ),
+        (
+            "composed questions: exact, char F1",
+            f"{_f(b['probe_exact_match'])}, {_f(b['probe_char_f1'])}",
+            f"{_f(s['probe_exact_match'])}, {_f(s['probe_char_f1'])}",
+            f"F1 {_f(imp['probe_char_f1_delta'], '+.3f')}",
+        ),
+        (
+            "perplexity of every step walked",
+            _f(b["walk_perplexity"]),
+            _f(s["walk_perplexity"]),
+            f"ratio {_f(imp['walk_perplexity_ratio'])}",
+        ),
+        (
+            "latency per token (whole walk)",
+            fmt_ms(b["latency_ms"]["median"]),
+            fmt_ms(s["latency_ms"]["median"]),
+            _speedup(
+                {
+                    "speedup": imp["speedup"],
+                    "ci95": imp["speedup_ci95"],
+                    "p_value": imp["speedup_p_value"],
+                }
+            ),
+        ),
+        ("tokens per second", f"{b['tokens_per_s']:.0f}", f"{s['tokens_per_s']:.0f}", ""),
+    ]
+    for length, found in imp["speedup_by_context"].items():
+        rows.append(
+            (
+                f"latency per token after {length}",
+                fmt_ms(b["latency_by_context_ms"][length]),
+                fmt_ms(s["latency_by_context_ms"][length]),
+                _speedup(found),
+            )
+        )
+    rows += [
+        (
+            "size on disk",
+            fmt_bytes(b["size_bytes"]),
+            fmt_bytes(s["size_bytes"]),
+            f"compression {imp['compression_ratio']:.3f}×",
+        ),
+        (
+            "peak memory (model)",
+            fmt_bytes(b["peak_memory_bytes"]),
+            fmt_bytes(s["peak_memory_bytes"]),
+            "",
+        ),
+    ]
+    return rows
+
+
+def text_notes(result: dict) -> list[str]:
+    """How a generation grade measured, and what its answer checks found."""
+    m, s = result["measurement"], result["optimized"]["metrics"]
+    spec, text = m["text"], s["text"]
+    replays, greedy = text["replays"], text["greedy_agreement"]
+    kinds = [x["kind"] for x in spec["scored"]]
+    notes = [
+        f"{m['rounds']} walks of {spec['walk_length']} tokens in {m['sessions']} session(s), "
+        f"every step timed in interleaved blocks of {spec['block_steps']}, harness cost "
+        f"{fmt_ms(s['harness_overhead_ms_per_sample'])}/token subtracted; "
+        f"{kinds.count('test')} held-out questions and {kinds.count('probe')} composed for "
+        f"this grade; {m['wall_seconds']:.1f} s" + (" (quick)" if m["quick"] else "")
+    ]
+    checks = []
+    if replays["compared"]:
+        checks.append(
+            f"walks shown again {replays['agreed'] / replays['compared']:.2%} of "
+            f"{replays['compared']:,} steps"
+        )
+    if greedy["compared"]:
+        checks.append(
+            f"greedy answers asked again {greedy['agreed']}/{greedy['compared']} the same"
+        )
+    if checks:
+        notes.append("answers matching the first showing's: " + ", ".join(checks))
+    return notes
