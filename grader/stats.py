@@ -6,7 +6,12 @@ array-likes of floats; outputs are plain Python numbers, ready for ``json.dump``
 
 The speedup of a submission is the median of the order-balanced (ABBA) ratios of interleaved
 rounds, with a two-stage (sessions, then rounds) percentile-bootstrap 95 % interval and
-one-sided bootstrap p-values (docs/DESIGN.md, Statistics).
+one-sided bootstrap p-values (docs/DESIGN.md, Statistics). The language track's perplexity
+is a ratio of sums over pairs, with a bootstrap interval over the pairs (docs/DESIGN.md, Data).
+
+Size: over 400 lines because every statistic of a grade lives here, each a short pure
+function tested alone; one module keeps the contract "stats imports no other grader module"
+one line.
 """
 
 from __future__ import annotations
@@ -30,7 +35,9 @@ __all__ = [
     "median",
     "paired_ratios",
     "percentile_interval",
+    "perplexity_interval",
     "randomised_gain",
+    "ratio_bootstrap",
     "relative_halfwidth",
     "session_interval",
     "summarize",
@@ -208,8 +215,7 @@ def bootstrap_ci(
     data = _sample(values)
     _check_statistic(statistic)
     _check_confidence(confidence)
-    if isinstance(resamples, bool) or not isinstance(resamples, Integral) or resamples < 1:
-        raise ValueError(f"resamples must be a positive integer; found {resamples!r}")
+    _check_resamples(resamples)
     n = data.size
     if n == 1:
         return float(data[0]), float(data[0])
@@ -226,6 +232,71 @@ def bootstrap_ci(
     tail = (1.0 - confidence) / 2.0
     lo, hi = np.percentile(estimates, [100.0 * tail, 100.0 * (1.0 - tail)])
     return float(lo), float(hi)
+
+
+def _check_resamples(resamples: int) -> None:
+    if isinstance(resamples, bool) or not isinstance(resamples, Integral) or resamples < 1:
+        raise ValueError(f"resamples must be a positive integer; found {resamples!r}")
+
+
+def ratio_bootstrap(
+    numerators: ArrayLike,
+    denominators: ArrayLike,
+    resamples: int = 10_000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> tuple[float, float, float]:
+    """(estimate, low, high): the ratio of sums ``sum(num) / sum(den)`` over paired items and
+    its percentile-bootstrap interval (Efron & Tibshirani 1993, ch. 13): ``resamples`` draws
+    of the items' indices with replacement from ``np.random.default_rng(seed)``, each pair
+    kept together, the interval's ends the ``(1 -+ confidence) / 2`` quantiles of the
+    resampled ratios. Numerators must be finite, denominators finite and > 0 (a count);
+    a single pair gives a zero-width interval.
+    """
+    num = _sample(numerators, "numerators")
+    den = _sample(denominators, "denominators", positive=True)
+    if num.shape != den.shape:
+        raise ValueError(
+            f"numerators and denominators must be paired; found {num.size} numerators and "
+            f"{den.size} denominators"
+        )
+    _check_confidence(confidence)
+    _check_resamples(resamples)
+    estimate = float(num.sum() / den.sum())
+    n = num.size
+    if n == 1:
+        return estimate, estimate, estimate
+    rng = np.random.default_rng(seed)
+    rows_per_chunk = max(1, _BOOTSTRAP_CHUNK_ELEMENTS // n)
+    ratios = np.empty(int(resamples), dtype=np.float64)
+    for start in range(0, int(resamples), rows_per_chunk):
+        rows = min(rows_per_chunk, int(resamples) - start)
+        indices = rng.integers(0, n, size=(rows, n))
+        ratios[start : start + rows] = num[indices].sum(axis=1) / den[indices].sum(axis=1)
+    low, high = percentile_interval(ratios, confidence)
+    return estimate, low, high
+
+
+def perplexity_interval(
+    nll_per_pair: ArrayLike,
+    chars_per_pair: ArrayLike,
+    resamples: int = 10_000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> tuple[float, float, float]:
+    """(perplexity, low, high): ``exp(sum(nll) / sum(chars))`` over the pairs (the mean
+    negative log-likelihood per character, pooled), and the exp of the pairs' bootstrap
+    interval of that mean (:func:`ratio_bootstrap`; exp is monotone, so the percentiles carry
+    over). Each pair's NLL (nats) must be finite and >= 0; its character count > 0.
+    """
+    nll = _sample(nll_per_pair, "nll_per_pair")
+    if (nll < 0).any():
+        index = int(np.flatnonzero(nll < 0)[0])
+        raise ValueError(f"nll_per_pair must be >= 0; found {float(nll[index])!r} at index {index}")
+    estimate, low, high = ratio_bootstrap(
+        nll, _sample(chars_per_pair, "chars_per_pair", positive=True), resamples, seed, confidence
+    )
+    return math.exp(estimate), math.exp(low), math.exp(high)
 
 
 def tukey_fences(values: ArrayLike) -> tuple[float, float]:

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from grader.config import project_root
-from grader.data import reproduce, text
+from grader.data import reproduce, text, textmetrics
 
 FOLDER = project_root() / "baselines" / "tinytalks"
 DATA = project_root() / "data" / "tinytalks"
@@ -110,7 +110,7 @@ def test_the_committed_weights_give_the_recorded_perplexity(model, test_pairs) -
 @pytest.mark.slow  # 46 answers of up to 64 steps, each recomputing its prefix: about 10 s
 def test_the_committed_weights_give_the_recorded_greedy_answers(model, test_pairs) -> None:
     answers = evaluate.greedy_answers(model, [p.question for p in test_pairs])
-    quality = evaluate.answer_quality(answers, test_pairs)
+    quality = textmetrics.answer_quality(answers, [p.answer for p in test_pairs])
     assert quality["exact_match"] == pytest.approx(RECORDED["exact_match"], abs=1e-9)
     assert quality["char_f1"] == pytest.approx(RECORDED["char_f1"], abs=5e-4)
 
@@ -150,15 +150,6 @@ def test_greedy_answers_drive_prompts_of_any_length_and_stop_at_the_newline() ->
     assert [text.decode(row)[: len(text.prompt(q))] for row, q in zip(
         model.fed, questions, strict=True)] == [text.prompt(q) for q in questions]  # fmt: skip
     assert evaluate.greedy_answers(Scripted(" " + "a" * 80), ["Hi?"], cap=10) == ["a" * 9]
-
-
-def test_character_f1_and_exact_match() -> None:
-    assert evaluate.char_f1("abc", "abc") == 1.0
-    assert evaluate.char_f1("abcd", "ab") == pytest.approx(2 * 0.5 * 1.0 / 1.5)
-    assert evaluate.char_f1("aab", "abb") == pytest.approx(2 / 3)
-    assert evaluate.char_f1("", "abc") == evaluate.char_f1("xyz", "abc") == 0.0
-    pairs = [text.Pair("q", "Yes."), text.Pair("q", "No.")]
-    assert evaluate.answer_quality(["Yes.", "No!"], pairs)["exact_match"] == 0.5
 
 
 def test_the_trainers_backward_pass_matches_finite_differences() -> None:

@@ -3,17 +3,17 @@
     python baselines/tinytalks/evaluate.py                 # the committed weights, test split
     python baselines/tinytalks/evaluate.py --split val --show 5
 
-Prints, for the split's pairs:
+Prints, for the split's pairs, with the definitions of grader/data/textmetrics.py (their one
+owner; docs/DESIGN.md, Data):
 
 - perplexity on the answers, teacher-forced: the model reads ``Q: <question>\\nA:`` and then
   the true answer; every character after ``A:`` through the newline that ends the answer
   (the leading space included) is scored; exp of the mean negative log-likelihood over all
   those characters of the split (one ``forward`` over the padded batch);
 - next-character accuracy on the same characters (the arg-max is the true one);
-- greedy answers: the prompt fed one token per ``step``, then the highest-scoring character
-  each step until a newline or ``ANSWER_CAP`` characters; exact match (the answer, stripped
-  of surrounding spaces, equals the reference) and character F1 (the F1 of the multiset of
-  characters shared by answer and reference), each averaged over pairs.
+- greedy answers (``textmetrics.Greedy``): the prompt fed one token per ``step``, then the
+  highest-scoring character each step until a newline or ``ANSWER_CAP`` characters; exact
+  match and character F1, each averaged over pairs.
 
 This is the baseline's own record (README.md in this folder); a grade measures it itself.
 """
@@ -25,18 +25,16 @@ import importlib.util
 import json
 import os
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from grader.config import project_root
-from grader.data import text
+from grader.data import text, textmetrics
+from grader.data.textmetrics import ANSWER_CAP
 
 HERE = Path(__file__).resolve().parent
-ANSWER_CAP = 64  # characters generated at most after "A:"; the longest answer has 60
-NEWLINE = int(text.encode("\n")[0])
 
 
 @dataclass(frozen=True)
@@ -62,64 +60,27 @@ class Scores:
 def answer_scores(model, pairs: list[text.Pair]) -> Scores:
     """One ``forward`` over every pair at once, padded at the end (causal: no earlier position
     sees the padding); the scores of the characters after each prompt."""
-    prompts = [len(text.prompt(p.question)) for p in pairs]
-    records = [text.encode(text.record(p), strict=True) for p in pairs]
-    ids = np.zeros((len(records), max(len(r) for r in records) - 1), dtype=np.int64)
-    for row, r in enumerate(records):
+    spans = [textmetrics.record_span(p) for p in pairs]
+    ids = np.zeros((len(spans), max(len(r) for r, _, _ in spans) - 1), dtype=np.int64)
+    for row, (r, _, _) in enumerate(spans):
         ids[row, : len(r) - 1] = r[:-1]
-    logits = np.asarray(model.forward(ids), dtype=np.float64)
-    z = logits - logits.max(axis=-1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-    nll, chars, correct = [], [], []
-    for row, (r, start) in enumerate(zip(records, prompts, strict=True)):
-        at = np.arange(start - 1, len(r) - 1)  # the positions that predict the answer
-        nll.append(-logp[row, at, r[at + 1]].sum())
-        chars.append(len(at))
-        correct.append(int((logp[row, at].argmax(axis=-1) == r[at + 1]).sum()))
-    return Scores(np.array(nll), np.array(chars), np.array(correct))
+    logp = textmetrics.log_softmax(model.forward(ids))
+    rows = [textmetrics.answer_nll(logp[row], *span) for row, span in enumerate(spans)]
+    nll, chars, correct = (np.array(column) for column in zip(*rows, strict=True))
+    return Scores(nll, chars, correct)
 
 
 def greedy_answers(model, questions: list[str], cap: int = ANSWER_CAP) -> list[str]:
-    """Each question's greedy answer, all sequences stepped together: a sequence still in its
-    prompt is fed the prompt's next character, the others their own last choice."""
-    prompts = [text.encode(text.prompt(q), strict=True) for q in questions]
-    answers: list[list[int]] = [[] for _ in questions]
-    done = [False] * len(questions)
+    """Each question's greedy answer, all sequences stepped together (textmetrics.Greedy)."""
+    decoder = textmetrics.Greedy.for_questions(questions, cap)
     model.reset(len(questions))
-    logits = None
-    for t in range(max(len(p) for p in prompts) + cap + 1):
-        tokens = np.zeros(len(questions), dtype=np.int64)
-        for b, p in enumerate(prompts):
-            if t < len(p):
-                tokens[b] = p[t]
-                continue
-            tokens[b] = choice = int(np.argmax(logits[b]))
-            if not done[b]:
-                done[b] = choice == NEWLINE or len(answers[b]) == cap
-                answers[b] += [] if done[b] else [choice]
-        if all(done):
-            break
+    scores = None
+    while True:
+        tokens = decoder.next_tokens(scores)
+        if decoder.done:
+            return decoder.answers()
         out = model.step(tokens)
-        logits = np.asarray(getattr(out, "data", out))
-    return [text.decode(a).strip() for a in answers]
-
-
-def char_f1(answer: str, reference: str) -> float:
-    """F1 of the characters two strings share, counted as multisets."""
-    common = sum((Counter(answer) & Counter(reference)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(answer), common / len(reference)
-    return 2 * precision * recall / (precision + recall)
-
-
-def answer_quality(answers: list[str], pairs: list[text.Pair]) -> dict[str, float]:
-    """Exact match and character F1, averaged over pairs."""
-    refs = [p.answer for p in pairs]
-    return {
-        "exact_match": float(np.mean([a == r for a, r in zip(answers, refs, strict=True)])),
-        "char_f1": float(np.mean([char_f1(a, r) for a, r in zip(answers, refs, strict=True)])),
-    }
+        scores = np.asarray(getattr(out, "data", out))
 
 
 def load_model(folder: Path = HERE):
@@ -145,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     report: dict[str, float | str] = {"split": args.split, **answer_scores(model, pairs).summary()}
     answers = greedy_answers(model, [p.question for p in pairs])
-    report |= answer_quality(answers, pairs)
+    report |= textmetrics.answer_quality(answers, [p.answer for p in pairs])
     report["seconds"] = round(time.perf_counter() - started, 2)
     for pair, answer in list(zip(pairs, answers, strict=True))[: args.show]:
         print(f"Q: {pair.question}\n   reference: {pair.answer}\n   greedy:    {answer}")
