@@ -14,10 +14,10 @@ import pytest
 
 from grader.config import project_root
 from grader.data import text
+from grader.data.textmetrics import log_softmax
 from grader.errors import Rejected
 from grader.measure.generation import GenerationReferee
 from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model
-from grader.measure.textanswers import log_softmax
 
 DATA = project_root() / "data" / "tinytalks"
 TEST = text.load_split(DATA, "test")

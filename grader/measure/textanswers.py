@@ -17,22 +17,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.data import text
+from grader.data import textmetrics
 from grader.errors import Rejected
 from grader.measure.answers import Agreement, p_text, significantly_below
 from grader.measure.blocks import BlockTimer, calibrated
 from grader.measure.measurement import Footprint
 from grader.measure.walks import Walk
 from grader.sandbox.process import ModelProcess
-
-NEWLINE = int(text.encode("\n")[0])
-
-
-def log_softmax(scores: np.ndarray) -> np.ndarray:
-    """Log-probabilities over the last axis, in float64."""
-    z = np.asarray(scores, dtype=np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
 
 @dataclass
@@ -67,7 +58,7 @@ class TextMeasurement(Footprint):
     def walked(self, walk: Walk, scores: np.ndarray) -> None:
         """A walk's scores, ``(steps, vocab)``: row t answers token t and predicts t + 1."""
         steps = len(scores)
-        logp = log_softmax(scores)
+        logp = textmetrics.log_softmax(scores)
         following = walk.tokens[1 : steps + 1]
         nll = -logp[np.arange(steps), following]
         argmax = logp.argmax(axis=-1)
@@ -136,28 +127,14 @@ class GenerationMeasurement:
 def greedy_answers(
     timer: BlockTimer, child: ModelProcess, questions: list[str], cap: int, timeout: float
 ) -> list[str]:
-    """Each question's greedy answer, all sequences stepped together, one untimed block of
-    one step at a time: a sequence still in its prompt is fed the prompt's next character,
-    the others the highest-scoring character of their last step (the lowest id on a tie),
-    until a newline or ``cap`` characters; a finished sequence is fed newlines, its scores
-    unread. The parent chooses every token."""
-    prompts = [text.encode(text.prompt(q)) for q in questions]
-    answers: list[list[int]] = [[] for _ in questions]
-    done = np.zeros(len(questions), dtype=bool)
+    """Each question's greedy answer (``textmetrics.Greedy``: the parent chooses every
+    token), all sequences stepped together, one untimed block of one step at a time."""
+    decoder = textmetrics.Greedy.for_questions(questions, cap)
     child.reset(len(questions), timeout)
-    scores: np.ndarray | None = None
-    for t in range(max(len(p) for p in prompts) + cap + 1):
-        tokens = np.full(len(questions), NEWLINE, dtype=np.int64)
-        for b, p in enumerate(prompts):
-            if t < len(p):
-                tokens[b] = p[t]
-            elif not done[b] and scores is not None:
-                choice = int(np.argmax(scores[b]))
-                done[b] = choice == NEWLINE or len(answers[b]) == cap
-                if not done[b]:
-                    answers[b].append(choice)
-                    tokens[b] = choice
-        if done.all():
+    scores = None
+    while not decoder.done:
+        tokens = decoder.next_tokens(scores)
+        if decoder.done:
             break
         scores = timer.block(child, tokens[None, :], batch=len(questions))[1][0]
-    return [text.decode(a).strip() for a in answers]
+    return decoder.answers()
