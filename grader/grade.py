@@ -19,8 +19,16 @@ from grader.analysis import quality, static, techniques, weights
 from grader.config import Rules, Submission, check_submission
 from grader.data import private as sealed
 from grader.data.deform import deform
-from grader.data.workloads import Workload, as_inputs, get_workload, load_split
-from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, Rejected, Verdict, Violation
+from grader.data.workloads import ClassificationWorkload, as_inputs, get_workload, load_split
+from grader.errors import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_RULES,
+    GraderError,
+    Rejected,
+    Verdict,
+    Violation,
+)
 from grader.measure.ablation import Ablation
 from grader.measure.measurement import Measurement
 from grader.measure.plan import Model, Plan
@@ -69,7 +77,7 @@ def grade(
     submission, code, violations = check_before_running(path, rules)
     if code:
         return rejected_config(path, violations, code)
-    workload = get_workload(rules, submission.workload)
+    workload = gradable_workload(rules, submission.workload)
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
     data = held_out(rules, workload, seed, private or rules.is_final)
     if data.private_inputs is not None:
@@ -106,7 +114,22 @@ def grade(
     return derive.apply_derived(doc, derive.derive(doc, rules))
 
 
-def held_out(rules: Rules, workload: Workload, seed: int, want_private: bool) -> HeldOut:
+def gradable_workload(rules: Rules, name: str) -> ClassificationWorkload:
+    """The workload, if this version can grade it. The generation measurement is not in this
+    version (docs/DESIGN.md, Rules and scoring): the grader's own limit, not a verdict on the
+    submission, so it raises (the command line exits 3 with the message)."""
+    workload = get_workload(rules, name)
+    if not isinstance(workload, ClassificationWorkload):
+        raise GraderError(
+            f"workload {workload.name} (protocol {workload.protocol}) cannot be graded by this "
+            "version yet"
+        )
+    return workload
+
+
+def held_out(
+    rules: Rules, workload: ClassificationWorkload, seed: int, want_private: bool
+) -> HeldOut:
     """The held-out inputs as this grade shows them, the decoys, and the private split where
     it is wanted and its key is set. The key is taken out of the environment in any case,
     before any child starts."""
@@ -134,7 +157,10 @@ def held_out(rules: Rules, workload: Workload, seed: int, want_private: bool) ->
 
 
 def models(
-    rules: Rules, workload: Workload, submission: Submission, baseline_folder: Path | None
+    rules: Rules,
+    workload: ClassificationWorkload,
+    submission: Submission,
+    baseline_folder: Path | None,
 ) -> tuple[Model, Model]:
     """Where the baseline's child and the submission's find their models."""
     base_file, base_function = workload.entrypoint.split(":")
@@ -191,7 +217,9 @@ def measurement_section(
     }
 
 
-def private_section(rules: Rules, workload: Workload, measured: Measurement, data: HeldOut) -> dict:
+def private_section(
+    rules: Rules, workload: ClassificationWorkload, measured: Measurement, data: HeldOut
+) -> dict:
     """The result's ``private``: each model's counts on the sealed split, or why not."""
     section = private_counts(measured, data.private_labels, data.why_not)
     if data.private_labels is not None:
