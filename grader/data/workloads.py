@@ -231,7 +231,9 @@ def dataset_folder(rules: Rules, dataset: str, root: Path | None = None) -> Path
     return (root or project_root()) / file.removesuffix(text.SPLITS["train"].file)
 
 
-def export_text(rules: Rules, workload: GenerationWorkload, out: Path) -> list[Path]:
+def export_text(
+    rules: Rules, workload: GenerationWorkload, out: Path, root: Path | None = None
+) -> list[Path]:
     """Write the train and val splits as shipped (never the test split), the licence and an
     attribution README into ``out``; return the files written."""
     ds = rules.datasets[workload.dataset]
@@ -239,9 +241,9 @@ def export_text(rules: Rules, workload: GenerationWorkload, out: Path) -> list[P
     for split in ("train", "val"):
         entry = ds["splits"][split]
         fix = "restore the file with `git checkout -- " + entry["file"] + "`"
-        path, shipped[split] = read_fingerprinted(entry, None, f"text split {split!r}", fix)
+        path, shipped[split] = read_fingerprinted(entry, root, f"text split {split!r}", fix)
         text.parse(path, shipped[split])  # the format too, with the line of a fault
-    folder = dataset_folder(rules, workload.dataset)
+    folder = dataset_folder(rules, workload.dataset, root)
     licence = text.checked_bytes(folder / "LICENSE", text.OTHER_FILES["LICENSE"])
     out.mkdir(parents=True, exist_ok=True)
     written = []
