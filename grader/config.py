@@ -43,6 +43,19 @@ _SUBMISSION_FIXES = {
     "description": "keep it to one line of at most 500 characters; put the report in README.md",
 }
 
+# The fix of a workload's missing key whose kind depends on its protocol (events.yaml).
+_RULES_FIXES = {
+    "vocab_size": "add `vocab_size: 69` (the ids of grader/data/text.py's vocabulary), or "
+    "set protocol: classification",
+    "vocab_version": "add `vocab_version: 1` (grader/data/text.py's VOCAB_VERSION)",
+    "context": "add `context: 128`: the longest prefix, in tokens, a generation model is given",
+    "baseline_perplexity": "add the baseline's answer perplexity on the test split, from its "
+    "README, e.g. baseline_perplexity: 8.595",
+    "input_shape": "add the shape of one sample, e.g. input_shape: [784], or set "
+    "protocol: generation",
+    "classes": "add the number of classes, e.g. classes: 10, or set protocol: generation",
+}
+
 
 def project_root() -> Path:
     """``$OLYMPICS_ROOT``, else this package's checkout if it holds events.yaml, else cwd."""
@@ -134,12 +147,12 @@ def load_rules(path: Path | None = None) -> Rules:
     path = path or project_root() / "events.yaml"
     data, lines = load_yaml(path)
     report = Report(display_path(path), lines, rules=RULES)
-    at_fault = configschema.check(report, _validator("events.schema.json"), data, {})
+    at_fault = configschema.check(report, _validator("events.schema.json"), data, _RULES_FIXES)
     if not at_fault:
         crosschecks.events_yaml(report, data)
     if report.found:
-        n = len(report.found)
-        raise ConfigError(f"{report.file}: {n} problem(s) in the rules", report.in_line_order())
+        problems = report.in_line_order()  # one `required` error per key names them all
+        raise ConfigError(f"{report.file}: {len(problems)} problem(s) in the rules", problems)
     return Rules(path=path, data=data)
 
 

@@ -36,6 +36,7 @@ RULES: dict[str, tuple[str, str]] = {
     "too_long": ("{field} is too long", ""),
     "bad_value": ("{field}: {detail}", RULES_FIX),
     "bad_key": ("the name {key!r} is not allowed here", ""),
+    "key_not_allowed": ("{key!r} does not belong in this kind of entry", ""),
 }
 
 # A pattern failure under these top-level keys gets a rule id of its own.
@@ -172,6 +173,14 @@ def _too_long(error: ValidationError, at: At) -> Iterator[Finding]:
     yield "too_long", at.path, {**shown, "fix": at.fix}
 
 
+def _not_allowed(error: ValidationError, at: At) -> Iterator[Finding]:
+    """A key of the other kind of entry (``{"not": {}}``, described): a generation workload's
+    ``classes``, say. The schema's description says what the entry has instead."""
+    key = at.path[-1]
+    shown = {"expected": error.schema.get("description"), "found": show(error.instance)}
+    yield "key_not_allowed", at.path, {**shown, "fix": f"remove {key}", "key": key}
+
+
 def _bad_value(error: ValidationError, at: At) -> Iterator[Finding]:
     """enum, const, minimum, maximum: the validator's own sentence says it well."""
     shown = {"expected": error.schema.get("description"), "found": show(error.instance)}
@@ -188,4 +197,5 @@ SCHEMA_ERRORS: dict[str, Callable[[ValidationError, At], Iterator[Finding]]] = {
     "minProperties": _empty,
     "minLength": _empty,
     "maxLength": _too_long,
+    "not": _not_allowed,
 }

@@ -4,6 +4,11 @@
 Each check is a small function that reports its violations with their rule id and file:line;
 events.yaml's are listed in one table, ``EVENTS_YAML_CHECKS``, and all of them run, in its
 order (the report's order among violations of one line).
+
+A generation workload's vocabulary and a text dataset's splits are checked against
+``grader.data.text``, their one owner (the vocabulary's size and version, the splits' sha256):
+that module imports NumPy and ``grader.errors`` only, and pyproject.toml's layers contract lets
+this module import it, alone of the data layer (docs/DESIGN.md, Rules and scoring).
 """
 
 from __future__ import annotations
@@ -14,14 +19,20 @@ import keyword
 import math
 import os
 import warnings
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from grader.data import text
 from grader.metrics import OBSERVED
 from grader.yamlfile import Report, display_path, show
 
 COMPOSITE = "composite"
+GENERATION, CLASSIFICATION = "generation", "classification"
+TEXT, ARRAYS = "text", "arrays"
+# The kind of dataset each protocol reads (a workload's protocol, a dataset's kind: absent is
+# the first of each).
+DATASET_KIND = {CLASSIFICATION: ARRAYS, GENERATION: TEXT}
 
 # The rule ids of the cross-checks, each with its message and its fix. Where the fix is empty,
 # the check gives one that fits the field. {field} and {expected} are always available.
@@ -44,6 +55,18 @@ RULES: dict[str, tuple[str, str]] = {
         "let each name belong to one technique",
     ),
     "import_conflict": ("{name!r} is both allowed and forbidden", "keep it in one list"),
+    "dataset_kind": (
+        "a {protocol} workload reads a dataset of kind {wanted}, and {name!r} is {kind}",
+        "name a dataset of kind {wanted}, or change the workload's protocol",
+    ),
+    "vocabulary_mismatch": (
+        "{field} differs from the grader's vocabulary (grader/data/text.py)",
+        "write {expected}; a new vocabulary is a new VOCAB_VERSION in grader/data/text.py",
+    ),
+    "text_split_mismatch": (
+        "the text split {name!r} differs from the one grader/data/text.py reads",
+        "write {expected}, as grader/data/text.py's SPLITS records it",
+    ),
     "phase_unsealed": (
         "the final phase needs a sealed private split for dataset {name!r}",
         "seal it (data/digits/README.md) or keep phase: public",
@@ -54,6 +77,16 @@ RULES: dict[str, tuple[str, str]] = {
 def final_phase(data: Mapping[str, Any]) -> bool:
     """events.yaml's ``phase: final``: events rank on the sealed private split."""
     return data.get("phase") == "final"
+
+
+def protocol(workload: Mapping[str, Any]) -> str:
+    """A workload's protocol: ``classification`` where absent."""
+    return workload.get("protocol", CLASSIFICATION)
+
+
+def dataset_kind(dataset: Mapping[str, Any]) -> str:
+    """A dataset's kind: ``arrays`` (.npz images and labels) where absent."""
+    return dataset.get("kind", ARRAYS)
 
 
 # ---------------------------------------------------------------- events.yaml
@@ -150,10 +183,69 @@ def _workload_datasets(report: Report, data: dict) -> None:
         _check_known(report, "unknown_dataset", at, workload["dataset"], data["datasets"])
 
 
+def _workload_kinds(report: Report, data: dict) -> None:
+    """A classification workload reads arrays, a generation workload text."""
+    for name, workload in data["workloads"].items():
+        dataset = data["datasets"].get(workload["dataset"])
+        wanted = DATASET_KIND[protocol(workload)]
+        if dataset is not None and dataset_kind(dataset) != wanted:
+            report.add(
+                "dataset_kind",
+                ("workloads", name, "dataset"),
+                expected=f"a dataset of kind {wanted}",
+                found=show(workload["dataset"]),
+                protocol=protocol(workload),
+                name=workload["dataset"],
+                kind=dataset_kind(dataset),
+                wanted=wanted,
+            )
+
+
+def _vocabulary(report: Report, data: dict) -> None:
+    """A generation workload's vocabulary is the one grader/data/text.py encodes."""
+    grader = {"vocab_size": text.VOCAB_SIZE, "vocab_version": text.VOCAB_VERSION}
+    for name, workload in data["workloads"].items():
+        for key, value in grader.items():
+            if protocol(workload) == GENERATION and workload[key] != value:
+                shown = {"expected": f"{key}: {value}", "found": show(workload[key])}
+                report.add("vocabulary_mismatch", ("workloads", name, key), **shown)
+
+
+def _text_splits(report: Report, data: dict) -> None:
+    """A text dataset's splits are grader/data/text.py's: the same names, sha256 and files.
+    text.SPLITS owns them; events.yaml must agree, so that neither can drift alone."""
+    for name, dataset in data["datasets"].items():
+        if dataset_kind(dataset) != TEXT:
+            continue
+        at, splits = ("datasets", name, "splits"), dataset["splits"]
+        for split in sorted(set(text.SPLITS) - set(splits)):
+            shown = {"expected": f"a `{split}:` split", "found": "none"}
+            report.add("text_split_mismatch", at, **shown, name=split)
+        for split, entry in splits.items():
+            for where, expected, found in _split_differences(split, entry):
+                shown = {"expected": expected, "found": show(found)}
+                report.add("text_split_mismatch", (*at, *where), **shown, name=split)
+
+
+def _split_differences(split: str, entry: dict) -> Iterator[tuple[tuple, str, str]]:
+    """Where a text split's entry differs from text.SPLITS: (path, expected, found)."""
+    known = text.SPLITS.get(split)
+    if known is None:
+        yield (split,), "one of " + ", ".join(text.SPLITS), split
+        return
+    if entry["sha256"] != known.sha256:
+        yield (split, "sha256"), f"sha256: {known.sha256}", entry["sha256"]
+    if not entry["file"].endswith("/" + known.file):
+        yield (split, "file"), f"a file ending in /{known.file}", entry["file"]
+
+
 def _final_phase_sealed(report: Report, data: dict) -> None:
-    """The final phase ranks on the sealed private split: every workload's dataset has one."""
+    """The final phase ranks on the sealed private split: every classification workload's
+    dataset has one. A generation workload has none yet (a text dataset cannot be sealed):
+    this version cannot grade it (docs/DESIGN.md, Rules and scoring)."""
     if final_phase(data):
-        for name in sorted({w["dataset"] for w in data["workloads"].values()}):
+        arrays = [w for w in data["workloads"].values() if protocol(w) == CLASSIFICATION]
+        for name in sorted({w["dataset"] for w in arrays}):
             if "private" not in data["datasets"].get(name, {}).get("sealed", {}):
                 report.add("phase_unsealed", ("phase",), found="final", name=name)
 
@@ -171,6 +263,9 @@ EVENTS_YAML_CHECKS: tuple[Callable[[Report, dict], None], ...] = (
     _composite_parts,
     _technique_names,
     _workload_datasets,
+    _workload_kinds,
+    _vocabulary,
+    _text_splits,
     _final_phase_sealed,
     _import_conflicts,
 )

@@ -17,12 +17,24 @@ import numpy as np
 
 from grader import gradetext
 from grader.analysis import quality, static, techniques, weights
-from grader.child import wire
 from grader.config import Rules, Submission, check_submission
 from grader.data import private as sealed
 from grader.data.deform import deform
-from grader.data.workloads import Workload, as_inputs, get_workload, load_split
-from grader.errors import EXIT_OK, EXIT_REJECTED, EXIT_RULES, Rejected, Verdict, Violation
+from grader.data.workloads import (
+    ClassificationWorkload,
+    GenerationWorkload,
+    as_inputs,
+    get_workload,
+    load_split,
+)
+from grader.errors import (
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_RULES,
+    Rejected,
+    Verdict,
+    Violation,
+)
 from grader.measure.ablation import Ablation
 from grader.measure.measurement import Measurement
 from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model, Plan
@@ -71,12 +83,12 @@ def grade(
     submission, code, violations = check_before_running(path, rules)
     if code:
         return rejected_config(path, violations, code)
-    if rules.workloads[submission.workload].get("protocol") == wire.GENERATION:
-        plan = QUICK_GENERATION if quick else GenerationPlan()
-        return gradetext.grade_text(
-            submission, rules, plan, quick, progress, baseline_folder, seed, spawner
-        )
     workload = get_workload(rules, submission.workload)
+    if isinstance(workload, GenerationWorkload):
+        text_plan = QUICK_GENERATION if quick else GenerationPlan()
+        return gradetext.grade_text(
+            submission, workload, rules, text_plan, quick, progress, baseline_folder, seed, spawner
+        )
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
     data = held_out(rules, workload, seed, private or rules.is_final)
     if data.private_inputs is not None:
@@ -113,7 +125,9 @@ def grade(
     return derive.apply_derived(doc, derive.derive(doc, rules))
 
 
-def held_out(rules: Rules, workload: Workload, seed: int, want_private: bool) -> HeldOut:
+def held_out(
+    rules: Rules, workload: ClassificationWorkload, seed: int, want_private: bool
+) -> HeldOut:
     """The held-out inputs as this grade shows them, the decoys, and the private split where
     it is wanted and its key is set. The key is taken out of the environment in any case,
     before any child starts."""
@@ -141,7 +155,10 @@ def held_out(rules: Rules, workload: Workload, seed: int, want_private: bool) ->
 
 
 def models(
-    rules: Rules, workload: Workload, submission: Submission, baseline_folder: Path | None
+    rules: Rules,
+    workload: ClassificationWorkload,
+    submission: Submission,
+    baseline_folder: Path | None,
 ) -> tuple[Model, Model]:
     """Where the baseline's child and the submission's find their models."""
     base_file, base_function = workload.entrypoint.split(":")
@@ -187,7 +204,9 @@ def measurement_section(
     }
 
 
-def private_section(rules: Rules, workload: Workload, measured: Measurement, data: HeldOut) -> dict:
+def private_section(
+    rules: Rules, workload: ClassificationWorkload, measured: Measurement, data: HeldOut
+) -> dict:
     """The result's ``private``: each model's counts on the sealed split, or why not."""
     section = private_counts(measured, data.private_labels, data.why_not)
     if data.private_labels is not None:

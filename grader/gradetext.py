@@ -13,8 +13,9 @@ from pathlib import Path
 
 from grader.analysis import quality, static, weights
 from grader.child import wire
-from grader.config import Rules, Submission, project_root
+from grader.config import Rules, Submission
 from grader.data import probes, text
+from grader.data.workloads import GenerationWorkload, dataset_folder
 from grader.errors import Rejected
 from grader.measure.generation import GenerationReferee
 from grader.measure.launch import Spawner
@@ -26,6 +27,7 @@ from grader.yamlfile import display_path
 
 def grade_text(
     submission: Submission,
+    workload: GenerationWorkload,
     rules: Rules,
     plan: GenerationPlan,
     quick: bool,
@@ -36,17 +38,16 @@ def grade_text(
 ) -> dict:
     """A generation workload's grade (docs/DESIGN.md, Generation): the held-out pairs and
     the questions composed for this grade, walked and answered by both models."""
-    spec = rules.workloads[submission.workload]
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
-    folder = project_root() / spec["dataset_folder"]
+    folder = dataset_folder(rules, workload.dataset)
     held = [(p, "test") for p in text.load_split(folder, "test")]
     held += [(p, "probe") for p in probes.compose(seed, plan.probes)]
     filler = text.load_split(folder, "train") + text.load_split(folder, "val")
     referee = GenerationReferee(
-        [p for p, _ in held], filler, int(spec["vocab_size"]), plan, progress, seed,
+        [p for p, _ in held], filler, workload.vocab_size, plan, progress, seed,
         rules.imports, spawner=spawner,
     )  # fmt: skip
-    baseline, candidate = text_models(rules, spec, submission, baseline_folder)
+    baseline, candidate = text_models(rules, workload, submission, baseline_folder)
     doc = build.skeleton(submission)
     doc["grader"]["rules_sha256"] = rules.sha256
     try:
@@ -76,15 +77,15 @@ def grade_text(
 
 
 def text_models(
-    rules: Rules, spec: dict, submission: Submission, baseline_folder: Path | None
+    rules: Rules, workload: GenerationWorkload, submission: Submission, baseline_folder: Path | None
 ) -> tuple[Model, Model]:
     """Where a generation grade's two children find their models."""
-    base_file, base_function = spec["entrypoint"].split(":")
-    folder = baseline_folder or project_root() / spec["baseline"]
+    base_file, base_function = workload.entrypoint.split(":")
+    folder = baseline_folder or workload.baseline
     files = (
         static.model_files(baseline_folder, rules.data["files"])
         if baseline_folder
-        else tuple(spec["baseline_files"])
+        else workload.baseline_files
     )
     baseline = Model("baseline", folder, base_file, base_function, files)
     candidate = Model(

@@ -7,6 +7,7 @@ start processes.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import subprocess
@@ -173,6 +174,24 @@ def test_data_exports_only_the_training_split(tmp_path: Path) -> None:
     test_x, _ = load_split(load_rules(), "digits", "test")
     assert not {row.tobytes() for row in x} & {row.tobytes() for row in test_x}
     assert "3000" in (out_dir / "README.md").read_text()
+
+
+def test_data_exports_the_tinytalks_training_text(tmp_path: Path) -> None:
+    out_dir = tmp_path / "out"
+    code, out, err = run("data", "tinytalks", "--out", str(out_dir))
+    assert code == 0, out + err
+    assert "train.txt, val.txt, LICENSE, README.md" in " ".join(out.split())
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "LICENSE",
+        "README.md",
+        "train.txt",
+        "val.txt",
+    ]  # fmt: skip: never test.txt
+    splits = load_rules().datasets["tinytalks"]["splits"]
+    for name in ("train", "val"):
+        digest = hashlib.sha256((out_dir / f"{name}.txt").read_bytes()).hexdigest()
+        assert digest == splits[name]["sha256"]
+    assert (out_dir / "LICENSE").read_text().startswith("Creative Commons Attribution 4.0")
 
 
 def test_data_unknown_workload(tmp_path: Path) -> None:

@@ -464,6 +464,14 @@ BROKEN_RULES = [
     pytest.param("sha256: 65b4", "sha256: 65B4", "bad_format", id="sha256-uppercase"),
     pytest.param("id: speedup_impossible", "id: speedup_suspicious", "duplicate_id", id="dup-flag"),
     pytest.param("allowed: [numpy]", "allowed: [numpy, pickle]", "import_conflict", id="import"),
+    pytest.param("protocol: generation", "protocol: gpt", "bad_value", id="bad-protocol"),
+    pytest.param("kind: text", "kind: txt", "bad_value", id="bad-dataset-kind"),
+    pytest.param("vocab_size: 69", "vocab_size: 70", "vocabulary_mismatch", id="vocab-size"),
+    pytest.param("vocab_version: 1", "vocab_version: 2", "vocabulary_mismatch", id="vocab-version"),
+    pytest.param("sha256: 938d", "sha256: 038d", "text_split_mismatch", id="text-sha256"),
+    pytest.param("splits/val.txt,", "splits/dev.txt,", "text_split_mismatch", id="text-file"),
+    pytest.param("dataset: tinytalks", "dataset: digits", "dataset_kind", id="generation-digits"),
+    pytest.param("dataset: digits", "dataset: tinytalks", "dataset_kind", id="digits-as-text"),
 ]
 
 
@@ -488,6 +496,114 @@ def test_broken_events_yaml_is_refused_with_its_line(
     assert path.as_posix() in raised.value.message
     assert [(v.rule, v.line) for v in raised.value.violations] == [(rule, expected_line)]
     assert all(v.file == path.as_posix() and v.fix for v in raised.value.violations)
+
+
+def tinytalks_entry(text: str) -> tuple[int, int]:
+    """Where events.yaml's tinytalks workload starts and ends."""
+    start = text.index("  tinytalks:\n    title:")
+    return start, text.index("\n\n", start)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "fix"),
+    [
+        pytest.param("    context: 128", "    classes: 69\n    context: 128", "classes",
+                     "remove classes", id="classes"),
+        pytest.param("    context: 128", "    input_shape: [128]\n    context: 128",
+                     "input_shape", "remove input_shape", id="input-shape"),
+        pytest.param("    vocab_version", "    baseline_accuracy: 0.4\n    vocab_version",
+                     "baseline_accuracy", "remove baseline_accuracy", id="accuracy"),
+    ],
+)  # fmt: skip
+def test_a_generation_workload_with_a_classification_field_is_refused(
+    tmp_path: Path, old: str, new: str, field: str, fix: str
+) -> None:
+    text = EVENTS_YAML.read_text()
+    start, end = tinytalks_entry(text)
+    broken = text[:start] + text[start:end].replace(old, new, 1) + text[end:]
+    path = tmp_path / "events.yaml"
+    path.write_text(broken)
+
+    with pytest.raises(ConfigError) as raised:
+        load_rules(path)
+
+    [v] = raised.value.violations
+    assert (v.rule, v.file, v.field) == (
+        "key_not_allowed",
+        path.as_posix(),
+        f"workloads.tinytalks.{field}",
+    )
+    assert broken.splitlines()[v.line - 1].strip().startswith(f"{field}:")  # its own line
+    assert v.fix == fix and "a generation workload" in v.expected
+    assert "does not belong" in str(v)
+
+
+def test_a_generation_workload_without_its_context_is_refused(tmp_path: Path) -> None:
+    text = EVENTS_YAML.read_text()
+    start, end = tinytalks_entry(text)
+    entry = text[start:end]
+    cut = entry.index("    context:")
+    entry = entry[:cut] + entry[entry.index("\n", cut) + 1 :]
+    path = tmp_path / "events.yaml"
+    path.write_text(text[:start] + entry + text[end:])
+
+    with pytest.raises(ConfigError) as raised:
+        load_rules(path)
+
+    [v] = raised.value.violations
+    assert (v.rule, v.field) == ("missing_key", "workloads.tinytalks.context")
+    assert v.line == line_of(text, "  tinytalks:\n    title:")  # the entry that lacks it
+    assert v.fix.startswith("add `context: 128`")
+    assert f"{path.as_posix()}:{v.line}: the required key 'context' is missing" in str(v)
+
+
+def test_the_count_of_problems_is_the_count_shown(tmp_path: Path) -> None:
+    """jsonschema reports one `required` error per missing key, each naming every missing
+    key: the message counts each problem once, as the list shows it."""
+    text = EVENTS_YAML.read_text()
+    start, end = tinytalks_entry(text)
+    entry = "".join(
+        line for line in text[start:end].splitlines(keepends=True)
+        if not line.startswith(("    context:", "    vocab_version:"))
+    )  # fmt: skip
+    path = tmp_path / "events.yaml"
+    path.write_text(text[:start] + entry + text[end:])
+
+    with pytest.raises(ConfigError) as raised:
+        load_rules(path)
+
+    fields = [v.field for v in raised.value.violations]
+    assert fields == ["workloads.tinytalks.vocab_version", "workloads.tinytalks.context"]
+    assert raised.value.message.endswith(": 2 problem(s) in the rules")
+
+
+def test_a_classification_workload_with_a_generation_field_is_refused(tmp_path: Path) -> None:
+    text = EVENTS_YAML.read_text()
+    path = tmp_path / "events.yaml"
+    path.write_text(text.replace("    classes: 10\n", "    classes: 10\n    context: 64\n", 1))
+
+    with pytest.raises(ConfigError) as raised:
+        load_rules(path)
+
+    [v] = raised.value.violations
+    assert (v.rule, v.field, v.fix) == (
+        "key_not_allowed",
+        "workloads.mlp_sprint.context",
+        "remove context",
+    )
+
+
+def test_a_text_dataset_cannot_be_sealed_or_deformed(tmp_path: Path) -> None:
+    text = EVENTS_YAML.read_text()
+    path = tmp_path / "events.yaml"
+    deform = "    deform: {shape: [28, 28], shift_px: 0.5, rotate_deg: 2, scale: 0.02}\n"
+    path.write_text(text.replace("    kind: text\n", "    kind: text\n" + deform, 1))
+
+    with pytest.raises(ConfigError) as raised:
+        load_rules(path)
+
+    [v] = raised.value.violations
+    assert (v.rule, v.field) == ("key_not_allowed", "datasets.tinytalks.deform")
 
 
 def test_events_yaml_violation_names_the_full_field(tmp_path: Path) -> None:
@@ -530,7 +646,7 @@ def test_the_final_phase_needs_every_dataset_sealed(tmp_path: Path) -> None:
     text = EVENTS_YAML.read_text().replace("\nphase: public\n", "\nphase: final\n")
     path = tmp_path / "events.yaml"
     path.write_text(text)
-    assert load_rules(path).is_final  # digits is sealed: fine
+    assert load_rules(path).is_final  # digits is sealed: fine (tinytalks cannot be graded yet)
     assert not load_rules(EVENTS_YAML).is_final
     start = text.index("    sealed:")
     path.write_text(text[:start] + text[text.index("\n", text.index("private:", start)) + 1 :])

@@ -23,8 +23,11 @@ EXAMPLES = {
 }
 
 
-def test_every_workload_has_an_example() -> None:
-    assert {w for w, *_ in EXAMPLES.values()} == set(RULES.workloads)
+def test_every_graded_workload_has_an_example() -> None:
+    """Every workload this version grades; a generation workload (tinytalks) is refused by
+    grade until its measurement lands, and gets its example then."""
+    graded = {n for n, w in RULES.workloads.items() if w.get("protocol") != "generation"}
+    assert {w for w, *_ in EXAMPLES.values()} == graded
 
 
 @pytest.mark.slow

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 from pathlib import Path
@@ -10,9 +11,10 @@ import numpy as np
 import pytest
 from clirun import runner
 
-from grader.cli.scaffold import ADAPTER, init
+from grader.analysis import static
+from grader.cli.scaffold import ADAPTER, STEP_ADAPTER, init
 from grader.config import check_submission, load_rules, project_root
-from grader.errors import GraderError
+from grader.errors import EXIT_FAILED, GraderError
 
 ROOT = project_root()
 RULES = load_rules()
@@ -51,7 +53,11 @@ def test_init_writes_a_submission_that_validates(course: Path) -> None:
     assert "# speed-demons: technical report" in (folder / "README.md").read_text()
 
 
-@pytest.mark.parametrize("workload", sorted(RULES.workloads))
+# The workloads this version grades (a generation workload is refused: see below).
+GRADED = sorted(n for n, w in RULES.workloads.items() if w.get("protocol") != "generation")
+
+
+@pytest.mark.parametrize("workload", GRADED)
 @pytest.mark.e2e
 def test_the_scaffold_grades_out_of_the_box(
     course: Path, monkeypatch: pytest.MonkeyPatch, workload: str
@@ -61,6 +67,41 @@ def test_the_scaffold_grades_out_of_the_box(
     code, out, err = run("grade", str(folder), "--quick", "--seed", "1")
     assert code in (0, 1), out + err  # graded: never rejected
     assert "All-Around" in out and "rejected" not in out.lower()
+
+
+def test_a_tinytalks_scaffold_validates_with_its_adapter(course: Path) -> None:
+    code, out, err = run("init", "chatty", "--workload", "tinytalks",
+                         "--event", "latency_sprint", "--member", "octocat")  # fmt: skip
+    assert code == 0, err
+    folder = course / "submissions" / "chatty"
+    assert "olympics validate" in out and "cannot grade the tinytalks workload yet" in out
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "README.md", "adapter.py", "model.py", "submission.yaml", "weights.npz",
+    ]  # fmt: skip
+    baseline = course / "baselines" / "tinytalks"
+    for name in ("adapter.py", "weights.npz"):
+        assert (folder / name).read_bytes() == (baseline / name).read_bytes()
+    assert (folder / "model.py").read_text().endswith(STEP_ADAPTER)
+    code, out, err = run("validate", str(folder / "submission.yaml"))
+    assert code == 0 and "is valid" in out, out + err
+    assert static.check(folder, RULES) == (None, [])  # allowed imports only: NumPy
+    adapter = ast.parse((folder / "adapter.py").read_text())
+    imported = {a.name for n in ast.walk(adapter) if isinstance(n, ast.Import) for a in n.names}
+    assert imported == {"numpy"} and not any(
+        isinstance(n, ast.ImportFrom) for n in ast.walk(adapter)
+    )
+
+
+def test_a_tinytalks_scaffold_is_refused_by_grade_with_a_clean_message(
+    course: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = init("chatty", "tinytalks", ["all_around"], RULES, course, ["octocat"])
+    monkeypatch.delenv("OLYMPICS_ROOT")  # graded by this checkout, with its data
+    code, out, err = run("grade", str(folder), "--quick", "--seed", "1")
+    assert code == EXIT_FAILED  # the grader cannot grade it: no verdict on the submission
+    assert "workload tinytalks (protocol generation) cannot be graded by this version yet" in err
+    assert "Traceback" not in out + err and 'File "' not in out + err
+    assert out == ""  # no score card
 
 
 def test_events_and_members_may_follow_one_flag(course: Path) -> None:

@@ -3,6 +3,7 @@
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -10,9 +11,13 @@ import numpy as np
 import pytest
 
 from grader.config import load_rules, project_root
+from grader.data import text
 from grader.data.workloads import (
+    ClassificationWorkload,
+    GenerationWorkload,
     as_inputs,
     deterministic_npz,
+    export_text,
     export_training,
     get_workload,
     load_split,
@@ -70,7 +75,8 @@ def test_inputs_are_float32_in_unit_range(rules) -> None:
 
 def test_unknown_workload_lists_the_valid_ones(rules) -> None:
     with pytest.raises(
-        ConfigError, match="valid workloads: cnn_marathon, mlp_sprint, transformer_decathlon"
+        ConfigError,
+        match="valid workloads: cnn_marathon, mlp_sprint, tinytalks, transformer_decathlon",
     ):
         get_workload(rules, "nope")
 
@@ -90,13 +96,72 @@ def test_export_training_writes_only_the_training_split(rules, tmp_path) -> None
     assert "allow_pickle=False" in (tmp_path / "out" / "README.md").read_text()
 
 
+def test_a_workload_is_of_its_protocols_kind(rules) -> None:
+    digits = get_workload(rules, "mlp_sprint")
+    assert isinstance(digits, ClassificationWorkload) and digits.protocol == "classification"
+    assert (digits.input_shape, digits.classes, digits.scaffold_files) == ((784,), 10, ())
+    talks = get_workload(rules, "tinytalks")
+    assert isinstance(talks, GenerationWorkload) and talks.protocol == "generation"
+    assert (talks.vocab_size, talks.vocab_version, talks.context) == (text.VOCAB_SIZE, 1, 128)
+    assert (talks.baseline_perplexity, talks.baseline_parameters) == (8.595, 112645)
+    assert not hasattr(talks, "classes") and not hasattr(talks, "input_shape")
+
+
+def test_the_baselines_readme_states_the_recorded_perplexity(rules) -> None:
+    talks = get_workload(rules, "tinytalks")
+    readme = (talks.baseline / "README.md").read_text()
+    assert f"| answer perplexity | **{talks.baseline_perplexity}**" in readme
+    assert f"{talks.baseline_parameters:,} float32 parameters" in readme
+
+
+def test_export_text_writes_train_and_val_as_shipped_never_test(rules, tmp_path) -> None:
+    written = export_text(rules, get_workload(rules, "tinytalks"), tmp_path / "out")
+    names = ["train.txt", "val.txt", "LICENSE", "README.md"]
+    assert [p.name for p in written] == names
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(names)
+    splits = rules.datasets["tinytalks"]["splits"]
+    for split in ("train", "val"):
+        data = (tmp_path / "out" / f"{split}.txt").read_bytes()
+        assert data == (ROOT / splits[split]["file"]).read_bytes()
+        assert hashlib.sha256(data).hexdigest() == splits[split]["sha256"]
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "CC BY 4.0" in readme and "TinyTorch Contributors. (2025). TinyTalks" in readme
+    assert repr(text.CHARACTERS) in readme
+    held_out = text.load_split(ROOT / "data" / "tinytalks", "test")
+    lines = {line for p in written for line in p.read_text().splitlines()}
+    assert not any(f"Q: {pair.question}" in lines for pair in held_out)  # no test question
+
+
+@pytest.mark.parametrize("name", ["splits/val.txt", "LICENSE"])
+def test_export_text_refuses_a_changed_byte(rules, tmp_path, name: str) -> None:
+    shutil.copytree(ROOT / "data" / "tinytalks", tmp_path / "data" / "tinytalks")
+    path = tmp_path / "data" / "tinytalks" / name
+    data = bytearray(path.read_bytes())
+    data[10] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError, match="sha256"):
+        export_text(rules, get_workload(rules, "tinytalks"), tmp_path / "out", tmp_path)
+
+
+def test_export_text_needs_the_attribution(rules, tmp_path) -> None:
+    shutil.copytree(ROOT / "data" / "tinytalks", tmp_path / "data" / "tinytalks")
+    source = tmp_path / "data" / "tinytalks" / "SOURCE.md"
+    source.write_text(source.read_text().split("## Attribution")[0])
+    with pytest.raises(DataError, match="Attribution"):
+        export_text(rules, get_workload(rules, "tinytalks"), tmp_path / "out", tmp_path)
+
+
 def test_recorded_hashes_match_the_committed_files(rules) -> None:
     for split in rules.datasets["digits"]["splits"].values():
         digest = hashlib.sha256((ROOT / split["file"]).read_bytes()).hexdigest()
         assert digest == split["sha256"]
 
 
-WORKLOADS = sorted(load_rules().workloads)
+# The classification workloads: arrays in, a digit's scores out (tinytalks' own baseline is
+# checked by tests/test_tinytalks_baseline.py).
+WORKLOADS = sorted(
+    name for name, w in load_rules().workloads.items() if w.get("protocol") != "generation"
+)
 
 
 def numpy_dispatch_targets() -> str:

@@ -1,6 +1,7 @@
-"""The datasets' commands: ``olympics data`` (a workload's training split, never a test split)
-and ``olympics seal`` (a course's own held-out digits as the sealed private split of the final
-phase; docs/DESIGN.md, Data). ``grader.cli.main`` parses the arguments and dispatches here.
+"""The datasets' commands: ``olympics data`` (a workload's training split, never a test split;
+for a text workload, its train and val text with the licence) and ``olympics seal`` (a
+course's own held-out digits as the sealed private split of the final phase; docs/DESIGN.md,
+Data). ``grader.cli.main`` parses the arguments and dispatches here.
 
 ``grader.data`` is imported inside the handlers: the private split's cryptography loads only
 for the command that seals.
@@ -20,10 +21,15 @@ from grader.errors import EXIT_OK, GraderError
 
 
 def cmd_data(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from grader.data.workloads import export_training, get_workload
+    from grader.data.workloads import GenerationWorkload, export_text, export_training, get_workload
 
     rules = load_rules()
-    target = export_training(rules, get_workload(rules, args.workload), args.out)
+    workload = get_workload(rules, args.workload)
+    if isinstance(workload, GenerationWorkload):  # train and val text, never test
+        names = ", ".join(p.name for p in export_text(rules, workload, args.out))
+        out.print(f"training text of {args.workload} written to {args.out}: {names}")
+        return EXIT_OK
+    target = export_training(rules, workload, args.out)
     out.print(f"training split of {args.workload} written to {target}")
     return EXIT_OK
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.config import load_rules
+from grader.crosschecks import GENERATION, protocol
 from grader.errors import EXIT_OK, GraderError
 
 
@@ -41,12 +42,7 @@ def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
     out.print(table)
     out.print(f"phase: {rules.data['phase']} (ranked on the {PHASE_SPLIT[rules.data['phase']]})")
     if not args.event:
-        wl = Table(title="Workloads")
-        for col in ("workload", "input", "classes", "baseline"):
-            wl.add_column(col)
-        for name, w in rules.workloads.items():
-            wl.add_row(name, "×".join(map(str, w["input_shape"])), str(w["classes"]), w["baseline"])
-        out.print(wl)
+        print_workloads(rules.workloads, out)
         tech = Table(title="Techniques (claim any name; innovation counts those found)")
         for col in ("technique", "also called", "found in the weight files by", "points"):
             tech.add_column(col)
@@ -55,6 +51,28 @@ def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
             tech.add_row(name, ", ".join(spec["aliases"]), found, str(spec.get("points", "—")))
         out.print(tech)
     return EXIT_OK
+
+
+def print_workloads(workloads: dict[str, dict], out: Console) -> None:
+    """The classification workloads' table, then the generation workloads' where any."""
+    wl = Table(title="Workloads")
+    for col in ("workload", "input", "classes", "baseline"):
+        wl.add_column(col)
+    generation = {n: w for n, w in workloads.items() if protocol(w) == GENERATION}
+    for name, w in workloads.items():
+        if name not in generation:
+            wl.add_row(name, "×".join(map(str, w["input_shape"])), str(w["classes"]), w["baseline"])
+    out.print(wl)
+    if not generation:
+        return
+    gen = Table(title="Generation workloads (one token per sequence a step; protocol: generation)")
+    for col in ("workload", "vocabulary", "context", "baseline perplexity", "baseline"):
+        gen.add_column(col)
+    for name, w in generation.items():
+        vocabulary = f"{w['vocab_size']} ids (v{w['vocab_version']})"
+        perplexity = f"{w['baseline_perplexity']:g} (test split)"
+        gen.add_row(name, vocabulary, f"{w['context']} tokens", perplexity, w["baseline"])
+    out.print(gen)
 
 
 PHASE_SPLIT = {"public": "public test split", "final": "sealed private test split"}

@@ -1,8 +1,10 @@
 """``olympics init``: a new submission folder from a workload's baseline, ready to grade.
 
 The folder gets the baseline's model files (so it grades out of the box, as a copy of the
-baseline: a speedup near 1), a valid ``submission.yaml``, the adapter for a TinyTorch model
-in a comment of ``model.py``, and a README template for the technical report.
+baseline: a speedup near 1), the workload's ``scaffold_files`` (tinytalks: ``adapter.py``,
+whose ``StepAdapter`` gives a whole-sequence model ``reset`` and ``step``), a valid
+``submission.yaml``, the adapter for a TinyTorch model in a comment of ``model.py``, and a
+README template for the technical report.
 ``grader.cli.main`` parses the arguments and dispatches to ``cmd_init``.
 """
 
@@ -20,6 +22,7 @@ from rich.console import Console
 from grader import render
 from grader.analysis.scope import SLUG, SUBMISSIONS
 from grader.config import Rules, check_submission, load_rules, project_root
+from grader.crosschecks import CLASSIFICATION, GENERATION, protocol
 from grader.errors import EXIT_OK, GraderError
 
 LOGIN = r"^(?=.{1,39}$)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$"
@@ -34,6 +37,20 @@ ADAPTER = """
 #     net = load_my_tinytorch_model()                       # your model, weights loaded
 #     return lambda x: net.forward(Tensor(x)).data          # Tensor in, float32 .data out
 """
+
+STEP_ADAPTER = """
+
+# --- Using a GPT built with your TinyTorch? ------------------------------------------------
+# The grader calls reset(batch) and then step(tokens) (see the docstring above). If your
+# model only has forward(tokens) -> logits over whole (batch, T) sequences, adapter.py in
+# this folder gives it both (it imports NumPy only):
+#
+#     from adapter import StepAdapter
+#     return StepAdapter(load_my_gpt(), context=128)        # in build_model
+"""
+
+# What init appends to the entrypoint's file, by the workload's protocol.
+ADAPTERS = {CLASSIFICATION: ADAPTER, GENERATION: STEP_ADAPTER}
 
 README = """# {team}: technical report
 
@@ -67,7 +84,13 @@ def cmd_init(args: argparse.Namespace, out: Console, err: Console) -> int:
     rules = load_rules(root / "events.yaml")
     folder = init(args.team, args.workload, args.events, rules, root, args.members)
     name = render.rich_escape(str(folder))
-    out.print(f"[green]✓[/] {name} is ready: grade it with `olympics grade {name}`", soft_wrap=True)
+    if protocol(rules.workloads[args.workload]) == GENERATION:  # docs/DESIGN.md, Rules and scoring
+        check = f"olympics validate {name}/submission.yaml"
+        out.print(f"[green]✓[/] {name} is ready: check it with `{check}`", soft_wrap=True)
+        out.print(f"  (this grader cannot grade the {args.workload} workload yet)")
+    else:
+        grade = f"olympics grade {name}"
+        out.print(f"[green]✓[/] {name} is ready: grade it with `{grade}`", soft_wrap=True)
     out.print("  then edit model.py, list your techniques in submission.yaml and fill in README.md")
     return EXIT_OK
 
@@ -140,13 +163,14 @@ def write_folder(
     events: list[str],
     members: list[str],
 ) -> None:
-    """The baseline's model files with the adapter, submission.yaml and the README template."""
+    """The baseline's model files with the adapter, the workload's scaffold files,
+    submission.yaml and the README template."""
     baseline = root / spec["baseline"]
-    for name in spec["baseline_files"]:
+    for name in [*spec["baseline_files"], *spec.get("scaffold_files", ())]:
         shutil.copy(baseline / name, folder / name)
     module = spec["entrypoint"].split(":")[0]
     with open(folder / module, "a", encoding="utf-8") as handle:
-        handle.write(ADAPTER)
+        handle.write(ADAPTERS[protocol(spec)])
     quoted = json.dumps  # a quoted string stays a string in YAML: "2024", "yes", "null"
     (folder / "submission.yaml").write_text(
         f"# Your entry. `olympics rules` lists the events and their constraints.\n"

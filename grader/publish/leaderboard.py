@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 from grader import __version__, escape, render
 from grader.config import Rules
+from grader.crosschecks import CLASSIFICATION, protocol
 from grader.metrics import fmt_value
 from grader.publish import store
 from grader.publish.store import Entry
@@ -165,11 +166,11 @@ def phase_line(rules: Rules, entries: list[Entry]) -> str:
 
 def split_kinds(rules: Rules) -> str:
     """What the private split(s) ranked on are, in words: bundled (public digits) or the
-    course's own."""
+    course's own. A generation workload has no private split (this version cannot grade it)."""
     from grader.data import private
 
-    kinds = sorted({private.kind(rules, w["dataset"]) or "bundled"
-                    for w in rules.workloads.values()})  # fmt: skip
+    ranked = [w for w in rules.workloads.values() if protocol(w) == CLASSIFICATION]
+    kinds = sorted({private.kind(rules, w["dataset"]) or "bundled" for w in ranked})
     if kinds == ["course"]:
         return "It is the course's own sealed split: " + private.KINDS["course"] + "."
     return "It is the bundled private split: " + private.KINDS["bundled"] + "."
