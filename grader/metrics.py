@@ -60,6 +60,22 @@ TABLE: dict[str, Metric] = {
         Metric("techniques_unconfirmed", "techniques", G4, "lower"),
         Metric("private_accuracy", "", G4, "higher"),
         Metric("accuracy_gap", "", G4, "lower"),
+        # A generation workload's (docs/DESIGN.md, Generation).
+        Metric("perplexity", "", F3, "lower", positive=True),
+        Metric("perplexity_ratio", "", F3, "lower", positive=True),
+        Metric("probe_perplexity", "", F3, "lower", positive=True),
+        Metric("probe_perplexity_ratio", "", F3, "lower", positive=True),
+        Metric("walk_perplexity", "", F3, "lower", positive=True),
+        Metric("walk_perplexity_ratio", "", F3, "lower", positive=True),
+        Metric("exact_match", "", F3, "higher"),
+        Metric("exact_match_delta", "", G4, "higher"),
+        Metric("char_f1", "", F3, "higher"),
+        Metric("char_f1_delta", "", G4, "higher"),
+        Metric("probe_exact_match", "", F3, "higher"),
+        Metric("probe_char_f1", "", F3, "higher"),
+        Metric("probe_char_f1_delta", "", G4, "higher"),
+        Metric("greedy_agreement", "", F3, "higher"),
+        Metric("tokens_per_s", "tokens/s", F1, "higher", positive=True),
         Metric("composite", "points of 100", F1, "higher", observed=False),
     )
 }

@@ -78,7 +78,7 @@ def raise_flags(flags: list[Mapping], metrics: Mapping) -> list[dict]:
 
 def score_interval(score_metric: str, metrics: Mapping) -> list[float] | None:
     """The 95 % interval of an event's score, from the intervals of its ingredients."""
-    if score_metric in ("speedup", "accuracy", "composite"):  # measured with its interval
+    if score_metric in ("speedup", "accuracy", "composite", "perplexity"):  # with its interval
         return metrics.get(f"{score_metric}_ci95")
     if score_metric == "compression_ratio":
         c = metrics.get("compression_ratio")

@@ -6,11 +6,10 @@ is graded in the slow test at the end."""
 from __future__ import annotations
 
 import dataclasses
-import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
+from textmodels import model
 
 from grader.config import project_root
 from grader.data import text
@@ -23,32 +22,6 @@ DATA = project_root() / "data" / "tinytalks"
 TEST = text.load_split(DATA, "test")
 FILLER = text.load_split(DATA, "train") + text.load_split(DATA, "val")
 SMALL = GenerationPlan(sessions=2, replays=4, probes=0, calibration_blocks=2)
-
-BIGRAM = """
-import numpy as np
-
-TABLE = np.random.default_rng(5).standard_normal((69, 69)).astype(np.float32)
-
-
-class Bigram:
-    def reset(self, batch):
-        self.batch = batch
-
-    def step(self, tokens):
-        return TABLE[tokens] {extra}
-
-
-def build_model():
-    return Bigram()
-"""
-
-
-def model(tmp_path: Path, name: str, extra: str = "", header: str = "") -> Model:
-    folder = tmp_path / name
-    folder.mkdir()
-    source = BIGRAM.replace("{extra}", extra)
-    (folder / "model.py").write_text(textwrap.dedent(header) + source)
-    return Model(name, folder, "model.py", "build_model", ("model.py",))
 
 
 def referee(gplan: GenerationPlan = SMALL, scored=TEST, seed: int = 3) -> GenerationReferee:

@@ -27,6 +27,10 @@ TEXT_METRICS = (
     "perplexity", "probe_perplexity", "walk_perplexity", "exact_match", "char_f1",
     "probe_exact_match", "probe_char_f1", "tokens_per_s",
 )  # fmt: skip
+TEXT_IMPROVEMENTS = (
+    "perplexity_ratio", "walk_perplexity_ratio", "probe_perplexity_ratio", "exact_match_delta",
+    "char_f1_delta", "probe_char_f1_delta", "greedy_agreement",
+)  # fmt: skip
 
 
 # -- derived numbers ----------------------------------------------------------------------------
@@ -240,6 +244,7 @@ def derive(result: dict, rule_set: Rules) -> dict:
     }
     if is_generation(measurement):
         flat |= {key: sub[key] for key in TEXT_METRICS}
+        flat |= {key: improvements[key] for key in TEXT_IMPROVEMENTS}
         flat["perplexity_ci95"] = sub["perplexity_ci95"]
     events, flags = rules.evaluate(rule_set, flat, result["submission"]["events"])
     return {

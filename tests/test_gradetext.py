@@ -1,0 +1,110 @@
+"""A generation workload graded end to end (grader/gradetext.py): the result it writes, its
+numbers recomputed on read, a tampered one refused, and the card. A bigram model stands in
+for the tinytalks baseline (``baseline_folder``) so that a whole grade takes seconds."""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from textmodels import model
+
+from grader import render
+from grader.data import text
+from grader.data.textmetrics import log_softmax
+from grader.grade import grade
+from grader.measure.plan import QUICK
+from grader.result import verify
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "tinytalks"
+YAML = """team: bigram
+members: [me]
+workload: tinytalks
+events: [{events}]
+entrypoint: model.py:build_model
+techniques: []
+description: A bigram table.
+"""
+
+
+def submission(tmp_path: Path, extra: str = "", events: str = "latency_sprint") -> Path:
+    folder = model(tmp_path, "bigram", extra).folder
+    (folder / "submission.yaml").write_text(YAML.format(events=events))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, rules) -> dict:
+    tmp = tmp_path_factory.mktemp("gradetext")
+    base = model(tmp, "base").folder
+    return grade(submission(tmp), rules, QUICK, quick=True, baseline_folder=base, seed=11)
+
+
+def test_a_generation_grade_writes_a_result_that_verifies(graded, rules):
+    assert graded["verdict"]["status"] == "graded", graded["verdict"]
+    assert graded["measurement"]["protocol"] == "generation"
+    assert verify.check(graded, rules, "result.json") == []
+
+
+def test_its_perplexity_is_the_bigram_s_own_on_the_held_out_answers(graded):
+    table = np.random.default_rng(5).standard_normal((69, 69)).astype(np.float32)
+    nll = chars = 0.0
+    for pair in text.load_split(DATA, "test"):
+        ids = text.encode(text.record(pair))
+        start = len(text.prompt(pair.question))
+        logp = log_softmax(table[ids[:-1]])
+        at = np.arange(start - 1, len(ids) - 1)
+        nll += -logp[at, ids[at + 1]].sum()
+        chars += len(at)
+    metrics = graded["optimized"]["metrics"]
+    assert metrics["perplexity"] == pytest.approx(math.exp(nll / chars), rel=1e-9)
+    low, high = metrics["perplexity_ci95"]
+    assert low < metrics["perplexity"] < high
+    assert graded["improvements"]["perplexity_ratio"] == pytest.approx(1.0)
+    kinds = [s["kind"] for s in graded["measurement"]["text"]["scored"]]
+    assert kinds.count("test") == 46 and kinds.count("probe") == 8
+
+
+def test_the_composed_questions_are_the_grade_s_own(graded):
+    """Another seed composes other questions: none is the public text."""
+    public = {
+        p.question for split in ("train", "val", "test") for p in text.load_split(DATA, split)
+    }
+    probes = [s for s in graded["measurement"]["text"]["scored"] if s["kind"] == "probe"]
+    assert probes and not {p["question"] for p in probes} & public
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("optimized", "metrics", "text", "record_nll", 0), 0.0),
+        (("optimized", "metrics", "text", "greedy", 0), "Bees make honey."),
+        (("optimized", "metrics", "perplexity"), 1.5),
+        (("improvements", "speedup_by_context", "64", "speedup"), 3.0),
+    ],
+)
+def test_an_edited_generation_result_is_refused(graded, rules, path, value):
+    edited = copy.deepcopy(graded)
+    target = edited
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    problems = verify.check(edited, rules, "result.json")
+    assert problems and all(p.rule == "derived_mismatch" for p in problems)
+
+
+def test_the_card_shows_perplexity_speed_by_context_and_the_answer_checks(graded):
+    card = render.card(graded)
+    labels = [row[0] for row in card["metrics"]]
+    assert labels[0] == "perplexity (held-out answers)"
+    assert [x for x in labels if x.startswith("latency per token after")] == [
+        "latency per token after 16",
+        "latency per token after 64",
+        "latency per token after 120",
+    ]
+    assert any("walks of 128 tokens" in note for note in card["notes"])
+    markdown = render.markdown(graded)
+    assert "perplexity" in markdown and "tokens per second" in markdown
