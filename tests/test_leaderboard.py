@@ -86,6 +86,24 @@ def test_equal_point_scores_tie_and_a_chain_of_overlaps_is_not_transitive() -> N
     assert [r.rank for r in chain] == [1, 1, 2]  # c overlaps b but lies wholly below a
 
 
+def test_a_lower_is_better_score_ranks_the_lowest_first_with_its_interval() -> None:
+    """A perplexity: the lowest first; overlapping intervals share a rank as for speedups."""
+
+    def entry(team: str, score: float, lo: float, hi: float) -> store.Entry:
+        ev = {"qualified": True, "scored": True, "score": score, "score_ci95": [lo, hi]}
+        return store.Entry(Path(team), {"submission": {"team": team}, "events": {"q": ev}}, None)
+
+    entries = [entry("c", 9.0, 8.0, 10.0), entry("a", 5.0, 4.5, 5.5), entry("b", 5.4, 5.2, 6.0)]
+    ranked, _, _ = leaderboard.standing("q", entries, lower_better=True)
+    assert [(r.entry.team, r.rank, r.score, r.lo, r.hi) for r in ranked] == [
+        ("a", 1, 5.0, 4.5, 5.5),
+        ("b", 1, 5.4, 5.2, 6.0),
+        ("c", 3, 9.0, 8.0, 10.0),
+    ]
+    higher, _, _ = leaderboard.standing("q", entries)
+    assert [r.entry.team for r in higher] == ["c", "b", "a"]
+
+
 # -- the store and the file -----------------------------------------------------------------------
 @pytest.fixture
 def root(tmp_path: Path) -> Path:

@@ -21,7 +21,7 @@ from typing import NamedTuple
 from grader import __version__, escape, render
 from grader.config import Rules
 from grader.crosschecks import CLASSIFICATION, protocol
-from grader.metrics import fmt_value
+from grader.metrics import TABLE, fmt_value
 from grader.publish import store
 from grader.publish.store import Entry
 
@@ -57,14 +57,19 @@ def team_cell(team: str, root: Path) -> str:
 Reasons = list[tuple[Entry, str]]
 
 
-def standing(name: str, entries: list[Entry]) -> tuple[list[Ranked], Reasons, Reasons]:
-    """One event's ranked entries, the ones that missed a rule (and which), the unscored."""
+def standing(
+    name: str, entries: list[Entry], lower_better: bool = False
+) -> tuple[list[Ranked], Reasons, Reasons]:
+    """One event's ranked entries, the ones that missed a rule (and which), the unscored.
+    Where the lower score is the better (a perplexity), the ranks are those of the negated
+    scores and intervals: the lowest first."""
     rows, missed, unscored = [], [], []
+    sign = -1 if lower_better else 1
     for e in entries:
         ev = e.doc["events"][name]
         if ev.get("qualified") and ev.get("scored"):
-            lo, hi = ev.get("score_ci95") or (ev["score"], ev["score"])
-            rows.append(Ranked(e, ev["score"], lo, hi))
+            lo, hi = sorted(sign * x for x in (ev.get("score_ci95") or (ev["score"],) * 2))
+            rows.append(Ranked(e, sign * ev["score"], lo, hi))
         elif ev.get("qualified") is False:
             why = "; ".join(
                 f"{r['metric']} {fmt_value(r['metric'], r['actual'])} "
@@ -75,7 +80,15 @@ def standing(name: str, entries: list[Entry]) -> tuple[list[Ranked], Reasons, Re
             missed.append((e, why or ev.get("reason", "")))
         else:
             unscored.append((e, ev.get("reason", "not scored")))
-    return ranks(rows), missed, unscored
+    ranked = ranks(rows)
+    if lower_better:
+        ranked = [Ranked(r.entry, -r.score, -r.hi, -r.lo, r.rank) for r in ranked]
+    return ranked, missed, unscored
+
+
+def direction(event: dict) -> str:
+    """Which way an event's score is better: "higher", or "lower" (a perplexity)."""
+    return TABLE[event["score"]].better if event["score"] in TABLE else "higher"
 
 
 Cells = dict[int, tuple[str, str]]  # one build's: an entry's cells, whatever the event
@@ -85,9 +98,10 @@ def event_table(
     name: str, rules: Rules, entries: list[Entry], root: Path, made: Cells
 ) -> list[str]:
     event = rules.events[name]
-    ranked, missed, unscored = standing(name, entries)
+    better = direction(event)
+    ranked, missed, unscored = standing(name, entries, better == "lower")
     lines = [f"### {escape.md(event['title'], 80)}", ""]
-    lines.append(f"Ranked by `{event['score']}`, higher is better.")
+    lines.append(f"Ranked by `{event['score']}`, {better} is better.")
     lines.append("")
     if ranked:
         lines += ["| rank | team | score [95 % CI] | techniques | flags | graded |"]
@@ -261,7 +275,9 @@ def grade_book(entries: list[Entry], rules: Rules) -> list[list[str]]:
         current = [e for e in here if e.current]
         for name in rules.events:
             entered = [e for e in current if name in e.doc["submission"]["events"]]
-            ranked, missed, unscored = standing(name, entered)
+            ranked, missed, unscored = standing(
+                name, entered, direction(rules.events[name]) == "lower"
+            )
             for r in ranked:
                 add(r.entry, name, str(r.rank), (f"{r.score:.6g}", f"{r.lo:.6g}", f"{r.hi:.6g}"),
                     "qualified")  # fmt: skip
