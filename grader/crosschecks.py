@@ -40,6 +40,10 @@ RULES: dict[str, tuple[str, str]] = {
     "team_mismatch": ("the team is not named after its folder", "write team: {folder}"),
     "unknown_workload": ("there is no workload {name!r}", "choose {expected}"),
     "unknown_event": ("there is no event {name!r}", "choose {expected}"),
+    "event_protocol": (
+        "event {name!r} is not open to a {kind} workload",
+        "enter {expected} (`olympics rules` lists which workloads each event takes)",
+    ),
     "entrypoint_outside": ("the entrypoint file {how} the submission folder", ""),
     "entrypoint_missing": ("there is no file {module!r} in the folder", ""),
     "entrypoint_syntax": ("{module} is not valid Python: {reason}", ""),
@@ -279,10 +283,11 @@ def submission_yaml(
     folder: Path,
     data: dict,
     valid: dict,
-    workloads: Collection[str],
-    events: Collection[str],
+    workloads: Mapping[str, Any],
+    events: Mapping[str, Any],
 ) -> None:
-    """The team is named after its folder, the workload and events exist, the entrypoint is
+    """The team is named after its folder, the workload and events exist and admit each other
+    (an event's ``protocols``), the entrypoint is
     a function defined in a file of the folder. ``valid``: the keys the schema accepted."""
     folder_name = Path(os.path.abspath(folder)).name
     if "team" in valid and valid["team"] != folder_name:
@@ -292,11 +297,30 @@ def submission_yaml(
     if "workload" in valid:
         _check_known(report, "unknown_workload", ("workload",), valid["workload"], workloads)
     entered = data.get("events") if isinstance(data.get("events"), list) else []
+    kind = protocol(workloads[valid["workload"]]) if valid.get("workload") in workloads else None
     for i, event in enumerate(entered):
         if isinstance(event, str) and entered.index(event) == i:  # a repeat is reported once
             _check_known(report, "unknown_event", ("events", i), event, events)
+            if kind is not None and event in events:
+                _check_admitted(report, ("events", i), event, kind, events)
     if "entrypoint" in valid:
         _check_entrypoint(report, folder, valid["entrypoint"])
+
+
+def event_protocols(event: Mapping[str, Any]) -> list[str]:
+    """The kinds of workload an event admits (``protocols``): classification where absent."""
+    return list(event.get("protocols", [CLASSIFICATION]))
+
+
+def _check_admitted(
+    report: Report, path: tuple, name: str, kind: str, events: Mapping[str, Any]
+) -> None:
+    """An event entered must admit the workload's kind (a text model has no accuracy bar)."""
+    if kind in event_protocols(events[name]):
+        return
+    fitting = sorted(e for e, spec in events.items() if kind in event_protocols(spec))
+    expected = "one of " + ", ".join(fitting) if fitting else "no event takes it yet"
+    report.add("event_protocol", path, expected=expected, found=show(name), name=name, kind=kind)
 
 
 def _check_known(

@@ -75,6 +75,7 @@ TABLE: dict[str, Metric] = {
         Metric("probe_char_f1", "", F3, "higher"),
         Metric("probe_char_f1_delta", "", G4, "higher"),
         Metric("greedy_agreement", "", F3, "higher"),
+        Metric("public_probe_ratio", "", F3, "higher", positive=True),
         Metric("tokens_per_s", "tokens/s", F1, "higher", positive=True),
         Metric("composite", "points of 100", F1, "higher", observed=False),
     )

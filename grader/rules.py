@@ -172,12 +172,23 @@ def evaluate_event(
     return result
 
 
-def evaluate(rules: Rules, metrics: Mapping, events: list[str]) -> tuple[dict, list[dict]]:
-    """Score every entered event and raise every flag; all checks run, none short-circuits."""
-    flags = raise_flags(rules.flags, metrics)
+def binding(items: list[Mapping], protocol: str) -> list[Mapping]:
+    """The rules (or flags) that bind an entry of a workload of ``protocol``: those of its
+    kind, and those that name none."""
+    return [item for item in items if item.get("protocol", protocol) == protocol]
+
+
+def evaluate(
+    rules: Rules, metrics: Mapping, events: list[str], protocol: str = "classification"
+) -> tuple[dict, list[dict]]:
+    """Score every entered event and raise every flag; all checks run, none short-circuits.
+    ``protocol``: the kind of the entry's workload, which picks the rules and flags that bind
+    it."""
+    flags = raise_flags(binding(rules.flags, protocol), metrics)
     disqualifying = [f["id"] for f in flags if f["severity"] == "disqualify"]
-    scored = {
-        name: evaluate_event(rules.events[name], metrics, disqualifying, rules.composite_parts)
-        for name in events
-    }
+    scored = {}
+    for name in events:
+        event = dict(rules.events[name])
+        event["rules"] = binding(event.get("rules", []), protocol)
+        scored[name] = evaluate_event(event, metrics, disqualifying, rules.composite_parts)
     return scored, flags

@@ -30,7 +30,11 @@ description: A bigram table.
 """
 
 
-def submission(tmp_path: Path, extra: str = "", events: str = "latency_sprint") -> Path:
+def submission(
+    tmp_path: Path,
+    extra: str = "",
+    events: str = "generation_quality, inference_speed, memory_challenge",
+) -> Path:
     folder = model(tmp_path, "bigram", extra).folder
     (folder / "submission.yaml").write_text(YAML.format(events=events))
     return folder
@@ -108,3 +112,32 @@ def test_the_card_shows_perplexity_speed_by_context_and_the_answer_checks(graded
     assert any("walks of 128 tokens" in note for note in card["notes"])
     markdown = render.markdown(graded)
     assert "perplexity" in markdown and "tokens per second" in markdown
+
+
+def test_the_language_events_score_it_and_their_rules_bind(graded):
+    events = graded["events"]
+    quality = events["generation_quality"]
+    assert quality["score_metric"] == "perplexity"
+    assert quality["score"] == graded["optimized"]["metrics"]["perplexity"]
+    assert quality["score_ci95"] == graded["optimized"]["metrics"]["perplexity_ci95"]
+    speed = events["inference_speed"]
+    assert [r["id"] for r in speed["rules"]] == [
+        "perplexity_kept",
+        "every_step_kept",
+        "answers_agree",
+    ]
+    # A quick grade has one session: the greedy answers are asked once, so their agreement is
+    # not measured and the event cannot be qualified for.
+    assert speed["qualified"] is False
+    assert "greedy_agreement was not measured" in speed["reason"]
+    memory = events["memory_challenge"]
+    assert [r["id"] for r in memory["rules"]] == ["perplexity_kept"]  # not the accuracy bar
+
+
+def test_a_digit_event_is_refused_to_a_text_workload(tmp_path, rules):
+    from grader.config import check_submission
+
+    folder = submission(tmp_path, events="latency_sprint")
+    _, violations = check_submission(folder, rules)
+    assert [v.rule for v in violations] == ["event_protocol"]
+    assert "inference_speed" in violations[0].expected

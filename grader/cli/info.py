@@ -11,8 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.config import load_rules
-from grader.crosschecks import GENERATION, protocol
+from grader.crosschecks import GENERATION, event_protocols, protocol
 from grader.errors import EXIT_OK, GraderError
+from grader.metrics import TABLE
 
 
 def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
@@ -32,13 +33,23 @@ def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
     for col in ("event", "ranks by", "constraints"):
         table.add_column(col)
     for name, ev in events.items():
-        constraints = "\n".join(f"{r['metric']} {r['op']} {r['value']}" for r in ev["rules"])
+        constraints = "\n".join(
+            f"{r['metric']} {r['op']} {r['value']}"
+            + (f" ({r['protocol']})" if "protocol" in r else "")
+            for r in ev["rules"]
+        )
         if ev["score"] == "composite":
             constraints = "\n".join(
                 f"{k} {w:.0%}: {composite_formula(rules.composite_parts[k])}"
                 for k, w in ev["composite"].items()
             )
-        table.add_row(f"{name}\n{ev['title']}", ev["score"], constraints or "—")
+        better = TABLE[ev["score"]].better if ev["score"] in TABLE else "higher"
+        admits = ", ".join(event_protocols(ev))
+        table.add_row(
+            f"{name}\n{ev['title']}\nopen to: {admits}",
+            f"{ev['score']}\n({better} is better)",
+            constraints or "—",
+        )
     out.print(table)
     out.print(f"phase: {rules.data['phase']} (ranked on the {PHASE_SPLIT[rules.data['phase']]})")
     if not args.event:

@@ -29,7 +29,7 @@ TEXT_METRICS = (
 )  # fmt: skip
 TEXT_IMPROVEMENTS = (
     "perplexity_ratio", "walk_perplexity_ratio", "probe_perplexity_ratio", "exact_match_delta",
-    "char_f1_delta", "probe_char_f1_delta", "greedy_agreement",
+    "char_f1_delta", "probe_char_f1_delta", "greedy_agreement", "public_probe_ratio",
 )  # fmt: skip
 
 
@@ -246,7 +246,8 @@ def derive(result: dict, rule_set: Rules) -> dict:
         flat |= {key: sub[key] for key in TEXT_METRICS}
         flat |= {key: improvements[key] for key in TEXT_IMPROVEMENTS}
         flat["perplexity_ci95"] = sub["perplexity_ci95"]
-    events, flags = rules.evaluate(rule_set, flat, result["submission"]["events"])
+    protocol = "generation" if is_generation(measurement) else "classification"
+    events, flags = rules.evaluate(rule_set, flat, result["submission"]["events"], protocol)
     return {
         "baseline": {"metrics": base_derived},
         "optimized": {"metrics": sub_derived},

@@ -84,7 +84,11 @@ def derive_text_improvements(base: dict, sub: dict, measurement: dict, estimate)
         return None if base[key] is None or sub[key] is None else sub[key] - base[key]
 
     agreement = sub["text"]["greedy_agreement"]
+    public, composed = ratio("perplexity"), ratio("probe_perplexity")
     return {
+        # How much more the public held-out answers improved than the composed ones: a model
+        # that learnt the public text by heart gains there only (events.yaml's flag).
+        "public_probe_ratio": None if public is None or not composed else public / composed,
         "perplexity_ratio": ratio("perplexity"),
         "walk_perplexity_ratio": ratio("walk_perplexity"),
         "probe_perplexity_ratio": ratio("probe_perplexity"),
