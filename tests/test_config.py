@@ -410,6 +410,8 @@ def test_the_real_events_yaml_loads(monkeypatch: pytest.MonkeyPatch) -> None:
         "accuracy_contest",
         "all_around",
         "extreme_push",
+        "generation_quality",
+        "inference_speed",
     }
     assert rules.events["latency_sprint"]["rules"][0] == {
         "id": "min_accuracy",
