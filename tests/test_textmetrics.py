@@ -312,8 +312,12 @@ def test_greedy_breaks_ties_by_the_lowest_id_and_reads_only_unfinished_rows() ->
 def test_greedy_refuses_scores_it_cannot_read() -> None:
     decoder = textmetrics.Greedy([ids("A:"), ids("A:")])
     decoder.next_tokens(None)
-    with pytest.raises(ChildFailure, match=r"numbers of shape \(2, 69\); found float64 \(2, 68\)"):
+    with pytest.raises(ChildFailure, match=r"must be \(2, 69\) numbers; found float64 \(2, 68\)"):
         decoder.next_tokens(np.zeros((2, V - 1)))
+    with pytest.raises(ChildFailure, match=r"must be \(2, 69\) numbers; found <U1 \(2, 69\)"):
+        decoder.next_tokens(np.full((2, V), "a"))
+    with pytest.raises(ChildFailure, match="not an array"):
+        decoder.next_tokens([[0.0] * V, [0.0]])
     decoder.next_tokens(np.zeros((2, V)))
     with pytest.raises(ValueError, match="step 2: the decoder needs the scores"):
         decoder.next_tokens(None)

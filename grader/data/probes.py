@@ -13,9 +13,9 @@ plus        ``What is 6 plus 3?``                       ``6 plus 3 equals 9.``
 minus       ``What is 9 minus 5?``                      ``9 minus 5 equals 4.``
 times       ``What is 5 times 2?``                      ``5 times 2 equals 10.``
 divided     ``What is 15 divided by 3?``                ``15 divided by 3 equals 5.``
-compare     ``Which is less, 4 or 6?`` (also smaller,   ``4 is less than 6.`` (the one the
-            larger, bigger); ``Is 9 greater than 7?``   word names first); ``Yes, 9 is
-                                                        greater than 7.``
+compare     ``Which is less, 4 or 6?`` (also smaller,   ``4 is less than 6.`` (the number
+            larger, bigger); ``Is 9 greater than 7?``   the word picks first); ``Yes, 9
+                                                        is greater than 7.``
 order       ``What comes after Monday?``, ``What day    ``Tuesday comes after Monday.``;
             comes before Sunday?``, ``What season       ``Spring comes after winter.``
             comes after winter?``
@@ -45,6 +45,7 @@ Imports NumPy and grader.data.text only.
 
 from __future__ import annotations
 
+import itertools
 from numbers import Integral
 from pathlib import Path
 
@@ -67,17 +68,16 @@ def _numbers() -> range:
 
 
 def _arithmetic(kind: str) -> list[text.Pair]:
-    word = {"plus": "plus", "minus": "minus", "times": "times", "divided": "divided by"}[kind]
     pairs = []
-    for a in _numbers():
-        for b in _numbers():
-            if kind == "minus" and a < b:
-                continue
-            x, y, result = {
-                "plus": (a, b, a + b), "minus": (a, b, a - b), "times": (a, b, a * b),
-                "divided": (a * b, b, a),  # a the quotient, b the divisor
-            }[kind]  # fmt: skip
-            pairs.append(text.Pair(f"What is {x} {word} {y}?", f"{x} {word} {y} equals {result}."))
+    for a, b in itertools.product(_numbers(), repeat=2):
+        if kind == "divided":  # exact: b the divisor, a the quotient
+            x, word, y, result = a * b, "divided by", b, a
+        elif kind == "minus" and a < b:  # never negative
+            continue
+        else:
+            x, word, y = a, kind, b
+            result = {"plus": a + b, "minus": a - b, "times": a * b}[kind]
+        pairs.append(text.Pair(f"What is {x} {word} {y}?", f"{x} {word} {y} equals {result}."))
     return pairs
 
 

@@ -201,13 +201,14 @@ class Greedy:
             if reading.any():
                 raise ValueError(f"step {self.t}: the decoder needs the scores of the last step")
             return None
-        rows = np.asarray(scores)
         wanted = (len(self.prompts), text.VOCAB_SIZE)
+        try:
+            rows = np.asarray(scores)
+        except (TypeError, ValueError) as exc:  # ragged or not numbers at all
+            raise ChildFailure("bad_output", f"step scores are not an array: {exc}") from None
         if rows.shape != wanted or rows.dtype.kind not in "fiu":
-            raise ChildFailure(
-                "bad_output", f"step scores must be numbers of shape {wanted}; found "
-                f"{rows.dtype} {rows.shape}",
-            )  # fmt: skip
+            found = f"{rows.dtype} {rows.shape}"
+            raise ChildFailure("bad_output", f"step scores must be {wanted} numbers; found {found}")
         bad = reading & ~np.isfinite(rows).all(axis=1)
         if bad.any():
             raise ChildFailure(
