@@ -1,7 +1,7 @@
 """The datasets' commands: ``olympics data`` (a workload's training split, never a test split;
 for a text workload, its train and val text with the licence) and ``olympics seal`` (a
-course's own held-out digits as the sealed private split of the final phase; docs/DESIGN.md,
-Data). ``grader.cli.main`` parses the arguments and dispatches here.
+course's own held-out digits as the sealed private split of the final phase;
+docs/DESIGN.md, Data). ``grader.cli.main`` parses the arguments and dispatches here.
 
 ``grader.data`` is imported inside the handlers: the private split's cryptography loads only
 for the command that seals.
