@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 
 from grader.config import Rules, load_rules, project_root
+from grader.crosschecks import ARRAYS, dataset_kind
 from grader.errors import EXIT_OK, GraderError
 
 
@@ -48,13 +49,20 @@ def cmd_seal(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def sealed_dataset(rules: Rules, name: str) -> str:
-    """The dataset a workload's name or a dataset's own name stands for; one a workload uses."""
+    """The dataset a workload's name or a dataset's own name stands for; one a workload uses,
+    of image arrays."""
     dataset = rules.workloads.get(name, {}).get("dataset", name)
     if dataset not in rules.datasets or not any(
         w["dataset"] == dataset for w in rules.workloads.values()
     ):
         names = sorted(set(rules.workloads) | set(rules.datasets))
         raise GraderError(f"unknown workload or dataset {name!r}; valid: {', '.join(names)}")
+    if dataset_kind(rules.datasets[dataset]) != ARRAYS:  # the schema allows no sealed text
+        sealable = sorted(n for n, d in rules.datasets.items() if dataset_kind(d) == ARRAYS)
+        raise GraderError(
+            f"dataset {dataset!r} is {dataset_kind(rules.datasets[dataset])}: only image "
+            f"datasets (kind: arrays) have a sealed private split; these do: {', '.join(sealable)}"
+        )
     return dataset
 
 
