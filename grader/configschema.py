@@ -174,8 +174,9 @@ def _too_long(error: ValidationError, at: At) -> Iterator[Finding]:
 
 
 def _not_allowed(error: ValidationError, at: At) -> Iterator[Finding]:
-    """A key of the other kind of entry (``{"not": {}}``, described): a generation workload's
-    ``classes``, say. The schema's description says what the entry has instead."""
+    """A key of the other kind of entry: a generation workload's ``classes``, say. The schemas
+    use ``not`` for this alone, as ``{"not": {}}`` under an ``if``/``then`` with a
+    description of what the entry has instead (events.schema.json's ``classification_only``)."""
     key = at.path[-1]
     shown = {"expected": error.schema.get("description"), "found": show(error.instance)}
     yield "key_not_allowed", at.path, {**shown, "fix": f"remove {key}", "key": key}

@@ -150,6 +150,23 @@ def test_rules_one_event_as_json() -> None:
     assert doc["composite_parts"]["speed"] == speed
 
 
+def test_rules_show_the_generation_workload_apart() -> None:
+    """tinytalks in a table of its own (vocabulary, context, baseline perplexity); the digits'
+    table keeps its columns and rows."""
+    code, out, _ = run("rules")
+    assert code == 0
+    digits, generation = out.split("Generation workloads")
+    assert "tinytalks" not in digits and "│ mlp_sprint " in digits
+    assert all(c in digits for c in ("┃ input ", "┃ classes "))  # its header
+    row = next(line for line in generation.splitlines() if "tinytalks" in line)
+    assert all(s in row for s in ("69 ids (v1)", "128 tokens", "8.595", "baselines/tinytalks"))
+    code, out, _ = run("rules", "--json")
+    tinytalks = json.loads(out)["workloads"]["tinytalks"]
+    assert tinytalks["protocol"] == "generation" and "classes" not in tinytalks
+    assert (tinytalks["vocab_size"], tinytalks["context"]) == (69, 128)
+    assert tinytalks["baseline_perplexity"] == 8.595
+
+
 def test_rules_unknown_event() -> None:
     code, out, err = run("rules", "nope")
     assert code == 2

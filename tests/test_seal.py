@@ -104,6 +104,16 @@ def test_unreadable_input_is_refused_by_name(tmp_path: Path, what: str) -> None:
     assert "Traceback" not in stderr and not out.exists()
 
 
+def test_a_text_dataset_cannot_be_sealed(tmp_path: Path) -> None:
+    images = write(tmp_path / "mine.npz", *course_digits())
+    out, key_file = tmp_path / "s.fernet", tmp_path / "k.key"
+    code, stdout, stderr = run("seal", "tinytalks", "--images", str(images), "--out", str(out),
+                               "--key-file", str(key_file))  # fmt: skip
+    assert code == 2, stdout + stderr
+    assert "dataset 'tinytalks' is text" in " ".join(stderr.split())
+    assert "Traceback" not in stderr and not out.exists() and not key_file.exists()
+
+
 def test_a_key_file_inside_the_repository_is_refused(tmp_path: Path) -> None:
     images = write(tmp_path / "mine.npz", *course_digits())
     out, key = str(tmp_path / "s.fernet"), str(ROOT / "k.key")

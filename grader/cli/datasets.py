@@ -1,7 +1,7 @@
 """The datasets' commands: ``olympics data`` (a workload's training split, never a test split;
 for a text workload, its train and val text with the licence) and ``olympics seal`` (a
-course's own held-out digits as the sealed private split of the final phase; docs/DESIGN.md,
-Data). ``grader.cli.main`` parses the arguments and dispatches here.
+course's own held-out digits as the sealed private split of the final phase;
+docs/DESIGN.md, Data). ``grader.cli.main`` parses the arguments and dispatches here.
 
 ``grader.data`` is imported inside the handlers: the private split's cryptography loads only
 for the command that seals.
@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 
 from grader.config import Rules, load_rules, project_root
+from grader.crosschecks import ARRAYS, dataset_kind
 from grader.errors import EXIT_OK, GraderError
 
 
@@ -48,13 +49,20 @@ def cmd_seal(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def sealed_dataset(rules: Rules, name: str) -> str:
-    """The dataset a workload's name or a dataset's own name stands for; one a workload uses."""
+    """The dataset a workload's name or a dataset's own name stands for; one a workload uses,
+    of image arrays."""
     dataset = rules.workloads.get(name, {}).get("dataset", name)
     if dataset not in rules.datasets or not any(
         w["dataset"] == dataset for w in rules.workloads.values()
     ):
         names = sorted(set(rules.workloads) | set(rules.datasets))
         raise GraderError(f"unknown workload or dataset {name!r}; valid: {', '.join(names)}")
+    if dataset_kind(rules.datasets[dataset]) != ARRAYS:  # the schema allows no sealed text
+        sealable = sorted(n for n, d in rules.datasets.items() if dataset_kind(d) == ARRAYS)
+        raise GraderError(
+            f"dataset {dataset!r} is {dataset_kind(rules.datasets[dataset])}: only image "
+            f"datasets (kind: arrays) have a sealed private split; these do: {', '.join(sealable)}"
+        )
     return dataset
 
 

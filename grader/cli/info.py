@@ -77,11 +77,11 @@ def print_workloads(workloads: dict[str, dict], out: Console) -> None:
     if not generation:
         return
     gen = Table(title="Generation workloads (one token per sequence a step; protocol: generation)")
-    for col in ("workload", "vocabulary", "context", "baseline perplexity", "baseline"):
+    for col in ("workload", "vocabulary", "context", "test perplexity", "baseline"):
         gen.add_column(col)
     for name, w in generation.items():
         vocabulary = f"{w['vocab_size']} ids (v{w['vocab_version']})"
-        perplexity = f"{w['baseline_perplexity']:g} (test split)"
+        perplexity = f"{w['baseline_perplexity']:g}"
         gen.add_row(name, vocabulary, f"{w['context']} tokens", perplexity, w["baseline"])
     out.print(gen)
 

@@ -137,8 +137,9 @@ def add_init(sub: Subparsers) -> None:
         cmd_init,
         help="start a submission from a workload's baseline",
         description="Write submissions/TEAM/ from the workload's baseline: its model files "
-        "(grades out of the box), submission.yaml, the TinyTorch adapter in a comment, and a "
-        "README template for the technical report. Never overwrites.",
+        "(grades out of the box), submission.yaml, the TinyTorch adapter in a comment (for a "
+        "generation workload also adapter.py), and a README template for the technical "
+        "report. Never overwrites.",
     )
     i.add_argument("team", metavar="TEAM", help="the team's slug, e.g. speed-demons")
     i.add_argument("--workload", required=True, metavar="W", help="see `olympics rules`")
