@@ -139,12 +139,18 @@ def composite(event: Mapping, parts: Mapping, metrics: Mapping) -> dict:
 
 
 def evaluate_event(
-    event: Mapping, metrics: Mapping, disqualified_by: list[str], parts: Mapping | None = None
+    event: Mapping,
+    metrics: Mapping,
+    disqualified_by: list[str],
+    parts: Mapping | None = None,
+    protocol: str = "classification",
 ) -> dict:
+    """One event's score and checks, for an entry of a workload of ``protocol``: the event's
+    rules that bind it (``binding``) are checked."""
     if event["score"] == "composite":
         mixed = composite(event, parts or {}, metrics)
         metrics = {**metrics, "composite": mixed["score"], "composite_ci95": mixed["score_ci95"]}
-    checks = [check_rule(rule, metrics) for rule in event.get("rules", [])]
+    checks = [check_rule(rule, metrics) for rule in binding(event.get("rules", []), protocol)]
     score = metrics.get(event["score"])
     problem = measurement_problem(event["score"], score)
     qualified = problem is None and all(c["passed"] for c in checks) and not disqualified_by
@@ -186,9 +192,10 @@ def evaluate(
     it."""
     flags = raise_flags(binding(rules.flags, protocol), metrics)
     disqualifying = [f["id"] for f in flags if f["severity"] == "disqualify"]
-    scored = {}
-    for name in events:
-        event = dict(rules.events[name])
-        event["rules"] = binding(event.get("rules", []), protocol)
-        scored[name] = evaluate_event(event, metrics, disqualifying, rules.composite_parts)
+    scored = {
+        name: evaluate_event(
+            rules.events[name], metrics, disqualifying, rules.composite_parts, protocol
+        )
+        for name in events
+    }
     return scored, flags

@@ -648,7 +648,7 @@ def test_the_final_phase_needs_every_dataset_sealed(tmp_path: Path) -> None:
     text = EVENTS_YAML.read_text().replace("\nphase: public\n", "\nphase: final\n")
     path = tmp_path / "events.yaml"
     path.write_text(text)
-    assert load_rules(path).is_final  # digits is sealed: fine (tinytalks cannot be graded yet)
+    assert load_rules(path).is_final  # digits is sealed: fine (tinytalks has no private split)
     assert not load_rules(EVENTS_YAML).is_final
     start = text.index("    sealed:")
     path.write_text(text[:start] + text[text.index("\n", text.index("private:", start)) + 1 :])

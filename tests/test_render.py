@@ -358,5 +358,5 @@ def test_score_text_for_markdown_is_its_text_escaped(
 
 def test_the_metrics_table_is_the_one_events_yaml_documents() -> None:
     header = (project_root() / "events.yaml").read_text().split("\nevents:")[0]
-    documented = set(re.findall(r"^#   ([a-z_]+) ", header, re.MULTILINE))
+    documented = set(re.findall(r"^#   ([a-z_0-9]+) ", header, re.MULTILINE))
     assert documented == metrics.OBSERVED

@@ -43,11 +43,12 @@ def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
                 f"{k} {w:.0%}: {composite_formula(rules.composite_parts[k])}"
                 for k, w in ev["composite"].items()
             )
-        better = TABLE[ev["score"]].better if ev["score"] in TABLE else "higher"
-        admits = ", ".join(event_protocols(ev))
+        lower = ev["score"] in TABLE and TABLE[ev["score"]].better == "lower"
+        if "protocols" in ev:  # absent: classification workloads only
+            constraints = f"open to: {', '.join(event_protocols(ev))}\n{constraints}"
         table.add_row(
-            f"{name}\n{ev['title']}\nopen to: {admits}",
-            f"{ev['score']}\n({better} is better)",
+            f"{name}\n{ev['title']}",
+            ev["score"] + ("\n(lower is better)" if lower else ""),
             constraints or "—",
         )
     out.print(table)

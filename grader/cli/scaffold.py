@@ -22,7 +22,7 @@ from rich.console import Console
 from grader import render
 from grader.analysis.scope import SLUG, SUBMISSIONS
 from grader.config import Rules, check_submission, load_rules, project_root
-from grader.crosschecks import CLASSIFICATION, GENERATION, protocol
+from grader.crosschecks import CLASSIFICATION, GENERATION, event_protocols, protocol
 from grader.errors import EXIT_OK, GraderError
 
 LOGIN = r"^(?=.{1,39}$)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$"
@@ -84,13 +84,8 @@ def cmd_init(args: argparse.Namespace, out: Console, err: Console) -> int:
     rules = load_rules(root / "events.yaml")
     folder = init(args.team, args.workload, args.events, rules, root, args.members)
     name = render.rich_escape(str(folder))
-    if protocol(rules.workloads[args.workload]) == GENERATION:  # docs/DESIGN.md, Rules and scoring
-        check = f"olympics validate {name}/submission.yaml"
-        out.print(f"[green]✓[/] {name} is ready: check it with `{check}`", soft_wrap=True)
-        out.print(f"  (this grader cannot grade the {args.workload} workload yet)")
-    else:
-        grade = f"olympics grade {name}"
-        out.print(f"[green]✓[/] {name} is ready: grade it with `{grade}`", soft_wrap=True)
+    grade = f"olympics grade {name}"
+    out.print(f"[green]✓[/] {name} is ready: grade it with `{grade}`", soft_wrap=True)
     out.print("  then edit model.py, list your techniques in submission.yaml and fill in README.md")
     return EXIT_OK
 
@@ -143,6 +138,14 @@ def check_entry(
         raise refuse(f"{what}; the events are: " + ", ".join(rules.events))
     if len(set(events)) != len(events):
         raise refuse("an event is named twice: name each event once")
+    kind = protocol(rules.workloads[workload])
+    closed = [e for e in events if kind not in event_protocols(rules.events[e])]
+    if closed:
+        fitting = [e for e, spec in rules.events.items() if kind in event_protocols(spec)]
+        raise refuse(
+            f"{', '.join(map(repr, closed))} not open to a {kind} workload like {workload}; "
+            "its events are: " + ", ".join(fitting)
+        )
     if not members:
         raise refuse(
             "name at least one member: --member <your GitHub login> (the pipeline accepts a "

@@ -180,7 +180,7 @@ def phase_line(rules: Rules, entries: list[Entry]) -> str:
 
 def split_kinds(rules: Rules) -> str:
     """What the private split(s) ranked on are, in words: bundled (public digits) or the
-    course's own. A generation workload has no private split (this version cannot grade it)."""
+    course's own. A generation workload has no private split (docs/DESIGN.md, Generation)."""
     from grader.data import private
 
     ranked = [w for w in rules.workloads.values() if protocol(w) == CLASSIFICATION]
