@@ -89,6 +89,11 @@ EXPECTED = {
     # Every byte the model can read is counted: nothing of it sits where the size does not look.
     "weights-in-pycache": ("config_invalid", ["__pycache__"]),
     "weights-in-readme": ("crashed", ["FileNotFoundError", "README.md", "description files"]),
+    # The language track's (docs/DESIGN.md, Generation).
+    "text-read-test-split": ("sandbox_violation", ["test.txt"]),
+    "text-keeps-across-reset": ("bad_output", ["keep nothing across reset"]),
+    "text-nan-step": ("bad_output", ["NaN"]),
+    "text-wrong-batch": ("bad_output", ["shape"]),
 }
 
 
