@@ -141,3 +141,28 @@ def test_a_digit_event_is_refused_to_a_text_workload(tmp_path, rules):
     _, violations = check_submission(folder, rules)
     assert [v.rule for v in violations] == ["event_protocol"]
     assert "inference_speed" in violations[0].expected
+
+
+def test_the_chart_plots_perplexity_against_the_latency_per_token(graded):
+    from grader.publish import chart
+    from grader.publish.store import Entry
+
+    entry = Entry(Path("bigram.json"), graded, None)
+    (point,) = chart.points([entry])
+    metrics = graded["optimized"]["metrics"]
+    assert point.accuracy == -metrics["perplexity"]  # higher is better: minus the perplexity
+    assert point.latency_ms == metrics["latency_ms"]["median"]
+    assert chart.pareto_svg("tinytalks", [entry]).startswith(b"<?xml")
+
+
+def test_the_pull_request_comment_shows_the_generation_card(graded, rules, tmp_path):
+    """The comment reads the result file as the workflow does: validated, then drawn."""
+    import json
+
+    from grader.publish import comment
+
+    file = tmp_path / "result.json"
+    file.write_text(json.dumps(graded))
+    body = comment.compose([file], rules)
+    assert "perplexity (held-out answers)" in body and "latency per token after 120" in body
+    assert "Inference Speed Championship" in body

@@ -1,5 +1,7 @@
 """The Pareto chart of a workload: accuracy against latency, marker area by size on disk, the
-baseline marked and the Pareto front (no other entry both faster and more accurate) drawn.
+baseline marked and the Pareto front (no other entry both faster and more accurate) drawn. A
+generation workload's plots perplexity (lower is better, the axis turned so that up is
+better) against the latency per token (docs/DESIGN.md, Generation).
 
 The SVG is deterministic: no date, a fixed creator, a fixed hash salt for element ids, text
 drawn as paths (a team name becomes glyph outlines, never SVG markup), points in a fixed
@@ -29,11 +31,22 @@ class Point:
     size_bytes: int
 
 
+def generation(entries: list[Entry]) -> bool:
+    return any(e.doc["measurement"].get("protocol") == "generation" for e in entries)
+
+
+def quality(metrics: dict, text: bool) -> float:
+    """What the y axis shows, as a number where higher is better: accuracy, or minus the
+    perplexity of a generation workload."""
+    return -metrics["perplexity"] if text else metrics["accuracy"]
+
+
 def points(entries: list[Entry]) -> list[Point]:
     made = []
+    text = generation(entries)
     for e in entries:
         m = e.doc["optimized"]["metrics"]
-        made.append(Point(e.team, m["latency_ms"]["median"], m["accuracy"], m["size_bytes"]))
+        made.append(Point(e.team, m["latency_ms"]["median"], quality(m, text), m["size_bytes"]))
     return sorted(made, key=lambda p: (p.latency_ms, -p.accuracy, p.team))
 
 
@@ -57,7 +70,8 @@ def pareto_svg(workload: str, entries: list[Entry]) -> bytes | None:
 
     base = [e.doc["baseline"]["metrics"] for e in entries]
     base_latency = statistics.median(m["latency_ms"]["median"] for m in base)
-    base_accuracy = statistics.median(m["accuracy"] for m in base)
+    text = generation(entries)
+    base_accuracy = statistics.median(quality(m, text) for m in base)
     base_size = statistics.median(m["size_bytes"] for m in base)
     biggest = max([p.size_bytes for p in found] + [base_size])
 
@@ -68,9 +82,10 @@ def pareto_svg(workload: str, entries: list[Entry]) -> bytes | None:
     with matplotlib.style.context("default"), matplotlib.rc_context(SVG_SETTINGS):
         fig = Figure(figsize=(8.6, 4.4))
         ax = fig.subplots()
+        sign = -1 if text else 1  # a perplexity is drawn as itself, on a turned axis
         ax.scatter(
             [p.latency_ms for p in found],
-            [p.accuracy for p in found],
+            [sign * p.accuracy for p in found],
             s=[area(p.size_bytes) for p in found],
             color="#4c72b0",
             alpha=0.6,
@@ -79,27 +94,27 @@ def pareto_svg(workload: str, entries: list[Entry]) -> bytes | None:
         best = front(found)
         ax.plot(
             [p.latency_ms for p in best],
-            [p.accuracy for p in best],
+            [sign * p.accuracy for p in best],
             color="#c44e52",
             marker="o",
             markersize=4,
             label="Pareto front",
         )
         ax.scatter(
-            [base_latency], [base_accuracy], s=area(base_size), marker="*", color="#333333",
+            [base_latency], [sign * base_accuracy], s=area(base_size), marker="*", color="#333333",
             label="baseline",
         )  # fmt: skip
         for p in best:  # the front is labelled; with thousands of entries, all would blur
-            ax.annotate(p.team[:24], (p.latency_ms, p.accuracy), fontsize=7,
+            ax.annotate(p.team[:24], (p.latency_ms, sign * p.accuracy), fontsize=7,
                         xytext=(4, 4), textcoords="offset points")  # fmt: skip
-        _label(ax, workload)
+        _label(ax, workload, text)
         fig.tight_layout()
         out = io.BytesIO()
         fig.savefig(out, format="svg", metadata={"Date": None, "Creator": "olympics leaderboard"})
     return out.getvalue()
 
 
-def _label(ax: Axes, workload: str) -> None:
+def _label(ax: Axes, workload: str, text: bool = False) -> None:
     """Latency on a log scale in µs, its minor ticks labelled within a decade; the axes'
     labels, the title, the grid and the legend beside the plot."""
     from matplotlib.ticker import FuncFormatter
@@ -112,8 +127,14 @@ def _label(ax: Axes, workload: str) -> None:
     low, high = ax.get_xlim()
     if high / low > 10:  # more than a decade: the major ticks are enough
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
-    ax.set_xlabel("latency, median of one sample (µs, log scale; lower is better)")
-    ax.set_ylabel("accuracy (higher is better)")
-    ax.set_title(f"{workload}: accuracy against latency")
+    if text:
+        ax.invert_yaxis()  # up is better: the lower perplexity
+        ax.set_xlabel("latency per token, median over walks (µs, log scale; lower is better)")
+        ax.set_ylabel("perplexity, held-out answers (lower is better)")
+        ax.set_title(f"{workload}: perplexity against latency per token")
+    else:
+        ax.set_xlabel("latency, median of one sample (µs, log scale; lower is better)")
+        ax.set_ylabel("accuracy (higher is better)")
+        ax.set_title(f"{workload}: accuracy against latency")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
