@@ -37,7 +37,7 @@ from grader.errors import (
 )
 from grader.measure.ablation import Ablation
 from grader.measure.measurement import Measurement
-from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model, Plan
+from grader.measure.plan import Model, Plan
 from grader.measure.referee import Progress, Referee, Spawner
 from grader.result import build, derive
 from grader.sandbox.launch import spawn
@@ -84,11 +84,9 @@ def grade(
     if code:
         return rejected_config(path, violations, code)
     workload = get_workload(rules, submission.workload)
-    if isinstance(workload, GenerationWorkload):
-        text_plan = QUICK_GENERATION if quick else GenerationPlan()
-        return gradetext.grade_text(
-            submission, workload, rules, text_plan, quick, progress, baseline_folder, seed, spawner
-        )
+    if isinstance(workload, GenerationWorkload):  # docs/DESIGN.md, Generation
+        text_grade = (submission, workload, rules, quick, progress, baseline_folder, seed)
+        return gradetext.grade_text(*text_grade, spawner)
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
     data = held_out(rules, workload, seed, private or rules.is_final)
     if data.private_inputs is not None:

@@ -19,7 +19,7 @@ from grader.data.workloads import GenerationWorkload, dataset_folder
 from grader.errors import Rejected
 from grader.measure.generation import GenerationReferee
 from grader.measure.launch import Spawner
-from grader.measure.plan import GenerationPlan, Model
+from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model
 from grader.measure.referee import Progress
 from grader.result import build, derive
 from grader.yamlfile import display_path
@@ -29,7 +29,6 @@ def grade_text(
     submission: Submission,
     workload: GenerationWorkload,
     rules: Rules,
-    plan: GenerationPlan,
     quick: bool,
     progress: Progress | None,
     baseline_folder: Path | None,
@@ -38,6 +37,7 @@ def grade_text(
 ) -> dict:
     """A generation workload's grade (docs/DESIGN.md, Generation): the held-out pairs and
     the questions composed for this grade, walked and answered by both models."""
+    plan = QUICK_GENERATION if quick else GenerationPlan()
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
     folder = dataset_folder(rules, workload.dataset)
     held = [(p, "test") for p in text.load_split(folder, "test")]

@@ -26,7 +26,8 @@ def _speedup(found: dict) -> str:
 
 
 def text_metric_rows(result: dict) -> list[tuple[str, str, str, str]]:
-    """A row per number: the baseline's, the submission's and how they compare."""
+    """A row per number: the baseline's, the submission's and how they compare; the answers'
+    quality first, then ``speed_rows``."""
     b, s = result["baseline"]["metrics"], result["optimized"]["metrics"]
     imp = result["improvements"]
     rows = [
@@ -54,6 +55,16 @@ def text_metric_rows(result: dict) -> list[tuple[str, str, str, str]]:
             f"{_f(s['probe_exact_match'])}, {_f(s['probe_char_f1'])}",
             f"F1 {_f(imp['probe_char_f1_delta'], '+.3f')}",
         ),
+    ]
+    return rows + speed_rows(result)
+
+
+def speed_rows(result: dict) -> list[tuple[str, str, str, str]]:
+    """The walks' rows: every step's perplexity, the latency per token over a walk and at
+    each context length, tokens per second, size and memory."""
+    b, s = result["baseline"]["metrics"], result["optimized"]["metrics"]
+    imp = result["improvements"]
+    rows = [
         (
             "perplexity of every step walked",
             _f(b["walk_perplexity"]),

@@ -32,7 +32,7 @@ class Point:
 
 
 def generation(entries: list[Entry]) -> bool:
-    return any(e.doc["measurement"].get("protocol") == "generation" for e in entries)
+    return any((e.doc.get("measurement") or {}).get("protocol") == "generation" for e in entries)
 
 
 def quality(metrics: dict, text: bool) -> float:

@@ -188,18 +188,17 @@ def ranked_accuracy(result: dict, rule_set: Rules, base: dict, sub: dict) -> Ran
     return RankedAccuracy(accuracy, accuracy_ci, base_accuracy, split, private_accuracy, gap)
 
 
-def derive(result: dict, rule_set: Rules) -> dict:
-    """Every derived part of a graded result, recomputed from its observations."""
+def improvements_of(
+    result: dict, rule_set: Rules, base: dict, sub: dict
+) -> tuple[dict, RankedAccuracy]:
+    """The submission against the baseline (the result's ``improvements``), and the accuracy
+    the events rank on."""
     measurement = result["measurement"]
-    base_derived = derive_model(result["baseline"]["metrics"], measurement)
-    sub_derived = derive_model(result["optimized"]["metrics"], measurement)
-    base = {**result["baseline"]["metrics"], **base_derived}
-    sub = {**result["optimized"]["metrics"], **sub_derived}
     speedup, interval, p_faster, p_slower, held = published_speedup(
         base["latency_samples_ms"],
         sub["latency_samples_ms"],
-        result["measurement"]["session_of_round"],
-        result["measurement"].get("round_roles"),
+        measurement["session_of_round"],
+        measurement.get("round_roles"),
     )
     compression = base["size_bytes"] / sub["size_bytes"] if sub["size_bytes"] > 0 else math.inf
     ranked = ranked_accuracy(result, rule_set, base, sub)
@@ -221,6 +220,17 @@ def derive(result: dict, rule_set: Rules) -> dict:
     }
     if is_generation(measurement):
         improvements |= text.derive_text_improvements(base, sub, measurement, speedup_estimate)
+    return improvements, ranked
+
+
+def derive(result: dict, rule_set: Rules) -> dict:
+    """Every derived part of a graded result, recomputed from its observations."""
+    measurement = result["measurement"]
+    base_derived = derive_model(result["baseline"]["metrics"], measurement)
+    sub_derived = derive_model(result["optimized"]["metrics"], measurement)
+    base = {**result["baseline"]["metrics"], **base_derived}
+    sub = {**result["optimized"]["metrics"], **sub_derived}
+    improvements, ranked = improvements_of(result, rule_set, base, sub)
     workload = rule_set.workloads.get(result["submission"]["workload"], {})
     found = techniques.compare(
         result.get("artifacts"),
