@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+
 from grader.analysis import quality, static, weights
 from grader.child import wire
 from grader.config import Rules, Submission
@@ -23,6 +25,8 @@ from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model
 from grader.measure.referee import Progress
 from grader.result import build, derive
 from grader.yamlfile import display_path
+
+HELD_OUT_STREAM = 0x7E57  # a quick grade's draw of held-out pairs, apart from the other streams
 
 
 def grade_text(
@@ -40,7 +44,11 @@ def grade_text(
     plan = QUICK_GENERATION if quick else GenerationPlan()
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
     folder = dataset_folder(rules, workload.dataset)
-    held = [(p, "test") for p in text.load_split(folder, "test")]
+    test = text.load_split(folder, "test")
+    if plan.held_out is not None:  # a quick grade's share, drawn from the seed
+        drawn = np.random.default_rng([seed, HELD_OUT_STREAM]).permutation(len(test))
+        test = [test[i] for i in sorted(drawn[: plan.held_out])]
+    held = [(p, "test") for p in test]
     held += [(p, "probe") for p in probes.compose(seed, plan.probes)]
     filler = text.load_split(folder, "train") + text.load_split(folder, "val")
     referee = GenerationReferee(

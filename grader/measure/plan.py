@@ -97,7 +97,8 @@ class GenerationPlan:
     length: int = 128  # steps in a walk: the context of the workload's baseline
     block_steps: int = 8  # steps a timed block holds; every step of a walk is timed
     replays: int = 8  # per session after the first: walks shown again in fresh processes
-    probes: int = 46  # questions composed for the grade, beside the 46 held-out ones
+    probes: int = 46  # questions composed for the grade, beside the held-out ones
+    held_out: int | None = None  # of the held-out pairs, how many (None: all 46)
     lengths: tuple[int, ...] = (16, 64, 120)  # contexts the per-token latency is shown at
     answer_cap: int = 64  # characters a greedy answer may take
     calibration_blocks: int = 5  # no-op blocks per child before a session's walks
@@ -112,7 +113,10 @@ class GenerationPlan:
     require_sandbox: bool = False
 
 
-QUICK_GENERATION = GenerationPlan(sessions=1, probes=8, calibration_blocks=3)
+# A student's check, within about 15 s here: half the held-out pairs (drawn from the seed),
+# a few composed questions, one session (so no walk is shown again, and the greedy answers
+# are asked once: their agreement is not measured).
+QUICK_GENERATION = GenerationPlan(sessions=1, probes=4, held_out=23, calibration_blocks=3)
 
 
 @dataclass(frozen=True)
