@@ -136,4 +136,9 @@ def text_notes(result: dict) -> list[str]:
         )
     if checks:
         notes.append("answers matching the first showing's: " + ", ".join(checks))
+    if not greedy["compared"]:
+        notes.append(
+            "greedy answers asked once (one session): greedy_agreement is measured by a full "
+            "grade only, which asks them again in a fresh process"
+        )
     return notes

@@ -113,6 +113,7 @@ def test_the_card_shows_perplexity_speed_by_context_and_the_answer_checks(graded
         "latency per token after 120",
     ]
     assert any("walks of 128 tokens" in note for note in card["notes"])
+    assert any("measured by a full grade only" in note for note in card["notes"])  # quick
     markdown = render.markdown(graded)
     assert "perplexity" in markdown and "tokens per second" in markdown
 
