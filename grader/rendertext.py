@@ -107,8 +107,13 @@ def speed_rows(result: dict) -> list[tuple[str, str, str, str]]:
             fmt_bytes(s["peak_memory_bytes"]),
             "",
         ),
+        ("parameters", _count(b["parameters"]), _count(s["parameters"]), ""),
     ]
     return rows
+
+
+def _count(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
 
 
 def text_notes(result: dict) -> list[str]:
