@@ -14,7 +14,7 @@ baseline's in float32: layer norm with eps 1e-5, scores (q . k) / sqrt(16) befor
 max-shifted softmax, the key projection without bias, the tied head (the token embedding
 transposed) plus its bias. Rearranged at load (the layer norms' gains and biases and the
 attention's scale folded into the matmuls after them, q/k/v fused), it rounds differently:
-the scores stay within 1e-5 of the baseline's (tests/test_kv_cache_example.py: 1e-4).
+the scores stay within 1e-5 of the baseline's (README.md; the tests ask 1e-4).
 
 Past ``context`` tokens the baseline keeps the last ``context`` and recomputes them at
 positions 0..context-1: every position shifts, so every cached key and value would change.
