@@ -58,7 +58,7 @@ def folded(g, b, w, bias):
 class Block:
     """One pre-norm block: q, k and v fused into one (width, 3 x width) matrix, the layer
     norms' gains and biases folded into the matmuls after them, the attention's scale
-    1/sqrt(16) = 1/4 into the query's (a power of two: exact)."""
+    1/sqrt(16) = 1/4 into the query's."""
 
     def __init__(self, w):
         d = w["wo"].shape[0]
