@@ -73,8 +73,8 @@ def speed_rows(result: dict) -> list[tuple[str, str, str, str]]:
         ),
         (
             "latency per token (whole walk)",
-            fmt_ms(b["latency_ms"]["median"]),
-            fmt_ms(s["latency_ms"]["median"]),
+            fmt_ms(b["walk_latency_ms"]),
+            fmt_ms(s["walk_latency_ms"]),
             _speedup(
                 {
                     "speedup": imp["speedup"],

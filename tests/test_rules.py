@@ -208,7 +208,7 @@ def test_invalid_score_is_not_scored(
     ],
 )
 def test_flags(rule_set: Rules, overrides: dict, raised: set[str]) -> None:
-    flags = rules.raise_flags(rule_set.flags, metrics(**overrides))
+    flags = rules.raise_flags(rules.binding(rule_set.flags, "classification"), metrics(**overrides))
     assert {f["id"] for f in flags} == raised
     for flag in flags:
         assert flag["message"]

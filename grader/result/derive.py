@@ -218,8 +218,9 @@ def improvements_of(
         "accuracy_gap": ranked.gap,
         **held,
     }
-    if is_generation(measurement):
+    if is_generation(measurement):  # the speedup is the whole walk's (text.walk_speedup)
         improvements |= text.derive_text_improvements(base, sub, measurement, speedup_estimate)
+        improvements["efficiency"] = improvements["speedup"] * compression / penalty
     return improvements, ranked
 
 
@@ -253,6 +254,7 @@ def derive(result: dict, rule_set: Rules) -> dict:
         "techniques_unconfirmed": None if found["detected"] is None else len(found["unconfirmed"]),
     }
     if is_generation(measurement):
+        flat["latency_ms"] = sub["walk_latency_ms"]  # per token, over a walk
         flat |= {key: sub[key] for key in TEXT_METRICS}
         flat |= {key: improvements[key] for key in TEXT_IMPROVEMENTS}
         flat["perplexity_ci95"] = sub["perplexity_ci95"]
