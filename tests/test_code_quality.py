@@ -94,7 +94,12 @@ def test_the_settings_are_data(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "folder",
-    ["submissions/example-int8", "submissions/example-cnn-int8", "submissions/example-vit-fp16"],
+    [
+        "submissions/example-int8",
+        "submissions/example-cnn-int8",
+        "submissions/example-vit-fp16",
+        "submissions/example-kv-cache",
+    ],
 )
 def test_the_shipped_models_are_clean(folder: str) -> None:
     seen = lint(Path(__file__).resolve().parent.parent / folder)

@@ -23,11 +23,39 @@ EXAMPLES = {
 }
 
 
-def test_every_graded_workload_has_an_example() -> None:
-    """Every workload this version grades; a generation workload (tinytalks) is refused by
-    grade until its measurement lands, and gets its example then."""
-    graded = {n for n, w in RULES.workloads.items() if w.get("protocol") != "generation"}
-    assert {w for w, *_ in EXAMPLES.values()} == graded
+# A generation workload's: (workload, the fewest times faster per token over a walk)
+TEXT_EXAMPLES = {"example-kv-cache": ("tinytalks", 4.0)}
+
+
+def test_every_workload_has_an_example() -> None:
+    examples = {w for w, *_ in EXAMPLES.values()} | {w for w, _ in TEXT_EXAMPLES.values()}
+    assert examples == set(RULES.workloads)
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_the_kv_cache_example_grades_as_its_readme_says(tmp_path: Path) -> None:
+    """Faster per token, at every context length more so the longer the context, with the
+    baseline's perplexity and greedy answers (a quick grade: the greedy answers are asked
+    once, so inference_speed waits for a full grade and only that rule is unmet)."""
+    workload, faster = TEXT_EXAMPLES["example-kv-cache"]
+    folder = ROOT / "submissions" / "example-kv-cache"
+    out = tmp_path / "result.json"
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(["grade", str(folder), "--quick", "--seed", "5", "--json", str(out)],
+                stdout, stderr)  # fmt: skip
+    assert code == 1, stdout.getvalue()[-3000:] + stderr.getvalue()
+    doc = json.loads(out.read_text())
+    imp, sub, base = doc["improvements"], doc["optimized"]["metrics"], doc["baseline"]["metrics"]
+    assert doc["submission"]["workload"] == workload and imp["speedup"] > faster, imp
+    by_context = [imp["speedup_by_context"][k]["speedup"] for k in ("16", "64", "120")]
+    assert by_context == sorted(by_context) and by_context[0] > 1.5, by_context
+    assert abs(imp["perplexity_ratio"] - 1) < 1e-4 and abs(imp["walk_perplexity_ratio"] - 1) < 1e-4
+    assert sub["text"]["greedy"] == base["text"]["greedy"]
+    assert doc["events"]["generation_quality"]["qualified"]
+    speed = doc["events"]["inference_speed"]
+    assert [r["id"] for r in speed["rules"] if not r["passed"]] == ["answers_agree"]
+    assert doc["code_quality"]["findings"] == 0 and doc["flags"] == []
 
 
 @pytest.mark.slow
