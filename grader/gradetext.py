@@ -50,7 +50,8 @@ def grade_text(
         test = [test[i] for i in sorted(drawn[: plan.held_out])]
     held = [(p, "test") for p in test]
     held += [(p, "probe") for p in probes.compose(seed, plan.probes)]
-    filler = text.load_split(folder, "train") + text.load_split(folder, "val")
+    public = text.load_split(folder, "train") + text.load_split(folder, "val")
+    filler = probes.scrambled(public, seed)
     referee = GenerationReferee(
         [p for p, _ in held], filler, workload.vocab_size, plan, progress, seed,
         rules.imports, spawner=spawner,

@@ -127,7 +127,7 @@ def test_the_language_events_score_it_and_their_rules_bind(graded):
     speed = events["inference_speed"]
     assert [r["id"] for r in speed["rules"]] == [
         "perplexity_kept",
-        "every_step_kept",
+        "filler_kept",
         "answers_agree",
     ]
     # A quick grade has one session: the greedy answers are asked once, so their agreement is

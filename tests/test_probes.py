@@ -146,3 +146,19 @@ def test_compose_of_nothing_and_of_a_folder_without_the_data(tmp_path) -> None:
 
 def test_the_default_folder_is_the_checkouts_data() -> None:
     assert FOLDER.resolve() == probes.DATA
+
+
+def test_the_filler_is_the_public_words_in_an_order_no_table_holds():
+    from grader.config import project_root
+    from grader.data import text
+
+    public = text.load_split(project_root() / "data" / "tinytalks", "train")
+    filler = probes.scrambled(public, 3)
+    assert len(filler) == len(public)
+    records = {text.record(p) for p in public}
+    assert sum(text.record(p) in records for p in filler) <= 2  # a one-word pair may survive
+    words = sorted(w for p in public for w in (p.question + " " + p.answer).split())
+    assert sorted(w for p in filler for w in (p.question + " " + p.answer).split()) == words
+    assert probes.scrambled(public, 3) == filler and probes.scrambled(public, 4) != filler
+    for p in filler:
+        text.encode(text.record(p), strict=True)

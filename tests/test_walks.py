@@ -73,3 +73,10 @@ def test_too_few_records_to_fill_the_walks_is_refused(pairs):
     scored, filler = pairs
     with pytest.raises(ValueError, match="too few records"):
         walks.plan(scored, filler[:10], 1, 0, 128, np.random.default_rng(0))
+
+
+def test_no_walk_shows_a_scored_record_but_as_its_first(pairs):
+    scored, _ = pairs
+    for session in grade_plan(pairs):
+        for w in session:
+            assert all(r >= len(scored) for r in w.records[1:])

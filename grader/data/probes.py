@@ -156,3 +156,26 @@ def compose(seed: int, count: int, folder: Path = DATA) -> list[text.Pair]:
         probes.append(pools[kind][orders[kind][taken[kind]]])
         taken[kind] += 1
     return probes
+
+
+FILLER_STREAM = 0xF111  # the filler's random stream, apart from the probes'
+
+
+def scrambled(pairs: list[text.Pair], seed: int) -> list[text.Pair]:
+    """Records no one can have learnt, for the steps of a walk past its first record
+    (docs/DESIGN.md, Generation): each question's words in an order drawn from the seed, and
+    each paired with another record's answer, its words drawn into an order too. Words and
+    characters stay TinyTalks', so a model that reads English reads them as it reads any
+    text; a table of the public records, or a trie over them, finds nothing past a word."""
+    rng = np.random.default_rng([seed, FILLER_STREAM])
+    answers = [pairs[i].answer for i in rng.permutation(len(pairs))]
+    out = []
+    for pair, answer in zip(pairs, answers, strict=True):
+        q, a = pair.question.split(), answer.split()
+        out.append(
+            text.Pair(
+                " ".join(q[i] for i in rng.permutation(len(q))),
+                " ".join(a[i] for i in rng.permutation(len(a))),
+            )
+        )
+    return out

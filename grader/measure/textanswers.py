@@ -35,8 +35,10 @@ class TextMeasurement(Footprint):
     record_nll: np.ndarray
     record_chars: np.ndarray
     record_correct: np.ndarray
-    walk_nll: list[float] = field(default_factory=list)  # per showing, over all its steps
-    walk_steps: list[int] = field(default_factory=list)
+    # Per showing: the summed negative log-likelihood of the characters past its first
+    # record (the filler), and how many.
+    filler_nll: list[float] = field(default_factory=list)
+    filler_steps: list[int] = field(default_factory=list)
     first_argmax: dict[int, np.ndarray] = field(default_factory=dict)  # walk index -> arg-max
     replays: Agreement = field(default_factory=Agreement)  # positions of walks shown again
     greedy: list[str] | None = None  # per scored record, the first session's
@@ -62,8 +64,9 @@ class TextMeasurement(Footprint):
         following = walk.tokens[1 : steps + 1]
         nll = -logp[np.arange(steps), following]
         argmax = logp.argmax(axis=-1)
-        self.walk_nll.append(float(nll.sum()))
-        self.walk_steps.append(steps)
+        past = slice(walk.span[1] - 1, steps)  # the rows that predict the filler's characters
+        self.filler_nll.append(float(nll[past].sum()))
+        self.filler_steps.append(len(nll[past]))
         if walk.replay:
             first = self.first_argmax[walk.index]
             self.replays.add(Agreement(int((argmax == first).sum()), steps))

@@ -3,7 +3,8 @@ token at a time, and which session shows each (docs/DESIGN.md, Generation).
 
 A walk is ``length + 1`` characters of TinyTalks records, ``Q: <question>\\nA: <answer>\\n``
 one after another: the first is a *scored* record (a held-out test pair, or a question the
-parent composed for this grade), the rest are *filler* records drawn from the whole pool;
+parent composed for this grade), the rest are *filler* records (``probes.scrambled``: the
+public records' words in an order drawn for the grade, which no table holds);
 the model is fed the first ``length`` characters and every one of its ``length`` answers
 predicts the character that follows (teacher forcing). The first record starts at position
 0, as every record does in training, so its answer's perplexity is the one
@@ -63,7 +64,8 @@ def plan(
     The scored records are dealt out to the sessions in a random order, each opening one
     walk there; every session after the first also shows again ``replays`` walks drawn
     from the earlier sessions'. Each walk's filler is drawn, without replacement within the
-    session, from the records (scored and filler alike) the session shows nowhere else."""
+    session, from the filler records the session shows nowhere else: never a scored one,
+    whose answer it would show."""
     if sessions < 1 or not scored:
         raise ValueError("a generation grade needs a session and a scored record")
     pool = list(scored) + list(filler)
@@ -81,7 +83,8 @@ def plan(
             if taken.isdisjoint(earlier[j].records):  # two earlier walks may share a record
                 shown.append(_again(earlier[j]))
                 taken |= set(earlier[j].records)
-        free = [int(i) for i in rng.permutation(len(pool)) if int(i) not in taken]
+        free = [len(scored) + int(i) for i in rng.permutation(len(filler))]
+        free = [i for i in free if i not in taken]
         for i in deal:
             walk, free = _walk(len(first), int(i), scored, pool, free, length)
             first.append(walk)

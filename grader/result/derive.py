@@ -24,11 +24,11 @@ from grader.result import text
 
 # A generation model's own numbers that rules may name (beside the improvements).
 TEXT_METRICS = (
-    "perplexity", "probe_perplexity", "walk_perplexity", "exact_match", "char_f1",
+    "perplexity", "probe_perplexity", "filler_perplexity", "exact_match", "char_f1",
     "probe_exact_match", "probe_char_f1", "tokens_per_s",
 )  # fmt: skip
 TEXT_IMPROVEMENTS = (
-    "perplexity_ratio", "walk_perplexity_ratio", "probe_perplexity_ratio", "exact_match_delta",
+    "perplexity_ratio", "filler_perplexity_ratio", "probe_perplexity_ratio", "exact_match_delta",
     "char_f1_delta", "probe_char_f1_delta", "greedy_agreement", "public_probe_ratio",
 )  # fmt: skip
 

@@ -35,7 +35,9 @@ def derive_text_model(metrics: dict, measurement: dict) -> dict:
     ppl, low, high = stats.perplexity_interval(nll[test], chars[test])
     out: dict = {"perplexity": ppl, "perplexity_ci95": [low, high]}
     out["probe_perplexity"] = _perplexity(nll[kinds == "probe"], chars[kinds == "probe"])
-    out["walk_perplexity"] = float(math.exp(math.fsum(text["walk_nll"]) / sum(text["walk_steps"])))
+    out["filler_perplexity"] = float(
+        math.exp(math.fsum(text["filler_nll"]) / sum(text["filler_steps"]))
+    )
     references = [s["reference"] for s in spec["scored"]]
     for kind, prefix in (("test", ""), ("probe", "probe_")):
         mask = kinds == kind
@@ -136,7 +138,7 @@ def derive_text_improvements(base: dict, sub: dict, measurement: dict, estimate)
         # that learnt the public text by heart gains there only (events.yaml's flag).
         "public_probe_ratio": None if public is None or not composed else public / composed,
         "perplexity_ratio": ratio("perplexity"),
-        "walk_perplexity_ratio": ratio("walk_perplexity"),
+        "filler_perplexity_ratio": ratio("filler_perplexity"),
         "probe_perplexity_ratio": ratio("probe_perplexity"),
         "exact_match_delta": delta("exact_match"),
         "char_f1_delta": delta("char_f1"),
