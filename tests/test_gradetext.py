@@ -170,3 +170,52 @@ def test_the_pull_request_comment_shows_the_generation_card(graded, rules, tmp_p
     body = comment.compose([file], rules)
     assert "perplexity (held-out answers)" in body and "latency per token after 120" in body
     assert "Inference Speed Championship" in body
+
+
+MEMORISER = '''
+import numpy as np
+
+TABLE = np.random.default_rng(5).standard_normal((69, 69)).astype(np.float32)
+RECORDS = {records!r}
+IDS = {ids!r}
+
+
+class Memoriser:
+    """The bigram, except on the public held-out records, which it knows by heart."""
+
+    def reset(self, batch):
+        self.seen = [""] * batch
+
+    def step(self, tokens):
+        out = TABLE[tokens].copy()
+        for b, t in enumerate(tokens):
+            self.seen[b] += IDS[int(t)]
+            for record in RECORDS:
+                if record.startswith(self.seen[b]) and len(record) > len(self.seen[b]):
+                    out[b, IDS.index(record[len(self.seen[b])])] = 50.0
+                    break
+        return out
+
+
+def build_model():
+    return Memoriser()
+'''
+
+
+def test_a_table_of_the_public_answers_is_not_ranked_for_quality(tmp_path, rules):
+    """Perplexity near 1 on the held-out answers, the bigram's on the composed questions: the
+    quality event's rule refuses it and the flag says why."""
+    records = [text.record(p) for p in text.load_split(DATA, "test")]
+    folder = model(tmp_path, "memo").folder
+    source = MEMORISER.format(records=records, ids=text.CHARACTERS + "?")
+    (folder / "model.py").write_text(source)
+    yaml = YAML.format(events="generation_quality").replace("team: bigram", "team: memo")
+    (folder / "submission.yaml").write_text(yaml)
+    base = model(tmp_path, "base").folder
+    doc = grade(folder, rules, QUICK, quick=True, baseline_folder=base, seed=11)
+    imp = doc["improvements"]
+    assert imp["perplexity_ratio"] < 0.2 and 0.9 < imp["probe_perplexity_ratio"] < 1.1
+    quality_event = doc["events"]["generation_quality"]
+    assert not quality_event["qualified"]
+    assert [r["id"] for r in quality_event["rules"] if not r["passed"]] == ["no_memorised_answers"]
+    assert "public_answers_memorised" in [f["id"] for f in doc["flags"]]
