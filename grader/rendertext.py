@@ -139,6 +139,9 @@ def text_notes(result: dict) -> list[str]:
         checks.append(
             f"greedy answers asked again {greedy['agreed']}/{greedy['compared']} the same"
         )
+    walks = text["greedy_walks"]
+    if walks["compared"]:
+        checks.append(f"greedy steps against its walks {walks['agreed']}/{walks['compared']}")
     if checks:
         notes.append("answers matching the first showing's: " + ", ".join(checks))
     if not greedy["compared"]:

@@ -125,3 +125,54 @@ def test_the_baseline_graded_has_its_recorded_perplexity(tmp_path):
         assert perplexity == pytest.approx(8.5952, abs=5e-4)
         assert side.record_chars.sum() == 1347
     assert m.submission.greedy[2] == "2 minus 2 equals 4."  # evaluate.py --show 3
+
+
+GREEDY_TABLE = '''
+import numpy as np
+
+TABLE = np.random.default_rng(5).standard_normal((69, 69)).astype(np.float32)
+RECORDS = {records!r}
+IDS = {ids!r}
+
+
+class Split:
+    """The bigram in the walks (batch 1); the references where the batch is larger (the
+    greedy answers' shape)."""
+
+    def reset(self, batch):
+        self.seen = [""] * batch
+
+    def step(self, tokens):
+        out = TABLE[tokens].copy()
+        for b, t in enumerate(tokens):
+            self.seen[b] += IDS[int(t)]
+            if len(tokens) == 1:
+                continue
+            for record in RECORDS:
+                if record.startswith(self.seen[b]) and len(record) > len(self.seen[b]):
+                    out[b, IDS.index(record[len(self.seen[b])])] = 50.0
+                    break
+        return out
+
+
+def build_model():
+    return Split()
+'''
+
+
+def test_greedy_answers_unlike_the_model_s_own_walks_are_rejected(tmp_path):
+    """A table used only in batches buys exact match on the held-out questions; the greedy
+    steps that saw what a walk's step saw then choose differently, and are caught."""
+    split = model(tmp_path, "split")
+    source = GREEDY_TABLE.format(records=[text.record(p) for p in TEST], ids=text.CHARACTERS + "?")
+    (split.folder / "model.py").write_text(source)
+    with pytest.raises(Rejected, match="greedy steps that saw the same characters"):
+        referee(dataclasses.replace(SMALL, sessions=1)).measure(model(tmp_path, "a"), split)
+
+
+def test_an_honest_model_s_greedy_steps_agree_with_its_walks(tmp_path):
+    m = referee(dataclasses.replace(SMALL, sessions=1)).measure(
+        model(tmp_path, "a"), model(tmp_path, "b")
+    )
+    found = m.submission.greedy_against_walks()
+    assert found.compared >= len(TEST) and found.agreed == found.compared

@@ -219,3 +219,23 @@ def test_a_table_of_the_public_answers_is_not_ranked_for_quality(tmp_path, rules
     assert not quality_event["qualified"]
     assert [r["id"] for r in quality_event["rules"] if not r["passed"]] == ["no_memorised_answers"]
     assert "public_answers_memorised" in [f["id"] for f in doc["flags"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("optimized", "metrics", "correct"), 999),
+        (("optimized", "metrics", "latency_samples_ms", 0), 1e-6),
+        (("optimized", "metrics", "text", "greedy_agreement"), {"agreed": 3, "compared": 3}),
+    ],
+)
+def test_observations_stored_twice_must_agree(graded, rules, path, value):
+    """The digits' fields of a generation result are sums and means of its text
+    observations: an edit of one alone, with the numbers derived from it, is refused."""
+    edited = copy.deepcopy(graded)
+    target = edited
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    problems = verify.check(edited, rules, "result.json")
+    assert [p.rule for p in problems] == ["observations_invalid"], problems

@@ -141,17 +141,18 @@ class GenerationReferee:
             if again and i == 0:
                 continue  # the baseline's answers are not in question
             answers: list[str] = [""] * len(order)
+            generated: list[list[int]] = [[] for _ in order]
             for part in np.array_split(np.arange(len(order)), 2 if again else 1):
-                said = greedy_answers(
+                said, ids = greedy_answers(
                     self.timer,
                     child,
                     [questions[j] for j in part],
                     self.plan.answer_cap,
                     self.plan.block_timeout_s,
                 )
-                for j, answer in zip(part, said, strict=True):
-                    answers[order[j]] = answer
-            results[i].keep_greedy(answers, again)
+                for j, answer, made in zip(part, said, ids, strict=True):
+                    answers[order[j]], generated[order[j]] = answer, made
+            results[i].keep_greedy(answers, again, generated)
 
     # -- one walk: ABBA, block by block --------------------------------------------------------
     def walk(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grader.data import textmetrics
+from grader.data.textmetrics import NEWLINE
 from grader.errors import Rejected
 from grader.measure.answers import Agreement, p_text, significantly_below
 from grader.measure.blocks import BlockTimer, calibrated
@@ -44,6 +45,12 @@ class TextMeasurement(Footprint):
     greedy: list[str] | None = None  # per scored record, the first session's
     greedy_again: list[str] | None = None  # the last session's, in fresh processes
     greedy_agreement: Agreement = field(default_factory=Agreement)
+    # Per scored record: the ids the first greedy pass generated (its newline included where
+    # it ended on one), the arg-max of its first walk's rows that predict the answer, and the
+    # answer's true ids (the walk's teacher-forced text there).
+    greedy_ids: dict[int, list[int]] = field(default_factory=dict)
+    record_argmax: dict[int, np.ndarray] = field(default_factory=dict)
+    record_truth: dict[int, np.ndarray] = field(default_factory=dict)
     # Per showing, in order: each block's time per token, the harness's cost taken off.
     token_latency_s: list[list[float]] = field(default_factory=list)
     showing_session: list[int] = field(default_factory=list)
@@ -74,6 +81,8 @@ class TextMeasurement(Footprint):
         self.first_argmax[walk.index] = argmax
         start, end = walk.span
         at = np.arange(start - 1, min(end, steps + 1) - 1)  # the rows that predict the answer
+        self.record_argmax[walk.scored] = argmax[at]
+        self.record_truth[walk.scored] = following[at]
         self.record_nll[walk.scored] = float(nll[at].sum())
         self.record_chars[walk.scored] = len(at)
         self.record_correct[walk.scored] = int((argmax[at] == following[at]).sum())
@@ -85,14 +94,32 @@ class TextMeasurement(Footprint):
             self.showing_session.append(session)
         self.overhead_s_per_token.append(cost / steps)
 
-    def keep_greedy(self, answers: list[str], again: bool) -> None:
+    def keep_greedy(
+        self, answers: list[str], again: bool, generated: list[list[int]] | None = None
+    ) -> None:
         if not again:
             self.greedy = answers
+            self.greedy_ids = dict(enumerate(generated or []))
             return
         self.greedy_again = answers
         first = self.greedy or []
         same = sum(a == b for a, b in zip(first, answers, strict=True))
         self.greedy_agreement = Agreement(same, len(answers))
+
+    def greedy_against_walks(self) -> Agreement:
+        """The greedy answers against the model's own answers to the same text in its walks:
+        while a greedy answer has followed the reference, the greedy step and the walk's step
+        saw the same characters, and must have chosen the same next one."""
+        found = Agreement()
+        for i, generated in self.greedy_ids.items():
+            walked, truth = self.record_argmax.get(i), self.record_truth.get(i)
+            if walked is None or truth is None:
+                continue  # its first walk is still to come
+            for k, token in enumerate(generated[: len(walked)]):
+                found.add(Agreement(int(walked[k] == token), 1))
+                if k >= len(truth) or token != truth[k]:
+                    break  # past here the two saw different characters
+        return found
 
     def check(self, least: float) -> None:
         """Reject a model whose answers to walks shown again, or whose greedy answers given
@@ -102,6 +129,8 @@ class TextMeasurement(Footprint):
              "in fresh processes)"),
             (self.greedy_agreement, "greedy answers to questions it was asked again (in a "
              "fresh process, in another order and batch)"),
+            (self.greedy_against_walks(), "greedy steps that saw the same characters as a "
+             "step of its walks (the answer so far the reference's)"),
         ]  # fmt: skip
         for found, what in checks:
             if (p := significantly_below(found, least)) is None:
@@ -129,9 +158,10 @@ class GenerationMeasurement:
 
 def greedy_answers(
     timer: BlockTimer, child: ModelProcess, questions: list[str], cap: int, timeout: float
-) -> list[str]:
+) -> tuple[list[str], list[list[int]]]:
     """Each question's greedy answer (``textmetrics.Greedy``: the parent chooses every
-    token), all sequences stepped together, one untimed block of one step at a time."""
+    token), all sequences stepped together, one untimed block of one step at a time; and
+    the ids it generated (the newline that ended it included)."""
     decoder = textmetrics.Greedy.for_questions(questions, cap)
     child.reset(len(questions), timeout)
     scores = None
@@ -140,4 +170,5 @@ def greedy_answers(
         if decoder.done:
             break
         scores = timer.block(child, tokens[None, :], batch=len(questions))[1][0]
-    return decoder.answers()
+    generated = [[*ids, NEWLINE] if len(ids) < cap else list(ids) for ids in decoder.answer_ids]
+    return decoder.answers(), generated

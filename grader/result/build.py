@@ -240,5 +240,6 @@ def text_metrics(m: Any, kinds: list[str], files: dict[str, int], parameters: in
             "greedy_again": m.greedy_again,
             "replays": counts(m.replays),
             "greedy_agreement": counts(m.greedy_agreement),
+            "greedy_walks": counts(m.greedy_against_walks()),
         },
     }

@@ -25,11 +25,37 @@ def _perplexity(nll: np.ndarray, chars: np.ndarray) -> float | None:
     return float(math.exp(nll.sum() / chars.sum())) if chars.sum() > 0 else None
 
 
+def check_observations(metrics: dict, kinds: np.ndarray) -> None:
+    """What a generation result stores twice agrees with itself, or ValueError: the digits'
+    fields (``correct``, ``total``, ``latency_samples_ms``) are sums and means of the text
+    observations, and the greedy answers' agreement is counted from the two sets."""
+    text = metrics["text"]
+    test = kinds == "test"
+    if len(text["record_nll"]) != len(kinds) or len(text["greedy"]) != len(kinds):
+        raise ValueError("the text observations do not have one entry per scored record")
+    counts = (
+        sum(np.asarray(text["record_correct"])[test]),
+        sum(np.asarray(text["record_chars"])[test]),
+    )
+    if (metrics["correct"], metrics["total"]) != tuple(int(c) for c in counts):
+        raise ValueError("correct and total are not the held-out records' counts")
+    walks = [float(np.mean(b)) for b in text["block_latency_ms"]]
+    if len(walks) != len(metrics["latency_samples_ms"]) or not np.allclose(
+        walks, metrics["latency_samples_ms"], rtol=1e-12, atol=0
+    ):
+        raise ValueError("latency_samples_ms is not each walk's mean block latency")
+    again = text["greedy_again"]
+    same = 0 if again is None else sum(a == b for a, b in zip(text["greedy"], again, strict=True))
+    if text["greedy_agreement"] != {"agreed": same, "compared": 0 if again is None else len(again)}:
+        raise ValueError("greedy_agreement is not counted from greedy and greedy_again")
+
+
 def derive_text_model(metrics: dict, measurement: dict) -> dict:
     """One model's text numbers: perplexities (with the test split's interval over pairs),
     answer quality per kind, the walks' perplexity, per-token latency by context, tokens/s."""
     text, spec = metrics["text"], measurement["text"]
     kinds = np.array([s["kind"] for s in spec["scored"]])
+    check_observations(metrics, kinds)
     nll, chars = np.asarray(text["record_nll"], float), np.asarray(text["record_chars"], float)
     test = kinds == "test"
     ppl, low, high = stats.perplexity_interval(nll[test], chars[test])
