@@ -3,14 +3,14 @@ grade's walks in interleaved blocks, every step timed, every answer read by the 
 (docs/DESIGN.md, Generation).
 
 Each session starts a pair of children (the baseline's and the submission's), loads both
-models with the generation protocol and, in the first and the last session, has them
-answer the scored questions greedily before anything else (``greedy``): a process answers
-a question before it has been shown any answer. Then every walk of the session
+models with the generation protocol and steps them through every walk of the session
 (``walks.plan``): both models ``reset(1)``, then step through the walk's text in blocks of
 ``block_steps`` tokens, the two in turn, A B then B A, block by block; each block is timed
 on the parent's clock, and its scores come back for the parent to read
 (``GenerationAnswers``). A no-op block of each child at a random place in each walk
-measures the harness's own cost per step, which is subtracted as for the digits.
+measures the harness's own cost per step, which is subtracted as for the digits. In the
+first and the last session the models then answer the scored questions greedily
+(``greedy``).
 
 The clock and the spawner are passed in, as to the digits' referee.
 """
@@ -99,7 +99,7 @@ class GenerationReferee:
         results: list[TextMeasurement],
         core: int | None,
     ) -> None:
-        """One pair of fresh children: load, greedy answers (first and last session), walks."""
+        """One pair of fresh children: load, walks, greedy answers (first and last session)."""
         children: list[ModelProcess] = []
         self.timer.live = children
         steps = self.plan.block_steps
@@ -109,7 +109,6 @@ class GenerationReferee:
                 self.timer.calibrate(children, steps, 1, 3)  # before any model code runs
                 base_rss = [c.peak_rss_bytes() for c in children]
                 self.launcher.load(children, results, models, wire.GENERATION)
-                self.greedy(k, children, results)
                 calib = self.timer.calibrate(children, steps, 1, self.plan.calibration_blocks)
                 raw: list[list[np.ndarray]] = [[], []]
                 for w, walk in enumerate(self.walks[k]):
@@ -117,6 +116,10 @@ class GenerationReferee:
                     self.progress(
                         f"session {k + 1}/{self.plan.sessions}: walks", w + 1, len(self.walks[k])
                     )
+                # After the walks: what a model kept of the greedy prompts could not speed a
+                # walk up, and an answer copied from a walk's text is caught by
+                # greedy_against_walks (docs/DESIGN.md, Generation).
+                self.greedy(k, children, results)
                 cost = overhead(calib)
                 for i, res in enumerate(results):
                     res.keep_blocks(raw[i], cost, steps, k)
