@@ -85,7 +85,8 @@ def speed_rows(result: dict) -> list[tuple[str, str, str, str]]:
         ),
         ("tokens per second", f"{b['tokens_per_s']:.0f}", f"{s['tokens_per_s']:.0f}", ""),
     ]
-    for length, found in imp["speedup_by_context"].items():
+    for length in map(str, result["measurement"]["text"]["context_lengths"]):
+        found = imp["speedup_by_context"][length]  # stored by name: sorted as text
         rows.append(
             (
                 f"latency per token after {length}",
