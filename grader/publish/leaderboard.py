@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from grader import __version__, escape, render
 from grader.config import Rules
-from grader.crosschecks import CLASSIFICATION, protocol
+from grader.crosschecks import CLASSIFICATION, GENERATION, protocol
 from grader.metrics import TABLE, fmt_value
 from grader.publish import store
 from grader.publish.store import Entry
@@ -222,7 +222,12 @@ def _build(entries: list[Entry], rules: Rules, root: Path) -> str:
         lines += [f"## {escape.md(workload, 60)}", ""]
         current = [e for e in here if e.current]
         if current:
-            alt = f"{escape.md(workload, 60)}: accuracy against latency, size as marker area"
+            axes = (
+                "perplexity against latency per token"
+                if protocol(rules.workloads.get(workload, {})) == GENERATION
+                else "accuracy against latency"
+            )
+            alt = f"{escape.md(workload, 60)}: {axes}, size as marker area"
             lines += [f"![{alt}]({chart_name(workload)})", ""]
         for name in rules.events:
             entered = [e for e in current if name in e.doc["submission"]["events"]]
