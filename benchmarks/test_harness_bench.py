@@ -198,19 +198,22 @@ def test_harness_cost_and_quick_grade(benchmark, rules, noop_model, smoke) -> No
 def test_every_workload_grades_a_copy_of_its_baseline_as_even(
     benchmark, rules, tmp_path, smoke
 ) -> None:
-    """Each workload this version grades (a generation workload is refused until its
-    measurement lands), graded with its own baseline copied as the submission (3 full
-    grades): the speedup of identical models within [0.9, 1.1], the harness's raw cost per
-    sample against the baseline's latency, and the wall time of a full grade."""
+    """Each classification workload (generation has its own benchmark,
+    test_generation_bench.py), entered in every event open to it and graded with its own
+    baseline copied as the submission (3 full grades): the speedup of identical models within
+    [0.9, 1.1], the harness's raw cost per sample against the baseline's latency, and the wall
+    time of a full grade."""
     import shutil
 
     from grader.cli.scaffold import init
+    from grader.crosschecks import event_protocols
 
     shutil.copytree(project_root() / "baselines", tmp_path / "baselines")
     rows, docs = {}, {}
     graded_here = [n for n, w in rules.workloads.items() if w.get("protocol") != "generation"]
+    events = [e for e, spec in rules.events.items() if "classification" in event_protocols(spec)]
     for workload in graded_here:
-        folder = init(f"even-{workload.replace('_', '-')}", workload, list(rules.events), rules,
+        folder = init(f"even-{workload.replace('_', '-')}", workload, events, rules,
                       tmp_path, ["octocat"])  # fmt: skip
         docs[workload] = [
             grade(folder, rules, plan(smoke), quick=smoke) for _ in range(1 if smoke else 3)
