@@ -136,6 +136,13 @@ class SandboxIncomplete(GraderError):
     exit_code = EXIT_FAILED
 
 
+class InstructionsMissing(GraderError):
+    """The instructions could not be counted (no valgrind, or a counted child failed), and
+    they were required (``--require-instructions``): the grader's failure (exit 3)."""
+
+    exit_code = EXIT_FAILED
+
+
 class GitError(GraderError):
     """git could not answer: not a verdict on the pull request (exit 3, not 2)."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,15 +32,18 @@ from grader.errors import (
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_RULES,
+    InstructionsMissing,
     Rejected,
     Verdict,
     Violation,
 )
 from grader.measure.ablation import Ablation
+from grader.measure.instructions import InstructionCount, not_counted
 from grader.measure.measurement import Measurement
 from grader.measure.plan import Model, Plan
 from grader.measure.referee import Progress, Referee, Spawner
 from grader.result import build, derive
+from grader.sandbox import cachegrind
 from grader.sandbox.launch import spawn
 from grader.yamlfile import display_path
 
@@ -88,21 +92,16 @@ def grade(
         text_grade = (submission, workload, rules, quick, progress, baseline_folder, seed)
         return gradetext.grade_text(*text_grade, spawner)
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
+    valgrind = find_valgrind(plan)  # before any code runs: --require-instructions stops here
     data = held_out(rules, workload, seed, private or rules.is_final)
     if data.private_inputs is not None:
         # The private split is fed to a submission only inside the complete sandbox.
         plan = dataclasses.replace(plan, require_sandbox=True)
     referee = Referee(
-        data.inputs,
-        workload.classes,
-        plan,
-        progress=progress,
-        seed=seed,
-        imports=rules.imports,
-        private=data.private_inputs,
-        decoys=data.decoys,
+        data.inputs, workload.classes, plan, progress=progress, seed=seed,
+        imports=rules.imports, private=data.private_inputs, decoys=data.decoys,
         spawner=spawner,
-    )
+    )  # fmt: skip
     baseline, candidate = models(rules, workload, submission, baseline_folder)
     doc = build.skeleton(submission)
     doc["grader"]["rules_sha256"] = rules.sha256
@@ -120,7 +119,48 @@ def grade(
         doc["private"] = private_section(rules, workload, measured, data)
     doc.update(file_sections(rules, submission, candidate, referee, measured))
     doc.update(model_sections(measured, data.labels, baseline, candidate, doc["artifacts"]))
+    if valgrind is not None:
+        doc["instructions"] = instruction_counts(referee, (baseline, candidate), measured, valgrind)
     return derive.apply_derived(doc, derive.derive(doc, rules))
+
+
+def find_valgrind(plan: Plan) -> cachegrind.Valgrind | str | None:
+    """The valgrind this grade counts with, or why there is none; None where the plan
+    counts nothing (a quick grade). Where the counts are required and cannot be taken,
+    the grade stops here, before any code runs."""
+    if not plan.count_samples:
+        return None
+    found = cachegrind.find()
+    if plan.require_instructions and isinstance(found, str):
+        raise InstructionsMissing(
+            f"--require-instructions asks for the instruction counts, and {found}"
+        )
+    return found
+
+
+def instruction_counts(
+    referee: Referee,
+    models: tuple[Model, Model],
+    measured: Measurement,
+    valgrind: cachegrind.Valgrind | str,
+) -> dict:
+    """The result's ``instructions``: both models' runs counted under cachegrind, untimed,
+    after the timed measurement (docs/DESIGN.md, Instruction counts); or why not, which
+    ``--require-instructions`` makes the grader's failure."""
+    if isinstance(valgrind, str):
+        counts = not_counted(valgrind)
+    else:
+        slower = max(
+            float(np.median(m.latency_samples_s)) for m in (measured.baseline, measured.submission)
+        )
+        counter = InstructionCount(referee, valgrind, time.perf_counter)
+        counts = counter.count(*models, measured.submission.answers.reference, slower)
+    if referee.plan.require_instructions and not counts["counted"]:
+        raise InstructionsMissing(
+            f"the instructions were not counted ({counts['reason']}), and "
+            "--require-instructions asks for them"
+        )
+    return counts
 
 
 def held_out(

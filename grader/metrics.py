@@ -55,6 +55,8 @@ TABLE: dict[str, Metric] = {
         Metric("speedup_p_value", "", G4, "lower"),
         Metric("compression_ratio", "×", TIMES, "higher", positive=True),
         Metric("efficiency", "×", TIMES, "higher", positive=True),
+        # Under cachegrind (docs/DESIGN.md, Instruction counts): absent where not counted.
+        Metric("instruction_ratio", "×", TIMES, "higher", positive=True),
         Metric("code_quality", "points of 100", F1, "higher"),
         Metric("innovation", "points of 100", F1, "higher"),
         Metric("techniques_unconfirmed", "techniques", G4, "lower"),

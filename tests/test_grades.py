@@ -92,6 +92,7 @@ def plan() -> Plan:
         block_seconds=0.002,
         block_timeout_s=3.0,
         load_timeout_s=5.0,
+        count_samples=0,  # the instruction counts have their tests (tests/test_instructions.py)
     )
 
 
@@ -1256,6 +1257,7 @@ def test_identical_copy_of_the_baseline_has_a_speedup_near_one(
         calibration_blocks=5,
         throughput_rounds=2,
         time_budget_s=3.0,
+        count_samples=0,
     )
     folder = tmp_path / "copy"
     folder.mkdir()

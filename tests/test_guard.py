@@ -126,7 +126,7 @@ def test_a_violation_is_reported_once(policy) -> None:
 PLAN = Plan(
     sessions=1, warmup_rounds=2, min_rounds=4, max_rounds=4,
     calibration_blocks=2, throughput_rounds=2, time_budget_s=1.0, block_seconds=0.002,
-    block_timeout_s=3.0, load_timeout_s=5.0,
+    block_timeout_s=3.0, load_timeout_s=5.0, count_samples=0,
 )  # fmt: skip
 
 MODEL = """\

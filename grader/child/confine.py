@@ -38,7 +38,7 @@ import platform
 import resource
 import struct
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWNET = 0x40000000
@@ -60,8 +60,13 @@ SYS_LANDLOCK_ADD_RULE = 445
 SYS_LANDLOCK_RESTRICT_SELF = 446
 LANDLOCK_CREATE_RULESET_VERSION = 1
 LANDLOCK_RULE_PATH_BENEATH = 1
+FS_EXECUTE = 1 << 0
+FS_WRITE_FILE = 1 << 1
 FS_READ_FILE = 1 << 2
 FS_READ_DIR = 1 << 3
+FS_TRUNCATE = 1 << 14  # ABI 3
+FS_IOCTL_DEV = 1 << 15  # ABI 5
+FS_FILE_RIGHTS = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
 # Every file-system right the kernel knows, by ABI: handled means denied unless granted.
 FS_RIGHTS_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 5: (1 << 16) - 1}
 NET_BIND_TCP = 1 << 0
@@ -165,7 +170,9 @@ def processes(root: bool) -> str:
     return "RLIMIT_NPROC=1"
 
 
-def filesystem(libc, readable: Iterable[str]) -> str:
+def filesystem(libc, readable: Iterable[str], grants: Mapping[str, int] | None = None) -> str:
+    """Landlock: reading beneath ``readable``; ``grants`` adds rights on single paths (the
+    counted child's valgrind, its output file: grader/child/precount.py)."""
     abi = libc.syscall(
         SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0), LANDLOCK_CREATE_RULESET_VERSION
     )
@@ -180,14 +187,17 @@ def filesystem(libc, readable: Iterable[str]) -> str:
         libc.syscall(SYS_LANDLOCK_CREATE_RULESET, buf, ctypes.c_size_t(size), 0),
         "landlock_create_ruleset",
     )
+    rules = [(path, FS_READ_FILE | FS_READ_DIR) for path in readable]
+    rules += [(path, rights & fs_rights) for path, rights in (grants or {}).items()]
     try:
-        for path in readable:
+        for path, rights in rules:
             try:
                 fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             except OSError:
                 continue  # a root that does not exist here grants nothing
             try:
-                rights = FS_READ_FILE if not os.path.isdir(path) else FS_READ_FILE | FS_READ_DIR
+                if not os.path.isdir(path):  # a file takes no directory rights
+                    rights &= FS_FILE_RIGHTS
                 rule = ctypes.create_string_buffer(struct.pack("=Qi", rights, fd), 12)
                 _check(
                     libc.syscall(
@@ -205,8 +215,16 @@ def filesystem(libc, readable: Iterable[str]) -> str:
     return f"Landlock ABI {abi}: read-only beneath the copy and Python's own, no writes{extras}"
 
 
-def seccomp_program(pid: int) -> bytes:
-    """The classic-BPF filter: x86_64 only, then per system call number and argument."""
+WRITING_OPENS = "open for writing"  # allowed by name: drops the two rules on open's flags
+
+
+def seccomp_program(pid: int, allow: Iterable[str] = ()) -> bytes:
+    """The classic-BPF filter: x86_64 only, then per system call number and argument.
+
+    ``allow`` names system calls of ``KILLED_SYSCALLS`` (or ``WRITING_OPENS``) to let
+    through: the counted child's launcher execs valgrind, which writes its output file
+    (grader/child/precount.py; Landlock holds both to named files)."""
+    allow = set(allow)
     ld_w, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JSET|K, RET|K
     prog: list[tuple[int, int, int, int]] = []
 
@@ -219,13 +237,15 @@ def seccomp_program(pid: int) -> bytes:
     op(ld_w, 0)  # seccomp_data.nr
     op(jset, X32_SYSCALL_BIT, 0, 1)
     op(ret, RET_KILL_PROCESS)
-    for nr in sorted(KILLED_SYSCALLS.values()):
+    for nr in sorted(nr for name, nr in KILLED_SYSCALLS.items() if name not in allow):
         op(jeq, nr, 0, 1)
         op(ret, RET_KILL_PROCESS)
     for nr in (SYS_CLONE3, SYS_OPENAT2):  # arguments behind a pointer: the C library falls
         op(jeq, nr, 0, 1)  # back to clone and openat on ENOSYS
         op(ret, RET_ERRNO | ENOSYS)
     for nr, arg, test, values in argument_rules(pid):
+        if WRITING_OPENS in allow and nr in (2, 257):
+            continue
         # ld the argument's low word; each test jumps to "other"; else "default".
         tests = sorted(values) if isinstance(values, set) else [values]
         default, other = (
@@ -243,12 +263,13 @@ def seccomp_program(pid: int) -> bytes:
     return b"".join(struct.pack("=HBBI", *ins) for ins in prog)
 
 
-def syscalls(libc) -> str:
+def syscalls(libc, allow: Iterable[str] = ()) -> str:
     if platform.machine() != "x86_64":
         raise _Unavailable(
             f"the filter's system-call numbers are x86_64's, not {platform.machine()}"
         )
-    code = seccomp_program(os.getpid())
+    allow = sorted(set(allow))
+    code = seccomp_program(os.getpid(), allow)
     filters = ctypes.create_string_buffer(code, len(code))
 
     class SockFprog(ctypes.Structure):
@@ -260,14 +281,30 @@ def syscalls(libc) -> str:
         libc.syscall(SYS_SECCOMP_X86_64, SECCOMP_SET_MODE_FILTER, 0, ctypes.byref(fprog)),
         "seccomp",
     )
+    killed = len(set(KILLED_SYSCALLS) - set(allow))
+    ruled = len(argument_rules(0)) - (2 if WRITING_OPENS in allow else 0)
+    let_through = f"; let through: {', '.join(allow)}" if allow else ""
     return (
-        f"seccomp: {len(KILLED_SYSCALLS)} system calls end the child (SIGSYS), "
-        f"{len(argument_rules(0))} more by their arguments (writes, signals, limits)"
+        f"seccomp: {killed} system calls end the child (SIGSYS), "
+        f"{ruled} more by their arguments (writes, signals, limits){let_through}"
     )
 
 
-def confine(readable: Iterable[str], skip: Iterable[str] = (), libc=None) -> dict[str, str]:
+def confine(
+    readable: Iterable[str],
+    skip: Iterable[str] = (),
+    libc=None,
+    *,
+    grants: Mapping[str, int] | None = None,
+    allow: Iterable[str] = (),
+    inherited: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """Apply every layer not in ``skip``; return each layer's state, one line each.
+
+    ``grants`` (Landlock rights on single paths) and ``allow`` (system calls the filter
+    lets through) widen the layers for the counted child's launcher, which execs valgrind
+    (grader/child/precount.py). ``inherited``: layers a process set before it exec'd this
+    one, reported as they were set (they hold across exec) instead of applied again.
 
     Order matters: the namespaces first (the filter would refuse ``unshare``), the rlimit
     after them (a new user namespace counts its processes afresh), then Landlock, then
@@ -279,11 +316,14 @@ def confine(readable: Iterable[str], skip: Iterable[str] = (), libc=None) -> dic
     steps = {
         "network": lambda: network(libc),
         "processes": lambda: processes(root),
-        "filesystem": lambda: filesystem(libc, readable),
-        "syscalls": lambda: syscalls(libc),
+        "filesystem": lambda: filesystem(libc, readable, grants),
+        "syscalls": lambda: syscalls(libc, allow),
     }
     layers: dict[str, str] = {}
     for name, step in steps.items():
+        if inherited and name in inherited:
+            layers[name] = inherited[name]
+            continue
         if name in skip:
             layers[name] = "off: not asked for"
             continue

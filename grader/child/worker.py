@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import importlib
-import io
+import json
 import os
 import sys
 import traceback
@@ -28,7 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.child import confine, guard, handoff, wire
+from grader.child import confine, dispatch, guard, handoff, wire
+from grader.child.output import OUTPUT_LIMIT_BYTES, CappedOutput
 
 
 class ModelError(Exception):
@@ -139,12 +141,7 @@ def run_block(
         if type(y) is not ndarray:
             y = np.asarray(getattr(y, "data", y))
         if y.shape != expected or (y.dtype is not float32 and y.dtype.kind not in "biuf"):
-            what = "" if type(returned) is ndarray else f"a {type(returned).__name__} holding "
-            raise ModelError(
-                wire.Verdict.BAD_OUTPUT,
-                f"the model returned {what}{y.dtype} scores of shape {y.shape} for an input of "
-                f"shape {x.shape}; expected numbers of shape {expected}",
-            )
+            raise bad_scores(returned, y, x.shape, expected)
         answer[...] = y
         # Dropped before the answer is acknowledged: whatever the returned objects do as
         # they go (a __del__, a weakref callback) runs on the clock, even after the last.
@@ -152,40 +149,47 @@ def run_block(
         words[answered] = seq
 
 
-OUTPUT_LIMIT_BYTES = 1 << 20
+def run_counted_block(
+    doorbell: int,
+    page: handoff.Page,
+    call,
+    n: int,
+    batch: int,
+    in_shape: tuple,
+    classes: int,
+    first: int,
+) -> None:
+    """``run_block`` for the counted child (grader/child/precount.py): each release is
+    awaited by a blocking read of the byte the parent writes to ``doorbell`` after it,
+    never by a spin, whose length depends on timing and would be counted with the rest."""
+    words = page.words
+    x, answer = page.slots(batch, in_shape, classes)
+    expected = (batch, classes)
+    ndarray = np.ndarray
+    float32 = np.dtype(np.float32)
+    released, answered = handoff.RELEASED, handoff.ANSWERED
+    read = os.read
+    for seq in range(first + 1, first + n // batch + 1):
+        if read(doorbell, 1) != b"\x01" or words[released] != seq:
+            raise wire.WireError(f"the doorbell rang out of step with release {seq}")
+        y = returned = call(x)
+        if type(y) is not ndarray:
+            y = np.asarray(getattr(y, "data", y))
+        if y.shape != expected or (y.dtype is not float32 and y.dtype.kind not in "biuf"):
+            raise bad_scores(returned, y, x.shape, expected)
+        answer[...] = y
+        y = returned = None
+        words[answered] = seq
 
 
-class CappedOutput(io.TextIOBase):
-    """``sys.stdout`` and ``sys.stderr`` of the child: the first ``limit`` bytes reach the
-    log; the write that would pass the limit ends the child with ``bad_output`` (SECURITY.md,
-    threat 5: an output limit stops the submission with a verdict). Writing to descriptor 1
-    directly bypasses this; RLIMIT_FSIZE on the log stops that (EFBIG, see ``limit_verdict``).
-    """
-
-    def __init__(self, fd: int, limit: int) -> None:
-        self.fd = fd
-        self.left = limit
-        self.limit = limit
-        self.exceeded: Callable[[str], None] | None = None  # set once the pipe is known
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        data = text.encode("utf-8", "replace")
-        if len(data) > self.left:
-            with contextlib.suppress(OSError):
-                wire.write_all(self.fd, memoryview(data[: max(self.left, 0)]))
-            self.left = 0
-            if self.exceeded is not None:
-                self.exceeded(
-                    f"printed more than {self.limit:,} bytes to stdout/stderr (the limit); "
-                    "print less, or nothing, while the grader measures"
-                )
-            return len(text)
-        self.left -= len(data)
-        wire.write_all(self.fd, memoryview(data))
-        return len(text)
+def bad_scores(returned: object, y: np.ndarray, shape: tuple, expected: tuple) -> ModelError:
+    """The verdict for scores of the wrong shape or type."""
+    what = "" if type(returned) is np.ndarray else f"a {type(returned).__name__} holding "
+    return ModelError(
+        wire.Verdict.BAD_OUTPUT,
+        f"the model returned {what}{y.dtype} scores of shape {y.shape} for an input of "
+        f"shape {shape}; expected numbers of shape {expected}",
+    )
 
 
 def limit_verdict(exc: BaseException) -> ModelError | None:
@@ -317,18 +321,22 @@ def serve(
     skip: list[str],
     _run_block=run_block,
     _handlers=(load, reset, block),
+    inherited: dict[str, str] | None = None,
 ) -> int:
     """Say hello, then answer the parent's requests until "exit".
 
     The timed loop and the requests' handlers are bound when serve is defined: replacing
     the module's functions, even through its ``__dict__`` (which the seal does not see),
-    does not change what is called."""
+    does not change what is called. ``inherited``: the layers the counted child set before
+    valgrind started (grader/child/precount.py), reported as they were set, with what
+    NumPy and its BLAS dispatch to under valgrind."""
+    hello = {"op": "hello", "pid": os.getpid(), "numpy": np.__version__}
+    if inherited is not None:
+        hello["dispatch"] = dispatch.features()  # before confine drops ctypes
     # The OS layers go on before hello: before the parent sends any submission code.
     readable = [*guard.read_roots(), os.getcwd(), *sorted(guard.DEVICES)]
-    layers = confine.confine(readable, skip)
-    wire.send(
-        fd_out, {"op": "hello", "pid": os.getpid(), "numpy": np.__version__, "layers": layers}
-    )
+    hello["layers"] = confine.confine(readable, skip, inherited=inherited)
+    wire.send(fd_out, hello)
     load_, reset_, block_ = _handlers
     served = None
     page = handoff.Page(fd_page)
@@ -358,7 +366,14 @@ def main(argv: list[str] | None = None) -> int:
     sys.stdout = sys.stderr = output
     fd_page = int(argv[2])
     skip = [name for name in argv[3].split(",") if name] if len(argv) > 3 else []
+    # The counted child's (grader/child/precount.py): its doorbell, and the layers it set
+    # before valgrind started.
+    counted = len(argv) > 5 and argv[4] != ""
     try:
+        if counted:
+            inherited = {str(k): str(v) for k, v in json.loads(argv[5]).items()}
+            loop = functools.partial(run_counted_block, int(argv[4]))
+            return serve(fd_in, fd_out, fd_page, skip, loop, inherited=inherited)
         return serve(fd_in, fd_out, fd_page, skip)
     except ModelError as exc:
         with contextlib.suppress(OSError):

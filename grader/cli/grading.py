@@ -33,6 +33,8 @@ def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
     plan: Plan = QUICK if args.quick else Plan()
     if args.require_sandbox:
         plan = dataclasses.replace(plan, require_sandbox=True)
+    if args.require_instructions:
+        plan = dataclasses.replace(plan, require_instructions=True)
     to_stdout = str(args.json) == "-"
     json_stream = out.file
     if to_stdout:

@@ -113,6 +113,12 @@ def add_grade(sub: Subparsers) -> None:
         help="refuse to grade (exit 3) where a sandbox layer cannot start, before any "
         "submission code is loaded",
     )
+    g.add_argument(
+        "--require-instructions",
+        action="store_true",
+        help="fail (exit 3) where a full grade cannot count instructions under valgrind "
+        "(not installed, or a counted run failed) instead of grading without the count",
+    )
 
 
 def add_validate(sub: Subparsers) -> None:

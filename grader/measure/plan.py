@@ -71,6 +71,13 @@ class Plan:
     # least follow the main digits before a session may stop.
     reserve_rounds: int = 4
     window_rounds: int = 12
+    # The instruction counts (docs/DESIGN.md, Instruction counts): samples in a counted
+    # block (0: no counting pass), fewer where the slower model would spend more than
+    # count_seconds of its native time on them (valgrind runs it some 100 times slower);
+    # and whether a grade without them is the grader's failure (--require-instructions).
+    count_samples: int = 128
+    count_seconds: float = 0.05
+    require_instructions: bool = False
 
 
 QUICK = Plan(
@@ -85,6 +92,7 @@ QUICK = Plan(
     # on its own (6 among 40 or more rounds).
     reserve_rounds=6,
     window_rounds=24,
+    count_samples=0,  # a student's check: the counts take most of a minute more
 )
 
 

@@ -20,7 +20,7 @@ from grader import rules, stats
 from grader.analysis import quality, techniques
 from grader.config import Rules
 from grader.metrics import accuracy_of
-from grader.result import text
+from grader.result import counts, text
 
 # A generation model's own numbers that rules may name (beside the improvements).
 TEXT_METRICS = (
@@ -232,6 +232,10 @@ def derive(result: dict, rule_set: Rules) -> dict:
     base = {**result["baseline"]["metrics"], **base_derived}
     sub = {**result["optimized"]["metrics"], **sub_derived}
     improvements, ranked = improvements_of(result, rule_set, base, sub)
+    if (counted := counts.derived(result.get("instructions"))) is not None:
+        base_derived |= counted[0]
+        sub_derived |= counted[1]
+        improvements |= counted[2]
     workload = rule_set.workloads.get(result["submission"]["workload"], {})
     found = techniques.compare(
         result.get("artifacts"),

@@ -92,6 +92,8 @@ class Child:
         self.info["numpy"] = hello.get("numpy")
         layers = hello.get("layers") if isinstance(hello.get("layers"), dict) else {}
         self.info["layers"] = {str(k)[:64]: str(v)[:500] for k, v in list(layers.items())[:16]}
+        if isinstance(found := hello.get("dispatch"), dict):  # a counted child's
+            self.info["dispatch"] = dispatch_of(found)
 
     def load(
         self,
@@ -105,8 +107,16 @@ class Child:
         """Have the child build its model (``imports``: the rules its audit hook enforces,
         none if empty; ``protocol``: how the model is called, ``wire.PROTOCOLS``), and wait
         up to ``timeout`` for it to say it has."""
-        message = wire.load_message(entrypoint_file, function, layout_shift, imports, protocol)
-        self.send(message)
+        self.request_load(entrypoint_file, function, layout_shift, imports, protocol)
+        self.await_loaded(timeout, protocol)
+
+    def request_load(self, *how: object) -> None:
+        """Send "load" (``how``: ``load``'s arguments but the timeout) without waiting:
+        the counted children build their models at once."""
+        self.send(wire.load_message(*how))
+
+    def await_loaded(self, timeout: float, protocol: str = wire.CLASSIFICATION) -> None:
+        """Wait up to ``timeout`` for "loaded", the answer to ``request_load``."""
         # "loaded" says the model is built, and nothing else: the submission's code runs in
         # that process and can write to the pipe, so what comes back is checked like any
         # untrusted input. (Its parameters are counted from its weight files, by the grader.)
@@ -267,17 +277,33 @@ class Child:
         workdir.remove_tree(self.log_path.parent)
 
 
-def await_counter(child: Child, index: int, value: int, before: int, deadline: float) -> None:
+def dispatch_of(found: dict) -> dict:
+    """What a counted child says NumPy and its BLAS dispatch to, cut to size."""
+    simd = found.get("numpy_simd") if isinstance(found.get("numpy_simd"), list) else []
+    kernels = found.get("blas_kernels")
+    return {
+        "numpy_simd": [str(t)[:32] for t in simd[:32]],
+        "blas_kernels": None if kernels is None else str(kernels)[:64],
+    }
+
+
+def await_counter(
+    child: Child, index: int, value: int, before: int, deadline: float, pause: float = 0.0
+) -> None:
     """Spin until the child's counter ``index`` of the page reaches ``value``; it may only
     hold ``before`` meanwhile. Past the deadline: ``timeout``; an error or EOF from the
-    child meanwhile: its verdict."""
+    child meanwhile: its verdict. With ``pause``, sleep that long instead of yielding once
+    the first spins are spent."""
     words = child.page.words
     spins = 0
     while (seen := words[index]) != value:
         spins += 1
         if spins <= handoff.FAST_SPINS:
             continue
-        os.sched_yield()
+        if pause:
+            time.sleep(pause)
+        else:
+            os.sched_yield()
         if spins % handoff.CHECK_EVERY:
             continue
         if seen != before:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -24,7 +25,9 @@ from pathlib import Path
 
 from grader.child import handoff
 from grader.errors import ChildFailure
+from grader.sandbox.cachegrind import Valgrind
 from grader.sandbox.channel import Channel
+from grader.sandbox.counted import CountedChild
 from grader.sandbox.handle import Child
 from grader.sandbox.workdir import private_copy, remove_tree
 
@@ -34,6 +37,24 @@ F_SETPIPE_SZ = 1031  # Linux fcntl; absent elsewhere, where the default pipe siz
 GRADER_PARENT = Path(__file__).resolve().parents[2]
 
 BOOTSTRAP = "import sys; sys.path.append({root!r}); from grader.child.worker import run; run()"
+# The counted child: its launcher (-I, as the worker), and the worker it execs under valgrind.
+PRECOUNT = "import sys; sys.path.append({root!r}); from grader.child.precount import run; run()"
+# Without -I, whose -E would ignore PYTHONHASHSEED: with the hash seed random, a string's
+# hash and so the probes of every dict lookup change from run to run (Python's start-up
+# alone then varied by 65,000 instructions in 88 million; with the seed fixed, by none).
+# The environment is the whitelist, so -E has nothing else to ignore; -s keeps the user's
+# site folder out, and the command's first act drops the working directory (the model's
+# copy) from the path, which -I would not have put there.
+COUNTED_FLAGS = ("-s", "-B")
+COUNTED_BOOTSTRAP = (
+    "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+    "sys.path.append({root!r}); from grader.child.worker import run; run()"
+)
+COUNT_FILE = "cachegrind.out"  # beside the log, outside the model's copy
+HELLO_TIMEOUT_S = 60.0
+# A counted child starts Python and NumPy under valgrind (about 450 million instructions,
+# 8 s here), several at once on a shared machine.
+COUNTED_HELLO_TIMEOUT_S = 600.0
 
 
 @dataclass
@@ -88,12 +109,16 @@ def spawn(
     *,
     files: Iterable[str],
     prepare: Callable[[Path], None] | None = None,
+    counted: Valgrind | None = None,
+    wait_hello: bool = True,
 ) -> Child:
     """Start a worker in a private copy of ``files`` of ``folder`` and wait for its hello.
 
     ``page_bytes`` sizes the hand-over page (``handoff.page_bytes``). ``prepare``, if
     given, changes the private copy before the child starts (the ablation's shuffled
-    weight files); the submission's own folder is never touched.
+    weight files); the submission's own folder is never touched. ``counted``: the worker
+    under that valgrind's cachegrind (``counted.CountedChild``), whose hello the caller
+    awaits where ``wait_hello`` is False (docs/DESIGN.md, Instruction counts).
 
     The limits are set with prlimit before the child hears about any submission code: the
     worker imports nothing of the submission until it receives "load".
@@ -116,19 +141,46 @@ def spawn(
         for fd in (to_child_r, to_child_w, from_child_r, from_child_w, page_fd):
             os.close(fd)
         raise ChildFailure("crashed", f"could not copy {folder} for {name}: {exc}", name) from None
-    proc = start(workdir, log_path, (to_child_r, from_child_w, page_fd), limits.skip_layers)
-    os.close(to_child_r)
-    os.close(from_child_w)
-    os.set_blocking(to_child_w, False)
-    pipes = Channel(name, to_child_w, from_child_r)
-    child = Child(name, proc, pipes, log_path, handoff.Page(page_fd), core)
-    os.close(page_fd)  # the mapping stays
+    fds = (to_child_r, from_child_w, page_fd)
+    doorbell = os.pipe() if counted is not None else None
+    if counted is None or doorbell is None:
+        proc = start(workdir, log_path, fds, limits.skip_layers)
+    else:
+        proc = start_counted(counted, workdir, log_path, (*fds, doorbell[0]), limits.skip_layers)
+    for fd in (to_child_r, from_child_w, *(doorbell or ())[:1]):
+        os.close(fd)
+    child = handle(name, proc, (to_child_w, from_child_r), log_path, page_fd, core, doorbell)
     confine(child, limits, core)
     try:
-        child.hello(timeout=60.0)
+        if isinstance(child, CountedChild):
+            child.go()  # its rlimits are set: the launcher may confine itself, then exec
+        if wait_hello:
+            child.hello(timeout=HELLO_TIMEOUT_S if counted is None else COUNTED_HELLO_TIMEOUT_S)
     except BaseException:
         child.close()
         raise
+    return child
+
+
+def handle(
+    name: str,
+    proc: subprocess.Popen,
+    pipes: tuple[int, int],
+    log_path: Path,
+    page_fd: int,
+    core: int | None,
+    doorbell: tuple[int, int] | None,
+) -> Child:
+    """The parent's handle on the child just started, given the parent's ends of its pipes
+    (to it, from it); a counted child where it has a doorbell (the parent's end given)."""
+    os.set_blocking(pipes[0], False)
+    channel = Channel(name, *pipes)
+    page = handoff.Page(page_fd)
+    os.close(page_fd)  # the mapping stays
+    if doorbell is None:
+        return Child(name, proc, channel, log_path, page, core)
+    child = CountedChild(name, proc, channel, log_path, page, core)
+    child.doorbell, child.count_file = doorbell[1], log_path.parent / COUNT_FILE
     return child
 
 
@@ -152,6 +204,53 @@ def start(
             cmd,
             cwd=workdir,
             env=child_environment(),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            pass_fds=fds,
+            start_new_session=True,
+            close_fds=True,
+        )
+
+
+def start_counted(
+    valgrind: Valgrind,
+    workdir: Path,
+    log_path: Path,
+    fds: tuple[int, int, int, int],
+    skip_layers: Iterable[str],
+) -> subprocess.Popen:
+    """The counted child's process: ``grader/child/precount.py``, which waits for the go on
+    its doorbell (``fds[3]``), confines itself and execs valgrind on the worker. Valgrind's
+    count goes to ``cachegrind.out`` and its scratch files to a folder of their own, both
+    beside the log, outside the model's copy."""
+    root = str(GRADER_PARENT)
+    out, tmp = log_path.parent / COUNT_FILE, log_path.parent / "valgrind-tmp"
+    out.touch(mode=0o600)  # Landlock grants writing this one file
+    tmp.mkdir(mode=0o700)
+    worker = [
+        sys.executable,
+        *COUNTED_FLAGS,
+        "-c",
+        COUNTED_BOOTSTRAP.format(root=root),
+        *(str(fd) for fd in fds),
+    ]
+    worker.insert(len(worker) - 1, ",".join(skip_layers))  # skip, then the doorbell
+    spec = {
+        "valgrind": valgrind.program,
+        "libdir": valgrind.libdir,
+        "out": str(out),
+        "tmp": str(tmp),
+        "doorbell": fds[3],
+        "skip": list(skip_layers),
+        "command": [*valgrind.command(out), *worker],
+    }
+    cmd = [sys.executable, "-I", "-B", "-c", PRECOUNT.format(root=root), json.dumps(spec)]
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(
+            cmd,
+            cwd=workdir,
+            env=child_environment() | valgrind.environment(tmp),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

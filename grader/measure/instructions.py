@@ -1,0 +1,222 @@
+"""The instruction counts: each model's children answer a fixed, untimed stream of digits
+under valgrind's cachegrind, in the same sandbox layers as a timed child, and the parent
+keeps what cachegrind counted (docs/DESIGN.md, Instruction counts).
+
+Cachegrind counts a process from its start to its exit, and valgrind 3.19 cannot be told
+to count a part of it; Python cannot issue valgrind's client requests either. So each run
+is counted whole, and the stream is told apart by difference: runs that differ by one
+block of samples differ by that block's instructions, whatever Python's start-up, NumPy's
+import and the model's build cost (the same in both, to the instruction: see
+``launch.COUNTED_FLAGS``). Every run shows the same digits in the same order, so the
+blocks before the last are the same in each; the last is the block counted.
+
+- baseline: ``noop model`` (A), ``noop model model`` (B), ``noop model noop`` (C);
+- submission: ``noop model`` (A), ``noop model model`` (B).
+
+B - A is a block of the model with the worker's loop, C - A a block of the loop alone (the
+no-op model, as wall time subtracts a no-op block; the baseline's, whose process runs no
+submission code), both with the block's message to and from the parent.
+``grader/result/counts.py`` derives the per-sample numbers from the stored counts.
+
+The five children start together (their start-up is most of the cost, and counts do not
+depend on what else runs) and are then driven in turn. Nothing here is a verdict: a child
+that fails leaves the count absent, with the reason.
+"""
+
+from __future__ import annotations
+
+import compileall
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from grader.data.reproduce import environment
+from grader.errors import ChildFailure
+from grader.measure.answers import Agreement, agreement, answers_of, significantly_below
+from grader.measure.plan import Model
+from grader.measure.referee import Referee
+from grader.sandbox import cachegrind
+from grader.sandbox.cachegrind import CountFileError, Valgrind
+from grader.sandbox.counted import CountedChild
+
+NOOP, MODEL = "noop", "model"
+RUNS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "baseline": ((NOOP, MODEL), (NOOP, MODEL, MODEL), (NOOP, MODEL, NOOP)),
+    "optimized": ((NOOP, MODEL), (NOOP, MODEL, MODEL)),
+}
+MIN_SAMPLES = 8
+PHASE = "counting instructions under valgrind"
+# Under valgrind, a child runs some 50-100 times slower than natively; these bound a hang.
+HELLO_TIMEOUT_S, LOAD_TIMEOUT_S, BLOCK_TIMEOUT_S, EXIT_TIMEOUT_S = 600.0, 600.0, 600.0, 120.0
+
+
+def samples_per_block(most: int, seconds: float, slower_latency_s: float) -> int:
+    """Samples in a counted block: ``most``, fewer where the slower model would spend more
+    than ``seconds`` of its native time on them, and never fewer than ``MIN_SAMPLES``."""
+    if slower_latency_s <= 0:
+        return most
+    return int(np.clip(int(seconds / slower_latency_s), min(MIN_SAMPLES, most), most))
+
+
+def not_counted(reason: str, valgrind: Valgrind | None = None, **more: object) -> dict:
+    """The section of a grade whose instructions were not counted, and why."""
+    return {
+        "counted": False,
+        "reason": reason[:500],
+        "valgrind": valgrind.version if valgrind else None,
+        **more,
+    }
+
+
+class InstructionCount:
+    """The counted children of one grade, started by its referee's spawner with
+    ``counted``, on its inputs and its plan."""
+
+    def __init__(self, referee: Referee, valgrind: Valgrind, clock: Callable[[], float]) -> None:
+        self.referee = referee
+        self.plan = referee.plan
+        self.valgrind = valgrind
+        self.clock = clock
+
+    def count(
+        self, baseline: Model, submission: Model, first: np.ndarray, slower_latency_s: float
+    ) -> dict:
+        """Count both models' runs; the result's ``instructions`` section. ``first``: the
+        submission's first-pass answers, which its counted answers must agree with."""
+        started = self.clock()
+        same_bytecode()
+        n = samples_per_block(self.plan.count_samples, self.plan.count_seconds, slower_latency_s)
+        idx = self.referee.inputs.public_sample(2 * n)
+        n = len(idx) // 2
+        streams = (self.referee.inputs.noisy(idx[:n]), self.referee.inputs.noisy(idx[n : 2 * n]))
+        runs: list[tuple[str, tuple[str, ...], Model, CountedChild]] = []
+        found = Agreement()
+        try:
+            for side, model in (("baseline", baseline), ("optimized", submission)):
+                for blocks in RUNS[side]:
+                    runs.append((side, blocks, model, self.start(model)))
+            for *_, child in runs:
+                child.hello(timeout=HELLO_TIMEOUT_S)
+            self.referee.progress(PHASE, 0, len(runs))
+            layers = runs[-1][3].info.get("layers", {})
+            if self.plan.require_sandbox and (weak := weak_layers(layers)):
+                return not_counted(
+                    "--require-sandbox asks for every layer, and under valgrind "
+                    f"{weak}: the submission's model was not loaded there",
+                    self.valgrind,
+                    sandbox=layers,
+                )
+            self.load(runs)
+            for side, blocks, _, child in runs:
+                for k, kind in enumerate(blocks):
+                    # The first two blocks show the first half; a run's last block, the
+                    # one counted, the second half.
+                    half = 0 if k < 2 else 1
+                    scores = self.stream(child, streams[half], kind == NOOP)
+                    if side == "optimized" and kind == MODEL:
+                        part = idx[half * n : (half + 1) * n]
+                        found.add(agreement(first, part, answers_of(scores)))
+                child.request_exit()
+                self.referee.progress(PHASE, sum(r[3].blocks > 0 for r in runs), len(runs))
+            counts = {"baseline": [], "optimized": []}
+            for side, blocks, _, child in runs:
+                counts[side].append({"blocks": list(blocks), "instructions": self.read(child)})
+        except (ChildFailure, CountFileError) as exc:
+            who = getattr(exc, "who", "") or "a counted child"
+            return not_counted(f"{who}: {exc}", self.valgrind)
+        finally:
+            for *_, child in runs:
+                child.close()
+        return self.section(counts, n, found, layers, runs[0][3], self.clock() - started)
+
+    def start(self, model: Model) -> CountedChild:
+        child = self.referee.launcher.spawner(
+            model.name, model.folder, self.plan.limits, None, self.referee.launcher.page_bytes,
+            files=model.files, counted=self.valgrind, wait_hello=False,
+        )  # fmt: skip
+        assert isinstance(child, CountedChild)
+        return child
+
+    def load(self, runs: list) -> None:
+        """Every model built at once, with no heap shift: the counts of two runs of the
+        same model must not differ by what a random shift costs."""
+        for _, _, model, child in runs:
+            child.request_load(
+                model.entrypoint_file, model.function, 0, self.referee.launcher.imports
+            )
+        for *_, child in runs:
+            child.await_loaded(LOAD_TIMEOUT_S)
+
+    def stream(self, child: CountedChild, inputs: np.ndarray, noop: bool) -> np.ndarray:
+        shape, classes = self.referee.inputs.in_shape, self.referee.timer.classes
+        scores = child.stream_block(inputs, noop, shape, classes, BLOCK_TIMEOUT_S)
+        if not noop and not np.isfinite(scores).all():
+            raise child.failure("bad_output", "returned NaN or infinite scores under valgrind")
+        return scores
+
+    @staticmethod
+    def read(child: CountedChild) -> int:
+        """The child's count, once it has exited on its own (cachegrind writes it then)."""
+        code = child.wait(EXIT_TIMEOUT_S)
+        if code != 0:
+            raise child.failure("crashed", f"ended with code {code} under valgrind")
+        return cachegrind.read(child.count_file).instructions
+
+    def section(
+        self,
+        counts: dict[str, list[dict]],
+        n: int,
+        found: Agreement,
+        layers: dict,
+        child: CountedChild,
+        seconds: float,
+    ) -> dict:
+        """The result's ``instructions``: the counts as observed, how they were taken."""
+        agreed = {"agreed": found.agreed, "compared": found.compared}
+        if (p := significantly_below(found, self.plan.min_repeat_agreement)) is not None:
+            return not_counted(
+                f"its answers under valgrind agree with its first answers on {found.agreed} "
+                f"of {found.compared} digits (p = {p:.1g}): not the model that was timed",
+                self.valgrind,
+                agreement=agreed,
+            )
+        native = environment()
+        return {
+            "counted": True,
+            "reason": None,
+            "valgrind": self.valgrind.version,
+            "tool": " ".join(cachegrind.TOOL_OPTIONS),
+            "samples": n,
+            "runs": counts,
+            "agreement": agreed,
+            "dispatch": {
+                "native": {k: native[k] for k in ("numpy_simd", "blas_kernels")},
+                "valgrind": child.info.get("dispatch"),
+            },
+            "sandbox": layers,
+            "wall_seconds": seconds,
+        }
+
+
+def same_bytecode() -> None:
+    """Compile the child's modules where their bytecode is missing or stale, before the
+    counted children start: a child that compiles a module from source counts the compiler
+    too, and leaves a larger heap for the garbage collector to walk in every later block.
+    Measured here: two grades, one whose children compiled the worker from source, gave the
+    baseline 93,327 and 92,361 instructions a sample (1 %); with the bytecode the same, two
+    grades gave 92,361 and 92,366. Where the folder cannot be written, every child compiles
+    from source alike."""
+    from grader.child import handoff
+
+    compileall.compile_dir(Path(handoff.__file__).parent, quiet=2)
+
+
+def weak_layers(layers: dict) -> str:
+    """The operating-system layers a counted child reported off or unavailable, as a
+    sentence ('' where every one is on)."""
+    from grader.child.confine import LAYERS
+
+    weak = {k: layers.get(k, "not reported by the child") for k in LAYERS}
+    weak = {k: v for k, v in weak.items() if v.startswith(("off", "unavailable", "not rep"))}
+    return "; ".join(f"{k}: {v}" for k, v in sorted(weak.items()))
