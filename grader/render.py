@@ -11,7 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader import rendertext
+from grader import rendercounts, rendertext
 from grader.errors import Violation
 from grader.escape import MD_TABLE, clean, command_data, command_property, md
 from grader.metrics import FORMATS, G4, PLAIN, accuracy_of, fmt_bytes, fmt_ms, fmt_value
@@ -110,6 +110,8 @@ def metric_rows(result: dict) -> list[tuple[str, str, str, str]]:
         ),
         ("parameters", _count(b["parameters"]), _count(s["parameters"]), ""),
     ]
+    if counted := rendercounts.instruction_row(result):
+        rows.insert(2, counted)  # beside the wall-time latency
     private = result.get("private")
     if private and private["available"]:
         pb, ps = private["baseline"], private["optimized"]
@@ -192,7 +194,7 @@ def measurement_notes(result: dict) -> list[str]:
             "far as digits the model has not met support it, so that answers kept from "
             "earlier calls count for nothing"
         )
-    return notes + sandbox_notes(result)
+    return notes + rendercounts.instruction_notes(result) + sandbox_notes(result)
 
 
 def sandbox_notes(result: dict) -> list[str]:

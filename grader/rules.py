@@ -80,8 +80,8 @@ def score_interval(score_metric: str, metrics: Mapping) -> list[float] | None:
     """The 95 % interval of an event's score, from the intervals of its ingredients."""
     if score_metric in ("speedup", "accuracy", "composite", "perplexity"):  # with its interval
         return metrics.get(f"{score_metric}_ci95")
-    if score_metric == "compression_ratio":
-        c = metrics.get("compression_ratio")
+    if score_metric in ("compression_ratio", "instruction_ratio"):  # exact: no interval
+        c = metrics.get(score_metric)
         return [c, c] if c is not None else None
     if score_metric == "efficiency":
         ci, c = metrics.get("speedup_ci95"), metrics.get("compression_ratio")

@@ -2,9 +2,9 @@
 and OpenBLAS's kernels (its "core").
 
 The counted child reports them in its hello: under valgrind, the CPU a program sees is the
-one valgrind emulates, whose features can differ from the machine's (docs/DESIGN.md,
-Instruction counts). Called before ``confine`` drops ctypes. Child-side code: imports
-only the standard library and NumPy.
+one valgrind emulates, whose features can differ from the machine's
+(docs/DESIGN.md, Instruction counts). Called before ``confine`` drops ctypes. Child-side
+code: imports only the standard library and NumPy.
 """
 
 from __future__ import annotations
