@@ -7,8 +7,9 @@ to count a part of it; Python cannot issue valgrind's client requests either. So
 is counted whole, and the stream is told apart by difference: runs that differ by one
 block of samples differ by that block's instructions, whatever Python's start-up, NumPy's
 import and the model's build cost (the same in both, to the instruction: see
-``launch.COUNTED_FLAGS``). Every run shows the same digits in the same order, so the
-blocks before the last are the same in each; the last is the block counted.
+``launch.COUNTED_FLAGS``). Every run starts with the same warm-up (``WARMUP_SAMPLES``
+digits to the no-op model, then the same to the model), so that its last block, the one
+counted (``samples`` other digits), comes after the same state in each:
 
 - baseline: ``noop model`` (A), ``noop model model`` (B), ``noop model noop`` (C);
 - submission: ``noop model`` (A), ``noop model model`` (B).
@@ -46,6 +47,9 @@ RUNS: dict[str, tuple[tuple[str, ...], ...]] = {
     "optimized": ((NOOP, MODEL), (NOOP, MODEL, MODEL)),
 }
 MIN_SAMPLES = 8
+# The first blocks of every run (a no-op one, then one of the model): the first calls' own
+# costs (lazy imports, the allocator's first requests) fall there, before the block counted.
+WARMUP_SAMPLES = 8
 PHASE = "counting instructions under valgrind"
 # Under valgrind, a child runs some 50-100 times slower than natively; these bound a hang.
 HELLO_TIMEOUT_S, LOAD_TIMEOUT_S, BLOCK_TIMEOUT_S, EXIT_TIMEOUT_S = 600.0, 600.0, 600.0, 120.0
@@ -87,9 +91,11 @@ class InstructionCount:
         started = self.clock()
         same_bytecode()
         n = samples_per_block(self.plan.count_samples, self.plan.count_seconds, slower_latency_s)
-        idx = self.referee.inputs.public_sample(2 * n)
-        n = len(idx) // 2
-        streams = (self.referee.inputs.noisy(idx[:n]), self.referee.inputs.noisy(idx[n : 2 * n]))
+        w = min(WARMUP_SAMPLES, n)
+        idx = self.referee.inputs.public_sample(w + n)
+        n = len(idx) - w
+        parts = (idx[:w], idx[w:])  # the warm-up's digits, the counted block's
+        streams = tuple(self.referee.inputs.noisy(part) for part in parts)
         runs: list[tuple[str, tuple[str, ...], Model, CountedChild]] = []
         found = Agreement()
         try:
@@ -110,13 +116,11 @@ class InstructionCount:
             self.load(runs)
             for side, blocks, _, child in runs:
                 for k, kind in enumerate(blocks):
-                    # The first two blocks show the first half; a run's last block, the
-                    # one counted, the second half.
-                    half = 0 if k < 2 else 1
-                    scores = self.stream(child, streams[half], kind == NOOP)
+                    # The first two blocks are the warm-up; a run's last, the one counted.
+                    last = int(k == 2)
+                    scores = self.stream(child, streams[last], kind == NOOP)
                     if side == "optimized" and kind == MODEL:
-                        part = idx[half * n : (half + 1) * n]
-                        found.add(agreement(first, part, answers_of(scores)))
+                        found.add(agreement(first, parts[last], answers_of(scores)))
                 child.request_exit()
                 self.referee.progress(PHASE, sum(r[3].blocks > 0 for r in runs), len(runs))
             counts = {"baseline": [], "optimized": []}
@@ -128,7 +132,7 @@ class InstructionCount:
         finally:
             for *_, child in runs:
                 child.close()
-        return self.section(counts, n, found, layers, runs[0][3], self.clock() - started)
+        return self.section(counts, (w, n), found, layers, runs[0][3], self.clock() - started)
 
     def start(self, model: Model) -> CountedChild:
         child = self.referee.launcher.spawner(
@@ -166,7 +170,7 @@ class InstructionCount:
     def section(
         self,
         counts: dict[str, list[dict]],
-        n: int,
+        sizes: tuple[int, int],
         found: Agreement,
         layers: dict,
         child: CountedChild,
@@ -187,7 +191,8 @@ class InstructionCount:
             "reason": None,
             "valgrind": self.valgrind.version,
             "tool": " ".join(cachegrind.TOOL_OPTIONS),
-            "samples": n,
+            "warmup_samples": sizes[0],
+            "samples": sizes[1],
             "runs": counts,
             "agreement": agreed,
             "dispatch": {
