@@ -3,8 +3,10 @@
 Runs in its own process, started by the sandbox with two pipe descriptors and a page of
 shared memory (``handoff``). It only computes: the parent holds the labels and owns the
 clock. It imports nothing of the grader but the wire protocol, the hand-over page, the
-operating-system layers (``confine``), applied before it says hello, and its own audit
-hook (``guard``), installed before the submission's code is imported.
+operating-system layers (``confine``), applied before it says hello, its own audit
+hook (``guard``), installed before the submission's code is imported, and its capped
+output (``output``). A counted child (under cachegrind, ``precount``) reports its kernels
+(``dispatch``) and waits for each sample on a doorbell, never a spin.
 
 A block's samples come one at a time (or one batch at a time) through the shared page,
 and the parent writes the next only once the current one is answered: the model cannot

@@ -57,10 +57,14 @@ HELLO_TIMEOUT_S, LOAD_TIMEOUT_S, BLOCK_TIMEOUT_S, EXIT_TIMEOUT_S = 600.0, 600.0,
 
 def samples_per_block(most: int, seconds: float, slower_latency_s: float) -> int:
     """Samples in a counted block: ``most``, fewer where the slower model would spend more
-    than ``seconds`` of its native time on them, and never fewer than ``MIN_SAMPLES``."""
-    if slower_latency_s <= 0:
+    than ``seconds`` of its native time on them, and never fewer than ``MIN_SAMPLES``; a
+    power of two where it is cut, so that the noise of the latency it is cut by rarely
+    changes it between grades (a block's per-sample count depends a little on its size:
+    the garbage collector runs at counts of allocations, not at block boundaries)."""
+    if slower_latency_s <= 0 or seconds / slower_latency_s >= most:
         return most
-    return int(np.clip(int(seconds / slower_latency_s), min(MIN_SAMPLES, most), most))
+    fits = 2 ** int(np.floor(np.log2(max(seconds / slower_latency_s, 1.0))))
+    return int(np.clip(fits, min(MIN_SAMPLES, most), most))
 
 
 def not_counted(reason: str, valgrind: Valgrind | None = None, **more: object) -> dict:
