@@ -164,7 +164,19 @@ def _flags(report: Report, data: dict) -> None:
 
 def _composite_parts(report: Report, data: dict) -> None:
     for name, part in data["composite_parts"].items():
-        _metric(report, part["metric"], ("composite_parts", name, "metric"))
+        for at, spec in [((name,), part)] + [
+            ((name, k), part[k]) for k in DATASET_KIND if k in part
+        ]:
+            _metric(report, spec["metric"], ("composite_parts", *at, "metric"))
+            if spec.get("cap") == 1:  # log(1) = 0 divides
+                detail = "a cap of 1 divides by log(1) = 0: over 1 if higher is better, else below"
+                report.add(
+                    "bad_value",
+                    ("composite_parts", *at, "cap"),
+                    expected="a cap other than 1",
+                    found="1",
+                    detail=detail,
+                )
 
 
 def _technique_names(report: Report, data: dict) -> None:

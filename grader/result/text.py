@@ -153,6 +153,12 @@ def derive_text_improvements(base: dict, sub: dict, measurement: dict, estimate)
         return None if base[key] is None or sub[key] is None else sub[key] - base[key]
 
     speedup, interval, p_faster, p_slower = walk_speedup(b_blocks, s_blocks, sessions)
+    test = np.array([s["kind"] == "test" for s in spec["scored"]])
+    _, *ratio_ci = stats.perplexity_ratio_interval(
+        np.asarray(base["text"]["record_nll"], float)[test],
+        np.asarray(sub["text"]["record_nll"], float)[test],
+        np.asarray(sub["text"]["record_chars"], float)[test],
+    )
     agreement = sub["text"]["greedy_agreement"]
     public, composed = ratio("perplexity"), ratio("probe_perplexity")
     return {
@@ -164,6 +170,7 @@ def derive_text_improvements(base: dict, sub: dict, measurement: dict, estimate)
         # that learnt the public text by heart gains there only (events.yaml's flag).
         "public_probe_ratio": None if public is None or not composed else public / composed,
         "perplexity_ratio": ratio("perplexity"),
+        "perplexity_ratio_ci95": ratio_ci,
         "filler_perplexity_ratio": ratio("filler_perplexity"),
         "probe_perplexity_ratio": ratio("probe_perplexity"),
         "exact_match_delta": delta("exact_match"),
