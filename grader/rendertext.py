@@ -95,7 +95,12 @@ def speed_rows(result: dict) -> list[tuple[str, str, str, str]]:
                 _speedup(found),
             )
         )
-    rows += [
+    return rows + footprint_rows(b, s, imp)
+
+
+def footprint_rows(b: dict, s: dict, imp: dict) -> list[tuple[str, str, str, str]]:
+    """Size on disk, peak memory and parameters: the rows every kind of workload shows."""
+    return [
         (
             "size on disk",
             fmt_bytes(b["size_bytes"]),
@@ -110,7 +115,6 @@ def speed_rows(result: dict) -> list[tuple[str, str, str, str]]:
         ),
         ("parameters", _count(b["parameters"]), _count(s["parameters"]), ""),
     ]
-    return rows
 
 
 def _count(value: int | None) -> str:
