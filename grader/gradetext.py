@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.analysis import quality, static, weights
+from grader.analysis import quality, weights
 from grader.child import wire
 from grader.config import Rules, Submission
 from grader.data import probes, text
@@ -21,7 +21,7 @@ from grader.data.workloads import GenerationWorkload, dataset_folder
 from grader.errors import Rejected
 from grader.measure.generation import GenerationReferee
 from grader.measure.launch import Spawner
-from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model
+from grader.measure.plan import QUICK_GENERATION, GenerationPlan, entry_models
 from grader.measure.referee import Progress
 from grader.result import build, derive
 from grader.yamlfile import display_path
@@ -56,7 +56,7 @@ def grade_text(
         [p for p, _ in held], filler, workload.vocab_size, plan, progress, seed,
         rules.imports, spawner=spawner,
     )  # fmt: skip
-    baseline, candidate = text_models(rules, workload, submission, baseline_folder)
+    baseline, candidate = entry_models(rules, workload, submission, baseline_folder)
     doc = build.skeleton(submission)
     doc["grader"]["rules_sha256"] = rules.sha256
     try:
@@ -83,28 +83,6 @@ def grade_text(
         doc[side] = {"metrics": build.text_metrics(m, kinds, files, weights.parameters(found))}
     doc["baseline"]["path"] = display_path(baseline.folder)
     return derive.apply_derived(doc, derive.derive(doc, rules))
-
-
-def text_models(
-    rules: Rules, workload: GenerationWorkload, submission: Submission, baseline_folder: Path | None
-) -> tuple[Model, Model]:
-    """Where a generation grade's two children find their models."""
-    base_file, base_function = workload.entrypoint.split(":")
-    folder = baseline_folder or workload.baseline
-    files = (
-        static.model_files(baseline_folder, rules.data["files"])
-        if baseline_folder
-        else workload.baseline_files
-    )
-    baseline = Model("baseline", folder, base_file, base_function, files)
-    candidate = Model(
-        "submission",
-        submission.folder,
-        submission.entrypoint_file,
-        submission.entrypoint_function,
-        static.model_files(submission.folder, rules.data["files"]),
-    )
-    return baseline, candidate
 
 
 def text_measurement(measured, plan: GenerationPlan, held: list, quick: bool) -> dict:

@@ -7,8 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from grader.analysis import static
 from grader.sandbox.launch import Limits
+
+if TYPE_CHECKING:
+    from grader.config import Rules, Submission
+    from grader.data.workloads import Workload
 
 
 @dataclass(frozen=True)
@@ -129,3 +135,29 @@ class Model:
     entrypoint_file: str
     function: str
     files: tuple[str, ...]
+
+
+def entry_models(
+    rules: Rules, workload: Workload, submission: Submission, baseline_folder: Path | None
+) -> tuple[Model, Model]:
+    """Where the baseline's child and the submission's find their models: the workload's
+    baseline, or ``baseline_folder`` laid out as a submission is (its model files, as for
+    one), and the submission's folder."""
+    base_file, base_function = workload.entrypoint.split(":")
+    baseline = Model(
+        "baseline",
+        baseline_folder or workload.baseline,
+        base_file,
+        base_function,
+        static.model_files(baseline_folder, rules.data["files"])
+        if baseline_folder
+        else workload.baseline_files,
+    )
+    candidate = Model(
+        "submission",
+        submission.folder,
+        submission.entrypoint_file,
+        submission.entrypoint_function,
+        static.model_files(submission.folder, rules.data["files"]),
+    )
+    return baseline, candidate
