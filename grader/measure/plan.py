@@ -99,6 +99,9 @@ class GenerationPlan:
     replays: int = 8  # per session after the first: walks shown again in fresh processes
     probes: int = 46  # questions composed for the grade, beside the held-out ones
     held_out: int | None = None  # of the held-out pairs, how many (None: all 46)
+    # Of a course's sealed Q&A (where the grade scores it), how many records: the same ones
+    # in every grade (grader/data/sealedtext.py), one first walk each, as a held-out pair.
+    private_records: int = 46
     lengths: tuple[int, ...] = (16, 64, 120)  # contexts the per-token latency is shown at
     answer_cap: int = 64  # characters a greedy answer may take
     calibration_blocks: int = 5  # no-op blocks per child before a session's walks
@@ -114,9 +117,12 @@ class GenerationPlan:
 
 
 # A student's check, within about 15 s here: half the held-out pairs (drawn from the seed),
-# a few composed questions, one session (so no walk is shown again, and the greedy answers
-# are asked once: their agreement is not measured).
-QUICK_GENERATION = GenerationPlan(sessions=1, probes=4, held_out=23, calibration_blocks=3)
+# a few composed questions (and half the sealed records, where they are scored), one session
+# (so no walk is shown again, and the greedy answers are asked once: their agreement is not
+# measured).
+QUICK_GENERATION = GenerationPlan(
+    sessions=1, probes=4, held_out=23, private_records=23, calibration_blocks=3
+)
 
 
 @dataclass(frozen=True)
