@@ -39,6 +39,7 @@ class Scored:
     ``private``), and the sealed split's state: wanted, and why not scored where it is not."""
 
     held: list[tuple[text.Pair, str]]
+    plan: GenerationPlan  # with the sealed records, ``GenerationPlan.sealed``
     want_private: bool
     why_not: str | None = None
 
@@ -62,9 +63,9 @@ def grade_text(
     """A generation workload's grade (docs/DESIGN.md, Generation): the held-out pairs, the
     questions composed for this grade and, where ``private`` (or ``phase: final``) wants
     it and its key is set, the course's sealed Q&A, walked and answered by both models."""
-    plan = QUICK_GENERATION if quick else GenerationPlan()
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
-    data = scored_records(rules, workload, plan, seed, private or rules.is_final)
+    data = scored_records(rules, workload, quick, seed, private or rules.is_final)
+    plan = data.plan
     if data.private or require_sandbox:
         # The sealed split is fed to a submission only inside the complete sandbox.
         plan = dataclasses.replace(plan, require_sandbox=True)
@@ -96,25 +97,29 @@ def grade_text(
 
 
 def scored_records(
-    rules: Rules, workload: GenerationWorkload, plan: GenerationPlan, seed: int, want: bool
+    rules: Rules, workload: GenerationWorkload, quick: bool, seed: int, want: bool
 ) -> Scored:
-    """The held-out pairs (a quick grade's share drawn from the seed), the questions composed
-    for the grade, and the sealed split's records where they are wanted and its key is set.
-    The key is taken out of the environment in any case, before any child starts."""
+    """The held-out pairs (a share drawn from the seed, but in a full grade without the
+    sealed records), the questions composed for the grade, and the sealed split's records
+    where they are wanted and its key is set, with the plan that says how many of each. The
+    key is taken out of the environment in any case, before any child starts."""
+    plan = QUICK_GENERATION if quick else GenerationPlan()
+    key = sealed.take_key()  # out of the environment in any case, before any child starts
+    why_not = sealed.unavailable(rules, workload.dataset, key) if want else None
+    pairs: list[text.Pair] = []
+    if want and why_not is None:
+        pairs = sealedtext.load(rules, workload.dataset, key)  # decrypted in memory only
+        entry = sealed.sealed_entry(rules, workload.dataset)
+        pairs = sealedtext.drawn(pairs, plan.private_records, entry["sha256"])
+        plan = plan.sealed()
     test = text.load_split(dataset_folder(rules, workload.dataset), "test")
-    if plan.held_out is not None:  # a quick grade's share, drawn from the seed
+    if plan.held_out is not None:  # a share, drawn from the seed
         drawn = np.random.default_rng([seed, HELD_OUT_STREAM]).permutation(len(test))
         test = [test[i] for i in sorted(drawn[: plan.held_out])]
     held = [(p, "test") for p in test]
     held += [(p, "probe") for p in probes.compose(seed, plan.probes)]
-    key = sealed.take_key()  # out of the environment in any case, before any child starts
-    why_not = sealed.unavailable(rules, workload.dataset, key) if want else None
-    if not want or why_not is not None:
-        return Scored(held, want, why_not)
-    pairs = sealedtext.load(rules, workload.dataset, key)  # decrypted in memory only
-    entry = sealed.sealed_entry(rules, workload.dataset)
-    held += [(p, PRIVATE) for p in sealedtext.drawn(pairs, plan.private_records, entry["sha256"])]
-    return Scored(held, want)
+    held += [(p, PRIVATE) for p in pairs]
+    return Scored(held, plan, want, why_not)
 
 
 def private_section(rules: Rules, workload: GenerationWorkload, measured, data: Scored) -> dict:

@@ -29,7 +29,7 @@ from grader.data import private, sealedtext, text
 from grader.data.textmetrics import log_softmax
 from grader.errors import ConfigError
 from grader.grade import grade
-from grader.measure.plan import QUICK, QUICK_GENERATION
+from grader.measure.plan import QUICK, QUICK_GENERATION, GenerationPlan
 from grader.publish import leaderboard, store
 from grader.result import derive, verify
 
@@ -133,7 +133,7 @@ def test_sealing_prints_the_entry_and_where_the_key_goes_never_the_key(course) -
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert key.decode() not in stdout
     assert "sealed 34 Q&A records" in stdout and "a full grade scores 34 of them" in stdout
-    assert "a quick one 23" in stdout
+    assert "a quick one 12" in stdout
     assert "file: data/tinytalks/course.txt.fernet" in course["entry"]
     assert "kind: course" in course["entry"]
     assert "secret OLYMPICS_PRIVATE_KEY of the GitHub Environment 'olympics-final'" in stdout
@@ -348,7 +348,8 @@ def test_the_final_phase_ranks_perplexity_on_the_sealed_records(course, final) -
     assert verify.check(final, rules, "result.json") == []
     scored = final["measurement"]["text"]["scored"]
     kinds = [s["kind"] for s in scored]
-    assert (kinds.count("test"), kinds.count("probe"), kinds.count("private")) == (23, 4, 23)
+    # A quick grade's share of each: the sealed records in the place of half the public ones.
+    assert (kinds.count("test"), kinds.count("probe"), kinds.count("private")) == (12, 4, 12)
     # The sealed records' text is nowhere in the result: neither question, nor reference,
     # nor a greedy answer (they are never asked).
     sealed = [s for s in scored if s["kind"] == "private"]
@@ -384,7 +385,7 @@ def test_the_card_shows_the_sealed_perplexity_and_the_final_phase(final) -> None
     assert labels[:2] == ["perplexity (held-out answers)", "perplexity (sealed private answers)"]
     notes = " ".join(card["notes"])
     assert "final phase: perplexity, accuracy and the scores use the course's sealed Q&A" in notes
-    assert "23 held-out questions, 23 of the course's sealed Q&A and 4 composed" in notes
+    assert "12 held-out questions, 12 of the course's sealed Q&A and 4 composed" in notes
 
 
 def test_a_memoriser_of_the_public_test_loses_its_advantage_in_the_final_phase(
@@ -506,5 +507,20 @@ def test_a_grade_with_the_sealed_records_asks_for_the_complete_sandbox(
         finally:
             private.take_key.cache_clear()
     (sealed, asked, n), (public, asked_public, m) = seen
-    assert sealed is True and n == 50 and asked == list(range(27))  # never the sealed records
+    assert sealed is True and n == 28 and asked == list(range(16))  # never the sealed records
     assert public is False and m == 27 and asked_public == list(range(27))
+
+
+def test_the_sealed_records_take_the_place_of_half_the_public_ones() -> None:
+    """A full grade walks as many records with the sealed Q&A as without it (the 90 s
+    budget), and asks half as many greedily; a quick grade one more."""
+    for plan, public in ((GenerationPlan(), 46 + 46), (QUICK_GENERATION, 23 + 4)):
+        sealed = plan.sealed()
+        walked = sealed.held_out + sealed.probes + sealed.private_records
+        assert walked - public in (0, 1), (plan, walked)
+        assert sealed.private_records >= sealed.held_out
+        assert (sealed.sessions, sealed.replays, sealed.length) == (
+            plan.sessions,
+            plan.replays,
+            plan.length,
+        )
