@@ -11,6 +11,7 @@ tests/test_gradetext.py, so that each grade takes seconds.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import os
@@ -524,3 +525,22 @@ def test_the_sealed_records_take_the_place_of_half_the_public_ones() -> None:
             plan.replays,
             plan.length,
         )
+
+
+def test_a_sealed_file_that_is_not_q_and_a_is_refused_without_quoting_it(tmp_path) -> None:
+    """A grader error goes to the workflow's public log: it names the file, not its text."""
+    from grader.errors import DataError
+
+    root = checkout(tmp_path, "public")
+    key = private.new_key()
+    secret = "Q: What is the secret?\nSwordfish, said the answer.\n"  # parse would quote it
+    token = private.seal(secret.encode(), key)
+    (root / "data" / "tinytalks" / "odd.fernet").write_bytes(token)
+    sha = hashlib.sha256(token).hexdigest()
+    record_entry(root, f"{{file: data/tinytalks/odd.fernet, sha256: {sha}, kind: course}}")
+    rules = load_rules(root / "events.yaml")
+    with pytest.raises(DataError, match="holds no Q&A records") as raised:
+        sealedtext.load(rules, "tinytalks", key, root)
+    assert "Swordfish" not in raised.value.message
+    with pytest.raises(DataError, match="does not open this file"):
+        sealedtext.load(rules, "tinytalks", private.new_key(), root)

@@ -41,7 +41,13 @@ def serialise(pairs: list[text.Pair]) -> bytes:
 def load(rules: Rules, dataset: str, key: bytes, root: Path | None = None) -> list[text.Pair]:
     """The pairs of the sealed Q&A split, decrypted in memory and parsed (never written)."""
     path, plaintext = private.open_sealed(rules, dataset, key, root)
-    return text.parse(path, plaintext)
+    try:
+        return text.parse(path, plaintext)
+    except DataError:  # its message would quote the sealed text, into a public log
+        raise DataError(
+            f"{path}: opens, but holds no Q&A records in the splits' format (sealed from "
+            f"another file?); seal the course's Q&A again with `olympics seal {dataset} --text`"
+        ) from None
 
 
 def drawn(pairs: list[text.Pair], count: int, sha256: str) -> list[text.Pair]:
@@ -167,7 +173,9 @@ def check_pairs(
     return problems
 
 
-def read_course_text(path: Path, public: dict[str, list[text.Pair]], walk_chars: int) -> list:
+def read_course_text(
+    path: Path, public: dict[str, list[text.Pair]], walk_chars: int
+) -> list[text.Pair]:
     """The pairs of a course's Q&A file, or a ConfigError listing every problem."""
     records, problems = read_records(path)
     for k, lines in enumerate(records, start=1):
