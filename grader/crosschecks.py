@@ -255,8 +255,8 @@ def _split_differences(split: str, entry: dict) -> Iterator[tuple[tuple, str, st
 
 def _final_phase_sealed(report: Report, data: dict) -> None:
     """The final phase ranks on the sealed private split: every classification workload's
-    dataset has one. A generation workload has none (a text dataset cannot be sealed): its
-    composed questions are what no one can have learnt (docs/DESIGN.md, Generation)."""
+    dataset has one. A generation workload's (a course's own Q&A) may be missing: its entries
+    are then not ranked (store.final_phase_problem; docs/DESIGN.md, Generation)."""
     if final_phase(data):
         arrays = [w for w in data["workloads"].values() if protocol(w) == CLASSIFICATION]
         for name in sorted({w["dataset"] for w in arrays}):

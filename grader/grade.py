@@ -86,7 +86,7 @@ def grade(
     workload = get_workload(rules, submission.workload)
     if isinstance(workload, GenerationWorkload):  # docs/DESIGN.md, Generation
         text_grade = (submission, workload, rules, quick, progress, baseline_folder, seed)
-        return gradetext.grade_text(*text_grade, spawner)
+        return gradetext.grade_text(*text_grade, spawner, private, plan.require_sandbox)
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
     data = held_out(rules, workload, seed, private or rules.is_final)
     if data.private_inputs is not None:

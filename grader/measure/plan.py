@@ -5,7 +5,7 @@ bars), with ``QUICK`` for ``--quick`` (docs/DESIGN.md, Measurement).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,6 +105,12 @@ class GenerationPlan:
     replays: int = 8  # per session after the first: walks shown again in fresh processes
     probes: int = 46  # questions composed for the grade, beside the held-out ones
     held_out: int | None = None  # of the held-out pairs, how many (None: all 46)
+    # Where the grade scores the course's sealed Q&A: how many of its records (the same ones
+    # in every grade, grader/data/sealedtext.py; one first walk each, as a held-out pair), and
+    # how many held-out pairs and composed questions beside them (``sealed``).
+    private_records: int = 46
+    private_held_out: int = 23
+    private_probes: int = 23
     lengths: tuple[int, ...] = (16, 64, 120)  # contexts the per-token latency is shown at
     answer_cap: int = 64  # characters a greedy answer may take
     calibration_blocks: int = 5  # no-op blocks per child before a session's walks
@@ -118,11 +124,27 @@ class GenerationPlan:
     limits: Limits = field(default_factory=Limits)
     require_sandbox: bool = False
 
+    def sealed(self) -> GenerationPlan:
+        """This plan for a grade that scores the sealed Q&A: its records take the place of
+        half the public ones, so that the grade walks as many records as without them and
+        asks fewer greedily (a full grade here: 108 s without them, 153 s with 46 more walks,
+        107 s so; docs/DESIGN.md, Generation)."""
+        return replace(self, held_out=self.private_held_out, probes=self.private_probes)
+
 
 # A student's check, within about 15 s here: half the held-out pairs (drawn from the seed),
-# a few composed questions, one session (so no walk is shown again, and the greedy answers
-# are asked once: their agreement is not measured).
-QUICK_GENERATION = GenerationPlan(sessions=1, probes=4, held_out=23, calibration_blocks=3)
+# a few composed questions (with the sealed Q&A: 12 of its records and 12 held-out pairs),
+# one session (so no walk is shown again, and the greedy answers are asked once: their
+# agreement is not measured).
+QUICK_GENERATION = GenerationPlan(
+    sessions=1,
+    probes=4,
+    held_out=23,
+    private_records=12,
+    private_held_out=12,
+    private_probes=4,
+    calibration_blocks=3,
+)
 
 
 @dataclass(frozen=True)
