@@ -12,11 +12,11 @@ minutes), and checks only that its numbers come out.
 
 from __future__ import annotations
 
-import math
 import shutil
 from pathlib import Path
 
 import pytest
+from benchutil import finite, report
 
 from grader import stats
 from grader.config import project_root
@@ -98,16 +98,6 @@ def run(path: Path, rules, smoke: bool, quick: bool, baseline: Path | None = Non
     doc = grade(path, rules, QUICK, quick=quick or smoke, baseline_folder=baseline)
     assert doc["verdict"]["status"] == "graded", doc["verdict"]
     return doc
-
-
-def finite(*values: float) -> bool:
-    return all(isinstance(v, float | int) and math.isfinite(v) for v in values)
-
-
-def report(title: str, rows: dict) -> None:
-    print(f"\n== {title}")
-    for key, value in rows.items():
-        print(f"   {key}: {value}")
 
 
 def test_repeatability_of_the_baseline_against_a_copy(benchmark, rules, smoke, tmp_path) -> None:

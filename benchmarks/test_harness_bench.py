@@ -10,10 +10,9 @@ mode (conftest.py) each runs one quick grade and checks only that its numbers co
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
+from benchutil import finite, report
 
 from grader import stats
 from grader.config import project_root
@@ -33,16 +32,6 @@ def plan(smoke: bool, **changes) -> Plan:
     import dataclasses
 
     return dataclasses.replace(QUICK if smoke else Plan(), **{"count_samples": 0, **changes})
-
-
-def finite(*values: float) -> bool:
-    return all(isinstance(v, float | int) and math.isfinite(v) for v in values)
-
-
-def report(title: str, rows: dict) -> None:
-    print(f"\n== {title}")
-    for key, value in rows.items():
-        print(f"   {key}: {value}")
 
 
 def speedups(docs: list[dict]) -> tuple[list[float], list[list[float]]]:

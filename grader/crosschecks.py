@@ -13,19 +13,17 @@ this module import it, alone of the data layer (docs/DESIGN.md, Rules and scorin
 
 from __future__ import annotations
 
-import ast
 import difflib
-import keyword
 import math
 import os
-import warnings
 from collections.abc import Callable, Collection, Iterator, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
+from grader import entrypoint
 from grader.data import text
 from grader.metrics import OBSERVED
-from grader.yamlfile import Report, display_path, show
+from grader.yamlfile import Report, show
 
 COMPOSITE = "composite"
 GENERATION, CLASSIFICATION = "generation", "classification"
@@ -164,7 +162,19 @@ def _flags(report: Report, data: dict) -> None:
 
 def _composite_parts(report: Report, data: dict) -> None:
     for name, part in data["composite_parts"].items():
-        _metric(report, part["metric"], ("composite_parts", name, "metric"))
+        for at, spec in [((name,), part)] + [
+            ((name, k), part[k]) for k in DATASET_KIND if k in part
+        ]:
+            _metric(report, spec["metric"], ("composite_parts", *at, "metric"))
+            if spec.get("cap") == 1:  # log(1) = 0 divides
+                detail = "a cap of 1 divides by log(1) = 0: over 1 if higher is better, else below"
+                report.add(
+                    "bad_value",
+                    ("composite_parts", *at, "cap"),
+                    expected="a cap other than 1",
+                    found="1",
+                    detail=detail,
+                )
 
 
 def _technique_names(report: Report, data: dict) -> None:
@@ -245,8 +255,8 @@ def _split_differences(split: str, entry: dict) -> Iterator[tuple[tuple, str, st
 
 def _final_phase_sealed(report: Report, data: dict) -> None:
     """The final phase ranks on the sealed private split: every classification workload's
-    dataset has one. A generation workload has none (a text dataset cannot be sealed): its
-    composed questions are what no one can have learnt (docs/DESIGN.md, Generation)."""
+    dataset has one. A generation workload's (a course's own Q&A) may be missing: its entries
+    are then not ranked (store.final_phase_problem; docs/DESIGN.md, Generation)."""
     if final_phase(data):
         arrays = [w for w in data["workloads"].values() if protocol(w) == CLASSIFICATION]
         for name in sorted({w["dataset"] for w in arrays}):
@@ -304,7 +314,7 @@ def submission_yaml(
             if kind is not None and event in events:
                 _check_admitted(report, ("events", i), event, kind, events)
     if "entrypoint" in valid:
-        _check_entrypoint(report, folder, valid["entrypoint"])
+        entrypoint.check(report, folder, valid["entrypoint"])
 
 
 def event_protocols(event: Mapping[str, Any]) -> list[str]:
@@ -332,69 +342,3 @@ def _check_known(
         expected = "one of " + ", ".join(sorted(known))
         fix = f"did you mean {close[0]!r}?" if close else None
         report.add(rule, path, expected=expected, found=show(name), fix=fix, name=name, **details)
-
-
-def _check_entrypoint(report: Report, folder: Path, entrypoint: str) -> None:
-    """The file lies inside the folder (no absolute path, '..' or link out), parses, defines."""
-    module, _, function = entrypoint.rpartition(":")
-    relative, target = PurePosixPath(module), folder / module
-
-    def add(rule: str, expected: str, fix: str, **details: Any) -> None:
-        shown = {"expected": expected, "found": show(entrypoint), "fix": fix}
-        report.add(rule, ("entrypoint",), **shown, module=module, function=function, **details)
-
-    named = function.isidentifier() and not keyword.iskeyword(function)
-    if not named:
-        detail = f": {function!r} is not a Python function name"
-        fix = "name a function after the colon, e.g. model.py:build_model"
-        add("entrypoint_format", "file.py:function", fix, detail=detail)
-    if relative.is_absolute() or ".." in relative.parts:
-        fix = "name a file inside the folder, relative to it"
-        add("entrypoint_outside", "a relative path without '..'", fix, how="lies outside")
-        return
-    try:
-        if not target.resolve().is_relative_to(folder.resolve()):
-            fix = "replace the link with the file itself"
-            add("entrypoint_outside", "a file inside the folder", fix, how="links out of")
-            return
-        source = target.read_bytes() if target.is_file() else None
-    except OSError:  # a name too long, a link loop, no permission: all mean "not there"
-        source = None
-    if source is None:
-        present = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.py"))
-        fix = "fix the name or add the file; .py files here: " + (", ".join(present[:10]) or "none")
-        add("entrypoint_missing", "an existing .py file", fix)
-        return
-    try:
-        with warnings.catch_warnings():  # a student's SyntaxWarning is not the grader's error
-            warnings.simplefilter("ignore")
-            tree = ast.parse(source, filename=str(target))
-    except SyntaxError as exc:
-        shown = {"expected": "valid Python", "found": show((exc.text or "").strip())}
-        fix = f"fix it; `python -m py_compile {module}` shows the error"
-        where = {"file": display_path(target), "line": exc.lineno}
-        report.add("entrypoint_syntax", **where, **shown, fix=fix, module=module, reason=exc.msg)
-        return
-    except ValueError as exc:  # null bytes, before Python 3.12
-        add("entrypoint_syntax", "valid Python", "save it as UTF-8 text", reason=exc)
-        return
-    if named and not _defines(tree.body, function):
-        fix = f"define `def {function}():` at the top level of {module}"
-        add("entrypoint_function_missing", f"def {function}(): at module level", fix)
-
-
-def _defines(body: list[ast.stmt], name: str) -> bool:
-    """Whether a module-level statement binds ``name``: def, class, assignment or import."""
-    for stmt in body:
-        if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)) and stmt.name == name:
-            return True
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else []
-        if isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            targets = [stmt.target]
-        if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-            return True
-        if isinstance(stmt, (ast.Import, ast.ImportFrom)) and any(
-            (alias.asname or alias.name.partition(".")[0]) == name for alias in stmt.names
-        ):
-            return True
-    return False

@@ -40,7 +40,7 @@ from grader.errors import (
 from grader.measure.ablation import Ablation
 from grader.measure.instructions import InstructionCount, not_counted
 from grader.measure.measurement import Measurement
-from grader.measure.plan import Model, Plan
+from grader.measure.plan import Model, Plan, entry_models
 from grader.measure.referee import Progress, Referee, Spawner
 from grader.result import build, derive
 from grader.sandbox import cachegrind
@@ -90,7 +90,7 @@ def grade(
     workload = get_workload(rules, submission.workload)
     if isinstance(workload, GenerationWorkload):  # docs/DESIGN.md, Generation
         text_grade = (submission, workload, rules, quick, progress, baseline_folder, seed)
-        return gradetext.grade_text(*text_grade, spawner)
+        return gradetext.grade_text(*text_grade, spawner, private, plan.require_sandbox)
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
     valgrind = find_valgrind(plan)  # before any code runs: --require-instructions stops here
     data = held_out(rules, workload, seed, private or rules.is_final)
@@ -102,7 +102,7 @@ def grade(
         imports=rules.imports, private=data.private_inputs, decoys=data.decoys,
         spawner=spawner,
     )  # fmt: skip
-    baseline, candidate = models(rules, workload, submission, baseline_folder)
+    baseline, candidate = entry_models(rules, workload, submission, baseline_folder)
     doc = build.skeleton(submission)
     doc["grader"]["rules_sha256"] = rules.sha256
     try:
@@ -190,34 +190,6 @@ def held_out(
     return dataclasses.replace(
         data, private_inputs=as_inputs(private_images, workload), private_labels=private_labels
     )
-
-
-def models(
-    rules: Rules,
-    workload: ClassificationWorkload,
-    submission: Submission,
-    baseline_folder: Path | None,
-) -> tuple[Model, Model]:
-    """Where the baseline's child and the submission's find their models."""
-    base_file, base_function = workload.entrypoint.split(":")
-    baseline = Model(
-        "baseline",
-        baseline_folder or workload.baseline,
-        base_file,
-        base_function,
-        # A replacement is laid out as a submission is: its model files, as for one.
-        static.model_files(baseline_folder, rules.data["files"])
-        if baseline_folder
-        else workload.baseline_files,
-    )
-    candidate = Model(
-        "submission",
-        submission.folder,
-        submission.entrypoint_file,
-        submission.entrypoint_function,
-        static.model_files(submission.folder, rules.data["files"]),
-    )
-    return baseline, candidate
 
 
 def measurement_section(

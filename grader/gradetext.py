@@ -1,5 +1,6 @@
-"""One generation grade, end to end: config → TinyTalks and the grade's composed questions →
-the generation referee → result (docs/DESIGN.md, Generation).
+"""One generation grade, end to end: config → TinyTalks, the grade's composed questions and,
+where it is wanted, the course's sealed Q&A → the generation referee → result
+(docs/DESIGN.md, Generation).
 
 ``grade.grade`` hands a submission of a generation workload here once its config, files
 and imports have passed; like a digit grade, every failure of the submission ends in a
@@ -8,25 +9,43 @@ result with a verdict.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import numpy as np
 
-from grader.analysis import quality, static, weights
+from grader.analysis import quality, weights
 from grader.child import wire
 from grader.config import Rules, Submission
-from grader.data import probes, text
+from grader.data import private as sealed
+from grader.data import probes, sealedtext, text
 from grader.data.workloads import GenerationWorkload, dataset_folder
 from grader.errors import Rejected
 from grader.measure.generation import GenerationReferee
 from grader.measure.launch import Spawner
-from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model
+from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model, entry_models
 from grader.measure.referee import Progress
 from grader.result import build, derive
 from grader.yamlfile import display_path
 
 HELD_OUT_STREAM = 0x7E57  # a quick grade's draw of held-out pairs, apart from the other streams
+PRIVATE = "private"  # the scored records' kind of the sealed split's
+
+
+@dataclasses.dataclass(frozen=True)
+class Scored:
+    """The records a generation grade scores, each with its kind (``test``, ``probe``,
+    ``private``), and the sealed split's state: wanted, and why not scored where it is not."""
+
+    held: list[tuple[text.Pair, str]]
+    plan: GenerationPlan  # with the sealed records, ``GenerationPlan.sealed``
+    want_private: bool
+    why_not: str | None = None
+
+    @property
+    def private(self) -> bool:
+        return any(kind == PRIVATE for _, kind in self.held)
 
 
 def grade_text(
@@ -38,73 +57,115 @@ def grade_text(
     baseline_folder: Path | None,
     seed: int | None,
     spawner: Spawner,
+    private: bool = False,
+    require_sandbox: bool = False,
 ) -> dict:
-    """A generation workload's grade (docs/DESIGN.md, Generation): the held-out pairs and
-    the questions composed for this grade, walked and answered by both models."""
-    plan = QUICK_GENERATION if quick else GenerationPlan()
+    """A generation workload's grade (docs/DESIGN.md, Generation): the held-out pairs, the
+    questions composed for this grade and, where ``private`` (or ``phase: final``) wants
+    it and its key is set, the course's sealed Q&A, walked and answered by both models."""
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
+    data = scored_records(rules, workload, quick, seed, private or rules.is_final)
+    plan = data.plan
+    if data.private or require_sandbox:
+        # The sealed split is fed to a submission only inside the complete sandbox.
+        plan = dataclasses.replace(plan, require_sandbox=True)
     folder = dataset_folder(rules, workload.dataset)
-    test = text.load_split(folder, "test")
-    if plan.held_out is not None:  # a quick grade's share, drawn from the seed
-        drawn = np.random.default_rng([seed, HELD_OUT_STREAM]).permutation(len(test))
-        test = [test[i] for i in sorted(drawn[: plan.held_out])]
-    held = [(p, "test") for p in test]
-    held += [(p, "probe") for p in probes.compose(seed, plan.probes)]
     public = text.load_split(folder, "train") + text.load_split(folder, "val")
     filler = probes.scrambled(public, seed)
+    asked = [i for i, (_, kind) in enumerate(data.held) if kind != PRIVATE]
     referee = GenerationReferee(
-        [p for p, _ in held], filler, workload.vocab_size, plan, progress, seed,
-        rules.imports, spawner=spawner,
+        [p for p, _ in data.held], filler, workload.vocab_size, plan, progress, seed,
+        rules.imports, asked=asked, spawner=spawner,
     )  # fmt: skip
-    baseline, candidate = text_models(rules, workload, submission, baseline_folder)
+    baseline, candidate = entry_models(rules, workload, submission, baseline_folder)
     doc = build.skeleton(submission)
     doc["grader"]["rules_sha256"] = rules.sha256
     try:
         measured = referee.measure(baseline, candidate)
     except Rejected as exc:
-        doc["verdict"] = build.referee_verdict(exc, False)
+        doc["verdict"] = build.referee_verdict(exc, data.private)
         doc["sandbox"] = referee.sandbox.layers()
         return doc
-    kinds = [kind for _, kind in held]
     doc["system"] = build.system_info(measured.affinity)
     doc["verdict"] = {"status": "graded", "code": None, "message": "graded"}
-    doc["measurement"] = text_measurement(measured, plan, held, quick)
+    doc["measurement"] = text_measurement(measured, plan, data.held, quick)
     doc["sandbox"] = referee.sandbox.layers()
+    if data.want_private:
+        doc["private"] = private_section(rules, workload, measured, data)
+    doc.update(text_sections(rules, submission, measured, data, baseline, candidate))
+    return derive.apply_derived(doc, derive.derive(doc, rules))
+
+
+def scored_records(
+    rules: Rules, workload: GenerationWorkload, quick: bool, seed: int, want: bool
+) -> Scored:
+    """The held-out pairs (a share drawn from the seed, but in a full grade without the
+    sealed records), the questions composed for the grade, and the sealed split's records
+    where they are wanted and its key is set, with the plan that says how many of each. The
+    key is taken out of the environment in any case, before any child starts."""
+    plan = QUICK_GENERATION if quick else GenerationPlan()
+    key = sealed.take_key()  # out of the environment in any case, before any child starts
+    why_not = sealed.unavailable(rules, workload.dataset, key) if want else None
+    pairs: list[text.Pair] = []
+    if want and why_not is None:
+        pairs = sealedtext.load(rules, workload.dataset, key)  # decrypted in memory only
+        entry = sealed.sealed_entry(rules, workload.dataset)
+        pairs = sealedtext.drawn(pairs, plan.private_records, entry["sha256"])
+        plan = plan.sealed()
+    test = text.load_split(dataset_folder(rules, workload.dataset), "test")
+    if plan.held_out is not None:  # a share, drawn from the seed
+        drawn = np.random.default_rng([seed, HELD_OUT_STREAM]).permutation(len(test))
+        test = [test[i] for i in sorted(drawn[: plan.held_out])]
+    held = [(p, "test") for p in test]
+    held += [(p, "probe") for p in probes.compose(seed, plan.probes)]
+    held += [(p, PRIVATE) for p in pairs]
+    return Scored(held, plan, want, why_not)
+
+
+def private_section(rules: Rules, workload: GenerationWorkload, measured, data: Scored) -> dict:
+    """The result's ``private``: each model's next-character counts over the sealed records'
+    answers (the digits' ``correct``/``total``), or why the split was not scored."""
+    if not data.private:
+        return {"available": False, "reason": data.why_not, "baseline": None, "optimized": None}
+    mine = np.array([kind == PRIVATE for _, kind in data.held])
+    counts = {
+        side: {
+            "correct": int(m.record_correct[mine].sum()),
+            "total": int(m.record_chars[mine].sum()),
+        }
+        for side, m in (("baseline", measured.baseline), ("optimized", measured.submission))
+    }
+    return {
+        "available": True,
+        "reason": None,
+        **counts,
+        "sha256": sealed.sealed_entry(rules, workload.dataset)["sha256"],
+        "kind": sealed.kind(rules, workload.dataset),
+    }
+
+
+def text_sections(
+    rules: Rules, submission: Submission, measured, data: Scored, baseline: Model, candidate: Model
+) -> dict:
+    """The result's ``artifacts``, ``code_quality``, ``baseline`` and ``optimized``."""
     artifacts = weights.inspect(candidate.folder, candidate.files)
-    doc["artifacts"] = artifacts
-    doc["code_quality"] = quality.lint(
-        submission.folder, rules, f"{submission.entrypoint_file}:{submission.entrypoint_function}"
-    )
+    out: dict = {
+        "artifacts": artifacts,
+        "code_quality": quality.lint(
+            submission.folder,
+            rules,
+            f"{submission.entrypoint_file}:{submission.entrypoint_function}",
+        ),
+    }
+    kinds = [kind for _, kind in data.held]
     for side, model, m, found in (
         ("baseline", baseline, measured.baseline, weights.inspect(baseline.folder, baseline.files)),
         ("optimized", candidate, measured.submission, artifacts),
     ):
         files = build.model_files(model.folder, model.files)
-        doc[side] = {"metrics": build.text_metrics(m, kinds, files, weights.parameters(found))}
-    doc["baseline"]["path"] = display_path(baseline.folder)
-    return derive.apply_derived(doc, derive.derive(doc, rules))
-
-
-def text_models(
-    rules: Rules, workload: GenerationWorkload, submission: Submission, baseline_folder: Path | None
-) -> tuple[Model, Model]:
-    """Where a generation grade's two children find their models."""
-    base_file, base_function = workload.entrypoint.split(":")
-    folder = baseline_folder or workload.baseline
-    files = (
-        static.model_files(baseline_folder, rules.data["files"])
-        if baseline_folder
-        else workload.baseline_files
-    )
-    baseline = Model("baseline", folder, base_file, base_function, files)
-    candidate = Model(
-        "submission",
-        submission.folder,
-        submission.entrypoint_file,
-        submission.entrypoint_function,
-        static.model_files(submission.folder, rules.data["files"]),
-    )
-    return baseline, candidate
+        out[side] = {"metrics": build.text_metrics(m, kinds, files, weights.parameters(found))}
+    out["baseline"]["path"] = display_path(baseline.folder)
+    return out
 
 
 def text_measurement(measured, plan: GenerationPlan, held: list, quick: bool) -> dict:
@@ -131,8 +192,12 @@ def text_measurement(measured, plan: GenerationPlan, held: list, quick: bool) ->
             "context_lengths": list(plan.lengths),
             "replays_per_session": plan.replays,
             "walks": [[index, replay] for session in measured.walks for index, replay in session],
+            # A sealed record's text is never written: its kind alone says where it was.
             "scored": [
-                {"question": p.question, "reference": p.answer, "kind": kind} for p, kind in held
+                {"question": None, "reference": None, "kind": kind}
+                if kind == PRIVATE
+                else {"question": p.question, "reference": p.answer, "kind": kind}
+                for p, kind in held
             ],
         },
     }

@@ -78,6 +78,10 @@ TABLE: dict[str, Metric] = {
         Metric("probe_char_f1_delta", "", G4, "higher"),
         Metric("greedy_agreement", "", F3, "higher"),
         Metric("public_probe_ratio", "", F3, "higher", positive=True),
+        # Where the course's sealed Q&A was scored (docs/DESIGN.md, Generation).
+        Metric("private_perplexity", "", F3, "lower", positive=True),
+        Metric("private_perplexity_ratio", "", F3, "lower", positive=True),
+        Metric("perplexity_gap", "", F3, "lower", positive=True),
         Metric("tokens_per_s", "tokens/s", F1, "higher", positive=True),
         Metric("composite", "points of 100", F1, "higher", observed=False),
     )

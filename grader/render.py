@@ -14,7 +14,7 @@ from rich.text import Text
 from grader import rendercounts, rendertext
 from grader.errors import Violation
 from grader.escape import MD_TABLE, clean, command_data, command_property, md
-from grader.metrics import FORMATS, G4, PLAIN, accuracy_of, fmt_bytes, fmt_ms, fmt_value
+from grader.metrics import FORMATS, G4, PLAIN, accuracy_of, fmt_ms, fmt_value
 
 
 def score_text(ev: dict, markdown: bool = False) -> str:
@@ -96,19 +96,7 @@ def metric_rows(result: dict) -> list[tuple[str, str, str, str]]:
         ),
         ("latency p95", fmt_ms(b["latency_ms"]["p95"]), fmt_ms(s["latency_ms"]["p95"]), ""),
         ("throughput (batched)", _sps(b["throughput_sps"]), _sps(s["throughput_sps"]), ""),
-        (
-            "size on disk",
-            fmt_bytes(b["size_bytes"]),
-            fmt_bytes(s["size_bytes"]),
-            f"compression {imp['compression_ratio']:.3f}×",
-        ),
-        (
-            "peak memory (model)",
-            fmt_bytes(b["peak_memory_bytes"]),
-            fmt_bytes(s["peak_memory_bytes"]),
-            "",
-        ),
-        ("parameters", _count(b["parameters"]), _count(s["parameters"]), ""),
+        *rendertext.footprint_rows(b, s, imp),
     ]
     if counted := rendercounts.instruction_row(result):
         rows.insert(2, counted)  # beside the wall-time latency
@@ -289,10 +277,6 @@ def quality_lines(observed: dict | None) -> list[str]:
 
 def _sps(v: float | None) -> str:
     return "—" if v is None else f"{v:,.0f}/s"
-
-
-def _count(v: int | None) -> str:
-    return "—" if v is None else f"{v:,}"
 
 
 # -- terminal -----------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The score card's rows and notes for a generation workload (docs/DESIGN.md, Generation):
-perplexity with its interval, the greedy answers' quality on the held-out and the composed
+perplexity with its interval (on the public held-out answers, and on the course's sealed
+Q&A where it was scored), the greedy answers' quality on the held-out and the composed
 questions, the speedup per token over a whole walk and at each context length, tokens per
 second. ``render.card`` draws them as it draws a digit grade's.
 """
@@ -56,6 +57,16 @@ def text_metric_rows(result: dict) -> list[tuple[str, str, str, str]]:
             f"F1 {_f(imp['probe_char_f1_delta'], '+.3f')}",
         ),
     ]
+    if "private_perplexity" in s:
+        rows.insert(
+            1,
+            (
+                "perplexity (sealed private answers)",
+                _f(b["private_perplexity"]) + _ci(b["private_perplexity_ci95"]),
+                _f(s["private_perplexity"]) + _ci(s["private_perplexity_ci95"]),
+                f"ratio {_f(imp['private_perplexity_ratio'])}, gap {_f(imp['perplexity_gap'])}",
+            ),
+        )
     return rows + speed_rows(result)
 
 
@@ -95,7 +106,12 @@ def speed_rows(result: dict) -> list[tuple[str, str, str, str]]:
                 _speedup(found),
             )
         )
-    rows += [
+    return rows + footprint_rows(b, s, imp)
+
+
+def footprint_rows(b: dict, s: dict, imp: dict) -> list[tuple[str, str, str, str]]:
+    """Size on disk, peak memory and parameters: the rows every kind of workload shows."""
+    return [
         (
             "size on disk",
             fmt_bytes(b["size_bytes"]),
@@ -110,7 +126,6 @@ def speed_rows(result: dict) -> list[tuple[str, str, str, str]]:
         ),
         ("parameters", _count(b["parameters"]), _count(s["parameters"]), ""),
     ]
-    return rows
 
 
 def _count(value: int | None) -> str:
@@ -123,12 +138,13 @@ def text_notes(result: dict) -> list[str]:
     spec, text = m["text"], s["text"]
     replays, greedy = text["replays"], text["greedy_agreement"]
     kinds = [x["kind"] for x in spec["scored"]]
+    sealed = f", {kinds.count('private')} of the course's sealed Q&A" if "private" in kinds else ""
     notes = [
         f"{m['rounds']} walks of {spec['walk_length']} tokens in {m['sessions']} session(s), "
         f"every step timed in interleaved blocks of {spec['block_steps']}, harness cost "
         f"{fmt_ms(s['harness_overhead_ms_per_sample'])}/token subtracted; "
-        f"{kinds.count('test')} held-out questions and {kinds.count('probe')} composed for "
-        f"this grade; {m['wall_seconds']:.1f} s" + (" (quick)" if m["quick"] else "")
+        f"{kinds.count('test')} held-out questions{sealed} and {kinds.count('probe')} "
+        f"composed for this grade; {m['wall_seconds']:.1f} s" + (" (quick)" if m["quick"] else "")
     ]
     checks = []
     if replays["compared"]:
@@ -150,4 +166,17 @@ def text_notes(result: dict) -> list[str]:
             "greedy answers asked once (one session): greedy_agreement is measured by a full "
             "grade only, which asks them again in a fresh process"
         )
-    return notes
+    return split_notes(result) + notes
+
+
+def split_notes(result: dict) -> list[str]:
+    """Which split the perplexity and the scores are on, where the sealed Q&A is concerned."""
+    private = result.get("private")
+    if result["improvements"].get("accuracy_split") == "private":
+        return [
+            "final phase: perplexity, accuracy and the scores use the course's sealed Q&A "
+            "(its questions are published nowhere, and never asked greedily here)"
+        ]
+    if private and not private["available"]:
+        return [f"private split not scored here: {private['reason']}"]
+    return []

@@ -103,16 +103,25 @@ def normalise(part: Mapping, value: float) -> float:
     return float(min(100.0, max(0.0, points)))
 
 
-def composite(event: Mapping, parts: Mapping, metrics: Mapping) -> dict:
+def part_for(part: Mapping, protocol: str) -> Mapping:
+    """A composite part as it applies to a workload of ``protocol``: its override for that
+    protocol where events.yaml gives one (``generation:`` under the part), else itself."""
+    return part.get(protocol, part)
+
+
+def composite(
+    event: Mapping, parts: Mapping, metrics: Mapping, protocol: str = "classification"
+) -> dict:
     """The score of a composite event: each part normalised to 0-100, then weighted.
 
     The interval puts each part's interval ends (``<metric>_ci95`` where one is measured)
-    through the same monotone formulas; a part without one is exact.
+    through the same monotone formulas (a decreasing one, a ``log_ratio`` with a cap under
+    1, swaps the ends); a part without one is exact.
     """
     shown: dict[str, dict] = {}
     problems = []
     for name, weight in event["composite"].items():
-        spec = parts[name]
+        spec = part_for(parts[name], protocol)
         value = metrics.get(spec["metric"])
         problem = measurement_problem(spec["metric"], value)
         if problem:
@@ -124,7 +133,7 @@ def composite(event: Mapping, parts: Mapping, metrics: Mapping) -> dict:
             "value": value,
             "weight": weight,
             "points": normalise(spec, value),
-            "points_ci95": [normalise(spec, ends[0]), normalise(spec, ends[1])],
+            "points_ci95": sorted([normalise(spec, ends[0]), normalise(spec, ends[1])]),
         }
     if problems:
         return {"score": None, "score_ci95": None, "parts": shown, "reason": "; ".join(problems)}
@@ -148,7 +157,7 @@ def evaluate_event(
     """One event's score and checks, for an entry of a workload of ``protocol``: the event's
     rules that bind it (``binding``) are checked."""
     if event["score"] == "composite":
-        mixed = composite(event, parts or {}, metrics)
+        mixed = composite(event, parts or {}, metrics, protocol)
         metrics = {**metrics, "composite": mixed["score"], "composite_ci95": mixed["score_ci95"]}
     checks = [check_rule(rule, metrics) for rule in binding(event.get("rules", []), protocol)]
     score = metrics.get(event["score"])

@@ -299,6 +299,27 @@ def perplexity_interval(
     return math.exp(estimate), math.exp(low), math.exp(high)
 
 
+def perplexity_ratio_interval(
+    base_nll: ArrayLike,
+    sub_nll: ArrayLike,
+    chars_per_pair: ArrayLike,
+    resamples: int = 10_000,
+    seed: int = 0,
+    confidence: float = 0.95,
+) -> tuple[float, float, float]:
+    """(ratio, low, high): one model's perplexity over another's on the same pairs,
+    ``exp(sum(sub - base) / sum(chars))``, and the exp of the paired bootstrap interval of
+    that difference per character (:func:`ratio_bootstrap`, each pair's two NLLs kept
+    together, so what both models find hard cancels)."""
+    base, sub = _sample(base_nll, "base_nll"), _sample(sub_nll, "sub_nll")
+    if base.shape != sub.shape:
+        raise ValueError(
+            f"base_nll and sub_nll must be paired; found {base.size} and {sub.size} pairs"
+        )
+    estimate, low, high = ratio_bootstrap(sub - base, chars_per_pair, resamples, seed, confidence)
+    return math.exp(estimate), math.exp(low), math.exp(high)
+
+
 def tukey_fences(values: ArrayLike) -> tuple[float, float]:
     """Tukey-style fences at 1.5 IQR: ``(Q1 - 1.5 IQR, Q3 + 1.5 IQR)`` (Tukey 1977).
 

@@ -459,7 +459,14 @@ BROKEN_RULES = [
     pytest.param(
         "speed: {metric: speedup,", "speed: {metric: sped,", "unknown_metric", id="part-metric"
     ),
-    pytest.param("formula: percent}", "formula: percentage}", "bad_value", id="part-formula"),
+    pytest.param("formula: percent\n", "formula: percentage\n", "bad_value", id="part-formula"),
+    pytest.param("cap: 0.5}", "cap: 1}", "bad_value", id="part-cap-one"),
+    pytest.param(
+        "generation: {metric: perplexity_ratio",
+        "generation: {metric: perplexity_ration",
+        "unknown_metric",
+        id="part-protocol-metric",
+    ),
     pytest.param("detect: float16", "detect: half", "bad_value", id="unknown-detection"),
     pytest.param("  latency_sprint:", "  Latency-Sprint:", "bad_key", id="bad-event-name"),
     pytest.param("classes: 10", "classes: ten", "wrong_type", id="classes-a-string"),

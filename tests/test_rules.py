@@ -374,3 +374,43 @@ def test_extreme_push_efficiency_by_hand(
     assert extreme["score"] == pytest.approx(expected, rel=1e-9)
     assert extreme["score_metric"] == "efficiency"
     assert extreme["qualified"] is True
+
+
+@pytest.mark.parametrize(
+    ("ratio", "ci", "points"),
+    [
+        pytest.param(1.0, [0.98, 1.02], 50.0, id="the-baseline-is-50"),
+        pytest.param(0.5, [0.45, 0.55], 100.0, id="half-is-100"),
+        pytest.param(2.0, [1.9, 2.1], 0.0, id="twice-is-0"),
+        pytest.param(0.8, [0.75, 0.85], 50 + 50 * math.log(0.8) / math.log(0.5), id="between"),
+    ],
+)
+def test_a_text_entrys_all_around_ranks_its_perplexity_not_its_accuracy(
+    rule_set: Rules, ratio: float, ci: list[float], points: float
+) -> None:
+    """The accuracy part of a generation entry is its perplexity against the baseline's,
+    lower scoring higher; its interval comes out in order although the formula falls."""
+    m = metrics(
+        accuracy=0.99, perplexity_ratio=ratio, perplexity_ratio_ci95=ci, public_probe_ratio=1.0
+    )
+    event = rule_set.events["all_around"]
+    scored = rules.evaluate_event(event, m, [], rule_set.composite_parts, "generation")
+    part = scored["parts"]["accuracy"]
+    assert (part["metric"], part["points"]) == ("perplexity_ratio", pytest.approx(points))
+    low, high = part["points_ci95"]
+    assert low <= part["points"] <= high and low < high
+    digits = rules.evaluate_event(event, m, [], rule_set.composite_parts, "classification")
+    assert digits["parts"]["accuracy"]["points"] == pytest.approx(99.0)
+
+
+@pytest.mark.parametrize(
+    ("protocol", "qualified"), [("generation", False), ("classification", True)]
+)
+def test_all_around_refuses_a_table_of_the_public_answers_in_a_text_entry_only(
+    rule_set: Rules, protocol: str, qualified: bool
+) -> None:
+    m = metrics(perplexity_ratio=0.12, perplexity_ratio_ci95=[0.1, 0.14], public_probe_ratio=0.12)
+    events, _ = rules.evaluate(rule_set, m, ["all_around"], protocol)
+    assert events["all_around"]["qualified"] is qualified
+    ids = [c["id"] for c in events["all_around"]["rules"]]
+    assert ids == (["no_memorised_answers"] if protocol == "generation" else [])

@@ -104,13 +104,15 @@ def test_unreadable_input_is_refused_by_name(tmp_path: Path, what: str) -> None:
     assert "Traceback" not in stderr and not out.exists()
 
 
-def test_a_text_dataset_cannot_be_sealed(tmp_path: Path) -> None:
+def test_a_text_dataset_is_sealed_from_text_not_images(tmp_path: Path) -> None:
+    """tests/test_sealedtext.py seals a course's Q&A with --text."""
     images = write(tmp_path / "mine.npz", *course_digits())
     out, key_file = tmp_path / "s.fernet", tmp_path / "k.key"
     code, stdout, stderr = run("seal", "tinytalks", "--images", str(images), "--out", str(out),
                                "--key-file", str(key_file))  # fmt: skip
     assert code == 2, stdout + stderr
-    assert "dataset 'tinytalks' is text" in " ".join(stderr.split())
+    said = " ".join(stderr.split())
+    assert "dataset 'tinytalks' is text" in said and "with --text FILE" in said
     assert "Traceback" not in stderr and not out.exists() and not key_file.exists()
 
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.config import load_rules
-from grader.crosschecks import GENERATION, event_protocols, protocol
+from grader.crosschecks import DATASET_KIND, GENERATION, event_protocols, protocol
 from grader.errors import EXIT_OK, GraderError
 from grader.metrics import TABLE
 
@@ -39,10 +39,11 @@ def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
             for r in ev["rules"]
         )
         if ev["score"] == "composite":
-            constraints = "\n".join(
+            parts = [
                 f"{k} {w:.0%}: {composite_formula(rules.composite_parts[k])}"
                 for k, w in ev["composite"].items()
-            )
+            ]
+            constraints = "\n".join([*parts, constraints] if constraints else parts)
         lower = ev["score"] in TABLE and TABLE[ev["score"]].better == "lower"
         if "protocols" in ev:  # absent: classification workloads only
             constraints = f"open to: {', '.join(event_protocols(ev))}\n{constraints}"
@@ -98,6 +99,12 @@ DETECTED_BY = {
 
 
 def composite_formula(part: dict) -> str:
+    """The part's formula, and its override for each protocol that has one."""
+    overrides = [f"; {kind}: {one_formula(part[kind])}" for kind in DATASET_KIND if kind in part]
+    return one_formula(part) + "".join(overrides)
+
+
+def one_formula(part: dict) -> str:
     metric = part["metric"]
     if part["formula"] == "percent":
         return f"100 × {metric}"

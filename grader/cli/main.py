@@ -305,15 +305,21 @@ def add_seal(sub: Subparsers) -> None:
         sub,
         "seal",
         cmd_seal,
-        help="seal a course's own held-out digits as the private split of the final phase",
-        description="Check a course's own held-out digits (an .npz with x: uint8 (N, 784) and "
-        "y: uint8 labels; no digit of the public splits, every class present), encrypt them "
-        "with the key in --key-file (a new key is written there, readable by you only, if the "
-        "file does not exist; never printed), write the sealed file and print the events.yaml "
-        "entry and where the key goes.",
+        help="seal a course's own held-out digits or Q&A as the private split of the final phase",
+        description="Check a course's own held-out data, encrypt it with the key in "
+        "--key-file (a new key is written there, readable by you only, if the file does not "
+        "exist; never printed), write the sealed file and print the events.yaml entry and "
+        "where the key goes. Digits (--images): an .npz with x: uint8 (N, 784) and y: uint8 "
+        "labels; no digit of the public splits, every class present. Q&A (--text): records "
+        "`Q: ...` / `A: ...` as in data/tinytalks/splits/test.txt, in the vocabulary, at least "
+        "30, none a public record.",
     )
-    se.add_argument("name", metavar="WORKLOAD_OR_DATASET", help="e.g. mlp_sprint, or digits")
-    se.add_argument("--images", type=Path, required=True, metavar="FILE", help="the .npz to seal")
+    se.add_argument(
+        "name", metavar="WORKLOAD_OR_DATASET", help="e.g. mlp_sprint, digits, or tinytalks"
+    )
+    what = se.add_mutually_exclusive_group(required=True)
+    what.add_argument("--images", type=Path, metavar="FILE", help="the digits' .npz to seal")
+    what.add_argument("--text", type=Path, metavar="FILE", help="the Q&A text file to seal")
     se.add_argument(
         "--out", type=Path, required=True, metavar="FILE",
         help="the sealed file, inside the repository, e.g. data/digits/course.npz.fernet",

@@ -4,7 +4,9 @@ A competition whose test data is public can be won by memorising it; the final r
 scored on a split nobody has seen. It ships in the repository as a Fernet token
 (``cryptography``: AES-128-CBC with an HMAC-SHA256, so a changed byte is refused, not
 mis-decrypted); its key is a repository secret, ``OLYMPICS_PRIVATE_KEY``, that only the
-trusted leaderboard workflow receives.
+trusted leaderboard workflow receives. This module holds the key and the sealing for every
+kind of dataset (:func:`open_sealed`, :func:`seal_file`) and the digits' own split; a text
+dataset's (a course's own Q&A) is read and checked by :mod:`grader.data.sealedtext`.
 
 The key is taken out of the environment the first time it is read (:func:`take_key`), so
 no child started afterwards could inherit it even if the environment whitelist failed;
@@ -23,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.config import Rules
+from grader.crosschecks import TEXT, dataset_kind
 from grader.data.workloads import deterministic_npz, load_split, read_fingerprinted, split_arrays
 from grader.errors import ConfigError, DataError, Violation
 
@@ -57,6 +60,13 @@ def sealed_entry(rules: Rules, dataset: str) -> dict | None:
 
 def unavailable(rules: Rules, dataset: str, key: bytes | None) -> str | None:
     """Why the private split cannot be scored here, or None if it can."""
+    if sealed_entry(rules, dataset) is None and dataset_kind(rules.datasets[dataset]) == TEXT:
+        return (
+            f"dataset {dataset!r} has no sealed private split in events.yaml: the repository "
+            "ships none (there is no course text to seal), so its quality ranks on public "
+            f"text; a course seals its own Q&A with `olympics seal {dataset} --text FILE` "
+            f"(data/{dataset}/README.md)"
+        )
     if sealed_entry(rules, dataset) is None:
         return (
             f"dataset {dataset!r} has no sealed private split in events.yaml "
@@ -70,10 +80,11 @@ def unavailable(rules: Rules, dataset: str, key: bytes | None) -> str | None:
     return None
 
 
-def load(
+def open_sealed(
     rules: Rules, dataset: str, key: bytes, root: Path | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Images and labels of the private split, decrypted in memory and verified."""
+) -> tuple[Path, bytes]:
+    """The sealed file's path and its plaintext, decrypted in memory (never to a file) once
+    its sha256 and its token's authentication hold."""
     from cryptography.fernet import Fernet, InvalidToken
 
     entry = sealed_entry(rules, dataset)
@@ -89,7 +100,14 @@ def load(
             f"{path}: ${KEY_ENV} does not open this file (another key?); set the key the "
             "split was sealed with, or seal it again"
         ) from None
-    return split_arrays(plaintext)
+    return path, plaintext
+
+
+def load(
+    rules: Rules, dataset: str, key: bytes, root: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Images and labels of the private split, decrypted in memory and verified."""
+    return split_arrays(open_sealed(rules, dataset, key, root)[1])
 
 
 # What a private split's digits are, as events.yaml records it (``sealed.private.kind``).
@@ -234,17 +252,24 @@ def seal_course_split(
             f"{images}: {len(problems)} problem(s); nothing was sealed",
             [Violation(rule="private_split", message=p) for p in problems],
         )
-    key, made = key_for(key_file, root)
+    return seal_file(deterministic_npz(x=x, y=y), out, key_file, root) | {
+        "dataset": dataset,
+        "count": len(y),
+        "per_class": np.bincount(y, minlength=int(spec["classes"])).tolist(),
+    }
 
-    token = seal(deterministic_npz(x=x, y=y), key)
+
+def seal_file(plaintext: bytes, out: Path, key_file: Path, root: Path) -> dict:
+    """Seal ``plaintext`` into ``out`` with the key of ``key_file`` (made there if absent):
+    the only file written besides a new key. Where it went, the sealed bytes' sha256 and
+    where the key is."""
+    key, made = key_for(key_file, root)
+    token = seal(plaintext, key)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(token)
     return {
-        "dataset": dataset,
         "out": out,
         "sha256": hashlib.sha256(token).hexdigest(),
-        "count": len(y),
-        "per_class": np.bincount(y, minlength=int(spec["classes"])).tolist(),
         "key_file": key_file.expanduser().resolve(),
         "new_key": made,
     }

@@ -10,7 +10,8 @@ on the parent's clock, and its scores come back for the parent to read
 (``GenerationAnswers``). A no-op block of each child at a random place in each walk
 measures the harness's own cost per step, which is subtracted as for the digits. In the
 first and the last session the models then answer the scored questions greedily
-(``greedy``).
+(``greedy``): those ``asked`` only, never a sealed private record, whose answers a result
+must not publish.
 
 The clock and the spawner are passed in, as to the digits' referee.
 """
@@ -48,11 +49,13 @@ class GenerationReferee:
         seed: int | None = None,
         imports: dict | None = None,
         *,
+        asked: list[int] | None = None,
         clock: Clock = time.perf_counter,
         spawner: Spawner = spawn,
     ) -> None:
         self.plan = gplan
         self.scored = scored
+        self.asked = list(range(len(scored))) if asked is None else asked
         self.vocab = vocab
         self.progress = progress or (lambda phase, done, total: None)
         self.clock = clock
@@ -132,19 +135,20 @@ class GenerationReferee:
                 child.close()
 
     def greedy(self, k: int, children: list[ModelProcess], results: list[TextMeasurement]) -> None:
-        """The scored questions answered greedily, in a random order: both models in the
-        first session, in one batch; the submission again in the last session's fresh
-        process, in another order and two batches, to be compared with its first answers."""
+        """The scored questions ``asked`` answered greedily, in a random order: both models
+        in the first session, in one batch; the submission again in the last session's fresh
+        process, in another order and two batches, to be compared with its first answers.
+        A record not asked keeps None."""
         again = k > 0 and k == self.plan.sessions - 1
         if k and not again:
             return
-        order = self.rng.permutation(len(self.scored))
+        order = self.rng.permutation(np.asarray(self.asked, dtype=np.int64))
         questions = [self.scored[i].question for i in order]
         for i, child in enumerate(children):
             if again and i == 0:
                 continue  # the baseline's answers are not in question
-            answers: list[str] = [""] * len(order)
-            generated: list[list[int]] = [[] for _ in order]
+            answers: list[str | None] = [None] * len(self.scored)
+            generated: list[list[int] | None] = [None] * len(self.scored)
             for part in np.array_split(np.arange(len(order)), 2 if again else 1):
                 said, ids = greedy_answers(
                     self.timer,

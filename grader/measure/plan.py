@@ -5,10 +5,16 @@ bars), with ``QUICK`` for ``--quick`` (docs/DESIGN.md, Measurement).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from grader.analysis import static
 from grader.sandbox.launch import Limits
+
+if TYPE_CHECKING:
+    from grader.config import Rules, Submission
+    from grader.data.workloads import Workload
 
 
 @dataclass(frozen=True)
@@ -107,6 +113,12 @@ class GenerationPlan:
     replays: int = 8  # per session after the first: walks shown again in fresh processes
     probes: int = 46  # questions composed for the grade, beside the held-out ones
     held_out: int | None = None  # of the held-out pairs, how many (None: all 46)
+    # Where the grade scores the course's sealed Q&A: how many of its records (the same ones
+    # in every grade, grader/data/sealedtext.py; one first walk each, as a held-out pair), and
+    # how many held-out pairs and composed questions beside them (``sealed``).
+    private_records: int = 46
+    private_held_out: int = 23
+    private_probes: int = 23
     lengths: tuple[int, ...] = (16, 64, 120)  # contexts the per-token latency is shown at
     answer_cap: int = 64  # characters a greedy answer may take
     calibration_blocks: int = 5  # no-op blocks per child before a session's walks
@@ -120,11 +132,27 @@ class GenerationPlan:
     limits: Limits = field(default_factory=Limits)
     require_sandbox: bool = False
 
+    def sealed(self) -> GenerationPlan:
+        """This plan for a grade that scores the sealed Q&A: its records take the place of
+        half the public ones, so that the grade walks as many records as without them and
+        asks fewer greedily (a full grade here: 108 s without them, 153 s with 46 more walks,
+        107 s so; docs/DESIGN.md, Generation)."""
+        return replace(self, held_out=self.private_held_out, probes=self.private_probes)
+
 
 # A student's check, within about 15 s here: half the held-out pairs (drawn from the seed),
-# a few composed questions, one session (so no walk is shown again, and the greedy answers
-# are asked once: their agreement is not measured).
-QUICK_GENERATION = GenerationPlan(sessions=1, probes=4, held_out=23, calibration_blocks=3)
+# a few composed questions (with the sealed Q&A: 12 of its records and 12 held-out pairs),
+# one session (so no walk is shown again, and the greedy answers are asked once: their
+# agreement is not measured).
+QUICK_GENERATION = GenerationPlan(
+    sessions=1,
+    probes=4,
+    held_out=23,
+    private_records=12,
+    private_held_out=12,
+    private_probes=4,
+    calibration_blocks=3,
+)
 
 
 @dataclass(frozen=True)
@@ -137,3 +165,29 @@ class Model:
     entrypoint_file: str
     function: str
     files: tuple[str, ...]
+
+
+def entry_models(
+    rules: Rules, workload: Workload, submission: Submission, baseline_folder: Path | None
+) -> tuple[Model, Model]:
+    """Where the baseline's child and the submission's find their models: the workload's
+    baseline, or ``baseline_folder`` laid out as a submission is (its model files, as for
+    one), and the submission's folder."""
+    base_file, base_function = workload.entrypoint.split(":")
+    baseline = Model(
+        "baseline",
+        baseline_folder or workload.baseline,
+        base_file,
+        base_function,
+        static.model_files(baseline_folder, rules.data["files"])
+        if baseline_folder
+        else workload.baseline_files,
+    )
+    candidate = Model(
+        "submission",
+        submission.folder,
+        submission.entrypoint_file,
+        submission.entrypoint_function,
+        static.model_files(submission.folder, rules.data["files"]),
+    )
+    return baseline, candidate

@@ -42,8 +42,10 @@ class TextMeasurement(Footprint):
     filler_steps: list[int] = field(default_factory=list)
     first_argmax: dict[int, np.ndarray] = field(default_factory=dict)  # walk index -> arg-max
     replays: Agreement = field(default_factory=Agreement)  # positions of walks shown again
-    greedy: list[str] | None = None  # per scored record, the first session's
-    greedy_again: list[str] | None = None  # the last session's, in fresh processes
+    # Per scored record, the first session's greedy answer (None where it is not asked: a
+    # sealed private record), and the last session's, in fresh processes.
+    greedy: list[str | None] | None = None
+    greedy_again: list[str | None] | None = None
     greedy_agreement: Agreement = field(default_factory=Agreement)
     # Per scored record: the ids the first greedy pass generated (its newline included where
     # it ended on one), the arg-max of its first walk's rows that predict the answer, and the
@@ -95,16 +97,21 @@ class TextMeasurement(Footprint):
         self.overhead_s_per_token.append(cost / steps)
 
     def keep_greedy(
-        self, answers: list[str], again: bool, generated: list[list[int]] | None = None
+        self,
+        answers: list[str | None],
+        again: bool,
+        generated: list[list[int] | None] | None = None,
     ) -> None:
+        """One greedy pass's answers, per scored record (None where not asked)."""
         if not again:
             self.greedy = answers
-            self.greedy_ids = dict(enumerate(generated or []))
+            made = generated or []
+            self.greedy_ids = {i: ids for i, ids in enumerate(made) if ids is not None}
             return
         self.greedy_again = answers
         first = self.greedy or []
-        same = sum(a == b for a, b in zip(first, answers, strict=True))
-        self.greedy_agreement = Agreement(same, len(answers))
+        asked = [(a, b) for a, b in zip(first, answers, strict=True) if b is not None]
+        self.greedy_agreement = Agreement(sum(a == b for a, b in asked), len(asked))
 
     def greedy_against_walks(self) -> Agreement:
         """The greedy answers against the model's own answers to the same text in its walks:

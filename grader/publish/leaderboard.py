@@ -180,14 +180,28 @@ def phase_line(rules: Rules, entries: list[Entry]) -> str:
 
 def split_kinds(rules: Rules) -> str:
     """What the private split(s) ranked on are, in words: bundled (public digits) or the
-    course's own. A generation workload has no private split (docs/DESIGN.md, Generation)."""
+    course's own; and for a generation workload its sealed Q&A, or that it has none and its
+    entries are not ranked (docs/DESIGN.md, Generation)."""
     from grader.data import private
 
     ranked = [w for w in rules.workloads.values() if protocol(w) == CLASSIFICATION]
     kinds = sorted({private.kind(rules, w["dataset"]) or "bundled" for w in ranked})
     if kinds == ["course"]:
-        return "It is the course's own sealed split: " + private.KINDS["course"] + "."
-    return "It is the bundled private split: " + private.KINDS["bundled"] + "."
+        words = "It is the course's own sealed split: " + private.KINDS["course"] + "."
+    else:
+        words = "It is the bundled private split: " + private.KINDS["bundled"] + "."
+    for name, w in sorted(rules.workloads.items()):
+        if protocol(w) != GENERATION:
+            continue
+        title = escape.md(name, 64)
+        if private.kind(rules, w["dataset"]) is None:
+            words += (
+                f" {title} has no sealed Q&A split, so none of its entries is ranked: a course "
+                f"seals its own with `olympics seal {name} --text FILE`."
+            )
+        else:
+            words += f" {title} ranks perplexity on the course's own sealed Q&A."
+    return words
 
 
 def build(entries: Iterable[Entry], rules: Rules, root: Path) -> str:

@@ -90,12 +90,36 @@ def stale_reason(doc: dict, rules: Rules) -> str | None:
         return None
     if grader.get("rules_sha256") != rules.sha256:
         return "graded under other rules (events.yaml changed since): re-grade"
-    if rules.is_final and doc["improvements"].get("accuracy_split") != "private":
-        return (
-            "graded without the private split, and the final phase ranks on it: re-grade "
-            "where $OLYMPICS_PRIVATE_KEY is set (the leaderboard workflow)"
-        )
+    if rules.is_final:
+        return final_phase_problem(doc, rules)
     return None
+
+
+def final_phase_problem(doc: dict, rules: Rules) -> str | None:
+    """Why a graded result cannot rank in the final phase: it was not ranked on the sealed
+    private split (for a generation workload, its perplexity on the course's sealed Q&A
+    too); None if it was."""
+    improvements = doc["improvements"]
+    ranked = improvements.get("accuracy_split") == "private"
+    text = (doc.get("measurement") or {}).get("protocol") == "generation"
+    if text and ranked and improvements.get("private_perplexity") is not None:
+        return None
+    if not text and ranked:
+        return None
+    why = (
+        "graded without the private split, and the final phase ranks on it: re-grade "
+        "where $OLYMPICS_PRIVATE_KEY is set (the leaderboard workflow)"
+    )
+    if not text:
+        return why
+    dataset = rules.workloads.get(doc["submission"]["workload"], {}).get("dataset")
+    if dataset in rules.datasets and "private" not in rules.datasets[dataset].get("sealed", {}):
+        return (
+            f"graded without a sealed Q&A split, and the final phase ranks perplexity on one: "
+            f"{escape.md(dataset, 40)} has none in events.yaml (a course seals its own with "
+            f"`olympics seal {escape.md(dataset, 40)} --text FILE`)"
+        )
+    return why.replace("the private split", "the sealed Q&A split")
 
 
 def place(doc: dict, root: Path, file: str, *, resolve: bool = True) -> Path:

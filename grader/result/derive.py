@@ -31,6 +31,9 @@ TEXT_IMPROVEMENTS = (
     "perplexity_ratio", "filler_perplexity_ratio", "probe_perplexity_ratio", "exact_match_delta",
     "char_f1_delta", "probe_char_f1_delta", "greedy_agreement", "public_probe_ratio",
 )  # fmt: skip
+# Where the sealed Q&A was scored (None elsewhere): the submission's perplexity on it, its
+# ratio to the baseline's, and that ratio over the public one.
+PRIVATE_TEXT_METRICS = ("private_perplexity", "private_perplexity_ratio", "perplexity_gap")
 
 
 # -- derived numbers ----------------------------------------------------------------------------
@@ -219,7 +222,10 @@ def improvements_of(
         **held,
     }
     if is_generation(measurement):  # the speedup is the whole walk's (text.walk_speedup)
-        improvements |= text.derive_text_improvements(base, sub, measurement, speedup_estimate)
+        private = ranked.split == "private"  # the sealed Q&A's perplexity ranks too
+        improvements |= text.derive_text_improvements(
+            base, sub, measurement, speedup_estimate, private
+        )
         improvements["efficiency"] = improvements["speedup"] * compression / penalty
     return improvements, ranked
 
@@ -229,6 +235,10 @@ def derive(result: dict, rule_set: Rules) -> dict:
     measurement = result["measurement"]
     base_derived = derive_model(result["baseline"]["metrics"], measurement)
     sub_derived = derive_model(result["optimized"]["metrics"], measurement)
+    if is_generation(measurement):
+        kinds = np.array([s["kind"] for s in measurement["text"]["scored"]])
+        for side in ("baseline", "optimized"):
+            text.check_private(result.get("private"), result[side]["metrics"], kinds, side)
     base = {**result["baseline"]["metrics"], **base_derived}
     sub = {**result["optimized"]["metrics"], **sub_derived}
     improvements, ranked = improvements_of(result, rule_set, base, sub)
@@ -262,6 +272,10 @@ def derive(result: dict, rule_set: Rules) -> dict:
         flat |= {key: sub[key] for key in TEXT_METRICS}
         flat |= {key: improvements[key] for key in TEXT_IMPROVEMENTS}
         flat["perplexity_ci95"] = sub["perplexity_ci95"]
+        flat |= {key: improvements.get(key) for key in PRIVATE_TEXT_METRICS}
+        if ranked.split == "private":  # the final phase ranks the sealed Q&A's perplexity
+            flat["perplexity"] = sub["private_perplexity"]
+            flat["perplexity_ci95"] = sub["private_perplexity_ci95"]
     protocol = "generation" if is_generation(measurement) else "classification"
     events, flags = rules.evaluate(rule_set, flat, result["submission"]["events"], protocol)
     return {

@@ -6,7 +6,10 @@ answer characters' summed negative log-likelihood, their count and how many the 
 predicted (first showing); per walk shown, the summed negative log-likelihood over all its
 steps and each block's per-token latency; the greedy answers. The measurement stores the
 scored records' questions, references and kinds (``test``: the held-out split's,
-``probe``: composed for the grade). Everything below is computed from those.
+``probe``: composed for the grade, ``private``: the course's sealed Q&A, whose question and
+reference are never stored, and which is never asked greedily). Everything below is
+computed from those. A result without sealed records derives exactly the numbers it did
+before they existed: the ``private_*`` numbers and ``perplexity_gap`` appear only with them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ import numpy as np
 from grader import stats
 from grader.data import textmetrics
 
-KINDS = ("test", "probe")
+KINDS = ("test", "probe", "private")
+PRIVATE = "private"
 
 
 def _perplexity(nll: np.ndarray, chars: np.ndarray) -> float | None:
@@ -28,7 +32,8 @@ def _perplexity(nll: np.ndarray, chars: np.ndarray) -> float | None:
 def check_observations(metrics: dict, kinds: np.ndarray) -> None:
     """What a generation result stores twice agrees with itself, or ValueError: the digits'
     fields (``correct``, ``total``, ``latency_samples_ms``) are sums and means of the text
-    observations, and the greedy answers' agreement is counted from the two sets."""
+    observations, the greedy answers' agreement is counted from the two sets, and a greedy
+    answer is stored for every scored record but the sealed ones (None there)."""
     text = metrics["text"]
     test = kinds == "test"
     if len(text["record_nll"]) != len(kinds) or len(text["greedy"]) != len(kinds):
@@ -45,14 +50,41 @@ def check_observations(metrics: dict, kinds: np.ndarray) -> None:
     ):
         raise ValueError("latency_samples_ms is not each walk's mean block latency")
     again = text["greedy_again"]
-    same = 0 if again is None else sum(a == b for a, b in zip(text["greedy"], again, strict=True))
-    if text["greedy_agreement"] != {"agreed": same, "compared": 0 if again is None else len(again)}:
+    for answers in [text["greedy"]] + ([] if again is None else [again]):
+        if len(answers) != len(kinds) or any(
+            (a is None) != (k == PRIVATE) for a, k in zip(answers, kinds, strict=True)
+        ):
+            raise ValueError("a greedy answer is stored for a sealed record, or none for another")
+    asked = list(zip(text["greedy"], again or [], strict=False))
+    asked = [(a, b) for a, b in asked if b is not None]
+    same = sum(a == b for a, b in asked)
+    if text["greedy_agreement"] != {"agreed": same, "compared": len(asked)}:
         raise ValueError("greedy_agreement is not counted from greedy and greedy_again")
 
 
+def check_private(private: dict | None, metrics: dict, kinds: np.ndarray, side: str) -> None:
+    """The result's ``private`` section agrees with the sealed records' observations, or
+    ValueError: scored with them, its counts are their sums; without them, none was shown."""
+    mine = kinds == PRIVATE
+    scored = bool(private and private.get("available"))
+    if scored != bool(mine.any()):
+        raise ValueError("the private section and the sealed records shown disagree")
+    if not scored:
+        return
+    text = metrics["text"]
+    counts = (
+        int(np.asarray(text["record_correct"])[mine].sum()),
+        int(np.asarray(text["record_chars"])[mine].sum()),
+    )
+    found = private[side]
+    if (found["correct"], found["total"]) != counts:
+        raise ValueError(f"private.{side} is not the sealed records' counts")
+
+
 def derive_text_model(metrics: dict, measurement: dict) -> dict:
-    """One model's text numbers: perplexities (with the test split's interval over pairs),
-    answer quality per kind, the walks' perplexity, per-token latency by context, tokens/s."""
+    """One model's text numbers: perplexities (with the test split's interval over pairs,
+    and the sealed split's where it was scored), answer quality per kind, the walks'
+    perplexity, per-token latency by context, tokens/s."""
     text, spec = metrics["text"], measurement["text"]
     kinds = np.array([s["kind"] for s in spec["scored"]])
     check_observations(metrics, kinds)
@@ -60,6 +92,10 @@ def derive_text_model(metrics: dict, measurement: dict) -> dict:
     test = kinds == "test"
     ppl, low, high = stats.perplexity_interval(nll[test], chars[test])
     out: dict = {"perplexity": ppl, "perplexity_ci95": [low, high]}
+    if (kinds == PRIVATE).any():
+        mine = kinds == PRIVATE
+        ppl, low, high = stats.perplexity_interval(nll[mine], chars[mine])
+        out |= {"private_perplexity": ppl, "private_perplexity_ci95": [low, high]}
     out["probe_perplexity"] = _perplexity(nll[kinds == "probe"], chars[kinds == "probe"])
     out["filler_perplexity"] = float(
         math.exp(math.fsum(text["filler_nll"]) / sum(text["filler_steps"]))
@@ -126,25 +162,36 @@ def walk_speedup(
     )
 
 
-def derive_text_improvements(base: dict, sub: dict, measurement: dict, estimate) -> dict:
+def context_speedup(
+    b_blocks: np.ndarray, s_blocks: np.ndarray, sessions: np.ndarray, j: int, estimate
+) -> dict:
+    """The speedup of block ``j`` (one context length), paired walk by walk, estimated over
+    the sessions as the digits' speedup is."""
+    groups = [
+        stats.paired_ratios(b_blocks[sessions == k, j], s_blocks[sessions == k, j])
+        for k in sorted(set(sessions.tolist()))
+    ]
+    m = min(len(g) for g in groups)
+    speedup, interval, p_faster, _ = estimate(np.stack([g[:m] for g in groups]))
+    return {"speedup": speedup, "ci95": interval, "p_value": p_faster}
+
+
+def derive_text_improvements(
+    base: dict, sub: dict, measurement: dict, estimate, ranked_private: bool = False
+) -> dict:
     """The submission against the baseline: perplexity ratios, answer-quality deltas and
     the speedup at each context length (``estimate``: the digits' speedup estimate over
-    session groups of ratios, ``derive.speedup_estimate``)."""
+    session groups of ratios, ``derive.speedup_estimate``). ``ranked_private``: the final
+    phase ranks on the sealed records, so ``perplexity_ratio`` is theirs."""
     spec = measurement["text"]
     step = spec["block_steps"]
     b_blocks = np.asarray(base["text"]["block_latency_ms"], float)
     s_blocks = np.asarray(sub["text"]["block_latency_ms"], float)
     sessions = np.asarray(measurement["session_of_round"])
-    by_context = {}
-    for length in spec["context_lengths"]:
-        j = length // step
-        groups = [
-            stats.paired_ratios(b_blocks[sessions == k, j], s_blocks[sessions == k, j])
-            for k in sorted(set(sessions.tolist()))
-        ]
-        m = min(len(g) for g in groups)
-        speedup, interval, p_faster, _ = estimate(np.stack([g[:m] for g in groups]))
-        by_context[str(length)] = {"speedup": speedup, "ci95": interval, "p_value": p_faster}
+    by_context = {
+        str(length): context_speedup(b_blocks, s_blocks, sessions, length // step, estimate)
+        for length in spec["context_lengths"]
+    }
 
     def ratio(key: str) -> float | None:
         return None if base[key] is None or sub[key] is None else sub[key] / base[key]
@@ -153,9 +200,18 @@ def derive_text_improvements(base: dict, sub: dict, measurement: dict, estimate)
         return None if base[key] is None or sub[key] is None else sub[key] - base[key]
 
     speedup, interval, p_faster, p_slower = walk_speedup(b_blocks, s_blocks, sessions)
+    # The ranked records' paired interval: the sealed ones where they rank (final phase).
+    kinds = [s["kind"] for s in spec["scored"]]
+    ranked_kind = "private" if ranked_private and "private" in kinds else "test"
+    test = np.array([k == ranked_kind for k in kinds])
+    _, *ratio_ci = stats.perplexity_ratio_interval(
+        np.asarray(base["text"]["record_nll"], float)[test],
+        np.asarray(sub["text"]["record_nll"], float)[test],
+        np.asarray(sub["text"]["record_chars"], float)[test],
+    )
     agreement = sub["text"]["greedy_agreement"]
     public, composed = ratio("perplexity"), ratio("probe_perplexity")
-    return {
+    out = {
         "speedup": speedup,
         "speedup_ci95": interval,
         "speedup_p_value": p_faster,
@@ -163,7 +219,8 @@ def derive_text_improvements(base: dict, sub: dict, measurement: dict, estimate)
         # How much more the public held-out answers improved than the composed ones: a model
         # that learnt the public text by heart gains there only (events.yaml's flag).
         "public_probe_ratio": None if public is None or not composed else public / composed,
-        "perplexity_ratio": ratio("perplexity"),
+        "perplexity_ratio": public,
+        "perplexity_ratio_ci95": ratio_ci,
         "filler_perplexity_ratio": ratio("filler_perplexity"),
         "probe_perplexity_ratio": ratio("probe_perplexity"),
         "exact_match_delta": delta("exact_match"),
@@ -174,3 +231,20 @@ def derive_text_improvements(base: dict, sub: dict, measurement: dict, estimate)
         ),
         "speedup_by_context": by_context,
     }
+    if "private_perplexity" in sub:
+        out |= private_improvements(base, sub, public, ranked_private)
+    return out
+
+
+def private_improvements(base: dict, sub: dict, public: float, ranked: bool) -> dict:
+    """The sealed Q&A's numbers against the baseline's (``public``: the public held-out
+    perplexity ratio); with ``ranked`` (the final phase), its ratio is the ranked one."""
+    private = sub["private_perplexity"] / base["private_perplexity"]
+    return {
+        "private_perplexity": sub["private_perplexity"],
+        "private_perplexity_ratio": private,
+        # How much worse the submission fared against the baseline on the sealed questions
+        # than on the public ones: about 1 for a model that learnt what carries over, far
+        # above it for one fit to the public text.
+        "perplexity_gap": private / public,
+    } | ({"perplexity_ratio": private} if ranked else {})

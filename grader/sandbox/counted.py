@@ -58,13 +58,13 @@ class CountedChild(Child):
         words = self.page.words
         x, answer = self.page.slots(1, inputs.shape[1:], classes)
         scores = np.empty((len(inputs), classes), dtype=np.float32)
-        await_counter(self, handoff.READY, self.blocks, self.blocks - 1, deadline, PATIENT)
+        await_counter(self, handoff.READY, self.blocks, self.blocks - 1, deadline, pause=PATIENT)
         for k, sample in enumerate(inputs):
             x[0] = sample
             seq += 1
             words[handoff.RELEASED] = seq
             os.write(self.doorbell, GO)
-            await_counter(self, handoff.ANSWERED, seq, seq - 1, deadline, PATIENT)
+            await_counter(self, handoff.ANSWERED, seq, seq - 1, deadline, pause=PATIENT)
             scores[k] = answer[0]
         self.released = seq
         reply = self.receive(timeout=max(deadline - time.monotonic(), 0.1))
