@@ -336,3 +336,62 @@ def test_a_layer_off_is_reported_and_require_sandbox_refuses_the_count(rules: Ru
     assert "--require-sandbox" in found["reason"] and "syscalls: off" in found["reason"]
     assert found["sandbox"]["syscalls"].startswith("off")
     assert "valgrind started" in found["sandbox"]["filesystem"]  # the others: set before exec
+
+
+# What a process that escaped the audit hook could try under valgrind: each is stopped by an
+# OS layer set before valgrind started (grader/child/precount.py). (case, code, what stops it)
+ESCAPES = {
+    "read-etc": ("open('/etc/hostname').read()", "PermissionError"),
+    "read-other-proc": ("open('/proc/1/environ').read()", "PermissionError"),
+    "write-the-copy": ("open('planted.py', 'w').write('x')", "PermissionError"),
+    "exec-a-shell": ("import os; os.execv('/bin/sh', ['sh', '-c', 'true'])", "PermissionError"),
+    "fork": ("import os; os.fork()", "SIGSYS"),
+    "socket": ("import socket; socket.socket()", "SIGSYS"),
+}
+
+
+@pytest.mark.slow
+@needs_valgrind
+@pytest.mark.parametrize("case", sorted(ESCAPES))
+def test_the_layers_set_before_valgrind_hold_under_it(case: str, tmp_path: Path) -> None:
+    """Python run by valgrind after ``precount`` confined the process, with no audit hook:
+    what a submission that got past the hook would meet. The read of its own copy works."""
+    import json
+    import os
+    import signal
+    import sys
+
+    from grader.sandbox.launch import GRADER_PARENT, PRECOUNT, child_environment
+
+    code, stopped_by = ESCAPES[case]
+    work, tmp, out = tmp_path / "work", tmp_path / "valgrind-tmp", tmp_path / "cachegrind.out"
+    work.mkdir()
+    tmp.mkdir()
+    out.touch()
+    (work / "model.py").write_text("x = 1\n")
+    probe = (
+        "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]\n"
+        "assert open('model.py').read() == 'x = 1\\n'\n"  # its own copy stays readable
+        f"try:\n    {code}\nexcept OSError as exc:\n    print(type(exc).__name__)\n"
+        "else:\n    print('not stopped')\n"
+    )
+    doorbell_r, doorbell_w = os.pipe()
+    spec = {
+        "valgrind": VALGRIND.program, "libdir": VALGRIND.libdir, "out": str(out),
+        "tmp": str(tmp), "doorbell": doorbell_r, "skip": [],
+        "command": [*VALGRIND.command(out), sys.executable, "-s", "-B", "-c", probe],
+    }  # fmt: skip
+    os.write(doorbell_w, b"\x01")
+    done = subprocess.run(
+        [sys.executable, "-I", "-B", "-c", PRECOUNT.format(root=str(GRADER_PARENT)),
+         json.dumps(spec)],
+        cwd=work, env=child_environment() | VALGRIND.environment(tmp), pass_fds=(doorbell_r,),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    os.close(doorbell_r)
+    os.close(doorbell_w)
+    if stopped_by == "SIGSYS":
+        assert done.returncode == -signal.SIGSYS, (done.returncode, done.stdout, done.stderr)
+    else:
+        assert done.stdout.strip() == stopped_by, (done.stdout, done.stderr)
+    assert not (work / "planted.py").exists()
