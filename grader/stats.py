@@ -23,7 +23,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-import scipy.stats
+from scipy import special  # scipy.stats costs 1.8 s to import here; special, 0.4 s
 
 __all__ = [
     "abba_ratios",
@@ -186,7 +186,7 @@ def session_interval(session_medians: ArrayLike, confidence: float = 0.95) -> tu
     _check_confidence(confidence)
     if logs.size < 2:
         raise ValueError("a session interval needs at least two sessions")
-    t = float(scipy.stats.t.ppf(0.5 + confidence / 2.0, logs.size - 1))
+    t = float(special.stdtrit(logs.size - 1, 0.5 + confidence / 2.0))  # Student's t quantile
     half = t * float(np.std(logs, ddof=1)) / math.sqrt(logs.size)
     center = float(np.mean(logs))
     return math.exp(center - half), math.exp(center + half)
@@ -421,7 +421,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
     if not 0 <= successes <= n:
         raise ValueError(f"successes must be between 0 and n={n!r}; found {successes!r}")
     _check_confidence(confidence)
-    z = float(scipy.stats.norm.ppf(0.5 + confidence / 2.0))
+    z = float(special.ndtri(0.5 + confidence / 2.0))  # the normal quantile
     p = successes / n
     z2n = z * z / n
     center = (p + z2n / 2.0) / (1.0 + z2n)
@@ -467,7 +467,9 @@ def randomised_gain(
     if mark.all() or not mark.any():
         raise ValueError("need marked and unmarked rounds")
     gain = float(np.median(pooled[~mark]) / np.median(pooled[mark]))
-    ranks = scipy.stats.rankdata(pooled)
+    from scipy.stats import rankdata  # here, not at the top: see the import of special
+
+    ranks = rankdata(pooled)
     observed = ranks[mark].sum()
     drawn = np.zeros(draws)
     start = 0

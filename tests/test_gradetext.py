@@ -16,7 +16,7 @@ from grader import render
 from grader.data import text
 from grader.data.textmetrics import log_softmax
 from grader.grade import grade
-from grader.measure.plan import QUICK
+from grader.measure.plan import QUICK, QUICK_GENERATION
 from grader.result import verify
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "tinytalks"
@@ -72,7 +72,8 @@ def test_its_perplexity_is_the_bigram_s_own_on_the_held_out_answers(graded):
     assert low < metrics["perplexity"] < high
     assert graded["improvements"]["perplexity_ratio"] == pytest.approx(1.0)
     kinds = [s["kind"] for s in graded["measurement"]["text"]["scored"]]
-    assert kinds.count("test") == 23 and kinds.count("probe") == 4  # a quick grade's
+    quick = QUICK_GENERATION  # a quick grade's
+    assert kinds.count("test") == quick.held_out and kinds.count("probe") == quick.probes
 
 
 def test_the_composed_questions_are_the_grade_s_own(graded):

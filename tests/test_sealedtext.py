@@ -134,7 +134,7 @@ def test_sealing_prints_the_entry_and_where_the_key_goes_never_the_key(course) -
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert key.decode() not in stdout
     assert "sealed 34 Q&A records" in stdout and "a full grade scores 34 of them" in stdout
-    assert "a quick one 12" in stdout
+    assert f"a quick one {QUICK_GENERATION.private_records}" in stdout
     assert "file: data/tinytalks/course.txt.fernet" in course["entry"]
     assert "kind: course" in course["entry"]
     assert "secret OLYMPICS_PRIVATE_KEY of the GitHub Environment 'olympics-final'" in stdout
@@ -350,7 +350,12 @@ def test_the_final_phase_ranks_perplexity_on_the_sealed_records(course, final) -
     scored = final["measurement"]["text"]["scored"]
     kinds = [s["kind"] for s in scored]
     # A quick grade's share of each: the sealed records in the place of half the public ones.
-    assert (kinds.count("test"), kinds.count("probe"), kinds.count("private")) == (12, 4, 12)
+    q = QUICK_GENERATION
+    assert (kinds.count("test"), kinds.count("probe"), kinds.count("private")) == (
+        q.private_held_out,
+        q.private_probes,
+        q.private_records,
+    )
     # The sealed records' text is nowhere in the result: neither question, nor reference,
     # nor a greedy answer (they are never asked).
     sealed = [s for s in scored if s["kind"] == "private"]
@@ -386,7 +391,11 @@ def test_the_card_shows_the_sealed_perplexity_and_the_final_phase(final) -> None
     assert labels[:2] == ["perplexity (held-out answers)", "perplexity (sealed private answers)"]
     notes = " ".join(card["notes"])
     assert "final phase: perplexity, accuracy and the scores use the course's sealed Q&A" in notes
-    assert "12 held-out questions, 12 of the course's sealed Q&A and 4 composed" in notes
+    q = QUICK_GENERATION
+    assert (
+        f"{q.private_held_out} held-out questions, {q.private_records} of the course's"
+        f" sealed Q&A and {q.private_probes} composed"
+    ) in notes
 
 
 def test_a_memoriser_of_the_public_test_loses_its_advantage_in_the_final_phase(
@@ -508,14 +517,18 @@ def test_a_grade_with_the_sealed_records_asks_for_the_complete_sandbox(
         finally:
             private.take_key.cache_clear()
     (sealed, asked, n), (public, asked_public, m) = seen
-    assert sealed is True and n == 28 and asked == list(range(16))  # never the sealed records
-    assert public is False and m == 27 and asked_public == list(range(27))
+    q = QUICK_GENERATION
+    public_asked = q.private_held_out + q.private_probes  # never the sealed records
+    assert sealed is True and n == public_asked + q.private_records
+    assert asked == list(range(public_asked))
+    assert public is False and m == q.held_out + q.probes and asked_public == list(range(m))
 
 
 def test_the_sealed_records_take_the_place_of_half_the_public_ones() -> None:
     """A full grade walks as many records with the sealed Q&A as without it (the 90 s
     budget), and asks half as many greedily; a quick grade one more."""
-    for plan, public in ((GenerationPlan(), 46 + 46), (QUICK_GENERATION, 23 + 4)):
+    for plan in (GenerationPlan(), QUICK_GENERATION):
+        public = (plan.held_out or 46) + plan.probes
         sealed = plan.sealed()
         walked = sealed.held_out + sealed.probes + sealed.private_records
         assert walked - public in (0, 1), (plan, walked)

@@ -110,15 +110,15 @@ class GenerationPlan:
     sessions: int = 4  # fresh process pairs; every one after the first replays walks
     length: int = 128  # steps in a walk: the context of the workload's baseline
     block_steps: int = 8  # steps a timed block holds; every step of a walk is timed
-    replays: int = 8  # per session after the first: walks shown again in fresh processes
-    probes: int = 46  # questions composed for the grade, beside the held-out ones
+    replays: int = 5  # per session after the first: walks shown again in fresh processes
+    probes: int = 20  # questions composed for the grade, beside the held-out ones
     held_out: int | None = None  # of the held-out pairs, how many (None: all 46)
     # Where the grade scores the course's sealed Q&A: how many of its records (the same ones
     # in every grade, grader/data/sealedtext.py; one first walk each, as a held-out pair), and
     # how many held-out pairs and composed questions beside them (``sealed``).
-    private_records: int = 46
+    private_records: int = 35
     private_held_out: int = 23
-    private_probes: int = 23
+    private_probes: int = 8
     lengths: tuple[int, ...] = (16, 64, 120)  # contexts the per-token latency is shown at
     answer_cap: int = 64  # characters a greedy answer may take
     calibration_blocks: int = 5  # no-op blocks per child before a session's walks
@@ -135,22 +135,21 @@ class GenerationPlan:
     def sealed(self) -> GenerationPlan:
         """This plan for a grade that scores the sealed Q&A: its records take the place of
         half the public ones, so that the grade walks as many records as without them and
-        asks fewer greedily (a full grade here: 108 s without them, 153 s with 46 more walks,
-        107 s so; docs/DESIGN.md, Generation)."""
+        asks fewer greedily (docs/DESIGN.md, Generation: sizes of a grade)."""
         return replace(self, held_out=self.private_held_out, probes=self.private_probes)
 
 
-# A student's check, within about 15 s here: half the held-out pairs (drawn from the seed),
-# a few composed questions (with the sealed Q&A: 12 of its records and 12 held-out pairs),
+# A student's check, within about 15 s here: 10 of the held-out pairs (drawn from the seed),
+# a few composed questions (with the sealed Q&A: 6 of its records and 6 held-out pairs),
 # one session (so no walk is shown again, and the greedy answers are asked once: their
 # agreement is not measured).
 QUICK_GENERATION = GenerationPlan(
     sessions=1,
     probes=4,
-    held_out=23,
-    private_records=12,
-    private_held_out=12,
-    private_probes=4,
+    held_out=10,
+    private_records=6,
+    private_held_out=6,
+    private_probes=2,
     calibration_blocks=3,
 )
 
