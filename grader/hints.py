@@ -11,7 +11,7 @@ conditions on observations, a priority and a message that shows its observations
 rests on (``grader/hintchecks.py`` refuses a rule whose message omits one its conditions
 read, or that names an observation this table does not have).
 
-A hint changes nothing: it is computed from a verified result when a card is drawn, never
+A hint changes no score: it is computed from a verified result when a card is drawn, never
 stored, and nothing that scores reads it. Standard library, NumPy's dtype names and
 ``grader.metrics``'s formats only, so that the config's checks below the renderers can read
 the table.
@@ -114,9 +114,17 @@ def _values(array: Mapping) -> int:
     return math.prod(array["shape"])
 
 
+def _dtype(array: Mapping) -> np.dtype | None:
+    """An array's dtype from the name the result records (">f8" is float64), or None."""
+    try:
+        return np.dtype(array["dtype"]).newbyteorder("=")
+    except TypeError:  # a name NumPy does not know: the result records names only
+        return None
+
+
 def _dtype_values(result: Mapping, dtype: str) -> int | None:
     arrays = _arrays(result)
-    return sum(_values(a) for a in arrays if a["dtype"] == dtype) if arrays else None
+    return sum(_values(a) for a in arrays if _dtype(a) == np.dtype(dtype)) if arrays else None
 
 
 def _dtype_share(result: Mapping, dtype: str) -> float | None:
@@ -137,18 +145,16 @@ def _largest_text(result: Mapping) -> str | None:
 def _int8_factor(result: Mapping) -> float | None:
     """How many times smaller the largest array would be in int8: 4 for float32."""
     a = _largest(result)
-    try:
-        bits = np.dtype(a["dtype"]).itemsize * 8 if a is not None else None
-    except TypeError:  # a dtype NumPy does not name (the result records its name only)
-        return None
-    return bits / 8 if bits is not None and bits > 8 else None
+    dtype = _dtype(a) if a is not None else None
+    return float(dtype.itemsize) if dtype is not None and dtype.itemsize > 1 else None
 
 
 def _batch_gain(result: Mapping) -> float | None:
     """Per-sample speed in batched blocks over one at a time: throughput x latency."""
     m = _metrics(result)
     latency = _number((m.get("latency_ms") or {}).get("median"))
-    if (result.get("measurement") or {}).get("throughput_batch", 0) <= 1 or latency is None:
+    batch = _number((result.get("measurement") or {}).get("throughput_batch")) or 0
+    if batch <= 1 or latency is None:
         return None
     return _ratio(m.get("throughput_sps"), 1000 / latency if latency > 0 else None)
 
@@ -166,32 +172,44 @@ def _names(names: list[str] | None) -> str | None:
     return ", ".join(names) if names else None
 
 
-def _hotspots(result: Mapping) -> dict | None:
-    """The submission's hot spots, where measured (absent, or why_absent set: None)."""
+def _hotspots(result: Mapping) -> Mapping | None:
+    """The submission's hot spots where they were measured: None where absent, where the
+    result says why they are (``why_absent``), or where no line has a share. Read leniently:
+    a card is drawn from them, and an odd field keeps a hint silent rather than the card
+    from being drawn."""
     spots = _metrics(result).get("hotspots")
-    if not isinstance(spots, Mapping) or spots.get("why_absent") or not spots.get("lines"):
+    if not isinstance(spots, Mapping) or spots.get("why_absent") or _top_line(spots) is None:
         return None
-    return dict(spots)
+    return spots
 
 
-def _top_line(result: Mapping) -> dict | None:
+def _top_line(spots: Mapping) -> Mapping | None:
+    lines = [ln for ln in spots.get("lines") or [] if isinstance(ln, Mapping)]
+    lines = [ln for ln in lines if _number(ln.get("share")) is not None]
+    return max(lines, key=lambda line: line["share"]) if lines else None
+
+
+def _hot(result: Mapping) -> Mapping | None:
+    """The hottest line of the submission's hot spots."""
     spots = _hotspots(result)
-    return None if spots is None else max(spots["lines"], key=lambda line: line["share"])
+    return None if spots is None else _top_line(spots)
 
 
 def _hot_text(result: Mapping) -> str | None:
-    line = _top_line(result)
-    return None if line is None else f"{line['file']}:{line['line']} ({line['function']})"
+    line = _hot(result)
+    if line is None:
+        return None
+    return f"{line.get('file', '?')}:{line.get('line', '?')} ({line.get('function', '?')})"
 
 
 def _hot_unit(result: Mapping) -> str | None:
-    spots = _hotspots(result)
-    return None if spots is None else {"seconds": "time"}.get(spots["unit"], spots["unit"])
+    unit = (_hotspots(result) or {}).get("unit")
+    return {"seconds": "time"}.get(unit, unit) if isinstance(unit, str) else None
 
 
 def _bucket(result: Mapping, name: str) -> float | None:
-    spots = _hotspots(result)
-    return _number(((spots or {}).get("buckets") or {}).get(name))
+    buckets = (_hotspots(result) or {}).get("buckets")
+    return _number(buckets.get(name)) if isinstance(buckets, Mapping) else None
 
 
 def _by_context(result: Mapping, side: str = "optimized") -> dict[int, float]:
@@ -297,7 +315,7 @@ OBSERVATIONS: dict[str, Observation] = {
         # Hot spots of the submission's untimed pass (absent where not measured).
         Observation("hotspot", TEXT, "the hottest line: file:line (function)", _hot_text),
         Observation("hotspot_share", "share", "the hottest line's share of the untimed pass",
-                    lambda r: _number((_top_line(r) or {}).get("share"))),
+                    lambda r: _number((_hot(r) or {}).get("share"))),
         Observation("hotspot_unit", TEXT, "what the shares are of: time or instructions",
                     _hot_unit),
         Observation("interpreter_share", "share", "the Python interpreter's share",

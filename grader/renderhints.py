@@ -16,7 +16,7 @@ from grader import hints
 from grader.escape import clean, md
 
 MAX_SHOWN = 3  # on a card; the PR comment is made of cards
-HEADING = "Hints (from the numbers above; they change no score)"
+HEADING = "Hints (from this grade's numbers; they change no score)"
 MAX_CHARS = 600  # of a hint as drawn
 
 

@@ -254,6 +254,34 @@ def test_a_message_showing_an_absent_observation_stays_silent() -> None:
     assert len(hints.evaluate(with_spots(baseline()), [rule])) == 1
 
 
+def test_a_big_endian_array_is_read_by_its_dtype() -> None:
+    doc = as_float64(baseline())
+    next(a for a in doc["artifacts"]["arrays"] if a["dtype"] == "float64")["dtype"] = ">f8"
+    assert "92 %" in fired(doc)["float64_weights"].text
+
+
+@pytest.mark.parametrize(
+    "spots",
+    [
+        pytest.param("broken", id="not-a-mapping"),
+        pytest.param({"lines": [{"file": "model.py", "share": "most"}]}, id="share-not-a-number"),
+        pytest.param({"lines": ["model.py:31"]}, id="line-not-a-mapping"),
+        pytest.param(SPOTS | {"buckets": "none"}, id="buckets-not-a-mapping"),
+    ],
+)
+def test_odd_hot_spots_keep_a_hint_silent_not_the_card(spots: object) -> None:
+    doc = baseline()
+    doc["optimized"]["metrics"]["hotspots"] = spots
+    ids = set(fired(doc))
+    assert not ids & {"interpreter_bound", "blas_bound", "elementwise_bound"}
+    assert renderhints.HEADING in markdown(doc)  # the other hints still show
+
+
+def test_a_hot_line_without_its_function_is_shown_with_what_it_has() -> None:
+    doc = with_spots(baseline(), lines=[{"file": "model.py", "line": 31, "share": 0.9}])
+    assert "model.py:31 (?)" in fired(doc)["hot_line"].text
+
+
 def test_the_examples_get_the_hints_their_numbers_call_for() -> None:
     """The stored grades of the two TinyTalks examples: the baseline's copy recomputes its
     prefix at every step, the KV cache does not."""
