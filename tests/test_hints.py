@@ -170,12 +170,15 @@ CASES: dict[str, tuple[Make, list[str], list[Make]]] = {
         ["2.40× fewer instructions", "1.10× faster", "2.18× apart"],
         [baseline,  # no instructions counted
          lambda: set_path(baseline(), "improvements.instruction_ratio", 1.2),
-         lambda: set_path(baseline(), "improvements.instruction_ratio", None)],
+         lambda: set_path(baseline(), "improvements.instruction_ratio", None),
+         lambda: set_path(set_path(baseline(), "improvements.instruction_ratio", 2.4),
+                          "improvements.speedup", 2.0)],
     ),
     "weights_expanded": (
         int8,
         ["3.90× smaller", "1.12×", "2.5 MB against 2.2 MB"],
-        [baseline, lambda: set_path(int8(), "optimized.metrics.peak_memory_bytes", 1_000_000)],
+        [baseline, lambda: set_path(int8(), "optimized.metrics.peak_memory_bytes", 1_000_000),
+         lambda: set_path(int8(), "improvements.compression_ratio", 1.2)],
     ),
     "no_kv_cache": (
         text_result,
