@@ -1,7 +1,7 @@
 """events.yaml's ``hints:`` against the observations the grader has (docs/DESIGN.md, Hints):
 what the schema cannot say of a hint rule, each problem with its file:line and its fix.
 
-A condition names an observation of ``grader.hints.OBSERVATIONS`` that is a number; the
+A condition names an observation of ``grader.hintreaders.OBSERVATIONS`` that is a number; the
 message is a template of observations by plain name (each is shown in its own format), all
 known, and shows every observation its conditions read, so that no hint rests on a number
 it does not cite; ids are distinct and thresholds finite. ``grader.crosschecks`` runs
@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import math
 
-from grader import hints
+from grader import hintreaders, hints
 from grader.yamlfile import Report, show
 
 LISTED = "`olympics rules` lists the observations"
@@ -52,7 +52,7 @@ def check(report: Report, data: dict) -> None:
             where, name = (*at, "when", k), condition["observation"]
             if _known(report, (*where, "observation"), name):
                 read.append(name)
-                if not hints.numeric(name):
+                if not hintreaders.numeric(name):
                     report.add("text_observation", (*where, "observation"), found=show(name),
                                expected="a number", name=name)  # fmt: skip
             if not math.isfinite(value := condition["value"]):
@@ -63,11 +63,11 @@ def check(report: Report, data: dict) -> None:
 
 
 def _known(report: Report, path: tuple, name: str) -> bool:
-    if name in hints.OBSERVATIONS:
+    if name in hintreaders.OBSERVATIONS:
         return True
-    close = difflib.get_close_matches(name, list(hints.OBSERVATIONS), n=1)
+    close = difflib.get_close_matches(name, list(hintreaders.OBSERVATIONS), n=1)
     fix = f"did you mean {close[0]!r}? ({LISTED})" if close else f"choose one: {LISTED}"
-    expected = "an observation of grader/hints.py"
+    expected = "an observation of grader/hintreaders.py"
     report.add("unknown_observation", path, expected=expected, found=show(name), fix=fix, name=name)
     return False
 

@@ -20,7 +20,7 @@ from clirun import runner
 from golden import golden_result
 from rich.console import Console
 
-from grader import hints, render, renderhints
+from grader import hintreaders, hints, render, renderhints
 from grader.config import load_rules, project_root
 from grader.errors import ConfigError
 from grader.result import derive
@@ -419,4 +419,4 @@ def test_olympics_rules_lists_the_hints_and_the_observations() -> None:
     code, out, _ = runner()("rules", "--json")
     data = json.loads(out)
     assert data["hints"] == RULES.hints
-    assert set(data["hint_observations"]) == set(hints.OBSERVATIONS)
+    assert set(data["hint_observations"]) == set(hintreaders.OBSERVATIONS)

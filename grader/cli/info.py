@@ -10,7 +10,7 @@ import json
 from rich.console import Console
 from rich.table import Table
 
-from grader import hints
+from grader import hintreaders
 from grader.config import load_rules
 from grader.crosschecks import DATASET_KIND, GENERATION, event_protocols, protocol
 from grader.errors import EXIT_OK, GraderError
@@ -101,16 +101,16 @@ def print_hints(rules: list[dict], out: Console) -> None:
         protocol = f"\n({rule['protocol']})" if "protocol" in rule else ""
         table.add_row(rule["id"] + protocol, str(rule["priority"]), when, rule["message"])
     out.print(table)
-    names = Table(title="Observations a hint may read (grader/hints.py)")
+    names = Table(title="Observations a hint may read (grader/hintreaders.py)")
     for col in ("observation", "shown as", "what it is"):
         names.add_column(col)
-    for name, kind, means in hints.vocabulary():
+    for name, kind, means in hintreaders.vocabulary():
         names.add_row(name, kind, means)
     out.print(names)
 
 
 def hint_observations() -> dict[str, dict[str, str]]:
-    return {name: {"kind": kind, "means": means} for name, kind, means in hints.vocabulary()}
+    return {name: {"kind": kind, "means": means} for name, kind, means in hintreaders.vocabulary()}
 
 
 PHASE_SPLIT = {"public": "public test split", "final": "sealed private test split"}
