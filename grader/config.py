@@ -21,7 +21,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from grader import configschema, crosschecks
+from grader import configschema, crosschecks, hintchecks
 from grader.crosschecks import final_phase
 from grader.errors import ConfigError, Violation
 from grader.yamlfile import RULES as YAML_RULES
@@ -31,7 +31,9 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 # Every rule id a config's violations carry, each with its message and its fix: the YAML
 # layer's, the schema's, then the cross-checks'.
-RULES: dict[str, tuple[str, str]] = YAML_RULES | configschema.RULES | crosschecks.RULES
+RULES: dict[str, tuple[str, str]] = (
+    YAML_RULES | configschema.RULES | crosschecks.RULES | hintchecks.RULES
+)
 
 _SUBMISSION_FIXES = {
     "team": "use the submission folder's name, e.g. team: speed-demons",
@@ -132,10 +134,18 @@ class Rules:
                 names.setdefault(alias, name)
         return names
 
+    @property
+    def hints(self) -> list[dict]:
+        """The hint rules (none where events.yaml has no ``hints:``)."""
+        return self.data.get("hints", [])
+
     @functools.cached_property
     def sha256(self) -> str:
-        """The rules' fingerprint: their data as canonical JSON (comments and layout aside)."""
-        canonical = json.dumps(self.data, sort_keys=True, separators=(",", ":"), default=str)
+        """The rules' fingerprint: their data as canonical JSON (comments and layout aside).
+        The hints aside: they change no score and are drawn from the rules of the reader, so
+        a result stays current when only they change (docs/DESIGN.md, Hints)."""
+        scored = {k: v for k, v in self.data.items() if k != "hints"}
+        canonical = json.dumps(scored, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from grader import entrypoint
+from grader import entrypoint, hintchecks
 from grader.data import text
 from grader.metrics import OBSERVED
 from grader.yamlfile import Report, show
@@ -282,6 +282,7 @@ EVENTS_YAML_CHECKS: tuple[Callable[[Report, dict], None], ...] = (
     _text_splits,
     _final_phase_sealed,
     _import_conflicts,
+    hintchecks.check,  # a hint's observations and message (docs/DESIGN.md, Hints)
 )
 
 

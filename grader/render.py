@@ -5,13 +5,15 @@ disagree. Every piece of text that came from a student is escaped for its target
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from rich.console import Console, Group
 from rich.markup import escape as rich_escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader import rendercounts, rendertext
+from grader import rendercounts, renderhints, rendertext
 from grader.errors import Violation
 from grader.escape import MD_TABLE, clean, command_data, command_property, md
 from grader.metrics import FORMATS, G4, PLAIN, accuracy_of, fmt_ms, fmt_value
@@ -38,8 +40,9 @@ def score_text(ev: dict, markdown: bool = False) -> str:
     return text.translate(MD_TABLE)
 
 
-def card(result: dict) -> dict:
-    """The score card's content as plain strings: the one model both renderers draw."""
+def card(result: dict, hint_rules: Sequence[Mapping] = ()) -> dict:
+    """The score card's content as plain strings: the one model both renderers draw.
+    ``hint_rules``: events.yaml's ``hints:`` (the reader's rules; none, no hints)."""
     sub = result.get("submission", {})
     verdict = result["verdict"]
     out: dict = {
@@ -55,6 +58,7 @@ def card(result: dict) -> dict:
         "flags": [],
         "details": [],
         "notes": [],
+        "hints": renderhints.Shown([], []),
     }
     if verdict["status"] != "graded":
         return out
@@ -67,6 +71,7 @@ def card(result: dict) -> dict:
     out["details"] = technique_lines(result.get("techniques")) + quality_lines(
         result.get("code_quality")
     )
+    out["hints"] = renderhints.shown(result, hint_rules)
     out["notes"] = (
         rendertext.text_notes(result) + sandbox_notes(result)
         if generation
@@ -280,8 +285,8 @@ def _sps(v: float | None) -> str:
 
 
 # -- terminal -----------------------------------------------------------------------------------
-def terminal(result: dict, console: Console) -> None:
-    c = card(result)
+def terminal(result: dict, console: Console, hint_rules: Sequence[Mapping] = ()) -> None:
+    c = card(result, hint_rules)
     title = " · ".join(rich_escape(clean(part, 60)) for part in (c["team"], c["workload"]) if part)
     if c["status"] != "graded":
         body = [Text(f"REJECTED ({c['code']}): {clean(c['message'], 2000)}", style="bold red")]
@@ -315,13 +320,14 @@ def terminal(result: dict, console: Console) -> None:
     parts.extend(Text(clean(d, 400)) for d in c["details"])
     for severity, message, value in c["flags"]:
         parts.append(Text(f"⚑ {severity}: {message} ({value})", style="yellow"))
+    parts.extend(renderhints.terminal(c["hints"]))
     parts.extend(Text(n, style="dim") for n in c["notes"])
     console.print(Panel(Group(*parts), title=title, border_style="green"))
 
 
 # -- Markdown ------------------------------------------------------------------------------------
-def markdown(result: dict) -> str:
-    c = card(result)
+def markdown(result: dict, hint_rules: Sequence[Mapping] = ()) -> str:
+    c = card(result, hint_rules)
     heading = " · ".join(
         md(part, 60) for part in ("TinyTorch Olympics", c["team"], c["workload"]) if part
     )
@@ -346,6 +352,7 @@ def markdown(result: dict) -> str:
     if c["flags"]:
         lines.append("")
         lines += [f"- ⚠️ **{sev}**: {md(msg)} ({md(val)})" for sev, msg, val in c["flags"]]
+    lines += renderhints.markdown(c["hints"])
     lines += ["", *[f"<sub>{md(n, 500)}</sub>" for n in c["notes"]]]
     return "\n".join(lines) + "\n"
 

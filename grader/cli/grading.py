@@ -47,8 +47,8 @@ def cmd_grade(args: argparse.Namespace, out: Console, err: Console) -> int:
     for path in args.paths:
         try:
             doc = graded(path, args, rules, plan, err)
-            render.terminal(doc, out)
-            card = render.markdown(doc)
+            render.terminal(doc, out, rules.hints)
+            card = render.markdown(doc, rules.hints)
             if args.json:
                 target = (
                     args.json / f"{doc['submission']['team'] or path.name}.json"

@@ -10,6 +10,7 @@ import json
 from rich.console import Console
 from rich.table import Table
 
+from grader import hintreaders
 from grader.config import load_rules
 from grader.crosschecks import DATASET_KIND, GENERATION, event_protocols, protocol
 from grader.errors import EXIT_OK, GraderError
@@ -27,7 +28,8 @@ def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
         events = {args.event: events[args.event]}
     if args.json:
         keys = ("phase", "flags", "workloads", "composite_parts", "code_quality", "techniques")
-        out.print_json(json.dumps({"events": events} | {k: rules.data[k] for k in keys}))
+        hinted = {"hints": rules.hints, "hint_observations": hint_observations()}
+        out.print_json(json.dumps({"events": events} | {k: rules.data[k] for k in keys} | hinted))
         return EXIT_OK
     table = Table(title="Events", show_lines=True)
     for col in ("event", "ranks by", "constraints"):
@@ -63,6 +65,7 @@ def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
             found = DETECTED_BY[spec["detect"]]
             tech.add_row(name, ", ".join(spec["aliases"]), found, str(spec.get("points", "—")))
         out.print(tech)
+        print_hints(rules.hints, out)
     return EXIT_OK
 
 
@@ -86,6 +89,28 @@ def print_workloads(workloads: dict[str, dict], out: Console) -> None:
         perplexity = f"{w['baseline_perplexity']:g}"
         gen.add_row(name, vocabulary, f"{w['context']} tokens", perplexity, w["baseline"])
     out.print(gen)
+
+
+def print_hints(rules: list[dict], out: Console) -> None:
+    """The hint rules (docs/DESIGN.md, Hints), then the observations a rule may read."""
+    table = Table(title="Hints (on the card, 1 first, at most 3; they change no score)")
+    for col in ("hint", "priority", "when", "says"):
+        table.add_column(col)
+    for rule in rules:
+        when = "\n".join(f"{c['observation']} {c['op']} {c['value']:g}" for c in rule["when"])
+        protocol = f"\n({rule['protocol']})" if "protocol" in rule else ""
+        table.add_row(rule["id"] + protocol, str(rule["priority"]), when, rule["message"])
+    out.print(table)
+    names = Table(title="Observations a hint may read (grader/hintreaders.py)")
+    for col in ("observation", "shown as", "what it is"):
+        names.add_column(col)
+    for name, kind, means in hintreaders.vocabulary():
+        names.add_row(name, kind, means)
+    out.print(names)
+
+
+def hint_observations() -> dict[str, dict[str, str]]:
+    return {name: {"kind": kind, "means": means} for name, kind, means in hintreaders.vocabulary()}
 
 
 PHASE_SPLIT = {"public": "public test split", "final": "sealed private test split"}

@@ -32,7 +32,7 @@ def card_for(file: Path, rules: Rules) -> str:
     except GraderError as exc:
         problems, doc = [exc.message], None
     if not problems:
-        return render.markdown(doc)
+        return render.markdown(doc, rules.hints)  # the reader's hints (docs/DESIGN.md, Hints)
     lines = [
         "### TinyTorch Olympics · result not verified",
         "",
