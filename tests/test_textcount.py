@@ -287,8 +287,10 @@ def count_both(baseline: Model, submission: Model, rules: Rules, gplan=TINY) -> 
         baseline, submission, measured
     )
     assert found["counted"], found["reason"]
-    assert found["samples"] == 128 and found["walk"] in {w.index for w in ref.walks[0]}
-    assert found["agreement"] == {"agreed": 8 + 128, "compared": 8 + 128}
+    n = gplan.count_steps
+    assert found["samples"] == n and found["walk"] in {w.index for w in ref.walks[0]}
+    assert found["agreement"] == {"agreed": 2 * 8 + n, "compared": 2 * 8 + n}
+    assert found["dispatch"]["valgrind"]["blas_kernels"] == textcount.BLAS_KERNELS
     assert not any(v.startswith(("off", "unavailable")) for v in found["sandbox"].values())
     return found
 
@@ -297,13 +299,18 @@ def count_both(baseline: Model, submission: Model, rules: Rules, gplan=TINY) -> 
 def test_a_cache_counts_far_fewer_instructions_per_token_than_its_prefix_recomputed(
     tmp_path: Path, rules: Rules
 ) -> None:
-    """The stand-ins under cachegrind, in every layer of the sandbox: the one that
-    recomputes its prefix spends several times the cached one's instructions a token."""
+    """The stand-ins under cachegrind, in every layer of the sandbox, over a walk's first 32
+    tokens (a full walk's 128 in the slow tests: the five processes' start-up is most of
+    the cost): the one that recomputes its prefix spends several times the cached one's
+    instructions a token."""
     found = count_both(
-        stand_in(tmp_path, "prefix", PREFIX), stand_in(tmp_path, "cached", CACHED), rules
+        stand_in(tmp_path, "prefix", PREFIX),
+        stand_in(tmp_path, "cached", CACHED),
+        rules,
+        dataclasses.replace(TINY, count_steps=32),
     )
     c = counts.per_sample(found)
-    assert c.ratio > 5, c
+    assert c.ratio > 4, c
     assert 0 < c.harness < c.optimized < c.baseline
 
 
@@ -332,7 +339,7 @@ def test_the_kv_cache_example_and_a_copy_of_the_baseline(tmp_path: Path, rules: 
     kv = [counts.per_sample(count_both(baseline, example["example-kv-cache"], rules))]
     copy_ = counts.per_sample(count_both(baseline, example["example-tinytalks-baseline"], rules))
     kv.append(counts.per_sample(count_both(baseline, example["example-kv-cache"], rules)))
-    assert kv[0].ratio > 5, kv
+    assert kv[0].ratio > 4, kv  # 5.9 here
     assert copy_.ratio == pytest.approx(1.0, abs=1e-3), copy_
     for a, b in ((kv[0], kv[1]), (kv[0], copy_)):
         np.testing.assert_allclose(a.baseline, b.baseline, rtol=1e-3)
