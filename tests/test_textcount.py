@@ -68,16 +68,19 @@ def timed(per_token_s: np.ndarray, walks: int = 3) -> TextMeasurement:
     return m
 
 
-def test_a_slow_model_counts_a_shorter_prefix_of_the_walk() -> None:
+def test_a_slow_submission_counts_a_shorter_prefix_of_the_walk() -> None:
     grows = np.linspace(0.5e-3, 1.2e-3, 16)  # the baseline: its cost grows with the context
     assert grows.sum() * 8 == pytest.approx(0.1088)  # about 0.11 s a walk, as measured
-    fast = timed(np.full(16, 40e-6))  # a KV cache
-    assert textcount.steps_counted(128, 0.5, [timed(grows), fast], 8) == 128
-    slower = timed(grows * 10)  # 1.09 s a walk: 0.5 s covers its first 72 tokens
-    found = textcount.steps_counted(128, 0.5, [timed(grows), slower], 8)
-    assert found == 64 and np.cumsum(np.repeat(grows * 10, 8))[found - 1] <= 0.5
-    assert textcount.steps_counted(128, 0.5, [timed(np.full(16, 0.1))], 8) == 16  # the floor
-    assert textcount.steps_counted(128, 0.5, [TextMeasurement.of(1)], 8) == 128  # not timed
+    baseline = timed(grows)
+    assert textcount.steps_counted(128, 2.0, [baseline, timed(np.full(16, 40e-6))], 8) == 128
+    assert textcount.steps_counted(128, 2.0, [baseline, timed(grows * 1.9)], 8) == 128
+    busy = [timed(grows * 5), timed(grows * 5 * 1.9)]  # a busy machine slows both alike
+    assert textcount.steps_counted(128, 2.0, busy, 8) == 128
+    slower = timed(grows * 5)  # 0.54 s a walk: twice the baseline's covers its first 65 tokens
+    found = textcount.steps_counted(128, 2.0, [baseline, slower], 8)
+    assert found == 64 and np.cumsum(np.repeat(grows * 5, 8))[found - 1] <= 2 * 0.1088
+    assert textcount.steps_counted(128, 2.0, [baseline, timed(grows * 100)], 8) == 16  # floor
+    assert textcount.steps_counted(128, 2.0, [baseline, TextMeasurement.of(1)], 8) == 128
 
 
 # -- derived on read, and the card -----------------------------------------------------------

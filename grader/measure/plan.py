@@ -132,12 +132,12 @@ class GenerationPlan:
     limits: Limits = field(default_factory=Limits)
     require_sandbox: bool = False
     # The instruction counts (docs/DESIGN.md, Instruction counts): tokens of one walk
-    # stepped under cachegrind (0: no counting pass), a shorter prefix where the slower
-    # model would spend more than count_seconds of its native time on them (the baseline:
-    # about 0.11 s; valgrind runs it some 40 times slower); and whether a grade without
-    # them is the grader's failure (--require-instructions).
+    # stepped under cachegrind (0: no counting pass), a shorter prefix where the submission
+    # steps more than count_slowdown times slower than the baseline (whose walk takes some
+    # 10-20 s under valgrind); and whether a grade without them is the grader's failure
+    # (--require-instructions).
     count_steps: int = 128
-    count_seconds: float = 0.5
+    count_slowdown: float = 2.0
     require_instructions: bool = False
 
     def sealed(self) -> GenerationPlan:
