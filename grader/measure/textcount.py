@@ -18,7 +18,9 @@ walk's contexts, as the wall-time speedup over a whole walk is.
 
 The walks are the grade's own first showings (never one opened by a sealed record, whose
 text is shown again nowhere it need not be): the submission's arg-max under valgrind must
-agree with its timed answers to the same steps, or the count is absent.
+agree with its timed answers to the same steps, or the count is absent. Both models run
+OpenBLAS's kernels without FMA under valgrind (``BLAS_KERNELS``), and the two runs that
+step the whole walk are driven side by side.
 """
 
 from __future__ import annotations
