@@ -1,6 +1,7 @@
 """The instruction counts (docs/DESIGN.md, Instruction counts): their spread over repeated
 full grades, the time the counting pass adds to a grade, and how the instruction ratio
-follows the wall-time speedup over the example submissions.
+follows the wall-time speedup over the example submissions; the same for the generation
+workload (tinytalks: instructions per token).
 
     python -m pytest benchmarks/test_instructions_bench.py -s --benchmark-enable
 """
@@ -8,17 +9,24 @@ follows the wall-time speedup over the example submissions.
 from __future__ import annotations
 
 import dataclasses
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from grader.config import project_root
+from grader.data import probes, text
 from grader.grade import grade
-from grader.measure.plan import QUICK, Plan
+from grader.measure import textcount
+from grader.measure.generation import GenerationReferee
+from grader.measure.plan import QUICK, GenerationPlan, Model, Plan
+from grader.result import counts
 from grader.sandbox import cachegrind
 
 SUBMISSIONS = project_root() / "submissions"
 EXAMPLES = ("example-baseline", "example-int8", "example-cnn-int8", "example-vit-fp16")
+TEXT_EXAMPLES = ("example-tinytalks-baseline", "example-kv-cache")
 VALGRIND = cachegrind.find()
 pytestmark = [
     pytest.mark.slow,  # real counted children under valgrind, even in the smoke mode
@@ -72,7 +80,9 @@ def test_instruction_ratio_against_wall_time_speedup(benchmark, rules, smoke) ->
         pytest.skip("four full grades: run with --benchmark-enable")
     docs = {}
     benchmark.pedantic(
-        lambda: docs.update({n: grade(SUBMISSIONS / n, rules, Plan()) for n in EXAMPLES}),
+        lambda: docs.update(
+            {n: grade(SUBMISSIONS / n, rules, Plan()) for n in EXAMPLES + TEXT_EXAMPLES}
+        ),
         rounds=1,
         iterations=1,
     )
@@ -87,3 +97,81 @@ def test_instruction_ratio_against_wall_time_speedup(benchmark, rules, smoke) ->
         print(f"   {n}: ratio {ratio:.3f}, speedup {speedup:.3f}")
     print(f"   correlation of the logs: {r:.3f}")
     assert np.isfinite(logs).all()
+
+
+BIGRAM = """
+import numpy as np
+
+TABLE = np.random.default_rng(5).standard_normal((69, 69)).astype(np.float32)
+
+
+class Bigram:
+    def reset(self, batch):
+        self.batch = batch
+
+    def step(self, tokens):
+        return TABLE[tokens]
+
+
+def build_model():
+    return Bigram()
+"""
+
+
+def smoke_count(root: Path, rules) -> dict:
+    """The counting pass alone, over 16 tokens of a walk of two bigram stand-ins timed in one
+    small session (a full generation grade takes minutes)."""
+    models = []
+    for name in ("stand-in-baseline", "stand-in"):
+        (root / name).mkdir()
+        (root / name / "model.py").write_text(BIGRAM)
+        models.append(Model(name, root / name, "model.py", "build_model", ("model.py",)))
+    data = project_root() / "data" / "tinytalks"
+    filler = probes.scrambled(text.load_split(data, "train") + text.load_split(data, "val"), 1)
+    gplan = GenerationPlan(sessions=1, replays=0, probes=0, calibration_blocks=2, count_steps=16)
+    ref = GenerationReferee(
+        text.load_split(data, "test")[:2], filler, text.VOCAB_SIZE, gplan, seed=1,
+        imports=rules.imports,
+    )  # fmt: skip
+    measured = ref.measure(*models)
+    found = textcount.StepCount(ref, VALGRIND, time.perf_counter).count(*models, measured)
+    c = counts.per_sample(found)
+    return {
+        "instructions": found,
+        "baseline": {"metrics": {"instructions_per_sample": c.baseline}},
+        "optimized": {"metrics": {"instructions_per_sample": c.optimized}},
+        "improvements": {"instruction_ratio": c.ratio},
+    }
+
+
+def test_generation_counts_spread_and_cost(benchmark, rules, smoke, tmp_path) -> None:
+    """3 full grades of example-tinytalks-baseline (a copy of the baseline): each model's
+    instructions per token vary by under 0.1 % between them, the ratio is 1 within 0.1 %,
+    and the counting pass adds at most 60 s."""
+    docs: list[dict] = []
+    if smoke:
+        benchmark.pedantic(lambda: docs.append(smoke_count(tmp_path, rules)), rounds=1)
+    else:
+        folder = SUBMISSIONS / "example-tinytalks-baseline"
+        benchmark.pedantic(
+            lambda: docs.append(grade(folder, rules, Plan())), rounds=3, iterations=1
+        )
+    rows = np.array([counted(d) for d in docs])
+    ratios = [d["improvements"]["instruction_ratio"] for d in docs]
+    spread = (rows[:, :2].max(axis=0) - rows[:, :2].min(axis=0)) / rows[:, :2].mean(axis=0)
+    benchmark.extra_info.update(per_token=rows[:, :2].tolist(), seconds=rows[:, 2].tolist())
+    print(
+        f"\n== instruction counts per token, example-tinytalks-baseline, {len(docs)} grades"
+        + (" (smoke: bigram stand-ins, 16 tokens)" if smoke else "")
+        + f"\n   baseline per token: {rows[:, 0].round(1).tolist()}\n"
+        f"   submission per token: {rows[:, 1].round(1).tolist()}\n"
+        f"   ratio: {np.round(ratios, 5).tolist()}\n"
+        f"   spread (max - min) / mean: {spread[0]:.4%}, {spread[1]:.4%}\n"
+        f"   counting pass (s): {rows[:, 2].round(1).tolist()}"
+    )
+    assert np.isfinite(rows).all()
+    if smoke:
+        return
+    assert (spread < 1e-3).all()
+    assert all(abs(r - 1) < 1e-3 for r in ratios)
+    assert rows[:, 2].max() <= 60

@@ -90,7 +90,9 @@ def grade(
     workload = get_workload(rules, submission.workload)
     if isinstance(workload, GenerationWorkload):  # docs/DESIGN.md, Generation
         text_grade = (submission, workload, rules, quick, progress, baseline_folder, seed)
-        return gradetext.grade_text(*text_grade, spawner, private, plan.require_sandbox)
+        return gradetext.grade_text(
+            *text_grade, spawner, private, plan.require_sandbox, plan.require_instructions
+        )
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
     valgrind = find_valgrind(plan)  # before any code runs: --require-instructions stops here
     data = held_out(rules, workload, seed, private or rules.is_final)

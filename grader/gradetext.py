@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from grader.data import private as sealed
 from grader.data import probes, sealedtext, text
 from grader.data.workloads import GenerationWorkload, dataset_folder
 from grader.errors import Rejected
+from grader.measure import textcount
 from grader.measure.generation import GenerationReferee
 from grader.measure.launch import Spawner
 from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model, entry_models
@@ -59,13 +61,17 @@ def grade_text(
     spawner: Spawner,
     private: bool = False,
     require_sandbox: bool = False,
+    require_instructions: bool = False,
 ) -> dict:
     """A generation workload's grade (docs/DESIGN.md, Generation): the held-out pairs, the
     questions composed for this grade and, where ``private`` (or ``phase: final``) wants
-    it and its key is set, the course's sealed Q&A, walked and answered by both models."""
+    it and its key is set, the course's sealed Q&A, walked and answered by both models;
+    then, in a full grade, each model's instructions per token
+    (docs/DESIGN.md, Instruction counts)."""
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
     data = scored_records(rules, workload, quick, seed, private or rules.is_final)
-    plan = data.plan
+    plan = dataclasses.replace(data.plan, require_instructions=require_instructions)
+    valgrind = textcount.valgrind_for(plan)  # before any code runs: --require-instructions
     if data.private or require_sandbox:
         # The sealed split is fed to a submission only inside the complete sandbox.
         plan = dataclasses.replace(plan, require_sandbox=True)
@@ -93,6 +99,11 @@ def grade_text(
     if data.want_private:
         doc["private"] = private_section(rules, workload, measured, data)
     doc.update(text_sections(rules, submission, measured, data, baseline, candidate))
+    if valgrind is not None:
+        models = (baseline, candidate)
+        doc["instructions"] = textcount.instruction_counts(
+            referee, models, measured, valgrind, time.perf_counter
+        )
     return derive.apply_derived(doc, derive.derive(doc, rules))
 
 

@@ -64,6 +64,10 @@ def card(result: dict, hint_rules: Sequence[Mapping] = ()) -> dict:
         return out
     generation = rendertext.is_generation(result)
     out["metrics"] = rendertext.text_metric_rows(result) if generation else metric_rows(result)
+    if generation and (counted := rendercounts.instruction_row(result)):
+        # beside the wall-time latency per token over a walk
+        at = [row[0] for row in out["metrics"]].index("latency per token (whole walk)")
+        out["metrics"].insert(at + 1, counted)
     out["events"] = [event_row(name, result["events"][name]) for name in sub["events"]]
     out["flags"] = [
         (f["severity"], f["message"], f"{f['metric']} = {f['value']:.4g}") for f in result["flags"]
@@ -73,7 +77,9 @@ def card(result: dict, hint_rules: Sequence[Mapping] = ()) -> dict:
     )
     out["hints"] = renderhints.shown(result, hint_rules)
     out["notes"] = (
-        rendertext.text_notes(result) + sandbox_notes(result)
+        rendertext.text_notes(result)
+        + rendercounts.instruction_notes(result)
+        + sandbox_notes(result)
         if generation
         else split_notes(result) + measurement_notes(result)
     )

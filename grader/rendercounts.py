@@ -17,11 +17,12 @@ def instruction_row(result: dict) -> tuple[str, str, str, str] | None:
     imp = result["improvements"]
     ratio = imp["instruction_ratio"]
     compared = "—" if ratio is None else f"ratio {ratio:.3f}×"
+    walk = "walk" in section  # a generation workload's: per token, beside a walk's speedup
     return (
-        "instructions per sample",
+        f"instructions per {'token' if walk else 'sample'}",
         f"{base:,.0f}",
         f"{sub:,.0f}",
-        f"{compared} (wall-time speedup {imp['speedup']:.3f}×)",
+        f"{compared} ({'per-token ' if walk else ''}wall-time speedup {imp['speedup']:.3f}×)",
     )
 
 
@@ -34,10 +35,16 @@ def instruction_notes(result: dict) -> list[str]:
     if not section["counted"]:
         return [f"instructions not counted: {section['reason']}"]
     harness = result["optimized"]["metrics"]["harness_instructions_per_sample"]
+    n = section["samples"]
+    stream = (
+        f"the first {n} tokens of walk {section['walk']} (contexts 0-{n - 1}), stepped by "
+        f"both models, the worker loop's {harness:,.0f} a token"
+        if "walk" in section
+        else f"blocks of {n} digits, the worker loop's {harness:,.0f} a sample"
+    )
     note = (
         f"instructions counted by {section['valgrind']} ({section['tool']}), untimed: "
-        f"blocks of {section['samples']} digits, the worker loop's {harness:,.0f} a sample "
-        "subtracted; blind to memory stalls and SIMD width, where wall time is not"
+        f"{stream} subtracted; blind to memory stalls and SIMD width, where wall time is not"
     )
     seen = section["dispatch"]
     under, native = seen.get("valgrind") or {}, seen.get("native") or {}

@@ -131,6 +131,14 @@ class GenerationPlan:
     block_timeout_s: float = 20.0
     limits: Limits = field(default_factory=Limits)
     require_sandbox: bool = False
+    # The instruction counts (docs/DESIGN.md, Instruction counts): tokens of one walk
+    # stepped under cachegrind (0: no counting pass), a shorter prefix where the submission
+    # steps more than count_slowdown times slower than the baseline (whose walk takes some
+    # 10-20 s under valgrind); and whether a grade without them is the grader's failure
+    # (--require-instructions).
+    count_steps: int = 128
+    count_slowdown: float = 2.0
+    require_instructions: bool = False
 
     def sealed(self) -> GenerationPlan:
         """This plan for a grade that scores the sealed Q&A: its records take the place of
@@ -151,6 +159,7 @@ QUICK_GENERATION = GenerationPlan(
     private_held_out=6,
     private_probes=2,
     calibration_blocks=3,
+    count_steps=0,  # a student's check: the counts take most of a minute more
 )
 
 

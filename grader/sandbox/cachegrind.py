@@ -37,6 +37,9 @@ class Valgrind:
     program: str
     libdir: str
     version: str
+    # The OpenBLAS kernels a counted child is held to (OPENBLAS_CORETYPE), where not its
+    # own choice: a generation grade's (grader/measure/textcount.py, BLAS_KERNELS).
+    blas_kernels: str | None = None
 
     def command(self, out_file: Path) -> list[str]:
         """Valgrind's arguments before the program it runs. Quiet (its log is the child's,
@@ -55,7 +58,8 @@ class Valgrind:
         With ``HOME`` set, Python's start-up (``site``) does not ask the C library for the
         user's home directory either, which asks nscd over a socket: the seccomp filter,
         already on when valgrind starts, ends a process that opens one."""
-        return {"VALGRIND_LIB": self.libdir, "TMPDIR": str(tmp), "HOME": NO_HOME}
+        held = {"OPENBLAS_CORETYPE": self.blas_kernels} if self.blas_kernels else {}
+        return {"VALGRIND_LIB": self.libdir, "TMPDIR": str(tmp), "HOME": NO_HOME, **held}
 
 
 def find(path: str | None = None) -> Valgrind | str:
