@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from grader.data import private as sealed
 from grader.data import probes, sealedtext, text
 from grader.data.workloads import GenerationWorkload, dataset_folder
 from grader.errors import Rejected
+from grader.measure import hotspots
 from grader.measure.generation import GenerationReferee
 from grader.measure.launch import Spawner
 from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model, entry_models
@@ -93,7 +95,17 @@ def grade_text(
     if data.want_private:
         doc["private"] = private_section(rules, workload, measured, data)
     doc.update(text_sections(rules, submission, measured, data, baseline, candidate))
+    if not quick:  # a full grade: where the time goes (docs/DESIGN.md, Where the time goes)
+        doc["hotspots"] = hot_spots(referee, (baseline, candidate))
     return derive.apply_derived(doc, derive.derive(doc, rules))
+
+
+def hot_spots(referee: GenerationReferee, models: tuple[Model, Model]) -> dict:
+    """The result's ``hotspots``: each model's lines traced through one public walk, untimed;
+    the library buckets are absent until a generation grade's steps are counted."""
+    started = time.perf_counter()
+    profiles = hotspots.profile_text(referee, models)
+    return hotspots.section(profiles, hotspots.not_counted_text(), started)
 
 
 def scored_records(
