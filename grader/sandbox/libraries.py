@@ -38,8 +38,8 @@ MAX_TABLE_BYTES = 256 * 1024**2  # a symbol or string table larger than this is 
 
 
 def function_names(path: str | Path) -> set[str]:
-    """The function symbols an ELF file (64-bit, little-endian) defines or names; empty for
-    any other file, or one that cannot be read."""
+    """The function symbols an ELF file (64-bit, little-endian) defines; empty for any other
+    file, or one that cannot be read."""
     try:
         with open(path, "rb") as f:
             head = f.read(64)
@@ -67,7 +67,10 @@ def table_names(f, at: int, size: int, strings: tuple) -> set[str]:
         return set()
     f.seek(strings[4])
     text = f.read(strings[5])
+    # Defined here (a section, not SHN_UNDEF): a library's table also names the functions it
+    # calls in others (OpenBLAS's names memcpy, which is the C library's).
     code = np.isin(symbols["info"] & 0xF, FUNCTION_TYPES) & (symbols["name"] > 0)
+    code &= symbols["shndx"] != 0
     names = set()
     for start in symbols["name"][code].tolist():
         end = text.find(b"\0", start)
