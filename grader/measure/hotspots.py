@@ -1,6 +1,6 @@
 """Where the time goes: each model's own lines, traced through one untimed block in a child
-of its own, and the instructions of its counted block by library (docs/DESIGN.md, Where
-the time goes).
+of its own, and the instructions of its counted block by library
+(docs/DESIGN.md, Where the time goes).
 
 After the timed sessions (and, for the digits, the ablation and the instruction counts),
 one more child per model is started and loaded as a timed one is, warms up on decoys, and

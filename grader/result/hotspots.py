@@ -1,5 +1,5 @@
-"""Where the time goes, derived from the observations a result stores (docs/DESIGN.md,
-Where the time goes): recomputed on every read, as every number.
+"""Where the time goes, derived from the observations a result stores
+(docs/DESIGN.md, Where the time goes): recomputed on every read, as every number.
 
 The ``hotspots`` section holds, per model, the report of one profiled block (each traced
 line's charged seconds, its line events and its calls out of the model's code, and the
