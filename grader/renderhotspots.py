@@ -1,9 +1,9 @@
 """The score card's hot spots: where the submission's time goes, by its own lines (the top
 five, each with its share and its file:line) and by library
-(docs/DESIGN.md, Where the time goes). The numbers are the result's derived ones (``grader/result/hotspots.py``); this
-module only words them, for ``render.card`` and both of its renderers. The file names and
-function names are the submission's: escaped for each target.
-"""
+(docs/DESIGN.md, Where the time goes). The numbers are the result's derived ones
+(``grader/result/hotspots.py``); this module only words them, for ``render.card`` and both
+of its renderers. The file names and function names are the submission's: escaped for
+each target."""
 
 from __future__ import annotations
 

@@ -548,3 +548,15 @@ def test_a_full_grade_points_the_card_at_the_hot_line(tmp_path: Path) -> None:
         rf"\| [\d.]+ % \| `model.py:{hot_line(ONE_BIG_MATMUL)}` \| `__call__` \|", card
     )
     assert doc["hotspots"]["wall_seconds"] < 30
+
+
+def test_a_model_with_no_python_lines_of_its_own_says_so(rules: Rules) -> None:
+    doc = with_hotspots(rules)
+    doc["hotspots"]["profile"]["optimized"] = side_profile([])  # a bare NumPy callable
+    doc = derive.apply_derived(doc, derive.derive(doc, rules))
+    spots = doc["optimized"]["metrics"]["hotspots"]
+    assert spots["lines"] == [] and spots["total"] == 0
+    assert spots["why_absent"] == (
+        "lines: the block spent no measurable time in the model's own Python code"
+    )
+    assert verify.check(doc, rules, "r.json") == []

@@ -95,12 +95,14 @@ def side_of(section: dict, instructions: dict | None, side: str) -> dict:
     """One model's hot spots, in the shape the card and the hints read."""
     profile = section["profile"][side]
     found = buckets(section["buckets"], instructions or {}, side)
+    total, shown = lines(profile) if profile["available"] else (None, [])
     why = []
     if not profile["available"]:
         why.append(f"lines: {profile['reason']}")
+    elif total == 0:
+        why.append("lines: the block spent no measurable time in the model's own Python code")
     if found is None:
         why.append(f"library buckets: {section['buckets']['reason']}")
-    total, shown = lines(profile) if profile["available"] else (None, [])
     return {
         "method": METHOD,
         "total": total,
