@@ -104,7 +104,7 @@ def folder_with(tmp_path: Path, name: str, source: str) -> Path:
 def shares(report: dict) -> list[tuple[float, str, int]]:
     """A report's lines as the result derives them: (share, file, line), largest first."""
     side = {"available": True, "reason": None, "samples": report["calls"], **report}
-    _, shown = derived_spots.lines(side)
+    _, shown, _ = derived_spots.lines(side)
     return [(line["share"], line["file"], line["line"]) for line in shown]
 
 
@@ -350,6 +350,10 @@ def test_the_shares_are_derived_from_the_observations_and_checked_on_read(rules:
     spots = doc["optimized"]["metrics"]["hotspots"]
     assert spots["unit"] == "seconds" and spots["total"] == pytest.approx(0.01)
     assert [(x["line"], round(x["share"], 4)) for x in spots["lines"]] == [(31, 0.94), (32, 0.04)]
+    # By function: the lines listed, summed (the 2 % of the rest is no function's).
+    assert [(f["function"], round(f["share"], 4)) for f in spots["functions"]] == [
+        ("forward", 0.98)
+    ]
     # The loop's own block (C - A of the baseline) is taken off: the block's own buckets.
     assert spots["buckets_total"] == sum(SUB_BLOCK.values())
     assert spots["buckets"] == pytest.approx(

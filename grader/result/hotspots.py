@@ -8,7 +8,8 @@ instructions by library. Derived, into each model's ``metrics.hotspots``:
 
 - each line's time: its charged seconds less the tracer's cost of its events, never below
   zero; its share of the sum over every line (the lines not listed one by one included, as
-  ``rest``); the ten largest, by share;
+  ``rest``); the ten largest, by share; and the ten largest functions (the lines listed,
+  summed by file and function);
 - the library buckets: the counted block's instructions (``noop model model`` less
   ``noop model``) by bucket, less the worker loop's own (the baseline's ``noop model noop``
   less ``noop model``), as the instructions per sample are derived; each bucket's share.
@@ -35,8 +36,9 @@ def line_seconds(found: dict, tracer: dict) -> float:
     return max(found["seconds"] - cost, 0.0)
 
 
-def lines(profile: dict) -> tuple[float, list[dict]]:
-    """The profiled block's total time and its ten largest lines, each with its share."""
+def lines(profile: dict) -> tuple[float, list[dict], list[dict]]:
+    """The profiled block's total time, its ten largest lines and its ten largest functions
+    (the lines listed one by one, summed by file and function), each with its share."""
     tracer = profile["tracer"]
     timed = [(line_seconds(line, tracer), line) for line in profile["lines"]]
     total = sum(t for t, _ in timed) + line_seconds(profile["rest"], tracer)
@@ -50,7 +52,15 @@ def lines(profile: dict) -> tuple[float, list[dict]]:
         }
         for t, line in timed[:SHOWN_LINES]
     ]
-    return total, shown
+    by_function: dict[tuple[str, str], float] = {}
+    for t, line in timed:
+        key = (line["file"], line["function"])
+        by_function[key] = by_function.get(key, 0.0) + t
+    functions = [
+        {"file": file, "function": function, "share": t / total if total > 0 else 0.0}
+        for (file, function), t in sorted(by_function.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+    return total, shown, functions[:SHOWN_LINES]
 
 
 def bucket_block(runs: list[dict], counted: list[dict], blocks: tuple, side: str) -> dict:
@@ -95,7 +105,7 @@ def side_of(section: dict, instructions: dict | None, side: str) -> dict:
     """One model's hot spots, in the shape the card and the hints read."""
     profile = section["profile"][side]
     found = buckets(section["buckets"], instructions or {}, side)
-    total, shown = lines(profile) if profile["available"] else (None, [])
+    total, shown, functions = lines(profile) if profile["available"] else (None, [], [])
     why = []
     if not profile["available"]:
         why.append(f"lines: {profile['reason']}")
@@ -108,6 +118,7 @@ def side_of(section: dict, instructions: dict | None, side: str) -> dict:
         "total": total,
         "unit": "seconds",
         "lines": shown,
+        "functions": functions,
         "buckets": found[0] if found else None,
         "buckets_method": BUCKETS_METHOD if found else None,
         "buckets_total": found[1] if found else None,
