@@ -80,10 +80,11 @@ class Tracer:
             if event == "line":
                 code = frame.f_code
                 state[0] = (relative(code.co_filename), frame.f_lineno, code.co_name)
-            elif event == "return":
-                back = frame.f_back
-                name = relative(back.f_code.co_filename) if back is not None else None
-                state[0] = None if name is None else (name, back.f_lineno, back.f_code.co_name)
+            elif event == "return":  # to the innermost line of the submission's still running
+                back, name = frame.f_back, None
+                while back is not None and (name := relative(back.f_code.co_filename)) is None:
+                    back = back.f_back  # a callback's caller in NumPy: charged to who called it
+                state[0] = None if back is None else (name, back.f_lineno, back.f_code.co_name)
             state[1] = clock()
             return local
 
