@@ -493,20 +493,26 @@ def test_real_counts_put_a_product_in_blas_and_a_loop_in_the_interpreter(tmp_pat
     program = tmp_path / "program.py"
     program.write_text(PROGRAM)
 
-    def start(work: str, n: int) -> tuple[subprocess.Popen, Path]:
-        out = tmp_path / f"{work}{n}.out"
-        command = [*VALGRIND.command(out), sys.executable, "-s", "-B", str(program), work, str(n)]
+    def count(work: str, ns: tuple[int, int]) -> list[cachegrind.CountFile]:
+        """Both runs of ``work`` at once, counted."""
         env = {"PATH": "/usr/bin:/bin", "VALGRIND_LIB": VALGRIND.libdir, "PYTHONHASHSEED": "0",
                "OPENBLAS_NUM_THREADS": "1", "HOME": "/nonexistent"}  # fmt: skip
-        return subprocess.Popen(command, env=env, stderr=subprocess.PIPE), out
+        outs = [tmp_path / f"{work}{n}.out" for n in ns]
+        procs = [
+            subprocess.Popen(
+                [*VALGRIND.command(out), sys.executable, "-s", "-B", str(program), work, str(n)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for out, n in zip(outs, ns, strict=True)
+        ]
+        assert [proc.wait(timeout=600) for proc in procs] == [0, 0]
+        return [cachegrind.read(out) for out in outs]
 
     found = {}
     for work in ("matmul", "loop"):
-        runs = [start(work, n) for n in (1, 3)]
-        counts = []
-        for proc, out in runs:
-            assert proc.wait(timeout=300) == 0, proc.stderr.read() if proc.stderr else ""
-            counts.append(cachegrind.read(out))
+        counts = count(work, (1, 3))
         one, three = (libraries.buckets(c.functions) for c in counts)
         assert sum(three.values()) == counts[1].instructions  # every instruction, once
         block = {k: three[k] - one[k] for k in one}

@@ -132,9 +132,9 @@ class InstructionCount:
                 self.referee.progress(PHASE, sum(r[3].blocks > 0 for r in runs), len(runs))
             counts = {"baseline": [], "optimized": []}
             for side, blocks, _, child in runs:
-                found = self.read(child)
-                counts[side].append({"blocks": list(blocks), "instructions": found.instructions})
-                self.functions.setdefault(side, []).append((blocks, found.functions))
+                count = self.read(child)
+                counts[side].append({"blocks": list(blocks), "instructions": count.instructions})
+                self.functions.setdefault(side, []).append((blocks, count.functions))
         except (ChildFailure, CountFileError) as exc:
             who = getattr(exc, "who", "") or "a counted child"
             return not_counted(f"{who}: {exc}", self.valgrind)
