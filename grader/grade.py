@@ -37,6 +37,7 @@ from grader.errors import (
     Verdict,
     Violation,
 )
+from grader.measure import hotspots
 from grader.measure.ablation import Ablation
 from grader.measure.instructions import InstructionCount, not_counted
 from grader.measure.measurement import Measurement
@@ -121,8 +122,10 @@ def grade(
         doc["private"] = private_section(rules, workload, measured, data)
     doc.update(file_sections(rules, submission, candidate, referee, measured))
     doc.update(model_sections(measured, data.labels, baseline, candidate, doc["artifacts"]))
-    if valgrind is not None:
-        doc["instructions"] = instruction_counts(referee, (baseline, candidate), measured, valgrind)
+    if valgrind is not None:  # a full grade: its untimed passes, counted and profiled
+        models = (baseline, candidate)
+        doc["instructions"], functions = instruction_counts(referee, models, measured, valgrind)
+        doc["hotspots"] = hot_spots(referee, models, measured, doc["instructions"], functions)
     return derive.apply_derived(doc, derive.derive(doc, rules))
 
 
@@ -145,10 +148,12 @@ def instruction_counts(
     models: tuple[Model, Model],
     measured: Measurement,
     valgrind: cachegrind.Valgrind | str,
-) -> dict:
+) -> tuple[dict, dict[str, list]]:
     """The result's ``instructions``: both models' runs counted under cachegrind, untimed,
     after the timed measurement (docs/DESIGN.md, Instruction counts); or why not, which
-    ``--require-instructions`` makes the grader's failure."""
+    ``--require-instructions`` makes the grader's failure. Beside it, each counted run's
+    instructions by function, for the hot spots."""
+    functions: dict[str, list] = {}
     if isinstance(valgrind, str):
         counts = not_counted(valgrind)
     else:
@@ -157,12 +162,30 @@ def instruction_counts(
         )
         counter = InstructionCount(referee, valgrind, time.perf_counter)
         counts = counter.count(*models, measured.submission.answers.reference, slower)
+        functions = counter.functions
     if referee.plan.require_instructions and not counts["counted"]:
         raise InstructionsMissing(
             f"the instructions were not counted ({counts['reason']}), and "
             "--require-instructions asks for them"
         )
-    return counts
+    return counts, functions
+
+
+def hot_spots(
+    referee: Referee,
+    models: tuple[Model, Model],
+    measured: Measurement,
+    instructions: dict,
+    functions: dict[str, list],
+) -> dict:
+    """The result's ``hotspots``: each model's lines traced through one untimed block, and
+    its counted runs by library (docs/DESIGN.md, Where the time goes)."""
+    started = time.perf_counter()
+    latencies = [
+        float(np.median(m.latency_samples_s)) for m in (measured.baseline, measured.submission)
+    ]
+    profiles = hotspots.profile_digits(referee, models, (latencies[0], latencies[1]))
+    return hotspots.section(profiles, hotspots.bucket_runs(instructions, functions), started)
 
 
 def held_out(

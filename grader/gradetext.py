@@ -23,7 +23,7 @@ from grader.data import private as sealed
 from grader.data import probes, sealedtext, text
 from grader.data.workloads import GenerationWorkload, dataset_folder
 from grader.errors import Rejected
-from grader.measure import textcount
+from grader.measure import hotspots, textcount
 from grader.measure.generation import GenerationReferee
 from grader.measure.launch import Spawner
 from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model, entry_models
@@ -99,12 +99,35 @@ def grade_text(
     if data.want_private:
         doc["private"] = private_section(rules, workload, measured, data)
     doc.update(text_sections(rules, submission, measured, data, baseline, candidate))
+    functions: dict[str, list] = {}
     if valgrind is not None:
         models = (baseline, candidate)
-        doc["instructions"] = textcount.instruction_counts(
+        doc["instructions"], functions = textcount.instruction_counts(
             referee, models, measured, valgrind, time.perf_counter
         )
+    if not quick:  # a full grade: where the time goes (docs/DESIGN.md, Where the time goes)
+        doc["hotspots"] = hot_spots(
+            referee, (baseline, candidate), doc.get("instructions"), functions
+        )
     return derive.apply_derived(doc, derive.derive(doc, rules))
+
+
+def hot_spots(
+    referee: GenerationReferee,
+    models: tuple[Model, Model],
+    instructions: dict | None,
+    functions: dict[str, list],
+) -> dict:
+    """The result's ``hotspots``: each model's lines traced through one public walk, untimed,
+    and its counted steps by library (docs/DESIGN.md, Where the time goes)."""
+    started = time.perf_counter()
+    profiles = hotspots.profile_text(referee, models)
+    buckets = (
+        hotspots.bucket_runs(instructions, functions)
+        if instructions is not None
+        else hotspots.not_counted()
+    )
+    return hotspots.section(profiles, buckets, started)
 
 
 def scored_records(

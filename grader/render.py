@@ -13,7 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader import rendercounts, renderhints, rendertext
+from grader import rendercounts, renderhints, renderhotspots, rendertext
 from grader.errors import Violation
 from grader.escape import MD_TABLE, clean, command_data, command_property, md
 from grader.metrics import FORMATS, G4, PLAIN, accuracy_of, fmt_ms, fmt_value
@@ -59,6 +59,7 @@ def card(result: dict, hint_rules: Sequence[Mapping] = ()) -> dict:
         "details": [],
         "notes": [],
         "hints": renderhints.Shown([], []),
+        "hotspots": None,  # where the time goes (renderhotspots), for a full grade
     }
     if verdict["status"] != "graded":
         return out
@@ -69,6 +70,7 @@ def card(result: dict, hint_rules: Sequence[Mapping] = ()) -> dict:
         at = [row[0] for row in out["metrics"]].index("latency per token (whole walk)")
         out["metrics"].insert(at + 1, counted)
     out["events"] = [event_row(name, result["events"][name]) for name in sub["events"]]
+    out["hotspots"] = renderhotspots.hotspots(result)
     out["flags"] = [
         (f["severity"], f["message"], f"{f['metric']} = {f['value']:.4g}") for f in result["flags"]
     ]
@@ -320,7 +322,7 @@ def terminal(result: dict, console: Console, hint_rules: Sequence[Mapping] = ())
         events.add_row(
             f"{ev['title']}\n[{style}]{ev['status']}[/]", rich_escape(ev["score"]), rules
         )
-    parts: list = [table, events]
+    parts: list = [table, events, *renderhotspots.terminal_parts(c["hotspots"])]
     if c["description"]:
         parts.insert(0, Text(clean(c["description"], 300), style="italic"))
     parts.extend(Text(clean(d, 400)) for d in c["details"])
@@ -352,6 +354,7 @@ def markdown(result: dict, hint_rules: Sequence[Mapping] = ()) -> str:
         marks = {True: "✅ ", False: "❌ ", None: "· "}
         rules = "<br>".join(marks[ok] + md(t) for ok, t in ev["checks"]) or "—"
         lines.append(f"| {ev['title']} | {ev['status']} | {md(ev['score'])} | {rules} |")
+    lines += renderhotspots.markdown_lines(c["hotspots"])
     if c["details"]:
         lines.append("")
         lines += [f"- {md(d, 400)}" for d in c["details"]]

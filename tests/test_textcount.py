@@ -219,7 +219,10 @@ def test_require_instructions_stops_a_generation_grade_before_any_code_runs(
 
 def test_without_valgrind_the_count_is_absent_with_the_reason() -> None:
     ref = referee(TEST[:2])
-    found = textcount.instruction_counts(ref, (), None, "valgrind is not installed", time.time)
+    found, functions = textcount.instruction_counts(
+        ref, (), None, "valgrind is not installed", time.time
+    )
+    assert functions == {}
     assert found == {"counted": False, "reason": "valgrind is not installed", "valgrind": None}
     ref = referee(TEST[:2], dataclasses.replace(TINY, require_instructions=True))
     with pytest.raises(InstructionsMissing, match="valgrind is not installed"):

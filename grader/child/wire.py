@@ -11,6 +11,8 @@ scores do not travel here but through the shared page (``handoff``), one at a ti
     parent -> child  {"op": "block", "n", "batch", "noop", "block", "first", ...}
                      ... n / batch hand-overs through the page ...
     child -> parent  {"op": "done", "n"}
+                     (an untimed block with "profile": true: its model's lines traced, and
+                     "done" carries the "profile"; grader/child/profile.py)
     parent -> child  {"op": "exit"}
     child -> parent  {"op": "error", "code", "message"} at any point; then the child exits
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.child import confine, dispatch, guard, handoff, wire
+from grader.child import confine, dispatch, guard, handoff, profile, wire
 from grader.child.output import OUTPUT_LIMIT_BYTES, CappedOutput
 
 
@@ -305,7 +305,7 @@ def block(page: handoff.Page, served: Served | None, message: dict, _run_block) 
             f"a generation block of {batch} x {in_shape} after reset({served.sequences})"
         )
     else:
-        target = served.call
+        target = profile.traced(served.call, message)  # an untimed block may be profiled
     try:
         page.words[handoff.READY] = int(message["block"])
         _run_block(page, target, n, batch, in_shape, classes, int(message["first"]))
@@ -355,7 +355,7 @@ def serve(
             wire.send(fd_out, {"op": "ready"})
         elif op == "block":
             block_(page, served, message, _run_block)
-            wire.send(fd_out, {"op": "done", "n": int(message["n"])})
+            wire.send(fd_out, {"op": "done", "n": int(message["n"]), **profile.report()})
         else:
             raise wire.WireError(f"unknown op {op!r}")
 

@@ -86,6 +86,9 @@ class InstructionCount:
         self.plan = referee.plan
         self.valgrind = valgrind
         self.clock = clock
+        # Each counted run's instructions by function, as cachegrind wrote them: the hot
+        # spots' library buckets (grader/measure/hotspots.py), by side, run by run.
+        self.functions: dict[str, list[tuple[tuple[str, ...], dict]]] = {}
 
     def count(
         self, baseline: Model, submission: Model, first: np.ndarray, slower_latency_s: float
@@ -129,7 +132,9 @@ class InstructionCount:
                 self.referee.progress(PHASE, sum(r[3].blocks > 0 for r in runs), len(runs))
             counts = {"baseline": [], "optimized": []}
             for side, blocks, _, child in runs:
-                counts[side].append({"blocks": list(blocks), "instructions": self.read(child)})
+                count = self.read(child)
+                counts[side].append({"blocks": list(blocks), "instructions": count.instructions})
+                self.functions.setdefault(side, []).append((blocks, count.functions))
         except (ChildFailure, CountFileError) as exc:
             who = getattr(exc, "who", "") or "a counted child"
             return not_counted(f"{who}: {exc}", self.valgrind)
@@ -164,12 +169,12 @@ class InstructionCount:
         return scores
 
     @staticmethod
-    def read(child: CountedChild) -> int:
+    def read(child: CountedChild) -> cachegrind.CountFile:
         """The child's count, once it has exited on its own (cachegrind writes it then)."""
         code = child.wait(EXIT_TIMEOUT_S)
         if code != 0:
             raise child.failure("crashed", f"ended with code {code} under valgrind")
-        return cachegrind.read(child.count_file).instructions
+        return cachegrind.read(child.count_file)
 
     def section(
         self,

@@ -119,6 +119,8 @@ class StepCount:
         self.plan = referee.plan
         self.valgrind = dataclasses.replace(valgrind, blas_kernels=BLAS_KERNELS)
         self.clock = clock
+        # each side's counted runs by function, for where the time goes (hotspots.bucket_runs)
+        self.functions: dict[str, list[tuple[tuple[str, ...], dict]]] = {}
 
     def count(self, baseline: Model, submission: Model, measured: GenerationMeasurement) -> dict:
         """Count both models' runs over one walk of the grade; the result's
@@ -157,9 +159,9 @@ class StepCount:
             found = self.drive(runs, streams, firsts)
             counts: dict[str, list[dict]] = {"baseline": [], "optimized": []}
             for side, blocks, _, child in runs:
-                counts[side].append(
-                    {"blocks": list(blocks), "instructions": InstructionCount.read(child)}
-                )
+                count = InstructionCount.read(child)
+                counts[side].append({"blocks": list(blocks), "instructions": count.instructions})
+                self.functions.setdefault(side, []).append((blocks, count.functions))
         except (ChildFailure, CountFileError) as exc:
             who = getattr(exc, "who", "") or "a counted child"
             return not_counted(f"{who}: {exc}", self.valgrind)
@@ -274,16 +276,20 @@ def instruction_counts(
     measured: GenerationMeasurement,
     valgrind: Valgrind | str,
     clock: Callable[[], float],
-) -> dict:
-    """The result's ``instructions`` for a generation grade, after its timed walks; or why
-    not, which ``--require-instructions`` makes the grader's failure."""
+) -> tuple[dict, dict[str, list]]:
+    """The result's ``instructions`` for a generation grade, after its timed walks, or why
+    not, which ``--require-instructions`` makes the grader's failure; and each side's
+    counted runs by function (none where not counted)."""
+    functions: dict[str, list] = {}
     if isinstance(valgrind, str):
         counts = not_counted(valgrind)
     else:
-        counts = StepCount(referee, valgrind, clock).count(*models, measured)
+        counter = StepCount(referee, valgrind, clock)
+        counts = counter.count(*models, measured)
+        functions = counter.functions
     if referee.plan.require_instructions and not counts["counted"]:
         raise InstructionsMissing(
             f"the instructions were not counted ({counts['reason']}), and "
             "--require-instructions asks for them"
         )
-    return counts
+    return counts, functions

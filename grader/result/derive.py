@@ -20,7 +20,7 @@ from grader import rules, stats
 from grader.analysis import quality, techniques
 from grader.config import Rules
 from grader.metrics import accuracy_of
-from grader.result import counts, text
+from grader.result import counts, hotspots, text
 
 # A generation model's own numbers that rules may name (beside the improvements).
 TEXT_METRICS = (
@@ -246,6 +246,8 @@ def derive(result: dict, rule_set: Rules) -> dict:
         base_derived |= counted[0]
         sub_derived |= counted[1]
         improvements |= counted[2]
+    if (spots := hotspots.derived(result.get("hotspots"), result.get("instructions"))) is not None:
+        base_derived["hotspots"], sub_derived["hotspots"] = spots
     workload = rule_set.workloads.get(result["submission"]["workload"], {})
     found = techniques.compare(
         result.get("artifacts"),

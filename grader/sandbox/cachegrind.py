@@ -43,11 +43,13 @@ class Valgrind:
 
     def command(self, out_file: Path) -> list[str]:
         """Valgrind's arguments before the program it runs. Quiet (its log is the child's,
-        and its banner would carry the pid); no gdbserver (it would make FIFOs)."""
+        and its banner would carry the pid); no gdbserver (it would make FIFOs); functions
+        named by their symbols, as the libraries' tables have them (``libraries``)."""
         return [
             self.program,
             *TOOL_OPTIONS,
             "--vgdb=no",
+            "--demangle=no",
             "-q",
             f"--cachegrind-out-file={out_file}",
         ]
