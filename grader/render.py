@@ -346,7 +346,8 @@ def markdown(result: dict) -> str:
     if c["flags"]:
         lines.append("")
         lines += [f"- ⚠️ **{sev}**: {md(msg)} ({md(val)})" for sev, msg, val in c["flags"]]
-    lines += ["", *[f"<sub>{md(n, 500)}</sub>" for n in c["notes"]]]
+    for note in c["notes"]:  # a paragraph each: GitHub runs consecutive lines into one
+        lines += ["", f"<sub>{md(note, 500)}</sub>"]
     return "\n".join(lines) + "\n"
 
 
