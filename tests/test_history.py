@@ -280,3 +280,27 @@ def test_the_chart_draws_each_grade_and_marks_the_incomparable_ones(root: Path) 
     again = now | {"timestamp": "2026-11-30T10:00:00Z"}
     svg = historychart.history_svg(history.History(TEAM, [now, again]))
     assert svg is not None and grey not in svg  # all current: nothing grey
+
+
+def test_an_unchanged_chart_is_not_drawn_again_and_an_edited_one_is(
+    root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "board"
+    folder.mkdir()
+    made, _ = historychart.charts(root, RULES, folder)
+    name = historychart.chart_name(TEAM)
+    (folder / name).write_bytes(made[name])
+    drawn = []
+    draw = historychart.history_svg
+
+    def counted(found: history.History) -> bytes | None:
+        drawn.append(found.team)
+        return draw(found)
+
+    monkeypatch.setattr(historychart, "history_svg", counted)
+    assert historychart.charts(root, RULES, folder)[0] == made and drawn == []
+    (folder / name).write_bytes(made[name] + b"<!-- edited -->")
+    assert historychart.charts(root, RULES, folder)[0] == made and drawn == [TEAM]
+    put(root, grade(TEAM, "2026-11-22T10:00:00Z", 0.8))  # a new grade: a new chart
+    assert historychart.charts(root, RULES, folder)[0][name] != made[name]
+    assert drawn == [TEAM, TEAM]

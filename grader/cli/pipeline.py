@@ -103,7 +103,7 @@ def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int
         entries = store.latest(results, rules)
         files = {target: leaderboard.build(entries, rules, root).encode()}
     files |= {target.parent / name: svg for name, svg in leaderboard.charts(entries).items()}
-    progress, unreadable = historychart.charts(results, rules)  # each team's, 2+ grades
+    progress, unreadable = historychart.charts(results, rules, target.parent)  # 2+ grades
     files |= {target.parent / name: svg for name, svg in progress.items()}
     for line in unreadable:  # an older grade: the leaderboard ranks the latest, unharmed
         err.print(f"[yellow]history:[/] {render.rich_escape(line)}", soft_wrap=True)

@@ -11,11 +11,15 @@ entry: shown, never silently compared. Deterministic as the Pareto charts are
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from grader.config import Rules
+from grader.publish import chart, verified
 from grader.publish.chart import SVG_SETTINGS
 from grader.publish.history import History, all_histories
 
@@ -24,6 +28,12 @@ if TYPE_CHECKING:
 
 PREFIX = "leaderboard-history-"  # beside leaderboard-<workload>.svg: no workload has a hyphen
 CURRENT, OTHER = "#4c72b0", "#999999"
+CHART_CACHE = ".history-charts.json"
+# What a chart is drawn by: this module and the Pareto chart's settings, as source (a change
+# of either draws every chart again; matplotlib's version is in the cache's key).
+DRAWING = hashlib.sha256(
+    Path(__file__).read_bytes() + Path(chart.__file__).read_bytes()
+).hexdigest()
 
 
 def chart_name(team: str) -> str:
@@ -100,13 +110,36 @@ def draw_panel(ax: Axes, team: str, workload: str, rows: list[dict]) -> None:
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
 
 
-def charts(root: Path, rules: Rules) -> tuple[dict[str, bytes], list[str]]:
+def charts(
+    root: Path, rules: Rules, folder: Path | None = None
+) -> tuple[dict[str, bytes], list[str]]:
     """The history chart of each team with more than one grade, by file name, and the
-    stored files that could not be read (each named with its fix)."""
+    stored files that could not be read (each named with its fix).
+
+    Drawing one costs about 0.1 s; a course regenerates the leaderboard on every push, so a
+    chart whose rows and drawing code are those it was last drawn from, and whose file in
+    ``folder`` still has the bytes drawn then, is taken from the file (the cache
+    ``results/.history-charts.json``, never committed; an edited file is drawn again)."""
     histories, problems = all_histories(root, rules)
-    made = {}
+    drawn, _ = verified.load_cache(root, rules, CHART_CACHE)
+    made, kept = {}, {}
     for history in histories:
-        svg = history_svg(history)
+        name = chart_name(history.team)
+        inputs = hashlib.sha256(
+            (DRAWING + json.dumps(history.grades, sort_keys=True)).encode()
+        ).hexdigest()
+        before = drawn.get(history.team)
+        svg = None
+        if folder is not None and isinstance(before, dict) and before.get("inputs") == inputs:
+            with contextlib.suppress(OSError):
+                data = (folder / name).read_bytes()
+                if hashlib.sha256(data).hexdigest() == before.get("svg"):
+                    svg = data
+        if svg is None:
+            svg = history_svg(history)
         if svg is not None:
-            made[chart_name(history.team)] = svg
+            made[name] = svg
+            kept[history.team] = {"inputs": inputs, "svg": hashlib.sha256(svg).hexdigest()}
+    if kept != drawn:
+        verified.save_cache(root, rules, kept, None, CHART_CACHE)
     return made, problems
