@@ -607,6 +607,11 @@ def test_the_committed_leaderboard_is_made_from_the_committed_results(tmp_path: 
             assert (root / f"leaderboard-{workload}.svg").read_bytes() == (
                 tmp_path / f"leaderboard-{workload}.svg"
             ).read_bytes()
+        # each example team has several grades: its history chart, committed as made
+        histories = sorted(p.name for p in tmp_path.glob("leaderboard-history-*.svg"))
+        assert histories == [f"leaderboard-history-{e.team}.svg" for e in entries]
+        for name in histories:
+            assert (root / name).read_bytes() == (tmp_path / name).read_bytes(), name
     else:
         assert all("runtime dependencies" in why for why in stale), stale
         assert out.read_text() != committed
