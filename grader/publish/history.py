@@ -152,6 +152,7 @@ class Reader:
         self.known = {k: v for k, v in known.items() if isinstance(v, dict) and v.keys() == KEYS}
         self.seen: dict[str, dict] = {}
         self.seen_stamps: dict[str, list] = {}
+        self.read_teams: list[str] = []
         self.racy = time.time_ns() - 2_000_000_000  # as store.latest: files changed since
 
     def team(self, team: str) -> History:
@@ -161,6 +162,7 @@ class Reader:
         if not SLUG.fullmatch(team) or not folder.is_dir():
             raise unknown_team(team, self.root)
         history = History(team)
+        self.read_teams.append(f"{folder}/")
         for workload in sorted(e.path for e in os.scandir(folder) if e.is_dir()):
             for name in sorted(os.listdir(workload)):
                 if name.endswith(".json") and not name.startswith("."):
@@ -200,11 +202,13 @@ class Reader:
         """Keep what was verified this time (and what the cache held of other teams)."""
         if not self.cache or not self.seen:
             return
-        entries = self.known | self.seen
-        files = self.stamps | self.seen_stamps
-        live = {s[-1] for s in files.values() if isinstance(s, list)}
-        verified.save_cache(self.root, self.rules, {k: v for k, v in entries.items() if k in live},
-                            files, CACHE)  # fmt: skip
+        # the teams read now are as read now (a deleted file goes); the others as they were
+        read = tuple(self.read_teams)
+        files = {p: s for p, s in self.stamps.items() if not p.startswith(read)}
+        files |= self.seen_stamps
+        live = {s[-1] for s in files.values() if isinstance(s, list)} | set(self.seen)
+        entries = {k: v for k, v in (self.known | self.seen).items() if k in live}
+        verified.save_cache(self.root, self.rules, entries, files, CACHE)
 
 
 def problem(path: str, exc: Exception) -> str:
