@@ -1,8 +1,8 @@
 """The Pareto chart of a workload: accuracy against the speedup over the baseline, marker
 area by size on disk, the baseline marked at 1× and the Pareto front (no other entry both
 faster and more accurate) drawn. A generation workload's plots perplexity (lower is better,
-the axis turned so that up is better) against the speedup per token (docs/DESIGN.md,
-Generation).
+the axis turned so that up is better) against the speedup per token
+(docs/DESIGN.md, Generation; the axes: docs/DESIGN.md, Progress over time).
 
 The x axis is the speedup, not a latency: each grade times its submission against its own
 baseline in interleaved rounds, so its speedup holds across runs and runners where an
