@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -67,29 +68,34 @@ def test_every_point_is_labelled_and_every_interval_drawn(
 ) -> None:
     from matplotlib.axes import Axes
 
-    labels, bars = [], []
-    annotate, errorbar = Axes.annotate, Axes.errorbar
+    labels, lines, bars = [], [], []
+    annotate, plot, errorbar = Axes.annotate, Axes.plot, Axes.errorbar
 
     def record_label(self: Axes, text: str, *args: object, **kwargs: object) -> object:
         labels.append(text)
         return annotate(self, text, *args, **kwargs)
+
+    def record_line(self: Axes, *args: object, **kwargs: object) -> object:
+        lines.append(args)
+        return plot(self, *args, **kwargs)
 
     def record_bar(self: Axes, x: list, y: list, *args: object, **kwargs: object) -> object:
         bars.append((list(x), kwargs.get("xerr")))
         return errorbar(self, x, y, *args, **kwargs)
 
     monkeypatch.setattr(Axes, "annotate", record_label)
+    monkeypatch.setattr(Axes, "plot", record_line)
     monkeypatch.setattr(Axes, "errorbar", record_bar)
     assert chart.pareto_svg("mlp_sprint", three).startswith(b"<?xml")
     assert sorted(labels) == ["quick", "slow", "slower"]  # "slow" is off the front
-    entries, baseline = bars
     points = chart.points(three)
-    assert entries[0] == [p.speedup for p in points]
-    assert entries[1][0] == pytest.approx([p.speedup - p.low for p in points])
-    assert entries[1][1] == pytest.approx([p.high - p.speedup for p in points])
+    xs, ys = lines[0]  # the entries' intervals, drawn first: a segment each, NaN between
+    assert [x for x in xs if not math.isnan(x)] == [v for p in points for v in (p.low, p.high)]
+    assert [y for y in ys if not math.isnan(y)] == [p.accuracy for p in points for _ in "lh"]
+    ((at, baseline),) = bars
     low, high = chart.baseline_interval(three[0].doc["baseline"]["metrics"])
-    assert baseline[0] == [1.0]
-    assert baseline[1] == [[pytest.approx(1 - low)], [pytest.approx(high - 1)]]
+    assert at == [1.0]
+    assert baseline == [[pytest.approx(1 - low)], [pytest.approx(high - 1)]]
 
 
 def test_the_leaderboard_s_slim_entries_keep_what_the_chart_draws() -> None:
@@ -128,3 +134,22 @@ def test_the_comment_s_footers_stay_apart_too() -> None:
     assert all(p.count("<sub>") == 1 for p in subs)
     notes = sum(len(render.card(json.loads(f.read_text()))["notes"]) for f in files)
     assert len(subs) == notes + 1  # each card's, and the comment's own footer
+
+
+def test_past_the_labelled_limit_only_the_front_is_named(
+    three: list[Entry], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matplotlib.axes import Axes
+
+    labels = []
+    annotate = Axes.annotate
+
+    def record_label(self: Axes, text: str, *args: object, **kwargs: object) -> object:
+        labels.append(text)
+        return annotate(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "annotate", record_label)
+    monkeypatch.setattr(chart, "MAX_LABELLED", 2)  # three entries: one more than named
+    chart.pareto_svg("mlp_sprint", three)
+    assert sorted(labels) == sorted(p.team for p in chart.front(chart.points(three)))
+    assert "slow" not in labels

@@ -43,8 +43,9 @@ def slim(doc: dict) -> dict:
     if "improvements" in doc:  # the chart's x axis: the speedup and its interval
         imp = doc["improvements"]
         kept["improvements"] = {k: imp.get(k) for k in ("accuracy_split", *SLIM_SPEEDUP)}
-    if "measurement" in doc:  # which axes the chart draws (a generation workload's)
-        kept["measurement"] = {"protocol": (doc["measurement"] or {}).get("protocol")}
+    protocol = (doc.get("measurement") or {}).get("protocol")
+    if protocol == "generation":  # which axes the chart draws: absent, the digits'
+        kept["measurement"] = {"protocol": protocol}
     if "techniques" in doc:
         kept["techniques"] = {k: v for k, v in doc["techniques"].items() if k in SLIM_TECHNIQUES}
     if "events" in doc:
@@ -56,7 +57,9 @@ def slim(doc: dict) -> dict:
     for side in ("baseline", "optimized"):
         if side in doc:
             m = doc[side]["metrics"]
-            latency = {k: m["latency_ms"].get(k) for k in ("median", "median_ci95")}
+            latency = {"median": m["latency_ms"]["median"]}
+            if side == "baseline":  # the chart's interval about 1×
+                latency["median_ci95"] = m["latency_ms"].get("median_ci95")
             kept[side] = {
                 "metrics": {"accuracy": m["accuracy"], "size_bytes": m["size_bytes"],
                             "latency_ms": latency}
