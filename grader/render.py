@@ -362,7 +362,8 @@ def markdown(result: dict, hint_rules: Sequence[Mapping] = ()) -> str:
         lines.append("")
         lines += [f"- ⚠️ **{sev}**: {md(msg)} ({md(val)})" for sev, msg, val in c["flags"]]
     lines += renderhints.markdown(c["hints"])
-    lines += ["", *[f"<sub>{md(n, 500)}</sub>" for n in c["notes"]]]
+    for note in c["notes"]:  # a paragraph each: GitHub runs consecutive lines into one
+        lines += ["", f"<sub>{md(note, 500)}</sub>"]
     return "\n".join(lines) + "\n"
 
 

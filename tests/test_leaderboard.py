@@ -463,8 +463,10 @@ def test_the_grade_book_has_a_row_per_member_and_event(root: Path, tmp_path: Pat
 def test_the_pareto_front_keeps_what_nothing_beats_on_both() -> None:
     from grader.publish.chart import Point, front
 
-    found = [Point("a", 1.0, 0.90, 1), Point("b", 2.0, 0.95, 1), Point("c", 3.0, 0.93, 1),
-             Point("d", 0.5, 0.80, 1), Point("e", 2.0, 0.94, 1)]  # fmt: skip
+    # (team, speedup, its interval, accuracy, size): higher speedup and accuracy are better
+    found = [Point("a", 2.0, 1.9, 2.1, 0.90, 1), Point("b", 1.0, 0.9, 1.1, 0.95, 1),
+             Point("c", 0.6, 0.5, 0.7, 0.93, 1), Point("d", 4.0, 3.9, 4.1, 0.80, 1),
+             Point("e", 1.0, 0.9, 1.1, 0.94, 1)]  # fmt: skip
     assert [p.team for p in front(found)] == ["d", "a", "b"]
 
 
@@ -482,7 +484,7 @@ def test_the_chart_is_written_beside_the_leaderboard_and_is_deterministic(
     assert first.startswith(b"<?xml") and b"<svg" in first
     assert b"<text" not in first  # text drawn as glyph paths: no student text as markup
     assert b"dc:date" not in first
-    assert "![mlp\\_sprint: accuracy against latency" in out.read_text()
+    assert "![mlp\\_sprint: accuracy against speedup" in out.read_text()
     assert "](leaderboard-mlp_sprint.svg)" in out.read_text()
     assert run(*args)[1] == f"{out} unchanged"
     assert svg.read_bytes() == first
@@ -605,6 +607,11 @@ def test_the_committed_leaderboard_is_made_from_the_committed_results(tmp_path: 
             assert (root / f"leaderboard-{workload}.svg").read_bytes() == (
                 tmp_path / f"leaderboard-{workload}.svg"
             ).read_bytes()
+        # each example team has several grades: its history chart, committed as made
+        histories = sorted(p.name for p in tmp_path.glob("leaderboard-history-*.svg"))
+        assert histories == [f"leaderboard-history-{e.team}.svg" for e in entries]
+        for name in histories:
+            assert (root / name).read_bytes() == (tmp_path / name).read_bytes(), name
     else:
         assert all("runtime dependencies" in why for why in stale), stale
         assert out.read_text() != committed

@@ -21,6 +21,7 @@ from rich.console import Console
 from grader import __version__, render
 from grader.cli.datasets import cmd_data, cmd_seal
 from grader.cli.grading import cmd_grade, cmd_validate
+from grader.cli.history import cmd_history
 from grader.cli.info import cmd_rules
 from grader.cli.pipeline import (
     cmd_annotate,
@@ -290,6 +291,8 @@ def add_comment(sub: Subparsers) -> None:
         metavar="FILE",
         help="the grading run's own claim {pr, head_sha}: must agree with the PR found",
     )
+    m.add_argument("--results-dir", type=Path, metavar="DIR",
+                   help="the store of the team's earlier grades (default: results/)")  # fmt: skip
     m.add_argument("--repo", metavar="OWNER/NAME", help="default: $GITHUB_REPOSITORY")
     m.add_argument("--api-url", metavar="URL", help="default: $GITHUB_API_URL or api.github.com")
     m.add_argument(
@@ -338,6 +341,18 @@ def add_data(sub: Subparsers) -> None:
     d.add_argument("--out", type=Path, required=True, metavar="DIR")
 
 
+def add_history(sub: Subparsers) -> None:
+    h = add_command(sub, "history", cmd_history, help="a team's grades over time, from the store",
+        description="Every stored grade of TEAM, per workload, oldest first: date, commit, files, "
+        "speedup with its 95 % interval, accuracy (perplexity for a generation workload), size, "
+        "instruction ratio. A grade of another grader version, other runtime dependencies or "
+        "other rules is marked with what differs. Exit 1 if a stored file cannot be read "
+        "(named, with its fix; the others are shown).")  # fmt: skip
+    h.add_argument("team", metavar="TEAM", help="the team's slug, as submissions/TEAM")
+    h.add_argument("--json", action="store_true", help="machine-readable output")
+    h.add_argument("--results-dir", type=Path, metavar="DIR", help="default: results/")
+
+
 # In the order `olympics --help` lists them.
 COMMANDS = (
     add_grade,
@@ -348,6 +363,7 @@ COMMANDS = (
     add_plan,
     add_store,
     add_leaderboard,
+    add_history,
     add_annotate,
     add_comment,
     add_seal,

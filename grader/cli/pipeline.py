@@ -93,15 +93,20 @@ def cmd_store(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int:
-    from grader.publish import leaderboard, store
+    from grader.publish import historychart, leaderboard, store
 
     rules = load_rules()
     root = project_root()
     target = args.out or root / "leaderboard.md"
+    results = args.results_dir or root / "results"
     with store.gc_paused(freeze=True):  # one pause for reading and rendering (gc_paused)
-        entries = store.latest(args.results_dir or root / "results", rules)
+        entries = store.latest(results, rules)
         files = {target: leaderboard.build(entries, rules, root).encode()}
     files |= {target.parent / name: svg for name, svg in leaderboard.charts(entries).items()}
+    progress, unreadable = historychart.charts(results, rules, target.parent)  # 2+ grades
+    files |= {target.parent / name: svg for name, svg in progress.items()}
+    for line in unreadable:  # an older grade: the leaderboard ranks the latest, unharmed
+        err.print(f"[yellow]history:[/] {render.rich_escape(line)}", soft_wrap=True)
     if args.csv:
         args.csv.parent.mkdir(parents=True, exist_ok=True)
         args.csv.write_text(leaderboard.write_grade_book(entries, rules), encoding="utf-8")
@@ -149,7 +154,8 @@ def cmd_annotate(args: argparse.Namespace, out: Console, err: Console) -> int:
 def cmd_comment(args: argparse.Namespace, out: Console, err: Console) -> int:
     files = result_files(args.results, err)
     run = github.run_from_event(args.event) if args.event else None
-    text = comment.compose(files, load_rules(), run.head_sha if run else None)
+    results = args.results_dir or project_root() / "results"  # the default branch's store
+    text = comment.compose(files, load_rules(), run.head_sha if run else None, results)
     for written in comment.save(text, args.markdown):
         err.print(f"comment written to {written}")
     if args.dry_run:

@@ -14,25 +14,29 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader import __version__, escape, render
+from grader import __version__, escape, render, renderhistory
 from grader.analysis import scope
+from grader.analysis.scope import SLUG
 from grader.config import Rules
 from grader.errors import GitHubError, GraderError, Verdict, Violation
+from grader.publish import history
 from grader.publish.github import MAX_COMPARE_FILES, Comparison, Pull, body
 from grader.result import build, jsonfile, verify
 
 MAX_CLAIM_BYTES = 4096
 
 
-def card_for(file: Path, rules: Rules) -> str:
-    """The score card of one result file, or a card saying why it cannot be shown."""
+def card_for(file: Path, rules: Rules, results: Path | None = None) -> str:
+    """The score card of one result file, or a card saying why it cannot be shown; with
+    ``results`` (the store), the team's earlier grades after a graded card."""
     try:
         doc = jsonfile.read_json(file)
         problems = verify.check(doc, rules, file.name)
     except GraderError as exc:
         problems, doc = [exc.message], None
     if not problems:
-        return render.markdown(doc, rules.hints)  # the reader's hints (docs/DESIGN.md, Hints)
+        # the reader's hints (docs/DESIGN.md, Hints), then the team's earlier grades
+        return render.markdown(doc, rules.hints) + earlier_grades(doc, rules, results)
     lines = [
         "### TinyTorch Olympics · result not verified",
         "",
@@ -54,9 +58,31 @@ NO_RESULT = (
 PRELIMINARY = "preliminary: the leaderboard counts the re-grade on main after merge"
 
 
-def compose(files: list[Path], rules: Rules, head_sha: str | None = None) -> str:
-    cards = [card_for(f, rules) for f in sorted(files)] or [NO_RESULT]
+def compose(
+    files: list[Path], rules: Rules, head_sha: str | None = None, results: Path | None = None
+) -> str:
+    cards = [card_for(f, rules, results) for f in sorted(files)] or [NO_RESULT]
     return with_footer(cards, head_sha)
+
+
+def earlier_grades(doc: dict, rules: Rules, results: Path | None) -> str:
+    """The section of the team's earlier grades of this workload, from the store (the
+    default branch's, which the comment workflow checks out): "" where there are none, and
+    a line naming the files that could not be read (docs/DESIGN.md, Progress over time)."""
+    sub = doc["submission"]
+    team, workload = sub.get("team", ""), sub.get("workload", "")
+    if results is None or doc["verdict"]["status"] != "graded" or not SLUG.fullmatch(team):
+        return ""  # a team name the store would refuse names no folder of it either
+    if not (results / team).is_dir():
+        return ""
+    found = history.team_history(results, team, rules)
+    section = renderhistory.markdown_section(team, workload, found.workloads().get(workload, []))
+    if found.problems:
+        section += (
+            f"\n{len(found.problems)} stored grade(s) of this team could not be read "
+            f"(`olympics history {team}` names them).\n"
+        )
+    return "\n" + section if section else ""
 
 
 def with_footer(cards: list[str], head_sha: str | None) -> str:

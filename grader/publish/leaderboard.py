@@ -237,9 +237,9 @@ def _build(entries: list[Entry], rules: Rules, root: Path) -> str:
         current = [e for e in here if e.current]
         if current:
             axes = (
-                "perplexity against latency per token"
+                "perplexity against speedup per token"
                 if protocol(rules.workloads.get(workload, {})) == GENERATION
-                else "accuracy against latency"
+                else "accuracy against speedup"
             )
             alt = f"{escape.md(workload, 60)}: {axes}, size as marker area"
             lines += [f"![{alt}]({chart_name(workload)})", ""]
