@@ -381,6 +381,7 @@ def test_the_final_phase_ranks_perplexity_on_the_sealed_records(course, final) -
     assert final["private"]["optimized"] == final["private"]["baseline"]
     assert imp["perplexity_ratio"] == pytest.approx(1.0)
     assert imp["perplexity_gap"] == pytest.approx(1.0)
+    assert "sealed_gap" not in {f["id"] for f in final["flags"]}
     assert final["private"]["available"] and final["private"]["kind"] == "course"
     assert store.stale_reason(final, rules) is None
 
@@ -411,6 +412,7 @@ def test_a_memoriser_of_the_public_test_loses_its_advantage_in_the_final_phase(
     assert sub["perplexity"] / base["perplexity"] < 0.2  # the public answers, memorised
     assert imp["perplexity_ratio"] == pytest.approx(1.0)  # the sealed ones, the bigram's
     assert imp["perplexity_gap"] > 5
+    assert "sealed_gap" in {f["id"] for f in doc["flags"]}  # the warning above 1.5
     score = doc["events"]["generation_quality"]["score"]
     honest = final["events"]["generation_quality"]["score"]
     assert score == sub["private_perplexity"] == pytest.approx(honest, rel=1e-9)
