@@ -39,7 +39,7 @@ from grader.errors import (
 )
 from grader.measure import hotspots
 from grader.measure.ablation import Ablation
-from grader.measure.instructions import InstructionCount, not_counted
+from grader.measure.instructions import InstructionCount, find, not_counted
 from grader.measure.measurement import Measurement
 from grader.measure.plan import Model, Plan, entry_models
 from grader.measure.referee import Progress, Referee, Spawner
@@ -90,15 +90,12 @@ def grade(
         return rejected_config(path, violations, code)
     workload = get_workload(rules, submission.workload)
     if isinstance(workload, GenerationWorkload):  # docs/DESIGN.md, Generation
-        text_grade = (submission, workload, rules, quick, progress, baseline_folder, seed)
-        return gradetext.grade_text(
-            *text_grade, spawner, private, plan.require_sandbox, plan.require_instructions
-        )
+        text = (submission, workload, rules, quick, progress, baseline_folder, seed, spawner)
+        return gradetext.grade_text(*text, private, plan.require_sandbox, plan.require_instructions)
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
     valgrind = find_valgrind(plan)  # before any code runs: --require-instructions stops here
     data = held_out(rules, workload, seed, private or rules.is_final)
-    if data.private_inputs is not None:
-        # The private split is fed to a submission only inside the complete sandbox.
+    if data.private_inputs is not None:  # fed to a submission only in the complete sandbox
         plan = dataclasses.replace(plan, require_sandbox=True)
     referee = Referee(
         data.inputs, workload.classes, plan, progress=progress, seed=seed,
@@ -130,17 +127,8 @@ def grade(
 
 
 def find_valgrind(plan: Plan) -> cachegrind.Valgrind | str | None:
-    """The valgrind this grade counts with, or why there is none; None where the plan
-    counts nothing (a quick grade). Where the counts are required and cannot be taken,
-    the grade stops here, before any code runs."""
-    if not plan.count_samples:
-        return None
-    found = cachegrind.find()
-    if plan.require_instructions and isinstance(found, str):
-        raise InstructionsMissing(
-            f"--require-instructions asks for the instruction counts, and {found}"
-        )
-    return found
+    """The valgrind this grade counts with, or why there is none (``instructions.find``)."""
+    return find(plan.count_samples, plan.require_instructions)
 
 
 def instruction_counts(

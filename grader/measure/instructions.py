@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.data.reproduce import environment
-from grader.errors import ChildFailure
+from grader.errors import ChildFailure, InstructionsMissing
 from grader.measure.answers import Agreement, agreement, answers_of, significantly_below
 from grader.measure.plan import Model
 from grader.measure.referee import Referee
@@ -77,6 +77,50 @@ def not_counted(reason: str, valgrind: Valgrind | None = None, **more: object) -
     }
 
 
+Run = tuple[str, tuple[str, ...], Model, CountedChild]  # side, blocks, model, its child
+
+
+def find(count: int, required: bool) -> Valgrind | str | None:
+    """The valgrind a grade counts with, or why there is none; None where its plan counts
+    nothing (``count`` 0: a quick grade). Where the counts are ``required`` and cannot be
+    taken, the grade stops here, before any code runs."""
+    if not count:
+        return None
+    found = cachegrind.find()
+    if required and isinstance(found, str):
+        raise InstructionsMissing(
+            f"--require-instructions asks for the instruction counts, and {found}"
+        )
+    return found
+
+
+def start_runs(
+    runs: list[Run], start: Callable[[Model], CountedChild], baseline: Model, submission: Model
+) -> None:
+    """Every run's child started into ``runs`` (which the caller closes, whatever happens),
+    all at once (their start-up is most of the cost), then greeted."""
+    for side, model in (("baseline", baseline), ("optimized", submission)):
+        for blocks in RUNS[side]:
+            runs.append((side, blocks, model, start(model)))
+    for *_, child in runs:
+        child.hello(timeout=HELLO_TIMEOUT_S)
+
+
+def refused(runs: list[Run], require_sandbox: bool, valgrind: Valgrind) -> tuple[dict, dict | None]:
+    """The layers the submission's counted children report, and the section of a count
+    refused where ``--require-sandbox`` asks for every layer and one is off under valgrind
+    (None where it goes on)."""
+    layers = runs[-1][3].info.get("layers", {})
+    if require_sandbox and (weak := weak_layers(layers)):
+        return layers, not_counted(
+            "--require-sandbox asks for every layer, and under valgrind "
+            f"{weak}: the submission's model was not loaded there",
+            valgrind,
+            sandbox=layers,
+        )
+    return layers, None
+
+
 class InstructionCount:
     """The counted children of one grade, started by its referee's spawner with
     ``counted``, on its inputs and its plan."""
@@ -103,23 +147,14 @@ class InstructionCount:
         n = len(idx) - w
         parts = (idx[:w], idx[w:])  # the warm-up's digits, the counted block's
         streams = tuple(self.referee.inputs.noisy(part) for part in parts)
-        runs: list[tuple[str, tuple[str, ...], Model, CountedChild]] = []
+        runs: list[Run] = []
         found = Agreement()
         try:
-            for side, model in (("baseline", baseline), ("optimized", submission)):
-                for blocks in RUNS[side]:
-                    runs.append((side, blocks, model, self.start(model)))
-            for *_, child in runs:
-                child.hello(timeout=HELLO_TIMEOUT_S)
+            start_runs(runs, self.start, baseline, submission)
             self.referee.progress(PHASE, 0, len(runs))
-            layers = runs[-1][3].info.get("layers", {})
-            if self.plan.require_sandbox and (weak := weak_layers(layers)):
-                return not_counted(
-                    "--require-sandbox asks for every layer, and under valgrind "
-                    f"{weak}: the submission's model was not loaded there",
-                    self.valgrind,
-                    sandbox=layers,
-                )
+            layers, refusal = refused(runs, self.plan.require_sandbox, self.valgrind)
+            if refusal is not None:
+                return refusal
             self.load(runs)
             for side, blocks, _, child in runs:
                 for k, kind in enumerate(blocks):

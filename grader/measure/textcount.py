@@ -39,16 +39,18 @@ from grader.measure.answers import Agreement, significantly_below
 from grader.measure.generation import GenerationReferee
 from grader.measure.instructions import (
     BLOCK_TIMEOUT_S,
-    HELLO_TIMEOUT_S,
     LOAD_TIMEOUT_S,
     MODEL,
     NOOP,
     PHASE,
     RUNS,
     InstructionCount,
+    Run,
+    find,
     not_counted,
+    refused,
     same_bytecode,
-    weak_layers,
+    start_runs,
 )
 from grader.measure.plan import GenerationPlan, Model
 from grader.measure.textanswers import GenerationMeasurement, TextMeasurement
@@ -57,7 +59,6 @@ from grader.sandbox import cachegrind
 from grader.sandbox.cachegrind import CountFileError, Valgrind
 from grader.sandbox.counted import CountedChild
 
-Run = tuple[str, tuple[str, ...], Model, CountedChild]  # side, blocks, model, its child
 MIN_STEPS = 16
 WARMUP_STEPS = 8
 # Under valgrind 3.19 OpenBLAS's Haswell kernels (AVX2 with FMA, which valgrind emulates
@@ -68,17 +69,8 @@ BLAS_KERNELS = "Sandybridge"
 
 
 def valgrind_for(plan: GenerationPlan) -> Valgrind | str | None:
-    """The valgrind a generation grade counts with, or why there is none; None where the
-    plan counts nothing (a quick grade). Where the counts are required and cannot be
-    taken, the grade stops here, before any code runs (as ``grade.find_valgrind``)."""
-    if not plan.count_steps:
-        return None
-    found = cachegrind.find()
-    if plan.require_instructions and isinstance(found, str):
-        raise InstructionsMissing(
-            f"--require-instructions asks for the instruction counts, and {found}"
-        )
-    return found
+    """The valgrind a generation grade counts with, or why there is none (``instructions.find``)."""
+    return find(plan.count_steps, plan.require_instructions)
 
 
 def steps_counted(most: int, slowdown: float, models: list[TextMeasurement], block: int) -> int:
@@ -141,20 +133,11 @@ class StepCount:
         firsts = (sub.first_argmax[warm.index][:w], sub.first_argmax[walk.index][:steps])
         runs: list[Run] = []
         try:
-            for side, model in (("baseline", baseline), ("optimized", submission)):
-                for blocks in RUNS[side]:
-                    runs.append((side, blocks, model, self.start(model)))
-            for *_, child in runs:
-                child.hello(timeout=HELLO_TIMEOUT_S)
+            start_runs(runs, self.start, baseline, submission)
             self.referee.progress(PHASE, 0, len(runs))
-            layers = runs[-1][3].info.get("layers", {})
-            if self.plan.require_sandbox and (weak := weak_layers(layers)):
-                return not_counted(
-                    "--require-sandbox asks for every layer, and under valgrind "
-                    f"{weak}: the submission's model was not loaded there",
-                    self.valgrind,
-                    sandbox=layers,
-                )
+            layers, refusal = refused(runs, self.plan.require_sandbox, self.valgrind)
+            if refusal is not None:
+                return refusal
             self.load(runs)
             found = self.drive(runs, streams, firsts)
             counts: dict[str, list[dict]] = {"baseline": [], "optimized": []}
