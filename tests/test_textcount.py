@@ -84,9 +84,14 @@ def test_a_slow_submission_counts_a_shorter_prefix_of_the_walk() -> None:
 
 
 # -- derived on read, and the card -----------------------------------------------------------
-def stored(team: str) -> dict:
-    """The newest stored result of a tinytalks example (results/)."""
-    return jsonfile.read_json(sorted((ROOT / "results" / team / "tinytalks").glob("*.json"))[-1])
+def stored(team: str, before_counts: bool = False) -> dict:
+    """The newest stored result of a tinytalks example (results/ keeps every grade), or the
+    newest one graded before the counts existed."""
+    found = [
+        jsonfile.read_json(f)
+        for f in sorted((ROOT / "results" / team / "tinytalks").glob("*.json"))
+    ]
+    return [d for d in found if not before_counts or "instructions" not in d][-1]
 
 
 def section(base: tuple[int, int, int], sub: tuple[int, int], steps: int = 128) -> dict:
@@ -109,6 +114,7 @@ def section(base: tuple[int, int, int], sub: tuple[int, int], steps: int = 128) 
 def counted(doc: dict, s: dict, rules: Rules) -> dict:
     doc = copy.deepcopy(doc)
     doc["instructions"] = s
+    doc.pop("hotspots", None)  # its buckets sum to the stored counts, not to these
     return derive.apply_derived(doc, derive.derive(doc, rules))
 
 
@@ -142,7 +148,7 @@ def test_a_generation_result_with_counts_validates_and_is_recomputed(
 
 def test_generation_results_from_before_the_counts_still_validate(rules: Rules) -> None:
     for team in ("example-kv-cache", "example-tinytalks-baseline"):
-        doc = stored(team)
+        doc = stored(team, before_counts=True)
         assert "instructions" not in doc
         assert "instruction_ratio" not in doc["improvements"]
         assert verify.check(doc, rules, "r.json") == []  # what it derives: as stored
