@@ -87,8 +87,9 @@ def terminal_tables(team: str, workloads: dict[str, list[dict]]) -> list[Table |
         notes = yardsticks(rows)
         title = f"{escape.clean(team, 60)} · {escape.clean(workload, 64)}"
         table = Table(title=title, title_justify="left")
-        for col in COLUMNS:  # a narrow terminal wraps the cells; nothing is cut
-            table.add_column(quality_name(rows) if col == "quality" else col, overflow="fold")
+        for col in COLUMNS:  # a narrow terminal wraps the cells (not a hash); nothing is cut
+            name = quality_name(rows) if col == "quality" else col
+            table.add_column(name, overflow="fold", no_wrap=col in ("commit", "files"))
         for row in rows:
             table.add_row(*cells(row, notes), style="yellow" if row["not_comparable"] else None)
         shown.append(table)
