@@ -43,6 +43,14 @@ def code(text: object, limit: int = 200) -> str:
     return "`" + clean(text, limit).replace("`", "'") + "`"
 
 
+def cell_code(text: object, limit: int = 200) -> str:
+    """A code span in a Markdown table's cell: as :func:`code`, and its pipes escaped. GitHub
+    splits a table row at every pipe before it reads code spans, so an unescaped pipe in one
+    would end the cell there and put what follows it in the next cell as Markdown; in a
+    cell, ``\\|`` is shown as a pipe, in a code span too."""
+    return code(text, limit).replace("|", "\\|")
+
+
 def command_data(text: object, limit: int = 1000) -> str:
     """A workflow command's message: escaped as GitHub's toolkit does, so student text can
     neither end the command nor start another one."""

@@ -149,18 +149,18 @@ def _names(names: list[str] | None) -> str | None:
 
 
 def _hotspots(result: Mapping) -> Mapping | None:
-    """The submission's hot spots where they were measured: None where absent, where the
-    result says why they are (``why_absent``), or where no line has a share. Read leniently:
-    a card is drawn from them, and an odd field keeps a hint silent rather than the card
-    from being drawn."""
+    """The submission's hot spots where the result has them, None where not. Its two halves
+    are measured apart and each may be absent alone (``why_absent`` says which): the lines
+    (none listed, a profiled child that failed) and the library buckets (null, no valgrind),
+    so each reader asks for its own half. Read leniently: a card is drawn from them, and an
+    odd field keeps a hint silent rather than the card from being drawn."""
     spots = _metrics(result).get("hotspots")
-    if not isinstance(spots, Mapping) or spots.get("why_absent") or _top_line(spots) is None:
-        return None
-    return spots
+    return spots if isinstance(spots, Mapping) else None
 
 
 def _top_line(spots: Mapping) -> Mapping | None:
-    lines = [ln for ln in spots.get("lines") or [] if isinstance(ln, Mapping)]
+    found = spots.get("lines")
+    lines = [ln for ln in found if isinstance(ln, Mapping)] if isinstance(found, list) else []
     lines = [ln for ln in lines if _number(ln.get("share")) is not None]
     return max(lines, key=lambda line: line["share"]) if lines else None
 
@@ -179,7 +179,8 @@ def _hot_text(result: Mapping) -> str | None:
 
 
 def _hot_unit(result: Mapping) -> str | None:
-    unit = (_hotspots(result) or {}).get("unit")
+    """What the lines' shares are of (time), where a line has one."""
+    unit = (_hotspots(result) or {}).get("unit") if _hot(result) is not None else None
     return {"seconds": "time"}.get(unit, unit) if isinstance(unit, str) else None
 
 
@@ -292,13 +293,15 @@ OBSERVATIONS: dict[str, Observation] = {
         Observation("hotspot", TEXT, "the hottest line: file:line (function)", _hot_text),
         Observation("hotspot_share", "share", "the hottest line's share of the untimed pass",
                     lambda r: _number((_hot(r) or {}).get("share"))),
-        Observation("hotspot_unit", TEXT, "what the shares are of: time or instructions",
-                    _hot_unit),
-        Observation("interpreter_share", "share", "the Python interpreter's share",
+        Observation("hotspot_unit", TEXT, "what the lines' shares are of (time)", _hot_unit),
+        Observation("interpreter_share", "share",
+                    "the Python interpreter's share of the counted block's instructions",
                     lambda r: _bucket(r, "interpreter")),
-        Observation("blas_share", "share", "BLAS's share (matrix products)",
+        Observation("blas_share", "share",
+                    "BLAS's share (matrix products) of the counted block's instructions",
                     lambda r: _bucket(r, "blas")),
-        Observation("numpy_share", "share", "NumPy's elementwise kernels' share",
+        Observation("numpy_share", "share",
+                    "NumPy's elementwise kernels' share of the counted block's instructions",
                     lambda r: _bucket(r, "numpy")),
         # A generation workload's.
         Observation("short_context", "count", "the shortest context length timed (tokens)",

@@ -329,7 +329,8 @@ def terminal(result: dict, console: Console, hint_rules: Sequence[Mapping] = ())
     for severity, message, value in c["flags"]:
         parts.append(Text(f"⚑ {severity}: {message} ({value})", style="yellow"))
     parts.extend(renderhints.terminal(c["hints"]))
-    parts.extend(Text(n, style="dim") for n in c["notes"])
+    # cleaned: a note may carry a child's words (why the instructions were not counted)
+    parts.extend(Text(clean(n, 1000), style="dim") for n in c["notes"])
     console.print(Panel(Group(*parts), title=title, border_style="green"))
 
 

@@ -7,7 +7,9 @@ rules carries a mark and what differs, never a bare number beside the others.
 
 from __future__ import annotations
 
+from rich.markup import escape as rich_escape
 from rich.table import Table
+from rich.text import Text
 
 from grader import escape
 from grader.metrics import fmt_bytes
@@ -80,20 +82,23 @@ def footnotes(notes: list[str]) -> list[str]:
     ]
 
 
-def terminal_tables(team: str, workloads: dict[str, list[dict]]) -> list[Table | str]:
-    """A table per workload, its grades oldest first, each followed by its marks' notes."""
-    shown: list[Table | str] = []
+def terminal_tables(team: str, workloads: dict[str, list[dict]]) -> list[Table | Text]:
+    """A table per workload, its grades oldest first, each followed by its marks' notes.
+    A stored file's words (its commit, its grader's version) are shown as typed: rich would
+    read ``[/x]`` in them as markup (and fail) and ``[link=…]`` as a terminal hyperlink."""
+    shown: list[Table | Text] = []
     for workload, rows in workloads.items():
         notes = yardsticks(rows)
-        title = f"{escape.clean(team, 60)} · {escape.clean(workload, 64)}"
+        title = rich_escape(f"{escape.clean(team, 60)} · {escape.clean(workload, 64)}")
         table = Table(title=title, title_justify="left")
         for col in COLUMNS:  # a narrow terminal wraps the cells (not a hash); nothing is cut
             name = quality_name(rows) if col == "quality" else col
             table.add_column(name, overflow="fold", no_wrap=col in ("commit", "files"))
         for row in rows:
-            table.add_row(*cells(row, notes), style="yellow" if row["not_comparable"] else None)
+            shown_cells = (rich_escape(escape.clean(c, 200)) for c in cells(row, notes))
+            table.add_row(*shown_cells, style="yellow" if row["not_comparable"] else None)
         shown.append(table)
-        shown += footnotes(notes)
+        shown += [Text(note) for note in footnotes(notes)]
     return shown
 
 

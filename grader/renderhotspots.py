@@ -7,11 +7,14 @@ each target."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
 from rich.markup import escape as rich_escape
 from rich.table import Table
 from rich.text import Text
 
-from grader.escape import clean, code, md
+from grader.escape import cell_code, clean, md
 
 SHOWN = 5
 BUCKET_NAMES = {"blas": "BLAS", "numpy": "NumPy", "interpreter": "interpreter", "other": "other"}
@@ -21,32 +24,54 @@ def share(value: float) -> str:
     return f"{value * 100:.1f} %"
 
 
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _rows(found: Mapping) -> list[tuple[str, str, str]]:
+    """The largest lines, each with a numeric share (an odd line is passed over)."""
+    lines = found.get("lines")
+    rows = [
+        (share(ln["share"]), f"{ln.get('file', '?')}:{ln.get('line', '?')}",
+         str(ln.get("function", "?")))
+        for ln in (lines if isinstance(lines, list) else [])
+        if isinstance(ln, Mapping) and _number(ln.get("share"))
+    ]  # fmt: skip
+    return rows[:SHOWN]
+
+
+def _buckets(found: Mapping) -> str | None:
+    """The library buckets in words; None where absent or not shares."""
+    shares = found.get("buckets")
+    if not isinstance(shares, Mapping) or not all(_number(v) for v in shares.values()):
+        return None
+    parts = [f"{BUCKET_NAMES.get(k, str(k))} {share(v)}" for k, v in shares.items()]
+    return "by library (instructions of the counted block): " + " · ".join(parts)
+
+
 def hotspots(result: dict) -> dict | None:
     """The card's hot spots of the submission: its largest lines (share, file:line,
     function), what was profiled, the library buckets, or why either is absent; None where
-    the result has none (a quick grade, or one from before them)."""
+    the result has none (a quick grade, or one from before them). Read leniently, as the
+    hints read them: an odd field leaves its part out, never stops the card from being
+    drawn."""
     found = (result.get("optimized") or {}).get("metrics", {}).get("hotspots")
-    if not found:
+    if not found or not isinstance(found, Mapping):
         return None
     samples = ((result.get("hotspots") or {}).get("profile") or {}).get("optimized") or {}
     unit = "steps of a walk" if result["measurement"].get("protocol") == "generation" else "digits"
     caption = (
         f"the submission's own lines, one untimed block of {samples.get('samples', '?')} "
-        f"{unit} traced; calls into NumPy and BLAS count for the line that made them"
+        f"{unit} traced; calls into NumPy and BLAS count for the line that made them; as "
+        "the model's own process reported them (advisory: nothing is scored by them)"
     )
-    try:  # a verified result has the shape derive writes; a card is drawn whatever it holds
-        rows = [
-            (share(line["share"]), f"{line['file']}:{line['line']}", line["function"])
-            for line in found["lines"][:SHOWN]
-        ]
-        buckets = None
-        if found["buckets"] is not None:
-            parts = [f"{BUCKET_NAMES[k]} {share(v)}" for k, v in found["buckets"].items()]
-            buckets = "by library (instructions of the counted block): " + " · ".join(parts)
-    except (TypeError, KeyError, AttributeError, ValueError):
-        why = "the result's hot spots are not in the shape this grader derives"
-        return {"rows": [], "caption": caption, "buckets": None, "why": why}
-    return {"rows": rows, "caption": caption, "buckets": buckets, "why": found["why_absent"]}
+    why = found.get("why_absent")
+    return {
+        "rows": _rows(found),
+        "caption": caption,
+        "buckets": _buckets(found),
+        "why": why if isinstance(why, str) else None,
+    }
 
 
 def markdown_lines(spots: dict | None) -> list[str]:
@@ -57,7 +82,8 @@ def markdown_lines(spots: dict | None) -> list[str]:
     if spots["rows"]:
         lines += ["| share | line | function |", "|---|---|---|"]
         lines += [
-            f"| {s} | {code(where, 120)} | {code(fn, 100)} |" for s, where, fn in spots["rows"]
+            f"| {s} | {cell_code(where, 120)} | {cell_code(fn, 100)} |"
+            for s, where, fn in spots["rows"]
         ]
     if spots["buckets"]:
         lines += ["", md(spots["buckets"], 300)]

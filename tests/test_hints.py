@@ -29,17 +29,25 @@ RULES = load_rules()
 EVENTS_YAML = project_root() / "events.yaml"
 run = runner(flat_out=True)
 
+# In the shape grader/result/hotspots.py derives: the lines' shares are of the profiled
+# block's time, the buckets' of the counted block's instructions.
 SPOTS = {
-    "method": "cachegrind",
-    "total": 12_000_000,
-    "unit": "instructions",
+    "method": "each line's time in one untimed block",
+    "total": 0.012,
+    "unit": "seconds",
     "lines": [
         {"file": "model.py", "line": 31, "function": "forward", "share": 0.94},
         {"file": "model.py", "line": 33, "function": "forward", "share": 0.03},
     ],
+    "functions": [{"file": "model.py", "function": "forward", "share": 0.97}],
     "buckets": {"blas": 0.2, "numpy": 0.1, "interpreter": 0.62, "other": 0.08},
+    "buckets_method": "cachegrind's instructions by function, of the counted block",
+    "buckets_total": 12_000_000,
+    "buckets_unit": "instructions",
     "why_absent": None,
 }
+NO_VALGRIND = "library buckets: the instructions were not counted (valgrind is not installed)"
+NO_PROFILE = "lines: crashed: the profiled child died"
 
 
 def baseline() -> dict:
@@ -111,25 +119,25 @@ Make = Callable[[], dict]
 CASES: dict[str, tuple[Make, list[str], list[Make]]] = {
     "hot_line": (
         lambda: with_spots(baseline()),
-        ["model.py:31 (forward)", "94 %", "instructions"],
-        [baseline, lambda: with_spots(baseline(), why_absent="valgrind is not installed"),
+        ["model.py:31 (forward)", "94 %", "of the pass's time"],
+        [baseline, lambda: with_spots(baseline(), lines=[], why_absent=NO_PROFILE),
          lambda: with_spots(baseline(), lines=[]),
          lambda: with_spots(baseline(), lines=[SPOTS["lines"][1]])],
     ),
     "interpreter_bound": (
         lambda: with_buckets(),
-        ["62 %", "BLAS 20 %", "10 %", "instructions"],
-        [baseline, lambda: with_spots(baseline(), buckets=None),
+        ["62 %", "BLAS 20 %", "10 %", "of the counted block's instructions"],
+        [baseline, lambda: with_spots(baseline(), buckets=None, why_absent=NO_VALGRIND),
          lambda: with_buckets(interpreter=0.3, blas=0.6)],
     ),
     "blas_bound": (
         lambda: with_buckets(blas=0.8, interpreter=0.1),
-        ["80 %"],
+        ["80 %", "of the counted block's instructions"],
         [baseline, lambda: with_buckets()],
     ),
     "elementwise_bound": (
         lambda: with_buckets(numpy=0.55, interpreter=0.2),
-        ["55 %"],
+        ["55 %", "of the counted block's instructions"],
         [baseline, lambda: with_buckets()],
     ),
     "float64_weights": (
@@ -271,6 +279,7 @@ def test_a_big_endian_array_is_read_by_its_dtype() -> None:
         pytest.param({"lines": [{"file": "model.py", "share": "most"}]}, id="share-not-a-number"),
         pytest.param({"lines": ["model.py:31"]}, id="line-not-a-mapping"),
         pytest.param(SPOTS | {"buckets": "none"}, id="buckets-not-a-mapping"),
+        pytest.param(SPOTS | {"lines": 5, "buckets": "none"}, id="lines-not-a-list"),
     ],
 )
 def test_odd_hot_spots_keep_a_hint_silent_not_the_card(spots: object) -> None:
@@ -279,6 +288,17 @@ def test_odd_hot_spots_keep_a_hint_silent_not_the_card(spots: object) -> None:
     ids = set(fired(doc))
     assert not ids & {"interpreter_bound", "blas_bound", "elementwise_bound"}
     assert renderhints.HEADING in markdown(doc)  # the other hints still show
+
+
+def test_each_half_of_the_hot_spots_is_read_without_the_other() -> None:
+    """The lines come from a profiled child, the buckets from the counted runs: without
+    valgrind the lines are still there (and the hottest one is named), and without the
+    lines the buckets are."""
+    without_buckets = fired(with_spots(baseline(), buckets=None, why_absent=NO_VALGRIND))
+    assert "model.py:31 (forward)" in without_buckets["hot_line"].text
+    without_lines = fired(with_spots(baseline(), lines=[], why_absent=NO_PROFILE))
+    assert "62 %" in without_lines["interpreter_bound"].text
+    assert "hot_line" not in without_lines
 
 
 def test_a_hot_line_without_its_function_is_shown_with_what_it_has() -> None:
@@ -404,8 +424,7 @@ def test_a_hint_shows_student_chosen_names_inert() -> None:
         "f\n@octocat <img src=x> [a](http://evil)"
     )
     text = markdown(doc)
-    # the hint's line (the hot spots' table shows the name too, in a code span: inert)
-    hint = next(ln for ln in text.splitlines() if "model.py:31" in ln and not ln.startswith("|"))
+    hint = next(ln for ln in text.splitlines() if ln.startswith("- 💡") and "model.py:31" in ln)
     assert "<img" not in hint and "](" not in hint and "http://" not in hint
     assert "@octocat" not in hint  # a mention is broken
     assert "\x1b" not in terminal(doc)

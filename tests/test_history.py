@@ -120,6 +120,18 @@ def test_the_terminal_table_marks_the_grades_that_are_not_comparable(root: Path)
     assert len(lines) == 1 and "⚠" not in lines[0]  # the current grade has no mark
 
 
+def test_a_stored_file_s_words_are_shown_as_typed_in_the_terminal(tmp_path: Path) -> None:
+    """The commit and the grader's version are a result's own words (no schema pattern holds
+    them): rich would read them as markup, fail on a stray closing tag and make a terminal
+    hyperlink of ``[link=…]``."""
+    root = tmp_path / "results"
+    put(root, grade(TEAM, DATES[0], 1.0, commit="[/x]abc"))
+    put(root, grade(TEAM, DATES[1], 1.0, version="[link=https://e.x]", commit="[bold]b"))
+    code, out, err = run("history", TEAM, "--results-dir", str(root))
+    assert code == 0, err
+    assert "[/x]abc" in out and "[bold]b" in out and "grader [link=https://e.x]" in out
+
+
 def test_a_rejected_grade_is_a_row_of_its_own(root: Path, tmp_path: Path) -> None:
     from grader.errors import Verdict, Violation
     from grader.result import build

@@ -440,6 +440,7 @@ def test_the_card_and_the_comment_show_the_top_five_with_share_and_file_line(
     assert "| 50.0 % | `model.py:30` | `forward` |" in body
     assert "| 6.0 % | `model.py:34` | `forward` |" in body
     assert "`model.py:35`" not in body  # five on the card
+    assert "as the model's own process reported them \\(advisory" in body  # it could forge them
     assert "BLAS 10.0 % · NumPy 20.0 % · interpreter 60.0 % · other 10.0 %" in body
     from rich.console import Console
 
@@ -455,6 +456,26 @@ def test_student_names_are_escaped_on_the_card(rules: Rules) -> None:
     doc = derive.apply_derived(doc, derive.derive(doc, rules))
     assert verify.check(doc, rules, "r.json") == []
     assert "`x'<b>@team`" in render.markdown(doc)  # a code span: shown literally
+
+
+def unescaped_pipes(row: str) -> int:
+    """The pipes GitHub splits a table row at: those without a backslash before them (its
+    scanner reads a cell as the longest run of escaped characters and others but a pipe, so
+    a pipe after any backslash stays in the cell)."""
+    return len(re.findall(r"(?<!\\)\|", row))
+
+
+def test_a_pipe_in_a_file_or_function_name_stays_in_its_cell(rules: Rules) -> None:
+    """GitHub splits a table row at every unescaped pipe, inside a code span too: a file named
+    ``x|[pwn](#pwn).py`` would end its cell and put ``[pwn](#pwn).py`` in the next one as
+    live Markdown."""
+    doc = with_hotspots(rules)
+    line = doc["hotspots"]["profile"]["optimized"]["lines"][0]
+    line["file"], line["function"] = "x|**bold** [pwn](#pwn) <kbd>a.py", "f\\|g|h"
+    doc = derive.apply_derived(doc, derive.derive(doc, rules))
+    (row,) = [r for r in render.markdown(doc).splitlines() if "pwn" in r]
+    assert unescaped_pipes(row) == 4  # the row's own: three cells
+    assert "`x\\|**bold** [pwn](#pwn) <kbd>a.py:31`" in row
 
 
 # -- the library buckets, from real counts ---------------------------------------------------------

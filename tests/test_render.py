@@ -27,6 +27,7 @@ from grader import escape, metrics, render, rules
 from grader.config import load_rules, project_root
 from grader.errors import Violation
 from grader.grade import rejected_config
+from grader.result import derive
 
 NASTY = (
     "@octocat <img src=x onerror=alert(1)> [link](http://evil) | col |\n"
@@ -227,6 +228,17 @@ def test_rejected_card_escapes_student_text() -> None:
     assert len([ln for ln in text.splitlines() if ln.startswith("- ✗")]) == 2
     assert len(text.splitlines()) == 6
     assert "\x1b" not in terminal_text(doc)
+
+
+def test_a_counted_childs_words_in_a_note_are_escaped() -> None:
+    """A model that raises under valgrind only leaves the count absent with its exception's
+    text as the reason, which the card's notes show: escaped there as everywhere."""
+    doc = normalise(golden_result())
+    doc["instructions"] = {"counted": False, "reason": NASTY, "valgrind": "valgrind-3.19.0"}
+    doc = derive.apply_derived(doc, derive.derive(doc, load_rules()))
+    assert_inert_markdown(render.markdown(doc))
+    shown = terminal_text(doc)
+    assert "instructions not counted" in shown and "\x1b" not in shown
 
 
 @pytest.mark.parametrize("force_terminal", [False, True], ids=["plain", "colour"])

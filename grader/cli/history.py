@@ -9,6 +9,7 @@ import argparse
 import json
 
 from rich.console import Console
+from rich.text import Text
 
 from grader import render, renderhistory
 from grader.config import load_rules, project_root
@@ -24,7 +25,7 @@ def cmd_history(args: argparse.Namespace, out: Console, err: Console) -> int:
         out.file.write(json.dumps(found.as_json(rules), indent=2, sort_keys=True) + "\n")
     else:
         for shown in renderhistory.terminal_tables(found.team, found.workloads()):
-            out.print(shown, soft_wrap=isinstance(shown, str))
+            out.print(shown, soft_wrap=isinstance(shown, Text))
         if not found.grades:
             out.print(f"no readable grade of {found.team} is stored", soft_wrap=True)
     for line in found.problems:
