@@ -57,6 +57,9 @@ TABLE: dict[str, Metric] = {
         Metric("efficiency", "×", TIMES, "higher", positive=True),
         # Under cachegrind (docs/DESIGN.md, Instruction counts): absent where not counted.
         Metric("instruction_ratio", "×", TIMES, "higher", positive=True),
+        # instruction_ratio / speedup: far above 1, the counted model did less work than the
+        # timed one (a flag reads it; never stored, so results without it stay valid).
+        Metric("instructions_over_speedup", "", G4, "lower", positive=True),
         Metric("code_quality", "points of 100", F1, "higher"),
         Metric("innovation", "points of 100", F1, "higher"),
         Metric("techniques_unconfirmed", "techniques", G4, "lower"),

@@ -25,7 +25,7 @@ from grader.measure.instructions import RUNS, InstructionCount, samples_per_bloc
 from grader.measure.plan import Model, Plan
 from grader.measure.referee import Referee
 from grader.render import card
-from grader.result import counts, derive, verify
+from grader.result import counts, derive, jsonfile, verify
 from grader.sandbox import cachegrind
 from grader.sandbox.launch import Limits
 
@@ -395,3 +395,33 @@ def test_the_layers_set_before_valgrind_hold_under_it(case: str, tmp_path: Path)
     else:
         assert done.stdout.strip() == stopped_by, (done.stdout, done.stderr)
     assert not (work / "planted.py").exists()
+
+
+def test_a_count_far_above_the_timed_speedup_is_flagged(rules: Rules) -> None:
+    """A model that does less under valgrind than when timed (same answers) shows an
+    instruction ratio far above its wall-time speedup: flagged, on read, as the count
+    disagreeing with the timing. The stored example (ratio 1.24 at 1.32x) is not."""
+    newest = sorted((ROOT / "results" / "example-int8" / "mlp_sprint").glob("*.json"))[-1]
+    doc = jsonfile.read_json(newest)
+    assert "instructions" in doc
+    ids = {f["id"] for f in derive.derive(doc, rules)["flags"]}
+    assert "counted_work_disagrees" not in ids
+    cheat = copy.deepcopy(doc)
+    cheat.pop("hotspots")  # its buckets sum to the counts as graded, not to these
+    runs = cheat["instructions"]["runs"]["optimized"]
+    base, twice = (
+        next(r for r in runs if tuple(r["blocks"]) == b) for b in (counts.BASE, counts.TWICE)
+    )
+    n = cheat["instructions"]["samples"]
+    twice["instructions"] = (
+        base["instructions"] + (twice["instructions"] - base["instructions"]) // 4
+    )
+    derived = derive.derive(cheat, rules)
+    over = derived["improvements"]["instruction_ratio"] / derived["improvements"]["speedup"]
+    assert over > 3, (over, n)
+    flags = {f["id"]: f for f in derived["flags"]}
+    assert flags["counted_work_disagrees"]["value"] == pytest.approx(over)
+    assert flags["counted_work_disagrees"]["severity"] == "warn"
+    absent = copy.deepcopy(doc)
+    del absent["instructions"], absent["hotspots"]  # as a quick grade's
+    assert "counted_work_disagrees" not in {f["id"] for f in derive.derive(absent, rules)["flags"]}

@@ -268,6 +268,7 @@ def derive(result: dict, rule_set: Rules) -> dict:
         "code_quality": code_quality["score"],
         "innovation": found["innovation"],
         "techniques_unconfirmed": None if found["detected"] is None else len(found["unconfirmed"]),
+        "instructions_over_speedup": counts.over_speedup(improvements),
     }
     if is_generation(measurement):
         flat["latency_ms"] = sub["walk_latency_ms"]  # per token, over a walk
