@@ -81,7 +81,7 @@ def grade_text(
     asked = [i for i, (_, kind) in enumerate(data.held) if kind != PRIVATE]
     referee = GenerationReferee(
         [p for p, _ in data.held], filler, workload.vocab_size, plan, progress, seed,
-        rules.imports, asked=asked, spawner=spawner,
+        rules.imports, asked=asked, apart=data.private, spawner=spawner,
     )  # fmt: skip
     baseline, candidate = entry_models(rules, workload, submission, baseline_folder)
     doc = build.skeleton(submission)
