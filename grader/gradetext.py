@@ -10,20 +10,21 @@ result with a verdict.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from grader.analysis import quality, weights
+from grader.analysis import quality, techniques, weights
 from grader.child import wire
 from grader.config import Rules, Submission
 from grader.data import private as sealed
 from grader.data import probes, sealedtext, text
 from grader.data.workloads import GenerationWorkload, dataset_folder
 from grader.errors import Rejected
-from grader.measure import hotspots, textcount
+from grader.measure import hotspots, textablation, textcount
 from grader.measure.generation import GenerationReferee
 from grader.measure.launch import Spawner
 from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model, entry_models
@@ -99,6 +100,10 @@ def grade_text(
     if data.want_private:
         doc["private"] = private_section(rules, workload, measured, data)
     doc.update(text_sections(rules, submission, measured, data, baseline, candidate))
+    parameters = rules.workloads[submission.workload].get("baseline_parameters", 1)
+    evidence = techniques.evidence_arrays(doc["artifacts"], rules, parameters)
+    if evidence:  # without evidence, none to check: the result keeps no ablation
+        doc["ablation"] = text_ablation(referee, candidate, measured, evidence, data)
     functions: dict[str, list] = {}
     if valgrind is not None:
         models = (baseline, candidate)
@@ -128,6 +133,27 @@ def hot_spots(
         else hotspots.not_counted()
     )
     return hotspots.section(profiles, buckets, started)
+
+
+def text_ablation(
+    referee: GenerationReferee, candidate: Model, measured, evidence: dict, data: Scored
+) -> dict:
+    """One untimed child per kind of evidence found, its arrays shuffled in the child's
+    private copy, stepped through public walks the submission walked: its arg-max against
+    the submission's own there (``textablation``; docs/DESIGN.md, Techniques and code
+    quality)."""
+    rng = np.random.default_rng(measured.seed)
+    rewrites = {
+        kind: functools.partial(weights.ablate, arrays=names, rng=rng)
+        for kind, names in evidence.items()
+    }
+    walks = textablation.ablation_walks(referee, [kind for _, kind in data.held])
+    observed = textablation.ablate(
+        referee, candidate, rewrites, measured.submission.first_argmax, walks
+    )
+    for kind, check in observed["checks"].items():
+        check["arrays"] = evidence[kind][: weights.MAX_ARRAYS]
+    return observed
 
 
 def scored_records(
