@@ -99,11 +99,7 @@ def grade_text(
     doc["sandbox"] = referee.sandbox.layers()
     if data.want_private:
         doc["private"] = private_section(rules, workload, measured, data)
-    doc.update(text_sections(rules, submission, measured, data, baseline, candidate))
-    parameters = rules.workloads[submission.workload].get("baseline_parameters", 1)
-    evidence = techniques.evidence_arrays(doc["artifacts"], rules, parameters)
-    if evidence:  # without evidence, none to check: the result keeps no ablation
-        doc["ablation"] = text_ablation(referee, candidate, measured, evidence, data)
+    doc.update(text_sections(rules, submission, measured, data, (baseline, candidate), referee))
     functions: dict[str, list] = {}
     if valgrind is not None:
         models = (baseline, candidate)
@@ -205,9 +201,16 @@ def private_section(rules: Rules, workload: GenerationWorkload, measured, data: 
 
 
 def text_sections(
-    rules: Rules, submission: Submission, measured, data: Scored, baseline: Model, candidate: Model
+    rules: Rules,
+    submission: Submission,
+    measured,
+    data: Scored,
+    models: tuple[Model, Model],
+    referee: GenerationReferee,
 ) -> dict:
-    """The result's ``artifacts``, ``code_quality``, ``baseline`` and ``optimized``."""
+    """The result's ``artifacts``, ``code_quality``, ``baseline`` and ``optimized``, and
+    its ``ablation`` where the weight files show a technique."""
+    baseline, candidate = models
     artifacts = weights.inspect(candidate.folder, candidate.files)
     out: dict = {
         "artifacts": artifacts,
@@ -225,6 +228,10 @@ def text_sections(
         files = build.model_files(model.folder, model.files)
         out[side] = {"metrics": build.text_metrics(m, kinds, files, weights.parameters(found))}
     out["baseline"]["path"] = display_path(baseline.folder)
+    parameters = rules.workloads[submission.workload].get("baseline_parameters", 1)
+    evidence = techniques.evidence_arrays(artifacts, rules, parameters)
+    if evidence:  # without evidence, none to check: the result keeps no ablation
+        out["ablation"] = text_ablation(referee, candidate, measured, evidence, data)
     return out
 
 
