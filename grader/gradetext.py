@@ -136,8 +136,8 @@ def text_ablation(
 ) -> dict:
     """One untimed child per kind of evidence found, its arrays shuffled in the child's
     private copy, stepped through public walks the submission walked: its arg-max against
-    the submission's own there (``textablation``; docs/DESIGN.md, Techniques and code
-    quality)."""
+    the submission's own there (``textablation``;
+    docs/DESIGN.md, Techniques and code quality)."""
     rng = np.random.default_rng(measured.seed)
     rewrites = {
         kind: functools.partial(weights.ablate, arrays=names, rng=rng)
