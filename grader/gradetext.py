@@ -10,20 +10,21 @@ result with a verdict.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from grader.analysis import quality, weights
+from grader.analysis import quality, techniques, weights
 from grader.child import wire
 from grader.config import Rules, Submission
 from grader.data import private as sealed
 from grader.data import probes, sealedtext, text
 from grader.data.workloads import GenerationWorkload, dataset_folder
 from grader.errors import Rejected
-from grader.measure import hotspots, textcount
+from grader.measure import hotspots, textablation, textcount
 from grader.measure.generation import GenerationReferee
 from grader.measure.launch import Spawner
 from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model, entry_models
@@ -81,7 +82,7 @@ def grade_text(
     asked = [i for i, (_, kind) in enumerate(data.held) if kind != PRIVATE]
     referee = GenerationReferee(
         [p for p, _ in data.held], filler, workload.vocab_size, plan, progress, seed,
-        rules.imports, asked=asked, spawner=spawner,
+        rules.imports, asked=asked, apart=data.private, spawner=spawner,
     )  # fmt: skip
     baseline, candidate = entry_models(rules, workload, submission, baseline_folder)
     doc = build.skeleton(submission)
@@ -98,7 +99,7 @@ def grade_text(
     doc["sandbox"] = referee.sandbox.layers()
     if data.want_private:
         doc["private"] = private_section(rules, workload, measured, data)
-    doc.update(text_sections(rules, submission, measured, data, baseline, candidate))
+    doc.update(text_sections(rules, submission, measured, data, (baseline, candidate), referee))
     functions: dict[str, list] = {}
     if valgrind is not None:
         models = (baseline, candidate)
@@ -128,6 +129,27 @@ def hot_spots(
         else hotspots.not_counted()
     )
     return hotspots.section(profiles, buckets, started)
+
+
+def text_ablation(
+    referee: GenerationReferee, candidate: Model, measured, evidence: dict, data: Scored
+) -> dict:
+    """One untimed child per kind of evidence found, its arrays shuffled in the child's
+    private copy, stepped through public walks the submission walked: its arg-max against
+    the submission's own there (``textablation``;
+    docs/DESIGN.md, Techniques and code quality)."""
+    rng = np.random.default_rng(measured.seed)
+    rewrites = {
+        kind: functools.partial(weights.ablate, arrays=names, rng=rng)
+        for kind, names in evidence.items()
+    }
+    walks = textablation.ablation_walks(referee, [kind for _, kind in data.held])
+    observed = textablation.ablate(
+        referee, candidate, rewrites, measured.submission.first_argmax, walks
+    )
+    for kind, check in observed["checks"].items():
+        check["arrays"] = evidence[kind][: weights.MAX_ARRAYS]
+    return observed
 
 
 def scored_records(
@@ -179,9 +201,16 @@ def private_section(rules: Rules, workload: GenerationWorkload, measured, data: 
 
 
 def text_sections(
-    rules: Rules, submission: Submission, measured, data: Scored, baseline: Model, candidate: Model
+    rules: Rules,
+    submission: Submission,
+    measured,
+    data: Scored,
+    models: tuple[Model, Model],
+    referee: GenerationReferee,
 ) -> dict:
-    """The result's ``artifacts``, ``code_quality``, ``baseline`` and ``optimized``."""
+    """The result's ``artifacts``, ``code_quality``, ``baseline`` and ``optimized``, and
+    its ``ablation`` where the weight files show a technique."""
+    baseline, candidate = models
     artifacts = weights.inspect(candidate.folder, candidate.files)
     out: dict = {
         "artifacts": artifacts,
@@ -199,6 +228,10 @@ def text_sections(
         files = build.model_files(model.folder, model.files)
         out[side] = {"metrics": build.text_metrics(m, kinds, files, weights.parameters(found))}
     out["baseline"]["path"] = display_path(baseline.folder)
+    parameters = rules.workloads[submission.workload].get("baseline_parameters", 1)
+    evidence = techniques.evidence_arrays(artifacts, rules, parameters)
+    if evidence:  # without evidence, none to check: the result keeps no ablation
+        out["ablation"] = text_ablation(referee, candidate, measured, evidence, data)
     return out
 
 

@@ -240,3 +240,63 @@ def test_observations_stored_twice_must_agree(graded, rules, path, value):
     target[path[-1]] = value
     problems = verify.check(edited, rules, "result.json")
     assert [p.rule for p in problems] == ["observations_invalid"], problems
+
+
+# The bigram's table stored as float16 (what float16 storage shows in a weight file), read
+# by the model, or beside it unread (a decoy: the model uses its own float32 copy).
+FLOAT16 = """
+import numpy as np
+
+STORED = np.load("table16.npy").astype(np.float32)
+TABLE = {table}
+
+
+class Bigram:
+    def reset(self, batch):
+        self.batch = batch
+
+    def step(self, tokens):
+        return TABLE[tokens]
+
+
+def build_model():
+    return Bigram()
+"""
+
+
+@pytest.mark.parametrize(("read", "counted"), [(True, True), (False, False)], ids=["used", "decoy"])
+def test_a_text_model_s_float16_weights_count_only_where_its_answers_use_them(
+    tmp_path, rules, read, counted
+):
+    """The ablation of a generation grade: float16 storage is detected in the weight file,
+    and counts (innovation, the claim confirmed) only where shuffling it changes the
+    arg-max of the model's walks; a decoy beside a float32 copy is not counted and its
+    claim is flagged."""
+    table = np.random.default_rng(5).standard_normal((69, 69)).astype(np.float32)
+    folder = submission(tmp_path, events="generation_quality")
+    np.save(folder / "table16.npy", table.astype(np.float16))
+    source = FLOAT16.format(table="STORED" if read else (
+        "np.random.default_rng(5).standard_normal((69, 69)).astype(np.float32)"))  # fmt: skip
+    (folder / "model.py").write_text(source)
+    yaml = (folder / "submission.yaml").read_text().replace("techniques: []", "techniques: [fp16]")
+    (folder / "submission.yaml").write_text(yaml)
+    base = model(tmp_path, "base").folder
+    doc = grade(folder, rules, QUICK, quick=True, baseline_folder=base, seed=11)
+    assert doc["verdict"]["status"] == "graded", doc["verdict"]
+    assert verify.check(doc, rules, "result.json") == []
+    check = doc["ablation"]["checks"]["float16"]
+    assert check["arrays"] == ["table16.npy"] and check["failure"] is None
+    assert check["compared"] == doc["ablation"]["samples"] > 0
+    share = check["agreed"] / check["compared"]
+    assert (share < 0.5) if read else (share == 1.0)
+    # Its one array is float16 and a twentieth of the baseline's parameters: float16
+    # storage (20 points) and a smaller model (30), each ablated on its own.
+    found = doc["techniques"]
+    assert {d["technique"]: d["used"] for d in found["detected"]} == {
+        "float16": counted,
+        "smaller-model": counted,
+    }
+    assert found["innovation"] == (50.0 if counted else 0.0)
+    assert found["confirmed"] == (["float16"] if counted else [])
+    flagged = "technique_not_found" in {f["id"] for f in doc["flags"]}
+    assert flagged is not counted

@@ -423,6 +423,70 @@ def test_a_memoriser_of_the_public_test_loses_its_advantage_in_the_final_phase(
     assert public["improvements"]["perplexity_gap"] == imp["perplexity_gap"]
 
 
+# The bigram in its walks (so every check of its answers passes), which keeps across reset
+# each walk's first record that is neither public nor composed (a sealed one) and writes
+# them out as its greedy answer to the first question of its first batch: published text.
+LEAKER = """
+import numpy as np
+
+TABLE = np.random.default_rng(5).standard_normal((69, 69)).astype(np.float32)
+PUBLIC = {public!r}
+IDS = {ids!r}
+
+
+class Leaker:
+    def __init__(self):
+        self.secrets, self.seen, self.batches = [], [], 0
+
+    def reset(self, batch):
+        if len(self.seen) == 1:  # a walk ended: its first record, if sealed, is kept
+            lines = self.seen[0].split("\\n")
+            question = lines[0][3:]
+            if len(lines) > 2 and question not in PUBLIC and not any(
+                c.isdigit() for c in question
+            ) and "comes" not in question:
+                self.secrets.append(question + " " + lines[1][3:])
+        self.seen = [""] * batch
+        self.said = 0
+        self.batches += batch > 1  # one answer only: its agreement with the walks passes
+
+    def step(self, tokens):
+        out = TABLE[tokens].copy()
+        for b, t in enumerate(tokens):
+            self.seen[b] += IDS[int(t)]
+        if self.batches == 1 and self.secrets and "\\nA:" in self.seen[0]:
+            leak = " ".join(self.secrets)[:60] + "\\n"
+            out[0] = 0.0
+            out[0, IDS.index(leak[min(self.said, len(leak) - 1)])] = 50.0
+            self.said += 1
+        return out
+
+
+def build_model():
+    return Leaker()
+"""
+
+
+def test_a_sealed_record_kept_across_reset_is_never_written_into_a_greedy_answer(
+    course, final, tmp_path
+) -> None:
+    """A model that keeps the sealed records it walked and writes them into its greedy
+    answers to public questions (text the result publishes) meets no sealed record where it
+    answers greedily: those children walk nothing."""
+    public = sorted({p.question for split in PUBLIC.values() for p in split})
+    source = LEAKER.format(public=public, ids=text.CHARACTERS + "?")
+    key = course["key_file"].read_bytes().strip()
+    doc = graded_in(course["root"], team(tmp_path, "leaker", source), key, tmp_path)
+    dumped = json.dumps(doc)
+    leaked = [p for p in PAIRS if p.question[:20] in dumped or p.answer[:20] in dumped]
+    assert leaked == []
+    # Its greedy answers are the plain bigram's, as it had seen nothing to leak.
+    sub, base = doc["optimized"]["metrics"]["text"], doc["baseline"]["metrics"]["text"]
+    assert sub["greedy"] == base["greedy"]
+    # and its walks the bigram's: the sealed records were walked as in any grade.
+    assert doc["private"]["optimized"] == final["private"]["optimized"]
+
+
 def test_store_refuses_a_final_phase_text_result_not_ranked_on_the_sealed_split(
     course, final, tmp_path
 ) -> None:
