@@ -95,8 +95,7 @@ def grade(
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
     valgrind = find_valgrind(plan)  # before any code runs: --require-instructions stops here
     data = held_out(rules, workload, seed, private or rules.is_final)
-    if data.private_inputs is not None:  # fed to a submission only in the complete sandbox
-        plan = dataclasses.replace(plan, require_sandbox=True)
+    plan = fitted(plan, workload, data.private_inputs is not None)
     referee = Referee(
         data.inputs, workload.classes, plan, progress=progress, seed=seed,
         imports=rules.imports, private=data.private_inputs, decoys=data.decoys,
@@ -126,6 +125,15 @@ def grade(
     return derive.apply_derived(doc, derive.derive(doc, rules))
 
 
+def fitted(plan: Plan, workload: ClassificationWorkload, sealed_split: bool) -> Plan:
+    """``plan`` for a grade of ``workload``: counted blocks of at most the workload's
+    ``count_samples`` (a slow baseline's fewer), and the complete sandbox where the private
+    split is fed to a submission."""
+    count = min(plan.count_samples, workload.count_samples or plan.count_samples)
+    require = plan.require_sandbox or sealed_split
+    return dataclasses.replace(plan, count_samples=count, require_sandbox=require)
+
+
 def find_valgrind(plan: Plan) -> cachegrind.Valgrind | str | None:
     """The valgrind this grade counts with, or why there is none (``instructions.find``)."""
     return find(plan.count_samples, plan.require_instructions)
@@ -138,18 +146,20 @@ def instruction_counts(
     valgrind: cachegrind.Valgrind | str,
 ) -> tuple[dict, dict[str, list]]:
     """The result's ``instructions``: both models' runs counted under cachegrind, untimed,
-    after the timed measurement (docs/DESIGN.md, Instruction counts); or why not, which
-    ``--require-instructions`` makes the grader's failure. Beside it, each counted run's
-    instructions by function, for the hot spots."""
+    after the timed measurement (docs/DESIGN.md, Instruction counts), blocks of the plan's
+    ``count_samples`` at most; or why not, which ``--require-instructions`` makes the grader's
+    failure. Beside it, each counted run's instructions by function, for the hot spots."""
     functions: dict[str, list] = {}
     if isinstance(valgrind, str):
         counts = not_counted(valgrind)
     else:
-        slower = max(
+        base, sub = (
             float(np.median(m.latency_samples_s)) for m in (measured.baseline, measured.submission)
         )
         counter = InstructionCount(referee, valgrind, time.perf_counter)
-        counts = counter.count(*models, measured.submission.answers.reference, slower)
+        first = measured.submission.answers.reference
+        most, slowdown = referee.plan.count_samples, sub / base if base > 0 else 1.0
+        counts = counter.count(*models, first, most, slowdown)
         functions = counter.functions
     if referee.plan.require_instructions and not counts["counted"]:
         raise InstructionsMissing(

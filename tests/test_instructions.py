@@ -21,7 +21,12 @@ from golden import golden_result
 from grader.config import Rules, load_rules, project_root
 from grader.errors import InstructionsMissing
 from grader.grade import find_valgrind, grade
-from grader.measure.instructions import RUNS, InstructionCount, samples_per_block
+from grader.measure.instructions import (
+    RUNS,
+    InstructionCount,
+    counted_samples,
+    samples_per_block,
+)
 from grader.measure.plan import Model, Plan
 from grader.measure.referee import Referee
 from grader.render import card
@@ -208,7 +213,29 @@ def test_the_card_shows_both_numbers(rules: Rules) -> None:
     assert any("the worker loop's 10 a sample subtracted" in n for n in notes)
 
 
-def test_a_slow_model_gets_fewer_samples_a_block() -> None:
+def test_a_counted_block_is_cut_by_the_slowdown_never_by_the_machine_s_time() -> None:
+    assert counted_samples(128, 1.0, 2.0) == 128  # the MLP baseline against a copy
+    assert counted_samples(32, 0.5, 2.0) == 32  # a fast transformer: its workload's 32
+    assert counted_samples(128, 2.0, 2.0) == 128  # at the limit
+    assert counted_samples(128, 3.0, 2.0) == 64  # 85 fit: cut to a power of two
+    assert counted_samples(128, 40.0, 2.0) == 8  # the floor
+    assert counted_samples(8, 40.0, 2.0) == 8
+
+
+def test_the_transformer_workload_counts_32_digits_a_block(rules: Rules) -> None:
+    from grader.data.workloads import get_workload
+    from grader.grade import fitted
+
+    for name, most in (("transformer_decathlon", 32), ("mlp_sprint", 128)):
+        workload = get_workload(rules, name)
+        assert fitted(Plan(), workload, False).count_samples == most
+        assert (
+            fitted(dataclasses.replace(Plan(), count_samples=0), workload, False).count_samples == 0
+        )
+    assert fitted(Plan(), get_workload(rules, "mlp_sprint"), True).require_sandbox
+
+
+def test_a_slow_model_gets_fewer_samples_in_a_profiled_block() -> None:
     assert samples_per_block(128, 0.05, 30e-6) == 128  # the MLP baseline
     assert samples_per_block(128, 0.05, 0.005) == 8  # 10 fit: cut to a power of two
     assert samples_per_block(128, 0.05, 0.00117) == 32  # the transformer's baseline: 42 fit
@@ -331,7 +358,8 @@ def test_a_layer_off_is_reported_and_require_sandbox_refuses_the_count(rules: Ru
     referee = Referee(images, 10, plan, seed=1, imports=rules.imports)
     files = ("model.py", "weights.npz")
     models = [Model(n, BASELINE, "model.py", "build_model", files) for n in ("b", "s")]
-    found = InstructionCount(referee, VALGRIND, lambda: 0.0).count(*models, np.full(100, -1), 30e-6)
+    counter = InstructionCount(referee, VALGRIND, lambda: 0.0)
+    found = counter.count(*models, np.full(100, -1), SMALL.count_samples, 1.0)
     assert found["counted"] is False
     assert "--require-sandbox" in found["reason"] and "syscalls: off" in found["reason"]
     assert found["sandbox"]["syscalls"].startswith("off")

@@ -48,6 +48,7 @@ class ClassificationWorkload(Workload):
     input_shape: tuple[int, ...]
     classes: int
     baseline_accuracy: float
+    count_samples: int | None = None  # a counted block's samples (None: the plan's)
 
     @property
     def sample_size(self) -> int:
@@ -97,6 +98,7 @@ def get_workload(
         input_shape=tuple(spec["input_shape"]),
         classes=int(spec["classes"]),
         baseline_accuracy=float(spec["baseline_accuracy"]),
+        count_samples=spec.get("count_samples"),
     )
 
 

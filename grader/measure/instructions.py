@@ -56,14 +56,26 @@ HELLO_TIMEOUT_S, LOAD_TIMEOUT_S, BLOCK_TIMEOUT_S, EXIT_TIMEOUT_S = 600.0, 600.0,
 
 
 def samples_per_block(most: int, seconds: float, slower_latency_s: float) -> int:
-    """Samples in a counted block: ``most``, fewer where the slower model would spend more
-    than ``seconds`` of its native time on them, and never fewer than ``MIN_SAMPLES``; a
-    power of two where it is cut, so that the noise of the latency it is cut by rarely
-    changes it between grades (a block's per-sample count depends a little on its size:
-    the garbage collector runs at counts of allocations, not at block boundaries)."""
+    """Samples in an untimed block (the hot spots' profiled one): ``most``, fewer where the
+    slower model would spend more than ``seconds`` of its native time on them, and never
+    fewer than ``MIN_SAMPLES``; a power of two where it is cut."""
     if slower_latency_s <= 0 or seconds / slower_latency_s >= most:
         return most
     fits = 2 ** int(np.floor(np.log2(max(seconds / slower_latency_s, 1.0))))
+    return int(np.clip(fits, min(MIN_SAMPLES, most), most))
+
+
+def counted_samples(most: int, slowdown: float, limit: float) -> int:
+    """Samples in a counted block: the workload's ``most`` (``count_samples``), fewer where
+    the submission is more than ``limit`` times slower than the baseline (``slowdown``, its
+    median latency over the baseline's: a ratio, so that the machine's load does not change
+    it, where a cut by native time made the same folders count 16 digits on a busy machine
+    and 32 on a quiet one), never fewer than ``MIN_SAMPLES``; a power of two (a block's
+    per-sample count depends a little on its size: the garbage collector runs at counts of
+    allocations, not at block boundaries)."""
+    if not slowdown > limit:
+        return most
+    fits = 2 ** int(np.floor(np.log2(max(most * limit / slowdown, 1.0))))
     return int(np.clip(fits, min(MIN_SAMPLES, most), most))
 
 
@@ -135,13 +147,14 @@ class InstructionCount:
         self.functions: dict[str, list[tuple[tuple[str, ...], dict]]] = {}
 
     def count(
-        self, baseline: Model, submission: Model, first: np.ndarray, slower_latency_s: float
+        self, baseline: Model, submission: Model, first: np.ndarray, most: int, slowdown: float
     ) -> dict:
         """Count both models' runs; the result's ``instructions`` section. ``first``: the
-        submission's first-pass answers, which its counted answers must agree with."""
+        submission's first-pass answers, which its counted answers must agree with; ``most``
+        and ``slowdown``: the block's size (``counted_samples``)."""
         started = self.clock()
         same_bytecode()
-        n = samples_per_block(self.plan.count_samples, self.plan.count_seconds, slower_latency_s)
+        n = counted_samples(most, slowdown, self.plan.count_slowdown)
         w = min(WARMUP_SAMPLES, n)
         idx = self.referee.inputs.public_sample(w + n)
         n = len(idx) - w

@@ -78,11 +78,12 @@ class Plan:
     reserve_rounds: int = 4
     window_rounds: int = 12
     # The instruction counts (docs/DESIGN.md, Instruction counts): samples in a counted
-    # block (0: no counting pass), fewer where the slower model would spend more than
-    # count_seconds of its native time on them (valgrind runs it some 100 times slower);
-    # and whether a grade without them is the grader's failure (--require-instructions).
+    # block (0: no counting pass; a workload may ask for fewer, events.yaml count_samples),
+    # fewer where the submission is more than count_slowdown times slower than the
+    # baseline (valgrind runs it some 100 times slower); and whether a grade without them
+    # is the grader's failure (--require-instructions).
     count_samples: int = 128
-    count_seconds: float = 0.05
+    count_slowdown: float = 2.0
     require_instructions: bool = False
 
 
