@@ -127,6 +127,31 @@ def graded(doc: dict) -> dict:
     return doc["optimized"]["metrics"]
 
 
+# Every presentation has its own noise, the first pass's too, so a near-tie may tip between
+# two of a digit's answers. How many answers an agreement compares is set by the block size,
+# which the probes' timings set (blocks.block_size): on a busy machine blocks of 32 give 64
+# batched answers, where one tipped is 0.984 (seen in CI), and about 300 repeats. So the
+# honest models' claims count tipped answers, not a share of a count the machine's speed sets.
+def tipped(share: float, compared: int) -> int:
+    """How many of ``compared`` answers differed from their first, from the share that agreed
+    (the result keeps the share); whole, or the grader compared another count."""
+    differed = (1 - share) * compared
+    assert differed == pytest.approx(round(differed), abs=1e-6), (share, compared)
+    return round(differed)
+
+
+def batched_compared(doc: dict, plan: Plan) -> int:
+    """The batched answers a one-session grade compared: its throughput rounds' blocks, each
+    the block size rounded down to whole batches (Referee.throughput)."""
+    batch, block = doc["measurement"]["throughput_batch"], doc["measurement"]["block_size"]
+    return plan.throughput_rounds * max(batch, block // batch * batch)
+
+
+def repeats_compared(doc: dict) -> int:
+    """The timed answers a one-session grade compared: all but each digit's first."""
+    return doc["measurement"]["rounds"] * doc["measurement"]["block_size"] - TOTAL
+
+
 def gone(pid: int, within: float = 1.0) -> bool:
     """Whether ``pid`` is dead (an unreaped zombie counts as dead), waiting up to ``within``."""
     deadline = time.monotonic() + within
@@ -670,9 +695,10 @@ def test_correct_model_is_graded_with_the_baselines_accuracy(
     assert abs(metrics["correct"] - doc["baseline"]["metrics"]["correct"]) <= 2
     assert abs(metrics["accuracy"] - baseline_accuracy) <= 0.02
     assert doc["measurement"]["deformation"] == rules.datasets["digits"]["deform"]
-    # Batches and single samples carry their own noise, the first pass's too: a near-tie
-    # may tip (0.9948 seen once in 25 grades); the grader's bar is 99 %.
-    assert metrics["batch_agreement"] >= 0.99
+    # A near-tie may tip (see tipped): at most 2 batched answers (a digit drawn in both
+    # rounds), or 1 % where more are compared (the grader's bar).
+    compared = batched_compared(doc, plan)
+    assert tipped(metrics["batch_agreement"], compared) <= max(2, 0.01 * compared)
     assert len(metrics["latency_samples_ms"]) == doc["measurement"]["rounds"]
     assert all(t > 0 and math.isfinite(t) for t in metrics["latency_samples_ms"])
     assert doc["events"]["latency_sprint"]["qualified"] is True
@@ -937,12 +963,13 @@ def test_honest_models_agree_with_their_first_answers(
     doc = grade(submit(tmp_path, "honest", "def build_model():\n    return mlp\n", header=MLP),
                 rules, plan)  # fmt: skip
     metrics = graded(doc)
-    # Every presentation has its own noise, the first pass's too, so a near-tie may tip
-    # between two of them: repeats are thousands (0.999 and above here), batches a few
-    # hundred (0.9948 seen once); the grader's bar is 0.99.
-    assert metrics["repeat_agreement"] >= 0.995
-    assert metrics["batch_agreement"] >= 0.99
-    assert doc["baseline"]["metrics"]["repeat_agreement"] >= 0.995
+    # A near-tie may tip (see tipped): at most 2 answers, or a share under the grader's bar
+    # of 0.99 (repeats: 0.999 and above here, so half a percent at most).
+    repeats, batches = repeats_compared(doc), batched_compared(doc, plan)
+    assert tipped(metrics["repeat_agreement"], repeats) <= max(2, 0.005 * repeats)
+    assert tipped(metrics["batch_agreement"], batches) <= max(2, 0.01 * batches)
+    baseline = doc["baseline"]["metrics"]["repeat_agreement"]
+    assert tipped(baseline, repeats) <= max(2, 0.005 * repeats)
 
 
 SNOOP = """\
