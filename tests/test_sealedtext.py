@@ -524,14 +524,14 @@ def edited(doc: dict, path: tuple, value) -> dict:
     target = out
     for key in path[:-1]:
         target = target[key]
-    target[path[-1]] = value
+    target[path[-1]] = value(target[path[-1]]) if callable(value) else value
     return out
 
 
 @pytest.mark.parametrize(
     ("path", "value", "rule"),
     [
-        (("private", "optimized", "correct"), 0, "observations_invalid"),
+        (("private", "optimized", "correct"), lambda n: n + 1, "observations_invalid"),
         (("optimized", "metrics", "text", "greedy", -1), "Yellow.", "observations_invalid"),
         (("measurement", "text", "scored", -1, "question"), "What colour is it?", "schema"),
         (("optimized", "metrics", "private_perplexity"), 1.5, "derived_mismatch"),

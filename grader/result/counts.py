@@ -79,8 +79,8 @@ def derived(section: dict | None) -> tuple[dict, dict, dict] | None:
 def over_speedup(improvements: dict) -> float | None:
     """The instruction ratio over the wall-time speedup, where both were measured: near 1 for
     a model whose counted work is its timed work (0.4-1.3 for the examples here), far above
-    it for one that does less under valgrind than when timed (docs/DESIGN.md, Instruction
-    counts: Trust). Only the flags read it."""
+    it for one that does less under valgrind than when timed. Only the flags read it
+    (docs/DESIGN.md, Instruction counts)."""
     ratio, speedup = improvements.get("instruction_ratio"), improvements.get("speedup")
     if not isinstance(ratio, float | int) or not isinstance(speedup, float | int) or speedup <= 0:
         return None
