@@ -1,4 +1,5 @@
-"""What the benchmarks share: a check that their numbers came out, and their report."""
+"""What the benchmarks share: a check that their numbers came out, their report, and a
+stand-in generation model."""
 
 from __future__ import annotations
 
@@ -15,3 +16,23 @@ def report(title: str, rows: dict) -> None:
     print(f"\n== {title}")
     for key, value in rows.items():
         print(f"   {key}: {value}")
+
+
+# A stand-in generation model, fast enough for a smoke run: a fixed random bigram table.
+BIGRAM = """
+import numpy as np
+
+TABLE = np.random.default_rng(5).standard_normal((69, 69)).astype(np.float32)
+
+
+class Bigram:
+    def reset(self, batch):
+        self.batch = batch
+
+    def step(self, tokens):
+        return TABLE[tokens]
+
+
+def build_model():
+    return Bigram()
+"""

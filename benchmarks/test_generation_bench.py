@@ -17,7 +17,7 @@ import statistics
 from pathlib import Path
 
 import pytest
-from benchutil import finite, report
+from benchutil import BIGRAM, finite, report
 
 from grader import stats
 from grader.config import project_root
@@ -32,23 +32,6 @@ YAML = (
     "team: {team}\nmembers: [bench]\nworkload: tinytalks\nevents: [inference_speed]\n"
     "entrypoint: model.py:build_model\n"
 )
-BIGRAM = """
-import numpy as np
-
-TABLE = np.random.default_rng(5).standard_normal((69, 69)).astype(np.float32)
-
-
-class Bigram:
-    def reset(self, batch):
-        self.batch = batch
-
-    def step(self, tokens):
-        return TABLE[tokens]
-
-
-def build_model():
-    return Bigram()
-"""
 TWICE = '''
 import numpy as np
 from base import build_model as build_base

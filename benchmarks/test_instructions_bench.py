@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from benchutil import BIGRAM
 
 from grader.config import project_root
 from grader.data import probes, text
@@ -97,25 +98,6 @@ def test_instruction_ratio_against_wall_time_speedup(benchmark, rules, smoke) ->
         print(f"   {n}: ratio {ratio:.3f}, speedup {speedup:.3f}")
     print(f"   correlation of the logs: {r:.3f}")
     assert np.isfinite(logs).all()
-
-
-BIGRAM = """
-import numpy as np
-
-TABLE = np.random.default_rng(5).standard_normal((69, 69)).astype(np.float32)
-
-
-class Bigram:
-    def reset(self, batch):
-        self.batch = batch
-
-    def step(self, tokens):
-        return TABLE[tokens]
-
-
-def build_model():
-    return Bigram()
-"""
 
 
 def smoke_count(root: Path, rules) -> dict:

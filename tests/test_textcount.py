@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import textmodels
 
 from grader.config import Rules, project_root
 from grader.data import probes, text
@@ -359,23 +360,7 @@ def test_the_kv_cache_example_and_a_copy_of_the_baseline(tmp_path: Path, rules: 
 
 
 # -- whole generation grades -----------------------------------------------------------------
-BIGRAM = """
-import numpy as np
-
-TABLE = np.random.default_rng(5).standard_normal((69, 69)).astype(np.float32)
-
-
-class Bigram:
-    def reset(self, batch):
-        self.batch = batch
-
-    def step(self, tokens):
-        return TABLE[tokens]
-
-
-def build_model():
-    return Bigram()
-"""
+BIGRAM = textmodels.BIGRAM.format(extra="")  # a fast stand-in model
 
 
 @pytest.mark.slow
