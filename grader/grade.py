@@ -32,14 +32,13 @@ from grader.errors import (
     EXIT_OK,
     EXIT_REJECTED,
     EXIT_RULES,
-    InstructionsMissing,
     Rejected,
     Verdict,
     Violation,
 )
 from grader.measure import hotspots
 from grader.measure.ablation import Ablation
-from grader.measure.instructions import InstructionCount, find, not_counted
+from grader.measure.instructions import InstructionCount, find, not_counted, required
 from grader.measure.measurement import Measurement
 from grader.measure.plan import Model, Plan, entry_models
 from grader.measure.referee import Progress, Referee, Spawner
@@ -161,12 +160,7 @@ def instruction_counts(
         most, slowdown = referee.plan.count_samples, sub / base if base > 0 else 1.0
         counts = counter.count(*models, first, most, slowdown)
         functions = counter.functions
-    if referee.plan.require_instructions and not counts["counted"]:
-        raise InstructionsMissing(
-            f"the instructions were not counted ({counts['reason']}), and "
-            "--require-instructions asks for them"
-        )
-    return counts, functions
+    return required(counts, referee.plan), functions
 
 
 def hot_spots(

@@ -35,7 +35,7 @@ import numpy as np
 from grader.data.reproduce import environment
 from grader.errors import ChildFailure, InstructionsMissing
 from grader.measure.answers import Agreement, agreement, answers_of, significantly_below
-from grader.measure.plan import Model
+from grader.measure.plan import GenerationPlan, Model, Plan
 from grader.measure.referee import Referee
 from grader.sandbox import cachegrind
 from grader.sandbox.cachegrind import CountFileError, Valgrind
@@ -131,6 +131,48 @@ def refused(runs: list[Run], require_sandbox: bool, valgrind: Valgrind) -> tuple
             sandbox=layers,
         )
     return layers, None
+
+
+def counted(
+    valgrind: Valgrind,
+    sizes: tuple[int, int],
+    counts: dict[str, list[dict]],
+    agreed: dict,
+    layers: dict,
+    child: CountedChild,
+    seconds: float,
+    **more: object,
+) -> dict:
+    """The result's ``instructions`` of a pass that counted (the digits' or a generation
+    grade's, which adds its ``walk``): the counts as observed, how they were taken."""
+    native = environment()
+    return {
+        "counted": True,
+        "reason": None,
+        "valgrind": valgrind.version,
+        "tool": " ".join(cachegrind.TOOL_OPTIONS),
+        "warmup_samples": sizes[0],
+        "samples": sizes[1],
+        **more,
+        "runs": counts,
+        "agreement": agreed,
+        "dispatch": {
+            "native": {k: native[k] for k in ("numpy_simd", "blas_kernels")},
+            "valgrind": child.info.get("dispatch"),
+        },
+        "sandbox": layers,
+        "wall_seconds": seconds,
+    }
+
+
+def required(counts: dict, plan: Plan | GenerationPlan) -> dict:
+    """``counts``, unless they are absent and ``--require-instructions`` asks for them."""
+    if plan.require_instructions and not counts["counted"]:
+        raise InstructionsMissing(
+            f"the instructions were not counted ({counts['reason']}), and "
+            "--require-instructions asks for them"
+        )
+    return counts
 
 
 class InstructionCount:
@@ -242,23 +284,7 @@ class InstructionCount:
                 self.valgrind,
                 agreement=agreed,
             )
-        native = environment()
-        return {
-            "counted": True,
-            "reason": None,
-            "valgrind": self.valgrind.version,
-            "tool": " ".join(cachegrind.TOOL_OPTIONS),
-            "warmup_samples": sizes[0],
-            "samples": sizes[1],
-            "runs": counts,
-            "agreement": agreed,
-            "dispatch": {
-                "native": {k: native[k] for k in ("numpy_simd", "blas_kernels")},
-                "valgrind": child.info.get("dispatch"),
-            },
-            "sandbox": layers,
-            "wall_seconds": seconds,
-        }
+        return counted(self.valgrind, sizes, counts, agreed, layers, child, seconds)
 
 
 def same_bytecode() -> None:

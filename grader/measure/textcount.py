@@ -33,8 +33,7 @@ import numpy as np
 
 from grader.child import wire
 from grader.data import textmetrics
-from grader.data.reproduce import environment
-from grader.errors import ChildFailure, InstructionsMissing
+from grader.errors import ChildFailure
 from grader.measure.answers import Agreement, significantly_below
 from grader.measure.generation import GenerationReferee
 from grader.measure.instructions import (
@@ -46,16 +45,17 @@ from grader.measure.instructions import (
     RUNS,
     InstructionCount,
     Run,
+    counted,
     find,
     not_counted,
     refused,
+    required,
     same_bytecode,
     start_runs,
 )
 from grader.measure.plan import GenerationPlan, Model
 from grader.measure.textanswers import GenerationMeasurement, TextMeasurement
 from grader.measure.walks import Walk
-from grader.sandbox import cachegrind
 from grader.sandbox.cachegrind import CountFileError, Valgrind
 from grader.sandbox.counted import CountedChild
 
@@ -233,24 +233,10 @@ class StepCount:
                 self.valgrind,
                 agreement=agreed,
             )
-        native = environment()
-        return {
-            "counted": True,
-            "reason": None,
-            "valgrind": self.valgrind.version,
-            "tool": " ".join(cachegrind.TOOL_OPTIONS),
-            "warmup_samples": sizes[0],
-            "samples": sizes[1],
-            "walk": walk.index,
-            "runs": counts,
-            "agreement": agreed,
-            "dispatch": {
-                "native": {k: native[k] for k in ("numpy_simd", "blas_kernels")},
-                "valgrind": child.info.get("dispatch"),
-            },
-            "sandbox": layers,
-            "wall_seconds": self.clock() - started,
-        }
+        seconds = self.clock() - started
+        return counted(
+            self.valgrind, sizes, counts, agreed, layers, child, seconds, walk=walk.index
+        )
 
 
 def instruction_counts(
@@ -270,9 +256,4 @@ def instruction_counts(
         counter = StepCount(referee, valgrind, clock)
         counts = counter.count(*models, measured)
         functions = counter.functions
-    if referee.plan.require_instructions and not counts["counted"]:
-        raise InstructionsMissing(
-            f"the instructions were not counted ({counts['reason']}), and "
-            "--require-instructions asks for them"
-        )
-    return counts, functions
+    return required(counts, referee.plan), functions
