@@ -259,6 +259,7 @@ def text_measurement(measured, plan: GenerationPlan, held: list, quick: bool) ->
             "context_lengths": list(plan.lengths),
             "replays_per_session": plan.replays,
             "walks": [[index, replay] for session in measured.walks for index, replay in session],
+            "blind": measured.blind,
             # A sealed record's text is never written: its kind alone says where it was.
             "scored": [
                 {"question": None, "reference": None, "kind": kind}

@@ -166,7 +166,33 @@ def text_notes(result: dict) -> list[str]:
             "greedy answers asked once (one session): greedy_agreement is measured by a full "
             "grade only, which asks them again in a fresh process"
         )
-    return split_notes(result) + notes
+    return split_notes(result) + notes + blind_notes(result)
+
+
+def blind_notes(result: dict) -> list[str]:
+    """Where the speedup was held to the blind walks' support, by how much."""
+    imp = result["improvements"]
+    if "speedup_blind_ci95" not in imp:
+        return []
+    held = [
+        f"after {length} {found['measured']:.2f}× → {found['speedup']:.2f}×"
+        for length, found in imp["speedup_by_context"].items()
+        if found["measured"] > found["speedup"]
+    ]
+    if imp["speedup_measured"] > imp["speedup"]:
+        held.insert(0, f"whole walk {imp['speedup_measured']:.3f}× → {imp['speedup']:.3f}×")
+    blind = result["measurement"]["text"]["blind"]
+    lo, hi = imp["speedup_blind_ci95"]
+    line = (
+        f"{len(blind)} blind walks (opened by filler: text no table holds) support a whole "
+        f"walk's speedup of [{lo:.3f}, {hi:.3f}]"
+    )
+    if not held:
+        return [line + ": no speedup was held to them"]
+    return [
+        line + "; held to their upper ends: " + ", ".join(held) + ". A speedup is published "
+        "as far as text the model cannot have tabled supports it"
+    ]
 
 
 def split_notes(result: dict) -> list[str]:

@@ -45,7 +45,7 @@ def test_the_parent_reads_each_record_s_perplexity_terms_from_the_walks(tmp_path
             assert side.record_chars[i] == chars
             assert side.record_nll[i] == pytest.approx(nll, rel=1e-9)
         assert side.replays.compared == 4 * 128 and side.replays.agreed == 4 * 128
-        assert len(side.token_latency_s) == len(TEST) + 4
+        assert len(side.token_latency_s) == len(TEST) + 2 * SMALL.blind + 4
         assert all(len(blocks) == 16 for blocks in side.token_latency_s)
     assert m.submission.greedy_agreement.share == 1.0
     assert m.baseline.greedy_again is None  # asked once: its answers are not in question

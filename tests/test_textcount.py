@@ -39,7 +39,7 @@ needs_valgrind = pytest.mark.skipif(
     isinstance(VALGRIND, str), reason=f"no valgrind to count with: {VALGRIND}"
 )
 # One session, a few records: the timed walks the counted one is checked against.
-TINY = GenerationPlan(sessions=1, replays=0, probes=0, calibration_blocks=2)
+TINY = GenerationPlan(sessions=1, replays=0, probes=0, blind=0, calibration_blocks=2)
 
 
 def referee(scored: list[text.Pair], gplan: GenerationPlan = TINY, **more) -> GenerationReferee:

@@ -82,7 +82,9 @@ class GenerationReferee:
         self.clock = clock
         self.seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
         self.rng = np.random.default_rng(self.seed)
-        self.walks = plan(scored, filler, gplan.sessions, gplan.replays, gplan.length, self.rng)
+        self.walks = plan(
+            scored, filler, gplan.sessions, gplan.replays, gplan.length, self.rng, gplan.blind
+        )
         page_bytes = handoff.page_bytes(len(scored), 1, vocab * 4)
         self.launcher = Launcher(gplan, imports, self.rng, page_bytes, clock, spawner)
         self.sandbox = self.launcher.sandbox
@@ -107,6 +109,7 @@ class GenerationReferee:
             submission=results[1],
             seed=self.seed,
             walks=[[(w.index, w.replay) for w in session] for session in self.walks],
+            blind=sorted({w.index for session in self.walks for w in session if w.blind}),
             affinity={
                 "parent": parent_core,
                 "children": child_core,

@@ -111,8 +111,11 @@ class GenerationPlan:
     sessions: int = 4  # fresh process pairs; every one after the first replays walks
     length: int = 128  # steps in a walk: the context of the workload's baseline
     block_steps: int = 8  # steps a timed block holds; every step of a walk is timed
-    replays: int = 5  # per session after the first: walks shown again in fresh processes
-    probes: int = 20  # questions composed for the grade, beside the held-out ones
+    replays: int = 4  # per session after the first: walks shown again in fresh processes
+    probes: int = 16  # questions composed for the grade, beside the held-out ones
+    # Per session: walks opened by filler, which no table of public text holds; the speedup
+    # is held to what they support (result/text.py, MIN_BLIND_SHOWINGS of them at least).
+    blind: int = 3
     held_out: int | None = None  # of the held-out pairs, how many (None: all 46)
     # Where the grade scores the course's sealed Q&A: how many of its records (the same ones
     # in every grade, grader/data/sealedtext.py; one first walk each, as a held-out pair), and
@@ -154,6 +157,7 @@ class GenerationPlan:
 # agreement is not measured).
 QUICK_GENERATION = GenerationPlan(
     sessions=1,
+    blind=0,  # too few to hold a speedup to (a quick grade is a student's check)
     probes=4,
     held_out=8,
     private_records=6,

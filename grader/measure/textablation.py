@@ -29,7 +29,7 @@ WALKS = 2  # walks per ablation child: 256 steps, each compared
 def ablation_walks(referee: GenerationReferee, kinds: list[str]) -> list[Walk]:
     """The first session's first walks opened by a held-out pair (``kinds``: the scored
     records' kinds), at most :data:`WALKS`: text every grade may show, never a sealed record."""
-    shown = [w for w in referee.walks[0] if not w.replay and kinds[w.scored] == "test"]
+    shown = [w for w in referee.walks[0] if not (w.replay or w.blind) and kinds[w.scored] == "test"]
     return shown[:WALKS]
 
 

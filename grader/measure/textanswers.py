@@ -73,7 +73,8 @@ class TextMeasurement(Footprint):
         following = walk.tokens[1 : steps + 1]
         nll = -logp[np.arange(steps), following]
         argmax = logp.argmax(axis=-1)
-        past = slice(walk.span[1] - 1, steps)  # the rows that predict the filler's characters
+        # The rows that predict the filler's characters: a blind walk's every row.
+        past = slice(0 if walk.blind else walk.span[1] - 1, steps)
         self.filler_nll.append(float(nll[past].sum()))
         self.filler_steps.append(len(nll[past]))
         if walk.replay:
@@ -81,6 +82,8 @@ class TextMeasurement(Footprint):
             self.replays.add(Agreement(int((argmax == first).sum()), steps))
             return
         self.first_argmax[walk.index] = argmax
+        if walk.blind:
+            return
         start, end = walk.span
         at = np.arange(start - 1, min(end, steps + 1) - 1)  # the rows that predict the answer
         self.record_argmax[walk.scored] = argmax[at]
@@ -159,6 +162,7 @@ class GenerationMeasurement:
     submission: TextMeasurement
     seed: int
     walks: list[list[tuple[int, bool]]]  # per session: (walk index, shown again?)
+    blind: list[int]  # the indices of the blind walks (walks.BLIND)
     affinity: dict
     wall_seconds: float
 

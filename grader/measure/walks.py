@@ -20,6 +20,11 @@ Three properties make a walk's answers real (docs/DESIGN.md, Generation):
 - **replays**: later sessions show again, verbatim and in fresh processes that have
   never seen them, walks that earlier sessions showed; their answers must agree with the
   first showing's.
+
+A few walks in each session are *blind*: opened by filler, not by a scored record, so that
+no step of theirs is text a model can have tabled (the held-out pairs are public, and the
+composed questions come from a published grammar). They are timed like the others; the
+published speedup is held to what they support (docs/DESIGN.md, Generation: blind walks).
 """
 
 from __future__ import annotations
@@ -38,10 +43,18 @@ class Walk:
 
     index: int  # its place in the grade's list of first walks
     tokens: np.ndarray
-    scored: int  # index of the scored record that opens it
+    scored: int  # index of the scored record that opens it; BLIND for a blind walk
     span: tuple[int, int]  # [start, end): the first record's answer characters, newline included
     records: tuple[int, ...] = ()  # the pool's records it shows (the scored one first)
     replay: bool = False  # a showing after the first, in a later session's fresh processes
+
+    @property
+    def blind(self) -> bool:
+        """Opened by filler: no scored record, nothing a table of public text holds."""
+        return self.scored == BLIND
+
+
+BLIND = -1  # Walk.scored of a walk opened by filler
 
 
 def answer_span(pair: text.Pair) -> tuple[int, int]:
@@ -58,14 +71,16 @@ def plan(
     replays: int,
     length: int,
     rng: np.random.Generator,
+    blind: int = 0,
 ) -> list[list[Walk]]:
     """The walks of each session, in the order it shows them.
 
     The scored records are dealt out to the sessions in a random order, each opening one
-    walk there; every session after the first also shows again ``replays`` walks drawn
-    from the earlier sessions'. Each walk's filler is drawn, without replacement within the
-    session, from the filler records the session shows nowhere else: never a scored one,
-    whose answer it would show."""
+    walk there, and each session shows ``blind`` walks of filler only; every session after
+    the first also shows again ``replays`` walks drawn from the earlier sessions' (blind
+    ones among them). Each walk's filler is drawn, without replacement within the session,
+    from the filler records the session shows nowhere else: never a scored one, whose
+    answer it would show."""
     if sessions < 1 or not scored:
         raise ValueError("a generation grade needs a session and a scored record")
     pool = list(scored) + list(filler)
@@ -85,8 +100,8 @@ def plan(
                 taken |= set(earlier[j].records)
         free = [len(scored) + int(i) for i in rng.permutation(len(filler))]
         free = [i for i in free if i not in taken]
-        for i in deal:
-            walk, free = _walk(len(first), int(i), scored, pool, free, length)
+        for i in [int(i) for i in deal] + [BLIND] * blind:
+            walk, free = _walk(len(first), i, scored, pool, free, length)
             first.append(walk)
             shown.append(walk)
         out.append([shown[i] for i in rng.permutation(len(shown))])
@@ -105,9 +120,12 @@ def _walk(
     free: list[int],
     length: int,
 ) -> tuple[Walk, list[int]]:
-    """The walk opened by scored record ``i``, filled from ``free`` (what is left of it is
-    returned)."""
-    body, records = text.record(scored[i]), [i]
+    """The walk opened by scored record ``i`` (by filler where ``i`` is BLIND), filled from
+    ``free`` (what is left of it is returned)."""
+    if i == BLIND:
+        body, records, span = "", [], (0, 0)
+    else:
+        body, records, span = text.record(scored[i]), [i], answer_span(scored[i])
     while len(body) < length + 1:
         if not free:
             raise ValueError("too few records to fill the walks without showing one twice")
@@ -115,4 +133,4 @@ def _walk(
         records.append(free[0])
         free = free[1:]
     tokens = text.encode(body[: length + 1])
-    return Walk(index, tokens, i, answer_span(scored[i]), tuple(records)), free
+    return Walk(index, tokens, i, span, tuple(records)), free

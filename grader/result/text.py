@@ -162,6 +162,54 @@ def walk_speedup(
     )
 
 
+# Showings of blind walks that can hold a speedup: a full grade has 12 first showings and
+# the replays drawn among them. With fewer, the interval's upper end is about their
+# largest ratio, which an honest model's estimate over every walk exceeds too often.
+MIN_BLIND_SHOWINGS = 10
+
+
+def blind_rows(spec: dict) -> np.ndarray | None:
+    """Which showings were of blind walks (``spec``: the measurement's ``text``), or None
+    where there are too few to hold a speedup to (a quick grade; a result graded before
+    blind walks existed)."""
+    blind = set(spec.get("blind") or ())
+    rows = np.array([index in blind for index, _ in spec["walks"]], dtype=bool)
+    return rows if rows.sum() >= MIN_BLIND_SHOWINGS else None
+
+
+def blind_bounds(b_blocks: np.ndarray, s_blocks: np.ndarray, rows: np.ndarray, step: int,
+                 lengths: list[int]) -> tuple[list[float], dict[str, list[float]]]:  # fmt: skip
+    """The 95 % intervals, over the blind walks alone, of the whole walk's speedup and of
+    each context's: text no table holds, so a model that answers public text from a table
+    is as fast there as its honest part (docs/DESIGN.md, Generation: blind walks)."""
+    b, s = b_blocks[rows], s_blocks[rows]
+    _, walk, _, _ = walk_speedup(b, s, np.zeros(len(b), dtype=int))
+    by_context = {
+        str(length): [
+            float(x)
+            for x in stats.bootstrap_ci(
+                stats.paired_ratios(b[:, length // step], s[:, length // step]), "median"
+            )
+        ]
+        for length in lengths
+    }
+    return walk, by_context
+
+
+def held(found: dict, bound: list[float]) -> dict:
+    """A speedup (``speedup``, ``ci95``) held to ``bound``'s upper end, as the digits' is
+    held to new digits' (derive.published_speedup), and its interval too: neither claims
+    more than the blind walks support. The value before and the bound stay beside it."""
+    top = bound[1]
+    return {
+        **found,
+        "speedup": min(found["speedup"], top),
+        "ci95": [min(found["ci95"][0], top), min(found["ci95"][1], top)],
+        "measured": found["speedup"],
+        "blind_ci95": bound,
+    }
+
+
 def context_speedup(
     b_blocks: np.ndarray, s_blocks: np.ndarray, sessions: np.ndarray, j: int, estimate
 ) -> dict:
@@ -200,6 +248,12 @@ def derive_text_improvements(
         return None if base[key] is None or sub[key] is None else sub[key] - base[key]
 
     speedup, interval, p_faster, p_slower = walk_speedup(b_blocks, s_blocks, sessions)
+    whole = {"speedup": speedup, "ci95": interval}
+    if (rows := blind_rows(spec)) is not None:  # held to the blind walks' support
+        bound, bounds = blind_bounds(b_blocks, s_blocks, rows, step, spec["context_lengths"])
+        whole = held(whole, bound)
+        by_context = {k: held(v, bounds[k]) for k, v in by_context.items()}
+        speedup, interval = whole["speedup"], whole["ci95"]
     # The ranked records' paired interval: the sealed ones where they rank (final phase).
     kinds = [s["kind"] for s in spec["scored"]]
     ranked_kind = "private" if ranked_private and "private" in kinds else "test"
@@ -231,6 +285,9 @@ def derive_text_improvements(
         ),
         "speedup_by_context": by_context,
     }
+    if "blind_ci95" in whole:
+        out["speedup_measured"] = whole["measured"]
+        out["speedup_blind_ci95"] = whole["blind_ci95"]
     if "private_perplexity" in sub:
         out |= private_improvements(base, sub, public, ranked_private)
     return out

@@ -1,0 +1,168 @@
+"""Blind walks (grader/measure/walks.py, grader/result/text.py): walks opened by filler,
+which no table of public text holds, and the speedup held to what they support.
+
+The attack they close: a model that, at load, steps every public record and every question
+the grade may compose, keeps the scores, and serves them while a walk's text is still one
+of those; past them it works as it always does, so every answer check passes. Graded for
+real here with a stand-in that does its work (a fixed amount of arithmetic a step) except
+where the text so far is the beginning of a public record or a composable question."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from grader import gradetext, render
+from grader.config import project_root
+from grader.data import probes, text
+from grader.grade import grade
+from grader.measure import walks
+from grader.measure.plan import QUICK, QUICK_GENERATION
+from grader.result import text as textresult
+from grader.result import verify
+
+DATA = project_root() / "data" / "tinytalks"
+# Two sessions with six blind walks each: enough showings to hold a speedup to
+# (textresult.MIN_BLIND_SHOWINGS), small enough for a few seconds a grade.
+PLAN = dataclasses.replace(QUICK_GENERATION, sessions=2, blind=6, replays=2, held_out=8, probes=4)
+
+STEPPER = """
+import numpy as np
+
+TABLE = np.random.default_rng(5).standard_normal((69, 69)).astype(np.float32)
+WORK = np.random.default_rng(6).standard_normal((96, 96))
+KNOWN = set()
+for _text in {texts!r}:
+    for _end in range(1, len(_text) + 1):
+        KNOWN.add(_text[:_end])
+CHARS = {chars!r}
+
+
+class Stepper:
+    def reset(self, batch):
+        self.seen = [""] * batch
+
+    def step(self, tokens):
+        ids = np.asarray(tokens).reshape(-1)
+        self.seen = [s + CHARS[min(int(t), len(CHARS) - 1)] for s, t in zip(self.seen, ids)]
+        if not ({tabled} and all(s in KNOWN for s in self.seen)):
+            v = WORK[0]
+            for _ in range(12):
+                v = np.tanh(WORK @ v)
+        return TABLE[ids].reshape(np.shape(tokens) + (69,))
+
+
+def build_model():
+    return Stepper()
+"""
+YAML = """team: {name}
+members: [me]
+workload: tinytalks
+events: [generation_quality, inference_speed]
+entrypoint: model.py:build_model
+techniques: []
+description: A bigram table that works a fixed amount a step.
+"""
+
+
+def known_texts() -> list[str]:
+    """Every public record and every question the grade may compose, as a walk opens."""
+    pairs = probes.public_pairs() + [p for made in probes.candidates().values() for p in made]
+    return [text.record(p) for p in pairs]
+
+
+def stepper(tmp: Path, name: str, tabled: bool) -> Path:
+    folder = tmp / name
+    folder.mkdir()
+    source = STEPPER.format(texts=known_texts(), chars=text.CHARACTERS + "?", tabled=tabled)
+    (folder / "model.py").write_text(source)
+    (folder / "submission.yaml").write_text(YAML.format(name=name))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def grades(tmp_path_factory, rules) -> dict[str, dict]:
+    tmp = tmp_path_factory.mktemp("blind")
+    base = stepper(tmp, "base", tabled=False)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gradetext, "QUICK_GENERATION", PLAN)
+        return {
+            name: grade(
+                stepper(tmp, name, tabled=name == "table"),
+                rules,
+                QUICK,
+                quick=True,
+                baseline_folder=base,
+                seed=21,
+            )
+            for name in ("honest", "table")
+        }
+
+
+def test_each_session_shows_blind_walks_of_filler_only() -> None:
+    scored = text.load_split(DATA, "test")
+    filler = text.load_split(DATA, "train") + text.load_split(DATA, "val")
+    plan = walks.plan(scored, filler, 3, 4, 128, np.random.default_rng(0), blind=5)
+    for session in plan:
+        first = [w for w in session if w.blind and not w.replay]
+        assert len(first) == 5
+        for w in first:
+            assert all(r >= len(scored) for r in w.records)  # no scored record in it
+            shown = "".join(text.record(filler[r - len(scored)]) for r in w.records)
+            assert text.decode(w.tokens) == shown[:129]
+        shown = [r for w in session for r in w.records]
+        assert len(shown) == len(set(shown))  # still no record twice in a process
+    replayed = [w for session in plan for w in session if w.replay and w.blind]
+    assert replayed  # replays are drawn among them too (seed 0)
+
+
+def test_the_table_is_fast_only_where_the_text_is_public(grades) -> None:
+    """The attack works as described: unheld, it would publish a speedup it did not earn."""
+    imp = grades["table"]["improvements"]
+    assert grades["table"]["verdict"]["status"] == "graded"
+    assert imp["speedup_measured"] > 1.3
+    assert imp["speedup_by_context"]["16"]["measured"] > 3
+    assert imp["speedup_blind_ci95"][1] < 1.2  # where no table helps, it is the baseline
+
+
+def test_the_table_s_speedup_is_held_to_the_blind_walks(grades) -> None:
+    imp = grades["table"]["improvements"]
+    assert imp["speedup"] == imp["speedup_blind_ci95"][1] < imp["speedup_measured"]
+    assert imp["speedup_ci95"][1] == imp["speedup"]
+    for found in imp["speedup_by_context"].values():
+        assert found["speedup"] <= found["blind_ci95"][1]
+        assert found["ci95"][1] <= found["blind_ci95"][1]
+    assert imp["speedup_by_context"]["16"]["speedup"] < 1.3
+
+
+def test_an_honest_model_is_held_at_most_by_the_interval_s_width(grades) -> None:
+    imp = grades["honest"]["improvements"]
+    lo, hi = imp["speedup_blind_ci95"]
+    assert lo <= 1.0 <= hi or abs(imp["speedup"] - 1) < 0.05
+    assert imp["speedup"] >= min(imp["speedup_measured"], lo)
+
+
+def test_the_held_numbers_are_derived_on_read_and_shown(grades, rules) -> None:
+    doc = grades["table"]
+    assert verify.check(json.loads(json.dumps(doc)), rules, "result.json") == []
+    edited = json.loads(json.dumps(doc))
+    edited["improvements"]["speedup"] = edited["improvements"]["speedup_measured"]
+    assert verify.check(edited, rules, "result.json")  # the unheld value is refused
+    notes = render.card(doc)["notes"]
+    assert any("blind walks" in n and "held to their upper ends" in n for n in notes)
+    assert any("no speedup was held" in n for n in render.card(grades["honest"])["notes"]) or (
+        grades["honest"]["improvements"]["speedup_measured"]
+        > grades["honest"]["improvements"]["speedup"]
+    )
+
+
+def test_without_enough_blind_walks_nothing_is_held(grades) -> None:
+    spec = dict(grades["table"]["measurement"]["text"])
+    assert textresult.blind_rows(spec) is not None
+    spec["blind"] = spec["blind"][: textresult.MIN_BLIND_SHOWINGS // 4]
+    assert textresult.blind_rows(spec) is None
+    assert textresult.blind_rows({**spec, "blind": None}) is None  # graded before they existed
