@@ -224,13 +224,10 @@ def context_speedup(
     return {"speedup": speedup, "ci95": interval, "p_value": p_faster}
 
 
-def derive_text_improvements(
-    base: dict, sub: dict, measurement: dict, estimate, ranked_private: bool = False
-) -> dict:
-    """The submission against the baseline: perplexity ratios, answer-quality deltas and
-    the speedup at each context length (``estimate``: the digits' speedup estimate over
-    session groups of ratios, ``derive.speedup_estimate``). ``ranked_private``: the final
-    phase ranks on the sealed records, so ``perplexity_ratio`` is theirs."""
+def text_speedups(base: dict, sub: dict, measurement: dict, estimate) -> dict:
+    """The whole walk's speedup with its interval and p-values, and each context length's
+    (``estimate``: the digits' speedup estimate over session groups of ratios), held to
+    the blind walks' support where the grade has enough of them."""
     spec = measurement["text"]
     step = spec["block_steps"]
     b_blocks = np.asarray(base["text"]["block_latency_ms"], float)
@@ -240,6 +237,35 @@ def derive_text_improvements(
         str(length): context_speedup(b_blocks, s_blocks, sessions, length // step, estimate)
         for length in spec["context_lengths"]
     }
+    speedup, interval, p_faster, p_slower = walk_speedup(b_blocks, s_blocks, sessions)
+    out = {
+        "speedup": speedup,
+        "speedup_ci95": interval,
+        "speedup_p_value": p_faster,
+        "speedup_p_value_slower": p_slower,
+        "speedup_by_context": by_context,
+    }
+    if (rows := blind_rows(spec)) is None:
+        return out
+    bound, bounds = blind_bounds(b_blocks, s_blocks, rows, step, spec["context_lengths"])
+    whole = held({"speedup": speedup, "ci95": interval}, bound)
+    return out | {
+        "speedup": whole["speedup"],
+        "speedup_ci95": whole["ci95"],
+        "speedup_by_context": {k: held(v, bounds[k]) for k, v in by_context.items()},
+        "speedup_measured": speedup,
+        "speedup_blind_ci95": bound,
+    }
+
+
+def derive_text_improvements(
+    base: dict, sub: dict, measurement: dict, estimate, ranked_private: bool = False
+) -> dict:
+    """The submission against the baseline: perplexity ratios, answer-quality deltas and
+    the speedup at each context length (``estimate``: the digits' speedup estimate over
+    session groups of ratios, ``derive.speedup_estimate``). ``ranked_private``: the final
+    phase ranks on the sealed records, so ``perplexity_ratio`` is theirs."""
+    spec = measurement["text"]
 
     def ratio(key: str) -> float | None:
         return None if base[key] is None or sub[key] is None else sub[key] / base[key]
@@ -247,13 +273,6 @@ def derive_text_improvements(
     def delta(key: str) -> float | None:
         return None if base[key] is None or sub[key] is None else sub[key] - base[key]
 
-    speedup, interval, p_faster, p_slower = walk_speedup(b_blocks, s_blocks, sessions)
-    whole = {"speedup": speedup, "ci95": interval}
-    if (rows := blind_rows(spec)) is not None:  # held to the blind walks' support
-        bound, bounds = blind_bounds(b_blocks, s_blocks, rows, step, spec["context_lengths"])
-        whole = held(whole, bound)
-        by_context = {k: held(v, bounds[k]) for k, v in by_context.items()}
-        speedup, interval = whole["speedup"], whole["ci95"]
     # The ranked records' paired interval: the sealed ones where they rank (final phase).
     kinds = [s["kind"] for s in spec["scored"]]
     ranked_kind = "private" if ranked_private and "private" in kinds else "test"
@@ -265,11 +284,7 @@ def derive_text_improvements(
     )
     agreement = sub["text"]["greedy_agreement"]
     public, composed = ratio("perplexity"), ratio("probe_perplexity")
-    out = {
-        "speedup": speedup,
-        "speedup_ci95": interval,
-        "speedup_p_value": p_faster,
-        "speedup_p_value_slower": p_slower,
+    out = text_speedups(base, sub, measurement, estimate) | {
         # How much more the public held-out answers improved than the composed ones: a model
         # that learnt the public text by heart gains there only (events.yaml's flag).
         "public_probe_ratio": None if public is None or not composed else public / composed,
@@ -283,11 +298,7 @@ def derive_text_improvements(
         "greedy_agreement": (
             agreement["agreed"] / agreement["compared"] if agreement["compared"] else None
         ),
-        "speedup_by_context": by_context,
     }
-    if "blind_ci95" in whole:
-        out["speedup_measured"] = whole["measured"]
-        out["speedup_blind_ci95"] = whole["blind_ci95"]
     if "private_perplexity" in sub:
         out |= private_improvements(base, sub, public, ranked_private)
     return out
