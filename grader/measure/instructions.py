@@ -33,12 +33,12 @@ from pathlib import Path
 import numpy as np
 
 from grader.data.reproduce import environment
-from grader.errors import ChildFailure, InstructionsMissing
+from grader.errors import ChildFailure, CountFileError, InstructionsMissing
 from grader.measure.answers import Agreement, agreement, answers_of, significantly_below
 from grader.measure.plan import GenerationPlan, Model, Plan
 from grader.measure.referee import Referee
 from grader.sandbox import cachegrind
-from grader.sandbox.cachegrind import CountFileError, Valgrind
+from grader.sandbox.cachegrind import Valgrind
 from grader.sandbox.counted import CountedChild
 
 NOOP, MODEL = "noop", "model"

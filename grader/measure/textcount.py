@@ -33,7 +33,7 @@ import numpy as np
 
 from grader.child import wire
 from grader.data import textmetrics
-from grader.errors import ChildFailure
+from grader.errors import ChildFailure, CountFileError
 from grader.measure.answers import Agreement, significantly_below
 from grader.measure.generation import GenerationReferee
 from grader.measure.instructions import (
@@ -56,7 +56,7 @@ from grader.measure.instructions import (
 from grader.measure.plan import GenerationPlan, Model
 from grader.measure.textanswers import GenerationMeasurement, TextMeasurement
 from grader.measure.walks import Walk
-from grader.sandbox.cachegrind import CountFileError, Valgrind
+from grader.sandbox.cachegrind import Valgrind
 from grader.sandbox.counted import CountedChild
 
 MIN_STEPS = 16
