@@ -1,4 +1,12 @@
-"""The one error hierarchy and the violation record every check yields."""
+"""The one error hierarchy and the violation record every check yields.
+
+Every exception that leaves the module raising it is defined here (or, for the child's
+sake, in ``grader/child/wire.py`` and re-exported). The few defined elsewhere never leave
+their module or folder: the pipe's signals (``sandbox/channel.py``, turned into a verdict by
+``sandbox/handle.py``), a malformed profile report (``measure/hotspots.py``), the YAML
+loader's stop at an anchor (``yamlfile.py``), and the child's own (``child/worker.py``,
+``child/confine.py``), which cannot import this module (docs/DESIGN.md, Trust boundaries).
+"""
 
 from __future__ import annotations
 
@@ -141,6 +149,11 @@ class InstructionsMissing(GraderError):
     they were required (``--require-instructions``): the grader's failure (exit 3)."""
 
     exit_code = EXIT_FAILED
+
+
+class CountFileError(GraderError):
+    """A cachegrind output file that cannot be read as one (``sandbox/cachegrind.py``): the
+    counted run fails, and the count is missing, never guessed."""
 
 
 class GitError(GraderError):

@@ -1,6 +1,6 @@
 """Fixtures the test modules share. Plain helpers live in modules beside this one
-(``clirun.py``, ``golden.py``, ``processes.py``, ``fakegithub.py``, ``gitrepo.py``,
-``fakechild.py``)."""
+(``clirun.py``, ``golden.py``, ``markdownrows.py``, ``processes.py``, ``fakegithub.py``,
+``gitrepo.py``, ``fakechild.py``)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.child import wire
-from grader.errors import ChildFailure
+from grader.errors import ChildFailure, Verdict
 from grader.measure.measurement import Measurement
 from grader.measure.plan import QUICK, Model, Plan
 from grader.measure.referee import Referee
@@ -54,7 +54,7 @@ class FakeChild:
         self.pauses = 0
         self.noop_extra = 0.0  # a submission slowing its own no-op blocks down
 
-    def failure(self, code: str, message: str) -> ChildFailure:
+    def failure(self, code: Verdict, message: str) -> ChildFailure:
         return ChildFailure(code, message, self.name)
 
     def pause(self) -> None:

@@ -6,6 +6,8 @@ Two checks over the tracked text of the grader, its tests, benchmarks, workflows
 rules and documents: no citation of a document outside the repository (a product
 specification's sections, a path to another checkout) or of the issue tracker and its
 reviews; and every ``DESIGN.md, <Section>`` citation names a heading the document has.
+And the two maps of the code, the design's code map and the README's tree, name every module
+of ``grader/`` in its folder, so that a newcomer finds each from either.
 
 The model files of ``baselines/`` and ``submissions/`` are not read: their bytes are what
 a grade measures (sizes, content hashes), so their text is the graded artefact's, and a
@@ -111,3 +113,59 @@ def test_every_design_citation_names_a_heading() -> None:
 def test_a_citation_is_read_up_to_its_punctuation() -> None:
     text = 'see docs/DESIGN.md, Answer checks; and (docs/DESIGN.md, "Trust boundaries").'
     assert [m.group(1) for m in CITATION.finditer(text)] == ["Answer checks", "Trust boundaries"]
+
+
+# -- the code map and the README's tree name every module ---------------------------------------
+def modules_by_place() -> dict[str, set[str]]:
+    """Each folder of grader/ ("cli/", ...) and "flat", with the modules there (no roots)."""
+    places: dict[str, set[str]] = {}
+    for path in (ROOT / "grader").rglob("*.py"):
+        if path.stem in ("__init__", "__main__"):
+            continue
+        rel = path.relative_to(ROOT / "grader")
+        place = "flat" if len(rel.parts) == 1 else f"{rel.parts[0]}/"
+        places.setdefault(place, set()).add(path.name)
+    return places
+
+
+def code_map_rows() -> dict[str, str]:
+    """The rows of docs/DESIGN.md's code map: the folder (or "flat"), and the row's text."""
+    text = DESIGN.read_text()
+    section = text[text.index("Code map") :]
+    rows = {}
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.split("|")]
+        if len(cells) > 3 and cells[1] and not set(cells[1]) <= {"-"}:
+            rows[cells[1].strip("`")] = line
+    return rows
+
+
+def test_the_code_map_names_every_module_in_its_folder() -> None:
+    rows = code_map_rows()
+    flat_rows = " ".join(line for place, line in rows.items() if not place.endswith("/"))
+    missing = []
+    for place, names in sorted(modules_by_place().items()):
+        row = flat_rows if place == "flat" else rows.get(place, "")
+        missing += [f"{place} {name}" for name in sorted(names) if f"`{name}`" not in row]
+    assert not missing, f"docs/DESIGN.md, Code map: name these in their folder's row: {missing}"
+
+
+def test_the_readme_tree_names_every_module_in_its_folder() -> None:
+    text = (ROOT / "README.md").read_text()
+    tree = text[text.index("\ngrader/ ") : text.index("\nschemas/ ")]
+    blocks: dict[str, str] = {"flat": ""}
+    place = "flat"
+    for line in tree.splitlines()[1:]:
+        head = re.match(r"  ([a-z]+/) ", line)
+        if head:
+            place = head.group(1)
+        elif not line.startswith("   "):  # a flat module's line, back at the tree's indent
+            place = "flat"
+        blocks[place] = blocks.get(place, "") + " " + line
+    missing = []
+    for place, names in sorted(modules_by_place().items()):
+        words = set(re.findall(r"[a-z_]+(?:\.py)?", blocks.get(place, "")))
+        missing += [
+            f"{place} {name}" for name in sorted(names) if {name, name[:-3]}.isdisjoint(words)
+        ]
+    assert not missing, f"README.md, Layout: name these in their folder's lines: {missing}"

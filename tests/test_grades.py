@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from processes import worker_pids, zombie
 
-from grader.config import Rules, load_rules, project_root
+from grader.config import Rules, project_root
 from grader.data.workloads import load_split
 from grader.errors import SandboxIncomplete
 from grader.grade import exit_code, grade
@@ -71,11 +71,6 @@ def mlp(x):
 """
 # For submissions that need no weights.
 PLAIN = "import os\nimport sys\nimport time\nfrom pathlib import Path\n\nimport numpy as np\n\n"
-
-
-@pytest.fixture(scope="module")
-def rules() -> Rules:
-    return load_rules()
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from golden import golden_result
+from markdownrows import unescaped_pipes
 
 from grader import render
 from grader.child import handoff, profile, wire
@@ -456,13 +457,6 @@ def test_student_names_are_escaped_on_the_card(rules: Rules) -> None:
     doc = derive.apply_derived(doc, derive.derive(doc, rules))
     assert verify.check(doc, rules, "r.json") == []
     assert "`x'<b>@team`" in render.markdown(doc)  # a code span: shown literally
-
-
-def unescaped_pipes(row: str) -> int:
-    """The pipes GitHub splits a table row at: those without a backslash before them (its
-    scanner reads a cell as the longest run of escaped characters and others but a pipe, so
-    a pipe after any backslash stays in the cell)."""
-    return len(re.findall(r"(?<!\\)\|", row))
 
 
 def test_a_pipe_in_a_file_or_function_name_stays_in_its_cell(rules: Rules) -> None:

@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from golden import golden_result
 
-from grader.config import Rules, load_rules, project_root
-from grader.errors import InstructionsMissing
+from grader.config import Rules, project_root
+from grader.errors import CountFileError, InstructionsMissing
 from grader.grade import find_valgrind, grade
 from grader.measure.instructions import (
     RUNS,
@@ -40,11 +40,6 @@ VALGRIND = cachegrind.find()
 needs_valgrind = pytest.mark.skipif(
     isinstance(VALGRIND, str), reason=f"no valgrind to count with: {VALGRIND}"
 )
-
-
-@pytest.fixture(scope="module")
-def rules() -> Rules:
-    return load_rules()
 
 
 # -- cachegrind's output file ---------------------------------------------------------------
@@ -88,14 +83,14 @@ def test_the_count_read_from_a_real_file_is_what_valgrind_printed(real_run) -> N
     ],
 )  # fmt: skip
 def test_a_file_that_is_not_a_whole_count_is_refused(real_run, edit, words) -> None:
-    with pytest.raises(cachegrind.CountFileError, match=words):
+    with pytest.raises(CountFileError, match=words):
         cachegrind.parse(edit(real_run[0]))
 
 
 def test_an_empty_file_is_refused_with_its_path(tmp_path: Path) -> None:
     empty = tmp_path / "cachegrind.out"
     empty.touch()
-    with pytest.raises(cachegrind.CountFileError, match="wrote nothing"):
+    with pytest.raises(CountFileError, match="wrote nothing"):
         cachegrind.read(empty)
 
 

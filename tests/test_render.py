@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from clirun import flat
 from golden import check_golden, golden_result
+from markdownrows import unescaped_pipes
 from rich.console import Console
 
 from grader import escape, metrics, render, rules
@@ -186,10 +187,6 @@ def test_not_scored_event_shows_no_number() -> None:
 # --- escaping -------------------------------------------------------------------------------------
 
 TABLE_ROW = re.compile(r"^\|.*\|$")
-
-
-def unescaped_pipes(line: str) -> int:
-    return len(re.findall(r"(?<!\\)\|", line))
 
 
 def assert_inert_markdown(text: str) -> None:

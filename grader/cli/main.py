@@ -3,8 +3,8 @@
 Callable in-process with injected streams: ``main(argv, stdout, stderr)``. This module holds
 the parser, each command's arguments registered with its handler (``add_command``), and the
 exit handling; the handlers live by what they do: ``grading`` (grade, validate), ``info``
-(rules), ``scaffold`` (init), ``datasets`` (data, seal) and ``pipeline`` (the workflows'
-commands).
+(rules), ``scaffold`` (init), ``datasets`` (data, seal), ``pipeline`` (the workflows'
+commands) and ``history`` (history).
 """
 
 from __future__ import annotations

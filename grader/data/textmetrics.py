@@ -38,7 +38,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from grader.data import text
-from grader.errors import ChildFailure
+from grader.errors import ChildFailure, Verdict
 
 ANSWER_CAP = 64  # characters generated at most after "A:"; the longest answer has 60
 NEWLINE = int(text.encode("\n")[0])  # ends an answer
@@ -52,7 +52,7 @@ def log_softmax(scores: np.ndarray) -> np.ndarray:
         raise ValueError(f"scores need a non-empty last axis; found shape {z.shape}")
     if not np.isfinite(z).all():
         bad = int((~np.isfinite(z)).sum())
-        raise ChildFailure("bad_output", f"{bad} of {z.size} scores are NaN or infinite")
+        raise ChildFailure(Verdict.BAD_OUTPUT, f"{bad} of {z.size} scores are NaN or infinite")
     z = z - z.max(axis=-1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
 
@@ -205,14 +205,16 @@ class Greedy:
         try:
             rows = np.asarray(scores)
         except (TypeError, ValueError) as exc:  # ragged or not numbers at all
-            raise ChildFailure("bad_output", f"step scores are not an array: {exc}") from None
+            raise ChildFailure(Verdict.BAD_OUTPUT, f"step scores are not an array: {exc}") from None
         if rows.shape != wanted or rows.dtype.kind not in "fiu":
             found = f"{rows.dtype} {rows.shape}"
-            raise ChildFailure("bad_output", f"step scores must be {wanted} numbers; found {found}")
+            raise ChildFailure(
+                Verdict.BAD_OUTPUT, f"step scores must be {wanted} numbers; found {found}"
+            )
         bad = reading & ~np.isfinite(rows).all(axis=1)
         if bad.any():
             raise ChildFailure(
-                "bad_output",
+                Verdict.BAD_OUTPUT,
                 f"step {self.t}: NaN or infinite scores for sequence {int(np.argmax(bad))}",
             )
         return rows

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from grader.errors import Rejected
+from grader.errors import Rejected, Verdict
 from grader.measure import schedule
 
 AGREEMENT_P_VALUE = 1e-3  # agreement below the least share at this significance: rejected
@@ -163,7 +163,7 @@ def check_answers(submission: Answers, least: float) -> None:
         if (p := significantly_below(found, least)) is None:
             continue
         raise Rejected(
-            "bad_output",
+            Verdict.BAD_OUTPUT,
             f"the model answered the same digits differently: of its {compared:,} "
             f"{kind} answers to digits it had answered before ({how}), "
             f"{agreed / compared:.1%} matched its first answer; at least {least:.0%} "

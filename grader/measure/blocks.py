@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from grader.errors import Verdict
 from grader.measure import schedule
 from grader.measure.inputs import Inputs
 from grader.measure.plan import Plan
@@ -65,7 +66,7 @@ class BlockTimer:
             bad = ~np.isfinite(scores).all(axis=-1)  # per sample, or per step and sequence
             if bad.any():
                 raise child.failure(
-                    "bad_output",
+                    Verdict.BAD_OUTPUT,
                     f"{child.name} returned NaN or infinite scores for {int(bad.sum())} of "
                     f"{bad.size} samples",
                 )

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader import stats
-from grader.errors import Rejected
+from grader.errors import Rejected, Verdict
 from grader.measure import schedule
 from grader.measure.answers import p_text
 
@@ -125,7 +125,7 @@ def reject_a_cache(check: CacheCheck, max_repeat_gain: float) -> None:
         # An honest model is as fast on both; one that knows a new digit when it meets
         # one could slow its repeats where they are compared, to hide a cache.
         raise Rejected(
-            "bad_output",
+            Verdict.BAD_OUTPUT,
             f"the model answered digits new to it {1 / gain:.2f}x as fast, relative to "
             f"the baseline, as digits it had seen before ({p_text(p_reverse)} over "
             f"{fresh} new and {repeat} repeated rounds): its speed depends on whether "
@@ -134,7 +134,7 @@ def reject_a_cache(check: CacheCheck, max_repeat_gain: float) -> None:
     if gain <= bound or p >= CACHE_P_VALUE:
         return
     raise Rejected(
-        "bad_output",
+        Verdict.BAD_OUTPUT,
         f"the model answered digits it had seen before {gain:.2f}x as fast, relative to "
         f"the baseline, as digits new to it ({p_text(p)} over {fresh} new and "
         f"{repeat} repeated rounds): answers are being kept and looked up. Compute "

@@ -33,12 +33,12 @@ from pathlib import Path
 import numpy as np
 
 from grader.data.reproduce import environment
-from grader.errors import ChildFailure, InstructionsMissing
+from grader.errors import ChildFailure, CountFileError, InstructionsMissing, Verdict
 from grader.measure.answers import Agreement, agreement, answers_of, significantly_below
 from grader.measure.plan import GenerationPlan, Model, Plan
 from grader.measure.referee import Referee
 from grader.sandbox import cachegrind
-from grader.sandbox.cachegrind import CountFileError, Valgrind
+from grader.sandbox.cachegrind import Valgrind
 from grader.sandbox.counted import CountedChild
 
 NOOP, MODEL = "noop", "model"
@@ -255,7 +255,9 @@ class InstructionCount:
         shape, classes = self.referee.inputs.in_shape, self.referee.timer.classes
         scores = child.stream_block(inputs, noop, shape, classes, BLOCK_TIMEOUT_S)
         if not noop and not np.isfinite(scores).all():
-            raise child.failure("bad_output", "returned NaN or infinite scores under valgrind")
+            raise child.failure(
+                Verdict.BAD_OUTPUT, "returned NaN or infinite scores under valgrind"
+            )
         return scores
 
     @staticmethod
@@ -263,7 +265,7 @@ class InstructionCount:
         """The child's count, once it has exited on its own (cachegrind writes it then)."""
         code = child.wait(EXIT_TIMEOUT_S)
         if code != 0:
-            raise child.failure("crashed", f"ended with code {code} under valgrind")
+            raise child.failure(Verdict.CRASHED, f"ended with code {code} under valgrind")
         return cachegrind.read(child.count_file)
 
     def section(

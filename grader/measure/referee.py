@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from grader.child import handoff
-from grader.errors import ChildFailure, GraderError, Rejected
+from grader.errors import ChildFailure, GraderError, Rejected, Verdict
 from grader.measure import caching, schedule
 from grader.measure.answers import Answers, ScoredDraw, check_answers
 from grader.measure.blocks import MIN_LATENCY_S, BlockTimer, block_size, calibrated, overhead
@@ -202,7 +202,7 @@ class Referee:
             last = now
             if self.timed_seconds > plan.grade_timeout_s:
                 raise Rejected(
-                    "timeout",
+                    Verdict.TIMEOUT,
                     f"the grade's timed rounds took more than {plan.grade_timeout_s:g} s in "
                     "all: the submission answers too slowly to be measured (a sample must "
                     "take well under a second)",

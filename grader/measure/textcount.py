@@ -33,7 +33,7 @@ import numpy as np
 
 from grader.child import wire
 from grader.data import textmetrics
-from grader.errors import ChildFailure
+from grader.errors import ChildFailure, CountFileError, Verdict
 from grader.measure.answers import Agreement, significantly_below
 from grader.measure.generation import GenerationReferee
 from grader.measure.instructions import (
@@ -56,7 +56,7 @@ from grader.measure.instructions import (
 from grader.measure.plan import GenerationPlan, Model
 from grader.measure.textanswers import GenerationMeasurement, TextMeasurement
 from grader.measure.walks import Walk
-from grader.sandbox.cachegrind import CountFileError, Valgrind
+from grader.sandbox.cachegrind import Valgrind
 from grader.sandbox.counted import CountedChild
 
 MIN_STEPS = 16
@@ -209,7 +209,9 @@ class StepCount:
         inputs = tokens.astype(np.float32)  # as the page carries them (ids below 2**24)
         scores = child.stream_block(inputs, noop, (), vocab, BLOCK_TIMEOUT_S)
         if not noop and not np.isfinite(scores).all():
-            raise child.failure("bad_output", "returned NaN or infinite scores under valgrind")
+            raise child.failure(
+                Verdict.BAD_OUTPUT, "returned NaN or infinite scores under valgrind"
+            )
         return scores
 
     def section(

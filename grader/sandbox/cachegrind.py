@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.errors import GraderError
+from grader.errors import CountFileError
 
 TOOL = "cachegrind"
 TOOL_OPTIONS = ("--tool=cachegrind", "--cache-sim=no")
@@ -23,10 +23,6 @@ TOOL_OPTIONS = ("--tool=cachegrind", "--cache-sim=no")
 TOOL_BINARY = "cachegrind-amd64-linux"
 MAX_COUNT_FILE_BYTES = 64 * 1024**2
 NO_HOME = "/nonexistent"
-
-
-class CountFileError(GraderError):
-    """A cachegrind output file that cannot be read as one."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from grader.child import wire
+from grader.errors import Verdict
 
 
 class Hangup(Exception):
@@ -33,7 +34,7 @@ class Broken(Exception):
     """The child broke the transport's rules: a deadline passed, or it sent an oversized
     or malformed message. ``code`` is the verdict (``timeout`` or ``bad_output``)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: Verdict, message: str) -> None:
         super().__init__(message)
         self.code, self.message = code, message
 
@@ -60,7 +61,7 @@ class Channel:
                 raise Interrupted from None
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise Broken("timeout", f"{self.name} stopped reading its input")
+                raise Broken(Verdict.TIMEOUT, f"{self.name} stopped reading its input")
             # Wake on writable, or on the child talking back (an error) or dying (EOF).
             readable, _, _ = select.select([self.from_child], [self.to_child], [], remaining)
             if readable:
@@ -74,13 +75,13 @@ class Channel:
         (length,) = wire.LENGTH.unpack(header)
         if length > wire.MAX_MESSAGE_BYTES:
             raise Broken(
-                "bad_output",
+                Verdict.BAD_OUTPUT,
                 f"{self.name} sent a {length}-byte message (limit {wire.MAX_MESSAGE_BYTES})",
             )
         try:
             return wire.decode(self.read(length, deadline))
         except wire.WireError as exc:
-            raise Broken("bad_output", f"{self.name}: {exc}") from None
+            raise Broken(Verdict.BAD_OUTPUT, f"{self.name}: {exc}") from None
 
     def read(self, n: int, deadline: float) -> bytes:
         buf = bytearray(n)
@@ -89,7 +90,7 @@ class Channel:
         while got < n:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise Broken("timeout", f"{self.name} did not answer in time")
+                raise Broken(Verdict.TIMEOUT, f"{self.name} did not answer in time")
             ready, _, _ = select.select([self.from_child], [], [], remaining)
             if not ready:
                 continue

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.child import handoff, wire
+from grader.errors import Verdict
 from grader.sandbox.handle import Child, await_counter
 
 # How long the parent sleeps between looks at the page while a counted child works: a
@@ -70,7 +71,7 @@ class CountedChild(Child):
         reply = self.receive(timeout=max(deadline - time.monotonic(), 0.1))
         if reply.get("op") != "done" or reply.get("n") != len(inputs):
             self.kill()
-            raise self.failure("bad_output", f"{self.name} sent {reply!r}, not 'done'")
+            raise self.failure(Verdict.BAD_OUTPUT, f"{self.name} sent {reply!r}, not 'done'")
         return scores
 
     def request_exit(self) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.child import handoff, wire
-from grader.errors import ChildFailure
+from grader.errors import ChildFailure, Verdict
 from grader.sandbox import probes, verdicts, workdir
 from grader.sandbox.channel import Broken, Channel, Hangup, Interrupted
 
@@ -48,7 +48,7 @@ class Child:
     protocol: str = wire.CLASSIFICATION  # the loaded model's (wire.PROTOCOLS)
     sequences: int = 0  # a generation model's batch since its last reset (0: none yet)
 
-    def failure(self, code: str, message: str) -> ChildFailure:
+    def failure(self, code: Verdict, message: str) -> ChildFailure:
         return ChildFailure(code, message, self.name)
 
     @property
@@ -63,7 +63,7 @@ class Child:
             # The child answered mid-message: only an error message or EOF can explain that.
             self.receive(timeout=5.0)
             raise self.failure(
-                "bad_output", f"{self.name} answered before reading its whole input"
+                Verdict.BAD_OUTPUT, f"{self.name} answered before reading its whole input"
             ) from None
         except Broken as exc:
             self.kill()
@@ -122,7 +122,7 @@ class Child:
         # untrusted input. (Its parameters are counted from its weight files, by the grader.)
         if self.receive(timeout) != {"op": "loaded"}:
             self.kill()
-            raise self.failure("bad_output", f"{self.name} sent a malformed 'loaded' message")
+            raise self.failure(Verdict.BAD_OUTPUT, f"{self.name} sent a malformed 'loaded' message")
         self.protocol, self.sequences = protocol, 0
 
     def reset(self, batch: int, timeout: float) -> None:
@@ -133,7 +133,7 @@ class Child:
         self.send(wire.reset_message(batch))
         if self.receive(timeout) != {"op": "ready"}:
             self.kill()
-            raise self.failure("bad_output", f"{self.name} sent a malformed 'ready' message")
+            raise self.failure(Verdict.BAD_OUTPUT, f"{self.name} sent a malformed 'ready' message")
         self.sequences = batch
 
     def time_block(
@@ -165,7 +165,7 @@ class Child:
         if not noop and (bad := int((~np.isfinite(scores).all(axis=1)).sum())):
             self.kill()
             raise self.failure(
-                "bad_output",
+                Verdict.BAD_OUTPUT,
                 f"{self.name} returned NaN or infinite scores for {bad} of {len(flat)} tokens",
             )
         return elapsed, scores.reshape(-1, batch, classes)
@@ -211,7 +211,7 @@ class Child:
         reply = self.receive(timeout=max(deadline - time.monotonic(), 0.1))
         if reply.get("op") != "done" or reply.get("n") != len(inputs):
             self.kill()
-            raise self.failure("bad_output", f"{self.name} sent {reply!r}, not 'done'")
+            raise self.failure(Verdict.BAD_OUTPUT, f"{self.name} sent {reply!r}, not 'done'")
         return elapsed, scores
 
     # -- the process -----------------------------------------------------------------------------
@@ -239,7 +239,7 @@ class Child:
         if running := probes.stop_group(self.pid, probes.STOP_TIMEOUT_S):
             self.kill()
             raise self.failure(
-                "sandbox_violation",
+                Verdict.SANDBOX_VIOLATION,
                 f"{self.name} kept running for {probes.STOP_TIMEOUT_S:g} s after the grader "
                 f"stopped it ({running} thread(s) still inside the kernel): a model must do "
                 "nothing between the grader's calls",
@@ -256,7 +256,7 @@ class Child:
             # off the clock. (Python 3.13 adds an audit event for it; /proc sees it now.)
             self.kill()
             raise self.failure(
-                "sandbox_violation",
+                Verdict.SANDBOX_VIOLATION,
                 f"{self.name} started a thread ({threads} threads running): a submission "
                 "runs in the grader's one thread, where the clock sees all of its work",
             )
@@ -334,11 +334,11 @@ def await_counter(
         if seen != before:
             child.kill()
             raise child.failure(
-                "bad_output", f"{child.name} wrote {seen} to the hand-over page's counter"
+                Verdict.BAD_OUTPUT, f"{child.name} wrote {seen} to the hand-over page's counter"
             )
         if time.monotonic() > deadline:
             child.kill()
-            raise child.failure("timeout", f"{child.name} did not answer in time")
+            raise child.failure(Verdict.TIMEOUT, f"{child.name} did not answer in time")
         if child.channel.readable():
             if words[index] == value:
                 # It answered since the counter was read, and what it sent is its
@@ -347,7 +347,7 @@ def await_counter(
                 return
             child.receive(timeout=5.0)  # an error message, or EOF: the verdict
             child.kill()
-            raise child.failure("bad_output", f"{child.name} spoke in the middle of a block")
+            raise child.failure(Verdict.BAD_OUTPUT, f"{child.name} spoke in the middle of a block")
 
 
 def step_tokens(

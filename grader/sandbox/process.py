@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from grader.child import wire
-from grader.errors import ChildFailure
+from grader.errors import ChildFailure, Verdict
 
 
 @runtime_checkable
@@ -25,7 +25,7 @@ class ModelProcess(Protocol):
     name: str  # "baseline" or "submission": whose verdict a failure is
     info: dict  # what it reported and was given: "limits", "layers", "numpy"
 
-    def failure(self, code: str, message: str) -> ChildFailure:
+    def failure(self, code: Verdict, message: str) -> ChildFailure:
         """The verdict ``code`` for this process (the caller raises it)."""
         ...
 

@@ -13,11 +13,11 @@ import os
 import signal
 from pathlib import Path
 
-from grader.errors import ChildFailure
+from grader.errors import ChildFailure, Verdict
 
 STDERR_TAIL_BYTES = 4096
 # The codes a child may report of itself: any other code it sends is read as "crashed".
-REPORTABLE = ("crashed", "bad_output", "memory_limit", "sandbox_violation")
+REPORTABLE = (Verdict.CRASHED, Verdict.BAD_OUTPUT, Verdict.MEMORY_LIMIT, Verdict.SANDBOX_VIOLATION)
 
 
 def reported(name: str, message: dict) -> ChildFailure:
@@ -25,12 +25,11 @@ def reported(name: str, message: dict) -> ChildFailure:
     write, so its code is taken only from the codes a child may report and its text is cut
     short."""
     code = message.get("code")
-    if code not in REPORTABLE:
-        code = "crashed"
-    return ChildFailure(code, str(message.get("message", ""))[:2000], name)
+    verdict = Verdict(code) if code in REPORTABLE else Verdict.CRASHED
+    return ChildFailure(verdict, str(message.get("message", ""))[:2000], name)
 
 
-def death(name: str, code: int | None, killed: bool, log_path: Path) -> tuple[str, str]:
+def death(name: str, code: int | None, killed: bool, log_path: Path) -> tuple[Verdict, str]:
     """The verdict code and message of a child that closed its pipe without answering.
 
     ``code`` is its exit status (negative: the signal that ended it; None: it would not
@@ -42,20 +41,20 @@ def death(name: str, code: int | None, killed: bool, log_path: Path) -> tuple[st
         except ValueError:  # a real-time signal has no name
             sig = f"signal {-code}"
         if -code in (signal.SIGXCPU, signal.SIGKILL) and killed:
-            return "timeout", f"{name} was killed ({sig}) after exceeding its time limit"
+            return Verdict.TIMEOUT, f"{name} was killed ({sig}) after exceeding its time limit"
         if -code == signal.SIGXCPU:
-            return "timeout", f"{name} exceeded its CPU-time limit ({sig})"
+            return Verdict.TIMEOUT, f"{name} exceeded its CPU-time limit ({sig})"
         if -code == signal.SIGXFSZ:
-            return "bad_output", f"{name} wrote more output than allowed ({sig})"
+            return Verdict.BAD_OUTPUT, f"{name} wrote more output than allowed ({sig})"
         if -code == signal.SIGSYS:
-            return "sandbox_violation", (
+            return Verdict.SANDBOX_VIOLATION, (
                 f"{name} made a system call the sandbox forbids (process creation, "
                 f"sockets, signals to other processes, namespaces…): seccomp ended it ({sig})"
             )
-        return "crashed", f"{name} died with signal {sig}{tail}"
+        return Verdict.CRASHED, f"{name} died with signal {sig}{tail}"
     if tail and "MemoryError" in tail:
-        return "memory_limit", f"{name} ran out of memory{tail}"
-    return "crashed", f"{name} exited with code {code} without answering{tail}"
+        return Verdict.MEMORY_LIMIT, f"{name} ran out of memory{tail}"
+    return Verdict.CRASHED, f"{name} exited with code {code} without answering{tail}"
 
 
 def stderr_tail(log_path: Path) -> str:
