@@ -67,11 +67,10 @@ def grade_text(
     require_sandbox: bool = False,
     require_instructions: bool = False,
 ) -> dict:
-    """A generation workload's grade (docs/DESIGN.md, Generation): the held-out pairs, the
-    questions composed for this grade and, where ``private`` (or ``phase: final``) wants
-    it and its key is set, the course's sealed Q&A, walked and answered by both models;
-    then, in a full grade, each model's instructions per token
-    (docs/DESIGN.md, Instruction counts)."""
+    """A generation workload's grade (docs/DESIGN.md, Generation): the held-out pairs and
+    composed questions walked and answered by both models, and the course's sealed Q&A
+    where ``private`` (or ``phase: final``) wants it and its key is set, walked apart
+    (``sealedwalks``); in a full grade, instructions per token (Instruction counts)."""
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
     data = scored_records(rules, workload, quick, seed, private or rules.is_final)
     plan = dataclasses.replace(data.plan, require_instructions=require_instructions)
@@ -91,9 +90,8 @@ def grade_text(
     doc = build.skeleton(submission)
     doc["grader"]["rules_sha256"] = rules.sha256
     try:
-        measured = referee.measure(baseline, candidate)
-        # After the timed sessions, in fresh processes that see no public record.
-        sealed_sums = apart.measure(baseline, candidate) if apart is not None else None
+        measured = referee.measure(baseline, candidate)  # then, in fresh processes, the sealed
+        sealed_sums = apart.measure(baseline, candidate) if apart is not None else None  # walks
     except Rejected as exc:
         doc["verdict"] = build.referee_verdict(exc, data.private)
         doc["sandbox"] = referee.sandbox.layers()

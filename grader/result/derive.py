@@ -235,15 +235,22 @@ def improvements_of(
     return improvements, ranked
 
 
-def derive(result: dict, rule_set: Rules) -> dict:
-    """Every derived part of a graded result, recomputed from its observations."""
-    measurement = result["measurement"]
+def sealed_sums(result: dict) -> dict:
+    """Each model's sums over a generation grade's sealed Q&A (its side of ``private``, its
+    form checked: ``text.check_private``), or None for each."""
     private = result.get("private") or {}
     sealed = {"baseline": None, "optimized": None}
-    if is_generation(measurement):
+    if is_generation(result["measurement"]):
         text.check_private(private)
         if private.get("available"):
             sealed = {side: private[side] for side in sealed}
+    return sealed
+
+
+def derive(result: dict, rule_set: Rules) -> dict:
+    """Every derived part of a graded result, recomputed from its observations."""
+    measurement = result["measurement"]
+    sealed = sealed_sums(result)
     base_derived = derive_model(result["baseline"]["metrics"], measurement, sealed["baseline"])
     sub_derived = derive_model(result["optimized"]["metrics"], measurement, sealed["optimized"])
     base = {**result["baseline"]["metrics"], **base_derived}
