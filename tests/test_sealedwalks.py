@@ -1,5 +1,5 @@
-"""The course's sealed Q&A walked apart (grader/measure/sealedwalks.py; docs/DESIGN.md,
-Generation): what the sealed session shows, and what the result keeps of it.
+"""The course's sealed Q&A walked apart (grader/measure/sealedwalks.py): what the sealed
+session shows, and what the result keeps of it (docs/DESIGN.md, Generation).
 
 The grades themselves (a bigram that codes the sealed records it walked into a public
 record's score, one that fails where a process sees both kinds) are in
