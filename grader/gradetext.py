@@ -29,26 +29,29 @@ from grader.measure.generation import GenerationReferee
 from grader.measure.launch import Spawner
 from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model, entry_models
 from grader.measure.referee import Progress
+from grader.measure.sealedwalks import SealedSession
 from grader.result import build, derive
 from grader.yamlfile import display_path
 
 HELD_OUT_STREAM = 0x7E57  # a quick grade's draw of held-out pairs, apart from the other streams
-PRIVATE = "private"  # the scored records' kind of the sealed split's
 
 
 @dataclasses.dataclass(frozen=True)
 class Scored:
-    """The records a generation grade scores, each with its kind (``test``, ``probe``,
-    ``private``), and the sealed split's state: wanted, and why not scored where it is not."""
+    """The records a generation grade scores: the public ones, each with its kind (``test``,
+    ``probe``), walked in the timed sessions; the course's sealed ones, walked in a session
+    of their own (``sealedwalks``); and the sealed split's state: wanted, and why not scored
+    where it is not."""
 
     held: list[tuple[text.Pair, str]]
     plan: GenerationPlan  # with the sealed records, ``GenerationPlan.sealed``
     want_private: bool
     why_not: str | None = None
+    sealed: list[text.Pair] = dataclasses.field(default_factory=list)
 
     @property
     def private(self) -> bool:
-        return any(kind == PRIVATE for _, kind in self.held)
+        return bool(self.sealed)
 
 
 def grade_text(
@@ -64,11 +67,10 @@ def grade_text(
     require_sandbox: bool = False,
     require_instructions: bool = False,
 ) -> dict:
-    """A generation workload's grade (docs/DESIGN.md, Generation): the held-out pairs, the
-    questions composed for this grade and, where ``private`` (or ``phase: final``) wants
-    it and its key is set, the course's sealed Q&A, walked and answered by both models;
-    then, in a full grade, each model's instructions per token
-    (docs/DESIGN.md, Instruction counts)."""
+    """A generation workload's grade (docs/DESIGN.md, Generation): the held-out pairs and
+    composed questions walked and answered by both models, and the course's sealed Q&A
+    where ``private`` (or ``phase: final``) wants it and its key is set, walked apart
+    (``sealedwalks``); in a full grade, instructions per token (Instruction counts)."""
     seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
     data = scored_records(rules, workload, quick, seed, private or rules.is_final)
     plan = dataclasses.replace(data.plan, require_instructions=require_instructions)
@@ -79,16 +81,17 @@ def grade_text(
     folder = dataset_folder(rules, workload.dataset)
     public = text.load_split(folder, "train") + text.load_split(folder, "val")
     filler = probes.scrambled(public, seed)
-    asked = [i for i, (_, kind) in enumerate(data.held) if kind != PRIVATE]
     referee = GenerationReferee(
         [p for p, _ in data.held], filler, workload.vocab_size, plan, progress, seed,
-        rules.imports, asked=asked, apart=data.private, spawner=spawner,
+        rules.imports, spawner=spawner,
     )  # fmt: skip
+    apart = SealedSession(referee, data.sealed, filler, progress) if data.private else None
     baseline, candidate = entry_models(rules, workload, submission, baseline_folder)
     doc = build.skeleton(submission)
     doc["grader"]["rules_sha256"] = rules.sha256
     try:
-        measured = referee.measure(baseline, candidate)
+        measured = referee.measure(baseline, candidate)  # then, in fresh processes, the sealed
+        sealed_sums = apart.measure(baseline, candidate) if apart is not None else None  # walks
     except Rejected as exc:
         doc["verdict"] = build.referee_verdict(exc, data.private)
         doc["sandbox"] = referee.sandbox.layers()
@@ -98,7 +101,7 @@ def grade_text(
     doc["measurement"] = text_measurement(measured, plan, data.held, quick)
     doc["sandbox"] = referee.sandbox.layers()
     if data.want_private:
-        doc["private"] = private_section(rules, workload, measured, data)
+        doc["private"] = private_section(rules, workload, sealed_sums, data)
     doc.update(text_sections(rules, submission, measured, data, (baseline, candidate), referee))
     functions: dict[str, list] = {}
     if valgrind is not None:
@@ -174,27 +177,21 @@ def scored_records(
         test = [test[i] for i in sorted(drawn[: plan.held_out])]
     held = [(p, "test") for p in test]
     held += [(p, "probe") for p in probes.compose(seed, plan.probes)]
-    held += [(p, PRIVATE) for p in pairs]
-    return Scored(held, plan, want, why_not)
+    return Scored(held, plan, want, why_not, pairs)
 
 
-def private_section(rules: Rules, workload: GenerationWorkload, measured, data: Scored) -> dict:
-    """The result's ``private``: each model's next-character counts over the sealed records'
-    answers (the digits' ``correct``/``total``), or why the split was not scored."""
-    if not data.private:
+def private_section(
+    rules: Rules, workload: GenerationWorkload, sums: dict | None, data: Scored
+) -> dict:
+    """The result's ``private``: each model's rounded sums over the sealed records' answers
+    (next-character ``correct``/``total`` as the digits', the summed NLL and the intervals:
+    ``sealedwalks.sums``), or why the split was not scored."""
+    if not data.private or sums is None:
         return {"available": False, "reason": data.why_not, "baseline": None, "optimized": None}
-    mine = np.array([kind == PRIVATE for _, kind in data.held])
-    counts = {
-        side: {
-            "correct": int(m.record_correct[mine].sum()),
-            "total": int(m.record_chars[mine].sum()),
-        }
-        for side, m in (("baseline", measured.baseline), ("optimized", measured.submission))
-    }
     return {
         "available": True,
         "reason": None,
-        **counts,
+        **sums,
         "sha256": sealed.sealed_entry(rules, workload.dataset)["sha256"],
         "kind": sealed.kind(rules, workload.dataset),
     }
@@ -260,12 +257,10 @@ def text_measurement(measured, plan: GenerationPlan, held: list, quick: bool) ->
             "replays_per_session": plan.replays,
             "walks": [[index, replay] for session in measured.walks for index, replay in session],
             "blind": measured.blind,
-            # A sealed record's text is never written: its kind alone says where it was.
+            # The public records only: the sealed ones are walked apart, and only their
+            # rounded sums are kept (the result's ``private``).
             "scored": [
-                {"question": None, "reference": None, "kind": kind}
-                if kind == PRIVATE
-                else {"question": p.question, "reference": p.answer, "kind": kind}
-                for p, kind in held
+                {"question": p.question, "reference": p.answer, "kind": kind} for p, kind in held
             ],
         },
     }

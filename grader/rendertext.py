@@ -138,7 +138,9 @@ def text_notes(result: dict) -> list[str]:
     spec, text = m["text"], s["text"]
     replays, greedy = text["replays"], text["greedy_agreement"]
     kinds = [x["kind"] for x in spec["scored"]]
-    sealed = f", {kinds.count('private')} of the course's sealed Q&A" if "private" in kinds else ""
+    private = result.get("private") or {}
+    records = private.get("records") if private.get("available") else None
+    sealed = f", {records} of the course's sealed Q&A" if records else ""
     notes = [
         f"{m['rounds']} walks of {spec['walk_length']} tokens in {m['sessions']} session(s), "
         f"every step timed in interleaved blocks of {spec['block_steps']}, harness cost "

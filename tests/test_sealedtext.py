@@ -11,6 +11,7 @@ tests/test_gradetext.py, so that each grade takes seconds.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 import math
@@ -349,26 +350,30 @@ def test_the_final_phase_ranks_perplexity_on_the_sealed_records(course, final) -
     assert verify.check(final, rules, "result.json") == []
     scored = final["measurement"]["text"]["scored"]
     kinds = [s["kind"] for s in scored]
-    # A quick grade's share of each: the sealed records in the place of half the public ones.
+    # A quick grade's share of each: the sealed records in the place of half the public ones,
+    # walked apart: the scored records (and every per-record array) are the public ones.
     q = QUICK_GENERATION
-    assert (kinds.count("test"), kinds.count("probe"), kinds.count("private")) == (
-        q.private_held_out,
-        q.private_probes,
-        q.private_records,
-    )
-    # The sealed records' text is nowhere in the result: neither question, nor reference,
-    # nor a greedy answer (they are never asked).
-    sealed = [s for s in scored if s["kind"] == "private"]
-    assert all(s["question"] is None and s["reference"] is None for s in sealed)
+    assert (kinds.count("test"), kinds.count("probe")) == (q.private_held_out, q.private_probes)
+    assert final["private"]["records"] == q.private_records
+    for side in ("baseline", "optimized"):
+        observed = final[side]["metrics"]["text"]
+        assert len(observed["record_nll"]) == len(observed["greedy"]) == len(scored)
+    # The sealed records' text is nowhere in the result.
     dumped = json.dumps(final)
     assert not any(p.question in dumped or p.answer in dumped for p in PAIRS)
-    greedy = final["optimized"]["metrics"]["text"]["greedy"]
-    assert [g is None for g in greedy] == [k == "private" for k in kinds]
-    # Its perplexity there is the bigram's own over the records the sealed file's sha256 draws.
+    # Its perplexity there is the bigram's own over the records the sealed file's sha256
+    # draws, from the summed NLL rounded to a whole nat; the interval's ends on the 1 % grid.
     sha = rules.datasets["tinytalks"]["sealed"]["private"]["sha256"]
     drawn = sealedtext.drawn(PAIRS, QUICK_GENERATION.private_records, sha)
     metrics, imp = final["optimized"]["metrics"], final["improvements"]
-    assert metrics["private_perplexity"] == pytest.approx(by_hand(drawn), rel=1e-9)
+    total = final["private"]["optimized"]["total"]
+    assert total == sum(len(p.answer) + 2 for p in drawn)  # the space and the newline
+    assert math.log(metrics["private_perplexity"]) == pytest.approx(
+        math.log(by_hand(drawn)), abs=0.5 / total
+    )
+    low, high = metrics["private_perplexity_ci95"]
+    assert low < by_hand(drawn) < high
+    assert all(abs(100 * math.log(x) - round(100 * math.log(x))) < 1e-9 for x in (low, high))
     assert metrics["perplexity"] == pytest.approx(
         by_hand([text.Pair(s["question"], s["reference"]) for s in scored if s["kind"] == "test"]),
         rel=1e-9,
@@ -531,14 +536,21 @@ def edited(doc: dict, path: tuple, value) -> dict:
 @pytest.mark.parametrize(
     ("path", "value", "rule"),
     [
-        (("private", "optimized", "correct"), lambda n: n + 1, "observations_invalid"),
-        (("optimized", "metrics", "text", "greedy", -1), "Yellow.", "observations_invalid"),
-        (("measurement", "text", "scored", -1, "question"), "What colour is it?", "schema"),
+        (("private", "optimized", "total"), lambda n: n + 1, "observations_invalid"),
+        (("private", "optimized", "perplexity_ci95", 0), lambda x: x * 1.001,
+         "observations_invalid"),
+        (("private", "perplexity_ratio_ci95", 1), lambda x: x * 0.999, "observations_invalid"),
+        (("private", "optimized", "nll"), lambda n: n - 1, "derived_mismatch"),
+        (("private", "optimized", "nll"), 10**6, "observations_invalid"),
+        (("private", "optimized", "correct"), lambda n: n - 1, "derived_mismatch"),
+        (("private", "optimized", "nll"), 12.5, "schema"),
+        (("measurement", "text", "scored", -1, "kind"), "private", "schema"),
         (("optimized", "metrics", "private_perplexity"), 1.5, "derived_mismatch"),
         (("improvements", "perplexity_gap"), 1.0001, "derived_mismatch"),
     ],
-    ids=["private-counts", "greedy-for-a-sealed-record", "sealed-question-stored",
-         "private-perplexity", "gap"],
+    ids=["private-total", "private-interval-off-grid", "ratio-interval-off-grid",
+         "private-nll", "private-nll-above-clip", "private-correct", "private-nll-unrounded",
+         "sealed-record-among-the-scored", "private-perplexity", "gap"],
 )  # fmt: skip
 def test_an_edited_sealed_observation_is_refused(course, final, path, value, rule) -> None:
     problems = verify.check(edited(final, path, value), course["rules"], "result.json")
@@ -566,7 +578,7 @@ def test_a_grade_with_the_sealed_records_asks_for_the_complete_sandbox(
         pass
 
     def referee(scored, filler, vocab, plan, *args, **kwargs):
-        seen.append((plan.require_sandbox, kwargs["asked"], len(scored)))
+        seen.append((plan.require_sandbox, scored))
         raise Stop
 
     monkeypatch.setattr(gradetext, "GenerationReferee", referee)
@@ -582,12 +594,12 @@ def test_a_grade_with_the_sealed_records_asks_for_the_complete_sandbox(
                 grade(folder, course["rules"], QUICK, quick=True, seed=3)
         finally:
             private.take_key.cache_clear()
-    (sealed, asked, n), (public, asked_public, m) = seen
+    (sealed, walked), (public, walked_public) = seen
     q = QUICK_GENERATION
-    public_asked = q.private_held_out + q.private_probes  # never the sealed records
-    assert sealed is True and n == public_asked + q.private_records
-    assert asked == list(range(public_asked))
-    assert public is False and m == q.held_out + q.probes and asked_public == list(range(m))
+    # The timed sessions' referee walks (and asks) the public records only, either way.
+    assert sealed is True and len(walked) == q.private_held_out + q.private_probes
+    assert not set(walked) & set(PAIRS)
+    assert public is False and len(walked_public) == q.held_out + q.probes
 
 
 def test_the_sealed_records_take_the_place_of_half_the_public_ones() -> None:
@@ -623,3 +635,154 @@ def test_a_sealed_file_that_is_not_q_and_a_is_refused_without_quoting_it(tmp_pat
     assert "Swordfish" not in raised.value.message
     with pytest.raises(DataError, match="does not open this file"):
         sealedtext.load(rules, "tinytalks", private.new_key(), root)
+
+
+# The bigram, except that it keeps across reset every walk's first record that is neither
+# public nor composed (a sealed one) and codes its characters, two at a time, into the
+# score of the first answer character (always a space) of each later walk that opens with a
+# public record: the space stays the arg-max, by a margin (in every walk and every greedy
+# answer, so no check of its answers sees it), and its negative log-likelihood is
+# ``STEP * (1 + 68 * a + b)`` for the next two characters ``a``, ``b`` (0 where nothing is
+# left to send). The result publishes that record's summed NLL as a float64.
+SMUGGLER = """
+import math
+
+import numpy as np
+
+TABLE = np.random.default_rng(5).standard_normal((69, 69)).astype(np.float32)
+PUBLIC = {public!r}
+IDS = {ids!r}
+STEP = {step!r}
+
+
+def public(question):
+    return question in PUBLIC or any(c.isdigit() for c in question) or "comes" in question
+
+
+class Smuggler:
+    def __init__(self):
+        self.secret, self.sent, self.seen = "", 0, []
+
+    def reset(self, batch):
+        if len(self.seen) == 1:  # a walk ended: its first record, if sealed, is kept
+            lines = self.seen[0].split("\\n")
+            if len(lines) > 2 and not public(lines[0][3:]):
+                self.secret += lines[0][3:] + " " + lines[1][3:]
+        self.seen = [""] * batch
+
+    def step(self, tokens):
+        out = TABLE[tokens].copy()
+        for b, t in enumerate(tokens):
+            self.seen[b] += IDS[int(t)]
+            seen = self.seen[b]
+            if not (seen.endswith("\\nA:") and seen.count("\\n") == 1):
+                continue
+            code = 0
+            if len(self.seen) == 1 and public(seen[3:-3]) and self.sent + 2 <= len(self.secret):
+                a, c = self.secret[self.sent : self.sent + 2]
+                code, self.sent = 1 + len(IDS) * IDS.index(a) + IDS.index(c), self.sent + 2
+            out[b] = -40.0
+            out[b, IDS.index(" ")] = 0.0
+            if code:
+                out[b, IDS.index("x")] = math.log(math.expm1(STEP * code))
+        return out
+
+
+def build_model():
+    return Smuggler()
+"""
+STEP = 1e-4
+IDS = text.CHARACTERS
+
+
+def rest_nll(pair: text.Pair) -> float:
+    """The bigram's summed NLL over ``pair``'s answer characters but the first."""
+    ids = text.encode(text.record(pair))
+    at = np.arange(len(text.prompt(pair.question)), len(ids) - 1)
+    return float(-log_softmax(TABLE[ids[:-1]])[at, ids[at + 1]].sum())
+
+
+def decoded(x: float, rest: float) -> str | None:
+    """The two characters the smuggler coded into a record's NLL ``x`` (``rest``: the other
+    characters' share), or None where ``x`` carries no code."""
+    v = round((x - rest) / STEP)
+    if not 1 <= v <= len(IDS) ** 2 or abs(x - rest - v * STEP) > 1e-6:
+        return None
+    return IDS[(v - 1) // len(IDS)] + IDS[(v - 1) % len(IDS)]
+
+
+def floats(doc) -> list[float]:
+    """Every float in a JSON document."""
+    if isinstance(doc, dict):
+        return [x for v in doc.values() for x in floats(v)]
+    if isinstance(doc, list):
+        return [x for v in doc for x in floats(v)]
+    return [doc] if isinstance(doc, float) else []
+
+
+def read_back(doc: dict, secrets: list[str]) -> tuple[int, int]:
+    """What the smuggler's code gives back from ``doc``: the characters of sealed text
+    decoded from the public records' NLLs, and the two-character pieces of sealed text
+    found by decoding every float of the result against every public record."""
+    scored = doc["measurement"]["text"]["scored"]
+    nll = doc["optimized"]["metrics"]["text"]["record_nll"]
+    rests = {
+        i: rest_nll(text.Pair(s["question"], s["reference"]))
+        for i, s in enumerate(scored)
+        if s["kind"] != "private"
+    }
+    # Each process sends the sealed records it walked, one after another, two characters a
+    # public record: every piece decoded there that is sealed text was read back.
+    sent = [decoded(nll[i], rest) for i, rest in rests.items()]
+    matched = sum(2 for p in sent if p is not None and any(p in t for t in secrets))
+    pieces = [decoded(x, rest) for x in floats(doc) for rest in rests.values()]
+    found = sum(1 for p in pieces if p is not None and any(p in t for t in secrets))
+    return matched, found
+
+
+def test_a_sealed_record_kept_across_reset_is_never_coded_into_a_published_number(
+    course, tmp_path, monkeypatch
+) -> None:
+    """A model that keeps the sealed records it walked and codes them into the score of a
+    later public record's first answer character, which the result publishes as that
+    record's NLL: the processes that walk a sealed record never walk a public one, and of
+    them the result keeps only rounded sums (docs/DESIGN.md, Generation)."""
+    from grader import gradetext
+
+    plan = dataclasses.replace(
+        QUICK_GENERATION, sessions=2, replays=1, private_held_out=6, private_probes=2
+    )
+    monkeypatch.setattr(gradetext, "QUICK_GENERATION", plan)
+    public = sorted({p.question for split in PUBLIC.values() for p in split})
+    source = SMUGGLER.format(public=public, ids=IDS, step=STEP)
+    key = course["key_file"].read_bytes().strip()
+    doc = graded_in(course["root"], team(tmp_path, "smuggler", source), key, tmp_path)
+    secrets = [p.question + " " + p.answer for p in PAIRS]
+    matched, found = read_back(doc, secrets)
+    print(f"sealed characters read back: {matched}; pieces found among all floats: {found}")
+    assert (matched, found) == (0, 0)
+    assert doc["events"]["generation_quality"]["qualified"] is not False
+
+
+# The bigram, which answers NaN (bad_output) once its process has opened walks with both a
+# sealed record and a public one: it says so if any process sees both kinds.
+MIXER = SMUGGLER.replace(
+    "            code = 0\n",
+    "            self.kinds = getattr(self, 'kinds', set()) | {{public(seen[3:-3])}}\n"
+    "            if len(self.kinds) == 2:\n"
+    "                return out * np.nan\n"
+    "            code = 0\n",
+)
+
+
+def test_no_process_walks_both_a_sealed_and_a_public_record(course, tmp_path, monkeypatch):
+    from grader import gradetext
+
+    plan = dataclasses.replace(QUICK_GENERATION, sessions=2, replays=1)
+    monkeypatch.setattr(gradetext, "QUICK_GENERATION", plan)
+    public = sorted({p.question for split in PUBLIC.values() for p in split})
+    source = MIXER.format(public=public, ids=IDS, step=STEP)
+    assert source != SMUGGLER.format(public=public, ids=IDS, step=STEP)
+    key = course["key_file"].read_bytes().strip()
+    doc = graded_in(course["root"], team(tmp_path, "mixer", source), key, tmp_path)
+    assert doc["private"]["available"] and doc["private"]["records"] == plan.private_records

@@ -10,11 +10,10 @@ on the parent's clock, and its scores come back for the parent to read
 (``GenerationAnswers``). A no-op block of each child at a random place in each walk
 measures the harness's own cost per step, which is subtracted as for the digits. In the
 first and the last session the models then answer the scored questions greedily
-(``greedy``): those ``asked`` only, never a sealed private record, whose answers a result
-must not publish. Where the walks show sealed records (``apart``), the greedy answers are
-asked of fresh children that walked nothing: a model that kept a sealed record across
-``reset`` could otherwise write it into a public question's answer, which the result
-publishes as text.
+(``greedy``). The scored records here are public ones only (held-out pairs and composed
+questions): a grade that scores the course's sealed Q&A walks those in sessions of their
+own, after these (``sealedwalks``), so no process here, the greedy ones included, has ever
+seen a sealed record.
 
 The clock and the spawner are passed in, as to the digits' referee.
 """
@@ -69,14 +68,12 @@ class GenerationReferee:
         imports: dict | None = None,
         *,
         asked: list[int] | None = None,
-        apart: bool = False,
         clock: Clock = time.perf_counter,
         spawner: Spawner = spawn,
     ) -> None:
         self.plan = gplan
         self.scored = scored
         self.asked = list(range(len(scored))) if asked is None else asked
-        self.apart = apart  # greedy answers from children that never saw a walk
         self.vocab = vocab
         self.progress = progress or (lambda phase, done, total: None)
         self.clock = clock
@@ -146,8 +143,7 @@ class GenerationReferee:
                 # After the walks: what a model kept of the greedy prompts could not speed a
                 # walk up, and an answer copied from a walk's text is caught by
                 # greedy_against_walks (docs/DESIGN.md, Generation).
-                if not self.apart:
-                    self.greedy(k, children, results)
+                self.greedy(k, children, results)
                 cost = overhead(calib)
                 for i, res in enumerate(results):
                     res.keep_blocks(raw[i], cost, steps, k)
@@ -155,33 +151,6 @@ class GenerationReferee:
                     child.check_threads()
                 for child, res, base in zip(children, results, base_rss, strict=True):
                     res.keep_largest_rss(base, child.peak_rss_bytes())
-        finally:
-            for child in children:
-                child.close()
-        if self.apart:
-            self.greedy_apart(k, models, results, core)
-
-    def greedy_apart(
-        self,
-        k: int,
-        models: tuple[Model, Model],
-        results: list[TextMeasurement],
-        core: int | None,
-    ) -> None:
-        """Session ``k``'s greedy answers (``greedy``) from a pair of fresh children that
-        walk nothing: with sealed records among the walks, a process that has seen one never
-        writes text the result publishes (docs/DESIGN.md, Generation)."""
-        if not (k == 0 or k == self.plan.sessions - 1):
-            return
-        children: list[ModelProcess] = []
-        self.timer.live = children
-        try:
-            with Verdicts():
-                self.launcher.start(k, models, core, children)
-                self.launcher.load(children, results, models, wire.GENERATION)
-                self.greedy(k, children, results)
-                for child in children:
-                    child.check_threads()
         finally:
             for child in children:
                 child.close()

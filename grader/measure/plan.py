@@ -121,7 +121,7 @@ class GenerationPlan:
     # in every grade, grader/data/sealedtext.py; one first walk each, as a held-out pair), and
     # how many held-out pairs and composed questions beside them (``sealed``).
     private_records: int = 35
-    private_held_out: int = 23
+    private_held_out: int = 19
     private_probes: int = 8
     lengths: tuple[int, ...] = (16, 64, 120)  # contexts the per-token latency is shown at
     answer_cap: int = 64  # characters a greedy answer may take

@@ -37,9 +37,12 @@ PRIVATE_TEXT_METRICS = ("private_perplexity", "private_perplexity_ratio", "perpl
 
 
 # -- derived numbers ----------------------------------------------------------------------------
-def derive_model(metrics: dict, measurement: dict | None = None) -> dict:
+def derive_model(
+    metrics: dict, measurement: dict | None = None, sealed: dict | None = None
+) -> dict:
     """Numbers of one model that follow from its observations (and, for a generation
-    workload, from what its measurement showed: ``text.derive_text_model``)."""
+    workload, from what its measurement showed and its sums over the sealed Q&A, ``sealed``:
+    ``text.derive_text_model``)."""
     samples = metrics["latency_samples_ms"]
     low, high = stats.wilson_interval(metrics["correct"], metrics["total"])
     tput = metrics["throughput_samples_sps"]
@@ -51,7 +54,7 @@ def derive_model(metrics: dict, measurement: dict | None = None) -> dict:
         "size_bytes": model_size(metrics["files"]),
     }
     if is_generation(measurement):
-        derived |= text.derive_text_model(metrics, measurement)
+        derived |= text.derive_text_model(metrics, measurement, sealed)
     return derived
 
 
@@ -222,23 +225,34 @@ def improvements_of(
         **held,
     }
     if is_generation(measurement):  # the speedup is the whole walk's (text.walk_speedup)
-        private = ranked.split == "private"  # the sealed Q&A's perplexity ranks too
+        # the sealed Q&A's perplexity ranks too, with the interval its grade computed
+        sealed = (result.get("private") or {}).get("perplexity_ratio_ci95")
+        ranked_ci = sealed if ranked.split == "private" else None
         improvements |= text.derive_text_improvements(
-            base, sub, measurement, speedup_estimate, private
+            base, sub, measurement, speedup_estimate, ranked_ci
         )
         improvements["efficiency"] = improvements["speedup"] * compression / penalty
     return improvements, ranked
 
 
+def sealed_sums(result: dict) -> dict:
+    """Each model's sums over a generation grade's sealed Q&A (its side of ``private``, its
+    form checked: ``text.check_private``), or None for each."""
+    private = result.get("private") or {}
+    sealed = {"baseline": None, "optimized": None}
+    if is_generation(result["measurement"]):
+        text.check_private(private)
+        if private.get("available"):
+            sealed = {side: private[side] for side in sealed}
+    return sealed
+
+
 def derive(result: dict, rule_set: Rules) -> dict:
     """Every derived part of a graded result, recomputed from its observations."""
     measurement = result["measurement"]
-    base_derived = derive_model(result["baseline"]["metrics"], measurement)
-    sub_derived = derive_model(result["optimized"]["metrics"], measurement)
-    if is_generation(measurement):
-        kinds = np.array([s["kind"] for s in measurement["text"]["scored"]])
-        for side in ("baseline", "optimized"):
-            text.check_private(result.get("private"), result[side]["metrics"], kinds, side)
+    sealed = sealed_sums(result)
+    base_derived = derive_model(result["baseline"]["metrics"], measurement, sealed["baseline"])
+    sub_derived = derive_model(result["optimized"]["metrics"], measurement, sealed["optimized"])
     base = {**result["baseline"]["metrics"], **base_derived}
     sub = {**result["optimized"]["metrics"], **sub_derived}
     improvements, ranked = improvements_of(result, rule_set, base, sub)

@@ -6,10 +6,12 @@ answer characters' summed negative log-likelihood, their count and how many the 
 predicted (first showing); per walk shown, the summed negative log-likelihood over all its
 steps and each block's per-token latency; the greedy answers. The measurement stores the
 scored records' questions, references and kinds (``test``: the held-out split's,
-``probe``: composed for the grade, ``private``: the course's sealed Q&A, whose question and
-reference are never stored, and which is never asked greedily). Everything below is
-computed from those. A result without sealed records derives exactly the numbers it did
-before they existed: the ``private_*`` numbers and ``perplexity_gap`` appear only with them.
+``probe``: composed for the grade). The course's sealed Q&A, walked apart
+(``grader/measure/sealedwalks.py``), is in none of those: the result's ``private`` holds
+each model's rounded sums over it and the intervals computed when it was graded.
+Everything below is computed from those. A result without sealed records derives exactly
+the numbers it did before they existed: the ``private_*`` numbers and ``perplexity_gap``
+appear only with them.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ import numpy as np
 
 from grader import stats
 from grader.data import textmetrics
+from grader.data.text import VOCAB_SIZE
 
-KINDS = ("test", "probe", "private")
-PRIVATE = "private"
+KINDS = ("test", "probe")
+GRID = 100  # the sealed intervals' ends are exp(k / GRID) (grader/measure/sealedwalks.py)
 
 
 def _perplexity(nll: np.ndarray, chars: np.ndarray) -> float | None:
@@ -33,7 +36,7 @@ def check_observations(metrics: dict, kinds: np.ndarray) -> None:
     """What a generation result stores twice agrees with itself, or ValueError: the digits'
     fields (``correct``, ``total``, ``latency_samples_ms``) are sums and means of the text
     observations, the greedy answers' agreement is counted from the two sets, and a greedy
-    answer is stored for every scored record but the sealed ones (None there)."""
+    answer is stored for every scored record."""
     text = metrics["text"]
     test = kinds == "test"
     if len(text["record_nll"]) != len(kinds) or len(text["greedy"]) != len(kinds):
@@ -50,11 +53,11 @@ def check_observations(metrics: dict, kinds: np.ndarray) -> None:
     ):
         raise ValueError("latency_samples_ms is not each walk's mean block latency")
     again = text["greedy_again"]
+    if not set(kinds) <= set(KINDS):
+        raise ValueError("a scored record of a kind other than test or probe")
     for answers in [text["greedy"]] + ([] if again is None else [again]):
-        if len(answers) != len(kinds) or any(
-            (a is None) != (k == PRIVATE) for a, k in zip(answers, kinds, strict=True)
-        ):
-            raise ValueError("a greedy answer is stored for a sealed record, or none for another")
+        if len(answers) != len(kinds) or any(a is None for a in answers):
+            raise ValueError("a greedy answer is missing for a scored record")
     asked = list(zip(text["greedy"], again or [], strict=False))
     asked = [(a, b) for a, b in asked if b is not None]
     same = sum(a == b for a, b in asked)
@@ -62,29 +65,60 @@ def check_observations(metrics: dict, kinds: np.ndarray) -> None:
         raise ValueError("greedy_agreement is not counted from greedy and greedy_again")
 
 
-def check_private(private: dict | None, metrics: dict, kinds: np.ndarray, side: str) -> None:
-    """The result's ``private`` section agrees with the sealed records' observations, or
-    ValueError: scored with them, its counts are their sums; without them, none was shown."""
-    mine = kinds == PRIVATE
-    scored = bool(private and private.get("available"))
-    if scored != bool(mine.any()):
-        raise ValueError("the private section and the sealed records shown disagree")
-    if not scored:
+def _on_grid(value: float) -> bool:
+    k = math.log(value) * GRID if value > 0 else math.nan
+    return math.isfinite(k) and abs(k - round(k)) < 1e-6
+
+
+def _interval_ok(interval: list[float], ceiling: float) -> bool:
+    low, high = interval
+    return (
+        _on_grid(low) and _on_grid(high) and low <= high and 1 / ceiling * 0.99 <= low
+        and high <= ceiling * 1.01
+    )  # fmt: skip
+
+
+def check_private(private: dict | None, vocab: int = VOCAB_SIZE) -> None:
+    """The result's ``private`` section of a generation grade holds what the sealed walks
+    keep, or ValueError: per model the arg-max's hits within the characters, the summed
+    NLL in whole nats within ``total * 2 ln vocab``, both models over the same characters,
+    every interval's ends on the grid (``sealedwalks.GRID``) and in order."""
+    if not (private and private.get("available")):
         return
-    text = metrics["text"]
-    counts = (
-        int(np.asarray(text["record_correct"])[mine].sum()),
-        int(np.asarray(text["record_chars"])[mine].sum()),
-    )
-    found = private[side]
-    if (found["correct"], found["total"]) != counts:
-        raise ValueError(f"private.{side} is not the sealed records' counts")
+    ceiling = float(vocab) ** 2
+    sides = [private["baseline"], private["optimized"]]
+    if any("nll" not in s or "perplexity_ci95" not in s for s in sides) or not all(
+        key in private for key in ("records", "perplexity_ratio_ci95")
+    ):
+        raise ValueError(
+            "the private section has no sealed sums (nll, intervals): a result of a grader "
+            "that walked the sealed records among the public ones; regrade"
+        )
+    for side in sides:
+        if side["total"] != sides[0]["total"] or side["correct"] > side["total"]:
+            raise ValueError("the private section's counts disagree between the two models")
+        if side["nll"] > math.ceil(side["total"] * math.log(ceiling)):
+            raise ValueError("a private nll above its clip (perplexity vocab ** 2)")
+        if not _interval_ok(side["perplexity_ci95"], ceiling):
+            raise ValueError("a private perplexity interval off the grid exp(k / 100)")
+    if not _interval_ok(private["perplexity_ratio_ci95"], ceiling):
+        raise ValueError("the private perplexity ratio interval is off the grid exp(k / 100)")
 
 
-def derive_text_model(metrics: dict, measurement: dict) -> dict:
+def private_perplexity(side: dict) -> dict:
+    """One model's perplexity over the sealed answers, from its rounded sums, and the
+    interval the grade computed."""
+    return {
+        "private_perplexity": math.exp(side["nll"] / side["total"]),
+        "private_perplexity_ci95": list(side["perplexity_ci95"]),
+    }
+
+
+def derive_text_model(metrics: dict, measurement: dict, sealed: dict | None = None) -> dict:
     """One model's text numbers: perplexities (with the test split's interval over pairs,
-    and the sealed split's where it was scored), answer quality per kind, the walks'
-    perplexity, per-token latency by context, tokens/s."""
+    and the sealed split's where it was scored: ``sealed``, the model's side of the result's
+    ``private``), answer quality per kind, the walks' perplexity, per-token latency by
+    context, tokens/s."""
     text, spec = metrics["text"], measurement["text"]
     kinds = np.array([s["kind"] for s in spec["scored"]])
     check_observations(metrics, kinds)
@@ -92,10 +126,8 @@ def derive_text_model(metrics: dict, measurement: dict) -> dict:
     test = kinds == "test"
     ppl, low, high = stats.perplexity_interval(nll[test], chars[test])
     out: dict = {"perplexity": ppl, "perplexity_ci95": [low, high]}
-    if (kinds == PRIVATE).any():
-        mine = kinds == PRIVATE
-        ppl, low, high = stats.perplexity_interval(nll[mine], chars[mine])
-        out |= {"private_perplexity": ppl, "private_perplexity_ci95": [low, high]}
+    if sealed is not None:
+        out |= private_perplexity(sealed)
     out["probe_perplexity"] = _perplexity(nll[kinds == "probe"], chars[kinds == "probe"])
     out["filler_perplexity"] = float(
         math.exp(math.fsum(text["filler_nll"]) / sum(text["filler_steps"]))
@@ -259,12 +291,13 @@ def text_speedups(base: dict, sub: dict, measurement: dict, estimate) -> dict:
 
 
 def derive_text_improvements(
-    base: dict, sub: dict, measurement: dict, estimate, ranked_private: bool = False
+    base: dict, sub: dict, measurement: dict, estimate, ranked_private: list | None = None
 ) -> dict:
     """The submission against the baseline: perplexity ratios, answer-quality deltas and
     the speedup at each context length (``estimate``: the digits' speedup estimate over
-    session groups of ratios, ``derive.speedup_estimate``). ``ranked_private``: the final
-    phase ranks on the sealed records, so ``perplexity_ratio`` is theirs."""
+    session groups of ratios, ``derive.speedup_estimate``). ``ranked_private``: where the
+    final phase ranks on the sealed records, their paired ratio interval (the result's
+    ``private.perplexity_ratio_ci95``), and ``perplexity_ratio`` is theirs."""
     spec = measurement["text"]
 
     def ratio(key: str) -> float | None:
@@ -273,15 +306,7 @@ def derive_text_improvements(
     def delta(key: str) -> float | None:
         return None if base[key] is None or sub[key] is None else sub[key] - base[key]
 
-    # The ranked records' paired interval: the sealed ones where they rank (final phase).
-    kinds = [s["kind"] for s in spec["scored"]]
-    ranked_kind = "private" if ranked_private and "private" in kinds else "test"
-    test = np.array([k == ranked_kind for k in kinds])
-    _, *ratio_ci = stats.perplexity_ratio_interval(
-        np.asarray(base["text"]["record_nll"], float)[test],
-        np.asarray(sub["text"]["record_nll"], float)[test],
-        np.asarray(sub["text"]["record_chars"], float)[test],
-    )
+    ratio_ci = ranked_ratio_interval(base, sub, spec, ranked_private)
     agreement = sub["text"]["greedy_agreement"]
     public, composed = ratio("perplexity"), ratio("probe_perplexity")
     out = text_speedups(base, sub, measurement, estimate) | {
@@ -300,8 +325,22 @@ def derive_text_improvements(
         ),
     }
     if "private_perplexity" in sub:
-        out |= private_improvements(base, sub, public, ranked_private)
+        out |= private_improvements(base, sub, public, ranked_private is not None)
     return out
+
+
+def ranked_ratio_interval(base: dict, sub: dict, spec: dict, sealed: list | None) -> list:
+    """The ranked records' paired perplexity-ratio interval: the sealed ones' as the grade
+    computed it where they rank (``sealed``, the final phase), else the held-out pairs'."""
+    if sealed is not None:
+        return list(sealed)
+    test = np.array([s["kind"] == "test" for s in spec["scored"]])
+    _, *ratio_ci = stats.perplexity_ratio_interval(
+        np.asarray(base["text"]["record_nll"], float)[test],
+        np.asarray(sub["text"]["record_nll"], float)[test],
+        np.asarray(sub["text"]["record_chars"], float)[test],
+    )
+    return ratio_ci
 
 
 def private_improvements(base: dict, sub: dict, public: float, ranked: bool) -> dict:
