@@ -88,11 +88,8 @@ class Inputs:
     def schedule(self, k: int, n: int, target: int | None = None) -> schedule.Schedule:
         """Session ``k``'s timed stream (see grader/measure/schedule.py); ``target``: the number of
         rounds the first session ran, which the later ones run."""
-        plan = self.plan
-        return schedule.session(
-            self.rng, k, len(self.images), self.pool, n, plan.reserve_rounds,
-            plan.window_rounds, plan.min_rounds, plan.max_rounds, target,
-        )  # fmt: skip
+        rounds = schedule.Rounds.of(self.plan)
+        return schedule.session(self.rng, k, len(self.images), self.pool, n, rounds, target)
 
     def of_round(self, shown: schedule.Round) -> np.ndarray:
         """A round's inputs: every sample with fresh noise, the first pass's too (on the

@@ -113,20 +113,35 @@ def max_block(pool: int, reserve_rounds: int) -> int:
     return max(1, pool // (reserve_rounds + 2))
 
 
+@dataclass(frozen=True)
+class Rounds:
+    """How many rounds a session runs and keeps back: the plan's numbers that this module
+    reads (``Plan.reserve_rounds``, ``window_rounds``, ``min_rounds``, ``max_rounds``)."""
+
+    reserve_rounds: int
+    window_rounds: int
+    min_rounds: int
+    max_rounds: int
+
+    @classmethod
+    def of(cls, plan: object) -> Rounds:
+        """The numbers of a plan (any object with these attributes: this module sits below
+        ``plan.py`` in the layers and cannot name it)."""
+        return cls(*(int(getattr(plan, name)) for name in cls.__dataclass_fields__))
+
+
 def session(
     rng: np.random.Generator,
     k: int,
     total: int,
     pool: np.ndarray,
     n: int,
-    reserve_rounds: int,
-    window_rounds: int,
-    min_rounds: int,
-    max_rounds: int,
+    rounds: Rounds,
     target: int | None = None,
 ) -> Schedule:
     """Session ``k``'s stream over ``total`` images, of which the ``pool`` may be repeated
-    (all of them, or only the private ones in the final phase), in blocks of ``n``.
+    (all of them, or only the private ones in the final phase), in blocks of ``n``, with
+    ``rounds`` the plan's numbers of rounds.
 
     The session runs at least ``least`` rounds and at most ``cap``: ``target`` (the first
     session's count) for the later ones. The reserve rounds are placed at random anywhere
@@ -136,6 +151,8 @@ def session(
     cache there gains 4.7-8x)."""
     # How many reserve rounds: drawn, from half to all of ``reserve_rounds`` (as many as
     # fit), so that a model that has met some cannot tell whether more will come.
+    reserve_rounds, window_rounds = rounds.reserve_rounds, rounds.window_rounds
+    min_rounds, max_rounds = rounds.min_rounds, rounds.max_rounds
     fit = min(reserve_rounds, max(0, (len(pool) - 1) // n))
     f = int(rng.integers(max(1, fit // 2), fit + 1)) if fit else 0
     if k == 0:
