@@ -27,7 +27,7 @@ import numpy as np
 
 from grader.child import handoff, wire
 from grader.data import text
-from grader.errors import Rejected
+from grader.errors import Rejected, Verdict
 from grader.measure.blocks import BlockTimer, overhead
 from grader.measure.launch import Clock, Launcher, Spawner
 from grader.measure.plan import GenerationPlan, Model
@@ -217,7 +217,7 @@ class GenerationReferee:
         self.walked_seconds += self.clock() - started
         if self.walked_seconds > self.plan.grade_timeout_s:
             raise Rejected(
-                "timeout",
+                Verdict.TIMEOUT,
                 f"the grade's walks took more than {self.plan.grade_timeout_s:g} s in all: "
                 "the submission steps too slowly to be measured",
             )

@@ -27,7 +27,7 @@ import numpy as np
 from grader import stats
 from grader.child import wire
 from grader.data import text
-from grader.errors import Rejected
+from grader.errors import Rejected, Verdict
 from grader.measure.generation import GenerationReferee
 from grader.measure.plan import Model
 from grader.measure.referee import Progress, Verdicts, pick_cores, pinned
@@ -147,7 +147,7 @@ class SealedSession:
         self.referee.walked_seconds += self.referee.clock() - started
         if self.referee.walked_seconds > self.plan.grade_timeout_s:
             raise Rejected(
-                "timeout",
+                Verdict.TIMEOUT,
                 f"the grade's walks took more than {self.plan.grade_timeout_s:g} s in all: "
                 "the submission steps too slowly to be measured",
             )

@@ -19,7 +19,7 @@ import numpy as np
 
 from grader.data import textmetrics
 from grader.data.textmetrics import NEWLINE
-from grader.errors import Rejected
+from grader.errors import Rejected, Verdict
 from grader.measure.answers import Agreement, p_text, significantly_below
 from grader.measure.blocks import BlockTimer, calibrated
 from grader.measure.measurement import Footprint
@@ -146,7 +146,7 @@ class TextMeasurement(Footprint):
             if (p := significantly_below(found, least)) is None:
                 continue
             raise Rejected(
-                "bad_output",
+                Verdict.BAD_OUTPUT,
                 f"the model answered the same text differently: of its {found.compared:,} "
                 f"{what}, {found.share:.1%} matched its first answer; at least {least:.0%} "
                 f"must ({p_text(p)}). Every step is scored: answer each one as you would "

@@ -22,9 +22,10 @@ import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from grader.child import handoff
-from grader.errors import ChildFailure
+from grader.errors import ChildFailure, Verdict
 from grader.sandbox.cachegrind import Valgrind
 from grader.sandbox.channel import Channel
 from grader.sandbox.counted import CountedChild
@@ -100,6 +101,15 @@ def apply_limits(pid: int, limits: Limits) -> None:
         resource.prlimit(pid, which, (value, value))
 
 
+def copy_failed(log_dir: Path, fds: tuple[int, ...], why: str, name: str) -> NoReturn:
+    """The private copy could not be made: the spawn's folder and descriptors released, a
+    ``crashed`` verdict for the model ``name``."""
+    remove_tree(log_dir)
+    for fd in fds:
+        os.close(fd)
+    raise ChildFailure(Verdict.CRASHED, why, name) from None
+
+
 def spawn(
     name: str,
     folder: Path,
@@ -137,10 +147,8 @@ def spawn(
         if prepare is not None:
             prepare(workdir)
     except OSError as exc:
-        remove_tree(log_dir)
-        for fd in (to_child_r, to_child_w, from_child_r, from_child_w, page_fd):
-            os.close(fd)
-        raise ChildFailure("crashed", f"could not copy {folder} for {name}: {exc}", name) from None
+        fds = (to_child_r, to_child_w, from_child_r, from_child_w, page_fd)
+        copy_failed(log_dir, fds, f"could not copy {folder} for {name}: {exc}", name)
     fds = (to_child_r, from_child_w, page_fd)
     doorbell = os.pipe() if counted is not None else None
     if counted is None or doorbell is None:
