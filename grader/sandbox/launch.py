@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -67,8 +68,16 @@ class Limits:
     skip_layers: tuple[str, ...] = ()  # OS layers not to apply (tests of the fallbacks)
 
 
+# The parent's choice of NumPy's and OpenBLAS's kernels, passed on to both children alike, so
+# that a grade (and the test suite) can be run as on a machine with another CPU: the names
+# of CPU features or of a core type, nothing else (docs/DESIGN.md, Trust boundaries).
+KERNEL_CHOICES = ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE")
+_KERNEL_VALUE = re.compile(r"[A-Za-z0-9_, ]{1,200}")
+
+
 def child_environment() -> dict[str, str]:
-    """A whitelisted environment: nothing of the parent's (tokens, secrets) gets through."""
+    """A whitelisted environment: nothing of the parent's (tokens, secrets) gets through but
+    its choice of kernels (``KERNEL_CHOICES``), where it is only names."""
     env = {
         "PATH": "/usr/bin:/bin",
         "LANG": "C.UTF-8",
@@ -84,6 +93,9 @@ def child_environment() -> dict[str, str]:
         "BLIS_NUM_THREADS",
     ):
         env[var] = "1"
+    for var in KERNEL_CHOICES:
+        if _KERNEL_VALUE.fullmatch(value := os.environ.get(var, "")):
+            env[var] = value
     return env
 
 
