@@ -124,7 +124,8 @@ def test_the_table_is_fast_only_where_the_text_is_public(grades) -> None:
     """The attack works as described: unheld, it would publish a speedup it did not earn."""
     imp = grades["table"]["improvements"]
     assert grades["table"]["verdict"]["status"] == "graded"
-    assert imp["speedup_measured"] > 1.3
+    # About 1.36x idle, 1.29x beside other work: the first record's steps are free.
+    assert imp["speedup_measured"] > max(1.15, imp["speedup_blind_ci95"][1])
     assert imp["speedup_by_context"]["16"]["measured"] > 3
     assert imp["speedup_blind_ci95"][1] < 1.2  # where no table helps, it is the baseline
 
@@ -133,6 +134,7 @@ def test_the_table_s_speedup_is_held_to_the_blind_walks(grades) -> None:
     imp = grades["table"]["improvements"]
     assert imp["speedup"] == imp["speedup_blind_ci95"][1] < imp["speedup_measured"]
     assert imp["speedup_ci95"][1] == imp["speedup"]
+    assert imp["speedup_ci95"][0] < imp["speedup"]  # never a point: at most the blind walks'
     for found in imp["speedup_by_context"].values():
         assert found["speedup"] <= found["blind_ci95"][1]
         assert found["ci95"][1] <= found["blind_ci95"][1]

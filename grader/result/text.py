@@ -231,12 +231,16 @@ def blind_bounds(b_blocks: np.ndarray, s_blocks: np.ndarray, rows: np.ndarray, s
 def held(found: dict, bound: list[float]) -> dict:
     """A speedup (``speedup``, ``ci95``) held to ``bound``'s upper end, as the digits' is
     held to new digits' (derive.published_speedup), and its interval too: neither claims
-    more than the blind walks support. The value before and the bound stay beside it."""
+    more than the blind walks support (an interval wholly above it becomes the blind
+    walks' own). The value before and the bound stay beside it."""
     top = bound[1]
+    low = found["ci95"][0]
+    if low >= top:  # wholly above what the blind walks support: theirs is the interval left
+        low = bound[0]
     return {
         **found,
         "speedup": min(found["speedup"], top),
-        "ci95": [min(found["ci95"][0], top), min(found["ci95"][1], top)],
+        "ci95": [low, min(found["ci95"][1], top)],
         "measured": found["speedup"],
         "blind_ci95": bound,
     }
