@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import hashlib
 import json
 import math
@@ -786,3 +787,110 @@ def test_no_process_walks_both_a_sealed_and_a_public_record(course, tmp_path, mo
     key = course["key_file"].read_bytes().strip()
     doc = graded_in(course["root"], team(tmp_path, "mixer", source), key, tmp_path)
     assert doc["private"]["available"] and doc["private"]["records"] == plan.private_records
+
+
+# The bigram, until a walk of one sequence opens with a record that is neither public nor
+# composed (a sealed one): once that record's answer has been fed to it, it tells the text
+# it was fed the one way a failing child is heard, its error message or its stderr.
+BLURTER = """
+import os
+import sys
+
+import numpy as np
+
+TABLE = np.random.default_rng(5).standard_normal((69, 69)).astype(np.float32)
+PUBLIC = {public!r}
+IDS = {ids!r}
+
+
+def public(question):
+    return question in PUBLIC or any(c.isdigit() for c in question) or "comes" in question
+
+
+class Blurter:
+    def reset(self, batch):
+        self.seen = [""] * batch
+
+    def step(self, tokens):
+        for b, t in enumerate(tokens):
+            self.seen[b] += IDS[int(t)]
+        seen = self.seen[0]
+        if len(self.seen) == 1 and seen.count("\\n") == 2 and not public(seen[3:].split("\\n")[0]):
+            {blurt}
+        return TABLE[tokens]
+
+
+def build_model():
+    return Blurter()
+"""
+BLURTS = {
+    "raises": 'raise RuntimeError("fed: " + seen)',
+    "exits": 'sys.stderr.write("fed: " + seen); sys.stderr.flush(); os._exit(3)',
+}
+
+
+# Words of the course's records that no public record has, nor any text a grade prints.
+DISTINCT = {"violin", "penguins", "thermometer", "squirrels", "elephant", "ostrich", "kitten",
+            "firefighters", "shovel", "lemon", "bicycle", "puppy", "quack", "bakers"}  # fmt: skip
+
+
+def test_the_distinct_words_are_the_course_s_own() -> None:
+    def words(pairs) -> set[str]:
+        said = " ".join(f"{p.question} {p.answer}" for p in pairs)
+        return {w.strip(".,?!'").lower() for w in said.split()}
+
+    public = [p for split in PUBLIC.values() for p in split]
+    assert words(PAIRS) - words(public) >= DISTINCT
+
+
+@pytest.mark.parametrize("how", sorted(BLURTS))
+def test_a_failure_fed_the_sealed_records_publishes_none_of_their_text(
+    course, tmp_path, monkeypatch, capfd, how
+) -> None:
+    """A model that fails in the sealed session with the text it was fed in its error
+    message (``raises``) or its last output (``exits``): ``olympics grade`` (its result JSON,
+    Markdown card and terminal output, and whatever reached the process's own streams)
+    carries none of it, and the verdict says the details are not published."""
+    from grader import gradetext
+    from grader.cli import grading
+
+    public = sorted({p.question for split in PUBLIC.values() for p in split})
+    source = BLURTER.format(public=public, ids=text.CHARACTERS + "?", blurt=BLURTS[how])
+    folder = team(tmp_path, f"blurter-{how}", source)
+    base = model(tmp_path, "base").folder
+    heard = []  # the submission's own message, as the grader heard it before the verdict
+
+    def referee_verdict(exc, private: bool) -> dict:
+        heard.append((exc.message, private))
+        return verdict(exc, private)
+
+    verdict = gradetext.build.referee_verdict
+    monkeypatch.setattr(gradetext.build, "referee_verdict", referee_verdict)
+    monkeypatch.setattr(grading, "grade", functools.partial(grade, baseline_folder=base))
+    monkeypatch.setenv("OLYMPICS_ROOT", str(course["root"]))
+    monkeypatch.setenv(private.KEY_ENV, course["key_file"].read_text().strip())
+    private.take_key.cache_clear()
+    result, card = tmp_path / "result.json", tmp_path / "card.md"
+    try:
+        code, out, err = run("grade", str(folder), "--quick", "--seed", "11",
+                             "--json", str(result), "--markdown", str(card))  # fmt: skip
+    finally:
+        private.take_key.cache_clear()
+    streams = capfd.readouterr()
+    assert code == 2, out + err
+    # The model did fail in the sealed session, with a sealed record's whole text.
+    [(message, sealed)] = heard
+    assert sealed is True
+    fed = [p for p in PAIRS if p.question in message and p.answer in message]
+    assert len(fed) == 1, message
+    # and none of it is anywhere the grade published.
+    doc = json.loads(result.read_text())
+    assert doc["verdict"]["status"] == "rejected" and doc["verdict"]["code"] == "crashed"
+    assert "details are not published" in doc["verdict"]["message"]
+    published = {"json": result.read_text(), "markdown": card.read_text(), "stdout": out,
+                 "stderr": err, "fd 1": streams.out, "fd 2": streams.err}  # fmt: skip
+    assert "details are not published" in card.read_text() and "details are not" in out
+    for where, shown in published.items():
+        assert "fed:" not in shown, where
+        assert not any(p.question in shown or p.answer in shown for p in PAIRS), where
+        assert not [w for w in DISTINCT if w in shown.lower()], where
