@@ -22,6 +22,7 @@ from grader.child import wire
 from grader.config import Rules, Submission
 from grader.data import private as sealed
 from grader.data import probes, sealedtext, text
+from grader.data.sampler import Sampler
 from grader.data.workloads import GenerationWorkload, dataset_folder
 from grader.errors import Rejected
 from grader.measure import hotspots, textablation, textcount
@@ -30,10 +31,12 @@ from grader.measure.launch import Spawner
 from grader.measure.plan import QUICK_GENERATION, GenerationPlan, Model, entry_models
 from grader.measure.referee import Progress
 from grader.measure.sealedwalks import SealedSession
+from grader.measure.walks import Extend
 from grader.result import build, derive
 from grader.yamlfile import display_path
 
 HELD_OUT_STREAM = 0x7E57  # a quick grade's draw of held-out pairs, apart from the other streams
+DRAWN_STREAM = 0xF1DE  # the draw of the walks' filler from the baseline, apart from the others
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,10 +83,10 @@ def grade_text(
         plan = dataclasses.replace(plan, require_sandbox=True)
     folder = dataset_folder(rules, workload.dataset)
     public = text.load_split(folder, "train") + text.load_split(folder, "val")
-    filler = probes.scrambled(public, seed)
+    filler = probes.scrambled(public, seed)  # the sealed walks' (sealedwalks)
     referee = GenerationReferee(
         [p for p, _ in data.held], filler, workload.vocab_size, plan, progress, seed,
-        rules.imports, spawner=spawner,
+        rules.imports, extend=drawn_filler(workload, plan, seed), spawner=spawner,
     )  # fmt: skip
     apart = SealedSession(referee, data.sealed, filler, progress) if data.private else None
     baseline, candidate = entry_models(rules, workload, submission, baseline_folder)
@@ -114,6 +117,15 @@ def grade_text(
             referee, (baseline, candidate), doc.get("instructions"), functions
         )
     return derive.apply_derived(doc, derive.derive(doc, rules))
+
+
+def drawn_filler(workload: GenerationWorkload, plan: GenerationPlan, seed: int) -> Extend:
+    """The timed walks' filler: each opening continued with text drawn from the workload's
+    baseline (``sampler.Sampler``), from the grade's seed (docs/DESIGN.md, Generation: the
+    filler)."""
+    sampler = Sampler.load(workload.baseline / "weights.npz")
+    rng = np.random.default_rng([seed, DRAWN_STREAM])
+    return lambda openings: sampler.extend(openings, plan.length, rng)
 
 
 def hot_spots(
@@ -257,6 +269,7 @@ def text_measurement(measured, plan: GenerationPlan, held: list, quick: bool) ->
             "replays_per_session": plan.replays,
             "walks": [[index, replay] for session in measured.walks for index, replay in session],
             "blind": measured.blind,
+            "openings": measured.openings,
             # The public records only: the sealed ones are walked apart, and only their
             # rounded sums are kept (the result's ``private``).
             "scored": [

@@ -148,6 +148,12 @@ def text_notes(result: dict) -> list[str]:
         f"{kinds.count('test')} held-out questions{sealed} and {kinds.count('probe')} "
         f"composed for this grade; {m['wall_seconds']:.1f} s" + (" (quick)" if m["quick"] else "")
     ]
+    if "openings" in spec:  # graded since the speed is taken from text no table holds
+        notes.append(
+            "speed taken from the blocks past each walk's first record (public text a model "
+            "may have tabled): the filler there is drawn from the baseline at grade time, "
+            "and its perplexity is bounded"
+        )
     checks = []
     if replays["compared"]:
         checks.append(

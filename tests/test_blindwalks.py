@@ -1,5 +1,6 @@
-"""Blind walks (grader/measure/walks.py, grader/result/text.py): walks opened by filler,
-which no table of public text holds, and the speedup held to what they support.
+"""Speed from text no table holds (grader/result/textspeed.py): the blocks of each walk past
+its first record, and the blind walks (grader/measure/walks.py), all filler, to whose
+support the speedup is held besides.
 
 The attack they close: a model that, at load, steps every public record and every question
 the grade may compose, keeps the scores, and serves them while a walk's text is still one
@@ -22,13 +23,14 @@ from grader.data import probes, text
 from grader.grade import grade
 from grader.measure import walks
 from grader.measure.plan import QUICK, QUICK_GENERATION
-from grader.result import text as textresult
-from grader.result import verify
+from grader.result import derive, textspeed, verify
 
 DATA = project_root() / "data" / "tinytalks"
-# Two sessions with six blind walks each: enough showings to hold a speedup to
-# (textresult.MIN_BLIND_SHOWINGS), small enough for a few seconds a grade.
-PLAN = dataclasses.replace(QUICK_GENERATION, sessions=2, blind=6, replays=2, held_out=8, probes=4)
+# Two sessions with five blind walks each: enough showings to hold a speedup to
+# (textspeed.MIN_BLIND_SHOWINGS), small enough for a few seconds a grade; and more walks a
+# scored record opens (16) than blind ones with their replays, as in a full grade (66 to
+# 12), since a block's latency is the median over the walks (result/textspeed.walk_speedup).
+PLAN = dataclasses.replace(QUICK_GENERATION, sessions=2, blind=5, replays=2, held_out=12, probes=4)
 
 STEPPER = """
 import numpy as np
@@ -120,18 +122,42 @@ def test_each_session_shows_blind_walks_of_filler_only() -> None:
     assert replayed  # replays are drawn among them too (seed 0)
 
 
+def every_block(doc: dict, rules) -> dict:
+    """``doc`` derived from every block of every walk, as a result graded before the speed
+    was taken past the walks' first records (it has no ``openings``)."""
+    old = json.loads(json.dumps(doc))
+    del old["measurement"]["text"]["openings"]
+    return derive.apply_derived(old, derive.derive(old, rules))
+
+
 def test_the_table_is_fast_only_where_the_text_is_public(grades) -> None:
-    """The attack works as described: unheld, it would publish a speedup it did not earn."""
-    imp = grades["table"]["improvements"]
-    assert grades["table"]["verdict"]["status"] == "graded"
-    # About 1.36x idle, 1.29x beside other work: the first record's steps are free.
-    assert imp["speedup_measured"] > max(1.15, imp["speedup_blind_ci95"][1])
-    assert imp["speedup_by_context"]["16"]["measured"] > 3
-    assert imp["speedup_blind_ci95"][1] < 1.2  # where no table helps, it is the baseline
+    """The attack works as described: it is fast on the walks' first records only."""
+    doc = grades["table"]
+    assert doc["verdict"]["status"] == "graded"
+    spec = doc["measurement"]["text"]
+    mask = textspeed.counted(spec, (len(spec["walks"]), spec["walk_length"] // 8))
+    table = np.asarray(doc["optimized"]["metrics"]["text"]["block_latency_ms"])
+    base = np.asarray(doc["baseline"]["metrics"]["text"]["block_latency_ms"])
+    assert (~mask).sum() > 50 and mask.sum() > 50
+    assert np.median(base[~mask] / table[~mask]) > 3  # the tabled steps are free
+    assert np.median(base[mask] / table[mask]) < 1.2  # where no table helps, the baseline
 
 
-def test_the_table_s_speedup_is_held_to_the_blind_walks(grades) -> None:
+def test_the_table_buys_no_speed_where_the_speed_is_taken(grades, rules) -> None:
+    """Taken from every block, its speedup would be 1.36x idle (1.29x beside other work),
+    5.6x after 16 tokens; taken past the first records, it is the baseline's."""
     imp = grades["table"]["improvements"]
+    assert imp["speedup_measured"] < 1.15 and imp["speedup"] < 1.15
+    assert imp["speedup_by_context"]["16"]["measured"] < 1.3
+    unheld = every_block(grades["table"], rules)["improvements"]
+    assert unheld["speedup_measured"] > max(1.15, imp["speedup"] + 0.1)
+    assert unheld["speedup_by_context"]["16"]["measured"] > 3
+
+
+def test_without_openings_the_speedup_is_held_to_the_blind_walks(grades, rules) -> None:
+    """The second guard, and a result graded before the first: every block counted, the
+    table's speedup is held to the blind walks' support."""
+    imp = every_block(grades["table"], rules)["improvements"]
     assert imp["speedup"] == imp["speedup_blind_ci95"][1] < imp["speedup_measured"]
     assert imp["speedup_ci95"][1] == imp["speedup"]
     assert imp["speedup_ci95"][0] < imp["speedup"]  # never a point: at most the blind walks'
@@ -149,7 +175,7 @@ def test_an_honest_model_is_held_at_most_by_the_interval_s_width(grades) -> None
 
 
 def test_the_held_numbers_are_derived_on_read_and_shown(grades, rules) -> None:
-    doc = grades["table"]
+    doc = every_block(grades["table"], rules)
     assert verify.check(json.loads(json.dumps(doc)), rules, "result.json") == []
     edited = json.loads(json.dumps(doc))
     edited["improvements"]["speedup"] = edited["improvements"]["speedup_measured"]
@@ -160,11 +186,12 @@ def test_the_held_numbers_are_derived_on_read_and_shown(grades, rules) -> None:
         grades["honest"]["improvements"]["speedup_measured"]
         > grades["honest"]["improvements"]["speedup"]
     )
+    assert verify.check(json.loads(json.dumps(grades["table"])), rules, "result.json") == []
 
 
 def test_without_enough_blind_walks_nothing_is_held(grades) -> None:
     spec = dict(grades["table"]["measurement"]["text"])
-    assert textresult.blind_rows(spec) is not None
-    spec["blind"] = spec["blind"][: textresult.MIN_BLIND_SHOWINGS // 4]
-    assert textresult.blind_rows(spec) is None
-    assert textresult.blind_rows({**spec, "blind": None}) is None  # graded before they existed
+    assert textspeed.blind_rows(spec) is not None
+    spec["blind"] = spec["blind"][: textspeed.MIN_BLIND_SHOWINGS // 4]
+    assert textspeed.blind_rows(spec) is None
+    assert textspeed.blind_rows({**spec, "blind": None}) is None  # graded before they existed

@@ -33,7 +33,7 @@ from grader.measure.launch import Clock, Launcher, Spawner
 from grader.measure.plan import GenerationPlan, Model
 from grader.measure.referee import Progress, Verdicts, pick_cores, pinned
 from grader.measure.textanswers import GenerationMeasurement, TextMeasurement, greedy_answers
-from grader.measure.walks import Walk, plan
+from grader.measure.walks import Extend, Walk, filled, plan
 from grader.sandbox.launch import spawn
 from grader.sandbox.process import ModelProcess
 
@@ -68,6 +68,7 @@ class GenerationReferee:
         imports: dict | None = None,
         *,
         asked: list[int] | None = None,
+        extend: Extend | None = None,
         clock: Clock = time.perf_counter,
         spawner: Spawner = spawn,
     ) -> None:
@@ -79,9 +80,19 @@ class GenerationReferee:
         self.clock = clock
         self.seed = int.from_bytes(os.urandom(4), "little") if seed is None else seed
         self.rng = np.random.default_rng(self.seed)
+        # The filler: ``extend``'s (a grade's: drawn from the baseline, sampler.Sampler), or
+        # where it is None the records of ``filler``.
         self.walks = plan(
-            scored, filler, gplan.sessions, gplan.replays, gplan.length, self.rng, gplan.blind
+            scored,
+            None if extend else filler,
+            gplan.sessions,
+            gplan.replays,
+            gplan.length,
+            self.rng,
+            gplan.blind,
         )
+        if extend:
+            self.walks = filled(self.walks, extend)
         page_bytes = handoff.page_bytes(len(scored), 1, vocab * 4)
         self.launcher = Launcher(gplan, imports, self.rng, page_bytes, clock, spawner)
         self.sandbox = self.launcher.sandbox
@@ -107,6 +118,7 @@ class GenerationReferee:
             seed=self.seed,
             walks=[[(w.index, w.replay) for w in session] for session in self.walks],
             blind=sorted({w.index for session in self.walks for w in session if w.blind}),
+            openings=self.openings(),
             affinity={
                 "parent": parent_core,
                 "children": child_core,
@@ -114,6 +126,13 @@ class GenerationReferee:
             },
             wall_seconds=self.clock() - started,
         )
+
+    def openings(self) -> list[int]:
+        """Per first walk, by index, how many of its characters are its first record's (a
+        blind walk's: none): the text a table may hold (docs/DESIGN.md, Generation: speed
+        from text no table holds)."""
+        firsts = {w.index: w for session in self.walks for w in session if not w.replay}
+        return [0 if firsts[i].blind else int(firsts[i].span[1]) for i in range(len(firsts))]
 
     # -- one session ---------------------------------------------------------------------------
     def session(

@@ -163,6 +163,7 @@ class GenerationMeasurement:
     seed: int
     walks: list[list[tuple[int, bool]]]  # per session: (walk index, shown again?)
     blind: list[int]  # the indices of the blind walks (walks.BLIND)
+    openings: list[int]  # per first walk, by index: its first record's characters (blind: 0)
     affinity: dict
     wall_seconds: float
 

@@ -23,6 +23,7 @@ import numpy as np
 from grader import stats
 from grader.data import textmetrics
 from grader.data.text import VOCAB_SIZE
+from grader.result import textspeed
 
 KINDS = ("test", "probe")
 GRID = 100  # the sealed intervals' ends are exp(k / GRID) (grader/measure/sealedwalks.py)
@@ -145,153 +146,14 @@ def derive_text_model(metrics: dict, measurement: dict, sealed: dict | None = No
         out[f"{prefix}exact_match"] = quality["exact_match"]
         out[f"{prefix}char_f1"] = quality["char_f1"]
     blocks = np.asarray(text["block_latency_ms"], float)
-    step = spec["block_steps"]
+    step, mask = spec["block_steps"], textspeed.counted(spec, blocks.shape)
+    medians = textspeed.block_medians(blocks, mask)
     out["latency_by_context_ms"] = {
-        str(length): stats.median(blocks[:, length // step]) for length in spec["context_lengths"]
+        str(length): float(medians[length // step]) for length in spec["context_lengths"]
     }
-    out["walk_latency_ms"] = float(np.median(blocks, axis=0).mean())
+    out["walk_latency_ms"] = float(medians.mean())
     out["tokens_per_s"] = 1e3 / out["walk_latency_ms"]
     return out
-
-
-def walk_speedup(
-    base: np.ndarray, sub: np.ndarray, sessions: np.ndarray, resamples: int = 2_000, seed: int = 0
-) -> tuple[float, list[float], float, float]:
-    """The speedup over a whole walk: the baseline's walk time over the submission's, each
-    the sum over the walk's blocks of that block's median over the walks (blocks, walks:
-    ``(W, J)`` per-token latencies). A block's median keeps what a block costs at its
-    context and drops the blocks another process interrupted: a mean over each walk's
-    blocks charged an interrupted block of a fast model (8 steps, about 1 ms) far more than
-    one of the baseline's (10-40 ms), which measured a KV cache 9.9x where the medians gave
-    16.8x on a busy machine. The interval is a two-stage bootstrap (sessions, then walks
-    within them), widened to Student's t over the sessions' own estimates where there are
-    several, as for the digits; the p-values are the bootstrap's (faster, slower)."""
-
-    def ratio(b: np.ndarray, s: np.ndarray) -> np.ndarray:
-        return np.median(b, axis=-2).sum(axis=-1) / np.median(s, axis=-2).sum(axis=-1)
-
-    estimate = float(ratio(base, sub))
-    groups = [np.flatnonzero(sessions == k) for k in np.unique(sessions)]
-    m = min(len(g) for g in groups)
-    rng = np.random.default_rng(seed)
-    replicates = np.empty(resamples)
-    for start in range(0, resamples, 250):
-        rows = min(250, resamples - start)
-        chosen = rng.integers(0, len(groups), size=(rows, len(groups)))
-        picks = rng.integers(0, m, size=(rows, len(groups), m))
-        table = np.stack([g[:m] for g in groups])  # (K, m) walk indices
-        idx = table[chosen[:, :, None], picks].reshape(rows, -1)
-        replicates[start : start + rows] = ratio(base[idx], sub[idx])
-    low, high = stats.percentile_interval(replicates)
-    if len(groups) > 1:
-        t_low, t_high = stats.session_interval([float(ratio(base[g], sub[g])) for g in groups])
-        low, high = min(low, t_low), max(high, t_high)
-    return (
-        estimate,
-        [float(low), float(high)],
-        stats.bootstrap_p_value(replicates, 1.0, "greater"),
-        stats.bootstrap_p_value(replicates, 1.0, "less"),
-    )
-
-
-# Showings of blind walks that can hold a speedup: a full grade has 12 first showings and
-# the replays drawn among them. With fewer, the interval's upper end is about their
-# largest ratio, which an honest model's estimate over every walk exceeds too often.
-MIN_BLIND_SHOWINGS = 10
-
-
-def blind_rows(spec: dict) -> np.ndarray | None:
-    """Which showings were of blind walks (``spec``: the measurement's ``text``), or None
-    where there are too few to hold a speedup to (a quick grade; a result graded before
-    blind walks existed)."""
-    blind = set(spec.get("blind") or ())
-    rows = np.array([index in blind for index, _ in spec["walks"]], dtype=bool)
-    return rows if rows.sum() >= MIN_BLIND_SHOWINGS else None
-
-
-def blind_bounds(b_blocks: np.ndarray, s_blocks: np.ndarray, rows: np.ndarray, step: int,
-                 lengths: list[int]) -> tuple[list[float], dict[str, list[float]]]:  # fmt: skip
-    """The 95 % intervals, over the blind walks alone, of the whole walk's speedup and of
-    each context's: text no table holds, so a model that answers public text from a table
-    is as fast there as its honest part (docs/DESIGN.md, Generation: blind walks)."""
-    b, s = b_blocks[rows], s_blocks[rows]
-    _, walk, _, _ = walk_speedup(b, s, np.zeros(len(b), dtype=int))
-    by_context = {
-        str(length): [
-            float(x)
-            for x in stats.bootstrap_ci(
-                stats.paired_ratios(b[:, length // step], s[:, length // step]), "median"
-            )
-        ]
-        for length in lengths
-    }
-    return walk, by_context
-
-
-def held(found: dict, bound: list[float]) -> dict:
-    """A speedup (``speedup``, ``ci95``) held to ``bound``'s upper end, as the digits' is
-    held to new digits' (derive.published_speedup), and its interval too: neither claims
-    more than the blind walks support (an interval wholly above it becomes the blind
-    walks' own). The value before and the bound stay beside it."""
-    top = bound[1]
-    low = found["ci95"][0]
-    if low >= top:  # wholly above what the blind walks support: theirs is the interval left
-        low = bound[0]
-    return {
-        **found,
-        "speedup": min(found["speedup"], top),
-        "ci95": [low, min(found["ci95"][1], top)],
-        "measured": found["speedup"],
-        "blind_ci95": bound,
-    }
-
-
-def context_speedup(
-    b_blocks: np.ndarray, s_blocks: np.ndarray, sessions: np.ndarray, j: int, estimate
-) -> dict:
-    """The speedup of block ``j`` (one context length), paired walk by walk, estimated over
-    the sessions as the digits' speedup is."""
-    groups = [
-        stats.paired_ratios(b_blocks[sessions == k, j], s_blocks[sessions == k, j])
-        for k in sorted(set(sessions.tolist()))
-    ]
-    m = min(len(g) for g in groups)
-    speedup, interval, p_faster, _ = estimate(np.stack([g[:m] for g in groups]))
-    return {"speedup": speedup, "ci95": interval, "p_value": p_faster}
-
-
-def text_speedups(base: dict, sub: dict, measurement: dict, estimate) -> dict:
-    """The whole walk's speedup with its interval and p-values, and each context length's
-    (``estimate``: the digits' speedup estimate over session groups of ratios), held to
-    the blind walks' support where the grade has enough of them."""
-    spec = measurement["text"]
-    step = spec["block_steps"]
-    b_blocks = np.asarray(base["text"]["block_latency_ms"], float)
-    s_blocks = np.asarray(sub["text"]["block_latency_ms"], float)
-    sessions = np.asarray(measurement["session_of_round"])
-    by_context = {
-        str(length): context_speedup(b_blocks, s_blocks, sessions, length // step, estimate)
-        for length in spec["context_lengths"]
-    }
-    speedup, interval, p_faster, p_slower = walk_speedup(b_blocks, s_blocks, sessions)
-    out = {
-        "speedup": speedup,
-        "speedup_ci95": interval,
-        "speedup_p_value": p_faster,
-        "speedup_p_value_slower": p_slower,
-        "speedup_by_context": by_context,
-    }
-    if (rows := blind_rows(spec)) is None:
-        return out
-    bound, bounds = blind_bounds(b_blocks, s_blocks, rows, step, spec["context_lengths"])
-    whole = held({"speedup": speedup, "ci95": interval}, bound)
-    return out | {
-        "speedup": whole["speedup"],
-        "speedup_ci95": whole["ci95"],
-        "speedup_by_context": {k: held(v, bounds[k]) for k, v in by_context.items()},
-        "speedup_measured": speedup,
-        "speedup_blind_ci95": bound,
-    }
 
 
 def derive_text_improvements(
@@ -313,7 +175,7 @@ def derive_text_improvements(
     ratio_ci = ranked_ratio_interval(base, sub, spec, ranked_private)
     agreement = sub["text"]["greedy_agreement"]
     public, composed = ratio("perplexity"), ratio("probe_perplexity")
-    out = text_speedups(base, sub, measurement, estimate) | {
+    out = textspeed.text_speedups(base, sub, measurement, estimate) | {
         # How much more the public held-out answers improved than the composed ones: a model
         # that learnt the public text by heart gains there only (events.yaml's flag).
         "public_probe_ratio": None if public is None or not composed else public / composed,
