@@ -195,3 +195,18 @@ def test_without_enough_blind_walks_nothing_is_held(grades) -> None:
     spec["blind"] = spec["blind"][: textspeed.MIN_BLIND_SHOWINGS // 4]
     assert textspeed.blind_rows(spec) is None
     assert textspeed.blind_rows({**spec, "blind": None}) is None  # graded before they existed
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda spec: spec.update(openings=spec["openings"][:1]), "1 entries for"),
+        (lambda spec: spec["openings"].__setitem__(spec["blind"][0], 40), "a blind walk"),
+    ],
+)
+def test_openings_that_do_not_fit_the_walks_are_refused_by_name(grades, rules, edit, words):
+    doc = json.loads(json.dumps(grades["table"]))
+    edit(doc["measurement"]["text"])
+    found = verify.check(doc, rules, "result.json")
+    assert [v.rule for v in found] == ["observations_invalid"]
+    assert "measurement.text.openings" in found[0].message and words in found[0].message

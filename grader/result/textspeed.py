@@ -30,6 +30,13 @@ def counted(spec: dict, shape: tuple[int, ...]) -> np.ndarray:
     openings = spec.get("openings")
     if openings is None:
         return np.ones(shape, dtype=bool)
+    walks = {index for index, _ in spec["walks"]}
+    if len(openings) != len(walks) or walks != set(range(len(walks))):
+        raise ValueError(
+            f"measurement.text.openings has {len(openings)} entries for {len(walks)} walks"
+        )
+    if any(openings[i] for i in spec.get("blind") or ()):
+        raise ValueError("measurement.text.openings gives a blind walk a first record")
     first = np.array([openings[index] for index, _ in spec["walks"]], dtype=float)
     return np.arange(shape[1])[None, :] * spec["block_steps"] >= first[:, None]
 
