@@ -26,11 +26,11 @@ from grader.measure.plan import QUICK, QUICK_GENERATION
 from grader.result import derive, textspeed, verify
 
 DATA = project_root() / "data" / "tinytalks"
-# Two sessions with five blind walks each: enough showings to hold a speedup to
+# Two sessions with six blind walks each: enough showings to hold a speedup to
 # (textspeed.MIN_BLIND_SHOWINGS), small enough for a few seconds a grade; and more walks a
-# scored record opens (16) than blind ones with their replays, as in a full grade (66 to
+# scored record opens (20) than blind ones with their replays, as in a full grade (66 to
 # 12), since a block's latency is the median over the walks (result/textspeed.walk_speedup).
-PLAN = dataclasses.replace(QUICK_GENERATION, sessions=2, blind=5, replays=2, held_out=12, probes=4)
+PLAN = dataclasses.replace(QUICK_GENERATION, sessions=2, blind=6, replays=2, held_out=16, probes=4)
 
 STEPPER = """
 import numpy as np
@@ -154,17 +154,40 @@ def test_the_table_buys_no_speed_where_the_speed_is_taken(grades, rules) -> None
     assert unheld["speedup_by_context"]["16"]["measured"] > 3
 
 
+def fast_off_the_blind_walks(doc: dict, rules) -> dict:
+    """``doc`` as a result without ``openings`` whose submission was twice as fast as the
+    baseline on every walk but the blind ones, where it was the baseline within 3 %: the
+    second guard's case, made exact, as a busy machine widens the blind walks' interval of
+    a real grade past what a stand-in gains."""
+    old = json.loads(json.dumps(doc))
+    spec = old["measurement"]["text"]
+    del spec["openings"]
+    blind = set(spec["blind"])
+    rng = np.random.default_rng(0)
+    base = old["baseline"]["metrics"]["text"]["block_latency_ms"]
+    sub = old["optimized"]["metrics"]["text"]
+    sub["block_latency_ms"] = [
+        [x * (rng.uniform(0.97, 1.03) if index in blind else 0.5) for x in row]
+        for (index, _), row in zip(spec["walks"], base, strict=True)
+    ]
+    old["optimized"]["metrics"]["latency_samples_ms"] = [
+        float(np.mean(row)) for row in sub["block_latency_ms"]
+    ]
+    return derive.apply_derived(old, derive.derive(old, rules))
+
+
 def test_without_openings_the_speedup_is_held_to_the_blind_walks(grades, rules) -> None:
-    """The second guard, and a result graded before the first: every block counted, the
-    table's speedup is held to the blind walks' support."""
-    imp = every_block(grades["table"], rules)["improvements"]
-    assert imp["speedup"] == imp["speedup_blind_ci95"][1] < imp["speedup_measured"]
+    """The second guard, and a result graded before the first: every block counted, a
+    speedup is held to the blind walks' support."""
+    imp = fast_off_the_blind_walks(grades["table"], rules)["improvements"]
+    assert imp["speedup_measured"] > 1.3 and imp["speedup_blind_ci95"][1] < 1.05
+    assert imp["speedup"] == imp["speedup_blind_ci95"][1]
     assert imp["speedup_ci95"][1] == imp["speedup"]
     assert imp["speedup_ci95"][0] < imp["speedup"]  # never a point: at most the blind walks'
     for found in imp["speedup_by_context"].values():
-        assert found["speedup"] <= found["blind_ci95"][1]
+        assert found["measured"] > 1.3
+        assert found["speedup"] == found["blind_ci95"][1] < 1.05
         assert found["ci95"][1] <= found["blind_ci95"][1]
-    assert imp["speedup_by_context"]["16"]["speedup"] < 1.3
 
 
 def test_an_honest_model_is_held_at_most_by_the_interval_s_width(grades) -> None:
@@ -175,17 +198,19 @@ def test_an_honest_model_is_held_at_most_by_the_interval_s_width(grades) -> None
 
 
 def test_the_held_numbers_are_derived_on_read_and_shown(grades, rules) -> None:
-    doc = every_block(grades["table"], rules)
+    doc = fast_off_the_blind_walks(grades["table"], rules)
     assert verify.check(json.loads(json.dumps(doc)), rules, "result.json") == []
     edited = json.loads(json.dumps(doc))
     edited["improvements"]["speedup"] = edited["improvements"]["speedup_measured"]
     assert verify.check(edited, rules, "result.json")  # the unheld value is refused
     notes = render.card(doc)["notes"]
     assert any("blind walks" in n and "held to their upper ends" in n for n in notes)
-    assert any("no speedup was held" in n for n in render.card(grades["honest"])["notes"]) or (
-        grades["honest"]["improvements"]["speedup_measured"]
-        > grades["honest"]["improvements"]["speedup"]
-    )
+    honest = grades["honest"]["improvements"]
+    held = [honest["speedup_measured"] > honest["speedup"]] + [
+        v["measured"] > v["speedup"] for v in honest["speedup_by_context"].values()
+    ]
+    said = any("no speedup was held" in n for n in render.card(grades["honest"])["notes"])
+    assert said != any(held)  # the card says so exactly when nothing was held
     assert verify.check(json.loads(json.dumps(grades["table"])), rules, "result.json") == []
 
 

@@ -9,16 +9,19 @@ here, quick, against the real baseline."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from grader import gradetext
 from grader.config import project_root
 from grader.data import sampler, text, textmetrics
 from grader.grade import grade
-from grader.measure.plan import QUICK
+from grader.measure.plan import QUICK, QUICK_GENERATION
 
 BASELINE = project_root() / "baselines" / "tinytalks"
 DATA = project_root() / "data" / "tinytalks"
@@ -108,3 +111,67 @@ def test_a_model_cheap_past_the_first_record_does_not_qualify(tmp_path: Path, ru
     assert imp["filler_perplexity_ratio"] > 1.3, imp["filler_perplexity_ratio"]
     failed = {r["id"] for r in doc["events"]["inference_speed"]["rules"] if not r["passed"]}
     assert "filler_kept" in failed and not doc["events"]["inference_speed"]["qualified"]
+
+
+BLIND_CHEAP = """
+import numpy as np
+
+import model as network
+
+with np.load("bigram.npz", allow_pickle=False) as f:
+    LOGP = f["logp"]
+Q = 35  # "Q": every record's first character; a blind walk opens with a lowercase letter
+
+
+class CheapWhereOnlyBlindWalksCount:
+    def __init__(self):
+        self.net = network.build_model()
+
+    def reset(self, batch):
+        self.net.reset(batch)
+        self.t, self.blind = 0, None
+
+    def step(self, tokens):
+        if self.blind is None:
+            self.blind = bool((tokens != Q).all())
+        self.t += 1
+        scores = self.net.step(tokens)
+        return LOGP[tokens] if self.blind and self.t <= 16 else scores
+
+
+def build_model():
+    return CheapWhereOnlyBlindWalksCount()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
+def test_cheap_where_only_blind_walks_count_pays_in_the_same_proportion(
+    tmp_path: Path, rules
+) -> None:
+    """The first blocks of a walk are counted in the blind walks only (their first records
+    hold the others'), so each carries a block's share of the speed on few characters: a
+    model cheap there (a bigram for a blind walk's first 16 steps, two blocks of 16) pays
+    a block's share of the filler's quality too, not its share of the characters."""
+    assert text.encode("Q")[0] == 35
+    folder = tmp_path / "blind-cheap"
+    folder.mkdir()
+    for name in ("model.py", "weights.npz"):
+        shutil.copy(BASELINE / name, folder / name)
+    np.savez(folder / "bigram.npz", logp=bigram(public_ids()))
+    (folder / "attack.py").write_text(BLIND_CHEAP)
+    (folder / "submission.yaml").write_text(YAML.replace("cheap-filler", "blind-cheap"))
+    plan = dataclasses.replace(QUICK_GENERATION, blind=6, held_out=6, probes=2)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(gradetext, "QUICK_GENERATION", plan)
+        doc = grade(folder, rules, QUICK, quick=True, seed=7)
+    assert doc["verdict"]["status"] == "graded", doc["verdict"]
+    weighted = doc["improvements"]["filler_perplexity_ratio"]
+    pooled = [
+        math.exp(math.fsum(t["filler_nll"]) / sum(t["filler_steps"]))
+        for t in (doc[side]["metrics"]["text"] for side in ("baseline", "optimized"))
+    ]
+    # Two blocks of 16 at a ratio of about 2.3: exp(2 / 16 * ln 2.3) = 1.11 by block.
+    assert weighted > 1.07 and weighted > pooled[1] / pooled[0], (weighted, pooled)
+    failed = {r["id"] for r in doc["events"]["inference_speed"]["rules"] if not r["passed"]}
+    assert "filler_kept" in failed

@@ -107,7 +107,7 @@ class GenerationReferee:
     def measure(self, baseline: Model, submission: Model) -> GenerationMeasurement:
         started = self.clock()
         parent_core, child_core = pick_cores()
-        results = [TextMeasurement.of(len(self.scored)) for _ in range(2)]
+        results = [TextMeasurement.of(len(self.scored), self.plan.block_steps) for _ in range(2)]
         with pinned(parent_core):
             for k in range(self.plan.sessions):
                 self.session(k, (baseline, submission), results, child_core)

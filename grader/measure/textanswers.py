@@ -40,6 +40,8 @@ class TextMeasurement(Footprint):
     # record (the filler), and how many.
     filler_nll: list[float] = field(default_factory=list)
     filler_steps: list[int] = field(default_factory=list)
+    # Per showing: each block's summed negative log-likelihood (``block_steps`` rows each).
+    block_nll: list[list[float]] = field(default_factory=list)
     first_argmax: dict[int, np.ndarray] = field(default_factory=dict)  # walk index -> arg-max
     replays: Agreement = field(default_factory=Agreement)  # positions of walks shown again
     # Per scored record, the first session's greedy answer (None where it is not asked: a
@@ -58,12 +60,15 @@ class TextMeasurement(Footprint):
     showing_session: list[int] = field(default_factory=list)
     overhead_s_per_token: list[float] = field(default_factory=list)  # per session
 
+    block_steps: int = 8
+
     @classmethod
-    def of(cls, scored: int) -> TextMeasurement:
+    def of(cls, scored: int, block_steps: int = 8) -> TextMeasurement:
         return cls(
             record_nll=np.full(scored, np.nan),
             record_chars=np.zeros(scored, dtype=np.int64),
             record_correct=np.zeros(scored, dtype=np.int64),
+            block_steps=block_steps,
         )
 
     def walked(self, walk: Walk, scores: np.ndarray) -> None:
@@ -77,6 +82,9 @@ class TextMeasurement(Footprint):
         past = slice(0 if walk.blind else walk.span[1] - 1, steps)
         self.filler_nll.append(float(nll[past].sum()))
         self.filler_steps.append(len(nll[past]))
+        if steps % self.block_steps == 0:
+            blocks = nll.reshape(-1, self.block_steps).sum(axis=1)
+            self.block_nll.append([float(x) for x in blocks])
         if walk.replay:
             first = self.first_argmax[walk.index]
             self.replays.add(Agreement(int((argmax == first).sum()), steps))

@@ -236,6 +236,7 @@ def text_metrics(m: Any, kinds: list[str], files: dict[str, int], parameters: in
             "filler_nll": list(m.filler_nll),
             "filler_steps": list(m.filler_steps),
             "block_latency_ms": blocks,
+            "block_nll": [list(b) for b in m.block_nll],
             "greedy": list(m.greedy or []),
             "greedy_again": m.greedy_again,
             "replays": counts(m.replays),

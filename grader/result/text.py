@@ -130,9 +130,7 @@ def derive_text_model(metrics: dict, measurement: dict, sealed: dict | None = No
     if sealed is not None:
         out |= private_perplexity(sealed)
     out["probe_perplexity"] = _perplexity(nll[kinds == "probe"], chars[kinds == "probe"])
-    out["filler_perplexity"] = float(
-        math.exp(math.fsum(text["filler_nll"]) / sum(text["filler_steps"]))
-    )
+    out["filler_perplexity"] = textspeed.filler_perplexity(text, spec)
     references = [s["reference"] for s in spec["scored"]]
     for kind, prefix in (("test", ""), ("probe", "probe_")):
         mask = kinds == kind

@@ -16,6 +16,7 @@ support (:func:`held`).
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -39,6 +40,30 @@ def counted(spec: dict, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError("measurement.text.openings gives a blind walk a first record")
     first = np.array([openings[index] for index, _ in spec["walks"]], dtype=float)
     return np.arange(shape[1])[None, :] * spec["block_steps"] >= first[:, None]
+
+
+def filler_perplexity(text: dict, spec: dict) -> float:
+    """The filler's perplexity (``text``: a model's observations). Where the result has each
+    block's summed NLL and ``openings``: the characters of the blocks :func:`counted`, each
+    block weighted as the speed weighs it (one block, one share of a walk's time), so a
+    model cheap at the few blocks some walks alone are counted at (the blind walks' first
+    contexts) pays there in the same proportion as it gains; a block counted at no
+    showing has no filler. Before: every character past each walk's first record."""
+    blocks = text.get("block_nll")
+    if blocks is None or spec.get("openings") is None:
+        return float(math.exp(math.fsum(text["filler_nll"]) / sum(text["filler_steps"])))
+    nll = np.asarray(blocks, dtype=float)
+    if nll.shape != np.shape(text["block_latency_ms"]):
+        raise ValueError("block_nll does not have a value for each block of each walk shown")
+    mask = counted(spec, nll.shape)
+    per_char = [
+        nll[mask[:, j], j].sum() / (mask[:, j].sum() * spec["block_steps"])
+        for j in range(nll.shape[1])
+        if mask[:, j].any()
+    ]
+    if not per_char:
+        raise ValueError("no block of any walk is past its first record")
+    return float(math.exp(float(np.mean(per_char))))
 
 
 def block_medians(blocks: np.ndarray, mask: np.ndarray) -> np.ndarray:
