@@ -195,3 +195,28 @@ def test_without_enough_blind_walks_nothing_is_held(grades) -> None:
     spec["blind"] = spec["blind"][: textspeed.MIN_BLIND_SHOWINGS // 4]
     assert textspeed.blind_rows(spec) is None
     assert textspeed.blind_rows({**spec, "blind": None}) is None  # graded before they existed
+
+
+@pytest.fixture(scope="module")
+def quick_table(tmp_path_factory, rules) -> dict:
+    """The table graded as a student's ``--quick`` check: one session, no blind walk."""
+    tmp = tmp_path_factory.mktemp("quick")
+    base = stepper(tmp, "base", tabled=False)
+    return grade(stepper(tmp, "table", tabled=True), rules, QUICK, quick=True,
+                 baseline_folder=base, seed=21)  # fmt: skip
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="red team, session 9: a quick grade shows no blind walk, so its first blocks "
+    "(below every record's length, 6 of 16 with the KV-cache example) take every showing, "
+    "tabled ones included, and the whole walk's speedup is the ratio of the sums over the "
+    "blocks: the table removes 6/16 of the submission's sum. Measured: the KV cache with a "
+    "prefix table, quick grade, 15.37x where the same grade's blocks at the cache's own "
+    "cost give 9.78x (the KV-cache example's quick grade: 10.52x); context 16: 160x against "
+    "4.4x; the stand-in here: 1.39x. SECURITY.md says the whole walk's speedup is not "
+    "bought on a quick card.",
+)
+def test_a_quick_card_s_whole_walk_speedup_is_not_bought_by_the_table(quick_table) -> None:
+    assert quick_table["verdict"]["status"] == "graded"
+    assert quick_table["improvements"]["speedup"] < 1.15
