@@ -235,3 +235,22 @@ def test_openings_that_do_not_fit_the_walks_are_refused_by_name(grades, rules, e
     found = verify.check(doc, rules, "result.json")
     assert [v.rule for v in found] == ["observations_invalid"]
     assert "measurement.text.openings" in found[0].message and words in found[0].message
+
+
+@pytest.fixture(scope="module")
+def quick_table(tmp_path_factory, rules) -> dict:
+    """The table graded as a student's ``--quick`` check: one session, two blind walks.
+    Without them (the red team, session 9), a quick grade's first blocks, below every
+    record's length, took every showing, tabled ones included, and the whole walk's speedup
+    is the ratio of sums over the blocks: the KV cache with a prefix table, quick, measured
+    15.37x where its own cost gave 9.78x, and this stand-in 1.39x."""
+    tmp = tmp_path_factory.mktemp("quick")
+    base = stepper(tmp, "base", tabled=False)
+    return grade(stepper(tmp, "table", tabled=True), rules, QUICK, quick=True,
+                 baseline_folder=base, seed=21)  # fmt: skip
+
+
+def test_a_quick_card_s_whole_walk_speedup_is_not_bought_by_the_table(quick_table) -> None:
+    assert quick_table["verdict"]["status"] == "graded"
+    assert len(quick_table["measurement"]["text"]["blind"]) == 2
+    assert quick_table["improvements"]["speedup"] < 1.15
