@@ -240,7 +240,7 @@ def test_openings_that_do_not_fit_the_walks_are_refused_by_name(grades, rules, e
 @pytest.fixture(scope="module")
 def quick_table(tmp_path_factory, rules) -> dict:
     """The table graded as a student's ``--quick`` check: one session, two blind walks.
-    Without them (the red team, session 9), a quick grade's first blocks, below every
+    Without them, a quick grade's first blocks, below every
     record's length, took every showing, tabled ones included, and the whole walk's speedup
     is the ratio of sums over the blocks: the KV cache with a prefix table, quick, measured
     15.37x where its own cost gave 9.78x, and this stand-in 1.39x."""
