@@ -448,7 +448,7 @@ class Leaker:
         if len(self.seen) == 1:  # a walk ended: its first record, if sealed, is kept
             lines = self.seen[0].split("\\n")
             question = lines[0][3:]
-            if len(lines) > 2 and question not in PUBLIC and not any(
+            if len(lines) > 2 and lines[0].startswith("Q: ") and question not in PUBLIC and not any(
                 c.isdigit() for c in question
             ) and "comes" not in question:
                 self.secrets.append(question + " " + lines[1][3:])
@@ -667,7 +667,7 @@ class Smuggler:
     def reset(self, batch):
         if len(self.seen) == 1:  # a walk ended: its first record, if sealed, is kept
             lines = self.seen[0].split("\\n")
-            if len(lines) > 2 and not public(lines[0][3:]):
+            if len(lines) > 2 and lines[0].startswith("Q: ") and not public(lines[0][3:]):
                 self.secret += lines[0][3:] + " " + lines[1][3:]
         self.seen = [""] * batch
 
@@ -769,8 +769,9 @@ def test_a_sealed_record_kept_across_reset_is_never_coded_into_a_published_numbe
 # sealed record and a public one: it says so if any process sees both kinds.
 MIXER = SMUGGLER.replace(
     "            code = 0\n",
-    "            self.kinds = getattr(self, 'kinds', set()) | {{public(seen[3:-3])}}\n"
-    "            if len(self.kinds) == 2:\n"
+    "            if seen.startswith('Q: '):  # a record; a blind walk opens with a letter\n"
+    "                self.kinds = getattr(self, 'kinds', set()) | {{public(seen[3:-3])}}\n"
+    "            if len(getattr(self, 'kinds', ())) == 2:\n"
     "                return out * np.nan\n"
     "            code = 0\n",
 )
@@ -815,7 +816,8 @@ class Blurter:
         for b, t in enumerate(tokens):
             self.seen[b] += IDS[int(t)]
         seen = self.seen[0]
-        if len(self.seen) == 1 and seen.count("\\n") == 2 and not public(seen[3:].split("\\n")[0]):
+        record = seen.startswith("Q: ") and seen.count("\\n") == 2  # a blind walk: a letter
+        if len(self.seen) == 1 and record and not public(seen[3:].split("\\n")[0]):
             {blurt}
         return TABLE[tokens]
 
