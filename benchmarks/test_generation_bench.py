@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import shutil
 import statistics
+import time
 from pathlib import Path
 
 import pytest
@@ -76,10 +77,14 @@ def folder(root: Path, team: str, smoke: bool, source: str | None = None) -> Pat
 
 
 def run(path: Path, rules, smoke: bool, quick: bool, baseline: Path | None = None) -> dict:
-    """One grade; in the smoke mode a quick one against a bigram stand-in baseline."""
+    """One grade; in the smoke mode a quick one against a bigram stand-in baseline. The
+    whole grade's wall time (loading, walks, instruction counts, hot spots, analysis) is
+    kept as ``doc["bench_wall_s"]``, beside the walks' own ``measurement.wall_seconds``."""
     if smoke:
         baseline = baseline or folder(path.parent, "stand-in-" + path.name, True)
+    start = time.perf_counter()
     doc = grade(path, rules, QUICK, quick=quick or smoke, baseline_folder=baseline)
+    doc["bench_wall_s"] = time.perf_counter() - start
     assert doc["verdict"]["status"] == "graded", doc["verdict"]
     return doc
 
@@ -87,7 +92,7 @@ def run(path: Path, rules, smoke: bool, quick: bool, baseline: Path | None = Non
 def test_repeatability_of_the_baseline_against_a_copy(benchmark, rules, smoke, tmp_path) -> None:
     """5 full grades of a copy of the baseline: CV of the speedup <= 1 %, every interval
     containing 1; the harness's cost per token <= 1 % of the baseline's latency per token;
-    a full grade's measurement within 90 s (the median of the five)."""
+    a full grade within 90 s (the median of the five; the whole grade, not only its walks)."""
     copy = folder(tmp_path, "copy", smoke)
     docs: list[dict] = []
     benchmark.pedantic(
@@ -102,7 +107,8 @@ def test_repeatability_of_the_baseline_against_a_copy(benchmark, rules, smoke, t
         / d["baseline"]["metrics"]["latency_ms"]["median"]
         for d in docs
     ]
-    walls = [d["measurement"]["wall_seconds"] for d in docs]
+    walls = [d["bench_wall_s"] for d in docs]
+    walks = [d["measurement"]["wall_seconds"] for d in docs]
     report(
         "repeatability: the tinytalks baseline against a copy, 5 full grades",
         {
@@ -119,9 +125,10 @@ def test_repeatability_of_the_baseline_against_a_copy(benchmark, rules, smoke, t
                 for d in docs
             ],
             "wall time of a full grade (s)": [round(w, 1) for w in walls],
+            "of which the timed walks (s)": [round(w, 1) for w in walks],
         },
     )
-    assert docs and finite(*values, cv, *cost, *walls)
+    assert docs and finite(*values, cv, *cost, *walls, *walks)
     if smoke:
         return
     assert cv <= 0.01 and all(contains)
@@ -184,8 +191,14 @@ def test_quick_grade_wall_time(benchmark, rules, smoke, tmp_path) -> None:
     copy = folder(tmp_path, "copy", smoke)
     docs: list[dict] = []
     benchmark.pedantic(lambda: docs.append(run(copy, rules, smoke, quick=True)), rounds=1)
-    wall = docs[0]["measurement"]["wall_seconds"]
-    report("wall time of a quick grade", {"seconds": round(wall, 1)})
+    wall = docs[0]["bench_wall_s"]
+    report(
+        "wall time of a quick grade",
+        {
+            "seconds": round(wall, 1),
+            "of which the walks": round(docs[0]["measurement"]["wall_seconds"], 1),
+        },
+    )
     assert finite(wall)
     if not smoke:
         assert wall <= 15

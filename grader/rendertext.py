@@ -192,8 +192,8 @@ def blind_notes(result: dict) -> list[str]:
     blind = result["measurement"]["text"]["blind"]
     lo, hi = imp["speedup_blind_ci95"]
     line = (
-        f"{len(blind)} blind walks (opened by filler: text no table holds) support a whole "
-        f"walk's speedup of [{lo:.3f}, {hi:.3f}]"
+        f"{len(blind)} blind walks (all text drawn from the baseline, which no table holds) "
+        f"support a whole walk's speedup of [{lo:.3f}, {hi:.3f}]"
     )
     if not held:
         return [line + ": no speedup was held to them"]

@@ -113,7 +113,7 @@ class GenerationPlan:
     block_steps: int = 8  # steps a timed block holds; every step of a walk is timed
     replays: int = 4  # per session after the first: walks shown again in fresh processes
     probes: int = 16  # questions composed for the grade, beside the held-out ones
-    # Per session: walks opened by filler, which no table of public text holds; the speedup
+    # Per session: blind walks, all drawn text, which no table of public text holds; the speedup
     # is held to what they support (result/text.py, MIN_BLIND_SHOWINGS of them at least).
     blind: int = 3
     held_out: int | None = None  # of the held-out pairs, how many (None: all 46)

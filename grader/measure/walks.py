@@ -57,7 +57,7 @@ class Walk:
         return self.scored == BLIND
 
 
-BLIND = -1  # Walk.scored of a walk opened by filler
+BLIND = -1  # Walk.scored of a blind walk: drawn text from its first letter, no record
 Extend = Callable[[list[np.ndarray]], list[np.ndarray]]  # openings -> walks' tokens (``filled``)
 
 
