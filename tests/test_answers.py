@@ -34,6 +34,7 @@ def test_every_digit_has_a_scored_answer_and_a_first_one(fake) -> None:
     assert m.submission.answers.batch_agreement == 1.0
 
 
+@pytest.mark.slow
 def test_the_scored_answer_is_drawn_among_every_presentation(fake) -> None:
     """A model right on each digit's first presentation in the grade (the pass it could
     take for the scored one) and wrong on two digits of 200 ever after (1 %: under the

@@ -100,6 +100,7 @@ def test_a_cache_that_waits_for_the_unchecked_rounds_is_caught(fake) -> None:
         measure(fake, TAIL_PLAN)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("share", "factor"), [(0.094, 6.5), (0.05, 10.0)])
 def test_a_model_whose_speed_depends_on_the_digit_is_not_a_cache(fake, share, factor) -> None:
     """An honest model that spends more on hard digits (9.4 % of them at 6.5x; 5 % at

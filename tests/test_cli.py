@@ -318,6 +318,7 @@ def test_version_via_python_m_grader() -> None:
     assert done.stdout.strip() == f"olympics {__version__}"
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_a_grader_failure_on_one_path_does_not_stop_the_others(monkeypatch, tmp_path) -> None:
     from grader import grade as grade_module
@@ -340,6 +341,7 @@ def test_a_grader_failure_on_one_path_does_not_stop_the_others(monkeypatch, tmp_
     assert_no_traceback(out, err)
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_a_result_that_cannot_be_written_does_not_stop_the_others(monkeypatch, tmp_path) -> None:
     from grader.cli import grading as cli

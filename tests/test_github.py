@@ -191,6 +191,7 @@ def env(api: FakeGitHub, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Pat
     return summary
 
 
+@pytest.mark.slow
 def test_comment_posts_then_updates_through_the_cli(
     api: FakeGitHub, env: Path, tmp_path: Path
 ) -> None:

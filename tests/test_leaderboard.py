@@ -580,6 +580,7 @@ def test_a_cache_from_other_dependencies_is_ignored(
     assert verified.load_cache(root, RULES) == ({}, {})
 
 
+@pytest.mark.slow
 def test_the_committed_leaderboard_is_made_from_the_committed_results(tmp_path: Path) -> None:
     """leaderboard.md as committed shows every workload's table and chart, made from the
     example submissions' stored grades (results/), and regenerates to the same bytes where

@@ -58,6 +58,7 @@ def test_init_writes_a_submission_that_validates(course: Path) -> None:
 GRADED = sorted(RULES.workloads)  # every workload: the scaffold grades out of the box
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("workload", GRADED)
 @pytest.mark.e2e
 def test_the_scaffold_grades_out_of_the_box(
@@ -220,6 +221,7 @@ def build_model():
 """
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_an_instructor_adds_a_workload_with_a_folder_and_an_entry(
     course: Path, monkeypatch: pytest.MonkeyPatch

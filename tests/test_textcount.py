@@ -308,6 +308,7 @@ def count_both(baseline: Model, submission: Model, rules: Rules, gplan=TINY) -> 
     return found
 
 
+@pytest.mark.slow
 @needs_valgrind
 def test_a_cache_counts_far_fewer_instructions_per_token_than_its_prefix_recomputed(
     tmp_path: Path, rules: Rules

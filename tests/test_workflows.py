@@ -93,12 +93,14 @@ def zizmor(*inputs: Path, persona: str = "regular") -> subprocess.CompletedProce
     )
 
 
+@pytest.mark.slow
 def test_actionlint_finds_nothing() -> None:
     done = actionlint(WORKFLOWS)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"Checking {len(list(WORKFLOWS.glob('*.yml')))} workflow file(s)" in done.stdout
 
 
+@pytest.mark.slow
 def test_actionlint_would_catch_a_script_injection(tmp_path: Path) -> None:
     text = (WORKFLOWS / "grade.yml").read_text()
     text = text.replace(
@@ -541,6 +543,7 @@ def repo(tmp_path: Path) -> gitrepo.Repo:
     return gitrepo.Repo(tmp_path / "fork")
 
 
+@pytest.mark.slow
 def test_a_pr_that_edits_events_yaml_is_refused_and_told_so(
     tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub
 ) -> None:
@@ -565,6 +568,7 @@ def test_a_pr_that_edits_events_yaml_is_refused_and_told_so(
     assert card in run.grade.summary.read_text()  # the grading job's summary shows it too
 
 
+@pytest.mark.slow
 def test_a_pr_touching_two_teams_is_refused(
     tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub
 ) -> None:
@@ -576,6 +580,7 @@ def test_a_pr_touching_two_teams_is_refused(
     assert "touches 2 teams' folders: bravo, charlie" in body
 
 
+@pytest.mark.slow
 def test_a_config_error_is_annotated_on_its_line(
     tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub
 ) -> None:
@@ -592,6 +597,7 @@ def test_a_config_error_is_annotated_on_its_line(
     assert "latency\\_sprnt" in api.comments[12][0]["body"]
 
 
+@pytest.mark.slow
 def test_a_forged_card_is_refused_though_a_revert_lands_before_the_scope_is_read(
     tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub
 ) -> None:
@@ -654,6 +660,7 @@ def plant(repo: gitrepo.Repo, markers: Path, *, at_root: bool) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_a_pr_adding_modules_at_its_root_runs_none_of_them(
     tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub
 ) -> None:
@@ -669,6 +676,7 @@ def test_a_pr_adding_modules_at_its_root_runs_none_of_them(
     assert "scope_violation" in api.comments[12][0]["body"]
 
 
+@pytest.mark.slow
 @pytest.mark.e2e
 def test_a_pr_adding_modules_in_its_folder_runs_them_only_in_the_child(
     tmp_path: Path, repo: gitrepo.Repo, api: FakeGitHub

@@ -198,6 +198,7 @@ REPRODUCE = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, setting", REPRODUCE)
 def test_baseline_weights_are_reproduced(rules, name: str, setting: str) -> None:
     """The training script, run as a user runs it, rebuilds the committed weights: byte for
