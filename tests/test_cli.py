@@ -167,6 +167,19 @@ def test_rules_show_the_generation_workload_apart() -> None:
     assert tinytalks["baseline_perplexity"] == 8.595
 
 
+def test_rules_say_which_workloads_every_event_takes() -> None:
+    """An event without `protocols` takes classification workloads only, and says so: the
+    validation error for a tinytalks entry in latency_sprint points here."""
+    for event, kinds in [
+        ("latency_sprint", "classification"),
+        ("inference_speed", "generation"),
+        ("memory_challenge", "classification, generation"),
+    ]:
+        code, out, _ = run("rules", event)
+        assert code == 0
+        assert f"open to: {kinds}" in " ".join(out.split()), (event, out)
+
+
 def test_rules_unknown_event() -> None:
     code, out, err = run("rules", "nope")
     assert code == 2

@@ -47,8 +47,9 @@ def cmd_rules(args: argparse.Namespace, out: Console, err: Console) -> int:
             ]
             constraints = "\n".join([*parts, constraints] if constraints else parts)
         lower = ev["score"] in TABLE and TABLE[ev["score"]].better == "lower"
-        if "protocols" in ev:  # absent: classification workloads only
-            constraints = f"open to: {', '.join(event_protocols(ev))}\n{constraints}"
+        # every event says which workloads it takes (no `protocols`: classification only),
+        # so a text model's team sees that latency_sprint is not for it
+        constraints = f"open to: {', '.join(event_protocols(ev))}\n{constraints}"
         table.add_row(
             f"{name}\n{ev['title']}",
             ev["score"] + ("\n(lower is better)" if lower else ""),
