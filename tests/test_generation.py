@@ -98,6 +98,17 @@ def test_a_model_that_keeps_state_across_reset_is_rejected(tmp_path):
         referee().measure(model(tmp_path, "a"), keeps)
 
 
+def test_two_copies_of_a_model_show_the_same_peak_memory(tmp_path):
+    """The last session asks the submission's greedy answers again, alone and in larger
+    batches: its peak memory is read before that. A step that allocates 2 MB per sequence
+    showed 12.6 MB for the baseline and 24.6 MB for its copy here when it was read after."""
+    grows = "+ 0 * np.ones((len(tokens), 500_000), dtype=np.float32).sum(axis=1, keepdims=True)"
+    m = referee(scored=TEST[:16]).measure(model(tmp_path, "a", grows), model(tmp_path, "b", grows))
+    base, sub = ((s.peak_rss_bytes - s.base_rss_bytes) / 1e6 for s in (m.baseline, m.submission))
+    assert base > 8  # the allocation shows (2 MB a sequence)
+    assert sub / base == pytest.approx(1.0, abs=0.1), (base, sub)
+
+
 def test_a_slower_model_is_measured_slower(tmp_path):
     slow = model(tmp_path, "slow", "+ 0 * (TABLE @ TABLE @ TABLE)[tokens]")
     m = referee(dataclasses.replace(SMALL, sessions=1), TEST[:12]).measure(
