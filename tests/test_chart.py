@@ -98,6 +98,33 @@ def test_every_point_is_labelled_and_every_interval_drawn(
     assert baseline == [[pytest.approx(1 - low)], [pytest.approx(high - 1)]]
 
 
+@pytest.mark.parametrize(
+    ("low", "high", "shown"),
+    [
+        (0.85, 7.5, {"0.9×", "1×", "2×", "3×", "4×", "5×", "6×", "7×"}),  # within a decade
+        (0.85, 9.7, {"1×", "2×", "3×", "5×"}),  # past one, 1× the only power of ten in sight
+        (0.5, 40.0, {"1×", "10×"}),  # two powers of ten: enough
+    ],
+)
+def test_the_speedup_axis_labels_more_than_1x(low: float, high: float, shown: set) -> None:
+    """A KV cache's interval reaches 8-9× from a baseline at 0.9×: just past a decade, where
+    1× was once the only label on the axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    ax = Figure().add_subplot()
+    ax.plot([low, high], [1.0, 2.0], "o", label="entries")
+    ax.set_xscale("log")
+    ax.set_xlim(low, high)
+    chart._label(ax, "tinytalks", text=True)
+    ax.figure.canvas.draw()
+    texts = ax.get_xticklabels(which="both")
+    labels = {t.get_text() for t in texts if low <= t.get_position()[0] <= high}
+    assert labels - {""} == shown
+
+
 def test_the_leaderboard_s_slim_entries_keep_what_the_chart_draws() -> None:
     """store.latest gives the chart slim entries (verified.slim): a generation workload's
     must still draw its perplexity against its speedup."""

@@ -167,8 +167,8 @@ def pareto_svg(workload: str, entries: list[Entry]) -> bytes | None:
 
 def _label(ax: Axes, workload: str, text: bool = False) -> None:
     """The speedup on a log scale (1× in the middle of a symmetric range reads as "as fast"),
-    its minor ticks labelled within a decade; the axes' labels, the title, the grid and the
-    legend beside the plot."""
+    its minor ticks labelled where fewer than two powers of ten show (past a decade, 2, 3 and
+    5 only); the axes' labels, the title, the grid and the legend beside the plot."""
     from matplotlib.ticker import FuncFormatter
 
     ax.set_xscale("log")
@@ -177,8 +177,13 @@ def _label(ax: Axes, workload: str, text: bool = False) -> None:
     ax.xaxis.set_minor_formatter(plain)
     ax.tick_params(axis="x", which="minor", labelsize=7)
     low, high = ax.get_xlim()
-    if high / low > 10:  # more than a decade: the major ticks are enough
+    decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+    majors = [10.0**k for k in decades if low <= 10.0**k <= high]
+    if len(majors) >= 2:  # two powers of ten in sight: the major ticks are enough
         ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+    elif high / low > 10:  # over a decade with only 1x labelled (0.9x to 9x): 2, 3 and 5 too
+        few = FuncFormatter(lambda v, _: f"{v:g}×" if f"{v:.0e}"[0] in "235" else "")
+        ax.xaxis.set_minor_formatter(few)
     bottom, top = ax.get_ylim()  # entries all but equal (a perplexity kept to 1e-7):
     middle, least = (bottom + top) / 2, 0.01 * abs(bottom + top) / 2 or 0.01
     if top - bottom < least:  # a readable span about them, not an offset axis
