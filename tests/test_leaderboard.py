@@ -35,6 +35,7 @@ def variant(team: str, slower: float = 1.0, correct: int | None = None, **sub: o
     doc["grader"]["version"] = __version__
     doc["grader"]["dependencies_sha256"] = dependencies.fingerprint()
     doc["grader"]["rules_sha256"] = RULES.sha256
+    doc["measurement"]["quick"] = False  # the store takes full grades only
     metrics = doc["optimized"]["metrics"]
     metrics["latency_samples_ms"] = [t * slower for t in metrics["latency_samples_ms"]]
     if correct is not None:
@@ -386,6 +387,24 @@ def test_a_graded_result_without_its_content_hash_is_not_stored_against_a_checko
     assert f"refused: {source}: a graded result without submission.content_sha256" in err
     assert "submissions/fast" in err and "re-grade it with `olympics grade`" in err
     assert not root.exists()
+
+
+def test_a_quick_grade_is_not_stored(root: Path, tmp_path: Path) -> None:
+    """A --quick grade is a student's rough check: stored after the team's full grade, it
+    became the latest and replaced it on the leaderboard. The store refuses it by name."""
+    full = put(root, variant("fast"), tmp_path)
+    quick = variant("fast", slower=0.5)
+    quick["measurement"]["quick"] = True
+    quick["timestamp"] = "2099-01-01T00:00:00Z"
+    assert verify.check(quick, RULES, "fast") == []  # valid: only the store refuses it
+    source = tmp_path / "quick.json"
+    source.write_text(jsonfile.dumps(quick))
+    code, out, err = run("store", str(source), "--results-dir", str(root))
+    assert code == 1 and "stored" not in out
+    assert f"refused: {source}: a --quick grade; not stored" in err
+    assert "grade again without --quick" in err
+    [entry] = store.latest(root, RULES, cache=False)
+    assert Path(entry.path) == full  # the full grade stays the team's latest
 
 
 def test_a_shard_may_store_only_its_own_teams(root: Path, tmp_path: Path) -> None:

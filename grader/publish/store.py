@@ -183,12 +183,15 @@ def store(
     *,
     tree: Path | None = None,
     teams: set[str] | None = None,
+    quick: bool = False,
 ) -> Path:
     """Check a result and file it under ``root``; return where it went.
 
     ``tree``: the checkout the result must have been graded from (content hash compared; a
     graded result without one is refused).
     ``teams``: the teams whose results this source may carry (its shard's).
+    ``quick``: take a ``--quick`` grade too (tests of the store, whose fixtures are quick
+    grades); ``olympics store`` and the pipeline never do.
     """
     doc = jsonfile.read_json(source)
     problems = verify.check(doc, rules, str(source))  # a non-object is a problem too
@@ -197,6 +200,13 @@ def store(
     stale = stale_reason(doc, rules)
     if stale is not None:
         raise ConfigError(f"{source}: {stale}; not stored")
+    if (doc.get("measurement") or {}).get("quick") and not quick:
+        # A quick grade is a student's rough check (one session; for a generation workload
+        # no greedy agreement): stored, it became the team's latest and replaced its full grade.
+        raise ConfigError(
+            f"{source}: a --quick grade; not stored (the leaderboard ranks full grades: "
+            "grade again without --quick)"
+        )
     target = place(doc, root, str(source))
     team = doc["submission"]["team"]
     if teams is not None and team not in teams:
