@@ -62,6 +62,15 @@ def test_the_walk_counted_is_a_first_showing_opened_by_a_record_asked_greedily()
     assert walk is warm  # one walk only: it serves both
 
 
+def test_a_blind_walk_is_counted_where_the_grade_has_one() -> None:
+    """Drawn text from its first token, which no table of public records holds
+    (tests/test_tabledcount.py); the warm-up another first showing."""
+    ref = referee(TEST[:5], dataclasses.replace(TINY, blind=2))
+    walk, warm = textcount.counted_walks(ref)
+    assert walk.blind and not walk.replay and walk in ref.walks[0]
+    assert warm is not walk and not warm.replay
+
+
 def timed(per_token_s: np.ndarray, walks: int = 3) -> TextMeasurement:
     """A model's timed walks, each block's per-token latency as given (16 blocks of 8)."""
     m = TextMeasurement.of(1)
