@@ -17,13 +17,13 @@ from grader.config import Rules
 # perplexity on the held-out answers 1.47 times the baseline's) with a table that adds
 # 0.5 to the logit of each public test answer's next character.
 TABLED_BIGRAM = {
-    "perplexity": 8.41,
+    "perplexity": 8.408,
     "perplexity_ratio": 0.978,
-    "probe_perplexity_ratio": 2.3,
-    "public_probe_ratio": 0.43,
-    "filler_perplexity_ratio": 2.15,
-    "size_bytes": 37_666,
-    "compression_ratio": 11.5,
+    "probe_perplexity_ratio": 3.98,
+    "public_probe_ratio": 0.246,
+    "filler_perplexity_ratio": 2.20,
+    "size_bytes": 37_693,
+    "compression_ratio": 11.44,
 }
 
 
@@ -31,8 +31,8 @@ TABLED_BIGRAM = {
     strict=True,
     reason="memory_challenge binds a generation entry to perplexity_ratio alone, which a "
     "table of the public test answers buys: attacks/tiny-table (a bigram and that table, "
-    "37,666 bytes) qualified at compression 11.5 with perplexity ratio 0.98 and a filler "
-    "perplexity ratio of 2.15",
+    "37,693 bytes) qualified in a full grade at compression 11.44 with perplexity ratio "
+    "0.978 (the bigram's own: 1.47) and a filler perplexity ratio of 2.20, warned only",
 )
 def test_a_bigram_with_a_table_of_the_public_answers_does_not_qualify(rule_set: Rules) -> None:
     found = rules.evaluate_event(
