@@ -16,8 +16,10 @@ model's own reset stays in the model's count. A baseline that recomputes its who
 at every step costs more per token the longer the context: the count is the mean over the
 walk's contexts, as the wall-time speedup over a whole walk is.
 
-The walks are the grade's own first showings (never one opened by a sealed record, whose
-text is shown again nowhere it need not be): the submission's arg-max under valgrind must
+The walks are the grade's own first showings, a blind walk counted where there is one
+(drawn text from its first token: a walk opened by a public record would count the steps a
+model tabled at load), never one opened by a sealed record (whose text is shown again
+nowhere it need not be): the submission's arg-max under valgrind must
 agree with its timed answers to the same steps, or the count is absent. Both models run
 OpenBLAS's kernels without FMA under valgrind (``BLAS_KERNELS``), and the two runs that
 step the whole walk are driven side by side.
@@ -93,12 +95,16 @@ def steps_counted(most: int, slowdown: float, models: list[TextMeasurement], blo
 
 
 def counted_walks(referee: GenerationReferee) -> tuple[Walk, Walk]:
-    """The walk counted and the warm-up's: the first two first showings of the grade's first
-    session opened by a record that is asked greedily (never a sealed one); where there is
-    one walk only, it serves both."""
+    """The walk counted and the warm-up's, first showings of the grade's first session: a
+    blind walk counted where the session has one (drawn text from its first token, which no
+    table holds: a walk opened by a public record counted, from its first token, steps a
+    model had tabled at load: docs/DESIGN.md, Instruction counts), else the first walk
+    opened by a record that is asked greedily (never a sealed one); the warm-up another
+    of them, or the same where there is one walk only."""
     first = [w for w in referee.walks[0] if not w.replay]
     public = [w for w in first if w.scored in referee.asked] or first
-    return public[0], public[1 % len(public)]
+    ranked = [w for w in first if w.blind] + [w for w in public if not w.blind]
+    return ranked[0], ranked[1 % len(ranked)]
 
 
 class StepCount:

@@ -179,7 +179,11 @@ def derive_text_improvements(
         "public_probe_ratio": None if public is None or not composed else public / composed,
         "perplexity_ratio": public,
         "perplexity_ratio_ci95": ratio_ci,
-        "filler_perplexity_ratio": ratio("filler_perplexity"),
+        "filler_perplexity_ratio": (
+            None
+            if base["filler_perplexity"] is None or sub["filler_perplexity"] is None
+            else textspeed.filler_ratio(base["text"], sub["text"], spec)
+        ),
         "probe_perplexity_ratio": ratio("probe_perplexity"),
         "exact_match_delta": delta("exact_match"),
         "char_f1_delta": delta("char_f1"),
