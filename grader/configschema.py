@@ -131,7 +131,7 @@ def _unknown_keys(error: ValidationError, at: At) -> Iterator[Finding]:
 def _missing_keys(error: ValidationError, at: At) -> Iterator[Finding]:
     for key in (k for k in error.validator_value if k not in error.instance):
         fix = at.fixes.get(key, f"add {key}; {RULES_FIX}")
-        shown = {"line": line_of(at.lines, at.path), "expected": f"a `{key}:` line"}
+        shown = {"line": line_of(at.lines, at.path), "expected": f"a line `{key}: …`"}
         yield "missing_key", (*at.path, key), {**shown, "fix": fix, "key": key}
 
 
