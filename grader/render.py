@@ -145,9 +145,11 @@ def split_notes(result: dict) -> list[str]:
 
 def event_row(name: str, ev: dict) -> dict:
     """One event of the card: its status, its score and each of its checks."""
+    unjudged = ev["scored"] and ev["qualified"] is None  # left to a full grade (quick)
     checks = [
         (
-            c["passed"],
+            # a rule left to a full grade (rules.FULL_GRADE_ONLY) is neither met nor missed
+            None if unjudged and not c["passed"] else c["passed"],
             f"{c['metric']} {fmt_value(c['metric'], c['actual'])} "
             f"{c['op']} {fmt_value(c['metric'], c['expected'])}",
         )
@@ -159,6 +161,8 @@ def event_row(name: str, ev: dict) -> dict:
     ]
     if not ev["scored"] and ev["qualified"] is None:
         status, score = "not scored", ev.get("reason", "")
+    elif ev["qualified"] is None:
+        status, score = "not judged (quick)", score_text(ev)
     else:
         status = "qualified" if ev["qualified"] else "not qualified"
         score = score_text(ev)

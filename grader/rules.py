@@ -147,15 +147,23 @@ def composite(
     }
 
 
+# What a quick grade does not measure (one session: no walk is shown again in a fresh
+# process, no greedy answer asked twice): a rule on it is left to a full grade.
+FULL_GRADE_ONLY = frozenset({"greedy_agreement"})
+
+
 def evaluate_event(
     event: Mapping,
     metrics: Mapping,
     disqualified_by: list[str],
     parts: Mapping | None = None,
     protocol: str = "classification",
+    quick: bool = False,
 ) -> dict:
     """One event's score and checks, for an entry of a workload of ``protocol``: the event's
-    rules that bind it (``binding``) are checked."""
+    rules that bind it (``binding``) are checked. In a ``quick`` grade, an event whose only
+    unmet rules are on what a full grade alone measures (``FULL_GRADE_ONLY``) is not judged
+    (``qualified`` None), where a full grade would judge it."""
     if event["score"] == "composite":
         mixed = composite(event, parts or {}, metrics, protocol)
         metrics = {**metrics, "composite": mixed["score"], "composite_ci95": mixed["score_ci95"]}
@@ -178,6 +186,20 @@ def evaluate_event(
             return {**result, "reason": "disqualified by flag " + ", ".join(disqualified_by)}
         if mixed["reason"]:  # a part the grader could not measure: no rule of the team's failed
             return {**result, "qualified": None, "reason": "not scored: " + mixed["reason"]}
+    unmet = [c for c in checks if not c["passed"]]
+    if (
+        quick
+        and problem is None
+        and not disqualified_by
+        and unmet
+        and all(c["metric"] in FULL_GRADE_ONLY and c["actual"] is None for c in unmet)
+    ):
+        names = ", ".join(sorted({c["metric"] for c in unmet}))
+        return {
+            **result,
+            "qualified": None,
+            "reason": f"not judged: a full grade measures {names}, a quick one does not",
+        }
     if problem:
         result["reason"] = problem
     elif disqualified_by:
@@ -194,7 +216,11 @@ def binding(items: list[Mapping], protocol: str) -> list[Mapping]:
 
 
 def evaluate(
-    rules: Rules, metrics: Mapping, events: list[str], protocol: str = "classification"
+    rules: Rules,
+    metrics: Mapping,
+    events: list[str],
+    protocol: str = "classification",
+    quick: bool = False,
 ) -> tuple[dict, list[dict]]:
     """Score every entered event and raise every flag; all checks run, none short-circuits.
     ``protocol``: the kind of the entry's workload, which picks the rules and flags that bind
@@ -203,7 +229,7 @@ def evaluate(
     disqualifying = [f["id"] for f in flags if f["severity"] == "disqualify"]
     scored = {
         name: evaluate_event(
-            rules.events[name], metrics, disqualifying, rules.composite_parts, protocol
+            rules.events[name], metrics, disqualifying, rules.composite_parts, protocol, quick
         )
         for name in events
     }

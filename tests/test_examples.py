@@ -37,14 +37,15 @@ def test_every_workload_has_an_example() -> None:
 def test_the_kv_cache_example_grades_as_its_readme_says(tmp_path: Path) -> None:
     """Faster per token, at every context length more so the longer the context, with the
     baseline's perplexity and greedy answers (a quick grade: the greedy answers are asked
-    once, so inference_speed waits for a full grade and only that rule is unmet)."""
+    once, so inference_speed is left to a full grade: only that rule is unmet, and the
+    event is not judged)."""
     workload, faster = TEXT_EXAMPLES["example-kv-cache"]
     folder = ROOT / "submissions" / "example-kv-cache"
     out = tmp_path / "result.json"
     stdout, stderr = io.StringIO(), io.StringIO()
     code = main(["grade", str(folder), "--quick", "--seed", "5", "--json", str(out)],
                 stdout, stderr)  # fmt: skip
-    assert code == 1, stdout.getvalue()[-3000:] + stderr.getvalue()
+    assert code == 0, stdout.getvalue()[-3000:] + stderr.getvalue()
     doc = json.loads(out.read_text())
     imp, sub, base = doc["improvements"], doc["optimized"]["metrics"], doc["baseline"]["metrics"]
     assert doc["submission"]["workload"] == workload and imp["speedup"] > faster, imp
@@ -57,6 +58,7 @@ def test_the_kv_cache_example_grades_as_its_readme_says(tmp_path: Path) -> None:
     assert doc["events"]["generation_quality"]["qualified"]
     speed = doc["events"]["inference_speed"]
     assert [r["id"] for r in speed["rules"] if not r["passed"]] == ["answers_agree"]
+    assert speed["qualified"] is None and "not judged (quick)" in stdout.getvalue()
     assert doc["code_quality"]["findings"] == 0 and doc["flags"] == []
 
 

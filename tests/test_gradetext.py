@@ -132,9 +132,12 @@ def test_the_language_events_score_it_and_their_rules_bind(graded):
         "answers_agree",
     ]
     # A quick grade has one session: the greedy answers are asked once, so their agreement is
-    # not measured and the event cannot be qualified for.
-    assert speed["qualified"] is False
-    assert "greedy_agreement was not measured" in speed["reason"]
+    # not measured, and the event is left to a full grade: neither qualified nor refused.
+    assert speed["qualified"] is None
+    assert (
+        speed["reason"]
+        == "not judged: a full grade measures greedy_agreement, a quick one does not"
+    )
     memory = events["memory_challenge"]
     assert [r["id"] for r in memory["rules"]] == ["perplexity_kept", "filler_kept"]  # no accuracy
 

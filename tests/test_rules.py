@@ -414,3 +414,28 @@ def test_all_around_refuses_a_table_of_the_public_answers_in_a_text_entry_only(
     assert events["all_around"]["qualified"] is qualified
     ids = [c["id"] for c in events["all_around"]["rules"]]
     assert ids == (["no_memorised_answers"] if protocol == "generation" else [])
+
+
+def test_a_quick_grade_leaves_a_rule_on_what_only_a_full_grade_measures_unjudged(
+    rule_set: Rules,
+) -> None:
+    """inference_speed's greedy_agreement is measured by a full grade alone: a quick grade
+    of an untouched copy of the baseline is not judged there (it exited 1, not qualified),
+    a full grade without it is not qualified, and a quick grade that misses another rule
+    is not qualified either."""
+    event = rule_set.events["inference_speed"]
+    kept = metrics(perplexity_ratio=1.0, filler_perplexity_ratio=1.0, greedy_agreement=None)
+    quick = rules.evaluate_event(event, kept, [], None, "generation", quick=True)
+    assert quick["qualified"] is None and quick["scored"] is True
+    assert (
+        quick["reason"]
+        == "not judged: a full grade measures greedy_agreement, a quick one does not"
+    )
+    assert derive.qualified_everywhere({"events": {"inference_speed": quick}})
+    full = rules.evaluate_event(event, kept, [], None, "generation")
+    assert full["qualified"] is False and "greedy_agreement was not measured" in full["reason"]
+    worse = {**kept, "filler_perplexity_ratio": 1.2}
+    missed = rules.evaluate_event(event, worse, [], None, "generation", quick=True)
+    assert missed["qualified"] is False
+    flagged = rules.evaluate_event(event, kept, ["some_flag"], None, "generation", quick=True)
+    assert flagged["qualified"] is False

@@ -294,7 +294,8 @@ def derive(result: dict, rule_set: Rules) -> dict:
             flat["perplexity"] = sub["private_perplexity"]
             flat["perplexity_ci95"] = sub["private_perplexity_ci95"]
     protocol = "generation" if is_generation(measurement) else "classification"
-    events, flags = rules.evaluate(rule_set, flat, result["submission"]["events"], protocol)
+    quick = bool(measurement.get("quick"))
+    events, flags = rules.evaluate(rule_set, flat, result["submission"]["events"], protocol, quick)
     return {
         "baseline": {"metrics": base_derived},
         "optimized": {"metrics": sub_derived},
