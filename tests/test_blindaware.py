@@ -8,7 +8,7 @@ record of the record walks only (never in a blind walk) was charged about half i
 the KV-cache example skipping its second block's MLP on every other step there, 1.086
 times the baseline's perplexity on the text where it is used, published filler ratios of
 1.043 and 1.045 in two full grades, under ``filler_kept`` (1.05). The ratio is now the
-worse of the blind walks' and the record walks'.
+worse of that and the record walks' own where they carry the median time.
 """
 
 from __future__ import annotations
@@ -69,4 +69,13 @@ def test_an_approximation_used_on_blind_walks_only_is_charged_as_much() -> None:
     def blind_walks_only(spec: dict, shape: tuple[int, int]) -> np.ndarray:
         return textspeed.counted(spec, shape) & ~record_walks_only(spec, shape)
 
-    assert charged(blind_walks_only) == pytest.approx(1.086, rel=1e-9)
+    # Fast only where the blind walks carry a block's median time: charged there in full,
+    # at least that share of the blocks' worth of the whole cost (not 12 walks' own ratio,
+    # too noisy to bound by).
+    result = json.loads(STORED.read_text())
+    spec = result["measurement"]["text"]
+    mask = textspeed.counted(spec, np.shape(result["optimized"]["metrics"]["text"]["block_nll"]))
+    blind = mask & ~record_walks_only(spec, mask.shape)
+    share = float(np.mean(2 * blind.sum(axis=0) >= mask.sum(axis=0)))
+    assert 0 < share < 1
+    assert charged(blind_walks_only) >= 1.086**share

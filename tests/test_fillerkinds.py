@@ -1,16 +1,17 @@
 """The record walks' filler ratio against an honest model's noise at a walk's first counted
 blocks (docs/DESIGN.md, Generation: the filler; ``result/textspeed.py``, ``filler_ratio``).
 
-The filler's ratio is the worse of the blind walks' and the record walks', each the mean
-over blocks of a block's ratio. A record walk is counted from its first block wholly past
-its record, so at the first such blocks of a full grade one to three record walks are
-counted (beside the blind ones): over the record walks alone, each of those 8-character
-blocks weighed a twelfth of the ratio. A 4-bit copy of the baseline with the KV cache
-(the MLPs 5-bit; the same arithmetic on every walk) measured 1.038 over the blind walks and
-1.038 over the record walks' characters, and published 1.057 (refused by ``filler_kept``)
-from one record walk's one block there, 0.376 nats a character above the baseline; in the
-next grade it published 1.033. Where the record walks are fewer than half of a block's
-showings they cannot carry its median time, so that block is no part of their ratio.
+The filler's ratio is the worse of the one over every counted block and the record
+walks' own, each the mean over blocks of a block's ratio. A record walk is counted from
+its first block wholly past its record, so at the first such blocks of a full grade one
+to three record walks are counted (beside the blind ones): over the record walks alone,
+each of those 8-character blocks weighed a twelfth of the ratio. A 4-bit copy of the
+baseline with the KV cache (the MLPs 5-bit; the same arithmetic on every walk) measured
+1.038 over the blind walks and 1.038 over the record walks' characters, and published
+1.057 (refused by ``filler_kept``) from one record walk's one block there, 0.376 nats a
+character above the baseline; in the next grade it published 1.033. Where the record
+walks are fewer than half of a block's showings they cannot carry its median time, so
+that block is no part of their ratio.
 """
 
 from __future__ import annotations

@@ -72,17 +72,22 @@ def filler_perplexity(text: dict, spec: dict, rows: np.ndarray | None = None) ->
 
 def filler_ratio(base: dict, sub: dict, spec: dict) -> float:
     """The submission's filler perplexity over the baseline's (``base``, ``sub``: each
-    model's observations), where the result has blind walks the worse of two ratios: over
-    the blind walks and over the walks a record opens. A model can tell the two apart at
-    its first step (a blind walk opens with a letter, a record with "Q"), and a walk's
-    first blocks are counted in the blind walks alone, so an approximation used on the
-    record walks only was charged about half of its cost in the pooled ratio (1.086 where
-    used, 1.04 published); an honest model has the same ratio on both. The record walks'
-    ratio is over the blocks where they are at least half of the showings counted: where
-    fewer (a walk's first counted blocks, where one to three records have ended), they
-    cannot carry that block's median time, and each of their 8-character blocks there
-    weighed a twelfth of the ratio: a 4-bit copy of the baseline, 1.038 on either kind
-    elsewhere, published 1.057 from one such block."""
+    model's observations): where the result has blind walks, the worse of the pooled ratio
+    (every counted block, each weighted as the speed weighs it) and the ratio over the
+    walks a record opens, at the blocks where they are at least half of the showings
+    counted (docs/DESIGN.md, Generation: the filler).
+
+    A model can tell the two kinds apart at its first step (a blind walk opens with a
+    letter, a record with "Q"), and a walk's first blocks are counted in the blind walks
+    alone, so an approximation used on the record walks only was charged about half of its
+    cost in the pooled ratio (1.086 where used, 1.04 published); at the blocks where the
+    record walks carry the median time it is charged in full. Where they are fewer (a
+    walk's first counted blocks, where one to three records have ended), one record
+    walk's 8-character block weighed a twelfth of their ratio, and a 4-bit copy of the
+    baseline (1.038 on either kind) published 1.057. An approximation on the blind walks
+    alone is fast only where they carry the median (the first blocks), which the pooled
+    ratio charges in the same proportion; their own ratio, over 12 walks, was too noisy to
+    bound by (a model at 1.040 over 1.05 about one grade in nine)."""
     pooled = filler_perplexity(sub, spec) / filler_perplexity(base, spec)
     if sub.get("block_nll") is None or spec.get("openings") is None:
         return pooled
@@ -95,8 +100,7 @@ def filler_ratio(base: dict, sub: dict, spec: dict) -> float:
     if (most := records & (2 * records.sum(axis=0) >= mask.sum(axis=0))).any():
         records = most
     return max(
-        filler_perplexity(sub, spec, kind) / filler_perplexity(base, spec, kind)
-        for kind in (rows, records)
+        pooled, filler_perplexity(sub, spec, records) / filler_perplexity(base, spec, records)
     )
 
 
