@@ -70,6 +70,13 @@ def filler_perplexity(text: dict, spec: dict, rows: np.ndarray | None = None) ->
     return float(math.exp(float(np.mean(per_char))))
 
 
+def blind_showings(spec: dict) -> np.ndarray:
+    """Which showings (``spec["walks"]``) were of blind walks (``spec``: the measurement's
+    ``text``; none where it has no ``blind``)."""
+    blind = set(spec.get("blind") or ())
+    return np.array([index in blind for index, _ in spec["walks"]], dtype=bool)
+
+
 def filler_ratio(base: dict, sub: dict, spec: dict) -> float:
     """The submission's filler perplexity over the baseline's (``base``, ``sub``: each
     model's observations): where the result has blind walks, the worse of the pooled ratio
@@ -91,8 +98,7 @@ def filler_ratio(base: dict, sub: dict, spec: dict) -> float:
     pooled = filler_perplexity(sub, spec) / filler_perplexity(base, spec)
     if sub.get("block_nll") is None or spec.get("openings") is None:
         return pooled
-    blind = set(spec.get("blind") or ())
-    rows = np.array([index in blind for index, _ in spec["walks"]], dtype=bool)
+    rows = blind_showings(spec)
     if rows.all() or not rows.any():
         return pooled
     mask = counted(spec, np.shape(sub["block_nll"]))
@@ -172,8 +178,7 @@ def blind_rows(spec: dict) -> np.ndarray | None:
     """Which showings were of blind walks (``spec``: the measurement's ``text``), or None
     where there are too few to hold a speedup to (a quick grade; a result graded before
     blind walks existed)."""
-    blind = set(spec.get("blind") or ())
-    rows = np.array([index in blind for index, _ in spec["walks"]], dtype=bool)
+    rows = blind_showings(spec)
     return rows if rows.sum() >= MIN_BLIND_SHOWINGS else None
 
 
