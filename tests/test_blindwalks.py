@@ -164,15 +164,24 @@ def fast_off_the_blind_walks(doc: dict, rules) -> dict:
     del spec["openings"]
     blind = set(spec["blind"])
     rng = np.random.default_rng(0)
-    base = old["baseline"]["metrics"]["text"]["block_latency_ms"]
+    # The baseline's blocks are made even too (each block's median cost, within 2 % on every
+    # walk): the grade's own, taken beside other work, spread so far between walks that a
+    # block's median over the submission's walks fell on a blind one and the case was no
+    # longer the one described (1.21x measured in one CI run).
+    real = np.asarray(old["baseline"]["metrics"]["text"]["block_latency_ms"])
+    typical = np.median(real, axis=0)
+    base = [[float(c * rng.uniform(0.98, 1.02)) for c in typical] for _ in real]
+    old["baseline"]["metrics"]["text"]["block_latency_ms"] = base
     sub = old["optimized"]["metrics"]["text"]
     sub["block_latency_ms"] = [
         [x * (rng.uniform(0.97, 1.03) if index in blind else 0.5) for x in row]
         for (index, _), row in zip(spec["walks"], base, strict=True)
     ]
-    old["optimized"]["metrics"]["latency_samples_ms"] = [
-        float(np.mean(row)) for row in sub["block_latency_ms"]
-    ]
+    for side in ("baseline", "optimized"):
+        metrics = old[side]["metrics"]
+        metrics["latency_samples_ms"] = [
+            float(np.mean(row)) for row in metrics["text"]["block_latency_ms"]
+        ]
     return derive.apply_derived(old, derive.derive(old, rules))
 
 
