@@ -259,7 +259,38 @@ def quick_table(tmp_path_factory, rules) -> dict:
                  baseline_folder=base, seed=21)  # fmt: skip
 
 
-def test_a_quick_card_s_whole_walk_speedup_is_not_bought_by_the_table(quick_table) -> None:
+def with_free_steps_off_the_counted_blocks(doc: dict, rules) -> dict:
+    """``doc`` with the submission's blocks that are not counted made nearly free (a
+    hundredth of their time): the table's steps taken to their limit."""
+    old = json.loads(json.dumps(doc))
+    spec, sub = old["measurement"]["text"], old["optimized"]["metrics"]
+    blocks = np.asarray(sub["text"]["block_latency_ms"])
+    mask = textspeed.counted(spec, blocks.shape)
+    blocks = np.where(mask, blocks, blocks / 100)
+    sub["text"]["block_latency_ms"] = blocks.tolist()
+    sub["latency_samples_ms"] = [float(np.mean(row)) for row in blocks]
+    return derive.apply_derived(old, derive.derive(old, rules))
+
+
+def test_a_quick_card_s_whole_walk_speedup_is_not_bought_by_the_table(quick_table, rules):
+    """Whatever the tabled steps cost, the quick card's speedups do not move: the two blind
+    walks are counted at every block, so no block's median falls back to the tabled
+    showings. (Checked on the grade's own timings, not against a fixed bound: a quick
+    grade's one session, beside other work, measured this stand-in anywhere from 0.3x to
+    1.8x.)"""
     assert quick_table["verdict"]["status"] == "graded"
-    assert len(quick_table["measurement"]["text"]["blind"]) == 2
-    assert quick_table["improvements"]["speedup"] < 1.15
+    spec = quick_table["measurement"]["text"]
+    assert len(spec["blind"]) == 2
+    shape = np.shape(quick_table["optimized"]["metrics"]["text"]["block_latency_ms"])
+    mask = textspeed.counted(spec, shape)
+    assert (~mask).sum() > 10 and mask.any(axis=0).all()  # tabled showings; every block counted
+    imp = quick_table["improvements"]
+    free = with_free_steps_off_the_counted_blocks(quick_table, rules)["improvements"]
+    assert free["speedup"] == pytest.approx(imp["speedup"], rel=1e-9)
+    for length, found in imp["speedup_by_context"].items():
+        assert free["speedup_by_context"][length]["speedup"] == pytest.approx(
+            found["speedup"], rel=1e-9
+        )
+    unheld = every_block(with_free_steps_off_the_counted_blocks(quick_table, rules), rules)
+    # What counting them would buy: 1.55-2.4 times the held speedup in four grades at load 16.
+    assert unheld["improvements"]["speedup"] > 1.2 * imp["speedup"]
