@@ -40,12 +40,21 @@ def _rows(found: Mapping) -> list[tuple[str, str, str]]:
     return rows[:SHOWN]
 
 
+def bucket_order(shares: Mapping) -> list[tuple[str, float]]:
+    """The library buckets as shown, (name, share): the largest share first, a tie by name.
+    The keys' own order is no order: a grade derives them in the order its counts were
+    made, a stored result (sorted keys) in the alphabet's."""
+    named = [(BUCKET_NAMES.get(k, str(k)), v) for k, v in shares.items()]
+    return sorted(named, key=lambda nv: (-nv[1], nv[0].casefold(), nv[0]))
+
+
 def _buckets(found: Mapping) -> str | None:
-    """The library buckets in words; None where absent or not shares."""
+    """The library buckets in words, in :func:`bucket_order`; None where absent or not
+    shares. The one text both renderers show."""
     shares = found.get("buckets")
     if not isinstance(shares, Mapping) or not all(_number(v) for v in shares.values()):
         return None
-    parts = [f"{BUCKET_NAMES.get(k, str(k))} {share(v)}" for k, v in shares.items()]
+    parts = [f"{name} {share(v)}" for name, v in bucket_order(shares)]
     return "by library (instructions of the counted block): " + " · ".join(parts)
 
 

@@ -32,7 +32,7 @@ from grader.measure.instructions import RUNS
 from grader.measure.launch import Launcher
 from grader.measure.plan import GenerationPlan, Model, Plan
 from grader.publish import comment
-from grader.result import derive, verify
+from grader.result import derive, jsonfile, verify
 from grader.result import hotspots as derived_spots
 from grader.sandbox import cachegrind, libraries
 from grader.sandbox.launch import spawn
@@ -442,13 +442,34 @@ def test_the_card_and_the_comment_show_the_top_five_with_share_and_file_line(
     assert "| 6.0 % | `model.py:34` | `forward` |" in body
     assert "`model.py:35`" not in body  # five on the card
     assert "as the model's own process reported them \\(advisory" in body  # it could forge them
-    assert "BLAS 10.0 % · NumPy 20.0 % · interpreter 60.0 % · other 10.0 %" in body
+    assert "interpreter 60.0 % · NumPy 20.0 % · BLAS 10.0 % · other 10.0 %" in body
     from rich.console import Console
 
     console = Console(record=True, width=120)
     render.terminal(doc, console)
     shown = console.export_text()
     assert "where the time goes" in shown and "model.py:30" in shown and "50.0 %" in shown
+
+
+def test_the_card_and_the_comment_list_the_libraries_in_one_order(
+    rules: Rules, tmp_path: Path
+) -> None:
+    """Largest share first, a tie by name, whatever order the buckets' keys came in: the
+    grade's card draws them in the order the counts were made, the comment from the stored
+    file, whose keys are sorted."""
+    doc = with_hotspots(rules)
+    assert list(doc["optimized"]["metrics"]["hotspots"]["buckets"]) == [
+        "blas", "numpy", "interpreter", "other",
+    ]  # fmt: skip
+    shown = "interpreter 60.0 % · NumPy 20.0 % · BLAS 10.0 % · other 10.0 %"
+    from rich.console import Console
+
+    console = Console(record=True, width=300)
+    render.terminal(doc, console)
+    assert shown in console.export_text()
+    file = tmp_path / "result.json"
+    file.write_text(jsonfile.dumps(doc))  # as the grade writes it: sorted keys
+    assert shown in comment.compose([file], rules)
 
 
 def test_student_names_are_escaped_on_the_card(rules: Rules) -> None:

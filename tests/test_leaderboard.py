@@ -9,6 +9,8 @@ import csv
 import io
 import json
 import os
+import re
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -152,6 +154,37 @@ def test_regenerating_gives_identical_bytes_and_check_agrees(root: Path, tmp_pat
     assert run("leaderboard", *args)[:2] == (0, f"{out} unchanged")
     assert out.read_bytes() == first
     assert run("leaderboard", *args, "--check") == (0, f"{out} is up to date", "")
+
+
+@pytest.mark.parametrize(
+    "out", ["leaderboard.md", "site/board/leaderboard.md", "../elsewhere/lb.md", "<absolute>"]
+)
+def test_every_link_resolves_from_where_the_file_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, out: str
+) -> None:
+    """As GitHub renders a Markdown file, and as a browser opens one from disk, a relative link
+    resolves against the file's own folder: the teams' READMEs and the charts are found from
+    wherever --out puts the leaderboard (given relative to the current folder, or absolute)."""
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "events.yaml").write_bytes((RULES.path.parent / "events.yaml").read_bytes())
+    (course / "submissions" / "fast").mkdir(parents=True)
+    (course / "submissions" / "fast" / "README.md").write_text("# fast\n")
+    results = course / "results"
+    put(results, variant("fast"), tmp_path)
+    monkeypatch.setenv("OLYMPICS_ROOT", str(course))
+    monkeypatch.chdir(course)
+    target = tmp_path / "elsewhere" / "at-root.md" if out == "<absolute>" else Path(out)
+    code, text, _ = run("leaderboard", "--results-dir", str(results), "--out", str(target))
+    assert code == 0, text
+    written = (course / target).read_text()  # course / an absolute path is that path
+    links = re.findall(r"\]\(([^)]+)\)", written)
+    assert "leaderboard-mlp_sprint.svg" in links and any("README.md" in x for x in links)
+    folder = (course / target).parent
+    for link in links:
+        assert (folder / urllib.parse.unquote(link)).is_file(), (out, link)
+    if out == "leaderboard.md":  # the course's own: the links it always had
+        assert "](submissions/fast/README.md)" in written
 
 
 def test_check_names_a_stale_file_in_one_line(root: Path, tmp_path: Path) -> None:
@@ -620,7 +653,12 @@ def test_the_committed_leaderboard_is_made_from_the_committed_results(tmp_path: 
     code, text, _ = run("leaderboard", "--results-dir", str(root / "results"), "--out", str(out))
     assert code == 0, text
     if not stale:
-        assert out.read_text() == committed
+        # --check's comparison: the file as written at the root is the committed one
+        assert leaderboard.build(entries, RULES, root) == committed
+        # written elsewhere, the same but for its links' way back to the teams' READMEs
+        way = leaderboard.link_base(root, tmp_path)
+        assert way.startswith("../") and "](submissions/" in committed
+        assert out.read_text() == committed.replace("](submissions/", f"]({way}submissions/")
         for workload in RULES.workloads:
             assert f"## {workload.replace('_', chr(92) + '_')}" in committed  # escaped
             assert f"](leaderboard-{workload}.svg)" in committed

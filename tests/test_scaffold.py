@@ -41,7 +41,7 @@ def test_init_writes_a_submission_that_validates(course: Path) -> None:
                          "--member", "octocat")  # fmt: skip
     assert code == 0, err
     folder = course / "submissions" / "speed-demons"
-    assert "is ready: grade it with `olympics grade" in out
+    assert "is ready. Grade it with: olympics grade" in out
     assert sorted(p.name for p in folder.iterdir()) == [
         "README.md", "model.py", "submission.yaml", "weights.npz",
     ]  # fmt: skip
@@ -104,6 +104,46 @@ def test_events_and_members_may_follow_one_flag(course: Path) -> None:
     assert problems == [] and submission is not None
     assert submission.events == ("latency_sprint", "all_around")
     assert submission.members == ("ada", "octocat")
+
+
+@pytest.mark.parametrize(
+    ("workload", "event"), [("cnn_marathon", "latency_sprint"), ("tinytalks", "inference_speed")]
+)
+def test_init_says_what_next_in_whole_lines_at_80_columns(
+    course: Path, monkeypatch: pytest.MonkeyPatch, workload: str, event: str
+) -> None:
+    """Run from the clone's root in a terminal of 80 columns: the grade command on a line of
+    its own, as typed from there; lines broken between phrases, none wider than 80."""
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.chdir(course)
+    code, out, err = runner()("init", "speed-demons", "--workload", workload,
+                              "--event", event, "--member", "octocat")  # fmt: skip
+    assert code == 0, err
+    assert out.splitlines() == [
+        "✓ submissions/speed-demons is ready. Grade it with:",
+        "",
+        "    olympics grade submissions/speed-demons",
+        "",
+        "Then edit model.py, list your techniques in submission.yaml",
+        "and fill in README.md, your technical report.",
+    ]
+
+
+def test_the_grade_command_is_never_broken_inside(
+    course: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From outside the clone the folder is named in full, however long, and quoted for the
+    shell where it must be; a narrow console still prints the command on one line."""
+    monkeypatch.setenv("COLUMNS", "40")
+    deep = tmp_path / "a course with spaces" / ("long-" * 12)
+    shutil.copytree(course, deep)
+    monkeypatch.setenv("OLYMPICS_ROOT", str(deep))
+    code, out, err = runner()("init", "speed-demons", "--workload", "mlp_sprint",
+                              "--event", "latency_sprint", "--member", "octocat")  # fmt: skip
+    assert code == 0, err
+    folder = deep / "submissions" / "speed-demons"
+    assert f"    olympics grade '{folder}'" in out.splitlines()
+    assert out.splitlines()[0] == f"✓ {folder} is ready. Grade it with:"
 
 
 @pytest.mark.parametrize(("team", "member"), [("2024", "on"), ("yes", "12345"), ("null", "no")])

@@ -101,7 +101,7 @@ def cmd_leaderboard(args: argparse.Namespace, out: Console, err: Console) -> int
     results = args.results_dir or root / "results"
     with store.gc_paused(freeze=True):  # one pause for reading and rendering (gc_paused)
         entries = store.latest(results, rules)
-        files = {target: leaderboard.build(entries, rules, root).encode()}
+        files = {target: leaderboard.build(entries, rules, root, target.parent).encode()}
     files |= {target.parent / name: svg for name, svg in leaderboard.charts(entries).items()}
     progress, unreadable = historychart.charts(results, rules, target.parent)  # 2+ grades
     files |= {target.parent / name: svg for name, svg in progress.items()}

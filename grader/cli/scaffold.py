@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -83,11 +84,35 @@ def cmd_init(args: argparse.Namespace, out: Console, err: Console) -> int:
     root = course_root()
     rules = load_rules(root / "events.yaml")
     folder = init(args.team, args.workload, args.events, rules, root, args.members)
-    name = render.rich_escape(str(folder))
-    grade = f"olympics grade {name}"
-    out.print(f"[green]✓[/] {name} is ready: grade it with `{grade}`", soft_wrap=True)
-    out.print("  then edit model.py, list your techniques in submission.yaml and fill in README.md")
+    for line in ready_lines(typed(folder)):
+        out.print(line, soft_wrap=True)  # the lines are broken here, between phrases
     return EXIT_OK
+
+
+def ready_lines(folder: str) -> list[str]:
+    """What init says once the folder is written, as rich markup: the grade command on a
+    line of its own, to copy whole, and no other line wider than 80 columns (a terminal's
+    usual width) for a folder as ``typed`` shows it under a course's clone. Printed with
+    ``soft_wrap``: a console never breaks a line inside the command; a narrower terminal
+    folds it for display only, and copying it gives it whole."""
+    name = render.rich_escape(folder)
+    return [
+        f"[green]✓[/] {name} is ready. Grade it with:",
+        "",
+        f"    olympics grade {render.rich_escape(shlex.quote(folder))}",
+        "",
+        "Then edit model.py, list your techniques in submission.yaml",
+        "and fill in README.md, your technical report.",
+    ]
+
+
+def typed(folder: Path) -> str:
+    """``folder`` as the student types it here: relative to the current folder when it lies
+    under it (``submissions/TEAM`` from the clone's root), else as found."""
+    try:
+        return str(folder.resolve().relative_to(Path.cwd().resolve()))
+    except (OSError, ValueError):
+        return str(folder)
 
 
 def init(

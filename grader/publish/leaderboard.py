@@ -14,6 +14,7 @@ import csv
 import functools
 import io
 import os
+import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -48,10 +49,22 @@ def ranks(rows: list[Ranked]) -> list[Ranked]:
 
 
 @functools.lru_cache(maxsize=65536)
-def team_cell(team: str, root: Path) -> str:
+def team_cell(team: str, root: Path, base: str = "") -> str:
+    """The team's name, linked to its README where it has one: ``base`` leads from the
+    leaderboard's folder to ``root`` (:func:`link_base`)."""
     name = escape.md(team, 60)
     readme = f"submissions/{team}/README.md"  # a slug: the store refuses any other team name
-    return f"[{name}]({readme})" if os.path.isfile(f"{root}/{readme}") else name
+    return f"[{name}]({base}{readme})" if os.path.isfile(f"{root}/{readme}") else name
+
+
+def link_base(root: Path, folder: Path) -> str:
+    """A relative link's way from ``folder``, where the leaderboard is written, to ``root``,
+    the course's clone: "" where they are one ("submissions/TEAM/README.md", the committed
+    leaderboard's links), else "../" or the folders between, percent-encoded. A Markdown
+    file's relative links resolve against its own folder, on GitHub as on disk; the charts
+    are written beside the file and linked by their names alone."""
+    way = Path(os.path.relpath(root.resolve(), folder.resolve())).as_posix()
+    return "" if way == "." else urllib.parse.quote(way) + "/"
 
 
 Reasons = list[tuple[Entry, str]]
@@ -95,7 +108,7 @@ Cells = dict[int, tuple[str, str]]  # one build's: an entry's cells, whatever th
 
 
 def event_table(
-    name: str, rules: Rules, entries: list[Entry], root: Path, made: Cells
+    name: str, rules: Rules, entries: list[Entry], root: Path, made: Cells, base: str = ""
 ) -> list[str]:
     event = rules.events[name]
     better = direction(event)
@@ -111,23 +124,25 @@ def event_table(
         for r in ranked:
             ev = r.entry.doc["events"][name]
             rank = f"={r.rank}" if r.rank in shared else str(r.rank)
-            team, rest = entry_cells(r.entry, root, made)
+            team, rest = entry_cells(r.entry, root, made, base)
             lines.append(f"| {rank} | {team} | {render.score_text(ev, markdown=True)} | {rest} |")
     else:
         lines.append("No qualifying entry yet.")
     for title, items in (("Not qualifying", missed), ("Not scored", unscored)):
         if items:
             lines += ["", f"{title}:", ""]
-            lines += [f"- {team_cell(e.team, root)}: {escape.md(why, 300)}" for e, why in items]
+            lines += [
+                f"- {team_cell(e.team, root, base)}: {escape.md(why, 300)}" for e, why in items
+            ]
     return [*lines, ""]
 
 
-def entry_cells(entry: Entry, root: Path, made: Cells) -> tuple[str, str]:
+def entry_cells(entry: Entry, root: Path, made: Cells, base: str = "") -> tuple[str, str]:
     """The team cell, and the techniques, flags and date cells, of one entry's rows."""
     cells = made.get(id(entry))  # the entries outlive the build: their ids stay theirs
     if cells is None:
         rest = f"{techniques(entry)} | {flags(entry)} | {md_date(entry.doc)}"
-        cells = made[id(entry)] = (team_cell(entry.team, root), rest)
+        cells = made[id(entry)] = (team_cell(entry.team, root, base), rest)
     return cells
 
 
@@ -204,12 +219,14 @@ def split_kinds(rules: Rules) -> str:
     return words
 
 
-def build(entries: Iterable[Entry], rules: Rules, root: Path) -> str:
+def build(entries: Iterable[Entry], rules: Rules, root: Path, folder: Path | None = None) -> str:
+    """The leaderboard's Markdown, to be written into ``folder`` (default: ``root``, the
+    course's clone); its links lead from there."""
     with store.gc_paused():
-        return _build(list(entries), rules, root)
+        return _build(list(entries), rules, root, link_base(root, folder or root))
 
 
-def _build(entries: list[Entry], rules: Rules, root: Path) -> str:
+def _build(entries: list[Entry], rules: Rules, root: Path, base: str) -> str:
     entries = list(entries)
     team_cell.cache_clear()  # a README may have come or gone since the last build
     made: Cells = {}
@@ -246,15 +263,15 @@ def _build(entries: list[Entry], rules: Rules, root: Path) -> str:
         for name in rules.events:
             entered = [e for e in current if name in e.doc["submission"]["events"]]
             if entered:
-                lines += event_table(name, rules, entered, root, made)
+                lines += event_table(name, rules, entered, root, made, base)
         stale = [e for e in here if e.stale is not None]
         rejected = [e for e in here if not e.graded and e.stale is None]
-        lines += listed("Stale, not ranked", [(e, e.stale or "") for e in stale], root)
-        lines += listed("Rejected", [(e, verdict(e)) for e in rejected], root)
+        lines += listed("Stale, not ranked", [(e, e.stale or "") for e in stale], root, base)
+        lines += listed("Rejected", [(e, verdict(e)) for e in rejected], root, base)
     before = [e for e in entries if not e.workload]
     if before:
         lines += ["## Rejected before grading", ""]
-        lines += listed("", [(e, verdict(e)) for e in before], root)
+        lines += listed("", [(e, verdict(e)) for e in before], root, base)
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
@@ -336,8 +353,8 @@ def verdict(e: Entry) -> str:
     return f"`{v['code']}`: {escape.md(v['message'], 200)}"
 
 
-def listed(title: str, items: list[tuple[Entry, str]], root: Path) -> list[str]:
+def listed(title: str, items: list[tuple[Entry, str]], root: Path, base: str = "") -> list[str]:
     if not items:
         return []
     head = [f"{title}:", ""] if title else []
-    return [*head, *[f"- {team_cell(e.team, root)}: {why}" for e, why in items], ""]
+    return [*head, *[f"- {team_cell(e.team, root, base)}: {why}" for e, why in items], ""]
