@@ -199,6 +199,12 @@ CASES: dict[str, tuple[Make, list[str], list[Make]]] = {
         ["1.04×", "8.939 against 8.595"],
         [text_result, baseline],
     ),
+    "other_predictions": (
+        lambda: text_result(filler_perplexity_ratio=1.98, perplexity_ratio=0.94),
+        ["1.98×", "0.94×", "generation_quality"],
+        [text_result, lambda: text_result(filler_perplexity_ratio=1.035),
+         lambda: text_result(filler_perplexity_ratio=None), baseline],
+    ),
     "perplexity_gap": (
         lambda: text_result(perplexity_gap=1.5),
         ["1.50×"],
