@@ -54,8 +54,12 @@ def test_the_kv_cache_example_grades_as_its_readme_says(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     imp, sub, base = doc["improvements"], doc["optimized"]["metrics"], doc["baseline"]["metrics"]
     assert doc["submission"]["workload"] == workload and imp["speedup"] > faster, imp
+    # The longer the context, the more the cache saves: its ends compared, 16 and 120 tokens
+    # (3.5x against 16.8x in a full grade). Quick grades on a busy machine (2 cores) measured
+    # 17.1x at 64 tokens and 9.8x at 120 (load 13), and 100x, 35.5x and 104x at 16, 64
+    # and 120 (load 17, OPENBLAS_CORETYPE=Prescott), so the middle one is not ranked.
     by_context = [imp["speedup_by_context"][k]["speedup"] for k in ("16", "64", "120")]
-    assert by_context == sorted(by_context) and by_context[0] > 1.5, by_context
+    assert 1.5 < by_context[0] < by_context[2], by_context
     assert (
         abs(imp["perplexity_ratio"] - 1) < 1e-4 and abs(imp["filler_perplexity_ratio"] - 1) < 1e-4
     )
@@ -101,6 +105,12 @@ def test_each_example_grades_as_its_readme_says(name: str, tmp_path: Path) -> No
     assert doc["techniques"]["unconfirmed"] == []
     assert doc["code_quality"]["findings"] == 0
     # A quick grade beside other work can leave a real speedup short of significance (the
-    # int8 example: p = 0.059 once, in CI beside two grades): that warning is the load's.
-    assert [f["id"] for f in doc["flags"] if f["id"] != "speedup_not_significant"] == []
+    # int8 example: p = 0.059 once, in CI beside two grades), or stretch the baseline's
+    # longer blocks more than the example's (the CNN: 23.7x at load 12 on 2 cores, over
+    # speedup_suspicious's 20x; 2.9-4.8x in full grades): those warnings are the load's.
+    # Any other flag, or a disqualifying one, is the example's.
+    flags = doc["flags"]
+    by_load = {"speedup_not_significant", "speedup_suspicious"}
+    assert [f["id"] for f in flags if f["id"] not in by_load] == [], flags
+    assert all(f["severity"] == "warn" for f in flags), flags
     assert all(ev["qualified"] for ev in doc["events"].values())
