@@ -507,10 +507,11 @@ def test_hostile_submission_gets_a_verdict(
 
 # -- limits: time and processes ---------------------------------------------------------------
 
-# How long past its timeout a timed-out call may return: the wait's wake-up and the kill.
+# How long past its timeout a timed-out call may return: the wait's wake-up and the kill
+# (0.002-0.11 s measured at load 15 on 2 cores).
 TIMEOUT_SLACK_S = 1.0
-# A whole grade that ends at a 1 s timeout, beside other work: measured 3.7-4.8 s at load 14
-# on 2 cores; the submissions below would wait 3,600 s.
+# A whole grade that ends at a 1 s timeout, beside other work: 2.4-4.8 s measured at load
+# 10-18 on 2 cores; the submissions below would wait 3,600 s.
 GRADE_AROUND_A_TIMEOUT_S = 30.0
 
 
@@ -532,7 +533,7 @@ def test_build_model_that_sleeps_forever_times_out_and_its_group_is_killed(
     rejected(doc, "timeout", "in time")
     # The load's own wait, from "load" sent to the child killed: the rest of the grade
     # (starting both children, the baseline's load) is not the timeout's, and beside other
-    # work it alone took 2.7 s (3.7 s in all at load 14 on 2 cores).
+    # work it alone took up to 2.7 s (3.7 s in all at load 14 on 2 cores).
     call = spawned.timed_out()
     assert (call.child, call.method, call.timeout) == ("submission", "load", plan.load_timeout_s)
     assert plan.load_timeout_s <= call.seconds < plan.load_timeout_s + TIMEOUT_SLACK_S
