@@ -143,14 +143,42 @@ def test_the_table_is_fast_only_where_the_text_is_public(grades) -> None:
     assert np.median(base[mask] / table[mask]) < 1.2  # where no table helps, the baseline
 
 
+def tabled_evenly(doc: dict, rules) -> dict:
+    """``doc`` with even blocks: the baseline's each block's median cost within 2 % on every
+    walk, the table's the baseline's within 3 % where the speed is taken (past the first
+    records) and a fifth of it where the text is still a public record's (the real table
+    was over 3x faster there: test_the_table_is_fast_only_where_the_text_is_public).
+    From the grade's own blocks, a busy machine moves the medians: taken from every block,
+    the real table's speedup was 1.36x idle, 1.29x beside other work, 1.10x at load 11 and
+    1.01-1.23x at load 17 on 2 cores, where the test wants 1.15; here it is 1.42x."""
+    old = json.loads(json.dumps(doc))
+    spec = old["measurement"]["text"]
+    rng = np.random.default_rng(0)
+    real = np.asarray(old["baseline"]["metrics"]["text"]["block_latency_ms"])
+    base = np.median(real, axis=0) * rng.uniform(0.98, 1.02, real.shape)
+    mask = textspeed.counted(spec, real.shape)
+    table = base * np.where(mask, rng.uniform(0.97, 1.03, real.shape), 0.2)
+    for side, blocks in (("baseline", base), ("optimized", table)):
+        metrics = old[side]["metrics"]
+        metrics["text"]["block_latency_ms"] = blocks.tolist()
+        metrics["latency_samples_ms"] = [float(np.mean(row)) for row in blocks]
+    return derive.apply_derived(old, derive.derive(old, rules))
+
+
 def test_the_table_buys_no_speed_where_the_speed_is_taken(grades, rules) -> None:
-    """Taken from every block, its speedup would be 1.36x idle (1.29x beside other work),
-    5.6x after 16 tokens; taken past the first records, it is the baseline's."""
+    """Graded, the table is the baseline where the speed is taken; taken from every block,
+    the same blocks would have bought it a speedup, 5.6x after 16 tokens (even blocks:
+    tabled_evenly). The first bound is the attack's own, on real timings: 0.94x at load 12
+    on 2 cores, 0.95x, 0.95x and 1.28x in three grades at load 17, where a quick grade's
+    interval spans 0 to 9.9."""
     imp = grades["table"]["improvements"]
     assert imp["speedup_measured"] < 1.15 and imp["speedup"] < 1.15
     assert imp["speedup_by_context"]["16"]["measured"] < 1.3
-    unheld = every_block(grades["table"], rules)["improvements"]
-    assert unheld["speedup_measured"] > max(1.15, imp["speedup"] + 0.1)
+    even = tabled_evenly(grades["table"], rules)
+    held = even["improvements"]
+    assert held["speedup_measured"] < 1.05
+    unheld = every_block(even, rules)["improvements"]
+    assert unheld["speedup_measured"] > max(1.15, held["speedup"] + 0.1)
     assert unheld["speedup_by_context"]["16"]["measured"] > 3
 
 

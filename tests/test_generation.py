@@ -114,9 +114,13 @@ def test_a_slower_model_is_measured_slower(tmp_path):
     m = referee(dataclasses.replace(SMALL, sessions=1), TEST[:12]).measure(
         model(tmp_path, "a"), slow
     )
-    base = np.array(m.baseline.token_latency_s).sum(axis=1)
-    sub = np.array(m.submission.token_latency_s).sum(axis=1)
-    assert np.median(base / sub) < 0.5  # two 69 x 69 products a step cost far more than a row
+    # Read as a grade reads it (result/textspeed.walk_speedup): each block's median over
+    # the walks, summed over the blocks. A busy machine's pauses land in a few walks, which
+    # the medians leave out: at load 16 on 2 cores this ratio was 0.08-0.18 in six runs,
+    # where the median of whole walks' ratios was 0.14-1.65.
+    base = np.median(np.array(m.baseline.token_latency_s), axis=0).sum()
+    sub = np.median(np.array(m.submission.token_latency_s), axis=0).sum()
+    assert base / sub < 0.5  # two 69 x 69 products a step cost far more than a row
 
 
 @pytest.mark.slow
