@@ -71,7 +71,7 @@ def peak_rss_bytes(pid: int) -> int | None:
     return None
 
 
-def schedstat(pid: int) -> tuple[int, int, int] | None:
+def schedstat(pid: int, proc: str = "/proc") -> tuple[int, int, int] | None:
     """The child's ``/proc/<pid>/schedstat`` (Linux): nanoseconds on a CPU, nanoseconds
     runnable but waiting on a run queue (``run_delay``), timeslices run. None where it
     cannot be read or is not exactly three non-negative integers. It is the main thread's,
@@ -79,7 +79,7 @@ def schedstat(pid: int) -> tuple[int, int, int] | None:
     A stopped task is not runnable, so a child paused while the other is timed accrues no
     delay (docs/DESIGN.md, Measurement: CPU wait)."""
     try:
-        with open(f"/proc/{pid}/schedstat", "rb") as f:
+        with open(f"{proc}/{pid}/schedstat", "rb") as f:
             fields = f.read().split()
     except OSError:
         return None
