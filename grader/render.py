@@ -13,7 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader import rendercounts, renderhints, renderhotspots, rendertext
+from grader import rendercounts, renderhints, renderhotspots, rendertext, renderwait
 from grader.errors import Violation
 from grader.escape import MD_TABLE, clean, command_data, command_property, md
 from grader.metrics import FORMATS, G4, PLAIN, accuracy_of, fmt_ms, fmt_value
@@ -80,7 +80,7 @@ def card(result: dict, hint_rules: Sequence[Mapping] = ()) -> dict:
     out["hints"] = renderhints.shown(result, hint_rules)
     out["notes"] = (
         rendertext.text_notes(result)
-        + busy_notes(result)
+        + renderwait.busy_notes(result)
         + rendercounts.instruction_notes(result)
         + sandbox_notes(result)
         if generation
@@ -189,7 +189,7 @@ def measurement_notes(result: dict) -> list[str]:
         f"{'pinned' if result['system']['affinity']['pinned'] else 'not pinned'}; "
         f"{m['wall_seconds']:.1f} s" + (" (quick)" if m["quick"] else "")
     ]
-    notes += busy_notes(result)
+    notes += renderwait.busy_notes(result)
     if line := answer_checks_line(result):
         notes.append(line)
     if imp.get("speedup_measured", 0) > imp["speedup"]:
@@ -202,24 +202,6 @@ def measurement_notes(result: dict) -> list[str]:
             "earlier calls count for nothing"
         )
     return notes + rendercounts.instruction_notes(result) + sandbox_notes(result)
-
-
-# From this share of their ready time spent waiting for a CPU, the card says the machine was
-# busy (docs/DESIGN.md, Measurement: CPU wait).
-BUSY_SHARE = 0.10
-
-
-def busy_notes(result: dict) -> list[str]:
-    """A note where the models waited for a CPU for ``BUSY_SHARE`` of their ready time or
-    more (``measurement.cpu_wait_share``; absent from results graded before it)."""
-    share = result["measurement"].get("cpu_wait_share")
-    if share is None or share < BUSY_SHARE:
-        return []
-    return [
-        f"the machine was busy: the models waited for a CPU {share:.0%} of the time they were "
-        "ready to run; a busy machine stretches a slow model's long blocks more than a fast "
-        "one's short ones, so speedups run high: grade again on an idle machine"
-    ]
 
 
 def sandbox_notes(result: dict) -> list[str]:

@@ -16,7 +16,7 @@ import pytest
 from fakechild import PLAN, FakeChild, Fakes, measure
 from golden import golden_result
 
-from grader import render
+from grader import render, renderwait
 from grader.config import project_root
 from grader.grade import grade, measurement_section
 from grader.measure.measurement import CpuWait
@@ -161,7 +161,7 @@ def test_an_idle_or_unread_grade_has_no_note(share: object) -> None:
 
 
 def test_the_threshold_itself_is_busy() -> None:
-    notes = render.card(with_share(render.BUSY_SHARE))["notes"]
+    notes = render.card(with_share(renderwait.BUSY_SHARE))["notes"]
     assert any("waited for a CPU 10% of the time" in note for note in notes)
 
 
