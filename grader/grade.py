@@ -228,6 +228,7 @@ def measurement_section(
         "wall_seconds": measured.wall_seconds,
         "quick": quick,
         "cache_check": measured.cache_check.as_dict(),
+        "cpu_wait_share": build.cpu_wait_share(measured.cpu_wait),
     }
 
 

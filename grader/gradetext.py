@@ -260,6 +260,7 @@ def text_measurement(measured, plan: GenerationPlan, held: list, quick: bool) ->
         "throughput_batch": 0,
         "wall_seconds": measured.wall_seconds,
         "quick": quick,
+        "cpu_wait_share": build.cpu_wait_share(measured.cpu_wait),
         "text": {
             "vocab_version": text.VOCAB_VERSION,
             "probe_version": probes.PROBE_VERSION,

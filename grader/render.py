@@ -13,7 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader import rendercounts, renderhints, renderhotspots, rendertext
+from grader import rendercounts, renderhints, renderhotspots, rendertext, renderwait
 from grader.errors import Violation
 from grader.escape import MD_TABLE, clean, command_data, command_property, md
 from grader.metrics import FORMATS, G4, PLAIN, accuracy_of, fmt_ms, fmt_value
@@ -80,6 +80,7 @@ def card(result: dict, hint_rules: Sequence[Mapping] = ()) -> dict:
     out["hints"] = renderhints.shown(result, hint_rules)
     out["notes"] = (
         rendertext.text_notes(result)
+        + renderwait.busy_notes(result)
         + rendercounts.instruction_notes(result)
         + sandbox_notes(result)
         if generation
@@ -188,6 +189,7 @@ def measurement_notes(result: dict) -> list[str]:
         f"{'pinned' if result['system']['affinity']['pinned'] else 'not pinned'}; "
         f"{m['wall_seconds']:.1f} s" + (" (quick)" if m["quick"] else "")
     ]
+    notes += renderwait.busy_notes(result)
     if line := answer_checks_line(result):
         notes.append(line)
     if imp.get("speedup_measured", 0) > imp["speedup"]:

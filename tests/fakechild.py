@@ -53,6 +53,10 @@ class FakeChild:
         self.paused = False
         self.pauses = 0
         self.noop_extra = 0.0  # a submission slowing its own no-op blocks down
+        # /proc's schedstat: ns on a CPU (the blocks it ran) and waiting for one, which is
+        # ``waited`` per ns run; None: unreadable
+        self.cpu_ns: list[int] | None = [0, 0]
+        self.waited = 0.0
 
     def failure(self, code: Verdict, message: str) -> ChildFailure:
         return ChildFailure(code, message, self.name)
@@ -122,6 +126,9 @@ class FakeChild:
         self.clock.now += ROUND_TRIP
         elapsed = per_sample * message["n"]
         self.clock.now += elapsed
+        if self.cpu_ns is not None:
+            self.cpu_ns[0] += round(elapsed * 1e9)
+            self.cpu_ns[1] += round(elapsed * 1e9 * self.waited)
         scores = np.zeros((message["n"], classes), dtype=np.float32)
         if not message["noop"]:
             self.seen.extend(row.tobytes() for row in x)
@@ -131,6 +138,9 @@ class FakeChild:
 
     def peak_rss_bytes(self) -> int | None:
         return 50_000_000 if self.loaded else 30_000_000
+
+    def schedstat(self) -> tuple[int, int] | None:
+        return None if self.cpu_ns is None else (self.cpu_ns[0], self.cpu_ns[1])
 
     def close(self) -> None:
         pass

@@ -303,3 +303,17 @@ def test_a_text_model_s_float16_weights_count_only_where_its_answers_use_them(
     assert found["confirmed"] == (["float16"] if counted else [])
     flagged = "technique_not_found" in {f["id"] for f in doc["flags"]}
     assert flagged is not counted
+
+
+def test_a_generation_grade_measures_its_children_s_cpu_wait(graded):
+    """The walks' children read from /proc: a share, not null, and the card's note follows
+    it (docs/DESIGN.md, Measurement: CPU wait)."""
+    share = graded["measurement"]["cpu_wait_share"]
+    assert isinstance(share, float) and 0.0 <= share <= 1.0
+    busy = copy.deepcopy(graded)
+    busy["measurement"]["cpu_wait_share"] = 0.3
+    notes = render.card(busy)["notes"]
+    assert sum("waited for a CPU 30% of the time" in note for note in notes) == 1
+    assert "waited for a CPU 30%" in render.markdown(busy)
+    busy["measurement"]["cpu_wait_share"] = 0.05
+    assert not any("machine was busy" in note for note in render.card(busy)["notes"])

@@ -20,6 +20,7 @@ The clock and the spawner are passed in, as to the digits' referee.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 
@@ -30,6 +31,7 @@ from grader.data import text
 from grader.errors import Rejected, Verdict
 from grader.measure.blocks import BlockTimer, overhead
 from grader.measure.launch import Clock, Launcher, Spawner
+from grader.measure.measurement import CpuWait
 from grader.measure.plan import GenerationPlan, Model
 from grader.measure.referee import Progress, Verdicts, pick_cores, pinned
 from grader.measure.textanswers import GenerationMeasurement, TextMeasurement, greedy_answers
@@ -98,6 +100,7 @@ class GenerationReferee:
         self.sandbox = self.launcher.sandbox
         self.timer = BlockTimer(gplan.block_timeout_s, (), vocab, self.decoys)
         self.walked_seconds = 0.0
+        self.cpu_wait = CpuWait()
 
     def decoys(self, n: int) -> np.ndarray:
         """``n`` steps of random tokens of one sequence, for the untimed and no-op blocks."""
@@ -106,6 +109,7 @@ class GenerationReferee:
     # -- the whole measurement ----------------------------------------------------------------
     def measure(self, baseline: Model, submission: Model) -> GenerationMeasurement:
         started = self.clock()
+        self.cpu_wait = CpuWait()  # the children's, over every session's walks
         parent_core, child_core = pick_cores()
         results = [TextMeasurement.of(len(self.scored), self.plan.block_steps) for _ in range(2)]
         with pinned(parent_core):
@@ -125,6 +129,7 @@ class GenerationReferee:
                 "pinned": parent_core is not None and child_core is not None,
             },
             wall_seconds=self.clock() - started,
+            cpu_wait=dataclasses.replace(self.cpu_wait),
         )
 
     def openings(self) -> list[int]:
@@ -154,11 +159,13 @@ class GenerationReferee:
                 self.launcher.load(children, results, models, wire.GENERATION)
                 calib = self.timer.calibrate(children, steps, 1, self.plan.calibration_blocks)
                 raw: list[list[np.ndarray]] = [[], []]
+                before = [c.schedstat() for c in children]
                 for w, walk in enumerate(self.walks[k]):
                     self.walk(w, walk, children, results, raw, calib)
                     self.progress(
                         f"session {k + 1}/{self.plan.sessions}: walks", w + 1, len(self.walks[k])
                     )
+                self.cpu_wait.add(before, [c.schedstat() for c in children])
                 # The last session asks the submission alone again, in larger batches (three
                 # where the first session asks both in four), so its peak memory is read
                 # before that; read after, the TinyTalks baseline's unchanged copy showed

@@ -37,6 +37,38 @@ class ModelMeasurement(Footprint):
     throughput_samples_s: list[float] = field(default_factory=list)  # samples/s, per block
 
 
+Schedstat = tuple[int, int] | None  # a child's ns on a CPU and waiting for one, or None
+
+
+@dataclass
+class CpuWait:
+    """Both children's nanoseconds on a CPU (``run_ns``) and runnable but waiting for one
+    (``delay_ns``), summed over the timed part of every session; both None once a reading
+    failed (docs/DESIGN.md, Measurement: CPU wait)."""
+
+    run_ns: int | None = 0
+    delay_ns: int | None = 0
+
+    def add(self, before: list[Schedstat], after: list[Schedstat]) -> None:
+        """Add what the children ran and waited between ``before`` and ``after``."""
+        if self.run_ns is None or self.delay_ns is None:
+            return
+        if any(x is None for x in (*before, *after)):
+            self.run_ns = self.delay_ns = None
+            return
+        for (run0, delay0), (run1, delay1) in zip(before, after, strict=True):  # type: ignore[misc]
+            self.run_ns += run1 - run0
+            self.delay_ns += delay1 - delay0
+
+    @property
+    def share(self) -> float | None:
+        """The share of their runnable time the children waited for a CPU: delay / (run +
+        delay); None where unread or nothing ran."""
+        if self.run_ns is None or self.delay_ns is None or self.run_ns + self.delay_ns <= 0:
+            return None
+        return self.delay_ns / (self.run_ns + self.delay_ns)
+
+
 @dataclass
 class Measurement:
     baseline: ModelMeasurement
@@ -51,3 +83,4 @@ class Measurement:
     affinity: dict
     wall_seconds: float
     cache_check: CacheCheck
+    cpu_wait: CpuWait = field(default_factory=CpuWait)

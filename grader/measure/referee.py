@@ -28,7 +28,7 @@ from grader.measure.answers import Answers, ScoredDraw, check_answers
 from grader.measure.blocks import MIN_LATENCY_S, BlockTimer, block_size, calibrated, overhead
 from grader.measure.inputs import Inputs
 from grader.measure.launch import Clock, Launcher, Spawner
-from grader.measure.measurement import Measurement, ModelMeasurement
+from grader.measure.measurement import CpuWait, Measurement, ModelMeasurement
 from grader.measure.plan import Model, Plan
 from grader.sandbox.launch import spawn
 from grader.sandbox.process import ModelProcess
@@ -73,10 +73,12 @@ class Referee:
         self.round_sessions: list[int] = []
         self.cache_check = caching.NOT_RUN
         self.timed_seconds = 0.0  # the timed rounds' wall time, all sessions
+        self.cpu_wait = CpuWait()  # the children's, over the timed part of every session
 
     # -- the whole measurement ----------------------------------------------------------------
     def measure(self, baseline: Model, submission: Model) -> Measurement:
         started = self.clock()
+        self.cpu_wait = CpuWait()
         parent_core, child_core = pick_cores()
         affinity = {
             "parent": parent_core,
@@ -105,6 +107,7 @@ class Referee:
             affinity=affinity,
             wall_seconds=self.clock() - started,
             cache_check=self.cache_check,
+            cpu_wait=dataclasses.replace(self.cpu_wait),
         )
 
     def sessions(
@@ -161,8 +164,10 @@ class Referee:
                 self.launcher.load(children, results, models)
                 if not n:
                     n = block_size(self.timer, children, self.plan, self.inputs)
+                before = [c.schedstat() for c in children]
                 rounds, reason = self.timed_rounds(k, children, results, n, budget, target_rounds)
                 self.throughput(children, results, n)
+                self.cpu_wait.add(before, [c.schedstat() for c in children])
                 for child in children:  # one started in the last block, never followed
                     child.check_threads()
                 for child, res, base in zip(children, results, base_rss, strict=True):

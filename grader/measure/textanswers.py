@@ -22,7 +22,7 @@ from grader.data.textmetrics import NEWLINE
 from grader.errors import Rejected, Verdict
 from grader.measure.answers import Agreement, p_text, significantly_below
 from grader.measure.blocks import BlockTimer, calibrated
-from grader.measure.measurement import Footprint
+from grader.measure.measurement import CpuWait, Footprint
 from grader.measure.walks import Walk
 from grader.sandbox.process import ModelProcess
 
@@ -174,6 +174,7 @@ class GenerationMeasurement:
     openings: list[int]  # per first walk, by index: its first record's characters (blind: 0)
     affinity: dict
     wall_seconds: float
+    cpu_wait: CpuWait = field(default_factory=CpuWait)  # over every session's walks
 
 
 def greedy_answers(

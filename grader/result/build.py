@@ -105,6 +105,15 @@ def now() -> str:
     )
 
 
+def cpu_wait_share(cpu_wait: Any) -> float | None:
+    """``measurement.cpu_wait_share``: of the time both children were ready to run in the
+    timed part of the sessions, the share they waited for a CPU (a
+    measurement.CpuWait; None where /proc could not be read). Advisory: it changes no
+    number (docs/DESIGN.md, Measurement: CPU wait)."""
+    share = cpu_wait.share
+    return None if share is None else round(float(share), 4)
+
+
 def model_metrics(
     m: Any, labels: np.ndarray, files: dict[str, int], parameters: int | None
 ) -> dict:

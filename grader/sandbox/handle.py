@@ -219,6 +219,11 @@ class Child:
         """VmHWM of the live child (``probes``)."""
         return probes.peak_rss_bytes(self.pid)
 
+    def schedstat(self) -> tuple[int, int] | None:
+        """Its nanoseconds on a CPU and waiting for one while runnable so far (``probes``)."""
+        found = probes.schedstat(self.pid)
+        return None if found is None else (found[0], found[1])
+
     def running_threads(self) -> int:
         return probes.running_threads(self.pid)
 

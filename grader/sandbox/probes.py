@@ -1,5 +1,5 @@
 """The child's process seen from outside: signals to its process group and what Linux's
-/proc says of it (threads, their states, peak memory).
+/proc says of it (threads, their states, peak memory, its time on and waiting for a CPU).
 
 Each function takes the child's pid, which is also its process group's (it starts a session
 of its own). Where /proc is absent (not Linux) the probes read 0 or None.
@@ -69,3 +69,21 @@ def peak_rss_bytes(pid: int) -> int | None:
     except OSError:
         return None
     return None
+
+
+def schedstat(pid: int, proc: str = "/proc") -> tuple[int, int, int] | None:
+    """The child's ``/proc/<pid>/schedstat`` (Linux): nanoseconds on a CPU, nanoseconds
+    runnable but waiting on a run queue (``run_delay``), timeslices run. None where it
+    cannot be read or is not exactly three non-negative integers. It is the main thread's,
+    which is the child's all: a second thread ends it (``handle.Child.check_threads``).
+    A stopped task is not runnable, so a child paused while the other is timed accrues no
+    delay (docs/DESIGN.md, Measurement: CPU wait)."""
+    try:
+        with open(f"{proc}/{pid}/schedstat", "rb") as f:
+            fields = f.read().split()
+    except OSError:
+        return None
+    if len(fields) != 3 or not all(x.isdigit() for x in fields):
+        return None
+    run, delay, slices = (int(x) for x in fields)
+    return run, delay, slices

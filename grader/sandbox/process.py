@@ -75,6 +75,11 @@ class ModelProcess(Protocol):
         """Its peak resident memory so far (None where it cannot be read)."""
         ...
 
+    def schedstat(self) -> tuple[int, int] | None:
+        """Its nanoseconds so far on a CPU and waiting on a run queue while runnable (None
+        where they cannot be read)."""
+        ...
+
     def close(self) -> None:
         """End the process and remove what it was given; never raises its verdict."""
         ...
