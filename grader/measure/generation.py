@@ -20,7 +20,6 @@ The clock and the spawner are passed in, as to the digits' referee.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import time
 
@@ -129,7 +128,7 @@ class GenerationReferee:
                 "pinned": parent_core is not None and child_core is not None,
             },
             wall_seconds=self.clock() - started,
-            cpu_wait=dataclasses.replace(self.cpu_wait),
+            cpu_wait=self.cpu_wait,  # a new one each measure()
         )
 
     def openings(self) -> list[int]:
@@ -159,13 +158,14 @@ class GenerationReferee:
                 self.launcher.load(children, results, models, wire.GENERATION)
                 calib = self.timer.calibrate(children, steps, 1, self.plan.calibration_blocks)
                 raw: list[list[np.ndarray]] = [[], []]
-                before = [c.schedstat() for c in children]
-                for w, walk in enumerate(self.walks[k]):
-                    self.walk(w, walk, children, results, raw, calib)
-                    self.progress(
-                        f"session {k + 1}/{self.plan.sessions}: walks", w + 1, len(self.walks[k])
-                    )
-                self.cpu_wait.add(before, [c.schedstat() for c in children])
+                with self.cpu_wait.over(children):
+                    for w, walk in enumerate(self.walks[k]):
+                        self.walk(w, walk, children, results, raw, calib)
+                        self.progress(
+                            f"session {k + 1}/{self.plan.sessions}: walks",
+                            w + 1,
+                            len(self.walks[k]),
+                        )
                 # The last session asks the submission alone again, in larger batches (three
                 # where the first session asks both in four), so its peak memory is read
                 # before that; read after, the TinyTalks baseline's unchanged copy showed

@@ -4,10 +4,13 @@ measurement as a whole (docs/DESIGN.md, Owners of the numbers).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from grader.measure.answers import Answers
 from grader.measure.caching import CacheCheck
+from grader.sandbox.process import ModelProcess
 
 
 @dataclass(kw_only=True)
@@ -48,6 +51,14 @@ class CpuWait:
 
     run_ns: int | None = 0
     delay_ns: int | None = 0
+
+    @contextlib.contextmanager
+    def over(self, children: Sequence[ModelProcess]) -> Iterator[None]:
+        """Add what ``children`` ran and waited while the ``with`` block runs (nothing
+        where it raises: the grade is rejected)."""
+        before = [c.schedstat() for c in children]
+        yield
+        self.add(before, [c.schedstat() for c in children])
 
     def add(self, before: list[Schedstat], after: list[Schedstat]) -> None:
         """Add what the children ran and waited between ``before`` and ``after``."""

@@ -107,7 +107,7 @@ class Referee:
             affinity=affinity,
             wall_seconds=self.clock() - started,
             cache_check=self.cache_check,
-            cpu_wait=dataclasses.replace(self.cpu_wait),
+            cpu_wait=self.cpu_wait,  # a new one each measure()
         )
 
     def sessions(
@@ -164,10 +164,11 @@ class Referee:
                 self.launcher.load(children, results, models)
                 if not n:
                     n = block_size(self.timer, children, self.plan, self.inputs)
-                before = [c.schedstat() for c in children]
-                rounds, reason = self.timed_rounds(k, children, results, n, budget, target_rounds)
-                self.throughput(children, results, n)
-                self.cpu_wait.add(before, [c.schedstat() for c in children])
+                with self.cpu_wait.over(children):
+                    rounds, reason = self.timed_rounds(
+                        k, children, results, n, budget, target_rounds
+                    )
+                    self.throughput(children, results, n)
                 for child in children:  # one started in the last block, never followed
                     child.check_threads()
                 for child, res, base in zip(children, results, base_rss, strict=True):
